@@ -1,0 +1,42 @@
+# Plateledger: `make demo` and `make test` work on a fresh machine with Python 3.11, make and git.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+DATA ?= plateledger-data
+READS ?= 1000000
+
+.PHONY: setup demo test lint typecheck pytest bench-quick clean docs-cli
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(BIN)/plateledger demo --data $(DATA) --reads $(READS)
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: setup
+	$(BIN)/mypy
+
+pytest: setup
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+docs-cli: setup
+	$(BIN)/python -m plateledger.cli.reference > docs/cli.md
+
+bench-quick: setup
+	$(BIN)/python benchmarks/core.py --reads 1000000
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,177 @@
+"""Agencies, users and cameras: creation (audited) and look-ups."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from plateledger.audit.events import AgencyCreated, CameraAdded, UserCreated
+from plateledger.audit.log import Actor, AuditLog
+from plateledger.auth.passwords import hash_password
+from plateledger.core.clock import Clock
+from plateledger.core.errors import Conflict, FieldInvalid, NotFound
+from plateledger.store.governance import Governance
+from plateledger.store.models import Agency, Camera, User
+from plateledger.vocab import AgencyKind, Role
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+_ID = re.compile(r"^[\x21-\x7e]{1,64}$")
+
+
+@dataclass(frozen=True)
+class CameraInfo:
+    external_id: str
+    name: str
+    mobile: bool
+    lat: float | None
+    lon: float | None
+
+
+def _check_position(lat: float | None, lon: float | None, mobile: bool) -> None:
+    if mobile:
+        return
+    if lat is None or lon is None:
+        raise FieldInvalid("lat", "a fixed camera needs lat and lon (or register it as mobile)")
+    if not -90 <= lat <= 90:
+        raise FieldInvalid("lat", "must be between -90 and 90")
+    if not -180 <= lon <= 180:
+        raise FieldInvalid("lon", "must be between -180 and 180")
+
+
+class Registry:
+    def __init__(self, governance: Governance, audit: AuditLog, clock: Clock) -> None:
+        self._gov = governance
+        self._audit = audit
+        self._clock = clock
+
+    def create_agency(
+        self, actor: Actor, *, slug: str, name: str, kind: str, country: str, state: str
+    ) -> Agency:
+        if not _SLUG.match(slug):
+            raise FieldInvalid("slug", "lower-case letters, digits and dashes, at most 64")
+        if kind not in {k.value for k in AgencyKind}:
+            raise FieldInvalid("kind", f"must be one of {', '.join(k.value for k in AgencyKind)}")
+        if not re.fullmatch(r"[A-Z]{2}", country):
+            raise FieldInvalid("country", "ISO 3166-1 alpha-2, e.g. US")
+        if not re.fullmatch(r"[A-Z0-9]{1,3}", state):
+            raise FieldInvalid("state", "ISO 3166-2 subdivision code, e.g. CA")
+        agency = Agency(
+            slug=slug, name=name[:200], kind=kind, country=country, state=state, created_ms=self._clock.now_ms()
+        )
+        try:
+            with self._gov.session() as session:
+                session.add(agency)
+        except IntegrityError:
+            raise Conflict(f"agency {slug!r} already exists") from None
+        self._audit.append(actor, AgencyCreated(slug=slug, kind=kind))
+        return agency
+
+    def create_user(
+        self, actor: Actor, *, agency_slug: str, username: str, role: str, password: str | None = None
+    ) -> User:
+        if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", username):
+            raise FieldInvalid("username", "1-64 letters, digits or _.@-")
+        if role not in {r.value for r in Role}:
+            raise FieldInvalid("role", f"must be one of {', '.join(r.value for r in Role)}")
+        agency = self.agency(agency_slug)
+        user = User(
+            agency_id=agency.id,
+            username=username,
+            role=role,
+            password_hash=hash_password(password) if password else None,
+            created_ms=self._clock.now_ms(),
+        )
+        try:
+            with self._gov.session() as session:
+                session.add(user)
+        except IntegrityError:
+            raise Conflict(f"user {username!r} already exists") from None
+        self._audit.append(actor, UserCreated(username=username, role=role, agency=agency_slug))
+        return user
+
+    def add_camera(
+        self,
+        actor: Actor,
+        *,
+        agency_slug: str,
+        external_id: str,
+        name: str = "",
+        mobile: bool = False,
+        lat: float | None = None,
+        lon: float | None = None,
+        direction: float | None = None,
+    ) -> Camera:
+        if not _ID.match(external_id):
+            raise FieldInvalid("external_id", "1-64 printable characters without spaces")
+        _check_position(lat, lon, mobile)
+        agency = self.agency(agency_slug)
+        camera = Camera(
+            agency_id=agency.id,
+            external_id=external_id,
+            name=(name or external_id)[:200],
+            mobile=mobile,
+            lat=None if mobile else lat,
+            lon=None if mobile else lon,
+            direction=direction,
+            created_ms=self._clock.now_ms(),
+        )
+        try:
+            with self._gov.session() as session:
+                session.add(camera)
+        except IntegrityError:
+            raise Conflict(f"camera {external_id!r} already exists for {agency_slug}") from None
+        self._audit.append(actor, CameraAdded(agency=agency_slug, external_id=external_id, mobile=mobile))
+        return camera
+
+    def add_cameras_bulk(self, actor: Actor, agency_slug: str, cameras: list[CameraInfo]) -> int:
+        """Register many cameras in one transaction (demo, migrations from another system); one audit entry each."""
+        agency = self.agency(agency_slug)
+        now = self._clock.now_ms()
+        for cam in cameras:
+            if not _ID.match(cam.external_id):
+                raise FieldInvalid("external_id", f"{cam.external_id!r}: 1-64 printable characters")
+            _check_position(cam.lat, cam.lon, cam.mobile)
+        with self._gov.session() as session:
+            session.add_all(
+                Camera(
+                    agency_id=agency.id, external_id=c.external_id, name=c.name, mobile=c.mobile,
+                    lat=c.lat, lon=c.lon, created_ms=now,
+                )
+                for c in cameras
+            )
+        for cam in cameras:
+            self._audit.append(actor, CameraAdded(agency=agency_slug, external_id=cam.external_id, mobile=cam.mobile))
+        return len(cameras)
+
+    def agency(self, slug: str) -> Agency:
+        with self._gov.session() as session:
+            agency = session.scalars(select(Agency).where(Agency.slug == slug)).one_or_none()
+        if agency is None:
+            raise NotFound(f"no agency {slug!r}")
+        return agency
+
+    def agency_by_id(self, agency_id: int) -> Agency:
+        with self._gov.session() as session:
+            agency = session.get(Agency, agency_id)
+        if agency is None:
+            raise NotFound(f"no agency with id {agency_id}")
+        return agency
+
+    def agencies(self) -> list[Agency]:
+        with self._gov.session() as session:
+            return list(session.scalars(select(Agency).order_by(Agency.id)))
+
+    def users(self, agency_id: int | None = None) -> list[User]:
+        with self._gov.session() as session:
+            query = select(User).order_by(User.id)
+            if agency_id is not None:
+                query = query.where(User.agency_id == agency_id)
+            return list(session.scalars(query))
+
+    def cameras(self, agency_id: int) -> list[CameraInfo]:
+        with self._gov.session() as session:
+            rows = session.scalars(select(Camera).where(Camera.agency_id == agency_id).order_by(Camera.id))
+            return [CameraInfo(c.external_id, c.name, c.mobile, c.lat, c.lon) for c in rows]

@@ -1,0 +1,156 @@
+"""The append-only, hash-chained audit log.
+
+Each entry's hash is SHA-256 over the canonical JSON of its fields and the previous entry's hash; the first
+entry chains from 64 zeros. The ``audit_head`` row holds the newest sequence and hash, so deleting the newest
+entries is detected too. Appends are serialised (a process lock, and on PostgreSQL a row lock on the head).
+
+``append`` commits before it returns; a failure raises :class:`AuditUnavailable` and the caller's request fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from plateledger.audit.events import AuditEvent
+from plateledger.core.clock import Clock
+from plateledger.core.errors import AuditUnavailable
+from plateledger.store.governance import Governance
+from plateledger.store.models import AuditEntry, AuditHead
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a user of an agency, or an operator at the command line acting for an agency."""
+
+    username: str
+    agency_id: int | None
+    user_id: int | None = None
+    role: str | None = None
+
+
+SYSTEM = Actor(username="system", agency_id=None)
+
+
+def entry_hash(fields: dict[str, Any]) -> str:
+    return hashlib.sha256(orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _fields(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "ts_ms": entry.ts_ms,
+        "action": entry.action,
+        "actor_user_id": entry.actor_user_id,
+        "actor_username": entry.actor_username,
+        "actor_agency_id": entry.actor_agency_id,
+        "purpose": entry.purpose,
+        "case_number": entry.case_number,
+        "outcome": entry.outcome,
+        "params": entry.params,
+        "counts": entry.counts,
+        "prev_hash": entry.prev_hash,
+    }
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    intact: bool
+    entries: int
+    first_bad_seq: int | None = None
+    problem: str = ""
+
+
+class AuditLog:
+    def __init__(self, governance: Governance, clock: Clock) -> None:
+        self._gov = governance
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def append(self, actor: Actor, event: AuditEvent) -> int:
+        """Append one event and commit; return its sequence number. Fails closed."""
+        purpose, case_number = event.purpose_case()
+        try:
+            with self._lock, self._gov.session() as session:
+                head_query = select(AuditHead).where(AuditHead.id == 1)
+                if self._gov.dialect == "postgresql":
+                    head_query = head_query.with_for_update()
+                head = session.scalars(head_query).one_or_none()
+                if head is None:
+                    head = AuditHead(id=1, seq=0, hash=GENESIS)
+                    session.add(head)
+                entry = AuditEntry(
+                    seq=head.seq + 1,
+                    ts_ms=self._clock.now_ms(),
+                    action=event.action,
+                    actor_user_id=actor.user_id,
+                    actor_username=actor.username,
+                    actor_agency_id=actor.agency_id,
+                    purpose=purpose,
+                    case_number=case_number,
+                    outcome=event.outcome,
+                    params=orjson.dumps(event.params(), option=orjson.OPT_SORT_KEYS).decode(),
+                    counts=orjson.dumps(event.counts(), option=orjson.OPT_SORT_KEYS).decode(),
+                    prev_hash=head.hash,
+                )
+                entry.hash = entry_hash(_fields(entry))
+                session.add(entry)
+                head.seq, head.hash = entry.seq, entry.hash
+            return entry.seq
+        except SQLAlchemyError as exc:
+            raise AuditUnavailable(f"audit log append failed, request refused: {exc.__class__.__name__}") from exc
+
+    def entries(self, *, after_seq: int = 0, limit: int = 1000, action: str | None = None) -> list[AuditEntry]:
+        with self._gov.session() as session:
+            query = select(AuditEntry).where(AuditEntry.seq > after_seq)
+            if action:
+                query = query.where(AuditEntry.action == action)
+            return list(session.scalars(query.order_by(AuditEntry.seq).limit(limit)))
+
+    def _scan(self, batch: int = 5000) -> Iterator[AuditEntry]:
+        after = None
+        while True:
+            with self._gov.session() as session:
+                # Read in physical sequence order by primary key; duplicates or gaps are the verifier's job.
+                query = select(AuditEntry).order_by(AuditEntry.seq).limit(batch)
+                if after is not None:
+                    query = query.where(AuditEntry.seq > after)
+                rows = list(session.scalars(query))
+            if not rows:
+                return
+            yield from rows
+            after = rows[-1].seq
+
+    def verify(self) -> VerifyResult:
+        """Walk the chain; report the first sequence number where it breaks."""
+        expected_prev = GENESIS
+        expected_seq = 1
+        count = 0
+        for entry in self._scan():
+            count += 1
+            if entry.seq != expected_seq:
+                bad = min(entry.seq, expected_seq)
+                return VerifyResult(False, count, bad, f"sequence {expected_seq} expected, found {entry.seq}")
+            if entry.prev_hash != expected_prev:
+                return VerifyResult(False, count, entry.seq, "previous-hash link broken")
+            if entry_hash(_fields(entry)) != entry.hash:
+                return VerifyResult(False, count, entry.seq, "entry content does not match its hash")
+            expected_prev = entry.hash
+            expected_seq += 1
+        with self._gov.session() as session:
+            head = session.get(AuditHead, 1)
+        head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
+        if head_seq != expected_seq - 1 or head_hash != expected_prev:
+            return VerifyResult(
+                False, count, min(head_seq, expected_seq - 1) + 1, "chain head does not match the last entry"
+            )
+        return VerifyResult(True, count)

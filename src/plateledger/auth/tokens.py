@@ -1,0 +1,143 @@
+"""API tokens: random secrets shown once; only their SHA-256 is stored. Scoped to a user, expiring, revocable."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from plateledger.audit.events import LoginFailed, LoginSucceeded, TokenCreated, TokenRevoked
+from plateledger.audit.log import Actor, AuditLog
+from plateledger.auth.passwords import verify_password
+from plateledger.core.clock import Clock
+from plateledger.core.errors import AuthenticationFailed, NotFound, PermissionDenied
+from plateledger.store.governance import Governance
+from plateledger.store.models import Agency, ApiToken, User
+from plateledger.vocab import Role
+
+TOKEN_PREFIX = "plt_"
+DAY_MS = 86_400_000
+
+
+def token_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: the user, its role and its agency (with the agency's jurisdiction)."""
+
+    user_id: int
+    username: str
+    role: Role
+    agency_id: int
+    agency_slug: str
+    agency_name: str
+    agency_kind: str
+    country: str
+    state: str
+    token_id: int | None = None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(username=self.username, agency_id=self.agency_id, user_id=self.user_id, role=self.role)
+
+
+def _principal(user: User, agency: Agency, token_id: int | None) -> Principal:
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        role=Role(user.role),
+        agency_id=agency.id,
+        agency_slug=agency.slug,
+        agency_name=agency.name,
+        agency_kind=agency.kind,
+        country=agency.country,
+        state=agency.state,
+        token_id=token_id,
+    )
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token_id: int
+    secret: str
+    expires_ms: int
+
+
+class Tokens:
+    def __init__(self, governance: Governance, audit: AuditLog, clock: Clock, ttl_days: int) -> None:
+        self._gov = governance
+        self._audit = audit
+        self._clock = clock
+        self._ttl_days = ttl_days
+
+    def issue(self, actor: Actor, username: str, *, label: str = "", ttl_days: int | None = None) -> IssuedToken:
+        """Create a token for ``username``. The creation is audited before the secret is returned."""
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        now = self._clock.now_ms()
+        expires = now + (ttl_days or self._ttl_days) * DAY_MS
+        with self._gov.session() as session:
+            user = session.scalars(select(User).where(User.username == username)).one_or_none()
+            if user is None:
+                raise NotFound(f"no user named {username!r}")
+            if actor.role is not None and actor.role != Role.ADMIN and actor.user_id != user.id:
+                raise PermissionDenied("only an admin may create tokens for other users")
+            if actor.agency_id is not None and actor.agency_id != user.agency_id:
+                raise PermissionDenied("tokens can only be created for users of your own agency")
+            token = ApiToken(
+                user_id=user.id, token_hash=token_hash(secret), label=label, created_ms=now, expires_ms=expires
+            )
+            session.add(token)
+            session.flush()
+            token_id = token.id
+        self._audit.append(actor, TokenCreated(token_id=token_id, for_user=username, expires_ms=expires))
+        return IssuedToken(token_id=token_id, secret=secret, expires_ms=expires)
+
+    def revoke(self, actor: Actor, token_id: int) -> None:
+        with self._gov.session() as session:
+            token = session.get(ApiToken, token_id)
+            user = session.get(User, token.user_id) if token else None
+            if token is None or user is None:
+                raise NotFound(f"no token with id {token_id}")
+            if actor.agency_id is not None and actor.agency_id != user.agency_id:
+                raise NotFound(f"no token with id {token_id}")
+            if actor.role not in (None, Role.ADMIN) and actor.user_id != user.id:
+                raise PermissionDenied("only an admin may revoke other users' tokens")
+            if token.revoked_ms is None:
+                token.revoked_ms = self._clock.now_ms()
+        self._audit.append(actor, TokenRevoked(token_id=token_id))
+
+    def authenticate(self, secret: str | None) -> Principal:
+        """Resolve a bearer secret to its principal, or raise AuthenticationFailed (never says which part)."""
+        if not secret:
+            raise AuthenticationFailed("a bearer token is required")
+        now = self._clock.now_ms()
+        with self._gov.session() as session:
+            token = session.scalars(select(ApiToken).where(ApiToken.token_hash == token_hash(secret))).one_or_none()
+            if token is None:
+                raise AuthenticationFailed("unknown token")
+            if token.revoked_ms is not None:
+                raise AuthenticationFailed("token revoked")
+            if token.expires_ms <= now:
+                raise AuthenticationFailed("token expired")
+            user = session.get(User, token.user_id)
+            agency = session.get(Agency, user.agency_id) if user else None
+            if user is None or agency is None or user.disabled:
+                raise AuthenticationFailed("token's user is disabled")
+            return _principal(user, agency, token.id)
+
+    def login(self, username: str, password: str, *, label: str = "login") -> tuple[Principal, IssuedToken]:
+        """Check a password; audit success or failure; on success issue a token for the user."""
+        with self._gov.session() as session:
+            user = session.scalars(select(User).where(User.username == username)).one_or_none()
+            agency = session.get(Agency, user.agency_id) if user else None
+        if user is None or agency is None or user.disabled or not verify_password(user.password_hash, password):
+            actor = Actor(username=username[:64], agency_id=agency.id if agency else None)
+            self._audit.append(actor, LoginFailed(username=username[:64], reason="bad username or password"))
+            raise AuthenticationFailed("bad username or password")
+        principal = _principal(user, agency, None)
+        self._audit.append(principal.actor, LoginSucceeded(username=username))
+        return principal, self.issue(principal.actor, username, label=label)

@@ -1,0 +1,125 @@
+"""The one exception hierarchy of Plateledger.
+
+Every error the library raises on purpose is a :class:`PlateledgerError`. The HTTP layer maps each class to
+an RFC 9457 problem (``status`` and ``type`` below) in one handler; the CLI prints ``str(error)`` on one line
+and exits with ``exit_code``. The domain never raises HTTP exceptions.
+
+::
+
+    PlateledgerError
+    ├── InvalidInput            400  a request or file that cannot be used (bad field, bad format)
+    │   ├── FieldInvalid        422  one named field breaks a rule (purpose, case_number, plate pattern ...)
+    │   └── PayloadTooLarge     413  body or batch over its limit
+    ├── AuthenticationFailed    401  missing, unknown, expired or revoked credential; bad password
+    ├── PermissionDenied        403  the credential's role may not do this
+    ├── NotFound                404  no such agency, user, camera or token
+    ├── Conflict                409  already exists; a data directory already seeded
+    ├── DataDirectoryBusy       409  another process holds the embedded store
+    ├── ConfigurationError      500  settings refused at start-up
+    └── AuditUnavailable        503  the audit log could not be written: the request fails closed
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class PlateledgerError(Exception):
+    """Base of every error Plateledger raises on purpose."""
+
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Plateledger error"
+    slug: ClassVar[str] = "error"
+    exit_code: ClassVar[int] = 1
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+    @property
+    def type_uri(self) -> str:
+        return f"https://plateledger.org/problems/{self.slug}"
+
+
+class InvalidInput(PlateledgerError):
+    status = 400
+    title = "Invalid input"
+    slug = "invalid-input"
+    exit_code = 2
+
+
+class FieldInvalid(InvalidInput):
+    """One named field breaks a rule; ``field`` names it."""
+
+    status = 422
+    title = "Invalid field"
+    slug = "invalid-field"
+
+    def __init__(self, field: str, rule: str) -> None:
+        super().__init__(f"{field}: {rule}")
+        self.field = field
+        self.rule = rule
+
+
+class PayloadTooLarge(InvalidInput):
+    status = 413
+    title = "Payload too large"
+    slug = "payload-too-large"
+
+
+class AuthenticationFailed(PlateledgerError):
+    status = 401
+    title = "Authentication failed"
+    slug = "authentication-failed"
+    exit_code = 3
+
+
+class PermissionDenied(PlateledgerError):
+    status = 403
+    title = "Permission denied"
+    slug = "permission-denied"
+    exit_code = 3
+
+
+class NotFound(PlateledgerError):
+    status = 404
+    title = "Not found"
+    slug = "not-found"
+    exit_code = 4
+
+
+class Conflict(PlateledgerError):
+    status = 409
+    title = "Conflict"
+    slug = "conflict"
+    exit_code = 5
+
+
+class DataDirectoryBusy(Conflict):
+    title = "Data directory busy"
+    slug = "data-directory-busy"
+
+
+class ConfigurationError(PlateledgerError):
+    status = 500
+    title = "Configuration error"
+    slug = "configuration-error"
+    exit_code = 6
+
+
+class AuditUnavailable(PlateledgerError):
+    status = 503
+    title = "Audit log unavailable"
+    slug = "audit-unavailable"
+    exit_code = 7
+
+
+def all_error_classes() -> list[type[PlateledgerError]]:
+    """Every class of the hierarchy, root first (used by the error-shape test and the docs)."""
+    found: list[type[PlateledgerError]] = []
+    stack: list[type[PlateledgerError]] = [PlateledgerError]
+    while stack:
+        cls = stack.pop(0)
+        found.append(cls)
+        stack.extend(cls.__subclasses__())
+    return found

@@ -1,0 +1,86 @@
+"""The one validated settings object. Built in ``main()`` or the app factory, never at import time.
+
+Values come from keyword arguments, then ``PLATELEDGER_*`` environment variables, then the defaults below.
+Unknown ``PLATELEDGER_*`` variables are refused so a typo cannot silently leave a default in force.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from plateledger.core.errors import ConfigurationError
+
+ENV_PREFIX = "PLATELEDGER_"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    data: Path = Field(
+        Path("plateledger-data"),
+        description="Data directory holding everything of one instance (reads store, governance DB, lock).",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the governance store; default: SQLite (WAL) at DATA/governance.db.",
+    )
+    environment: Literal["development", "production"] = Field(
+        "development", description="In production, unsafe values (open binds without TLS proxy hints) are refused."
+    )
+    host: str = Field("127.0.0.1", description="Address `plateledger serve` binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `plateledger serve` binds to.")
+    default_country: str = Field(
+        "US", pattern=r"^[A-Z]{2}$", description="Country prefixed to bare two-letter regions such as `CA`."
+    )
+    max_batch_reads: int = Field(10_000, ge=1, le=100_000, description="Most reads in one POST /api/v1/reads.")
+    max_body_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024, description="Largest accepted HTTP request body."
+    )
+    max_read_bytes: int = Field(
+        16 * 1024, ge=256, le=1024 * 1024, description="Largest accepted single read (one JSON object or line)."
+    )
+    future_tolerance_s: int = Field(
+        300, ge=0, le=3600, description="A read stamped further than this in the future is rejected."
+    )
+    token_ttl_days: int = Field(90, ge=1, le=3650, description="Default lifetime of new API tokens.")
+    ingest_chunk_reads: int = Field(
+        1_000_000, ge=1_000, le=10_000_000, description="Reads per store insert during bulk file ingest."
+    )
+    search_limit: int = Field(10_000, ge=1, le=1_000_000, description="Most reads one search returns.")
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> Settings:
+        if self.environment == "production" and self.host in {"0.0.0.0", "::"}:  # noqa: S104
+            raise ValueError(
+                "host: binding all interfaces in production is refused; bind 127.0.0.1 behind a TLS proxy"
+            )
+        return self
+
+    @property
+    def governance_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data / 'governance.db'}"
+
+    @property
+    def reads_dir(self) -> Path:
+        return self.data / "reads"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build and validate settings; unknown PLATELEDGER_* variables and bad values raise ConfigurationError."""
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    unknown = sorted(k for k in os.environ if k.startswith(ENV_PREFIX) and k not in known)
+    unknown = [k for k in unknown if not k.startswith(ENV_PREFIX + "TEST_")]
+    if unknown:
+        raise ConfigurationError(f"unknown setting(s) in the environment: {', '.join(unknown)}")
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise ConfigurationError(f"{where}: {first['msg']}") from None

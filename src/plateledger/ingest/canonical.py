@@ -1,0 +1,140 @@
+"""Turning input files into canonical-read lines for the reads store.
+
+JSONL lines pass through untouched (the store validates them in SQL). CSV rows are mapped to canonical field
+names (``--map plate=PLATE_COL,ts=TIME_COL``), typed (numbers for lat/lon/confidence/direction, epoch-ms
+integers or a ``--ts-format`` for time) and re-encoded as JSON lines, so both formats share one validator.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import orjson
+
+from plateledger.core.errors import FieldInvalid, InvalidInput
+
+CANONICAL_FIELDS = ("read_id", "plate", "region", "ts", "camera", "lat", "lon", "confidence")
+VEHICLE_FIELDS = ("make", "model", "color", "type", "direction")
+_NUMERIC = {"lat", "lon", "confidence", "direction"}
+NOT_UTF8 = b'{"plate": "\xff"}'
+
+
+def open_input(path: Path) -> IO[bytes]:
+    """Open a file for reading bytes, transparently gunzipping ``.gz`` (or gzip magic)."""
+    try:
+        handle: IO[bytes] = path.open("rb")
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot open ({exc.strerror})") from None
+    magic = handle.peek(2)[:2] if isinstance(handle, io.BufferedReader) else b""
+    if magic == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=handle)  # type: ignore[return-value]
+    return handle
+
+
+def parse_mapping(text: str | None) -> dict[str, str]:
+    """``plate=PLATE_COL,ts=TIME_COL`` → {canonical field: CSV column}."""
+    if not text:
+        return {}
+    mapping: dict[str, str] = {}
+    allowed = set(CANONICAL_FIELDS) | {f"vehicle.{f}" for f in VEHICLE_FIELDS} | set(VEHICLE_FIELDS)
+    for part in text.split(","):
+        field, sep, column = part.partition("=")
+        field, column = field.strip(), column.strip()
+        if not sep or not field or not column:
+            raise FieldInvalid("map", f"{part!r} is not FIELD=COLUMN")
+        if field not in allowed:
+            raise FieldInvalid("map", f"unknown canonical field {field!r}")
+        mapping[field.removeprefix("vehicle.")] = column
+    return mapping
+
+
+def jsonl_lines(handle: IO[bytes], chunk: int) -> Iterator[list[bytes]]:
+    """Yield lists of up to ``chunk`` non-blank lines (index order preserved, blank lines skipped)."""
+    batch: list[bytes] = []
+    for line in handle:
+        stripped = line.rstrip(b"\r\n")
+        if not stripped.strip():
+            continue
+        batch.append(stripped)
+        if len(batch) >= chunk:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class CsvConverter:
+    """Maps CSV rows (by header) onto canonical reads encoded as JSON lines."""
+
+    def __init__(self, mapping: dict[str, str], ts_format: str | None, tz: str) -> None:
+        self.mapping = mapping
+        self.ts_format = ts_format
+        try:
+            self.zone = ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise FieldInvalid("tz", f"unknown time zone {tz!r}") from None
+
+    def _ts(self, text: str) -> Any:
+        text = text.strip()
+        if self.ts_format:
+            try:
+                value = datetime.strptime(text, self.ts_format)  # noqa: DTZ007 - zone applied below
+            except ValueError:
+                return text  # rejected by the validator with the ts rule
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=self.zone)
+            return int(value.astimezone(UTC).timestamp() * 1000)
+        if text.isdigit():
+            return int(text)
+        return text
+
+    def row(self, record: dict[str, str]) -> bytes:
+        read: dict[str, Any] = {}
+        vehicle: dict[str, Any] = {}
+        for field in (*CANONICAL_FIELDS, *VEHICLE_FIELDS):
+            column = self.mapping.get(field, field)
+            value = record.get(column)
+            if value is None or value == "":
+                continue
+            typed: Any = value
+            if field == "ts":
+                typed = self._ts(value)
+            elif field in _NUMERIC:
+                try:
+                    typed = float(value)
+                except ValueError:
+                    typed = value  # the validator names the field and the rule
+            (vehicle if field in VEHICLE_FIELDS else read)[field] = typed
+        if vehicle:
+            read["vehicle"] = vehicle
+        try:
+            return orjson.dumps(read)
+        except orjson.JSONEncodeError:
+            # Undecodable bytes (kept as surrogates): hand the validator a line it rejects as not UTF-8.
+            return NOT_UTF8
+
+    def lines(self, handle: IO[bytes], chunk: int) -> Iterator[list[bytes]]:
+        text = io.TextIOWrapper(handle, encoding="utf-8", errors="surrogateescape", newline="")
+        reader = csv.DictReader(text)
+        if reader.fieldnames is None:
+            return
+        missing = [f for f in ("plate", "ts", "camera") if self.mapping.get(f, f) not in reader.fieldnames]
+        if missing:
+            raise InvalidInput(
+                "CSV header lacks column(s) for " + ", ".join(missing) + " (use --map FIELD=COLUMN)"
+            )
+        batch: list[bytes] = []
+        for record in reader:
+            batch.append(self.row(record))
+            if len(batch) >= chunk:
+                yield batch
+                batch = []
+        if batch:
+            yield batch

@@ -1,0 +1,106 @@
+"""Ingest service: batches of canonical reads from files (CLI) and HTTP, each batch audited with its counts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+
+from plateledger.agencies.registry import Registry
+from plateledger.audit.events import IngestRefused, ReadsIngested
+from plateledger.audit.log import Actor, AuditLog
+from plateledger.core.clock import Clock
+from plateledger.core.errors import InvalidInput, PayloadTooLarge, PlateledgerError
+from plateledger.core.settings import Settings
+from plateledger.ingest.canonical import CsvConverter, jsonl_lines, open_input
+from plateledger.store.models import Agency
+from plateledger.store.reads import BatchResult, ReadsStore
+
+Progress = Callable[[int], None]
+
+
+class Ingestor:
+    def __init__(
+        self, *, reads: ReadsStore, registry: Registry, audit: AuditLog, clock: Clock, settings: Settings
+    ) -> None:
+        self._reads = reads
+        self._registry = registry
+        self._audit = audit
+        self._clock = clock
+        self._settings = settings
+
+    def store_lines(self, actor: Actor, owner: Agency, lines: list[bytes], *, channel: str, source: str) -> BatchResult:
+        """Validate and store one batch for ``owner``; the batch is audited before this returns."""
+        result = self._reads.ingest_lines(
+            lines,
+            owner=owner.id,
+            cameras=self._registry.cameras(owner.id),
+            country=owner.country,
+            now_ms=self._clock.now_ms(),
+            future_tolerance_ms=self._settings.future_tolerance_s * 1000,
+            max_read_bytes=self._settings.max_read_bytes,
+            source=source,
+        )
+        self._audit.append(
+            actor,
+            ReadsIngested(
+                owner=owner.slug, channel=channel, source=source, stored=result.stored,
+                duplicates=result.duplicates, rejected=len(result.rejected),
+            ),
+        )
+        return result
+
+    def ingest_json_body(self, actor: Actor, owner: Agency, body: bytes) -> BatchResult:
+        """POST /api/v1/reads: a JSON array of canonical reads. A malformed body is refused whole (audited)."""
+        try:
+            lines = self._split_body(body)
+        except PlateledgerError as refusal:
+            self._audit.append(actor, IngestRefused(reason=refusal.detail[:300]))
+            raise
+        return self.store_lines(actor, owner, lines, channel="http", source="api")
+
+    def _split_body(self, body: bytes) -> list[bytes]:
+        if len(body) > self._settings.max_body_bytes:
+            raise PayloadTooLarge(f"body larger than {self._settings.max_body_bytes} bytes")
+        try:
+            data: Any = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput(f"body is not valid JSON: {exc.msg} at position {exc.pos}") from None
+        if not isinstance(data, list):
+            raise InvalidInput("body must be a JSON array of reads")
+        if len(data) > self._settings.max_batch_reads:
+            raise PayloadTooLarge(f"at most {self._settings.max_batch_reads} reads per request, got {len(data)}")
+        return [orjson.dumps(item) for item in data]
+
+    def ingest_file(
+        self,
+        actor: Actor,
+        owner: Agency,
+        path: Path,
+        *,
+        fmt: Literal["jsonl", "csv"],
+        mapping: dict[str, str] | None = None,
+        ts_format: str | None = None,
+        tz: str = "UTC",
+        progress: Progress | None = None,
+    ) -> BatchResult:
+        """Ingest one JSONL or CSV file (gzip accepted) in chunks; rejected indexes count from 0 per file."""
+        total = BatchResult()
+        chunk = self._settings.ingest_chunk_reads
+        with open_input(path) as handle:
+            batches: Iterator[list[bytes]]
+            if fmt == "csv":
+                batches = CsvConverter(mapping or {}, ts_format, tz).lines(handle, chunk)
+            else:
+                batches = jsonl_lines(handle, chunk)
+            offset = 0
+            for lines in batches:
+                result = self.store_lines(actor, owner, lines, channel="file", source=fmt)
+                result.rejected = [(offset + i, reason) for i, reason in result.rejected]
+                total.add(result)
+                offset += len(lines)
+                if progress:
+                    progress(len(lines))
+        return total

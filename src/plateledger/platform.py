@@ -1,0 +1,68 @@
+"""The library's composition root: one object that owns the stores and the services built on them.
+
+API, CLI and demo all open a :class:`Platform` and call its services; none reaches the stores another way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from plateledger.agencies.registry import Registry
+from plateledger.audit.log import AuditLog
+from plateledger.auth.tokens import Tokens
+from plateledger.core.clock import Clock, SystemClock
+from plateledger.core.settings import Settings
+from plateledger.ingest.service import Ingestor
+from plateledger.policy.gate import Gate
+from plateledger.search.plate import PlateSearches
+from plateledger.store.governance import Governance
+from plateledger.store.lock import DataLock
+from plateledger.store.reads import ReadsStore
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    clock: Clock
+    governance: Governance
+    reads: ReadsStore
+    audit: AuditLog
+    registry: Registry
+    tokens: Tokens
+    ingest: Ingestor
+    searches: PlateSearches
+    lock: DataLock
+
+    @classmethod
+    def open(cls, settings: Settings, *, clock: Clock | None = None, url: str | None = None) -> Platform:
+        """Take the data directory's lock, open both stores (migrating the governance schema) and wire services."""
+        clock = clock or SystemClock()
+        lock = DataLock(settings.data, url=url)
+        try:
+            governance = Governance(settings.governance_url)
+            reads = ReadsStore(settings.reads_dir)
+        except BaseException:
+            lock.release()
+            raise
+        audit = AuditLog(governance, clock)
+        registry = Registry(governance, audit, clock)
+        return cls(
+            settings=settings,
+            clock=clock,
+            governance=governance,
+            reads=reads,
+            audit=audit,
+            registry=registry,
+            tokens=Tokens(governance, audit, clock, settings.token_ttl_days),
+            ingest=Ingestor(reads=reads, registry=registry, audit=audit, clock=clock, settings=settings),
+            searches=PlateSearches(
+                governance=governance, reads=reads, audit=audit, gate=Gate(), clock=clock,
+                max_limit=settings.search_limit,
+            ),
+            lock=lock,
+        )
+
+    def close(self) -> None:
+        self.reads.close()
+        self.governance.close()
+        self.lock.release()

@@ -1,0 +1,302 @@
+"""The reads store: one embedded ClickHouse (chDB) under DATA/reads.
+
+All reads-store SQL lives in ``store/``. Queries that return reads take a :class:`~plateledger.policy.gate.Permit`,
+which only the policy gate can construct: there is no way to read rows out of this store without a gate
+decision (invariant 1). chDB runs one statement at a time per process, so every call holds ``self._lock``.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from chdb import session as chdb_session
+
+from plateledger.agencies.registry import CameraInfo
+from plateledger.plates import confusable_key
+from plateledger.store import sql
+
+if TYPE_CHECKING:
+    from plateledger.policy.gate import Permit
+
+
+def _ch_array(values: Sequence[str | float]) -> str:
+    """Text form of a ClickHouse array literal for a query parameter."""
+    items = []
+    for value in values:
+        if isinstance(value, str):
+            items.append("'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'")
+        elif math.isnan(value):
+            items.append("nan")
+        else:
+            items.append(repr(float(value)))
+    return "[" + ",".join(items) + "]"
+
+
+@dataclass
+class BatchResult:
+    """What one ingest batch did. ``rejected`` holds (index, reason), index counted from the batch's first read."""
+
+    stored: int = 0
+    duplicates: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.stored + self.duplicates + len(self.rejected)
+
+    def add(self, other: BatchResult) -> None:
+        self.stored += other.stored
+        self.duplicates += other.duplicates
+        self.rejected.extend(other.rejected)
+
+
+@dataclass(frozen=True)
+class PlateQuery:
+    """A plate history query after validation: exactly one of ``plate`` (exact) or ``like`` (pattern) is set."""
+
+    plate: str | None = None
+    like: str | None = None
+    fuzzy: bool = False
+    since_ms: int | None = None
+    until_ms: int | None = None
+    region: str | None = None
+    camera: str | None = None
+    limit: int = 10_000
+
+
+@dataclass(frozen=True)
+class StoredRead:
+    read_id: str
+    plate: str
+    plate_raw: str
+    region: str
+    ts_ms: int
+    camera: str
+    lat: float | None
+    lon: float | None
+    confidence: float | None
+    owner: int
+    make: str
+    model: str
+    color: str
+    vtype: str
+    direction: float | None
+    source: str
+
+
+def _num(value: Any) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return round(float(value), 6)
+
+
+class ReadsStore:
+    def __init__(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._session = chdb_session.Session(str(path))
+        self._tmp = path / "tmp-staging"
+        self._tmp.mkdir(exist_ok=True)
+        for statement in sql.SCHEMA:
+            self._query(statement)
+        self._query("CREATE DATABASE IF NOT EXISTS staging")
+        self._reconcile_keys()
+
+    # -- plumbing -------------------------------------------------------------------------------------------
+    def _query(self, statement: str, params: dict[str, Any] | None = None, fmt: str = "CSV") -> Any:
+        with self._lock:
+            result = self._session.query(statement, fmt, params=params or {})
+        if result is not None and getattr(result, "has_error", lambda: False)():
+            raise RuntimeError(result.error_message())
+        return result
+
+    def _rows(self, statement: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
+        result = self._query(statement, params, fmt="JSONCompact")
+        raw = result.bytes() if result is not None else b""
+        if not raw:
+            return []
+        data: list[list[Any]] = orjson.loads(raw)["data"]
+        return data
+
+    def _scalar(self, statement: str, params: dict[str, Any] | None = None) -> Any:
+        rows = self._rows(statement, params)
+        return rows[0][0] if rows else None
+
+    def close(self) -> None:
+        with self._lock:
+            self._session.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def _reconcile_keys(self) -> None:
+        """If a crash stopped an insert between ``reads`` and ``read_keys``, rebuild the missing keys."""
+        reads = int(self._scalar("SELECT count() FROM reads"))
+        keys = int(self._scalar("SELECT count() FROM read_keys"))
+        if reads == keys:
+            return
+        self._query("TRUNCATE TABLE read_keys")
+        self._query(f"INSERT INTO read_keys SELECT owner, {sql.READ_KEY} FROM reads")
+
+    # -- ingest ---------------------------------------------------------------------------------------------
+    def ingest_lines(
+        self,
+        lines: Sequence[bytes],
+        *,
+        owner: int,
+        cameras: Sequence[CameraInfo],
+        country: str,
+        now_ms: int,
+        future_tolerance_ms: int,
+        max_read_bytes: int,
+        source: str,
+    ) -> BatchResult:
+        """Validate, de-duplicate and store one batch of canonical reads, each one JSON object per line.
+
+        Lines must not contain raw newlines (JSON encoders escape them). When this returns, the stored reads
+        are on disk in a committed part: a kill -9 of the process afterwards loses none of them.
+        """
+        if not lines:
+            return BatchResult()
+        with tempfile.NamedTemporaryFile(dir=self._tmp, suffix=".jsonl", delete=False) as handle:
+            handle.write(b"\n".join(lines))
+            handle.write(b"\n")
+            staged = Path(handle.name)
+        try:
+            return self._ingest_staged(
+                staged,
+                {
+                    "owner": owner,
+                    "cam_ids": _ch_array([c.external_id for c in cameras]),
+                    "cam_lat": _ch_array([c.lat if c.lat is not None else math.nan for c in cameras]),
+                    "cam_lon": _ch_array([c.lon if c.lon is not None else math.nan for c in cameras]),
+                    "country": country,
+                    "now_ms": now_ms,
+                    "max_future_ms": future_tolerance_ms,
+                    "max_bytes": max_read_bytes,
+                    "source": source,
+                },
+            )
+        finally:
+            staged.unlink(missing_ok=True)
+
+    def _ingest_staged(self, staged: Path, params: dict[str, Any]) -> BatchResult:
+        path = str(staged).replace("'", "\\'")
+        self._drop_staging()
+        # 1. Raw lines in file order (one stream keeps rowNumberInAllBlocks() equal to the line index).
+        self._query(
+            "CREATE TABLE staging.raw ENGINE = Memory AS "
+            f"SELECT rowNumberInAllBlocks() AS idx, line FROM file('{path}', 'LineAsString') "
+            "SETTINGS max_threads = 1, input_format_parallel_parsing = 0"
+        )
+        # 2. Parse and validate (in parallel).
+        self._query(
+            "CREATE TABLE staging.parsed ENGINE = Memory AS "
+            f"SELECT idx, reason, {sql.STORED_COLUMNS} FROM ({sql.parse_select('staging.raw')})",
+            params,
+        )
+        rejected = [
+            (int(i), str(r))
+            for i, r in self._rows("SELECT idx, reason FROM staging.parsed WHERE reason != '' ORDER BY idx")
+        ]
+        # 3. Keep the first of each read key in the batch that the store does not already hold.
+        self._query(
+            "CREATE TABLE staging.fresh ENGINE = Memory AS "
+            f"SELECT {sql.STORED_COLUMNS}, {sql.READ_KEY} AS key FROM staging.parsed "
+            "WHERE reason = '' AND key NOT IN ("
+            "  SELECT key FROM read_keys WHERE owner = {owner:UInt32} AND key IN "
+            f"    (SELECT {sql.READ_KEY} FROM staging.parsed WHERE reason = ''))"
+            " ORDER BY idx LIMIT 1 BY key",
+            params,
+        )
+        valid = int(self._scalar("SELECT count() FROM staging.parsed WHERE reason = ''"))
+        stored = int(self._scalar("SELECT count() FROM staging.fresh"))
+        # 4. Reads first, then keys: a crash between the two is repaired by _reconcile_keys at start-up.
+        if stored:
+            self._query(f"INSERT INTO reads ({sql.STORED_COLUMNS}) SELECT {sql.STORED_COLUMNS} FROM staging.fresh")
+            self._query("INSERT INTO read_keys SELECT owner, key FROM staging.fresh")
+        self._drop_staging()
+        return BatchResult(stored=stored, duplicates=valid - stored, rejected=rejected)
+
+    def _drop_staging(self) -> None:
+        for table in ("raw", "parsed", "fresh"):
+            self._query(f"DROP TABLE IF EXISTS staging.{table} SYNC")
+
+    # -- queries (through a Permit only) ----------------------------------------------------------------------
+    def plate_history(self, permit: Permit, query: PlateQuery) -> list[StoredRead]:
+        """Reads matching ``query`` from the owners and time windows ``permit`` allows, sorted by time."""
+        owner_clause = permit.sql_clause()
+        if owner_clause is None:
+            return []
+        params: dict[str, Any] = {"limit": query.limit}
+        where = [owner_clause]
+        if query.plate is not None:
+            params["key"] = confusable_key(query.plate)
+            where.append("plate_key = {key:String}")
+            if not query.fuzzy:
+                params["plate"] = query.plate
+                where.append("plate = {plate:String}")
+        elif query.like is not None:
+            params["key_like"] = confusable_key(query.like)
+            where.append("plate_key LIKE {key_like:String}")
+            if not query.fuzzy:
+                params["like"] = query.like
+                where.append("plate LIKE {like:String}")
+        else:
+            raise ValueError("a plate query needs a plate or a pattern")
+        if query.since_ms is not None:
+            params["since"] = query.since_ms
+            where.append("ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')")
+        if query.until_ms is not None:
+            params["until"] = query.until_ms
+            where.append("ts < fromUnixTimestamp64Milli({until:Int64}, 'UTC')")
+        if query.region:
+            params["region"] = query.region
+            where.append("region = {region:String}")
+        if query.camera:
+            params["camera"] = query.camera
+            where.append("camera = {camera:String}")
+        rows = self._rows(
+            f"SELECT {sql.EFFECTIVE_READ_ID}, plate, plate_raw, region, toUnixTimestamp64Milli(ts), camera, "
+            "lat, lon, confidence, owner, make, model, color, vtype, direction, source FROM reads "
+            f"WHERE {' AND '.join(where)} ORDER BY ts, owner, camera LIMIT {{limit:UInt32}} "
+            "SETTINGS max_threads = 1",
+            params,
+        )
+        return [
+            StoredRead(
+                read_id=r[0], plate=r[1], plate_raw=r[2], region=r[3], ts_ms=int(r[4]), camera=r[5],
+                lat=_num(r[6]), lon=_num(r[7]), confidence=_num(r[8]), owner=int(r[9]), make=r[10],
+                model=r[11], color=r[12], vtype=r[13], direction=_num(r[14]), source=r[15],
+            )
+            for r in rows
+        ]
+
+    # -- statistics -------------------------------------------------------------------------------------------
+    def count(self) -> int:
+        return int(self._scalar("SELECT count() FROM reads"))
+
+    def owners_with_reads(self) -> list[int]:
+        return [int(r[0]) for r in self._rows("SELECT DISTINCT owner FROM reads ORDER BY owner")]
+
+    def bytes_on_disk(self) -> int:
+        return int(
+            self._scalar(
+                "SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = currentDatabase() "
+                "AND table IN ('reads', 'read_keys')"
+            )
+            or 0
+        )
+
+    def optimize(self) -> None:
+        """Merge parts (fewer active parts means cheaper lookups; see docs/architecture.md)."""
+        self._query("OPTIMIZE TABLE reads FINAL")
+        self._query("OPTIMIZE TABLE read_keys FINAL")
+

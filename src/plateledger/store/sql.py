@@ -1,0 +1,198 @@
+"""ClickHouse SQL of the reads store: schema, and the canonical-read validation that runs inside the engine.
+
+Validation runs in SQL so that bulk ingest parses each JSON line once, in C++, instead of in Python; the
+rules are the canonical read of docs/ingest.md and mirror ``plateledger.plates``. Each rejected line gets the
+first rule it breaks, as ``field: rule``.
+"""
+
+from __future__ import annotations
+
+from plateledger.plates import CONFUSABLE_FROM, CONFUSABLE_TO, MAX_PLATE
+
+MAX_STRING = 64
+#: Earliest accepted read time. Older stamps are clock faults, and ClickHouse's DateTime64 range starts at 1900.
+EARLIEST_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
+
+SCHEMA = [
+    """
+    CREATE TABLE IF NOT EXISTS reads
+    (
+        plate_key   String CODEC(ZSTD(3)),
+        plate       String CODEC(ZSTD(3)),
+        ts          DateTime64(3, 'UTC') CODEC(Delta, ZSTD(3)),
+        owner       UInt32 CODEC(ZSTD(3)),
+        camera      LowCardinality(String),
+        plate_raw   String CODEC(ZSTD(3)),
+        read_id     String CODEC(ZSTD(3)),
+        region      LowCardinality(String),
+        lat         Float32 CODEC(ZSTD(3)),
+        lon         Float32 CODEC(ZSTD(3)),
+        confidence  Float32 CODEC(ZSTD(3)),
+        make        LowCardinality(String),
+        model       LowCardinality(String),
+        color       LowCardinality(String),
+        vtype       LowCardinality(String),
+        direction   Float32 CODEC(ZSTD(3)),
+        source      LowCardinality(String),
+        ingest_ts   DateTime64(3, 'UTC') CODEC(Delta, ZSTD(3))
+    )
+    ENGINE = MergeTree
+    ORDER BY (plate_key, plate, ts)
+    SETTINGS index_granularity = 8192
+    """,
+    # One row per stored read: (owner, hash of the read id). New reads are checked against it, so the same
+    # (owner, read id) is never stored twice. Rebuilt from ``reads`` if a crash left the two apart.
+    """
+    CREATE TABLE IF NOT EXISTS read_keys
+    (
+        owner UInt32,
+        key   UInt64 CODEC(Delta, ZSTD(3))
+    )
+    ENGINE = MergeTree
+    ORDER BY (owner, key)
+    """,
+]
+
+#: The read id a read is known by: the one it was sent with, else one generated from camera + time + plate.
+EFFECTIVE_READ_ID = (
+    "if(read_id != '', read_id, lower(hex(cityHash64(camera, toUnixTimestamp64Milli(ts), plate))))"
+)
+READ_KEY = f"cityHash64(owner, {EFFECTIVE_READ_ID})"
+FOLD = f"translate({{}}, '{CONFUSABLE_FROM}', '{CONFUSABLE_TO}')"
+
+
+def _raw(field: str, obj: str = "m") -> str:
+    return f"{obj}['{field}']"
+
+
+def _is_str(raw: str) -> str:
+    return f"startsWith({raw}, '\"')"
+
+
+def _is_num(raw: str) -> str:
+    return f"match({raw}, '^-?[0-9]')"
+
+
+def _absent(raw: str) -> str:
+    return f"({raw} IN ('', 'null'))"
+
+
+def _str(raw: str) -> str:
+    return f"if(position({raw}, '\\\\') > 0, JSONExtractString({raw}), substring({raw}, 2, length({raw}) - 2))"
+
+
+def _opt_string_rule(field: str, raw: str, value: str) -> list[tuple[str, str]]:
+    return [
+        (f"NOT {_absent(raw)} AND NOT {_is_str(raw)}", f"{field}: must be a string"),
+        (f"lengthUTF8({value}) > {MAX_STRING}", f"{field}: longer than {MAX_STRING} characters"),
+    ]
+
+
+def parse_select(source_table: str) -> str:
+    """SELECT that turns staged raw lines (idx, line) into typed columns plus ``reason`` ('' when valid).
+
+    Query parameters: owner UInt32, cam_ids Array(String), cam_lat/cam_lon Array(Float64) (nan for mobile),
+    country String, now_ms Int64, max_future_ms Int64, max_bytes UInt64, source String.
+    """
+    m = "m"
+    v = "v"
+    plate_raw, ts_raw, cam_raw = _raw("plate"), _raw("ts"), _raw("camera")
+    rid_raw, region_raw, lat_raw, lon_raw = _raw("read_id"), _raw("region"), _raw("lat"), _raw("lon")
+    conf_raw, veh_raw = _raw("confidence"), _raw("vehicle")
+    columns = {
+        "plate_s": f"if({_is_str(plate_raw)}, {_str(plate_raw)}, '')",
+        "plate_n": "upper(replaceRegexpAll(plate_s, '[^A-Za-z0-9]', ''))",
+        "ts_s": f"if({_is_str(ts_raw)}, {_str(ts_raw)}, '')",
+        "ts_ms": (
+            f"if({_is_num(ts_raw)}, toInt64OrNull({ts_raw}), "
+            "if(match(ts_s, '^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.,]+(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$'), "
+            "toUnixTimestamp64Milli(parseDateTime64BestEffortOrNull(ts_s, 3, 'UTC')), NULL))"
+        ),
+        "cam_s": f"if({_is_str(cam_raw)}, {_str(cam_raw)}, '')",
+        "cam_i": "indexOf({cam_ids:Array(String)}, cam_s)",
+        "rid_s": f"if({_is_str(rid_raw)}, {_str(rid_raw)}, '')",
+        "region_s": f"upper(trimBoth(if({_is_str(region_raw)}, {_str(region_raw)}, '')))",
+        "region_n": (
+            "multiIf(region_s = '', '', match(region_s, '^[A-Z]{2}$'), concat({country:String}, '-', region_s), "
+            "match(region_s, '^[A-Z]{2}-[A-Z0-9]{1,3}$'), region_s, NULL)"
+        ),
+        "lat_v": f"if({_is_num(lat_raw)}, toFloat64OrNull({lat_raw}), NULL)",
+        "lon_v": f"if({_is_num(lon_raw)}, toFloat64OrNull({lon_raw}), NULL)",
+        "conf_v": f"if({_is_num(conf_raw)}, toFloat64OrNull({conf_raw}), NULL)",
+        v: f"CAST(JSONExtractKeysAndValuesRaw(if(startsWith({veh_raw}, '{{'), {veh_raw}, '{{}}')), 'Map(String, String)')",
+        "make_s": f"if({_is_str(_raw('make', v))}, {_str(_raw('make', v))}, '')",
+        "model_s": f"if({_is_str(_raw('model', v))}, {_str(_raw('model', v))}, '')",
+        "color_s": f"if({_is_str(_raw('color', v))}, {_str(_raw('color', v))}, '')",
+        "type_s": f"if({_is_str(_raw('type', v))}, {_str(_raw('type', v))}, '')",
+        "dir_v": f"if({_is_num(_raw('direction', v))}, toFloat64OrNull({_raw('direction', v)}), NULL)",
+    }
+    rules: list[tuple[str, str]] = [
+        ("length(line) > {max_bytes:UInt64}", "read: larger than the read size limit"),
+        ("NOT isValidUTF8(line)", "read: not valid UTF-8"),
+        ("NOT isValidJSON(line)", "read: not valid JSON"),
+        ("NOT startsWith(trimLeft(line), '{')", "read: must be a JSON object"),
+        (_absent(plate_raw), "plate: required"),
+        (f"NOT {_is_str(plate_raw)}", "plate: must be a string"),
+        ("lengthUTF8(plate_s) > 64", "plate: longer than 64 characters"),
+        (f"NOT (length(plate_n) BETWEEN 1 AND {MAX_PLATE})",
+         f"plate: must have 1-{MAX_PLATE} letters or digits after normalisation"),
+        (_absent(ts_raw), "ts: required"),
+        (f"NOT {_is_num(ts_raw)} AND NOT {_is_str(ts_raw)}",
+         "ts: must be an ISO 8601 string with a time zone or integer epoch milliseconds"),
+        ("ts_ms IS NULL", "ts: must be an ISO 8601 string with a time zone or integer epoch milliseconds"),
+        (f"ts_ms < {EARLIEST_MS}", "ts: before 2000-01-01"),
+        ("ts_ms > {now_ms:Int64} + {max_future_ms:Int64}", "ts: more than the allowed tolerance in the future"),
+        (_absent(cam_raw), "camera: required"),
+        (f"NOT {_is_str(cam_raw)}", "camera: must be a string"),
+        ("lengthUTF8(cam_s) > 64", "camera: longer than 64 characters"),
+        ("cam_i = 0", "camera: not a camera registered to this agency"),
+        *_opt_string_rule("read_id", rid_raw, "rid_s"),
+        (f"NOT {_absent(rid_raw)} AND rid_s = ''", "read_id: must not be empty"),
+        *_opt_string_rule("region", region_raw, "region_s"),
+        ("region_n IS NULL", "region: must be ISO 3166-2 like US-CA, or a two-letter state code"),
+        (f"NOT {_absent(lat_raw)} AND lat_v IS NULL", "lat: must be a number"),
+        (f"NOT {_absent(lon_raw)} AND lon_v IS NULL", "lon: must be a number"),
+        ("(lat_v IS NULL) != (lon_v IS NULL)", "lat: lat and lon must be given together"),
+        ("NOT (ifNull(lat_v, 0) BETWEEN -90 AND 90)", "lat: must be between -90 and 90"),
+        ("NOT (ifNull(lon_v, 0) BETWEEN -180 AND 180)", "lon: must be between -180 and 180"),
+        (f"NOT {_absent(conf_raw)} AND conf_v IS NULL", "confidence: must be a number"),
+        ("NOT (ifNull(conf_v, 0) BETWEEN 0 AND 100)", "confidence: must be between 0 and 1 (or 0 and 100)"),
+        (f"NOT {_absent(veh_raw)} AND NOT startsWith({veh_raw}, '{{')", "vehicle: must be an object"),
+        *_opt_string_rule("vehicle.make", _raw("make", v), "make_s"),
+        *_opt_string_rule("vehicle.model", _raw("model", v), "model_s"),
+        *_opt_string_rule("vehicle.color", _raw("color", v), "color_s"),
+        *_opt_string_rule("vehicle.type", _raw("type", v), "type_s"),
+        (f"NOT {_absent(_raw('direction', v))} AND dir_v IS NULL", "vehicle.direction: must be a number"),
+        ("NOT (ifNull(dir_v, 0) BETWEEN 0 AND 360)", "vehicle.direction: must be between 0 and 360 degrees"),
+    ]
+    reason = "multiIf(" + ", ".join(f"{cond}, '{msg}'" for cond, msg in rules) + ", '')"
+    defs = ",\n        ".join(f"{expr} AS {name}" for name, expr in columns.items())
+    return f"""
+    SELECT
+        idx,
+        CAST(JSONExtractKeysAndValuesRaw(if(isValidJSON(line), line, '{{}}')), 'Map(String, String)') AS {m},
+        {defs},
+        {reason} AS reason,
+        plate_n AS plate,
+        {FOLD.format('plate_n')} AS plate_key,
+        fromUnixTimestamp64Milli(ifNull(ts_ms, 0), 'UTC') AS ts,
+        {{owner:UInt32}} AS owner,
+        cam_s AS camera,
+        substring(plate_s, 1, 64) AS plate_raw,
+        rid_s AS read_id,
+        ifNull(region_n, '') AS region,
+        toFloat32(if(lat_v IS NULL, if(cam_i > 0, {{cam_lat:Array(Float64)}}[cam_i], nan), lat_v)) AS lat,
+        toFloat32(if(lon_v IS NULL, if(cam_i > 0, {{cam_lon:Array(Float64)}}[cam_i], nan), lon_v)) AS lon,
+        toFloat32(multiIf(conf_v IS NULL, nan, conf_v > 1, conf_v / 100, conf_v)) AS confidence,
+        make_s AS make, model_s AS model, color_s AS color, type_s AS vtype,
+        toFloat32(ifNull(dir_v, nan)) AS direction,
+        {{source:String}} AS source,
+        fromUnixTimestamp64Milli({{now_ms:Int64}}, 'UTC') AS ingest_ts
+    FROM {source_table}
+    """
+
+
+STORED_COLUMNS = (
+    "plate_key, plate, ts, owner, camera, plate_raw, read_id, region, lat, lon, confidence, "
+    "make, model, color, vtype, direction, source, ingest_ts"
+)

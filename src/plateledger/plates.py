@@ -49,7 +49,8 @@ def normalise_pattern(raw: str, field: str = "plate") -> str:
     literals = sum(ch not in "*?" for ch in pattern)
     if literals < MIN_WILDCARD_LITERALS:
         raise FieldInvalid(
-            field, f"a wildcard pattern needs at least {MIN_WILDCARD_LITERALS} literal letters or digits"
+            field,
+            f"a wildcard pattern needs at least {MIN_WILDCARD_LITERALS} literal letters or digits",
         )
     if literals > MAX_PLATE or pattern.count("?") + literals > MAX_PLATE:
         raise FieldInvalid(field, f"a pattern cannot match a plate of at most {MAX_PLATE} characters")

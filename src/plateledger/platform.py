@@ -56,7 +56,11 @@ class Platform:
             tokens=Tokens(governance, audit, clock, settings.token_ttl_days),
             ingest=Ingestor(reads=reads, registry=registry, audit=audit, clock=clock, settings=settings),
             searches=PlateSearches(
-                governance=governance, reads=reads, audit=audit, gate=Gate(), clock=clock,
+                governance=governance,
+                reads=reads,
+                audit=audit,
+                gate=Gate(),
+                clock=clock,
                 max_limit=settings.search_limit,
             ),
             lock=lock,

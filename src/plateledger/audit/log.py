@@ -109,11 +109,20 @@ class AuditLog:
         except SQLAlchemyError as exc:
             raise AuditUnavailable(f"audit log append failed, request refused: {exc.__class__.__name__}") from exc
 
-    def entries(self, *, after_seq: int = 0, limit: int = 1000, action: str | None = None) -> list[AuditEntry]:
+    def entries(
+        self,
+        *,
+        after_seq: int = 0,
+        limit: int = 1000,
+        action: str | None = None,
+        agency_id: int | None = None,
+    ) -> list[AuditEntry]:
         with self._gov.session() as session:
             query = select(AuditEntry).where(AuditEntry.seq > after_seq)
             if action:
                 query = query.where(AuditEntry.action == action)
+            if agency_id is not None:
+                query = query.where(AuditEntry.actor_agency_id == agency_id)
             return list(session.scalars(query.order_by(AuditEntry.seq).limit(limit)))
 
     def _scan(self, batch: int = 5000) -> Iterator[AuditEntry]:
@@ -151,6 +160,9 @@ class AuditLog:
         head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
         if head_seq != expected_seq - 1 or head_hash != expected_prev:
             return VerifyResult(
-                False, count, min(head_seq, expected_seq - 1) + 1, "chain head does not match the last entry"
+                False,
+                count,
+                min(head_seq, expected_seq - 1) + 1,
+                "chain head does not match the last entry",
             )
         return VerifyResult(True, count)

@@ -8,7 +8,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from plateledger.audit.events import LoginFailed, LoginSucceeded, TokenCreated, TokenRevoked
+from plateledger.audit.events import (
+    AuthRefused,
+    LoginFailed,
+    LoginSucceeded,
+    TokenCreated,
+    TokenRevoked,
+)
 from plateledger.audit.log import Actor, AuditLog
 from plateledger.auth.passwords import verify_password
 from plateledger.core.clock import Clock
@@ -17,7 +23,7 @@ from plateledger.store.governance import Governance
 from plateledger.store.models import Agency, ApiToken, User
 from plateledger.vocab import Role
 
-TOKEN_PREFIX = "plt_"
+TOKEN_PREFIX = "plt_"  # noqa: S105 - a prefix, not a secret
 DAY_MS = 86_400_000
 
 
@@ -88,7 +94,11 @@ class Tokens:
             if actor.agency_id is not None and actor.agency_id != user.agency_id:
                 raise PermissionDenied("tokens can only be created for users of your own agency")
             token = ApiToken(
-                user_id=user.id, token_hash=token_hash(secret), label=label, created_ms=now, expires_ms=expires
+                user_id=user.id,
+                token_hash=token_hash(secret),
+                label=label,
+                created_ms=now,
+                expires_ms=expires,
             )
             session.add(token)
             session.flush()
@@ -110,8 +120,19 @@ class Tokens:
                 token.revoked_ms = self._clock.now_ms()
         self._audit.append(actor, TokenRevoked(token_id=token_id))
 
-    def authenticate(self, secret: str | None) -> Principal:
-        """Resolve a bearer secret to its principal, or raise AuthenticationFailed (never says which part)."""
+    def authenticate(self, secret: str | None, *, where: str = "") -> Principal:
+        """Resolve a bearer secret to its principal. A refusal is audited (``auth.refused``, with ``where``
+        the request came in) before AuthenticationFailed is raised."""
+        try:
+            return self._resolve(secret)
+        except AuthenticationFailed as refusal:
+            self._audit.append(
+                Actor(username="anonymous", agency_id=None),
+                AuthRefused(reason=refusal.detail, path=where[:200]),
+            )
+            raise
+
+    def _resolve(self, secret: str | None) -> Principal:
         if not secret:
             raise AuthenticationFailed("a bearer token is required")
         now = self._clock.now_ms()

@@ -33,9 +33,7 @@ class FixedClock:
 
 def iso_ms(epoch_ms: int) -> str:
     """ISO 8601 UTC with millisecond precision and a ``Z`` suffix."""
-    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z"
-    )
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_iso_ms(text: str) -> int:

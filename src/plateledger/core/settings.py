@@ -16,6 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from plateledger.core.errors import ConfigurationError
 
 ENV_PREFIX = "PLATELEDGER_"
+#: Variables read by the CLI, not settings of the instance (``PLATELEDGER_TOKEN``: the caller's API token).
+CLI_ENV = frozenset({"PLATELEDGER_TOKEN"})
 
 
 class Settings(BaseSettings):
@@ -30,35 +32,48 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the governance store; default: SQLite (WAL) at DATA/governance.db.",
     )
     environment: Literal["development", "production"] = Field(
-        "development", description="In production, unsafe values (open binds without TLS proxy hints) are refused."
+        "development",
+        description="In production, unsafe values (open binds without TLS proxy hints) are refused.",
     )
     host: str = Field("127.0.0.1", description="Address `plateledger serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `plateledger serve` binds to.")
     default_country: str = Field(
-        "US", pattern=r"^[A-Z]{2}$", description="Country prefixed to bare two-letter regions such as `CA`."
+        "US",
+        pattern=r"^[A-Z]{2}$",
+        description="Country prefixed to bare two-letter regions such as `CA`.",
     )
     max_batch_reads: int = Field(10_000, ge=1, le=100_000, description="Most reads in one POST /api/v1/reads.")
     max_body_bytes: int = Field(
-        16 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024, description="Largest accepted HTTP request body."
+        16 * 1024 * 1024,
+        ge=1024,
+        le=256 * 1024 * 1024,
+        description="Largest accepted HTTP request body.",
     )
     max_read_bytes: int = Field(
-        16 * 1024, ge=256, le=1024 * 1024, description="Largest accepted single read (one JSON object or line)."
+        16 * 1024,
+        ge=256,
+        le=1024 * 1024,
+        description="Largest accepted single read (one JSON object or line).",
     )
     future_tolerance_s: int = Field(
-        300, ge=0, le=3600, description="A read stamped further than this in the future is rejected."
+        300,
+        ge=0,
+        le=3600,
+        description="A read stamped further than this in the future is rejected.",
     )
     token_ttl_days: int = Field(90, ge=1, le=3650, description="Default lifetime of new API tokens.")
     ingest_chunk_reads: int = Field(
-        1_000_000, ge=1_000, le=10_000_000, description="Reads per store insert during bulk file ingest."
+        1_000_000,
+        ge=1_000,
+        le=10_000_000,
+        description="Reads per store insert during bulk file ingest.",
     )
     search_limit: int = Field(10_000, ge=1, le=1_000_000, description="Most reads one search returns.")
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
         if self.environment == "production" and self.host in {"0.0.0.0", "::"}:  # noqa: S104
-            raise ValueError(
-                "host: binding all interfaces in production is refused; bind 127.0.0.1 behind a TLS proxy"
-            )
+            raise ValueError("host: binding all interfaces in production is refused; bind 127.0.0.1 behind a TLS proxy")
         return self
 
     @property
@@ -74,7 +89,7 @@ def load_settings(**overrides: Any) -> Settings:
     """Build and validate settings; unknown PLATELEDGER_* variables and bad values raise ConfigurationError."""
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
     unknown = sorted(k for k in os.environ if k.startswith(ENV_PREFIX) and k not in known)
-    unknown = [k for k in unknown if not k.startswith(ENV_PREFIX + "TEST_")]
+    unknown = [k for k in unknown if not k.startswith(ENV_PREFIX + "TEST_") and k not in CLI_ENV]
     if unknown:
         raise ConfigurationError(f"unknown setting(s) in the environment: {', '.join(unknown)}")
     clean = {k: v for k, v in overrides.items() if v is not None}

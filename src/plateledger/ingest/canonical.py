@@ -85,7 +85,7 @@ class CsvConverter:
         text = text.strip()
         if self.ts_format:
             try:
-                value = datetime.strptime(text, self.ts_format)  # noqa: DTZ007 - zone applied below
+                value = datetime.strptime(text, self.ts_format)
             except ValueError:
                 return text  # rejected by the validator with the ts rule
             if value.tzinfo is None:
@@ -127,9 +127,7 @@ class CsvConverter:
             return
         missing = [f for f in ("plate", "ts", "camera") if self.mapping.get(f, f) not in reader.fieldnames]
         if missing:
-            raise InvalidInput(
-                "CSV header lacks column(s) for " + ", ".join(missing) + " (use --map FIELD=COLUMN)"
-            )
+            raise InvalidInput("CSV header lacks column(s) for " + ", ".join(missing) + " (use --map FIELD=COLUMN)")
         batch: list[bytes] = []
         for record in reader:
             batch.append(self.row(record))

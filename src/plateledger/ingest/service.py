@@ -23,7 +23,13 @@ Progress = Callable[[int], None]
 
 class Ingestor:
     def __init__(
-        self, *, reads: ReadsStore, registry: Registry, audit: AuditLog, clock: Clock, settings: Settings
+        self,
+        *,
+        reads: ReadsStore,
+        registry: Registry,
+        audit: AuditLog,
+        clock: Clock,
+        settings: Settings,
     ) -> None:
         self._reads = reads
         self._registry = registry
@@ -46,8 +52,12 @@ class Ingestor:
         self._audit.append(
             actor,
             ReadsIngested(
-                owner=owner.slug, channel=channel, source=source, stored=result.stored,
-                duplicates=result.duplicates, rejected=len(result.rejected),
+                owner=owner.slug,
+                channel=channel,
+                source=source,
+                stored=result.stored,
+                duplicates=result.duplicates,
+                rejected=len(result.rejected),
             ),
         )
         return result

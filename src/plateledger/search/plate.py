@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 
 from plateledger.audit.events import PlateSearched, SearchRefused
 from plateledger.audit.log import AuditLog
 from plateledger.auth.tokens import Principal
-from plateledger.core.clock import Clock
+from plateledger.core.clock import Clock, iso_ms
 from plateledger.core.errors import FieldInvalid, PermissionDenied, PlateledgerError
 from plateledger.plates import is_pattern, normalise_pattern, pattern_to_like, validate_plate
 from plateledger.policy.gate import Gate, Owner, Request
@@ -125,11 +126,25 @@ class PlateSearches:
             raise FieldInvalid("camera", "1-64 printable characters")
         if is_pattern(ask.plate):
             like = pattern_to_like(normalise_pattern(ask.plate))
-            query = PlateQuery(like=like, fuzzy=ask.fuzzy, since_ms=ask.since_ms, until_ms=ask.until_ms,
-                               region=region, camera=ask.camera, limit=limit + 1)
+            query = PlateQuery(
+                like=like,
+                fuzzy=ask.fuzzy,
+                since_ms=ask.since_ms,
+                until_ms=ask.until_ms,
+                region=region,
+                camera=ask.camera,
+                limit=limit + 1,
+            )
         else:
-            query = PlateQuery(plate=validate_plate(ask.plate), fuzzy=ask.fuzzy, since_ms=ask.since_ms,
-                               until_ms=ask.until_ms, region=region, camera=ask.camera, limit=limit + 1)
+            query = PlateQuery(
+                plate=validate_plate(ask.plate),
+                fuzzy=ask.fuzzy,
+                since_ms=ask.since_ms,
+                until_ms=ask.until_ms,
+                region=region,
+                camera=ask.camera,
+                limit=limit + 1,
+            )
         return purpose, case_number, query
 
     def _owners(self) -> list[Owner]:
@@ -155,9 +170,16 @@ class PlateSearches:
             )
             raise
         request = Request(
-            agency_id=principal.agency_id, agency_kind=principal.agency_kind, country=principal.country,
-            state=principal.state, role=principal.role, purpose=purpose.value, case_number=case_number,
-            query_kind=QueryKind.PLATE, since_ms=ask.since_ms, now_ms=self._clock.now_ms(),
+            agency_id=principal.agency_id,
+            agency_kind=principal.agency_kind,
+            country=principal.country,
+            state=principal.state,
+            role=principal.role,
+            purpose=purpose.value,
+            case_number=case_number,
+            query_kind=QueryKind.PLATE,
+            since_ms=ask.since_ms,
+            now_ms=self._clock.now_ms(),
         )
         owners = self._owners()
         permit = self._gate.permit(request, owners)
@@ -170,11 +192,62 @@ class PlateSearches:
         seq = self._audit.append(
             principal.actor,
             PlateSearched(
-                purpose=purpose.value, case_number=case_number, query=ask.audit_params(), per_owner=per_owner,
+                purpose=purpose.value,
+                case_number=case_number,
+                query=ask.audit_params(),
+                per_owner=per_owner,
                 withheld={w.owner: w.rule for w in withheld},
             ),
         )
         return PlateSearchResult(
-            purpose=purpose.value, case_number=case_number, query=ask.audit_params(), reads=reads,
-            owner_names=names, withheld=withheld, audit_seq=seq, truncated=truncated,
+            purpose=purpose.value,
+            case_number=case_number,
+            query=ask.audit_params(),
+            reads=reads,
+            owner_names=names,
+            withheld=withheld,
+            audit_seq=seq,
+            truncated=truncated,
         )
+
+
+def read_json(read: StoredRead, owner_names: dict[int, str]) -> dict[str, object]:
+    vehicle: dict[str, str | float] = {
+        k: v
+        for k, v in (
+            ("make", read.make),
+            ("model", read.model),
+            ("color", read.color),
+            ("type", read.vtype),
+        )
+        if v
+    }
+    if read.direction is not None:
+        vehicle["direction"] = read.direction
+    return {
+        "read_id": read.read_id,
+        "plate": read.plate,
+        "plate_as_read": read.plate_raw,
+        "region": read.region or None,
+        "ts": iso_ms(read.ts_ms),
+        "camera": read.camera,
+        "lat": read.lat,
+        "lon": read.lon,
+        "confidence": read.confidence,
+        "owner": owner_names.get(read.owner, str(read.owner)),
+        "vehicle": vehicle or None,
+    }
+
+
+def result_json(result: PlateSearchResult) -> dict[str, Any]:
+    """The one JSON shape of a plate search, shared by the API and the CLI's --json."""
+    return {
+        "obtained_under": f"purpose {result.purpose}, case {result.case_number}",
+        "purpose": result.purpose,
+        "case_number": result.case_number,
+        "count": len(result.reads),
+        "truncated": result.truncated,
+        "reads": [read_json(r, result.owner_names) for r in result.reads],
+        "withheld": [{"owner": w.owner, "rule": w.rule} for w in result.withheld],
+        "audit_seq": result.audit_seq,
+    }

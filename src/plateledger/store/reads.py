@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from chdb import session as chdb_session
+from chdb import session as _chdb_session
 
 from plateledger.agencies.registry import CameraInfo
 from plateledger.plates import confusable_key
 from plateledger.store import sql
+
+#: chDB ships no type information.
+chdb_session: Any = _chdb_session
 
 if TYPE_CHECKING:
     from plateledger.policy.gate import Permit
@@ -272,9 +275,22 @@ class ReadsStore:
         )
         return [
             StoredRead(
-                read_id=r[0], plate=r[1], plate_raw=r[2], region=r[3], ts_ms=int(r[4]), camera=r[5],
-                lat=_num(r[6]), lon=_num(r[7]), confidence=_num(r[8]), owner=int(r[9]), make=r[10],
-                model=r[11], color=r[12], vtype=r[13], direction=_num(r[14]), source=r[15],
+                read_id=r[0],
+                plate=r[1],
+                plate_raw=r[2],
+                region=r[3],
+                ts_ms=int(r[4]),
+                camera=r[5],
+                lat=_num(r[6]),
+                lon=_num(r[7]),
+                confidence=_num(r[8]),
+                owner=int(r[9]),
+                make=r[10],
+                model=r[11],
+                color=r[12],
+                vtype=r[13],
+                direction=_num(r[14]),
+                source=r[15],
             )
             for r in rows
         ]
@@ -299,4 +315,3 @@ class ReadsStore:
         """Merge parts (fewer active parts means cheaper lookups; see docs/architecture.md)."""
         self._query("OPTIMIZE TABLE reads FINAL")
         self._query("OPTIMIZE TABLE read_keys FINAL")
-

@@ -54,11 +54,14 @@ SCHEMA = [
 ]
 
 #: The read id a read is known by: the one it was sent with, else one generated from camera + time + plate.
-EFFECTIVE_READ_ID = (
-    "if(read_id != '', read_id, lower(hex(cityHash64(camera, toUnixTimestamp64Milli(ts), plate))))"
-)
+EFFECTIVE_READ_ID = "if(read_id != '', read_id, lower(hex(cityHash64(camera, toUnixTimestamp64Milli(ts), plate))))"
 READ_KEY = f"cityHash64(owner, {EFFECTIVE_READ_ID})"
 FOLD = f"translate({{}}, '{CONFUSABLE_FROM}', '{CONFUSABLE_TO}')"
+
+
+def _object_map(json_text: str) -> str:
+    """A JSON object's members as Map(name, raw JSON text): the document is parsed once per row."""
+    return f"CAST(JSONExtractKeysAndValuesRaw({json_text}), 'Map(String, String)')"
 
 
 def _raw(field: str, obj: str = "m") -> str:
@@ -97,7 +100,12 @@ def parse_select(source_table: str) -> str:
     m = "m"
     v = "v"
     plate_raw, ts_raw, cam_raw = _raw("plate"), _raw("ts"), _raw("camera")
-    rid_raw, region_raw, lat_raw, lon_raw = _raw("read_id"), _raw("region"), _raw("lat"), _raw("lon")
+    rid_raw, region_raw, lat_raw, lon_raw = (
+        _raw("read_id"),
+        _raw("region"),
+        _raw("lat"),
+        _raw("lon"),
+    )
     conf_raw, veh_raw = _raw("confidence"), _raw("vehicle")
     columns = {
         "plate_s": f"if({_is_str(plate_raw)}, {_str(plate_raw)}, '')",
@@ -119,7 +127,7 @@ def parse_select(source_table: str) -> str:
         "lat_v": f"if({_is_num(lat_raw)}, toFloat64OrNull({lat_raw}), NULL)",
         "lon_v": f"if({_is_num(lon_raw)}, toFloat64OrNull({lon_raw}), NULL)",
         "conf_v": f"if({_is_num(conf_raw)}, toFloat64OrNull({conf_raw}), NULL)",
-        v: f"CAST(JSONExtractKeysAndValuesRaw(if(startsWith({veh_raw}, '{{'), {veh_raw}, '{{}}')), 'Map(String, String)')",
+        v: _object_map(f"if(startsWith({veh_raw}, '{{'), {veh_raw}, '{{}}')"),
         "make_s": f"if({_is_str(_raw('make', v))}, {_str(_raw('make', v))}, '')",
         "model_s": f"if({_is_str(_raw('model', v))}, {_str(_raw('model', v))}, '')",
         "color_s": f"if({_is_str(_raw('color', v))}, {_str(_raw('color', v))}, '')",
@@ -134,14 +142,24 @@ def parse_select(source_table: str) -> str:
         (_absent(plate_raw), "plate: required"),
         (f"NOT {_is_str(plate_raw)}", "plate: must be a string"),
         ("lengthUTF8(plate_s) > 64", "plate: longer than 64 characters"),
-        (f"NOT (length(plate_n) BETWEEN 1 AND {MAX_PLATE})",
-         f"plate: must have 1-{MAX_PLATE} letters or digits after normalisation"),
+        (
+            f"NOT (length(plate_n) BETWEEN 1 AND {MAX_PLATE})",
+            f"plate: must have 1-{MAX_PLATE} letters or digits after normalisation",
+        ),
         (_absent(ts_raw), "ts: required"),
-        (f"NOT {_is_num(ts_raw)} AND NOT {_is_str(ts_raw)}",
-         "ts: must be an ISO 8601 string with a time zone or integer epoch milliseconds"),
-        ("ts_ms IS NULL", "ts: must be an ISO 8601 string with a time zone or integer epoch milliseconds"),
+        (
+            f"NOT {_is_num(ts_raw)} AND NOT {_is_str(ts_raw)}",
+            "ts: must be an ISO 8601 string with a time zone or integer epoch milliseconds",
+        ),
+        (
+            "ts_ms IS NULL",
+            "ts: must be an ISO 8601 string with a time zone or integer epoch milliseconds",
+        ),
         (f"ts_ms < {EARLIEST_MS}", "ts: before 2000-01-01"),
-        ("ts_ms > {now_ms:Int64} + {max_future_ms:Int64}", "ts: more than the allowed tolerance in the future"),
+        (
+            "ts_ms > {now_ms:Int64} + {max_future_ms:Int64}",
+            "ts: more than the allowed tolerance in the future",
+        ),
         (_absent(cam_raw), "camera: required"),
         (f"NOT {_is_str(cam_raw)}", "camera: must be a string"),
         ("lengthUTF8(cam_s) > 64", "camera: longer than 64 characters"),
@@ -156,25 +174,37 @@ def parse_select(source_table: str) -> str:
         ("NOT (ifNull(lat_v, 0) BETWEEN -90 AND 90)", "lat: must be between -90 and 90"),
         ("NOT (ifNull(lon_v, 0) BETWEEN -180 AND 180)", "lon: must be between -180 and 180"),
         (f"NOT {_absent(conf_raw)} AND conf_v IS NULL", "confidence: must be a number"),
-        ("NOT (ifNull(conf_v, 0) BETWEEN 0 AND 100)", "confidence: must be between 0 and 1 (or 0 and 100)"),
-        (f"NOT {_absent(veh_raw)} AND NOT startsWith({veh_raw}, '{{')", "vehicle: must be an object"),
+        (
+            "NOT (ifNull(conf_v, 0) BETWEEN 0 AND 100)",
+            "confidence: must be between 0 and 1 (or 0 and 100)",
+        ),
+        (
+            f"NOT {_absent(veh_raw)} AND NOT startsWith({veh_raw}, '{{')",
+            "vehicle: must be an object",
+        ),
         *_opt_string_rule("vehicle.make", _raw("make", v), "make_s"),
         *_opt_string_rule("vehicle.model", _raw("model", v), "model_s"),
         *_opt_string_rule("vehicle.color", _raw("color", v), "color_s"),
         *_opt_string_rule("vehicle.type", _raw("type", v), "type_s"),
-        (f"NOT {_absent(_raw('direction', v))} AND dir_v IS NULL", "vehicle.direction: must be a number"),
-        ("NOT (ifNull(dir_v, 0) BETWEEN 0 AND 360)", "vehicle.direction: must be between 0 and 360 degrees"),
+        (
+            f"NOT {_absent(_raw('direction', v))} AND dir_v IS NULL",
+            "vehicle.direction: must be a number",
+        ),
+        (
+            "NOT (ifNull(dir_v, 0) BETWEEN 0 AND 360)",
+            "vehicle.direction: must be between 0 and 360 degrees",
+        ),
     ]
     reason = "multiIf(" + ", ".join(f"{cond}, '{msg}'" for cond, msg in rules) + ", '')"
     defs = ",\n        ".join(f"{expr} AS {name}" for name, expr in columns.items())
     return f"""
     SELECT
         idx,
-        CAST(JSONExtractKeysAndValuesRaw(if(isValidJSON(line), line, '{{}}')), 'Map(String, String)') AS {m},
+        {_object_map("if(isValidJSON(line), line, '{}')")} AS {m},
         {defs},
         {reason} AS reason,
         plate_n AS plate,
-        {FOLD.format('plate_n')} AS plate_key,
+        {FOLD.format("plate_n")} AS plate_key,
         fromUnixTimestamp64Milli(ifNull(ts_ms, 0), 'UTC') AS ts,
         {{owner:UInt32}} AS owner,
         cam_s AS camera,

@@ -1,0 +1,62 @@
+"""The FastAPI app factory. Dependencies are explicit: the app gets an opened Platform and uses nothing else."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from plateledger import __version__
+from plateledger.api import problems
+from plateledger.api.routes import admin, reads, search
+from plateledger.platform import Platform
+
+
+def _metrics(app: FastAPI, platform: Platform) -> None:
+    registry = CollectorRegistry()
+    requests = Counter(
+        "plateledger_http_requests",
+        "HTTP requests",
+        ["method", "route", "status"],
+        registry=registry,
+    )
+    latency = Histogram("plateledger_http_request_seconds", "HTTP request latency", ["route"], registry=registry)
+    reads_total = Gauge("plateledger_reads_stored", "Reads in the store", registry=registry)
+
+    @app.middleware("http")
+    async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        requests.labels(request.method, route, str(response.status_code)).inc()
+        latency.labels(route).observe(time.perf_counter() - start)
+        return response
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        reads_total.set(platform.reads.count())
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app(*, platform: Platform) -> FastAPI:
+    app = FastAPI(
+        title="Plateledger",
+        version=__version__,
+        description="ALPR data platform: every read leaves the store only through the policy gate, "
+        "and every access is on a hash-chained audit log before it is answered.",
+    )
+    app.state.platform = platform
+    problems.install(app)
+    _metrics(app, platform)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    app.include_router(reads.router)
+    app.include_router(search.router)
+    app.include_router(admin.router)
+    return app

@@ -1,0 +1,34 @@
+"""Request dependencies: the platform and the authenticated principal."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from plateledger.auth.tokens import Principal
+from plateledger.platform import Platform
+
+
+def get_platform(request: Request) -> Platform:
+    platform: Platform = request.app.state.platform
+    return platform
+
+
+PlatformDep = Annotated[Platform, Depends(get_platform)]
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def get_principal(request: Request, platform: PlatformDep) -> Principal:
+    """Authenticate the bearer token; a refusal is audited before the 401 goes out."""
+    return platform.tokens.authenticate(bearer(request), where=f"{request.method} {request.url.path}")
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -1,0 +1,74 @@
+"""The one mapping from errors to RFC 9457 ``application/problem+json`` responses."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from plateledger.core.errors import PlateledgerError
+
+PROBLEM = "application/problem+json"
+log = logging.getLogger("plateledger.api")
+
+
+def problem(status: int, title: str, detail: str, type_uri: str, **extra: Any) -> JSONResponse:
+    body = {"type": type_uri, "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def problem_for(error: PlateledgerError, instance: str) -> JSONResponse:
+    extra: dict[str, Any] = {"instance": instance}
+    field = getattr(error, "field", None)
+    if field:
+        extra["field"] = field
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    response = problem(error.status, error.title, error.detail, error.type_uri, **extra)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(PlateledgerError)
+    async def _domain(request: Request, error: PlateledgerError) -> JSONResponse:
+        return problem_for(error, request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0] if error.errors() else {"loc": (), "msg": "invalid request"}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "body", "path")]
+        field = ".".join(loc) or "request"
+        return problem(
+            422,
+            "Invalid field",
+            f"{field}: {first.get('msg', 'invalid')}",
+            "https://plateledger.org/problems/invalid-field",
+            field=field,
+            instance=request.url.path,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        return problem(
+            error.status_code,
+            str(error.detail),
+            str(error.detail),
+            "about:blank",
+            instance=request.url.path,
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s", request.url.path)
+        return problem(
+            500,
+            "Internal error",
+            "the server failed; the request was not completed",
+            "https://plateledger.org/problems/internal",
+            instance=request.url.path,
+        )

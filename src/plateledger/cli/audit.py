@@ -1,0 +1,62 @@
+"""`plateledger audit ...`: verify the hash chain, list entries."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from plateledger.cli.common import DataOpt, JsonOpt, opened, out, print_json
+from plateledger.core.clock import iso_ms
+
+audit = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+
+
+@audit.command("verify")
+def verify(data: DataOpt = None, json: JsonOpt = False) -> None:
+    """Check the whole chain. Exit 0 when intact; 1 naming the first bad sequence number otherwise."""
+    with opened(data) as platform:
+        result = platform.audit.verify()
+    if json:
+        print_json(result.__dict__)
+    elif result.intact:
+        out.print(f"audit log intact: {result.entries} entries")
+    else:
+        out.print(f"audit log BROKEN at sequence {result.first_bad_seq}: {result.problem}")
+    if not result.intact:
+        raise typer.Exit(1)
+
+
+@audit.command("list")
+def list_entries(
+    after: Annotated[int, typer.Option(help="Show entries after this sequence number")] = 0,
+    limit: Annotated[int, typer.Option(help="Most entries to show")] = 50,
+    action: Annotated[str | None, typer.Option(help="Only this action, e.g. search.plate")] = None,
+    data: DataOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """List audit entries in sequence order."""
+    with opened(data) as platform:
+        rows = [
+            {
+                "seq": e.seq,
+                "ts": iso_ms(e.ts_ms),
+                "action": e.action,
+                "actor": e.actor_username,
+                "agency_id": e.actor_agency_id,
+                "purpose": e.purpose,
+                "case_number": e.case_number,
+                "outcome": e.outcome,
+                "params": e.params,
+                "counts": e.counts,
+            }
+            for e in platform.audit.entries(after_seq=after, limit=limit, action=action)
+        ]
+    if json:
+        print_json(rows)
+        return
+    for row in rows:
+        out.print(
+            f"{row['seq']:>7} {row['ts']} {row['action']:<18} {row['outcome']:<8} {row['actor'] or '':<20} "
+            f"{row['purpose'] or ''} {row['case_number'] or ''} {row['params']} {row['counts']}"
+        )

@@ -1,0 +1,53 @@
+"""The `plateledger` command: a thin layer over the library.
+
+User mistakes print one line on stderr and exit non-zero (the error's ``exit_code``); no tracebacks.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from plateledger import __version__
+from plateledger.cli import admin, audit, reads, serve
+from plateledger.cli.common import err
+from plateledger.core.errors import PlateledgerError
+
+app = typer.Typer(
+    name="plateledger",
+    help="Plateledger: ALPR data bound to owners' policies, declared purposes and a hash-chained audit log.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve.serve)
+app.command("demo")(serve.demo)
+app.command("ingest")(reads.ingest)
+app.add_typer(reads.search, name="search")
+app.add_typer(audit.audit, name="audit")
+app.add_typer(admin.agencies, name="agencies")
+app.add_typer(admin.users, name="users")
+app.add_typer(admin.tokens, name="tokens")
+app.add_typer(admin.cameras, name="cameras")
+
+
+@app.command("version")
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    try:
+        app()
+    except PlateledgerError as error:
+        err.print(f"error: {error.detail}", markup=False)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+"""`plateledger ingest` and `plateledger search plate`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx2
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from plateledger.cli.common import (
+    DataOpt,
+    JsonOpt,
+    err,
+    opened,
+    operator,
+    out,
+    print_json,
+    settings_for,
+)
+from plateledger.core.errors import DataDirectoryBusy, FieldInvalid, InvalidInput, PlateledgerError
+from plateledger.ingest.canonical import parse_mapping
+from plateledger.search.plate import PlateSearch, result_json
+from plateledger.store.lock import read_holder
+from plateledger.store.reads import BatchResult
+
+search = typer.Typer(
+    help="Search reads (purpose and case number required; every search is audited).",
+    no_args_is_help=True,
+)
+
+REJECTIONS_SHOWN = 50
+
+
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="JSONL or CSV files (.gz accepted)")],
+    agency: Annotated[str, typer.Option(help="Owner agency slug (the reads' owner; never from the payload)")],
+    format: Annotated[str, typer.Option("--format", help="jsonl|csv")] = "jsonl",
+    map: Annotated[
+        str | None,
+        typer.Option("--map", help="CSV columns: plate=PLATE_COL,ts=TIME_COL,camera=CAM,..."),
+    ] = None,
+    ts_format: Annotated[str | None, typer.Option(help="strptime format of the CSV time column")] = None,
+    tz: Annotated[str, typer.Option(help="Zone of CSV times that carry none")] = "UTC",
+    data: DataOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Ingest canonical reads from files. Exit 0 when every read was stored or was a duplicate, 1 when some
+    were rejected (each listed with its index and reason), 2 on unusable input."""
+    if format not in ("jsonl", "csv"):
+        raise FieldInvalid("format", "jsonl or csv")
+    if format == "jsonl" and (map or ts_format):
+        raise InvalidInput("--map and --ts-format apply to --format csv only")
+    mapping = parse_mapping(map)
+    summary: dict[str, Any] = {"files": []}
+    total = BatchResult()
+    with opened(data) as platform:
+        owner = platform.registry.agency(agency)
+        actor = operator(owner.id)
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TextColumn("{task.completed:,} reads"),
+            TimeElapsedColumn(),
+            console=err,
+            disable=json or not err.is_terminal,
+        ) as bar:
+            for path in files:
+                task = bar.add_task(path.name, total=None)
+                result = platform.ingest.ingest_file(
+                    actor,
+                    owner,
+                    path,
+                    fmt=format,  # type: ignore[arg-type]
+                    mapping=mapping,
+                    ts_format=ts_format,
+                    tz=tz,
+                    progress=partial(bar.advance, task),
+                )
+                total.add(result)
+                summary["files"].append(
+                    {
+                        "file": str(path),
+                        "stored": result.stored,
+                        "duplicates": result.duplicates,
+                        "rejected": [{"index": i, "reason": r} for i, r in result.rejected],
+                    }
+                )
+    summary.update(stored=total.stored, duplicates=total.duplicates, rejected=len(total.rejected))
+    if json:
+        print_json(summary)
+    else:
+        for entry in summary["files"]:
+            for rejection in entry["rejected"][:REJECTIONS_SHOWN]:
+                out.print(f"{entry['file']}: read {rejection['index']} rejected: {rejection['reason']}")
+            if len(entry["rejected"]) > REJECTIONS_SHOWN:
+                out.print(f"{entry['file']}: ... {len(entry['rejected']) - REJECTIONS_SHOWN} more rejected")
+        out.print(f"stored {total.stored}, duplicates {total.duplicates}, rejected {len(total.rejected)}")
+    if total.rejected:
+        raise typer.Exit(1)
+
+
+def _ms(value: str | None, field: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise FieldInvalid(field, "ISO 8601 with a time zone, e.g. 2026-11-01T00:00:00Z") from None
+    if parsed.tzinfo is None:
+        raise FieldInvalid(field, "needs a time zone, e.g. 2026-11-01T00:00:00Z")
+    return int(parsed.timestamp() * 1000)
+
+
+def _via_server(url: str, token: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Ask the server that holds the data directory (same gate, same audit log)."""
+    clean = {k: v for k, v in params.items() if v is not None and v is not False}
+    response = httpx2.get(
+        f"{url}/api/v1/search/plate",
+        params=clean,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
+    )
+    body: dict[str, Any] = response.json()
+    if response.status_code != 200:
+        raise PlateledgerError(f"server refused: {body.get('detail', response.text)}")
+    return body
+
+
+@search.command("plate")
+def search_plate(
+    plate: Annotated[str, typer.Argument(help="Plate, or a pattern with * (any run) and ? (one character)")],
+    token: Annotated[str, typer.Option(help="Your API token (investigator or admin)", envvar="PLATELEDGER_TOKEN")],
+    purpose: Annotated[str | None, typer.Option(help="Purpose from the closed taxonomy (required)")] = None,
+    case: Annotated[str | None, typer.Option("--case", help="Case number (required)")] = None,
+    fuzzy: Annotated[bool, typer.Option("--fuzzy", help="Match OCR-confusable characters (O/0, B/8 ...)")] = False,
+    since: Annotated[str | None, typer.Option(help="ISO 8601 with zone")] = None,
+    until: Annotated[str | None, typer.Option(help="ISO 8601 with zone")] = None,
+    region: Annotated[str | None, typer.Option(help="e.g. US-CA")] = None,
+    camera: Annotated[str | None, typer.Option(help="Camera id")] = None,
+    limit: Annotated[int | None, typer.Option(help="Most reads to return")] = None,
+    note: Annotated[str | None, typer.Option(help="Free-text note, in addition to purpose and case")] = None,
+    data: DataOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """A plate's history, from the data your agency may see, sorted by time."""
+    ask = PlateSearch(
+        plate=plate,
+        purpose=purpose,
+        case_number=case,
+        fuzzy=fuzzy,
+        since_ms=_ms(since, "since"),
+        until_ms=_ms(until, "until"),
+        region=region,
+        camera=camera,
+        limit=limit,
+        note=note,
+    )
+    try:
+        with opened(data) as platform:
+            principal = platform.tokens.authenticate(token, where="cli search plate")
+            body = result_json(platform.searches.search(principal, ask))
+    except DataDirectoryBusy:
+        holder = read_holder(settings_for(data).data)
+        if holder is None or not holder.url:
+            raise
+        body = _via_server(
+            holder.url,
+            token,
+            {
+                "plate": plate,
+                "purpose": purpose,
+                "case_number": case,
+                "fuzzy": fuzzy,
+                "since": since,
+                "until": until,
+                "region": region,
+                "camera": camera,
+                "limit": limit,
+                "note": note,
+            },
+        )
+    if json:
+        print_json(body)
+        return
+    out.print(f"{body['count']} reads, obtained under {body['obtained_under']} (audit #{body['audit_seq']})")
+    for read in body["reads"]:
+        where = f"{read['lat']:.5f},{read['lon']:.5f}" if read["lat"] is not None else "no position"
+        out.print(
+            f"{read['ts']}  {read['plate']:<10} {read['region'] or '':<6} {read['camera']:<20} "
+            f"{where:<22} {read['owner']}"
+        )
+    if body["truncated"]:
+        out.print("(more reads match: narrow the time range or raise --limit)")
+    for withheld in body["withheld"]:
+        out.print(f"withheld: {withheld['owner']}: {withheld['rule']}")

@@ -1,0 +1,98 @@
+"""`plateledger serve` and `plateledger demo`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+
+from plateledger.api.app import create_app
+from plateledger.cli.common import DataOpt, JsonOpt, err, out, print_json, settings_for
+from plateledger.platform import Platform
+
+
+def _serve(platform: Platform) -> None:
+    settings = platform.settings
+    out.print(f"serving http://{settings.host}:{settings.port}  (OpenAPI: /docs, /openapi.json; Ctrl-C stops)")
+    uvicorn.run(create_app(platform=platform), host=settings.host, port=settings.port, log_level="warning")
+
+
+def serve(
+    data: DataOpt = None,
+    host: Annotated[str | None, typer.Option(help="Bind address [default 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default 8000]")] = None,
+) -> None:
+    """Serve the HTTP API on the data directory (takes its lock; CLI searches then go through the server)."""
+    settings = settings_for(data, host=host, port=port)
+    platform = Platform.open(settings, url=f"http://{settings.host}:{settings.port}")
+    try:
+        _serve(platform)
+    finally:
+        platform.close()
+
+
+def _print_welcome(summary: dict[str, Any], data: Path, host: str, port: int) -> None:
+    out.print(f"\nDemo network seeded in {data}: {summary['reads']['stored']:,} reads.")
+    out.print("Camera positions: © OpenStreetMap contributors (ODbL).\n")
+    out.print("Agencies:")
+    for agency in summary["agencies"]:
+        out.print(
+            f"  {agency['slug']:<28} {agency['kind']:<10} {agency['country']}-{agency['state']}  {agency['name']}"
+        )
+    out.print("\nUsers and tokens (shown once; keep them):")
+    for user in summary["users"]:
+        out.print(f"  {user['username']:<28} {user['role']:<13} {user['agency']:<28} {user['token']}")
+    investigator = next(u for u in summary["users"] if u["role"] == "investigator")
+    device = next(u for u in summary["users"] if u["role"] == "device" and u["agency"] == investigator["agency"])
+    plates = [p["plate"] for p in summary["example_plates"]] or ["7ABC123"]
+    base = f"http://{host}:{port}"
+    out.print(f"\nTry these (investigator of {investigator['agency']}):")
+    out.print(
+        f"  curl -s -H 'Authorization: Bearer {investigator['token']}' "
+        f"'{base}/api/v1/search/plate?plate={plates[0]}&purpose=stolen_vehicle&case_number=C-1'"
+    )
+    out.print(
+        f"  curl -s -H 'Authorization: Bearer {investigator['token']}' "
+        f"'{base}/api/v1/search/plate?plate={plates[-1][:3]}*&purpose=violent_crime&case_number=C-2'"
+    )
+    out.print(
+        f"  plateledger search plate {plates[0]} --fuzzy --purpose missing_person --case C-3 "
+        f"--token {investigator['token']} --data {data}"
+    )
+    out.print(
+        f"  curl -s -X POST -H 'Authorization: Bearer {device['token']}' -d "
+        f'\'[{{"plate":"{plates[0]}","ts":"2026-01-01T00:00:00Z","camera":"unknown-cam"}}]\' {base}/api/v1/reads'
+    )
+    out.print(f"\nAudit log: plateledger audit list --data {data};  verify: plateledger audit verify --data {data}\n")
+
+
+def demo(
+    data: DataOpt = None,
+    reads: Annotated[int, typer.Option(help="Reads to simulate over the last 30 days")] = 1_000_000,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Seed only; do not start the server")] = False,
+    json: JsonOpt = False,
+    host: Annotated[str | None, typer.Option(help="Bind address [default 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default 8000]")] = None,
+) -> None:
+    """Seed a realistic demo network (fictional agencies, real camera positions, simulated vehicles) and serve."""
+    from plateledger.demo.network import seed_demo
+
+    if reads < 0:
+        raise typer.BadParameter("must be >= 0", param_hint="--reads")
+    settings = settings_for(data, host=host, port=port)
+    url = None if no_serve else f"http://{settings.host}:{settings.port}"
+    platform = Platform.open(settings, url=url)
+    try:
+        if not json:
+            err.print(f"seeding the demo network with {reads:,} reads ...")
+        summary = seed_demo(platform, reads=reads).as_json()
+        if json:
+            print_json(summary)
+        else:
+            _print_welcome(summary, settings.data, settings.host, settings.port)
+        if not no_serve:
+            _serve(platform)
+    finally:
+        platform.close()

@@ -47,9 +47,7 @@ class Registry:
         self._audit = audit
         self._clock = clock
 
-    def create_agency(
-        self, actor: Actor, *, slug: str, name: str, kind: str, country: str, state: str
-    ) -> Agency:
+    def create_agency(self, actor: Actor, *, slug: str, name: str, kind: str, country: str, state: str) -> Agency:
         if not _SLUG.match(slug):
             raise FieldInvalid("slug", "lower-case letters, digits and dashes, at most 64")
         if kind not in {k.value for k in AgencyKind}:
@@ -59,7 +57,12 @@ class Registry:
         if not re.fullmatch(r"[A-Z0-9]{1,3}", state):
             raise FieldInvalid("state", "ISO 3166-2 subdivision code, e.g. CA")
         agency = Agency(
-            slug=slug, name=name[:200], kind=kind, country=country, state=state, created_ms=self._clock.now_ms()
+            slug=slug,
+            name=name[:200],
+            kind=kind,
+            country=country,
+            state=state,
+            created_ms=self._clock.now_ms(),
         )
         try:
             with self._gov.session() as session:
@@ -70,7 +73,13 @@ class Registry:
         return agency
 
     def create_user(
-        self, actor: Actor, *, agency_slug: str, username: str, role: str, password: str | None = None
+        self,
+        actor: Actor,
+        *,
+        agency_slug: str,
+        username: str,
+        role: str,
+        password: str | None = None,
     ) -> User:
         if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", username):
             raise FieldInvalid("username", "1-64 letters, digits or _.@-")
@@ -137,13 +146,21 @@ class Registry:
         with self._gov.session() as session:
             session.add_all(
                 Camera(
-                    agency_id=agency.id, external_id=c.external_id, name=c.name, mobile=c.mobile,
-                    lat=c.lat, lon=c.lon, created_ms=now,
+                    agency_id=agency.id,
+                    external_id=c.external_id,
+                    name=c.name,
+                    mobile=c.mobile,
+                    lat=c.lat,
+                    lon=c.lon,
+                    created_ms=now,
                 )
                 for c in cameras
             )
         for cam in cameras:
-            self._audit.append(actor, CameraAdded(agency=agency_slug, external_id=cam.external_id, mobile=cam.mobile))
+            self._audit.append(
+                actor,
+                CameraAdded(agency=agency_slug, external_id=cam.external_id, mobile=cam.mobile),
+            )
         return len(cameras)
 
     def agency(self, slug: str) -> Agency:

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA ?= plateledger-data
 READS ?= 1000000
 
-.PHONY: setup demo test lint typecheck pytest bench-quick clean docs-cli
+.PHONY: setup demo test lint typecheck pytest bench-quick clean docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -32,8 +32,8 @@ pytest: setup
 
 test: lint typecheck pytest
 
-docs-cli: setup
-	$(BIN)/python -m plateledger.cli.reference > docs/cli.md
+docs: setup
+	$(BIN)/python -m plateledger.docsgen
 
 bench-quick: setup
 	$(BIN)/python benchmarks/core.py --reads 1000000

@@ -37,11 +37,6 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `plateledger serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `plateledger serve` binds to.")
-    default_country: str = Field(
-        "US",
-        pattern=r"^[A-Z]{2}$",
-        description="Country prefixed to bare two-letter regions such as `CA`.",
-    )
     max_batch_reads: int = Field(10_000, ge=1, le=100_000, description="Most reads in one POST /api/v1/reads.")
     max_body_bytes: int = Field(
         16 * 1024 * 1024,

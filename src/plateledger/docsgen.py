@@ -1,0 +1,142 @@
+"""Generate the reference docs from the code: docs/cli.md (commands), docs/api.md (OpenAPI), docs/configuration.md
+(settings). ``python -m plateledger.docsgen`` rewrites them; a test fails when they are stale."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from plateledger.core.errors import all_error_classes
+from plateledger.core.settings import CLI_ENV, ENV_PREFIX, Settings, load_settings
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def _commands(group: Any, prefix: str) -> list[tuple[str, Any]]:
+    """Leaf commands under a group (Typer vendors its own click, so this goes by shape, not class)."""
+    found: list[tuple[str, Any]] = []
+    if hasattr(group, "commands"):
+        for name in sorted(group.commands):
+            found.extend(_commands(group.commands[name], f"{prefix} {name}"))
+    else:
+        found.append((prefix, group))
+    return found
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def cli_reference() -> str:
+    from plateledger.cli.main import app
+
+    root = typer.main.get_command(app)
+    lines = [
+        "# CLI reference",
+        "",
+        "Generated from the code by `python -m plateledger.docsgen`; do not edit by hand.",
+        "",
+        "Errors print one line on stderr (`error: ...`) and exit non-zero: 2 invalid input, 3 authentication or",
+        "permission, 4 not found, 5 conflict (including a data directory held by a running server),",
+        "6 configuration, 7 audit log unavailable; 1 for commands whose own help says so.",
+        "",
+    ]
+    for path, command in _commands(root, "plateledger"):
+        lines += [f"## `{path}`", "", (command.help or "").strip(), ""]
+        arguments = [p for p in command.params if p.param_type_name == "argument"]
+        usage_args = " ".join(str(p.name).upper() for p in arguments)
+        lines += ["```", f"{path} [OPTIONS] {usage_args}".rstrip(), "```", ""]
+        rows = []
+        for param in command.params:
+            if param.param_type_name == "argument":
+                rows.append((f"`{str(param.name).upper()}`", "argument", ""))
+            elif param.param_type_name == "option" and param.name != "help":
+                blank = param.default is None or param.default is False or param.default == "" or param.is_flag
+                default = "" if blank else f"`{param.default}`"
+                rows.append((", ".join(f"`{o}`" for o in param.opts), _cell(param.help or ""), default))
+        if rows:
+            lines += ["| parameter | meaning | default |", "|---|---|---|"]
+            lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+            lines.append("")
+    return "\n".join(lines)
+
+
+def api_reference() -> str:
+    from plateledger.api.app import create_app
+    from plateledger.platform import Platform
+
+    with tempfile.TemporaryDirectory() as tmp:
+        platform = Platform.open(load_settings(data=Path(tmp)))
+        try:
+            spec: dict[str, Any] = create_app(platform=platform).openapi()
+        finally:
+            platform.close()
+    lines = [
+        "# HTTP API reference",
+        "",
+        "Generated from the OpenAPI document (`/openapi.json`) by `python -m plateledger.docsgen`; do not edit.",
+        "Authenticate with `Authorization: Bearer <token>`. Errors are RFC 9457 `application/problem+json`:",
+        "`type`, `title`, `status`, `detail`, `instance`, and `field` when one field is at fault.",
+        "",
+        "| status | type | when |",
+        "|---|---|---|",
+    ]
+    for cls in all_error_classes():
+        lines.append(f"| {cls.status} | `{cls.slug}` | {(cls.__doc__ or cls.title).strip().splitlines()[0]} |")
+    lines.append("")
+    for path, methods in spec["paths"].items():
+        for method, op in methods.items():
+            lines += [f"## `{method.upper()} {path}`", "", op.get("summary", ""), ""]
+            if op.get("description"):
+                lines += [op["description"].strip(), ""]
+            params = op.get("parameters", [])
+            if params:
+                lines += ["| parameter | in | required | description |", "|---|---|---|---|"]
+                for p in params:
+                    desc = p.get("description", "") or p.get("schema", {}).get("description", "")
+                    required = "yes" if p.get("required") else "no"
+                    lines.append(f"| `{p['name']}` | {p['in']} | {required} | {_cell(desc)} |")
+                lines.append("")
+            codes = ", ".join(sorted(op.get("responses", {})))
+            lines += [f"Responses: {codes}", ""]
+    return "\n".join(lines)
+
+
+def configuration_reference() -> str:
+    lines = [
+        "# Configuration",
+        "",
+        "Generated from `plateledger.core.settings.Settings` by `python -m plateledger.docsgen`; do not edit.",
+        f"Each setting is read from the environment as `{ENV_PREFIX}<NAME>` (or a command-line option where the",
+        "command has one). Unknown `PLATELEDGER_*` variables are refused at start-up, so a typo cannot leave a",
+        "default silently in force. In `production`, binding all interfaces is refused.",
+        "",
+        "| setting | environment variable | default | description |",
+        "|---|---|---|---|",
+    ]
+    for name, field in Settings.model_fields.items():
+        default = field.default if field.default is not None else ""
+        lines.append(f"| `{name}` | `{ENV_PREFIX}{name.upper()}` | `{default}` | {_cell(field.description or '')} |")
+    lines += ["", "Variables of the CLI rather than of the instance:", ""]
+    lines += [
+        f"- `{name}`: the caller's API token for `plateledger search` (instead of `--token`)." for name in CLI_ENV
+    ]
+    lines.append("")
+    return "\n".join(lines)
+
+
+GENERATED = {"cli.md": cli_reference, "api.md": api_reference, "configuration.md": configuration_reference}
+
+
+def main() -> None:
+    for name, build in GENERATED.items():
+        (DOCS / name).write_text(build())
+        sys.stdout.write(f"wrote docs/{name}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -23,7 +23,8 @@ def test_generated_reference_is_current(name: str) -> None:
 def test_every_audit_event_documented() -> None:
     text = (DOCS / "audit.md").read_text()
     for cls in event_classes():
-        assert f"`{cls.action}`" in text and f"`{cls.__name__}`" in text, cls.__name__
+        assert f"`{cls.action}`" in text, cls.action
+        assert f"`{cls.__name__}`" in text, cls.__name__
 
 
 @pytest.mark.parametrize("vocabulary", [Purpose, AgencyKind, Role, QueryKind])

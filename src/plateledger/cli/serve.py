@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import uvicorn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from plateledger.api.app import create_app
 from plateledger.cli.common import DataOpt, JsonOpt, err, out, print_json, settings_for
@@ -43,10 +45,13 @@ def _print_welcome(summary: dict[str, Any], data: Path, host: str, port: int) ->
         )
     out.print("\nUsers and tokens (shown once; keep them):")
     for user in summary["users"]:
-        out.print(f"  {user['username']:<28} {user['role']:<13} {user['agency']:<28} {user['token']}")
-    investigator = next(u for u in summary["users"] if u["role"] == "investigator")
-    device = next(u for u in summary["users"] if u["role"] == "device" and u["agency"] == investigator["agency"])
+        out.print(f"  {user['username']:<36} {user['role']:<13} {user['token']}")
     plates = [p["plate"] for p in summary["example_plates"]] or ["7ABC123"]
+    agency = summary["example_plates"][0]["agencies"][0] if summary["example_plates"] else None
+    investigator = next(
+        u for u in summary["users"] if u["role"] == "investigator" and (agency is None or u["agency"] == agency)
+    )
+    device = next(u for u in summary["users"] if u["role"] == "device" and u["agency"] == investigator["agency"])
     base = f"http://{host}:{port}"
     out.print(f"\nTry these (investigator of {investigator['agency']}):")
     out.print(
@@ -55,7 +60,7 @@ def _print_welcome(summary: dict[str, Any], data: Path, host: str, port: int) ->
     )
     out.print(
         f"  curl -s -H 'Authorization: Bearer {investigator['token']}' "
-        f"'{base}/api/v1/search/plate?plate={plates[-1][:3]}*&purpose=violent_crime&case_number=C-2'"
+        f"'{base}/api/v1/search/plate?plate={plates[0][:3]}*&purpose=violent_crime&case_number=C-2'"
     )
     out.print(
         f"  plateledger search plate {plates[0]} --fuzzy --purpose missing_person --case C-3 "
@@ -87,7 +92,16 @@ def demo(
     try:
         if not json:
             err.print(f"seeding the demo network with {reads:,} reads ...")
-        summary = seed_demo(platform, reads=reads).as_json()
+        with Progress(
+            TextColumn("seeding"),
+            BarColumn(),
+            TextColumn("{task.completed:,}/{task.total:,} reads"),
+            TimeElapsedColumn(),
+            console=err,
+            disable=json or not err.is_terminal,
+        ) as bar:
+            task = bar.add_task("demo", total=reads)
+            summary = seed_demo(platform, reads=reads, progress=partial(bar.advance, task)).as_json()
         if json:
             print_json(summary)
         else:

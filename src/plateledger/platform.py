@@ -38,10 +38,13 @@ class Platform:
         """Take the data directory's lock, open both stores (migrating the governance schema) and wire services."""
         clock = clock or SystemClock()
         lock = DataLock(settings.data, url=url)
+        governance: Governance | None = None
         try:
             governance = Governance(settings.governance_url)
             reads = ReadsStore(settings.reads_dir)
         except BaseException:
+            if governance is not None:
+                governance.close()
             lock.release()
             raise
         audit = AuditLog(governance, clock)

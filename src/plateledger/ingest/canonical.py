@@ -30,11 +30,13 @@ def open_input(path: Path) -> IO[bytes]:
     """Open a file for reading bytes, transparently gunzipping ``.gz`` (or gzip magic)."""
     try:
         handle: IO[bytes] = path.open("rb")
+        magic = handle.peek(2)[:2] if isinstance(handle, io.BufferedReader) else b""
+        if magic == b"\x1f\x8b":
+            handle.close()
+            # gzip.open owns and closes its file; GzipFile(fileobj=...) would leave ours open.
+            return gzip.open(path, "rb")  # type: ignore[return-value]
     except OSError as exc:
         raise InvalidInput(f"{path}: cannot open ({exc.strerror})") from None
-    magic = handle.peek(2)[:2] if isinstance(handle, io.BufferedReader) else b""
-    if magic == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=handle)  # type: ignore[return-value]
     return handle
 
 
@@ -122,6 +124,14 @@ class CsvConverter:
 
     def lines(self, handle: IO[bytes], chunk: int) -> Iterator[list[bytes]]:
         text = io.TextIOWrapper(handle, encoding="utf-8", errors="surrogateescape", newline="")
+        try:
+            yield from self._records(text, chunk)
+        finally:
+            # Hand the caller's handle back unclosed: a wrapper left to the garbage collector would close
+            # it (and warn) whenever it is collected.
+            text.detach()
+
+    def _records(self, text: io.TextIOWrapper, chunk: int) -> Iterator[list[bytes]]:
         reader = csv.DictReader(text)
         if reader.fieldnames is None:
             return

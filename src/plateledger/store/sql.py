@@ -114,7 +114,9 @@ def parse_select(source_table: str) -> str:
         "ts_ms": (
             f"if({_is_num(ts_raw)}, toInt64OrNull({ts_raw}), "
             "if(match(ts_s, '^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.,]+(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$'), "
-            "toUnixTimestamp64Milli(parseDateTime64BestEffortOrNull(ts_s, 3, 'UTC')), NULL))"
+            # ClickHouse's parser takes neither a lower-case "z" nor a decimal comma, both ISO 8601.
+            "toUnixTimestamp64Milli(parseDateTime64BestEffortOrNull("
+            "replaceOne(upper(ts_s), ',', '.'), 3, 'UTC')), NULL))"
         ),
         "cam_s": f"if({_is_str(cam_raw)}, {_str(cam_raw)}, '')",
         "cam_i": "indexOf({cam_ids:Array(String)}, cam_s)",
@@ -208,7 +210,7 @@ def parse_select(source_table: str) -> str:
         fromUnixTimestamp64Milli(ifNull(ts_ms, 0), 'UTC') AS ts,
         {{owner:UInt32}} AS owner,
         cam_s AS camera,
-        substring(plate_s, 1, 64) AS plate_raw,
+        substringUTF8(plate_s, 1, 64) AS plate_raw,
         rid_s AS read_id,
         ifNull(region_n, '') AS region,
         toFloat32(if(lat_v IS NULL, if(cam_i > 0, {{cam_lat:Array(Float64)}}[cam_i], nan), lat_v)) AS lat,

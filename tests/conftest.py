@@ -1,0 +1,126 @@
+"""Fixtures that build real stores in temporary directories: chDB for reads, SQLite or PostgreSQL for governance.
+
+* ``settings`` / ``platform``: a fresh data directory with the default SQLite governance store.
+* ``governance_url`` / ``gov_settings`` / ``gov_platform``: the same, run once on SQLite and once on
+  PostgreSQL. PostgreSQL needs ``PLATELEDGER_TEST_POSTGRES_URL`` (a server URL such as
+  ``postgresql://postgres@127.0.0.1:5433/postgres``; each test gets a database of its own, dropped after).
+  Without it the PostgreSQL runs are skipped, except under ``CI=true`` where they fail: CI must test both.
+* ``clock``: a :class:`FixedClock` at ``tests.support.NOW_MS``, shared by the platform fixtures.
+
+Seeding helpers (agencies, users, cameras, tokens, reads) are plain functions in ``tests/support.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plateledger.core.clock import FixedClock
+from plateledger.core.settings import Settings, load_settings
+from plateledger.platform import Platform
+from tests.support import NOW_MS, clear_settings_environment, create_database, drop_database
+
+POSTGRES_ENV = "PLATELEDGER_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(autouse=True)
+def _hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No PLATELEDGER_* setting of the developer's shell leaks into a test."""
+    clear_settings_environment(monkeypatch)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW_MS)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    return load_settings(data=data_dir)
+
+
+@pytest.fixture
+def platform(settings: Settings, clock: FixedClock) -> Iterator[Platform]:
+    """A Platform on a fresh data directory with the default SQLite governance store."""
+    opened = Platform.open(settings, clock=clock)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def platform_factory(data_dir: Path, clock: FixedClock) -> Iterator[Callable[..., Platform]]:
+    """Open a Platform with settings overrides (``max_batch_reads=3``...); closed at teardown.
+
+    chDB serves one data directory per process: close one platform before opening another on a different
+    directory, and do not combine this fixture with ``platform``.
+    """
+    opened: list[Platform] = []
+
+    def open_platform(**overrides: Any) -> Platform:
+        overrides.setdefault("data", data_dir)
+        opened.append(Platform.open(load_settings(**overrides), clock=clock))
+        return opened[-1]
+
+    yield open_platform
+    for each in reversed(opened):
+        each.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """URL of the PostgreSQL server the suite may create databases on."""
+    url = os.environ.get(POSTGRES_ENV, "")
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail(
+                f"CI=true but {POSTGRES_ENV} is not set: the PostgreSQL governance tests must run in CI "
+                "(.ci/run starts a server and sets it)",
+                pytrace=False,
+            )
+        pytest.skip(f"{POSTGRES_ENV} not set (e.g. postgresql://postgres@127.0.0.1:5433/postgres)")
+    return url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    name, url = create_database(postgres_server)
+    yield url
+    drop_database(postgres_server, name)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def governance_url(request: pytest.FixtureRequest, data_dir: Path) -> str:
+    """SQLAlchemy URL of a fresh governance database: SQLite in the data directory, or PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{data_dir / 'governance.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def gov_settings(governance_url: str, data_dir: Path) -> Settings:
+    # SQLite through the default (no URL given), so the default path is what gets tested.
+    database_url = None if governance_url.startswith("sqlite") else governance_url
+    return load_settings(data=data_dir, database_url=database_url)
+
+
+@pytest.fixture
+def gov_platform(gov_settings: Settings, governance_url: str, clock: FixedClock) -> Iterator[Platform]:
+    """A Platform whose governance store is SQLite, then (second run) PostgreSQL."""
+    opened = Platform.open(gov_settings, clock=clock)
+    try:
+        expected = "sqlite" if governance_url.startswith("sqlite") else "postgresql"
+        assert opened.governance.dialect == expected
+        yield opened
+    finally:
+        opened.close()

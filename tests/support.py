@@ -1,0 +1,181 @@
+"""Helpers shared by the test suite: seeding real stores, canonical read lines, throwaway PostgreSQL databases.
+
+Fixtures live in ``conftest.py``; these are plain functions so that module- and session-scoped fixtures (and
+hypothesis tests, which must not use function-scoped fixtures) can call them too.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from plateledger.audit.log import SYSTEM, Actor
+from plateledger.auth.tokens import Principal
+from plateledger.core.clock import Clock
+from plateledger.core.settings import ENV_PREFIX, Settings
+from plateledger.platform import Platform
+from plateledger.search.plate import PlateSearch, PlateSearchResult
+from plateledger.store.models import Agency
+from plateledger.store.reads import BatchResult
+
+#: The fixed "now" of the test suite: 2025-06-01T12:00:00Z.
+NOW_MS = 1_748_779_200_000
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+
+ROLES = ("admin", "investigator", "auditor", "device")
+
+
+@dataclass(frozen=True)
+class CameraSpec:
+    external_id: str
+    lat: float | None = 37.7749
+    lon: float | None = -122.4194
+    mobile: bool = False
+
+
+@dataclass
+class AgencyKit:
+    """One seeded agency: its row, one principal and token secret per role, and its camera ids."""
+
+    agency: Agency
+    principals: dict[str, Principal] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    cameras: list[str] = field(default_factory=list)
+
+    @property
+    def slug(self) -> str:
+        return self.agency.slug
+
+    @property
+    def admin(self) -> Principal:
+        return self.principals["admin"]
+
+    @property
+    def investigator(self) -> Principal:
+        return self.principals["investigator"]
+
+    @property
+    def auditor(self) -> Principal:
+        return self.principals["auditor"]
+
+    @property
+    def device(self) -> Principal:
+        return self.principals["device"]
+
+
+def seed_agency(
+    platform: Platform,
+    slug: str,
+    *,
+    name: str | None = None,
+    kind: str = "municipal",
+    country: str = "US",
+    state: str = "CA",
+    roles: tuple[str, ...] = ROLES,
+    cameras: tuple[CameraSpec, ...] | None = None,
+) -> AgencyKit:
+    """Create an agency with one user and token per role in ``roles`` and its cameras (default: a fixed
+    camera ``<slug>-fixed`` and a mobile unit ``<slug>-mobile``), all through the registry and token service."""
+    agency = platform.registry.create_agency(
+        SYSTEM, slug=slug, name=name or f"{slug} police", kind=kind, country=country, state=state
+    )
+    kit = AgencyKit(agency=agency)
+    for spec in cameras if cameras is not None else default_cameras(slug):
+        platform.registry.add_camera(
+            SYSTEM,
+            agency_slug=slug,
+            external_id=spec.external_id,
+            mobile=spec.mobile,
+            lat=spec.lat,
+            lon=spec.lon,
+        )
+        kit.cameras.append(spec.external_id)
+    for role in roles:
+        username = f"{slug}-{role}"
+        platform.registry.create_user(SYSTEM, agency_slug=slug, username=username, role=role)
+        secret = platform.tokens.issue(SYSTEM, username).secret
+        kit.tokens[role] = secret
+        kit.principals[role] = platform.tokens.authenticate(secret)
+    return kit
+
+
+def default_cameras(slug: str) -> tuple[CameraSpec, ...]:
+    return (
+        CameraSpec(f"{slug}-fixed"),
+        CameraSpec(f"{slug}-mobile", lat=None, lon=None, mobile=True),
+    )
+
+
+def line(**fields: Any) -> bytes:
+    """One canonical read as a JSON line."""
+    return orjson.dumps(fields)
+
+
+def read(plate: str, *, camera: str, ts: int | str = NOW_MS - HOUR_MS, **extra: Any) -> dict[str, Any]:
+    return {"plate": plate, "ts": ts, "camera": camera, **extra}
+
+
+def ingest(platform: Platform, kit: AgencyKit, reads: list[dict[str, Any]]) -> BatchResult:
+    """Store canonical reads for ``kit``'s agency, as its device would."""
+    actor: Actor = kit.device.actor if "device" in kit.principals else SYSTEM
+    return platform.ingest.store_lines(
+        actor, kit.agency, [orjson.dumps(r) for r in reads], channel="test", source="test"
+    )
+
+
+def search(
+    platform: Platform,
+    principal: Principal,
+    plate: str,
+    *,
+    purpose: str | None = "stolen_vehicle",
+    case_number: str | None = "2025-000123",
+    **options: Any,
+) -> PlateSearchResult:
+    return platform.searches.search(
+        principal, PlateSearch(plate=plate, purpose=purpose, case_number=case_number, **options)
+    )
+
+
+@contextmanager
+def opened(settings: Settings, clock: Clock) -> Iterator[Platform]:
+    """A Platform closed on exit (for tests that close and reopen one data directory)."""
+    platform = Platform.open(settings, clock=clock)
+    try:
+        yield platform
+    finally:
+        platform.close()
+
+
+def clear_settings_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Remove PLATELEDGER_* settings of the developer's shell (test-suite variables, PLATELEDGER_TEST_*, stay)."""
+    for name in list(os.environ):
+        if name.startswith(ENV_PREFIX) and not name.startswith(ENV_PREFIX + "TEST_"):
+            monkeypatch.delenv(name)
+
+
+# -- throwaway PostgreSQL databases ----------------------------------------------------------------------------
+def create_database(server_url: str) -> tuple[str, str]:
+    """Create a fresh database on the server; return (name, SQLAlchemy URL of it)."""
+    name = f"pl_test_{secrets.token_hex(6)}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    return name, url
+
+
+def drop_database(server_url: str, name: str) -> None:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

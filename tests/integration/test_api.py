@@ -115,7 +115,7 @@ def test_search_sees_own_agency_only_and_is_audited_first(platform: Platform, cl
     entry = platform.audit.entries(action="search.plate")[-1]
     assert entry.seq == body["audit_seq"]
     assert orjson.loads(entry.params)["query"]["plate"] == "8xyz-999"
-    assert orjson.loads(entry.counts) == {"per_owner": {"Bayview PD": 1}}
+    assert orjson.loads(entry.counts) == {"per_owner": {"bayview-pd": 1}}
 
 
 @pytest.mark.parametrize(

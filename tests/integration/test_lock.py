@@ -9,10 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.exc import OperationalError
 
 from plateledger.core.clock import FixedClock
-from plateledger.core.errors import DataDirectoryBusy
+from plateledger.core.errors import ConfigurationError, DataDirectoryBusy
 from plateledger.core.settings import Settings, load_settings
 from plateledger.platform import Platform
 from plateledger.store.lock import DataLock, read_holder
@@ -100,7 +99,7 @@ def test_a_failed_open_closes_what_it_opened(settings: Settings, clock: FixedClo
 
 def test_an_unreachable_governance_database_releases_the_lock(data_dir: Path, clock: FixedClock) -> None:
     unreachable = load_settings(data=data_dir, database_url="postgresql://nobody@127.0.0.1:1/none")
-    with pytest.raises(OperationalError):
+    with pytest.raises(ConfigurationError, match=r"governance store postgresql://nobody@127\.0\.0\.1:1/none unusable"):
         Platform.open(unreachable, clock=clock)
     DataLock(data_dir).release()
 

@@ -282,8 +282,8 @@ def test_a_search_is_audited_with_plate_purpose_case_and_counts(
     params = orjson.loads(entry.params)
     assert params["query"]["plate"] == "abc-123"
     assert params["query"]["note"] == "suspect vehicle seen leaving"
-    assert params["withheld"] == {"County SO": "no sharing agreement with this owner (default deny)"}
-    assert orjson.loads(entry.counts) == {"per_owner": {"City PD": 3}}
+    assert params["withheld"] == {"county": "no sharing agreement with this owner (default deny)"}
+    assert orjson.loads(entry.counts) == {"per_owner": {"city": 3}}
     assert platform.audit.verify().intact
 
 
@@ -301,7 +301,7 @@ def test_note_is_limited(platform: Platform, network: Network) -> None:
 
 
 def test_the_reads_store_answers_nothing_without_an_allowing_permit(platform: Platform, network: Network) -> None:
-    owners = [Owner(network.city.agency.id, "City PD"), Owner(network.county.agency.id, "County SO")]
+    owners = [Owner(network.city.agency.id, "city", "City PD"), Owner(network.county.agency.id, "county", "County SO")]
     auditor = Request(
         agency_id=network.city.agency.id,
         agency_kind="municipal",

@@ -8,8 +8,8 @@ from plateledger.policy import gate as gate_module
 from plateledger.policy.gate import Decision, Gate, Owner, Permit, Request, decide
 from plateledger.vocab import QueryKind, Role
 
-OWN = Owner(agency_id=1, name="City PD")
-OTHER = Owner(agency_id=2, name="County SO")
+OWN = Owner(agency_id=1, slug="city-pd", name="City PD")
+OTHER = Owner(agency_id=2, slug="county-so", name="County SO")
 NOW = 1_748_779_200_000
 
 

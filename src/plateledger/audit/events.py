@@ -30,7 +30,8 @@ class AuditEvent:
 
 @dataclass(frozen=True)
 class PlateSearched(AuditEvent):
-    """A plate history search that was answered; ``per_owner`` holds the reads returned per owner agency."""
+    """A plate history search that was answered; ``per_owner`` holds the reads returned per owner agency
+    (by slug) and ``withheld`` the rule that withheld each other owner."""
 
     action: ClassVar[str] = "search.plate"
     purpose: str = ""

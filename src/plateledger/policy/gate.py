@@ -37,7 +37,10 @@ class Request:
 
 @dataclass(frozen=True)
 class Owner:
+    """A data owner: its id in the reads store, its unique slug (used in the audit log) and display name."""
+
     agency_id: int
+    slug: str
     name: str
 
 

@@ -151,9 +151,11 @@ class PlateSearches:
         """Every agency that owns cameras, hence possibly reads: each gets a decision."""
         with self._gov.session() as session:
             rows = session.execute(
-                select(Agency.id, Agency.name).where(Agency.id.in_(select(Camera.agency_id))).order_by(Agency.id)
+                select(Agency.id, Agency.slug, Agency.name)
+                .where(Agency.id.in_(select(Camera.agency_id)))
+                .order_by(Agency.id)
             )
-            return [Owner(agency_id=row.id, name=row.name) for row in rows]
+            return [Owner(agency_id=row.id, slug=row.slug, name=row.name) for row in rows]
 
     def search(self, principal: Principal, ask: PlateSearch) -> PlateSearchResult:
         try:
@@ -187,8 +189,11 @@ class PlateSearches:
         truncated = len(reads) >= query.limit
         reads = reads[: query.limit - 1]
         names = {o.agency_id: o.name for o in owners}
-        per_owner = dict(Counter(names.get(read.owner, str(read.owner)) for read in reads))
-        withheld = [Withheld(d.owner.name, d.rule) for d in permit.decisions if not d.allowed]
+        slugs = {o.agency_id: o.slug for o in owners}
+        # The audit log keys owners by slug (unique); responses show the display name.
+        per_owner = dict(Counter(slugs.get(read.owner, str(read.owner)) for read in reads))
+        refused = [d for d in permit.decisions if not d.allowed]
+        withheld = [Withheld(d.owner.name, d.rule) for d in refused]
         seq = self._audit.append(
             principal.actor,
             PlateSearched(
@@ -196,7 +201,7 @@ class PlateSearches:
                 case_number=case_number,
                 query=ask.audit_params(),
                 per_owner=per_owner,
-                withheld={w.owner: w.rule for w in withheld},
+                withheld={d.owner.slug: d.rule for d in refused},
             ),
         )
         return PlateSearchResult(

@@ -13,8 +13,19 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+from plateledger.core.errors import ConfigurationError
+
+
+def redact(url: str) -> str:
+    """A database URL with any password hidden, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -50,8 +61,13 @@ class Governance:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = make_engine(url)
-        migrate(self.engine)
+        try:
+            self.engine = make_engine(url)
+            migrate(self.engine)
+        except (SQLAlchemyError, ValueError) as exc:
+            raise ConfigurationError(
+                f"governance store {redact(url)} unusable: {exc.__class__.__name__}: {str(exc).splitlines()[0][:200]}"
+            ) from exc
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property

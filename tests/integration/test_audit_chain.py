@@ -243,6 +243,18 @@ def test_search_fails_closed_when_the_audit_log_cannot_be_written(gov_platform: 
     assert gov_platform.audit.verify().entries == before + 1
 
 
+def test_ingest_stores_nothing_when_the_audit_log_cannot_be_written(gov_platform: Platform) -> None:
+    kit = seed_agency(gov_platform, "city", roles=("device",))
+    execute(gov_platform, "sqlalchemy", ("ALTER TABLE audit_log RENAME TO audit_log_gone", {}))
+    with pytest.raises(AuditUnavailable):
+        ingest(gov_platform, kit, [read("ABC123", camera=kit.cameras[0])])
+    assert gov_platform.reads.count() == 0
+    execute(gov_platform, "sqlalchemy", ("ALTER TABLE audit_log_gone RENAME TO audit_log", {}))
+    # The batch was not half-applied: sending it again stores it (not a duplicate) and audits it.
+    assert ingest(gov_platform, kit, [read("ABC123", camera=kit.cameras[0])]).stored == 1
+    assert gov_platform.audit.entries(action="ingest.batch")
+
+
 def test_concurrent_appends_keep_one_chain(gov_platform: Platform) -> None:
     fill(gov_platform, 1)
     errors: list[BaseException] = []

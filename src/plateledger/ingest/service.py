@@ -38,8 +38,23 @@ class Ingestor:
         self._settings = settings
 
     def store_lines(self, actor: Actor, owner: Agency, lines: list[bytes], *, channel: str, source: str) -> BatchResult:
-        """Validate and store one batch for ``owner``; the batch is audited before this returns."""
-        result = self._reads.ingest_lines(
+        """Validate and store one batch for ``owner``. The batch's audit entry is committed after validation
+        and before the insert: if the audit log cannot be written, nothing of the batch is stored."""
+
+        def audit(result: BatchResult) -> None:
+            self._audit.append(
+                actor,
+                ReadsIngested(
+                    owner=owner.slug,
+                    channel=channel,
+                    source=source,
+                    stored=result.stored,
+                    duplicates=result.duplicates,
+                    rejected=len(result.rejected),
+                ),
+            )
+
+        return self._reads.ingest_lines(
             lines,
             owner=owner.id,
             cameras=self._registry.cameras(owner.id),
@@ -48,19 +63,8 @@ class Ingestor:
             future_tolerance_ms=self._settings.future_tolerance_s * 1000,
             max_read_bytes=self._settings.max_read_bytes,
             source=source,
+            before_commit=audit,
         )
-        self._audit.append(
-            actor,
-            ReadsIngested(
-                owner=owner.slug,
-                channel=channel,
-                source=source,
-                stored=result.stored,
-                duplicates=result.duplicates,
-                rejected=len(result.rejected),
-            ),
-        )
-        return result
 
     def ingest_json_body(self, actor: Actor, owner: Agency, body: bytes) -> BatchResult:
         """POST /api/v1/reads: a JSON array of canonical reads. A malformed body is refused whole (audited)."""

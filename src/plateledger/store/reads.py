@@ -11,7 +11,7 @@ import math
 import shutil
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -160,8 +160,12 @@ class ReadsStore:
         future_tolerance_ms: int,
         max_read_bytes: int,
         source: str,
+        before_commit: Callable[[BatchResult], None] | None = None,
     ) -> BatchResult:
         """Validate, de-duplicate and store one batch of canonical reads, each one JSON object per line.
+
+        ``before_commit`` is called with the batch's counts after validation and before anything is inserted;
+        if it raises (the audit log could not be written), nothing of the batch is stored.
 
         Lines must not contain raw newlines (JSON encoders escape them). When this returns, the stored reads
         are on disk in a committed part: a kill -9 of the process afterwards loses none of them.
@@ -175,6 +179,7 @@ class ReadsStore:
         try:
             return self._ingest_staged(
                 staged,
+                before_commit,
                 {
                     "owner": owner,
                     "cam_ids": _ch_array([c.external_id for c in cameras]),
@@ -190,7 +195,9 @@ class ReadsStore:
         finally:
             staged.unlink(missing_ok=True)
 
-    def _ingest_staged(self, staged: Path, params: dict[str, Any]) -> BatchResult:
+    def _ingest_staged(
+        self, staged: Path, before_commit: Callable[[BatchResult], None] | None, params: dict[str, Any]
+    ) -> BatchResult:
         path = str(staged).replace("'", "\\'")
         self._drop_staging()
         # 1. Raw lines in file order (one stream keeps rowNumberInAllBlocks() equal to the line index).
@@ -221,12 +228,17 @@ class ReadsStore:
         )
         valid = int(self._scalar("SELECT count() FROM staging.parsed WHERE reason = ''"))
         stored = int(self._scalar("SELECT count() FROM staging.fresh"))
-        # 4. Reads first, then keys: a crash between the two is repaired by _reconcile_keys at start-up.
-        if stored:
-            self._query(f"INSERT INTO reads ({sql.STORED_COLUMNS}) SELECT {sql.STORED_COLUMNS} FROM staging.fresh")
-            self._query("INSERT INTO read_keys SELECT owner, key FROM staging.fresh")
-        self._drop_staging()
-        return BatchResult(stored=stored, duplicates=valid - stored, rejected=rejected)
+        result = BatchResult(stored=stored, duplicates=valid - stored, rejected=rejected)
+        try:
+            if before_commit is not None:
+                before_commit(result)
+            # 4. Reads first, then keys: a crash between the two is repaired by _reconcile_keys at start-up.
+            if stored:
+                self._query(f"INSERT INTO reads ({sql.STORED_COLUMNS}) SELECT {sql.STORED_COLUMNS} FROM staging.fresh")
+                self._query("INSERT INTO read_keys SELECT owner, key FROM staging.fresh")
+        finally:
+            self._drop_staging()
+        return result
 
     def _drop_staging(self) -> None:
         for table in ("raw", "parsed", "fresh"):

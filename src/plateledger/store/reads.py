@@ -105,7 +105,8 @@ class ReadsStore:
     def __init__(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._lock = threading.Lock()
+        # Held per statement, and across a whole ingest batch: batches share the staging tables.
+        self._lock = threading.RLock()
         self._session = chdb_session.Session(str(path))
         self._tmp = path / "tmp-staging"
         self._tmp.mkdir(exist_ok=True)
@@ -176,22 +177,20 @@ class ReadsStore:
             handle.write(b"\n".join(lines))
             handle.write(b"\n")
             staged = Path(handle.name)
+        params = {
+            "owner": owner,
+            "cam_ids": _ch_array([c.external_id for c in cameras]),
+            "cam_lat": _ch_array([c.lat if c.lat is not None else math.nan for c in cameras]),
+            "cam_lon": _ch_array([c.lon if c.lon is not None else math.nan for c in cameras]),
+            "country": country,
+            "now_ms": now_ms,
+            "max_future_ms": future_tolerance_ms,
+            "max_bytes": max_read_bytes,
+            "source": source,
+        }
         try:
-            return self._ingest_staged(
-                staged,
-                before_commit,
-                {
-                    "owner": owner,
-                    "cam_ids": _ch_array([c.external_id for c in cameras]),
-                    "cam_lat": _ch_array([c.lat if c.lat is not None else math.nan for c in cameras]),
-                    "cam_lon": _ch_array([c.lon if c.lon is not None else math.nan for c in cameras]),
-                    "country": country,
-                    "now_ms": now_ms,
-                    "max_future_ms": future_tolerance_ms,
-                    "max_bytes": max_read_bytes,
-                    "source": source,
-                },
-            )
+            with self._lock:
+                return self._ingest_staged(staged, before_commit, params)
         finally:
             staged.unlink(missing_ok=True)
 

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from plateledger.api.app import create_app
+from plateledger.api.schemas import SearchOut
 from plateledger.audit.log import SYSTEM
 from plateledger.core.errors import all_error_classes
 from plateledger.core.settings import load_settings
@@ -112,6 +113,7 @@ def test_search_sees_own_agency_only_and_is_audited_first(platform: Platform, cl
     assert [r["owner"] for r in body["reads"]] == ["Bayview PD"]
     assert body["withheld"] == [{"owner": "Harbor PD", "rule": "no sharing agreement with this owner (default deny)"}]
     assert body["obtained_under"] == "purpose stolen_vehicle, case C-1"
+    SearchOut.model_validate(body, strict=True)  # the documented schema is what is sent
     entry = platform.audit.entries(action="search.plate")[-1]
     assert entry.seq == body["audit_seq"]
     assert orjson.loads(entry.params)["query"]["plate"] == "8xyz-999"

@@ -19,6 +19,9 @@ from plateledger.vocab import AgencyKind, Role
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _ID = re.compile(r"^[\x21-\x7e]{1,64}$")
+#: How long a camera list read for ingest is reused (another process sharing a PostgreSQL governance store
+#: may register cameras; they are seen within this time).
+CAMERA_CACHE_MS = 10_000
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class Registry:
         self._gov = governance
         self._audit = audit
         self._clock = clock
+        self._camera_cache: dict[int, tuple[int, tuple[CameraInfo, ...]]] = {}
 
     def create_agency(self, actor: Actor, *, slug: str, name: str, kind: str, country: str, state: str) -> Agency:
         if not _SLUG.match(slug):
@@ -132,6 +136,7 @@ class Registry:
                 session.add(camera)
         except IntegrityError:
             raise Conflict(f"camera {external_id!r} already exists for {agency_slug}") from None
+        self._camera_cache.pop(agency.id, None)
         self._audit.append(actor, CameraAdded(agency=agency_slug, external_id=external_id, mobile=mobile))
         return camera
 
@@ -156,6 +161,7 @@ class Registry:
                 )
                 for c in cameras
             )
+        self._camera_cache.pop(agency.id, None)
         for cam in cameras:
             self._audit.append(
                 actor,
@@ -189,6 +195,14 @@ class Registry:
             return list(session.scalars(query))
 
     def cameras(self, agency_id: int) -> list[CameraInfo]:
+        """An agency's cameras. Ingest asks on every batch, so answers are cached for CAMERA_CACHE_MS; a camera
+        registered through this registry is visible at once (its agency's entry is dropped)."""
+        now = self._clock.now_ms()
+        cached = self._camera_cache.get(agency_id)
+        if cached is not None and now - cached[0] < CAMERA_CACHE_MS:
+            return list(cached[1])
         with self._gov.session() as session:
             rows = session.scalars(select(Camera).where(Camera.agency_id == agency_id).order_by(Camera.id))
-            return [CameraInfo(c.external_id, c.name, c.mobile, c.lat, c.lon) for c in rows]
+            found = tuple(CameraInfo(c.external_id, c.name, c.mobile, c.lat, c.lon) for c in rows)
+        self._camera_cache[agency_id] = (now, found)
+        return list(found)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plateledger import __version__
 from plateledger.api import problems
@@ -15,25 +15,41 @@ from plateledger.api.routes import admin, reads, search
 from plateledger.platform import Platform
 
 
+class _Observe:
+    """Pure ASGI middleware counting requests and timing them per route (no per-request task switch)."""
+
+    def __init__(self, app: ASGIApp, requests: Counter, latency: Histogram) -> None:
+        self.app = app
+        self.requests = requests
+        self.latency = latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.requests.labels(scope["method"], route, str(status)).inc()
+            self.latency.labels(route).observe(time.perf_counter() - start)
+
+
 def _metrics(app: FastAPI, platform: Platform) -> None:
     registry = CollectorRegistry()
-    requests = Counter(
-        "plateledger_http_requests",
-        "HTTP requests",
-        ["method", "route", "status"],
-        registry=registry,
-    )
+    requests = Counter("plateledger_http_requests", "HTTP requests", ["method", "route", "status"], registry=registry)
     latency = Histogram("plateledger_http_request_seconds", "HTTP request latency", ["route"], registry=registry)
     reads_total = Gauge("plateledger_reads_stored", "Reads in the store", registry=registry)
-
-    @app.middleware("http")
-    async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        requests.labels(request.method, route, str(response.status_code)).inc()
-        latency.labels(route).observe(time.perf_counter() - start)
-        return response
+    app.add_middleware(_Observe, requests=requests, latency=latency)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

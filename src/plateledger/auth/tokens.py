@@ -137,18 +137,22 @@ class Tokens:
             raise AuthenticationFailed("a bearer token is required")
         now = self._clock.now_ms()
         with self._gov.session() as session:
-            token = session.scalars(select(ApiToken).where(ApiToken.token_hash == token_hash(secret))).one_or_none()
-            if token is None:
-                raise AuthenticationFailed("unknown token")
-            if token.revoked_ms is not None:
-                raise AuthenticationFailed("token revoked")
-            if token.expires_ms <= now:
-                raise AuthenticationFailed("token expired")
-            user = session.get(User, token.user_id)
-            agency = session.get(Agency, user.agency_id) if user else None
-            if user is None or agency is None or user.disabled:
-                raise AuthenticationFailed("token's user is disabled")
-            return _principal(user, agency, token.id)
+            row = session.execute(
+                select(ApiToken, User, Agency)
+                .join(User, User.id == ApiToken.user_id)
+                .join(Agency, Agency.id == User.agency_id)
+                .where(ApiToken.token_hash == token_hash(secret))
+            ).one_or_none()
+        if row is None:
+            raise AuthenticationFailed("unknown token")
+        token, user, agency = row
+        if token.revoked_ms is not None:
+            raise AuthenticationFailed("token revoked")
+        if token.expires_ms <= now:
+            raise AuthenticationFailed("token expired")
+        if user.disabled:
+            raise AuthenticationFailed("token's user is disabled")
+        return _principal(user, agency, token.id)
 
     def login(self, username: str, password: str, *, label: str = "login") -> tuple[Principal, IssuedToken]:
         """Check a password; audit success or failure; on success issue a token for the user."""

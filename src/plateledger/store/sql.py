@@ -94,8 +94,10 @@ def _opt_string_rule(field: str, raw: str, value: str) -> list[tuple[str, str]]:
 def parse_select(source_table: str) -> str:
     """SELECT that turns staged raw lines (idx, line) into typed columns plus ``reason`` ('' when valid).
 
-    Query parameters: owner UInt32, cam_ids Array(String), cam_lat/cam_lon Array(Float64) (nan for mobile),
-    country String, now_ms Int64, max_future_ms Int64, max_bytes UInt64, source String.
+    The source table has ``idx``, ``batch``, ``owner``, ``source`` and ``line``. Query parameters: cam_keys
+    Array(String) (``owner/camera`` of every registered camera of the owners present), cam_lat/cam_lon
+    Array(Float64) (nan for mobile units), owners Array(UInt32) with their countries Array(String), now_ms Int64,
+    max_future_ms Int64, max_bytes UInt64.
     """
     m = "m"
     v = "v"
@@ -120,11 +122,13 @@ def parse_select(source_table: str) -> str:
         ),
         "cam_s": f"if({_is_str(cam_raw)}, {_str(cam_raw)}, '')",
         # transform() looks constant arrays up through a hash table; indexOf() would scan them per row.
-        "cam_i": "transform(cam_s, {cam_ids:Array(String)}, arrayEnumerate({cam_ids:Array(String)}), 0)",
+        "cam_k": "concat(toString(owner), '/', cam_s)",
+        "cam_i": "transform(cam_k, {cam_keys:Array(String)}, arrayEnumerate({cam_keys:Array(String)}), 0)",
         "rid_s": f"if({_is_str(rid_raw)}, {_str(rid_raw)}, '')",
         "region_s": f"upper(trimBoth(if({_is_str(region_raw)}, {_str(region_raw)}, '')))",
         "region_n": (
-            "multiIf(region_s = '', '', match(region_s, '^[A-Z]{2}$'), concat({country:String}, '-', region_s), "
+            "multiIf(region_s = '', '', match(region_s, '^[A-Z]{2}$'), "
+            "concat(transform(owner, {owners:Array(UInt32)}, {countries:Array(String)}, ''), '-', region_s), "
             "match(region_s, '^[A-Z]{2}-[A-Z0-9]{1,3}$'), region_s, NULL)"
         ),
         "lat_v": f"if({_is_num(lat_raw)}, toFloat64OrNull({lat_raw}), NULL)",
@@ -209,6 +213,7 @@ def parse_select(source_table: str) -> str:
     return f"""
     SELECT
         idx,
+        batch,
         {_object_map("if(isValidJSON(line), line, '{}')")} AS {m},
         {defs},
         ({mask}) AS rule_mask,
@@ -216,17 +221,17 @@ def parse_select(source_table: str) -> str:
         plate_n AS plate,
         {FOLD.format("plate_n")} AS plate_key,
         fromUnixTimestamp64Milli(ifNull(ts_ms, 0), 'UTC') AS ts,
-        {{owner:UInt32}} AS owner,
+        owner,
         cam_s AS camera,
         substringUTF8(plate_s, 1, 64) AS plate_raw,
         rid_s AS read_id,
         ifNull(region_n, '') AS region,
-        toFloat32(ifNull(lat_v, transform(cam_s, {{cam_ids:Array(String)}}, {{cam_lat:Array(Float64)}}, nan))) AS lat,
-        toFloat32(ifNull(lon_v, transform(cam_s, {{cam_ids:Array(String)}}, {{cam_lon:Array(Float64)}}, nan))) AS lon,
+        toFloat32(ifNull(lat_v, transform(cam_k, {{cam_keys:Array(String)}}, {{cam_lat:Array(Float64)}}, nan))) AS lat,
+        toFloat32(ifNull(lon_v, transform(cam_k, {{cam_keys:Array(String)}}, {{cam_lon:Array(Float64)}}, nan))) AS lon,
         toFloat32(multiIf(conf_v IS NULL, nan, conf_v > 1, conf_v / 100, conf_v)) AS confidence,
         make_s AS make, model_s AS model, color_s AS color, type_s AS vtype,
         toFloat32(ifNull(dir_v, nan)) AS direction,
-        {{source:String}} AS source,
+        source,
         fromUnixTimestamp64Milli({{now_ms:Int64}}, 'UTC') AS ingest_ts
     FROM {source_table}
     """

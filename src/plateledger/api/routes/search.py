@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Query
+import orjson
+from fastapi import APIRouter, Query, Response
 
 from plateledger.api.deps import PlatformDep, PrincipalDep
 from plateledger.api.schemas import SearchOut
@@ -23,7 +24,11 @@ def _ms(value: datetime | None) -> int | None:
     return int(value.timestamp() * 1000)
 
 
-@router.get("/plate", response_model=SearchOut, responses={401: {}, 403: {}, 422: {}, 503: {}})
+@router.get(
+    "/plate",
+    response_class=Response,
+    responses={200: {"model": SearchOut, "content": {"application/json": {}}}, 401: {}, 403: {}, 422: {}, 503: {}},
+)
 def search_plate(
     platform: PlatformDep,
     principal: PrincipalDep,
@@ -37,7 +42,7 @@ def search_plate(
     camera: str | None = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
     note: Annotated[str | None, Query(description="Free text, in addition to purpose and case")] = None,
-) -> dict[str, Any]:
+) -> Response:
     """Parameters are optional at the HTTP layer on purpose: the search service validates them so that a
     refusal (a missing purpose, say) is audited like any other."""
     ask = PlateSearch(
@@ -52,4 +57,5 @@ def search_plate(
         limit=limit,
         note=note,
     )
-    return result_json(platform.searches.search(principal, ask))
+    # Serialised once with orjson: the shape is SearchOut (documented above), built by result_json.
+    return Response(orjson.dumps(result_json(platform.searches.search(principal, ask))), media_type="application/json")

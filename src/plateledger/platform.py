@@ -65,6 +65,7 @@ class Platform:
                 gate=Gate(),
                 clock=clock,
                 max_limit=settings.search_limit,
+                page=settings.search_page,
             ),
             lock=lock,
         )

@@ -63,7 +63,10 @@ class Settings(BaseSettings):
         le=10_000_000,
         description="Reads per store insert during bulk file ingest.",
     )
-    search_limit: int = Field(10_000, ge=1, le=1_000_000, description="Most reads one search returns.")
+    search_page: int = Field(
+        1_000, ge=1, le=1_000_000, description="Reads a search returns when it does not ask for a `limit`."
+    )
+    search_limit: int = Field(10_000, ge=1, le=1_000_000, description="Most reads one search may ask for.")
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:

@@ -96,6 +96,7 @@ class PlateSearches:
         gate: Gate,
         clock: Clock,
         max_limit: int,
+        page: int,
     ) -> None:
         self._gov = governance
         self._reads = reads
@@ -103,6 +104,7 @@ class PlateSearches:
         self._gate = gate
         self._clock = clock
         self._max_limit = max_limit
+        self._page = page
 
     def _validate(self, principal: Principal, ask: PlateSearch) -> tuple[Purpose, str, PlateQuery]:
         purpose, case_number = validate_purpose_case(ask.purpose, ask.case_number)
@@ -114,7 +116,7 @@ class PlateSearches:
             raise FieldInvalid("plate", "required")
         if len(ask.plate) > 64:
             raise FieldInvalid("plate", "longer than 64 characters")
-        limit = ask.limit if ask.limit is not None else self._max_limit
+        limit = ask.limit if ask.limit is not None else min(self._page, self._max_limit)
         if not 1 <= limit <= self._max_limit:
             raise FieldInvalid("limit", f"must be between 1 and {self._max_limit}")
         if ask.since_ms is not None and ask.until_ms is not None and ask.since_ms >= ask.until_ms:

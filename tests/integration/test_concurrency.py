@@ -32,7 +32,7 @@ def test_concurrent_batches_keep_owners_and_store_each_read_once(platform: Platf
     assert sum(again) == 0
     assert platform.reads.count() == 2 * BATCHES * PER_BATCH
     for kit, prefix in ((city, "CIT"), (county, "COU")):
-        result = search(platform, kit.investigator, f"{prefix}*")
+        result = search(platform, kit.investigator, f"{prefix}*", limit=BATCHES * PER_BATCH)
         assert len(result.reads) == BATCHES * PER_BATCH
         assert {r.owner for r in result.reads} == {kit.agency.id}
 

@@ -252,20 +252,27 @@ def test_reingesting_after_a_restart_stores_nothing_new(settings: Settings, cloc
 def test_rejected_indexes_count_from_the_start_of_the_file_across_chunks(
     platform_factory: Callable[..., Platform], tmp_path: Path
 ) -> None:
-    platform = platform_factory(ingest_chunk_reads=1000)
+    platform = platform_factory(ingest_chunk_bytes=1024 * 1024)
     kit = seed_city(platform)
-    lines = [line(**ok(plate=f"CH{i}")) for i in range(2500)]
-    lines[1700] = b"[]"
+    lines = [line(**ok(plate=f"CH{i}", read_id=f"read-{i:06d}-" + "x" * 40)) for i in range(25_000)]
+    lines[17_000] = b"[]"
     path = write_jsonl(tmp_path / "big.jsonl", lines)
 
     result = platform.ingest.ingest_file(kit.device.actor, kit.agency, path, fmt="jsonl")
 
-    assert (result.stored, result.rejected) == (2499, [(1700, "read: must be a JSON object")])
-    assert [e.counts for e in platform.audit.entries(action="ingest.batch")] == [
-        '{"duplicates":0,"rejected":0,"stored":1000}',
-        '{"duplicates":0,"rejected":1,"stored":999}',
-        '{"duplicates":0,"rejected":0,"stored":500}',
-    ]
+    assert (result.stored, result.rejected) == (24_999, [(17_000, "read: must be a JSON object")])
+    batches = [orjson.loads(e.counts) for e in platform.audit.entries(action="ingest.batch")]
+    assert len(batches) >= 3  # the file went through in several chunks
+    assert sum(b["stored"] for b in batches) == 24_999
+    assert [b["rejected"] for b in batches].count(1) == 1
+
+
+def test_blank_lines_keep_their_line_number_but_are_not_reads(platform: Platform, tmp_path: Path) -> None:
+    kit = seed_city(platform)
+    path = tmp_path / "gaps.jsonl"
+    path.write_bytes(line(**ok(plate="GAP1")) + b"\r\n\n   \n" + line(**ok(plate="GAP2")) + b"\nnot json\n")
+    result = platform.ingest.ingest_file(kit.device.actor, kit.agency, path, fmt="jsonl")
+    assert (result.stored, result.duplicates, result.rejected) == (2, 0, [(4, "read: not valid JSON")])
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:

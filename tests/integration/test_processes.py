@@ -120,7 +120,7 @@ def test_jsonl_ingest_mixed_file_twice(data: Path, tmp_path: Path) -> None:
     )
     assert (second["stored"], second["duplicates"], second["rejected"]) == (0, 2, 3)
     human = run("ingest", str(path), "--agency", "bayview-pd", "--data", str(data), check=False)
-    assert "read 1 rejected: read: not valid JSON" in human.stdout
+    assert "line 2 rejected: read: not valid JSON" in human.stdout
     assert "stored 0, duplicates 2, rejected 3" in human.stdout
 
 

@@ -49,7 +49,8 @@ def ingest(
     json: JsonOpt = False,
 ) -> None:
     """Ingest canonical reads from files. Exit 0 when every read was stored or was a duplicate, 1 when some
-    were rejected (each listed with its index and reason), 2 on unusable input."""
+    were rejected (each listed with its line or row and reason; --json gives 0-based indexes), 2 on unusable
+    input."""
     if format not in ("jsonl", "csv"):
         raise FieldInvalid("format", "jsonl or csv")
     if format == "jsonl" and (map or ts_format):
@@ -95,7 +96,8 @@ def ingest(
     else:
         for entry in summary["files"]:
             for rejection in entry["rejected"][:REJECTIONS_SHOWN]:
-                out.print(f"{entry['file']}: read {rejection['index']} rejected: {rejection['reason']}")
+                where = f"line {rejection['index'] + 1}" if format == "jsonl" else f"row {rejection['index'] + 1}"
+                out.print(f"{entry['file']}: {where} rejected: {rejection['reason']}")
             if len(entry["rejected"]) > REJECTIONS_SHOWN:
                 out.print(f"{entry['file']}: ... {len(entry['rejected']) - REJECTIONS_SHOWN} more rejected")
         out.print(f"stored {total.stored}, duplicates {total.duplicates}, rejected {len(total.rejected)}")

@@ -58,10 +58,13 @@ class Settings(BaseSettings):
     )
     token_ttl_days: int = Field(90, ge=1, le=3650, description="Default lifetime of new API tokens.")
     ingest_chunk_reads: int = Field(
-        1_000_000,
-        ge=1_000,
-        le=10_000_000,
-        description="Reads per store insert during bulk file ingest.",
+        1_000_000, ge=1_000, le=10_000_000, description="CSV rows per store insert during bulk file ingest."
+    )
+    ingest_chunk_bytes: int = Field(
+        128 * 1024 * 1024,
+        ge=1024 * 1024,
+        le=1024 * 1024 * 1024,
+        description="Bytes of JSONL per store insert during bulk file ingest (about 1M reads).",
     )
     search_page: int = Field(
         1_000, ge=1, le=1_000_000, description="Reads a search returns when it does not ask for a `limit`."

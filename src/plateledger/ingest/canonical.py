@@ -57,19 +57,28 @@ def parse_mapping(text: str | None) -> dict[str, str]:
     return mapping
 
 
-def jsonl_lines(handle: IO[bytes], chunk: int) -> Iterator[list[bytes]]:
-    """Yield lists of up to ``chunk`` non-blank lines (index order preserved, blank lines skipped)."""
-    batch: list[bytes] = []
-    for line in handle:
-        stripped = line.rstrip(b"\r\n")
-        if not stripped.strip():
+def jsonl_blocks(handle: IO[bytes], target_bytes: int) -> Iterator[tuple[bytes, int]]:
+    """Yield (block, number of lines) of about ``target_bytes`` each, cut at line ends, lines untouched.
+
+    The reads store splits and validates the lines itself, so a file goes through Python as a few large blocks,
+    not millions of small objects. A single line longer than the block size is refused (no read is that long).
+    """
+    rest = b""
+    while True:
+        data = handle.read(target_bytes)
+        if not data:
+            break
+        data = rest + data
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            if len(data) > target_bytes:
+                raise InvalidInput(f"a line longer than {target_bytes} bytes: not a JSON lines file of reads")
+            rest = data
             continue
-        batch.append(stripped)
-        if len(batch) >= chunk:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+        block, rest = data[:cut], data[cut + 1 :]
+        yield block, block.count(b"\n") + 1
+    if rest:
+        yield rest, rest.count(b"\n") + 1
 
 
 class CsvConverter:

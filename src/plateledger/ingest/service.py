@@ -14,7 +14,7 @@ from plateledger.audit.log import Actor, AuditLog
 from plateledger.core.clock import Clock
 from plateledger.core.errors import InvalidInput, PayloadTooLarge, PlateledgerError
 from plateledger.core.settings import Settings
-from plateledger.ingest.canonical import CsvConverter, jsonl_lines, open_input
+from plateledger.ingest.canonical import CsvConverter, jsonl_blocks, open_input
 from plateledger.store.models import Agency
 from plateledger.store.reads import BatchResult, ReadsStore
 
@@ -38,8 +38,13 @@ class Ingestor:
         self._settings = settings
 
     def store_lines(self, actor: Actor, owner: Agency, lines: list[bytes], *, channel: str, source: str) -> BatchResult:
-        """Validate and store one batch for ``owner``. The batch's audit entry is committed after validation
-        and before the insert: if the audit log cannot be written, nothing of the batch is stored."""
+        """Store reads given as one JSON object per list item (no raw newlines: JSON encoders escape them);
+        rejections are indexed by list position."""
+        return self.store_block(actor, owner, b"\n".join(lines), channel=channel, source=source)
+
+    def store_block(self, actor: Actor, owner: Agency, block: bytes, *, channel: str, source: str) -> BatchResult:
+        """Validate and store one block of JSON lines for ``owner``. The batch's audit entry is committed after
+        validation and before the insert: if the audit log cannot be written, nothing of the batch is stored."""
 
         def audit(result: BatchResult) -> None:
             self._audit.append(
@@ -54,8 +59,8 @@ class Ingestor:
                 ),
             )
 
-        return self._reads.ingest_lines(
-            lines,
+        return self._reads.ingest_block(
+            block,
             owner=owner.id,
             cameras=self._registry.cameras(owner.id),
             country=owner.country,
@@ -69,13 +74,13 @@ class Ingestor:
     def ingest_json_body(self, actor: Actor, owner: Agency, body: bytes) -> BatchResult:
         """POST /api/v1/reads: a JSON array of canonical reads. A malformed body is refused whole (audited)."""
         try:
-            lines = self._split_body(body)
+            block = self._split_body(body)
         except PlateledgerError as refusal:
             self._audit.append(actor, IngestRefused(reason=refusal.detail[:300]))
             raise
-        return self.store_lines(actor, owner, lines, channel="http", source="api")
+        return self.store_block(actor, owner, block, channel="http", source="api")
 
-    def _split_body(self, body: bytes) -> list[bytes]:
+    def _split_body(self, body: bytes) -> bytes:
         if len(body) > self._settings.max_body_bytes:
             raise PayloadTooLarge(f"body larger than {self._settings.max_body_bytes} bytes")
         try:
@@ -86,7 +91,7 @@ class Ingestor:
             raise InvalidInput("body must be a JSON array of reads")
         if len(data) > self._settings.max_batch_reads:
             raise PayloadTooLarge(f"at most {self._settings.max_batch_reads} reads per request, got {len(data)}")
-        return [orjson.dumps(item) for item in data]
+        return b"\n".join(orjson.dumps(item) for item in data)
 
     def ingest_file(
         self,
@@ -100,21 +105,22 @@ class Ingestor:
         tz: str = "UTC",
         progress: Progress | None = None,
     ) -> BatchResult:
-        """Ingest one JSONL or CSV file (gzip accepted) in chunks; rejected indexes count from 0 per file."""
+        """Ingest one JSONL or CSV file (gzip accepted) in chunks. Rejections are indexed from 0 by JSONL line
+        (blank lines keep their number but are not reads) or by CSV data row."""
         total = BatchResult()
-        chunk = self._settings.ingest_chunk_reads
         with open_input(path) as handle:
-            batches: Iterator[list[bytes]]
+            blocks: Iterator[tuple[bytes, int]]
             if fmt == "csv":
-                batches = CsvConverter(mapping or {}, ts_format, tz).lines(handle, chunk)
+                rows = CsvConverter(mapping or {}, ts_format, tz).lines(handle, self._settings.ingest_chunk_reads)
+                blocks = ((b"\n".join(batch), len(batch)) for batch in rows)
             else:
-                batches = jsonl_lines(handle, chunk)
+                blocks = jsonl_blocks(handle, self._settings.ingest_chunk_bytes)
             offset = 0
-            for lines in batches:
-                result = self.store_lines(actor, owner, lines, channel="file", source=fmt)
+            for block, lines in blocks:
+                result = self.store_block(actor, owner, block, channel="file", source=fmt)
                 result.rejected = [(offset + i, reason) for i, reason in result.rejected]
                 total.add(result)
-                offset += len(lines)
+                offset += lines
                 if progress:
-                    progress(len(lines))
+                    progress(lines)
         return total

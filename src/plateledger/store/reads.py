@@ -65,7 +65,7 @@ class BatchResult:
 class _Pending:
     """One caller's batch waiting for (or taken into) a group-commit pass."""
 
-    lines: Sequence[bytes]
+    block: bytes
     owner: int
     cameras: tuple[CameraInfo, ...]
     country: str
@@ -167,9 +167,9 @@ class ReadsStore:
         self._query(f"INSERT INTO read_keys SELECT owner, {sql.READ_KEY} FROM reads")
 
     # -- ingest ---------------------------------------------------------------------------------------------
-    def ingest_lines(
+    def ingest_block(
         self,
-        lines: Sequence[bytes],
+        block: bytes,
         *,
         owner: int,
         cameras: Sequence[CameraInfo],
@@ -180,7 +180,10 @@ class ReadsStore:
         source: str,
         before_commit: Callable[[BatchResult], None] | None = None,
     ) -> BatchResult:
-        """Validate, de-duplicate and store one batch of canonical reads, each one JSON object per line.
+        """Validate, de-duplicate and store one batch of canonical reads: ``block`` holds one JSON object per line.
+
+        Rejections are indexed by line, from 0. Blank lines (and a trailing ``\\r``) are skipped: they are not
+        reads, but they keep their place in the numbering.
 
         ``before_commit`` is called with the batch's counts after validation and before anything is inserted;
         if it raises (the audit log could not be written), nothing of the batch is stored.
@@ -189,12 +192,12 @@ class ReadsStore:
         the SQL validator's fixed cost (~70 ms of query analysis) is paid once per pass, not per batch. Each
         batch still gets its own result, rejections indexed from its own first line.
 
-        Lines must not contain raw newlines (JSON encoders escape them). When this returns, the stored reads
-        are on disk in a committed part: a kill -9 of the process afterwards loses none of them.
+        When this returns, the stored reads are on disk in a committed part: a kill -9 of the process afterwards
+        loses none of them.
         """
-        if not lines:
+        if not block.strip():
             return BatchResult()
-        pending = _Pending(lines, owner, tuple(cameras), country, source, before_commit, now_ms)
+        pending = _Pending(block, owner, tuple(cameras), country, source, before_commit, now_ms)
         with self._queue_lock:
             self._queue.append(pending)
         with self._lock:
@@ -213,7 +216,7 @@ class ReadsStore:
         try:
             for pending in group:
                 with tempfile.NamedTemporaryFile(dir=self._tmp, suffix=".jsonl", delete=False) as handle:
-                    handle.write(b"\n".join(pending.lines))
+                    handle.write(pending.block)
                     handle.write(b"\n")
                 files.append(Path(handle.name))
             results = self._ingest_staged(group, files, future_tolerance_ms, max_read_bytes)
@@ -254,14 +257,14 @@ class ReadsStore:
             quoted = str(path).replace("\\", "\\\\").replace("'", "\\'")
             self._query(
                 "INSERT INTO staging.raw SELECT rowNumberInAllBlocks(), {batch:UInt32}, {owner:UInt32}, "
-                f"{{source:String}}, line FROM file('{quoted}', 'LineAsString') "
+                f"{{source:String}}, trimRight(line, '\\r') FROM file('{quoted}', 'LineAsString') "
                 "SETTINGS max_threads = 1, input_format_parallel_parsing = 0",
                 {"batch": number, "owner": pending.owner, "source": pending.source},
             )
         # 2. Parse and validate (in parallel).
         self._query(
             "CREATE TABLE staging.parsed ENGINE = Memory AS "
-            f"SELECT idx, batch, reason, {sql.STORED_COLUMNS} FROM ({sql.parse_select('staging.raw')})",
+            f"SELECT idx, batch, reason, {sql.STORED_COLUMNS} FROM ({sql.parse_select(sql.NON_BLANK_RAW)})",
             params,
         )
         # 3. Keep the first of each read key that the store does not already hold (batches in arrival order).

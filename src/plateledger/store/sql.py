@@ -141,6 +141,9 @@ RULES: list[tuple[str, str]] = [
 ]
 
 
+#: Staged lines that are reads: blank lines keep their index (line number) but are not validated or counted.
+NON_BLANK_RAW = "(SELECT * FROM staging.raw WHERE notEmpty(trimBoth(line)))"
+
 #: A ``Dynamic`` member keeps JSON strings as strings: no guessing that "2025-01-01" is a Date.
 PARSE_SETTINGS = "input_format_try_infer_dates = 0, input_format_try_infer_datetimes = 0"
 

@@ -228,7 +228,7 @@ def parse_select(source_table: str) -> str:
     SELECT
         idx,
         batch,
-        {_object_map('line')} AS {m},
+        {_object_map("line")} AS {m},
         {defs},
         ({mask}) AS rule_mask,
         {reason} AS reason,

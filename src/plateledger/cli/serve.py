@@ -6,12 +6,14 @@ from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 import typer
 import uvicorn
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from plateledger.api.app import create_app
 from plateledger.cli.common import DataOpt, JsonOpt, err, out, print_json, settings_for
+from plateledger.core.clock import SystemClock, iso_ms
 from plateledger.platform import Platform
 
 
@@ -66,10 +68,15 @@ def _print_welcome(summary: dict[str, Any], data: Path, host: str, port: int) ->
         f"  plateledger search plate {plates[0]} --fuzzy --purpose missing_person --case C-3 "
         f"--token {investigator['token']} --data {data}"
     )
-    out.print(
-        f"  curl -s -X POST -H 'Authorization: Bearer {device['token']}' -d "
-        f'\'[{{"plate":"{plates[0]}","ts":"2026-01-01T00:00:00Z","camera":"unknown-cam"}}]\' {base}/api/v1/reads'
-    )
+    camera = next((c["external_id"] for c in summary["cameras"] if c["agency"] == device["agency"]), "cam")
+    reads = orjson.dumps(
+        [
+            {"plate": plates[0], "ts": iso_ms(SystemClock().now_ms() - 60_000), "camera": camera},
+            {"plate": plates[0], "ts": "2026-01-01T00:00:00Z", "camera": "no-such-camera"},
+        ]
+    ).decode()
+    out.print(f"  curl -s -X POST -H 'Authorization: Bearer {device['token']}' -d '{reads}' {base}/api/v1/reads")
+    out.print("    (a device's batch: the first read is stored, the second rejected with its index and reason)")
     out.print(f"\nAudit log: plateledger audit list --data {data};  verify: plateledger audit verify --data {data}\n")
 
 

@@ -126,27 +126,17 @@ class PlateSearches:
             raise FieldInvalid("region", "ISO 3166-2 like US-CA")
         if ask.camera is not None and not re.fullmatch(r"[\x21-\x7e]{1,64}", ask.camera):
             raise FieldInvalid("camera", "1-64 printable characters")
-        if is_pattern(ask.plate):
-            like = pattern_to_like(normalise_pattern(ask.plate))
-            query = PlateQuery(
-                like=like,
-                fuzzy=ask.fuzzy,
-                since_ms=ask.since_ms,
-                until_ms=ask.until_ms,
-                region=region,
-                camera=ask.camera,
-                limit=limit + 1,
-            )
-        else:
-            query = PlateQuery(
-                plate=validate_plate(ask.plate),
-                fuzzy=ask.fuzzy,
-                since_ms=ask.since_ms,
-                until_ms=ask.until_ms,
-                region=region,
-                camera=ask.camera,
-                limit=limit + 1,
-            )
+        pattern = is_pattern(ask.plate)
+        query = PlateQuery(
+            plate=None if pattern else validate_plate(ask.plate),
+            like=pattern_to_like(normalise_pattern(ask.plate)) if pattern else None,
+            fuzzy=ask.fuzzy,
+            since_ms=ask.since_ms,
+            until_ms=ask.until_ms,
+            region=region,
+            camera=ask.camera,
+            limit=limit + 1,
+        )
         return purpose, case_number, query
 
     def _owners(self) -> list[Owner]:

@@ -230,3 +230,26 @@ def test_every_error_class_has_problem_shape() -> None:
         assert body["title"] == cls.title
         assert body["type"].endswith(cls.slug)
         assert body["detail"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"plate": "8XYZ999' OR 1=1 --", "camera": "cam-1"},
+        {"plate": "8XYZ999", "camera": "cam-1' OR owner != 0 --"},
+        {"plate": "8XY*", "camera": "x') OR (1=1"},
+        {"plate": "8XYZ999", "region": "US-CA' OR '1'='1"},
+    ],
+)
+def test_hostile_search_strings_never_reach_other_owners(
+    platform: Platform, client: TestClient, params: dict[str, str]
+) -> None:
+    now = platform.clock.now_ms()
+    post_reads(client, token(platform, "harbor-pd-device"), [{"plate": "8XYZ999", "ts": now - 5000, "camera": "cam-1"}])
+    response = search(
+        client, token(platform, "bayview-pd-investigator"), purpose="stolen_vehicle", case_number="C-1", **params
+    )
+    assert response.status_code in (200, 422)  # type: ignore[attr-defined]
+    if response.status_code == 200:  # type: ignore[attr-defined]
+        assert response.json()["reads"] == []  # type: ignore[attr-defined]
+    assert platform.audit.entries(action="search.plate") or platform.audit.entries(action="search.refused")

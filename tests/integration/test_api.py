@@ -253,3 +253,33 @@ def test_hostile_search_strings_never_reach_other_owners(
     if response.status_code == 200:  # type: ignore[attr-defined]
         assert response.json()["reads"] == []  # type: ignore[attr-defined]
     assert platform.audit.entries(action="search.plate") or platform.audit.entries(action="search.refused")
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"since": "garbage"}, "since"),
+        ({"since": "2026-01-01T00:00:00"}, "since"),
+        ({"until": "yesterday"}, "until"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "-5"}, "limit"),
+        ({"limit": "99999999999999999999"}, "limit"),
+        ({"fuzzy": "maybe"}, "fuzzy"),
+        ({"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, "since"),
+    ],
+)
+def test_malformed_search_parameters_are_refused_and_audited(
+    platform: Platform, client: TestClient, params: dict[str, str], field: str
+) -> None:
+    response = search(
+        client,
+        token(platform, "bayview-pd-investigator"),
+        plate="8XYZ999",
+        purpose="stolen_vehicle",
+        case_number="C-1",
+        **params,
+    )
+    assert response.status_code == 422  # type: ignore[attr-defined]
+    assert response.json()["field"] == field  # type: ignore[attr-defined]
+    assert platform.audit.entries(action="search.refused")
+    assert not platform.audit.entries(action="search.plate")

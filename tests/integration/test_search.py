@@ -174,12 +174,12 @@ def test_fuzzy_search_folds_confusable_characters(platform: Platform, network: N
 
 def test_time_window_since_inclusive_until_exclusive(platform: Platform, network: Network) -> None:
     investigator = network.city.investigator
-    assert [r.ts_ms for r in search(platform, investigator, "ABC123", since_ms=T2).reads] == [T2, T1]
-    assert [r.ts_ms for r in search(platform, investigator, "ABC123", until_ms=T2).reads] == [T3]
-    window = search(platform, investigator, "ABC123", since_ms=T2, until_ms=T1)
+    assert [r.ts_ms for r in search(platform, investigator, "ABC123", since=T2).reads] == [T2, T1]
+    assert [r.ts_ms for r in search(platform, investigator, "ABC123", until=T2).reads] == [T3]
+    window = search(platform, investigator, "ABC123", since=T2, until=T1)
     assert [r.ts_ms for r in window.reads] == [T2]
     with pytest.raises(FieldInvalid) as caught:
-        search(platform, investigator, "ABC123", since_ms=T1, until_ms=T1)
+        search(platform, investigator, "ABC123", since=T1, until=T1)
     assert caught.value.field == "since"
 
 

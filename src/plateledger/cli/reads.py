@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
@@ -105,18 +104,6 @@ def ingest(
         raise typer.Exit(1)
 
 
-def _ms(value: str | None, field: str) -> int | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise FieldInvalid(field, "ISO 8601 with a time zone, e.g. 2026-11-01T00:00:00Z") from None
-    if parsed.tzinfo is None:
-        raise FieldInvalid(field, "needs a time zone, e.g. 2026-11-01T00:00:00Z")
-    return int(parsed.timestamp() * 1000)
-
-
 def _via_server(url: str, token: str, params: dict[str, Any]) -> dict[str, Any]:
     """Ask the server that holds the data directory (same gate, same audit log)."""
     clean = {k: v for k, v in params.items() if v is not None and v is not False}
@@ -154,8 +141,8 @@ def search_plate(
         purpose=purpose,
         case_number=case,
         fuzzy=fuzzy,
-        since_ms=_ms(since, "since"),
-        until_ms=_ms(until, "until"),
+        since=since,
+        until=until,
         region=region,
         camera=camera,
         limit=limit,

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from plateledger.audit.events import PlateSearched, SearchRefused
 from plateledger.audit.log import AuditLog
 from plateledger.auth.tokens import Principal
-from plateledger.core.clock import Clock, iso_ms
+from plateledger.core.clock import Clock, iso_ms, parse_iso_ms
 from plateledger.core.errors import FieldInvalid, PermissionDenied, PlateledgerError
 from plateledger.plates import is_pattern, normalise_pattern, pattern_to_like, validate_plate
 from plateledger.policy.gate import Gate, Owner, Request
@@ -31,25 +31,29 @@ MAX_NOTE = 500
 
 @dataclass(frozen=True)
 class PlateSearch:
-    """A plate search as asked (unvalidated): the CLI and API both build one of these."""
+    """A plate search as asked, unvalidated: the CLI and API pass what the caller sent (strings included), and
+    the service validates every field, so that any refusal is audited like an answer.
+
+    ``since``/``until``: epoch milliseconds or ISO 8601 with a zone; ``fuzzy``: a bool or true/false/1/0;
+    ``limit``: an integer or its decimal string."""
 
     plate: str | None
     purpose: str | None
     case_number: str | None
-    fuzzy: bool = False
-    since_ms: int | None = None
-    until_ms: int | None = None
+    fuzzy: bool | str = False
+    since: int | str | None = None
+    until: int | str | None = None
     region: str | None = None
     camera: str | None = None
-    limit: int | None = None
+    limit: int | str | None = None
     note: str | None = None
 
     def audit_params(self) -> dict[str, object]:
         return {
             "plate": (self.plate or "")[:64],
-            "fuzzy": self.fuzzy,
-            "since_ms": self.since_ms,
-            "until_ms": self.until_ms,
+            "fuzzy": self.fuzzy if isinstance(self.fuzzy, bool) else str(self.fuzzy)[:16],
+            "since": self.since if not isinstance(self.since, str) else self.since[:40],
+            "until": self.until if not isinstance(self.until, str) else self.until[:40],
             "region": (self.region or "")[:16] or None,
             "camera": (self.camera or "")[:64] or None,
             "note": (self.note or "")[:MAX_NOTE] or None,
@@ -72,6 +76,35 @@ class PlateSearchResult:
     withheld: list[Withheld] = field(default_factory=list)
     audit_seq: int = 0
     truncated: bool = False
+
+
+def _time(value: int | str | None, field: str) -> int | None:
+    """Epoch milliseconds from an int or an ISO 8601 string with a zone."""
+    if value is None or isinstance(value, int):
+        return value
+    try:
+        return parse_iso_ms(value)
+    except ValueError:
+        raise FieldInvalid(field, "ISO 8601 with a time zone, e.g. 2026-11-01T00:00:00Z") from None
+
+
+def _integer(value: int | str, field: str) -> int:
+    if isinstance(value, int):
+        return value
+    if not re.fullmatch(r"[0-9]{1,9}", value.strip()):
+        raise FieldInvalid(field, "must be a whole number")
+    return int(value)
+
+
+def _flag(value: bool | str, field: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = value.strip().lower()
+    if text in {"true", "1", "yes"}:
+        return True
+    if text in {"false", "0", "no", ""}:
+        return False
+    raise FieldInvalid(field, "true or false")
 
 
 def validate_purpose_case(purpose: str | None, case_number: str | None) -> tuple[Purpose, str]:
@@ -116,11 +149,13 @@ class PlateSearches:
             raise FieldInvalid("plate", "required")
         if len(ask.plate) > 64:
             raise FieldInvalid("plate", "longer than 64 characters")
-        limit = ask.limit if ask.limit is not None else min(self._page, self._max_limit)
+        limit = _integer(ask.limit, "limit") if ask.limit is not None else min(self._page, self._max_limit)
         if not 1 <= limit <= self._max_limit:
             raise FieldInvalid("limit", f"must be between 1 and {self._max_limit}")
-        if ask.since_ms is not None and ask.until_ms is not None and ask.since_ms >= ask.until_ms:
+        since, until = _time(ask.since, "since"), _time(ask.until, "until")
+        if since is not None and until is not None and since >= until:
             raise FieldInvalid("since", "must be before until")
+        fuzzy = _flag(ask.fuzzy, "fuzzy")
         region = ask.region.upper() if ask.region else None
         if region is not None and not re.fullmatch(r"[A-Z]{2}-[A-Z0-9]{1,3}", region):
             raise FieldInvalid("region", "ISO 3166-2 like US-CA")
@@ -130,9 +165,9 @@ class PlateSearches:
         query = PlateQuery(
             plate=None if pattern else validate_plate(ask.plate),
             like=pattern_to_like(normalise_pattern(ask.plate)) if pattern else None,
-            fuzzy=ask.fuzzy,
-            since_ms=ask.since_ms,
-            until_ms=ask.until_ms,
+            fuzzy=fuzzy,
+            since_ms=since,
+            until_ms=until,
             region=region,
             camera=ask.camera,
             limit=limit + 1,
@@ -172,7 +207,7 @@ class PlateSearches:
             purpose=purpose.value,
             case_number=case_number,
             query_kind=QueryKind.PLATE,
-            since_ms=ask.since_ms,
+            since_ms=query.since_ms,
             now_ms=self._clock.now_ms(),
         )
         owners = self._owners()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import orjson
@@ -10,18 +9,9 @@ from fastapi import APIRouter, Query, Response
 
 from plateledger.api.deps import PlatformDep, PrincipalDep
 from plateledger.api.schemas import SearchOut
-from plateledger.core.errors import FieldInvalid
 from plateledger.search.plate import PlateSearch, result_json
 
 router = APIRouter(prefix="/api/v1/search", tags=["search"])
-
-
-def _ms(value: datetime | None) -> int | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise FieldInvalid("since/until", "needs a time zone (e.g. 2026-11-01T00:00:00Z)")
-    return int(value.timestamp() * 1000)
 
 
 @router.get(
@@ -35,23 +25,23 @@ def search_plate(
     plate: Annotated[str | None, Query(description="Plate, or a pattern with * and ?")] = None,
     purpose: Annotated[str | None, Query(description="Required; from the closed purpose taxonomy")] = None,
     case_number: Annotated[str | None, Query(description="Required; 1-64 printable characters")] = None,
-    fuzzy: bool = False,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    region: str | None = None,
-    camera: str | None = None,
-    limit: Annotated[int | None, Query(ge=1)] = None,
+    fuzzy: Annotated[str | None, Query(description="true to match OCR-confusable characters")] = None,
+    since: Annotated[str | None, Query(description="ISO 8601 with a time zone (inclusive)")] = None,
+    until: Annotated[str | None, Query(description="ISO 8601 with a time zone (exclusive)")] = None,
+    region: Annotated[str | None, Query(description="ISO 3166-2, e.g. US-CA")] = None,
+    camera: Annotated[str | None, Query(description="Camera id")] = None,
+    limit: Annotated[str | None, Query(description="Most reads to return (default search_page)")] = None,
     note: Annotated[str | None, Query(description="Free text, in addition to purpose and case")] = None,
 ) -> Response:
-    """Parameters are optional at the HTTP layer on purpose: the search service validates them so that a
-    refusal (a missing purpose, say) is audited like any other."""
+    """Parameters are optional strings at the HTTP layer on purpose: the search service validates every one of
+    them, so that any refusal (a missing purpose, a malformed time) is audited like an answer."""
     ask = PlateSearch(
         plate=plate,
         purpose=purpose,
         case_number=case_number,
-        fuzzy=fuzzy,
-        since_ms=_ms(since),
-        until_ms=_ms(until),
+        fuzzy=fuzzy or False,
+        since=since,
+        until=until,
         region=region,
         camera=camera,
         limit=limit,

@@ -304,3 +304,44 @@ def test_two_engines_on_one_postgres_database_keep_one_chain(postgres_url: str) 
     finally:
         for store in stores:
             store.close()
+
+
+def test_a_wiped_log_and_head_is_not_intact(platform: Platform) -> None:
+    fill(platform)
+    execute(platform, "sqlalchemy", ("DELETE FROM audit_log", {}), ("DELETE FROM audit_head", {}))
+    result = platform.audit.verify()
+    assert (result.intact, result.problem) == (False, "chain head missing")
+
+
+def test_an_entry_beyond_the_head_is_detected(platform: Platform) -> None:
+    fill(platform)
+    forged = platform.audit.entries()[-1]
+    execute(
+        platform,
+        "sqlalchemy",
+        (
+            "INSERT INTO audit_log (seq, ts_ms, action, outcome, params, counts, prev_hash, hash) "
+            "VALUES (:seq, 0, 'search.plate', 'ok', '{}', '{}', :prev, :prev)",
+            {"seq": forged.seq + 1, "prev": forged.hash},
+        ),
+    )
+    result = platform.audit.verify()
+    assert (result.intact, result.first_bad_seq) == (False, forged.seq + 1)
+
+
+def test_verify_while_appending_never_reports_a_false_break(platform: Platform) -> None:
+    fill(platform, 3)
+    stop = threading.Event()
+
+    def append() -> None:
+        while not stop.is_set():
+            platform.audit.append(SYSTEM, AgencyCreated(slug="x", kind="municipal"))
+
+    writer = threading.Thread(target=append)
+    writer.start()
+    try:
+        results = [platform.audit.verify() for _ in range(20)]
+    finally:
+        stop.set()
+        writer.join()
+    assert all(r.intact for r in results), [r for r in results if not r.intact]

@@ -125,14 +125,22 @@ class AuditLog:
                 query = query.where(AuditEntry.actor_agency_id == agency_id)
             return list(session.scalars(query.order_by(AuditEntry.seq).limit(limit)))
 
-    def _scan(self, batch: int = 5000) -> Iterator[AuditEntry]:
-        after = None
+    def _head(self) -> tuple[int, str] | None:
+        with self._gov.session() as session:
+            head = session.get(AuditHead, 1)
+            return (head.seq, head.hash) if head else None
+
+    def _scan(self, upto: int, batch: int = 5000) -> Iterator[AuditEntry]:
+        after = 0
         while True:
             with self._gov.session() as session:
-                # Read in physical sequence order by primary key; duplicates or gaps are the verifier's job.
-                query = select(AuditEntry).order_by(AuditEntry.seq).limit(batch)
-                if after is not None:
-                    query = query.where(AuditEntry.seq > after)
+                # Physical order by primary key; duplicates or gaps are the verifier's job.
+                query = (
+                    select(AuditEntry)
+                    .where(AuditEntry.seq > after, AuditEntry.seq <= upto)
+                    .order_by(AuditEntry.seq)
+                    .limit(batch)
+                )
                 rows = list(session.scalars(query))
             if not rows:
                 return
@@ -140,11 +148,16 @@ class AuditLog:
             after = rows[-1].seq
 
     def verify(self) -> VerifyResult:
-        """Walk the chain; report the first sequence number where it breaks."""
+        """Walk the chain up to the head read at the start (appends made meanwhile are not its concern) and report
+        the first sequence number where it breaks. A missing head (the migration creates it) is a break too."""
+        head = self._head()
+        if head is None:
+            return VerifyResult(False, 0, 1, "chain head missing")
+        head_seq, head_hash = head
         expected_prev = GENESIS
         expected_seq = 1
         count = 0
-        for entry in self._scan():
+        for entry in self._scan(head_seq):
             count += 1
             if entry.seq != expected_seq:
                 bad = min(entry.seq, expected_seq)
@@ -155,14 +168,21 @@ class AuditLog:
                 return VerifyResult(False, count, entry.seq, "entry content does not match its hash")
             expected_prev = entry.hash
             expected_seq += 1
-        with self._gov.session() as session:
-            head = session.get(AuditHead, 1)
-        head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
-        if head_seq != expected_seq - 1 or head_hash != expected_prev:
+        if expected_seq - 1 < head_seq:
             return VerifyResult(
                 False,
                 count,
-                min(head_seq, expected_seq - 1) + 1,
-                "chain head does not match the last entry",
+                expected_seq,
+                f"sequence {expected_seq} expected, missing below the chain head ({head_seq})",
             )
+        if head_seq != expected_seq - 1 or head_hash != expected_prev:
+            return VerifyResult(False, count, expected_seq, "chain head does not match the last entry")
+        # Entries beyond the head as it is now were not appended by the log (which moves the head with each one).
+        now = self._head()
+        with self._gov.session() as session:
+            beyond = session.scalars(
+                select(AuditEntry.seq).where(AuditEntry.seq > (now[0] if now else 0)).order_by(AuditEntry.seq).limit(1)
+            ).first()
+        if beyond is not None:
+            return VerifyResult(False, count, beyond, "entry beyond the chain head")
         return VerifyResult(True, count)

@@ -242,10 +242,15 @@ def test_token_permissions(gov_platform: Platform) -> None:
     with pytest.raises(PermissionDenied):
         tokens.revoke(city.investigator.actor, city.admin.token_id or 0)
 
-    own = tokens.issue(city.investigator.actor, "city-investigator")  # one's own token: allowed
-    tokens.revoke(city.investigator.actor, own.token_id)
+    with pytest.raises(PermissionDenied):  # a token cannot mint its own successor (sign in with a password)
+        tokens.issue(city.investigator.actor, "city-investigator")
+    with pytest.raises(FieldInvalid):  # nor can an admin exceed the configured lifetime
+        tokens.issue(city.admin.actor, "city-investigator", ttl_days=gov_platform.settings.token_ttl_days + 1)
+    with pytest.raises(FieldInvalid):
+        tokens.issue(city.admin.actor, "city-investigator", ttl_days=0)
     issued = tokens.issue(city.admin.actor, "city-investigator")
     assert tokens.authenticate(issued.secret).username == "city-investigator"
+    tokens.revoke(city.investigator.actor, issued.token_id)  # one may revoke one's own token
 
 
 def test_login_success_and_failure_are_audited(gov_platform: Platform) -> None:

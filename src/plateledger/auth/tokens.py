@@ -18,13 +18,14 @@ from plateledger.audit.events import (
 from plateledger.audit.log import Actor, AuditLog
 from plateledger.auth.passwords import verify_password
 from plateledger.core.clock import Clock
-from plateledger.core.errors import AuthenticationFailed, NotFound, PermissionDenied
+from plateledger.core.errors import AuthenticationFailed, FieldInvalid, NotFound, PermissionDenied
 from plateledger.store.governance import Governance
 from plateledger.store.models import Agency, ApiToken, User
 from plateledger.vocab import Role
 
 TOKEN_PREFIX = "plt_"  # noqa: S105 - a prefix, not a secret
 DAY_MS = 86_400_000
+MAX_TTL_DAYS = 3650
 
 
 def token_hash(secret: str) -> str:
@@ -81,16 +82,27 @@ class Tokens:
         self._ttl_days = ttl_days
 
     def issue(self, actor: Actor, username: str, *, label: str = "", ttl_days: int | None = None) -> IssuedToken:
-        """Create a token for ``username``. The creation is audited before the secret is returned."""
+        """Create a token for ``username``. The creation is audited before the secret is returned.
+
+        Users acting through the API must be admins of the user's agency, and cannot ask for a lifetime beyond
+        ``token_ttl_days`` (a token cannot extend itself); an operator at the console may ask for up to 10 years.
+        """
+        longest = self._ttl_days if actor.role is not None else MAX_TTL_DAYS
+        ttl = self._ttl_days if ttl_days is None else ttl_days
+        if not 1 <= ttl <= longest:
+            raise FieldInvalid("ttl_days", f"must be between 1 and {longest} days")
+        if actor.role is not None and actor.role != Role.ADMIN:
+            raise PermissionDenied("only an admin may create tokens")
+        return self._create(actor, username, label, ttl)
+
+    def _create(self, actor: Actor, username: str, label: str, ttl: int) -> IssuedToken:
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         now = self._clock.now_ms()
-        expires = now + (ttl_days or self._ttl_days) * DAY_MS
+        expires = now + ttl * DAY_MS
         with self._gov.session() as session:
             user = session.scalars(select(User).where(User.username == username)).one_or_none()
             if user is None:
                 raise NotFound(f"no user named {username!r}")
-            if actor.role is not None and actor.role != Role.ADMIN and actor.user_id != user.id:
-                raise PermissionDenied("only an admin may create tokens for other users")
             if actor.agency_id is not None and actor.agency_id != user.agency_id:
                 raise PermissionDenied("tokens can only be created for users of your own agency")
             token = ApiToken(
@@ -165,4 +177,5 @@ class Tokens:
             raise AuthenticationFailed("bad username or password")
         principal = _principal(user, agency, None)
         self._audit.append(principal.actor, LoginSucceeded(username=username))
-        return principal, self.issue(principal.actor, username, label=label)
+        # The password was the credential: a signed-in user gets a token of the default lifetime for itself.
+        return principal, self._create(principal.actor, username, label, self._ttl_days)

@@ -30,7 +30,7 @@ def login(body: LoginIn, platform: PlatformDep) -> TokenOut:
 
 @router.post("/tokens", response_model=TokenOut, status_code=201, tags=["auth"], responses={403: {}, 404: {}})
 def create_token(body: TokenIn, platform: PlatformDep, principal: PrincipalDep) -> TokenOut:
-    """Create a token for yourself, or (admin) for a user of your agency."""
+    """Create a token for a user of your agency (admins only; at most `token_ttl_days`). Others sign in again."""
     issued = platform.tokens.issue(principal.actor, body.username, label=body.label, ttl_days=body.ttl_days)
     return TokenOut(token_id=issued.token_id, token=issued.secret, expires=iso_ms(issued.expires_ms))
 

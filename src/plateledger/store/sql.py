@@ -59,6 +59,13 @@ READ_KEY = f"cityHash64(owner, {EFFECTIVE_READ_ID})"
 FOLD = f"translate({{}}, '{CONFUSABLE_FROM}', '{CONFUSABLE_TO}')"
 
 
+#: ISO 8601 date-time with a zone, as accepted for ``ts``.
+ISO_TIME = (
+    "^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.,][0-9]{1,9})?)?"
+    "(Z|z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)$"
+)
+
+
 def _object_map(json_text: str) -> str:
     """A JSON object's members as Map(name, raw JSON text): the document is parsed once per row."""
     return f"CAST(JSONExtractKeysAndValuesRaw({json_text}), 'Map(String, String)')"
@@ -127,7 +134,10 @@ def parse_select(source_table: str) -> str:
         "ts_s": f"if({_is_str(ts_raw)}, {_str(ts_raw)}, '')",
         "ts_ms": (
             f"if({_is_num(ts_raw)}, toInt64OrNull({ts_raw}), "
-            "if(match(ts_s, '^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.,]+(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$'), "
+            # Strict ISO 8601: hours 00-23, minutes and seconds 00-59, a real calendar date (ClickHouse's
+            # best-effort parser would roll 25:00 or February 31 over into the next hour or month).
+            f"if(match(ts_s, '{ISO_TIME}') "
+            "AND toString(toDateOrNull(substring(ts_s, 1, 10))) = substring(ts_s, 1, 10), "
             # ClickHouse's parser takes neither a lower-case "z" nor a decimal comma, both ISO 8601.
             "toUnixTimestamp64Milli(parseDateTime64BestEffortOrNull("
             "replaceOne(upper(ts_s), ',', '.'), 3, 'UTC')), NULL))"

@@ -283,3 +283,19 @@ def test_malformed_search_parameters_are_refused_and_audited(
     assert response.json()["field"] == field  # type: ignore[attr-defined]
     assert platform.audit.entries(action="search.refused")
     assert not platform.audit.entries(action="search.plate")
+
+
+def test_deeply_nested_read_is_refused_whole_and_audited(platform: Platform, client: TestClient) -> None:
+    now = platform.clock.now_ms()
+    nested = "[" * 600 + "]" * 600
+    body = f'[{{"plate": "7ABC123", "ts": {now - 1000}, "camera": "cam-1"}}, {{"plate": {nested}}}]'.encode()
+    response = client.post("/api/v1/reads", content=body, headers=token(platform, "bayview-pd-device"))
+    assert response.status_code == 400
+    assert "read 1" in response.json()["detail"]
+    assert platform.reads.count() == 0
+    assert platform.audit.entries(action="ingest.refused")
+
+
+def test_an_empty_batch_is_audited(platform: Platform, client: TestClient) -> None:
+    assert post_reads(client, token(platform, "bayview-pd-device"), [])["stored"] == 0
+    assert orjson.loads(platform.audit.entries(action="ingest.batch")[-1].counts)["stored"] == 0

@@ -59,6 +59,9 @@ class Ingestor:
                 ),
             )
 
+        if not block.strip():  # nothing to store, but the request is still on the record
+            audit(BatchResult())
+            return BatchResult()
         return self._reads.ingest_block(
             block,
             owner=owner.id,
@@ -91,7 +94,13 @@ class Ingestor:
             raise InvalidInput("body must be a JSON array of reads")
         if len(data) > self._settings.max_batch_reads:
             raise PayloadTooLarge(f"at most {self._settings.max_batch_reads} reads per request, got {len(data)}")
-        return b"\n".join(orjson.dumps(item) for item in data)
+        lines = []
+        for index, item in enumerate(data):
+            try:
+                lines.append(orjson.dumps(item))
+            except orjson.JSONEncodeError:
+                raise InvalidInput(f"read {index}: nested too deeply to be a read") from None
+        return b"\n".join(lines)
 
     def ingest_file(
         self,

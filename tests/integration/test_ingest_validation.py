@@ -331,6 +331,15 @@ def test_csv_time_zone_applies_to_zoneless_times(platform: Platform, city: Agenc
     assert history(platform, city, "TZ1")[0].ts_ms == TS  # 04:00 PDT is 11:00 UTC
 
 
+def test_csv_time_zone_applies_to_zoneless_iso_times_too(platform: Platform, city: AgencyKit, tmp_path: Path) -> None:
+    rows = [["TZ2", "2025-06-01T04:00:00", FIXED], ["TZ3", "2025-06-01T11:00:00Z", FIXED]]
+    path = write_csv(tmp_path / "tz.csv", ["plate", "ts", "camera"], rows)
+    result = platform.ingest.ingest_file(city.device.actor, city.agency, path, fmt="csv", tz="America/Los_Angeles")
+    assert result.stored == 2
+    assert history(platform, city, "TZ2")[0].ts_ms == TS  # local time in --tz
+    assert history(platform, city, "TZ3")[0].ts_ms == TS  # an explicit zone wins
+
+
 def test_csv_without_a_required_column_is_refused(platform: Platform, city: AgencyKit, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "nocam.csv", ["plate", "ts"], [["ABC123", str(TS)]])
     with pytest.raises(InvalidInput, match="camera"):

@@ -192,4 +192,9 @@ def test_cli_beside_running_server(
     )
     body = orjson.loads(found.stdout)
     assert [r["plate"] for r in body["reads"]] == ["5SRV555"]
+    refused = run(
+        "search", "plate", "5SRV555", "--case", "C-9", "--token", tokens["inv"], "--data", str(data), check=False
+    )
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("error: purpose:")
     assert body["obtained_under"] == "purpose hit_and_run, case C-9"

@@ -20,7 +20,15 @@ from plateledger.cli.common import (
     print_json,
     settings_for,
 )
-from plateledger.core.errors import DataDirectoryBusy, FieldInvalid, InvalidInput, PlateledgerError
+from plateledger.core.errors import (
+    AuthenticationFailed,
+    DataDirectoryBusy,
+    FieldInvalid,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    PlateledgerError,
+)
 from plateledger.ingest.canonical import parse_mapping
 from plateledger.search.plate import PlateSearch, result_json
 from plateledger.store.lock import read_holder
@@ -105,18 +113,24 @@ def ingest(
 
 
 def _via_server(url: str, token: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Ask the server that holds the data directory (same gate, same audit log)."""
+    """Ask the server that holds the data directory (same gate, same audit log); its refusals keep their kind."""
     clean = {k: v for k, v in params.items() if v is not None and v is not False}
-    response = httpx2.get(
-        f"{url}/api/v1/search/plate",
-        params=clean,
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=60,
+    try:
+        response = httpx2.get(
+            f"{url}/api/v1/search/plate", params=clean, headers={"Authorization": f"Bearer {token}"}, timeout=60
+        )
+        body: dict[str, Any] = response.json()
+    except (httpx2.HTTPError, ValueError) as exc:
+        raise PlateledgerError(f"the server at {url} holds the data directory but did not answer: {exc}") from None
+    if response.status_code == 200:
+        return body
+    detail = str(body.get("detail", response.text))
+    kind = {cls.status: cls for cls in (InvalidInput, AuthenticationFailed, PermissionDenied, NotFound)}.get(
+        response.status_code, PlateledgerError
     )
-    body: dict[str, Any] = response.json()
-    if response.status_code != 200:
-        raise PlateledgerError(f"server refused: {body.get('detail', response.text)}")
-    return body
+    if response.status_code == 422:
+        raise FieldInvalid(str(body.get("field", "request")), detail.partition(": ")[2] or detail)
+    raise kind(f"server refused: {detail}")
 
 
 @search.command("plate")

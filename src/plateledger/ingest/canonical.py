@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from plateledger.core.errors import FieldInvalid, InvalidInput
 CANONICAL_FIELDS = ("read_id", "plate", "region", "ts", "camera", "lat", "lon", "confidence")
 VEHICLE_FIELDS = ("make", "model", "color", "type", "direction")
 _NUMERIC = {"lat", "lon", "confidence", "direction"}
+_ZONELESS_ISO = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?$")
 NOT_UTF8 = b'{"plate": "\xff"}'
 
 
@@ -104,6 +106,11 @@ class CsvConverter:
             return int(value.astimezone(UTC).timestamp() * 1000)
         if text.isdigit():
             return int(text)
+        if _ZONELESS_ISO.match(text):  # a local time: give it the --tz zone, keep it ISO for the validator
+            try:
+                return datetime.fromisoformat(text).replace(tzinfo=self.zone).isoformat()
+            except ValueError:
+                return text
         return text
 
     def row(self, record: dict[str, str]) -> bytes:

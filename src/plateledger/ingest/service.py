@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -125,11 +127,19 @@ class Ingestor:
             else:
                 blocks = jsonl_blocks(handle, self._settings.ingest_chunk_bytes)
             offset = 0
-            for block, lines in blocks:
-                result = self.store_block(actor, owner, block, channel="file", source=fmt)
-                result.rejected = [(offset + i, reason) for i, reason in result.rejected]
-                total.add(result)
-                offset += lines
-                if progress:
-                    progress(lines)
+            try:
+                for block, lines in blocks:
+                    result = self.store_block(actor, owner, block, channel="file", source=fmt)
+                    result.rejected = [(offset + i, reason) for i, reason in result.rejected]
+                    total.add(result)
+                    offset += lines
+                    if progress:
+                        progress(lines)
+            except (OSError, EOFError, zlib.error, csv.Error) as exc:
+                # A damaged file: what came before the damage is stored (and audited chunk by chunk).
+                raise InvalidInput(
+                    f"{path}: unreadable after {offset} {'rows' if fmt == 'csv' else 'lines'} "
+                    f"({exc.__class__.__name__}: {exc}); "
+                    f"{total.stored} reads before it were stored, {total.duplicates} were duplicates"
+                ) from None
         return total

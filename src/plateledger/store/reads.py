@@ -20,6 +20,7 @@ import orjson
 from chdb import session as _chdb_session
 
 from plateledger.agencies.registry import CameraInfo
+from plateledger.core.errors import ConfigurationError
 from plateledger.plates import confusable_key
 from plateledger.store import sql
 
@@ -127,10 +128,15 @@ class ReadsStore:
         self._session = chdb_session.Session(str(path))
         self._tmp = path / "tmp-staging"
         self._tmp.mkdir(exist_ok=True)
-        for statement in sql.SCHEMA:
-            self._query(statement)
-        self._query("CREATE DATABASE IF NOT EXISTS staging")
-        self._reconcile_keys()
+        try:
+            for statement in sql.SCHEMA:
+                self._query(statement)
+            self._query("CREATE DATABASE IF NOT EXISTS staging")
+            self._reconcile_keys()
+        except Exception as exc:  # chDB raises its own error types for a damaged directory
+            self._session.close()
+            first = str(exc).splitlines()[0][:300] if str(exc) else exc.__class__.__name__
+            raise ConfigurationError(f"reads store at {path} cannot be opened: {first}") from exc
 
     # -- plumbing -------------------------------------------------------------------------------------------
     def _query(self, statement: str, params: dict[str, Any] | None = None, fmt: str = "CSV") -> Any:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from plateledger.api.deps import PlatformDep, PrincipalDep
 from plateledger.api.schemas import CameraIn, CameraOut, LoginIn, TokenIn, TokenOut, VerifyOut
@@ -36,7 +36,9 @@ def create_token(body: TokenIn, platform: PlatformDep, principal: PrincipalDep) 
 
 
 @router.delete("/tokens/{token_id}", status_code=204, tags=["auth"], responses={403: {}, 404: {}})
-def revoke_token(token_id: int, platform: PlatformDep, principal: PrincipalDep) -> None:
+def revoke_token(
+    token_id: Annotated[int, Path(ge=1, le=2_147_483_647)], platform: PlatformDep, principal: PrincipalDep
+) -> None:
     platform.tokens.revoke(principal.actor, token_id)
 
 
@@ -64,7 +66,7 @@ def add_camera(body: CameraIn, platform: PlatformDep, principal: PrincipalDep) -
 def audit_entries(
     platform: PlatformDep,
     principal: PrincipalDep,
-    after_seq: int = Query(0, ge=0),
+    after_seq: int = Query(0, ge=0, le=2**63 - 1),
     limit: int = Query(100, ge=1, le=1000),
 ) -> list[dict[str, Any]]:
     """Audit entries of your agency's users (admin, auditor)."""

@@ -8,6 +8,7 @@ import orjson
 from fastapi.testclient import TestClient
 
 from plateledger.api.app import create_app
+from plateledger.audit.log import SYSTEM
 from plateledger.platform import Platform
 from tests.support import AgencyKit, ingest, read, search, seed_agency
 
@@ -39,7 +40,7 @@ def test_concurrent_batches_keep_owners_and_store_each_read_once(platform: Platf
 
 def test_concurrent_http_batches_all_succeed(platform: Platform) -> None:
     kit = seed_agency(platform, "city", roles=("device",))
-    secret = platform.tokens.issue(kit.device.actor, kit.device.username).secret
+    secret = platform.tokens.issue(SYSTEM, kit.device.username).secret
     app = create_app(platform=platform)
 
     def post(n: int) -> int:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from plateledger.audit.events import AuditEvent
@@ -178,11 +178,10 @@ class AuditLog:
         if head_seq != expected_seq - 1 or head_hash != expected_prev:
             return VerifyResult(False, count, expected_seq, "chain head does not match the last entry")
         # Entries beyond the head as it is now were not appended by the log (which moves the head with each one).
-        now = self._head()
+        # One statement, so a concurrent append (entry and head in one transaction) is seen whole or not at all.
+        current_head = select(AuditHead.seq).where(AuditHead.id == 1).scalar_subquery()
         with self._gov.session() as session:
-            beyond = session.scalars(
-                select(AuditEntry.seq).where(AuditEntry.seq > (now[0] if now else 0)).order_by(AuditEntry.seq).limit(1)
-            ).first()
+            beyond = session.scalar(select(func.min(AuditEntry.seq)).where(AuditEntry.seq > current_head))
         if beyond is not None:
             return VerifyResult(False, count, beyond, "entry beyond the chain head")
         return VerifyResult(True, count)

@@ -227,7 +227,8 @@ class ReadsStore:
                 files.append(Path(handle.name))
             results = self._ingest_staged(group, files, future_tolerance_ms, max_read_bytes)
             for pending, result in zip(group, results, strict=True):
-                pending.result = result
+                if pending.error is None:
+                    pending.result = result
         except BaseException as error:  # every waiting batch learns why its write failed
             for pending in group:
                 pending.error = error
@@ -294,14 +295,30 @@ class ReadsStore:
             result.stored = int(fresh.get(number, 0))
             result.duplicates = int(valid.get(number, 0)) - result.stored
         try:
-            # Fail closed: if any batch's audit entry cannot be written, the whole pass stores nothing.
+            # Fail closed, batch by batch in arrival order: the batches whose audit entries were written are
+            # stored; from the first whose entry could not be written on, nothing is (a batch's first copies
+            # of reads never depend on a later batch, so the stored prefix is exactly what was audited).
+            committed = 0
             for pending, result in zip(group, results, strict=True):
                 if pending.before_commit is not None:
-                    pending.before_commit(result)
+                    try:
+                        pending.before_commit(result)
+                    except Exception as error:  # noqa: BLE001 - handed to this batch and the ones after it
+                        for later in group[committed:]:
+                            later.error = error
+                        break
+                committed += 1
             # 4. Reads first, then keys: a crash between the two is repaired by _reconcile_keys at start-up.
-            if any(r.stored for r in results):
-                self._query(f"INSERT INTO reads ({sql.STORED_COLUMNS}) SELECT {sql.STORED_COLUMNS} FROM staging.fresh")
-                self._query("INSERT INTO read_keys SELECT owner, key FROM staging.fresh")
+            if any(r.stored for r in results[:committed]):
+                self._query(
+                    f"INSERT INTO reads ({sql.STORED_COLUMNS}) SELECT {sql.STORED_COLUMNS} FROM staging.fresh "
+                    "WHERE batch < {committed:UInt32}",
+                    {"committed": committed},
+                )
+                self._query(
+                    "INSERT INTO read_keys SELECT owner, key FROM staging.fresh WHERE batch < {committed:UInt32}",
+                    {"committed": committed},
+                )
         finally:
             self._drop_staging()
         return results

@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -21,8 +22,8 @@ from sqlalchemy.engine import make_url
 
 from plateledger.audit.log import SYSTEM, Actor
 from plateledger.auth.tokens import Principal
-from plateledger.core.clock import Clock
-from plateledger.core.settings import ENV_PREFIX, Settings
+from plateledger.core.clock import Clock, FixedClock
+from plateledger.core.settings import ENV_PREFIX, Settings, load_settings
 from plateledger.platform import Platform
 from plateledger.search.plate import PlateSearch, PlateSearchResult
 from plateledger.store.models import Agency
@@ -157,6 +158,17 @@ def opened(settings: Settings, clock: Clock) -> Iterator[Platform]:
         yield platform
     finally:
         platform.close()
+
+
+@contextmanager
+def module_platform(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Platform]:
+    """A Platform on a fresh data directory shared by one test module (the developer's PLATELEDGER_* settings
+    do not leak in), with the clock fixed at NOW_MS; closed on exit."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        clear_settings_environment(monkeypatch)
+        conf = load_settings(data=Path(tmp_path_factory.mktemp(name)) / "data")
+    with opened(conf, FixedClock(NOW_MS)) as platform:
+        yield platform
 
 
 def clear_settings_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,14 +7,11 @@ its index and a reason that names its field; each boundary value must be stored.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from plateledger.core.clock import FixedClock
-from plateledger.core.settings import load_settings
 from plateledger.platform import Platform
 from plateledger.store.reads import BatchResult
 from tests.support import (
@@ -23,8 +20,8 @@ from tests.support import (
     NOW_MS,
     AgencyKit,
     CameraSpec,
-    clear_settings_environment,
     line,
+    module_platform,
     seed_agency,
 )
 
@@ -52,11 +49,7 @@ def encode(value: dict[str, Any] | bytes) -> bytes:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Platform, AgencyKit]]:
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        clear_settings_environment(monkeypatch)
-        conf = load_settings(data=Path(tmp_path_factory.mktemp("rules")) / "data")
-    platform = Platform.open(conf, clock=FixedClock(NOW_MS))
-    try:
+    with module_platform(tmp_path_factory, "rules") as platform:
         kit = seed_agency(
             platform,
             "rules",
@@ -64,8 +57,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Platform, 
             cameras=(CameraSpec(FIXED), CameraSpec("it's\\odd", 1.0, 2.0)),
         )
         yield platform, kit
-    finally:
-        platform.close()
 
 
 def ingest_batch(store: tuple[Platform, AgencyKit], lines: list[bytes]) -> BatchResult:

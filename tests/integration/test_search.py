@@ -5,14 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import orjson
 import pytest
 
-from plateledger.core.clock import FixedClock
 from plateledger.core.errors import FieldInvalid, PermissionDenied
-from plateledger.core.settings import load_settings
 from plateledger.platform import Platform
 from plateledger.policy.gate import Gate, Owner, Request
 from plateledger.search.plate import PlateSearchResult, Withheld
@@ -23,8 +20,8 @@ from tests.support import (
     HOUR_MS,
     NOW_MS,
     AgencyKit,
-    clear_settings_environment,
     ingest,
+    module_platform,
     read,
     search,
     seed_agency,
@@ -47,11 +44,7 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
     One store for the whole module (searches only append audit entries): tests look at the audit entries
     appended after their own start, see ``audit_mark``.
     """
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        clear_settings_environment(monkeypatch)
-        conf = load_settings(data=Path(tmp_path_factory.mktemp("search")) / "data")
-    platform = Platform.open(conf, clock=FixedClock(NOW_MS))
-    try:
+    with module_platform(tmp_path_factory, "search") as platform:
         city = seed_agency(platform, "city", name="City PD")
         county = seed_agency(platform, "county", name="County SO", roles=("investigator", "device"))
         fixed, mobile = city.cameras
@@ -72,8 +65,6 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
         theirs = [read("ABC123", camera=county.cameras[0], ts=T2, read_id="k-1")]
         assert ingest(platform, county, theirs).stored == 1
         yield Network(platform, city, county)
-    finally:
-        platform.close()
 
 
 @pytest.fixture

@@ -10,21 +10,17 @@ from __future__ import annotations
 import itertools
 import string
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from plateledger.core.clock import FixedClock
-from plateledger.core.settings import load_settings
 from plateledger.plates import MAX_PLATE, confusable_key, normalise
 from plateledger.platform import Platform
 from tests.support import (
-    NOW_MS,
     AgencyKit,
-    clear_settings_environment,
     ingest,
+    module_platform,
     read,
     search,
     seed_agency,
@@ -36,14 +32,8 @@ _read_ids = itertools.count()
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Platform, AgencyKit]]:
     """One platform for every generated example (hypothesis must not share function-scoped fixtures)."""
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        clear_settings_environment(monkeypatch)
-        conf = load_settings(data=Path(tmp_path_factory.mktemp("agree")) / "data")
-    platform = Platform.open(conf, clock=FixedClock(NOW_MS))
-    try:
+    with module_platform(tmp_path_factory, "agree") as platform:
         yield platform, seed_agency(platform, "agree", roles=("investigator",))
-    finally:
-        platform.close()
 
 
 plates = st.one_of(

@@ -299,3 +299,15 @@ def test_deeply_nested_read_is_refused_whole_and_audited(platform: Platform, cli
 def test_an_empty_batch_is_audited(platform: Platform, client: TestClient) -> None:
     assert post_reads(client, token(platform, "bayview-pd-device"), [])["stored"] == 0
     assert orjson.loads(platform.audit.entries(action="ingest.batch")[-1].counts)["stored"] == 0
+
+
+def test_search_query_parameters_are_the_plate_search_fields() -> None:
+    """The CLI forwards a PlateSearch to a running server field by field (asdict), so the two must match."""
+    import dataclasses
+    import inspect
+
+    from plateledger.api.routes.search import search_plate
+    from plateledger.search.plate import PlateSearch
+
+    api = set(inspect.signature(search_plate).parameters) - {"platform", "principal"}
+    assert api == {f.name for f in dataclasses.fields(PlateSearch)}

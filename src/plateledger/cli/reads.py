@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
@@ -170,22 +171,8 @@ def search_plate(
         holder = read_holder(settings_for(data).data)
         if holder is None or not holder.url:
             raise
-        body = _via_server(
-            holder.url,
-            token,
-            {
-                "plate": plate,
-                "purpose": purpose,
-                "case_number": case,
-                "fuzzy": fuzzy,
-                "since": since,
-                "until": until,
-                "region": region,
-                "camera": camera,
-                "limit": limit,
-                "note": note,
-            },
-        )
+        # PlateSearch's fields are the API's query parameters, so the same request goes to the server.
+        body = _via_server(holder.url, token, asdict(ask))
     if json:
         print_json(body)
         return

@@ -394,9 +394,6 @@ class ReadsStore:
     def count(self) -> int:
         return int(self._scalar("SELECT count() FROM reads"))
 
-    def owners_with_reads(self) -> list[int]:
-        return [int(r[0]) for r in self._rows("SELECT DISTINCT owner FROM reads ORDER BY owner")]
-
     def bytes_on_disk(self) -> int:
         return int(
             self._scalar(
@@ -405,8 +402,3 @@ class ReadsStore:
             )
             or 0
         )
-
-    def optimize(self) -> None:
-        """Merge parts (fewer active parts means cheaper lookups; see docs/architecture.md)."""
-        self._query("OPTIMIZE TABLE reads FINAL")
-        self._query("OPTIMIZE TABLE read_keys FINAL")

@@ -25,7 +25,7 @@ from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, FixedClock
 from plateledger.core.settings import ENV_PREFIX, Settings, load_settings
 from plateledger.platform import Platform
-from plateledger.search.plate import PlateSearch, PlateSearchResult
+from plateledger.search.plate import PlateSearch, SearchResult
 from plateledger.store.models import Agency
 from plateledger.store.reads import BatchResult
 
@@ -144,7 +144,7 @@ def search(
     purpose: str | None = "stolen_vehicle",
     case_number: str | None = "2025-000123",
     **options: Any,
-) -> PlateSearchResult:
+) -> SearchResult:
     return platform.searches.search(
         principal, PlateSearch(plate=plate, purpose=purpose, case_number=case_number, **options)
     )

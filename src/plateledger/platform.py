@@ -14,7 +14,9 @@ from plateledger.core.clock import Clock, SystemClock
 from plateledger.core.settings import Settings
 from plateledger.ingest.service import Ingestor
 from plateledger.policy.gate import Gate
+from plateledger.search.engine import SearchEngine
 from plateledger.search.plate import PlateSearches
+from plateledger.sharing.service import Agreements, Books, Policies
 from plateledger.store.governance import Governance
 from plateledger.store.lock import DataLock
 from plateledger.store.reads import ReadsStore
@@ -31,6 +33,10 @@ class Platform:
     tokens: Tokens
     ingest: Ingestor
     searches: PlateSearches
+    policies: Policies
+    agreements: Agreements
+    books: Books
+    engine: SearchEngine
     lock: DataLock
 
     @classmethod
@@ -49,6 +55,8 @@ class Platform:
             raise
         audit = AuditLog(governance, clock)
         registry = Registry(governance, audit, clock)
+        books = Books(governance)
+        engine = SearchEngine(audit=audit, gate=Gate(), books=books, clock=clock)
         return cls(
             settings=settings,
             clock=clock,
@@ -59,14 +67,12 @@ class Platform:
             tokens=Tokens(governance, audit, clock, settings.token_ttl_days),
             ingest=Ingestor(reads=reads, registry=registry, audit=audit, clock=clock, settings=settings),
             searches=PlateSearches(
-                governance=governance,
-                reads=reads,
-                audit=audit,
-                gate=Gate(),
-                clock=clock,
-                max_limit=settings.search_limit,
-                page=settings.search_page,
+                reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page
             ),
+            policies=Policies(governance, audit, clock),
+            agreements=Agreements(governance, audit, clock),
+            books=books,
+            engine=engine,
             lock=lock,
         )
 

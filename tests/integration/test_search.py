@@ -11,8 +11,8 @@ import pytest
 
 from plateledger.core.errors import FieldInvalid, PermissionDenied
 from plateledger.platform import Platform
-from plateledger.policy.gate import Gate, Owner, Request
-from plateledger.search.plate import PlateSearchResult, Withheld
+from plateledger.policy.gate import Gate, Request
+from plateledger.search.plate import SearchResult, Withheld
 from plateledger.store.models import AuditEntry
 from plateledger.store.reads import PlateQuery
 from plateledger.vocab import QueryKind, Role
@@ -83,7 +83,7 @@ def entries_since(platform: Platform, mark: int, action: str) -> list[AuditEntry
     return platform.audit.entries(after_seq=mark, action=action)
 
 
-def plates_and_times(result: PlateSearchResult) -> list[tuple[str, int]]:
+def plates_and_times(result: SearchResult) -> list[tuple[str, int]]:
     return [(r.plate, r.ts_ms) for r in result.reads]
 
 
@@ -273,7 +273,8 @@ def test_a_search_is_audited_with_plate_purpose_case_and_counts(
     params = orjson.loads(entry.params)
     assert params["query"]["plate"] == "abc-123"
     assert params["query"]["note"] == "suspect vehicle seen leaving"
-    assert params["withheld"] == {"county": "no sharing agreement with this owner (default deny)"}
+    assert params["withheld"] == {}
+    assert params["withheld_others"] == "no sharing agreement with this owner (default deny)"
     assert orjson.loads(entry.counts) == {"per_owner": {"city": 3}}
     assert platform.audit.verify().intact
 
@@ -282,7 +283,8 @@ def test_an_empty_search_is_audited_too(platform: Platform, network: Network, au
     result = search(platform, network.city.investigator, "NOPE42")
     assert result.reads == []
     (entry,) = entries_since(platform, audit_mark, "search.plate")
-    assert orjson.loads(entry.counts) == {"per_owner": {}}
+    # The owner searched is recorded even when none of its reads matched.
+    assert orjson.loads(entry.counts) == {"per_owner": {"city": 0}}
 
 
 def test_note_is_limited(platform: Platform, network: Network) -> None:
@@ -292,7 +294,6 @@ def test_note_is_limited(platform: Platform, network: Network) -> None:
 
 
 def test_the_reads_store_answers_nothing_without_an_allowing_permit(platform: Platform, network: Network) -> None:
-    owners = [Owner(network.city.agency.id, "city", "City PD"), Owner(network.county.agency.id, "county", "County SO")]
     auditor = Request(
         agency_id=network.city.agency.id,
         agency_kind="municipal",
@@ -306,4 +307,4 @@ def test_the_reads_store_answers_nothing_without_an_allowing_permit(platform: Pl
         now_ms=NOW_MS,
     )
     query = PlateQuery(plate="ABC123", fuzzy=True)
-    assert platform.reads.plate_history(Gate().permit(auditor, owners), query) == []
+    assert platform.reads.plate_history(Gate().permit(auditor, platform.books.current()), query) == []

@@ -13,7 +13,7 @@ from plateledger.audit.log import Actor, AuditLog
 from plateledger.auth.passwords import hash_password
 from plateledger.core.clock import Clock
 from plateledger.core.errors import Conflict, FieldInvalid, NotFound
-from plateledger.store.governance import Governance
+from plateledger.store.governance import Governance, bump_policy_generation
 from plateledger.store.models import Agency, Camera, User
 from plateledger.vocab import AgencyKind, Role
 
@@ -71,6 +71,7 @@ class Registry:
         try:
             with self._gov.session() as session:
                 session.add(agency)
+                bump_policy_generation(session)
         except IntegrityError:
             raise Conflict(f"agency {slug!r} already exists") from None
         self._audit.append(actor, AgencyCreated(slug=slug, kind=kind))
@@ -134,6 +135,7 @@ class Registry:
         try:
             with self._gov.session() as session:
                 session.add(camera)
+                bump_policy_generation(session)
         except IntegrityError:
             raise Conflict(f"camera {external_id!r} already exists for {agency_slug}") from None
         self._camera_cache.pop(agency.id, None)
@@ -161,6 +163,7 @@ class Registry:
                 )
                 for c in cameras
             )
+            bump_policy_generation(session)
         self._camera_cache.pop(agency.id, None)
         for cam in cameras:
             self._audit.append(

@@ -75,13 +75,17 @@ class WithheldOut(BaseModel):
 
 
 class SearchOut(BaseModel):
-    obtained_under: str = Field(description="The purpose and case these results were obtained under")
+    obtained_under: str = Field(description="The purpose and case (and warrant) these results were obtained under")
     purpose: str
     case_number: str
+    warrant: str | None
     count: int
     truncated: bool
     reads: list[ReadOut]
-    withheld: list[WithheldOut]
+    withheld: list[WithheldOut] = Field(
+        description="Every owner whose reads were withheld, with the rule; nothing else about their data"
+    )
+    limited: list[WithheldOut] = Field(description="Permitted owners whose time window was narrowed, and why")
     audit_seq: int
 
 

@@ -29,43 +29,80 @@ class AuditEvent:
 
 
 @dataclass(frozen=True)
-class PlateSearched(AuditEvent):
-    """A plate history search that was answered; ``per_owner`` holds the reads returned per owner agency
-    (by slug) and ``withheld`` the rule that withheld each other owner."""
+class SearchAnswered(AuditEvent):
+    """A search that was answered. ``per_owner``: reads returned per permitted owner (by slug, 0 included);
+    ``withheld``: the rule that withheld each owner listed; ``withheld_others``: the rule that withheld every
+    other owner (each agency with a camera at the time) not named in ``per_owner`` or ``withheld`` — the most
+    common refusal is recorded once, so an entry stays small with thousands of agencies; ``limited``: owners
+    whose window was clipped, and why; ``warrant``: the warrant or court-order reference given."""
 
-    action: ClassVar[str] = "search.plate"
+    action: ClassVar[str] = ""
     purpose: str = ""
     case_number: str = ""
     query: Json = field(default_factory=dict)
     per_owner: dict[str, int] = field(default_factory=dict)
     withheld: dict[str, str] = field(default_factory=dict)
+    withheld_others: str | None = None
+    limited: dict[str, str] = field(default_factory=dict)
+    warrant: str | None = None
 
     def purpose_case(self) -> tuple[str | None, str | None]:
         return self.purpose, self.case_number
 
     def params(self) -> Json:
-        return {"query": self.query, "withheld": self.withheld}
+        return {
+            "query": self.query,
+            "withheld": self.withheld,
+            "withheld_others": self.withheld_others,
+            "limited": self.limited,
+            "warrant": self.warrant,
+        }
 
     def counts(self) -> Json:
         return {"per_owner": self.per_owner}
 
 
 @dataclass(frozen=True)
+class PlateSearched(SearchAnswered):
+    """A plate history search that was answered."""
+
+    action: ClassVar[str] = "search.plate"
+
+
+@dataclass(frozen=True)
+class AreaSearched(SearchAnswered):
+    """An area search that was answered."""
+
+    action: ClassVar[str] = "search.area"
+
+
+@dataclass(frozen=True)
 class SearchRefused(AuditEvent):
-    """A search turned down before anything was searched (missing purpose, bad case number, wrong role)."""
+    """A search turned down. Malformed requests (missing purpose, bad case number or field) are refused before
+    any owner is evaluated; a request the gate refused for every owner (an auditor's or device's token) records
+    the rule per owner as ``withheld`` / ``withheld_others``, like an answer, so owners' access logs show it."""
 
     action: ClassVar[str] = "search.refused"
     outcome: str = "refused"
     reason: str = ""
+    kind: str = "plate"
     purpose: str | None = None
     case_number: str | None = None
     query: Json = field(default_factory=dict)
+    withheld: dict[str, str] = field(default_factory=dict)
+    withheld_others: str | None = None
 
     def purpose_case(self) -> tuple[str | None, str | None]:
         return self.purpose, self.case_number
 
     def params(self) -> Json:
-        return {"reason": self.reason, "query": self.query}
+        return {
+            "reason": self.reason,
+            "kind": self.kind,
+            "query": self.query,
+            "withheld": self.withheld,
+            "withheld_others": self.withheld_others,
+        }
 
 
 @dataclass(frozen=True)
@@ -184,5 +221,83 @@ class CameraAdded(AuditEvent):
         return {"agency": self.agency, "external_id": self.external_id, "mobile": self.mobile}
 
 
+@dataclass(frozen=True)
+class SharingEvent(AuditEvent):
+    """A step in a sharing agreement's life; names both agencies so each side's view shows it. ``terms`` are
+    the requested terms for a request and the granted terms for an acceptance."""
+
+    action: ClassVar[str] = ""
+    agreement_id: int = 0
+    requester: str = ""
+    owner: str = ""
+    terms: Json | None = None
+    note: str = ""
+
+    def params(self) -> Json:
+        return {
+            "agreement_id": self.agreement_id,
+            "requester": self.requester,
+            "owner": self.owner,
+            "terms": self.terms,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class SharingRequested(SharingEvent):
+    action: ClassVar[str] = "sharing.requested"
+
+
+@dataclass(frozen=True)
+class SharingAccepted(SharingEvent):
+    action: ClassVar[str] = "sharing.accepted"
+
+
+@dataclass(frozen=True)
+class SharingDeclined(SharingEvent):
+    action: ClassVar[str] = "sharing.declined"
+
+
+@dataclass(frozen=True)
+class SharingRevoked(SharingEvent):
+    action: ClassVar[str] = "sharing.revoked"
+
+
+@dataclass(frozen=True)
+class SharingWithdrawn(SharingEvent):
+    action: ClassVar[str] = "sharing.withdrawn"
+
+
+@dataclass(frozen=True)
+class PolicyChanged(AuditEvent):
+    """An owner's policy replaced by a new version; both versions are recorded in full."""
+
+    action: ClassVar[str] = "policy.changed"
+    agency: str = ""
+    old_version: int = 0
+    new_version: int = 0
+    old: Json = field(default_factory=dict)
+    new: Json = field(default_factory=dict)
+    preset: str | None = None
+
+    def params(self) -> Json:
+        return {
+            "agency": self.agency,
+            "old_version": self.old_version,
+            "new_version": self.new_version,
+            "old": self.old,
+            "new": self.new,
+            "preset": self.preset,
+        }
+
+
 def event_classes() -> list[type[AuditEvent]]:
-    return list(AuditEvent.__subclasses__())
+    """Every concrete event class (those with an action)."""
+    found: list[type[AuditEvent]] = []
+    pending = list(AuditEvent.__subclasses__())
+    while pending:
+        cls = pending.pop(0)
+        if cls.action:
+            found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return found

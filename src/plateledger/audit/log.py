@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from plateledger.audit.events import AuditEvent
 from plateledger.core.clock import Clock
@@ -26,6 +27,7 @@ from plateledger.store.governance import Governance
 from plateledger.store.models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -78,9 +80,16 @@ class AuditLog:
 
     def append(self, actor: Actor, event: AuditEvent) -> int:
         """Append one event and commit; return its sequence number. Fails closed."""
-        purpose, case_number = event.purpose_case()
+        return self.record(actor, lambda _session: (event, None))[0]
+
+    def record(self, actor: Actor, change: Callable[[Session], tuple[AuditEvent, T]]) -> tuple[int, T]:
+        """Make a governance change and audit it in one transaction: ``change`` runs in the audit append's
+        session and returns the event describing what it did (and a value for the caller). Both commit, or
+        neither does. Returns the entry's sequence number and the change's value."""
         try:
             with self._lock, self._gov.session() as session:
+                event, value = change(session)
+                purpose, case_number = event.purpose_case()
                 head_query = select(AuditHead).where(AuditHead.id == 1)
                 if self._gov.dialect == "postgresql":
                     head_query = head_query.with_for_update()
@@ -105,7 +114,7 @@ class AuditLog:
                 entry.hash = entry_hash(_fields(entry))
                 session.add(entry)
                 head.seq, head.hash = entry.seq, entry.hash
-            return entry.seq
+            return entry.seq, value
         except SQLAlchemyError as exc:
             raise AuditUnavailable(f"audit log append failed, request refused: {exc.__class__.__name__}") from exc
 

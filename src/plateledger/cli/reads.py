@@ -147,6 +147,9 @@ def search_plate(
     camera: Annotated[str | None, typer.Option(help="Camera id")] = None,
     limit: Annotated[int | None, typer.Option(help="Most reads to return")] = None,
     note: Annotated[str | None, typer.Option(help="Free-text note, in addition to purpose and case")] = None,
+    warrant: Annotated[
+        str | None, typer.Option(help="Warrant or court-order reference, where an owner's policy requires one")
+    ] = None,
     data: DataOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -162,6 +165,7 @@ def search_plate(
         camera=camera,
         limit=limit,
         note=note,
+        warrant=warrant,
     )
     try:
         with opened(data) as platform:
@@ -185,5 +189,7 @@ def search_plate(
         )
     if body["truncated"]:
         out.print("(more reads match: narrow the time range or raise --limit)")
+    for limited in body["limited"]:
+        out.print(f"limited: {limited['owner']}: {limited['rule']}")
     for withheld in body["withheld"]:
         out.print(f"withheld: {withheld['owner']}: {withheld['rule']}")

@@ -1,14 +1,17 @@
 """The one gate between the reads store and every caller (invariant 1).
 
 ``Gate.permit`` decides, per data owner, whether a request may see that owner's reads and over which time
-window, and returns the decisions with their reasons plus a :class:`Permit`. The reads store only answers
+window, and returns the decisions with their reasons in a :class:`Permit`. The reads store only answers
 queries that carry a Permit, and only this module can mint one. Search, export, alerts, API, CLI and UI all
 come through here.
 
-Rules in force now (the sharing engine extends :func:`decide` without touching callers):
-
-* a requester's own agency's reads are visible to its ``admin`` and ``investigator`` users;
-* every other owner is withheld: no sharing agreement (default deny, invariant 4).
+:func:`decide` is the whole rule set, a pure function of the request, the owner, the owner's policy and the
+agreement between the two (if any). Rules are checked in this order and the first that refuses names the
+decision: the requester's role; the owner's prohibited purposes (binding on the owner's own users too); for
+another agency, the owner's requester rules (agency kind, country, state), then the agreement (absent, not
+accepted, expired, query kind or purpose not granted, attestation missing); then the owner's area limits;
+finally the lookback is clipped to the tightest of the owner's limit, the agreement's limit and, without a
+warrant reference, the owner's warrant threshold.
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from plateledger.policy.rules import DAY_MS, HOUR_MS, AgreementState, Policy, Terms, date_text
 from plateledger.vocab import SEARCH_ROLES, QueryKind, Role
+
+DEFAULT_DENY = "no sharing agreement with this owner (default deny)"
 
 
 @dataclass(frozen=True)
@@ -33,15 +39,32 @@ class Request:
     query_kind: QueryKind
     since_ms: int | None
     now_ms: int
+    #: A warrant or court-order reference given with the search.
+    warrant: str | None = None
+    #: Area searches: the radius (or a polygon's bounding radius) in metres and the window length.
+    radius_m: float | None = None
+    window_ms: int | None = None
 
 
 @dataclass(frozen=True)
 class Owner:
-    """A data owner: its id in the reads store, its unique slug (used in the audit log) and display name."""
+    """A data owner: its id in the reads store, unique slug (used in the audit log), display name, jurisdiction."""
 
     agency_id: int
     slug: str
     name: str
+    country: str = ""
+    state: str = ""
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """The agreement between a requester and an owner as the gate sees it."""
+
+    id: int
+    state: AgreementState
+    terms: Terms | None
+    attestation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,15 +74,88 @@ class Decision:
     rule: str
     #: Earliest read time visible to the requester (``None``: no lookback limit).
     earliest_ms: int | None = None
+    #: Set when an allowed window was narrowed from what was asked: why.
+    clipped: str | None = None
 
 
-def decide(request: Request, owner: Owner) -> Decision:
+def _refuse(owner: Owner, rule: str) -> Decision:
+    return Decision(owner, False, rule)
+
+
+def _requester_rule(request: Request, owner: Owner, policy: Policy) -> str | None:
+    if request.agency_kind in policy.denied_requester_kinds:
+        return f"owner's policy denies requests from {request.agency_kind} agencies"
+    if policy.same_country_only and request.country != owner.country:
+        return f"owner's policy denies requesters outside {owner.country}"
+    if policy.same_state_only and (request.country, request.state) != (owner.country, owner.state):
+        return f"owner's policy denies requesters outside {owner.country}-{owner.state}"
+    return None
+
+
+def _agreement_rule(request: Request, owner: Owner, policy: Policy, agreement: Agreement | None) -> str | None:
+    if agreement is None:
+        return DEFAULT_DENY
+    if agreement.state is not AgreementState.ACCEPTED or agreement.terms is None:
+        return f"sharing agreement #{agreement.id} is {agreement.state.value}, not accepted"
+    terms = agreement.terms
+    if terms.expires_ms <= request.now_ms:
+        return f"sharing agreement #{agreement.id} expired on {date_text(terms.expires_ms)}"
+    if request.query_kind not in terms.query_kinds:
+        return f"sharing agreement #{agreement.id} does not grant {request.query_kind.value} searches"
+    if request.purpose not in terms.purposes:
+        return f"sharing agreement #{agreement.id} does not cover purpose {request.purpose}"
+    out_of_state = (request.country, request.state) != (owner.country, owner.state)
+    if out_of_state and policy.out_of_state_attestation and agreement.attestation != policy.out_of_state_attestation:
+        return "owner's policy requires out-of-state requesters to attest its declaration; the agreement does not"
+    return None
+
+
+def _area_rule(request: Request, policy: Policy) -> str | None:
+    if request.query_kind is not QueryKind.AREA:
+        return None
+    if not policy.area.allowed:
+        return "owner's policy does not allow area searches"
+    if request.radius_m is None or request.radius_m > policy.area.max_radius_m:
+        return f"owner's policy limits area searches to {policy.area.max_radius_m} m"
+    if request.window_ms is None or request.window_ms > policy.area.max_window_hours * HOUR_MS:
+        return f"owner's policy limits area searches to {policy.area.max_window_hours} hours"
+    return None
+
+
+def _window(request: Request, owner: Owner, policy: Policy, agreement_days: int | None, rule: str) -> Decision:
+    """Allowed: clip the lookback to the tightest limit that applies."""
+    limits = [(policy.lookback_days(request.query_kind), "owner's lookback limit")]
+    if agreement_days is not None:
+        limits.append((agreement_days, "agreement's lookback limit"))
+    if policy.warrant_after_days is not None and not request.warrant:
+        limits.append((policy.warrant_after_days, "longer lookback requires a warrant or court-order reference"))
+    days, why = min(limits, key=lambda item: item[0])
+    earliest = request.now_ms - days * DAY_MS
+    clipped = None
+    if request.since_ms is None or request.since_ms < earliest:
+        clipped = f"limited to the last {days} days: {why}"
+    return Decision(owner, True, rule, earliest_ms=earliest, clipped=clipped)
+
+
+def decide(request: Request, owner: Owner, policy: Policy, agreement: Agreement | None) -> Decision:
     """Pure decision for one owner, with the rule that made it."""
-    if request.role not in SEARCH_ROLES:
-        return Decision(owner, False, f"role {request.role.value} may not read plate data")
-    if owner.agency_id == request.agency_id:
-        return Decision(owner, True, "own agency's data")
-    return Decision(owner, False, "no sharing agreement with this owner (default deny)")
+    if request.query_kind is not QueryKind.ALERT and request.role not in SEARCH_ROLES:
+        return _refuse(owner, f"role {request.role.value} may not read plate data")
+    if request.purpose in policy.prohibited_purposes:
+        return _refuse(owner, f"owner's policy prohibits purpose {request.purpose}")
+    own = owner.agency_id == request.agency_id
+    if not own:
+        refused = _requester_rule(request, owner, policy) or _agreement_rule(request, owner, policy, agreement)
+        if refused:
+            return _refuse(owner, refused)
+    area = _area_rule(request, policy)
+    if area:
+        return _refuse(owner, area)
+    if own:
+        return _window(request, owner, policy, None, "own agency's data")
+    if agreement is None or agreement.terms is None:  # unreachable: _agreement_rule refused; fail closed anyway
+        return _refuse(owner, DEFAULT_DENY)
+    return _window(request, owner, policy, agreement.terms.max_lookback_days, f"shared under agreement #{agreement.id}")
 
 
 _MINT = object()
@@ -79,6 +175,10 @@ class Permit:
     def allowed(self) -> tuple[Decision, ...]:
         return tuple(d for d in self.decisions if d.allowed)
 
+    @property
+    def refused(self) -> tuple[Decision, ...]:
+        return tuple(d for d in self.decisions if not d.allowed)
+
     def sql_clause(self) -> str | None:
         """ClickHouse condition restricting ``owner`` and ``ts`` to what was allowed; None when nothing was."""
         parts = []
@@ -93,6 +193,74 @@ class Permit:
         return "(" + " OR ".join(parts) + ")" if parts else None
 
 
+class Book:
+    """What the gate decides from: every owner, its policy, and the agreements, as of one generation."""
+
+    def __init__(
+        self,
+        generation: int,
+        owners: Iterable[Owner],
+        policies: dict[int, Policy],
+        agreements: dict[tuple[int, int], Agreement],
+        default: Policy,
+    ) -> None:
+        self.generation = generation
+        self.owners = tuple(owners)
+        self.policies = policies
+        self.agreements = agreements
+        self.default = default
+        self._by_requester: dict[int, list[int]] = {}
+        for requester, owner_id in agreements:
+            self._by_requester.setdefault(requester, []).append(owner_id)
+        self._unrelated: dict[tuple[int, str, str, str, str, str, str], tuple[Decision, ...]] = {}
+
+    def policy(self, agency_id: int) -> Policy:
+        return self.policies.get(agency_id, self.default)
+
+    def agreement(self, requester: int, owner: int) -> Agreement | None:
+        return self.agreements.get((requester, owner))
+
+    def related(self, requester: int) -> frozenset[int]:
+        """Owners the requester has an agreement (in any state) with, plus itself."""
+        return frozenset([requester, *self._by_requester.get(requester, ())])
+
+    def unrelated(self, request: Request) -> tuple[Decision, ...]:
+        """Decisions for every owner the requester has no agreement with. They depend only on the request's
+        requester, role, purpose and query kind (never on time or lookback), so they are computed once per
+        such combination and generation: a search costs the same with 5 owners or 5,000."""
+        key = (
+            request.agency_id,
+            request.agency_kind,
+            request.country,
+            request.state,
+            request.role.value,
+            request.purpose,
+            request.query_kind.value,
+        )
+        found = self._unrelated.get(key)
+        if found is None:
+            related = self.related(request.agency_id)
+            found = tuple(
+                decide(request, owner, self.policy(owner.agency_id), None)
+                for owner in self.owners
+                if owner.agency_id not in related
+            )
+            if len(self._unrelated) > 4096:
+                self._unrelated.clear()
+            self._unrelated[key] = found
+        return found
+
+
 class Gate:
-    def permit(self, request: Request, owners: Iterable[Owner]) -> Permit:
-        return Permit(tuple(decide(request, owner) for owner in owners), _token=_MINT)
+    def permit(self, request: Request, book: Book) -> Permit:
+        """Decide every owner in the book. Owners with an agreement (or the requester's own) are decided per
+        request; all others come from the book's per-requester cache of the same pure :func:`decide`.
+        Decisions are in book order, related owners first."""
+        related = book.related(request.agency_id)
+        decisions = [
+            decide(request, owner, book.policy(owner.agency_id), book.agreement(request.agency_id, owner.agency_id))
+            for owner in book.owners
+            if owner.agency_id in related
+        ]
+        decisions.extend(book.unrelated(request))
+        return Permit(tuple(decisions), _token=_MINT)

@@ -13,11 +13,12 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Engine, create_engine, event, make_url, select, update
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from plateledger.core.errors import ConfigurationError
+from plateledger.store.models import PolicyGeneration
 
 
 def redact(url: str) -> str:
@@ -82,3 +83,13 @@ class Governance:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def bump_policy_generation(session: Session) -> None:
+    """Call in the transaction of any change the policy gate depends on (policies, agreements, agencies,
+    cameras): the gate reloads its snapshot when the counter moves."""
+    session.execute(update(PolicyGeneration).where(PolicyGeneration.id == 1).values(value=PolicyGeneration.value + 1))
+
+
+def policy_generation(session: Session) -> int:
+    return int(session.scalar(select(PolicyGeneration.value).where(PolicyGeneration.id == 1)) or 0)

@@ -104,3 +104,60 @@ class Meta(Base):
     __tablename__ = "meta"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class AgencyPolicy(Base):
+    """One version of an owner's policy (JSON of :class:`plateledger.policy.rules.Policy`). Never updated:
+    a change adds the next version, so the history is kept."""
+
+    __tablename__ = "agency_policies"
+    __table_args__ = (UniqueConstraint("agency_id", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    preset: Mapped[str | None] = mapped_column(String(32))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(64))
+
+
+class SharingAgreement(Base):
+    """A request by ``requester`` for access to ``owner``'s reads, and what became of it."""
+
+    __tablename__ = "sharing_agreements"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    requested_terms: Mapped[str] = mapped_column(Text)
+    granted_terms: Mapped[str | None] = mapped_column(Text)
+    attestation: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(64))
+    decided_ms: Mapped[int | None] = mapped_column(BigInteger)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    ended_ms: Mapped[int | None] = mapped_column(BigInteger)
+    ended_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class ReadHold(Base):
+    """A read linked to a hot-list alert or a case: kept for the owner's hit retention instead of the normal one."""
+
+    __tablename__ = "read_holds"
+    __table_args__ = (UniqueConstraint("owner_id", "read_id", "kind", "reference"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    read_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    reference: Mapped[str] = mapped_column(String(64))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class PolicyGeneration(Base):
+    """One row whose counter moves on every change the gate depends on (policies, agreements, agencies,
+    cameras), in the same transaction: the gate reloads its snapshot when it moves."""
+
+    __tablename__ = "policy_generation"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)

@@ -32,6 +32,9 @@ def search_plate(
     camera: Annotated[str | None, Query(description="Camera id")] = None,
     limit: Annotated[str | None, Query(description="Most reads to return (default search_page)")] = None,
     note: Annotated[str | None, Query(description="Free text, in addition to purpose and case")] = None,
+    warrant: Annotated[
+        str | None, Query(description="Warrant or court-order reference, where an owner requires one")
+    ] = None,
 ) -> Response:
     """Parameters are optional strings at the HTTP layer on purpose: the search service validates every one of
     them, so that any refusal (a missing purpose, a malformed time) is audited like an answer."""
@@ -46,6 +49,7 @@ def search_plate(
         camera=camera,
         limit=limit,
         note=note,
+        warrant=warrant,
     )
     # Serialised once with orjson: the shape is SearchOut (documented above), built by result_json.
     return Response(orjson.dumps(result_json(platform.searches.search(principal, ask))), media_type="application/json")

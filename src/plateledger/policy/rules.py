@@ -1,0 +1,214 @@
+"""An owner's policy and a sharing agreement's terms: validated models, the presets, and the plain-language text.
+
+The policy text of transparency reports and the policy preview come from :func:`describe`, computed from the
+configured :class:`Policy` itself (invariant 7: what is published is what is enforced). The gate reads the same
+object. Presets are starting points; an agency's admin applies one and may then change any field.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from plateledger.vocab import AgencyKind, Purpose, QueryKind
+
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+MAX_DAYS = 3650
+#: Longest expiry a sharing agreement may carry from the day it is requested.
+MAX_AGREEMENT_DAYS = 5 * 365
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AreaLimits(_Strict):
+    allowed: bool = True
+    max_radius_m: int = Field(1000, ge=10, le=50_000)
+    max_window_hours: int = Field(24, ge=1, le=24 * 31)
+
+
+class Policy(_Strict):
+    """What an owner allows on its reads. Applies to its own users too, except the requester rules."""
+
+    prohibited_purposes: frozenset[Purpose] = frozenset()
+    denied_requester_kinds: frozenset[AgencyKind] = frozenset()
+    same_country_only: bool = False
+    same_state_only: bool = False
+    #: Text an out-of-state requester must have attested in its agreement (Illinois-style declarations).
+    out_of_state_attestation: str | None = Field(None, min_length=10, max_length=500)
+    plate_lookback_days: int = Field(365, ge=1, le=MAX_DAYS)
+    area_lookback_days: int = Field(30, ge=1, le=MAX_DAYS)
+    #: Lookback beyond this many days needs a warrant or court-order reference recorded with the search.
+    warrant_after_days: int | None = Field(None, ge=1, le=MAX_DAYS)
+    area: AreaLimits = AreaLimits()
+    retention_days: int = Field(365, ge=1, le=MAX_DAYS)
+    #: Retention of reads linked to a hot-list alert or a case.
+    hit_retention_days: int = Field(1825, ge=1, le=MAX_DAYS)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Policy:
+        if self.hit_retention_days < self.retention_days:
+            raise ValueError("hit_retention_days must be at least retention_days")
+        return self
+
+    def lookback_days(self, kind: QueryKind) -> int:
+        return self.area_lookback_days if kind is QueryKind.AREA else self.plate_lookback_days
+
+
+class AgreementState(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    REVOKED = "revoked"
+    WITHDRAWN = "withdrawn"
+
+
+class Terms(_Strict):
+    """What an agreement grants the requester on the owner's reads (both sides see the same terms)."""
+
+    query_kinds: frozenset[QueryKind] = Field(min_length=1)
+    purposes: frozenset[Purpose] = Field(min_length=1)
+    max_lookback_days: int = Field(ge=1, le=MAX_DAYS)
+    expires_ms: int = Field(ge=0)
+
+    def within(self, other: Terms) -> bool:
+        """True when these terms grant no more than ``other`` (an owner may only narrow a request)."""
+        return (
+            self.query_kinds <= other.query_kinds
+            and self.purposes <= other.purposes
+            and self.max_lookback_days <= other.max_lookback_days
+            and self.expires_ms <= other.expires_ms
+        )
+
+
+class Preset(StrEnum):
+    CALIFORNIA = "california"
+    ILLINOIS = "illinois"
+    STRICT = "strict"
+    OPEN = "open"
+
+
+#: The policy of an agency whose admin has not set one (version 0).
+DEFAULT = Policy()
+
+ILLINOIS_ATTESTATION = (
+    "The requesting agency will not use these reads, or share them, to investigate or enforce immigration law "
+    "or to investigate a person for seeking, receiving or providing reproductive health care that is lawful "
+    "in Illinois."
+)
+
+PRESETS: dict[Preset, tuple[Policy, str]] = {
+    Preset.CALIFORNIA: (
+        Policy(
+            prohibited_purposes=frozenset({Purpose.IMMIGRATION_ENFORCEMENT}),
+            denied_requester_kinds=frozenset({AgencyKind.FEDERAL, AgencyKind.PRIVATE}),
+            same_country_only=True,
+            same_state_only=True,
+            warrant_after_days=90,
+        ),
+        "California: Civil Code 1798.90.55(b) (SB 34) lets a public agency share ALPR data only with other "
+        "California public agencies, so federal, private and out-of-state requesters are denied; Government "
+        "Code 7284.6 (SB 54, the California Values Act) bars using it for immigration enforcement, so that "
+        "purpose is prohibited for everyone, the owner included.",
+    ),
+    Preset.ILLINOIS: (
+        Policy(
+            prohibited_purposes=frozenset({Purpose.IMMIGRATION_ENFORCEMENT}),
+            out_of_state_attestation=ILLINOIS_ATTESTATION,
+            warrant_after_days=90,
+        ),
+        "Illinois: 625 ILCS 5/2-130 as amended by HB 3326 (2023) forbids sharing ALPR data for immigration "
+        "enforcement or to investigate reproductive health care lawful in Illinois, and requires out-of-state "
+        "agencies to declare in writing that they will not. Immigration enforcement is prohibited for everyone; "
+        "an out-of-state requester needs an agreement carrying that declaration (the taxonomy has no purpose "
+        "for abortion investigations, so the declaration is how the rule is enforced).",
+    ),
+    Preset.STRICT: (
+        Policy(
+            plate_lookback_days=21,
+            area_lookback_days=21,
+            warrant_after_days=7,
+            area=AreaLimits(allowed=False),
+            retention_days=21,
+            hit_retention_days=365,
+        ),
+        "Strict: for agencies that keep as little as they can: reads kept 21 days (hits one year), no area "
+        "searches, and a warrant or court-order reference for any lookback beyond 7 days.",
+    ),
+    Preset.OPEN: (
+        Policy(
+            plate_lookback_days=365,
+            area_lookback_days=90,
+            area=AreaLimits(allowed=True, max_radius_m=5000, max_window_hours=72),
+        ),
+        "Open: for private operators (parking, campuses) that share with agencies under agreements: no "
+        "purpose prohibitions or requester rules beyond the agreements themselves, one-year retention, area "
+        "searches up to 5 km and 72 hours.",
+    ),
+}
+
+
+def _days(n: int) -> str:
+    return "1 day" if n == 1 else f"{n} days"
+
+
+def _join(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def describe(policy: Policy, *, country: str, state: str) -> list[str]:
+    """The policy as plain-language sentences, generated from the configured values only."""
+    lines = []
+    if policy.prohibited_purposes:
+        names = _join(sorted(p.value.replace("_", " ") for p in policy.prohibited_purposes))
+        lines.append(f"No one, including this agency, may search its reads for {names}.")
+    lines.append(
+        "Other agencies see nothing unless this agency has accepted a sharing agreement with them; "
+        "each agreement names the search kinds, purposes and lookback it grants, and an expiry date."
+    )
+    if policy.denied_requester_kinds:
+        kinds = _join(sorted(k.value for k in policy.denied_requester_kinds))
+        lines.append(f"Requests from {kinds} agencies are refused, whatever any agreement says.")
+    if policy.same_state_only:
+        lines.append(f"Only agencies in {country}-{state} may receive its reads.")
+    elif policy.same_country_only:
+        lines.append(f"Only agencies in {country} may receive its reads.")
+    if policy.out_of_state_attestation:
+        lines.append(
+            f"Agencies outside {country}-{state} must have declared in their agreement: "
+            f"\u201c{policy.out_of_state_attestation}\u201d"
+        )
+    lines.append(
+        f"Plate searches may look back at most {_days(policy.plate_lookback_days)}"
+        + (
+            f"; area searches at most {_days(policy.area_lookback_days)}."
+            if policy.area.allowed
+            else "; area searches are not allowed."
+        )
+    )
+    if policy.area.allowed:
+        lines.append(
+            f"An area search may cover at most {policy.area.max_radius_m} m around a point "
+            f"and {policy.area.max_window_hours} hours."
+        )
+    if policy.warrant_after_days is not None:
+        lines.append(
+            f"Looking back more than {_days(policy.warrant_after_days)} requires a warrant or court-order "
+            "reference, recorded with the search."
+        )
+    lines.append(
+        f"Reads are deleted {_days(policy.retention_days)} after they were taken; reads linked to a hot-list "
+        f"alert or a case are kept {_days(policy.hit_retention_days)}."
+    )
+    lines.append("Every search, and every refusal, is recorded in a tamper-evident audit log this agency can read.")
+    return lines
+
+
+def date_text(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).date().isoformat()

@@ -1,0 +1,217 @@
+"""What every search shares: field validation, the gate, the audit entry, the answer.
+
+A search is validated (a malformed request is refused and audited before any owner is evaluated), then the
+gate decides each owner from the current :class:`~plateledger.policy.gate.Book`; the store answers only for
+the permitted owners and windows; the outcome is audited; only then is it returned. If the audit append fails
+nothing is returned (invariant 2).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from plateledger.audit.events import SearchAnswered, SearchRefused
+from plateledger.audit.log import AuditLog
+from plateledger.auth.tokens import Principal
+from plateledger.core.clock import Clock, parse_iso_ms
+from plateledger.core.errors import FieldInvalid, PermissionDenied
+from plateledger.policy.gate import Decision, Gate, Permit, Request
+from plateledger.sharing.service import Books
+from plateledger.store.reads import StoredRead
+from plateledger.vocab import SEARCH_ROLES, Purpose, QueryKind
+
+_CASE = re.compile(r"^[\x20-\x7e]{1,64}$")
+MAX_NOTE = 500
+
+
+@dataclass(frozen=True)
+class Withheld:
+    owner: str
+    rule: str
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    kind: QueryKind
+    purpose: str
+    case_number: str
+    query: dict[str, object]
+    reads: list[StoredRead]
+    owner_names: dict[int, str]
+    withheld: list[Withheld] = field(default_factory=list)
+    #: Permitted owners whose window was narrowed from what was asked, and why.
+    limited: list[Withheld] = field(default_factory=list)
+    audit_seq: int = 0
+    truncated: bool = False
+    warrant: str | None = None
+
+
+def parse_time(value: int | str | None, field: str) -> int | None:
+    """Epoch milliseconds from an int or an ISO 8601 string with a zone."""
+    if value is None or isinstance(value, int):
+        return value
+    try:
+        return parse_iso_ms(value)
+    except ValueError:
+        raise FieldInvalid(field, "ISO 8601 with a time zone, e.g. 2026-11-01T00:00:00Z") from None
+
+
+def parse_int(value: int | str, field: str) -> int:
+    if isinstance(value, int):
+        return value
+    if not re.fullmatch(r"[0-9]{1,9}", value.strip()):
+        raise FieldInvalid(field, "must be a whole number")
+    return int(value)
+
+
+def parse_flag(value: bool | str, field: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = value.strip().lower()
+    if text in {"true", "1", "yes"}:
+        return True
+    if text in {"false", "0", "no", ""}:
+        return False
+    raise FieldInvalid(field, "true or false")
+
+
+def validate_purpose_case(purpose: str | None, case_number: str | None) -> tuple[Purpose, str]:
+    if not purpose:
+        raise FieldInvalid("purpose", "required; one of " + ", ".join(p.value for p in Purpose))
+    if purpose not in {p.value for p in Purpose}:
+        raise FieldInvalid("purpose", f"unknown purpose {purpose[:64]!r}; one of " + ", ".join(Purpose))
+    if not case_number or not case_number.strip():
+        raise FieldInvalid("case_number", "required (1-64 printable characters)")
+    if not _CASE.match(case_number):
+        raise FieldInvalid("case_number", "must be 1-64 printable ASCII characters")
+    return Purpose(purpose), case_number
+
+
+def validate_warrant(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    if not _CASE.match(value):
+        raise FieldInvalid("warrant", "1-64 printable ASCII characters")
+    return value
+
+
+def compact(refused: list[Decision]) -> tuple[dict[str, str], str | None]:
+    """Refusals for the audit entry: the most common rule once (``withheld_others``), the rest by owner slug."""
+    if not refused:
+        return {}, None
+    others = Counter(d.rule for d in refused).most_common(1)[0][0]
+    return {d.owner.slug: d.rule for d in refused if d.rule != others}, others
+
+
+class SearchEngine:
+    def __init__(self, *, audit: AuditLog, gate: Gate, books: Books, clock: Clock) -> None:
+        self._audit = audit
+        self._gate = gate
+        self._books = books
+        self._clock = clock
+
+    def refuse(
+        self,
+        principal: Principal,
+        kind: QueryKind,
+        reason: str,
+        *,
+        purpose: str | None,
+        case_number: str | None,
+        query: dict[str, object],
+        refused: list[Decision] | None = None,
+    ) -> None:
+        withheld, others = compact(refused or [])
+        self._audit.append(
+            principal.actor,
+            SearchRefused(
+                reason=reason[:300],
+                kind=kind.value,
+                purpose=(purpose or "")[:64] or None,
+                case_number=(case_number or "")[:64] or None,
+                query=query,
+                withheld=withheld,
+                withheld_others=others,
+            ),
+        )
+
+    def run(
+        self,
+        principal: Principal,
+        *,
+        event: type[SearchAnswered],
+        kind: QueryKind,
+        purpose: Purpose,
+        case_number: str,
+        query: dict[str, object],
+        since_ms: int | None,
+        limit: int,
+        fetch: Callable[[Permit], list[StoredRead]],
+        warrant: str | None = None,
+        radius_m: float | None = None,
+        window_ms: int | None = None,
+    ) -> SearchResult:
+        """Decide, fetch at most ``limit`` reads (``fetch`` is asked for one more to detect truncation), audit,
+        answer. A request refused for every owner by role is audited and raised as PermissionDenied."""
+        request = Request(
+            agency_id=principal.agency_id,
+            agency_kind=principal.agency_kind,
+            country=principal.country,
+            state=principal.state,
+            role=principal.role,
+            purpose=purpose.value,
+            case_number=case_number,
+            query_kind=kind,
+            since_ms=since_ms,
+            now_ms=self._clock.now_ms(),
+            warrant=warrant,
+            radius_m=radius_m,
+            window_ms=window_ms,
+        )
+        book = self._books.current()
+        permit = self._gate.permit(request, book)
+        refused = list(permit.refused)
+        if principal.role not in SEARCH_ROLES:
+            reason = f"a {principal.role.value} token cannot search reads"
+            self.refuse(
+                principal, kind, reason, purpose=purpose.value, case_number=case_number, query=query, refused=refused
+            )
+            raise PermissionDenied(reason)
+        reads = fetch(permit)
+        truncated = len(reads) > limit
+        reads = reads[:limit]
+        owners = {d.owner.agency_id: d.owner for d in permit.decisions}
+        per_owner = {d.owner.slug: 0 for d in permit.allowed}
+        for read in reads:
+            per_owner[owners[read.owner].slug] += 1
+        withheld, others = compact(refused)
+        limited = [d for d in permit.allowed if d.clipped]
+        seq = self._audit.append(
+            principal.actor,
+            event(
+                purpose=purpose.value,
+                case_number=case_number,
+                query=query,
+                per_owner=per_owner,
+                withheld=withheld,
+                withheld_others=others,
+                limited={d.owner.slug: d.clipped or "" for d in limited},
+                warrant=warrant,
+            ),
+        )
+        return SearchResult(
+            kind=kind,
+            purpose=purpose.value,
+            case_number=case_number,
+            query=query,
+            reads=reads,
+            owner_names={o.agency_id: o.name for o in owners.values()},
+            withheld=[Withheld(d.owner.name, d.rule) for d in refused],
+            limited=[Withheld(d.owner.name, d.clipped or "") for d in limited],
+            audit_seq=seq,
+            truncated=truncated,
+            warrant=warrant,
+        )

@@ -1,0 +1,468 @@
+"""Owner policies (versioned) and sharing agreements between agencies, and the gate's snapshot of both.
+
+Every change is made by an agency's admin, audited (both agencies named), and bumps the policy generation in
+the same transaction, so the next search decides from the new state.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from plateledger.audit.events import (
+    PolicyChanged,
+    SharingAccepted,
+    SharingDeclined,
+    SharingEvent,
+    SharingRequested,
+    SharingRevoked,
+    SharingWithdrawn,
+)
+from plateledger.audit.log import Actor, AuditLog
+from plateledger.auth.tokens import Principal
+from plateledger.core.clock import Clock
+from plateledger.core.errors import Conflict, FieldInvalid, NotFound, PermissionDenied
+from plateledger.policy.gate import Agreement, Book, Owner
+from plateledger.policy.rules import DEFAULT, MAX_AGREEMENT_DAYS, PRESETS, AgreementState, Policy, Preset, Terms
+from plateledger.store.governance import Governance, bump_policy_generation, policy_generation
+from plateledger.store.models import Agency, AgencyPolicy, Camera, SharingAgreement
+from plateledger.vocab import Role
+
+MAX_NOTE = 500
+
+
+def _json(model: Policy | Terms) -> dict[str, Any]:
+    value: dict[str, Any] = orjson.loads(orjson.dumps(model.model_dump(mode="json")))
+    # Sets have no order; sort them so versions and audit entries compare and read cleanly.
+    for key, item in value.items():
+        if isinstance(item, list):
+            value[key] = sorted(item)
+    return value
+
+
+def _model(cls: type[Policy] | type[Terms], raw: Any, field: str) -> Any:
+    try:
+        return cls.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or field
+        raise FieldInvalid(f"{field}.{where}" if where != field else field, first["msg"]) from None
+
+
+def parse_policy(raw: Any) -> Policy:
+    result: Policy = _model(Policy, raw, "policy")
+    return result
+
+
+def parse_terms(raw: Any) -> Terms:
+    result: Terms = _model(Terms, raw, "terms")
+    return result
+
+
+def _note(note: str | None) -> str:
+    if note is not None and len(note) > MAX_NOTE:
+        raise FieldInvalid("note", f"at most {MAX_NOTE} characters")
+    return note or ""
+
+
+def _require_admin(principal: Principal, agency_id: int, what: str) -> None:
+    if principal.role is not Role.ADMIN or principal.agency_id != agency_id:
+        raise PermissionDenied(f"only an admin of the agency concerned may {what}")
+
+
+@dataclass(frozen=True)
+class PolicyVersion:
+    agency: str
+    version: int
+    policy: Policy
+    preset: str | None
+    created_ms: int | None
+    created_by: str | None
+
+
+@dataclass(frozen=True)
+class AgreementView:
+    id: int
+    requester: str
+    requester_name: str
+    owner: str
+    owner_name: str
+    state: str
+    requested_terms: dict[str, Any]
+    granted_terms: dict[str, Any] | None
+    attestation: str | None
+    note: str
+    created_ms: int
+    created_by: str
+    decided_ms: int | None
+    decided_by: str | None
+    ended_ms: int | None
+    ended_by: str | None
+    expired: bool
+
+
+class Policies:
+    def __init__(self, governance: Governance, audit: AuditLog, clock: Clock) -> None:
+        self._gov = governance
+        self._audit = audit
+        self._clock = clock
+
+    def _agency(self, session: Session, slug: str) -> Agency:
+        agency = session.scalars(select(Agency).where(Agency.slug == slug)).one_or_none()
+        if agency is None:
+            raise NotFound(f"no agency {slug!r}")
+        return agency
+
+    @staticmethod
+    def _latest(session: Session, agency_id: int) -> AgencyPolicy | None:
+        return session.scalars(
+            select(AgencyPolicy)
+            .where(AgencyPolicy.agency_id == agency_id)
+            .order_by(AgencyPolicy.version.desc())
+            .limit(1)
+        ).one_or_none()
+
+    def current(self, slug: str) -> PolicyVersion:
+        """The policy in force (version 0, the documented default, until an admin sets one)."""
+        with self._gov.session() as session:
+            agency = self._agency(session, slug)
+            row = self._latest(session, agency.id)
+        if row is None:
+            return PolicyVersion(slug, 0, DEFAULT, None, None, None)
+        return PolicyVersion(
+            slug, row.version, Policy.model_validate_json(row.body), row.preset, row.created_ms, row.created_by
+        )
+
+    def history(self, slug: str) -> list[PolicyVersion]:
+        with self._gov.session() as session:
+            agency = self._agency(session, slug)
+            rows = session.scalars(
+                select(AgencyPolicy).where(AgencyPolicy.agency_id == agency.id).order_by(AgencyPolicy.version)
+            ).all()
+        return [
+            PolicyVersion(slug, r.version, Policy.model_validate_json(r.body), r.preset, r.created_ms, r.created_by)
+            for r in rows
+        ]
+
+    def set(self, actor: Actor, slug: str, policy: Policy, *, preset: str | None = None) -> PolicyVersion:
+        """Store ``policy`` as the agency's next version and audit old and new. The caller has checked that
+        ``actor`` may (see :meth:`set_as`); operators at the console call this directly."""
+        if preset is not None and preset not in {p.value for p in Preset}:
+            raise FieldInvalid("preset", "one of " + ", ".join(p.value for p in Preset))
+        now = self._clock.now_ms()
+
+        def change(session: Session) -> tuple[PolicyChanged, int]:
+            agency = self._agency(session, slug)
+            latest = self._latest(session, agency.id)
+            old = Policy.model_validate_json(latest.body) if latest else DEFAULT
+            version = (latest.version if latest else 0) + 1
+            session.add(
+                AgencyPolicy(
+                    agency_id=agency.id,
+                    version=version,
+                    body=orjson.dumps(_json(policy)).decode(),
+                    preset=preset,
+                    created_ms=now,
+                    created_by=actor.username,
+                )
+            )
+            bump_policy_generation(session)
+            event = PolicyChanged(
+                agency=slug,
+                old_version=version - 1,
+                new_version=version,
+                old=_json(old),
+                new=_json(policy),
+                preset=preset,
+            )
+            return event, version
+
+        _seq, version = self._audit.record(actor, change)
+        return PolicyVersion(slug, version, policy, preset, now, actor.username)
+
+    def set_as(self, principal: Principal, slug: str, policy: Policy, *, preset: str | None = None) -> PolicyVersion:
+        with self._gov.session() as session:
+            agency = self._agency(session, slug)
+        _require_admin(principal, agency.id, "change its policy")
+        return self.set(principal.actor, slug, policy, preset=preset)
+
+
+def preset_policy(name: str) -> Policy:
+    try:
+        return PRESETS[Preset(name)][0]
+    except ValueError:
+        raise FieldInvalid("preset", "one of " + ", ".join(p.value for p in Preset)) from None
+
+
+class Agreements:
+    def __init__(self, governance: Governance, audit: AuditLog, clock: Clock) -> None:
+        self._gov = governance
+        self._audit = audit
+        self._clock = clock
+
+    def _view(self, session: Session, row: SharingAgreement) -> AgreementView:
+        requester = session.get(Agency, row.requester_id)
+        owner = session.get(Agency, row.owner_id)
+        if requester is None or owner is None:  # foreign keys make this impossible
+            raise NotFound(f"sharing agreement #{row.id} names a missing agency")
+        granted = orjson.loads(row.granted_terms) if row.granted_terms else None
+        return AgreementView(
+            id=row.id,
+            requester=requester.slug,
+            requester_name=requester.name,
+            owner=owner.slug,
+            owner_name=owner.name,
+            state=row.state,
+            requested_terms=orjson.loads(row.requested_terms),
+            granted_terms=granted,
+            attestation=row.attestation,
+            note=row.note,
+            created_ms=row.created_ms,
+            created_by=row.created_by,
+            decided_ms=row.decided_ms,
+            decided_by=row.decided_by,
+            ended_ms=row.ended_ms,
+            ended_by=row.ended_by,
+            expired=granted is not None and granted["expires_ms"] <= self._clock.now_ms(),
+        )
+
+    def _step(
+        self,
+        session: Session,
+        event: type[SharingEvent],
+        row: SharingAgreement,
+        terms: dict[str, Any] | None,
+        note: str,
+    ) -> tuple[SharingEvent, AgreementView]:
+        """Bump the generation and describe the step; the caller's ``record`` commits both with the entry."""
+        session.flush()
+        bump_policy_generation(session)
+        view = self._view(session, row)
+        step = event(agreement_id=row.id, requester=view.requester, owner=view.owner, terms=terms, note=note)
+        return step, view
+
+    def request(
+        self,
+        principal: Principal,
+        *,
+        owner: str,
+        terms: Terms,
+        attestation: str | None = None,
+        note: str | None = None,
+    ) -> AgreementView:
+        """The requester's admin asks the owner for access on ``terms``."""
+        note = _note(note)
+        if attestation is not None and not 10 <= len(attestation) <= 500:
+            raise FieldInvalid("attestation", "10-500 characters")
+        now = self._clock.now_ms()
+        if terms.expires_ms <= now:
+            raise FieldInvalid("terms.expires_ms", "must be in the future")
+        if terms.expires_ms > now + MAX_AGREEMENT_DAYS * 86_400_000:
+            raise FieldInvalid("terms.expires_ms", f"at most {MAX_AGREEMENT_DAYS} days ahead")
+        _require_admin(principal, principal.agency_id, "request sharing")
+
+        def change(session: Session) -> tuple[SharingEvent, AgreementView]:
+            target = session.scalars(select(Agency).where(Agency.slug == owner)).one_or_none()
+            if target is None:
+                raise NotFound(f"no agency {owner!r}")
+            if target.id == principal.agency_id:
+                raise FieldInvalid("owner", "an agency always sees its own reads; request access to another agency")
+            open_states = (AgreementState.PENDING.value, AgreementState.ACCEPTED.value)
+            existing = session.scalars(
+                select(SharingAgreement).where(
+                    SharingAgreement.requester_id == principal.agency_id,
+                    SharingAgreement.owner_id == target.id,
+                    SharingAgreement.state.in_(open_states),
+                )
+            ).first()
+            if existing is not None:
+                raise Conflict(f"agreement #{existing.id} with {owner} is already {existing.state}")
+            row = SharingAgreement(
+                requester_id=principal.agency_id,
+                owner_id=target.id,
+                state=AgreementState.PENDING.value,
+                requested_terms=orjson.dumps(_json(terms)).decode(),
+                attestation=attestation,
+                note=note,
+                created_ms=now,
+                created_by=principal.username,
+            )
+            session.add(row)
+            return self._step(session, SharingRequested, row, _json(terms), note)
+
+        return self._audit.record(principal.actor, change)[1]
+
+    def _row(self, session: Session, agreement_id: int) -> SharingAgreement:
+        row = session.get(SharingAgreement, agreement_id)
+        if row is None:
+            raise NotFound(f"no sharing agreement #{agreement_id}")
+        return row
+
+    def accept(
+        self, principal: Principal, agreement_id: int, *, terms: Terms | None = None, note: str | None = None
+    ) -> AgreementView:
+        """The owner's admin accepts, on the requested terms or narrower ones."""
+        note = _note(note)
+
+        def change(session: Session) -> tuple[SharingEvent, AgreementView]:
+            row = self._row(session, agreement_id)
+            _require_admin(principal, row.owner_id, "accept a request for its data")
+            if row.state != AgreementState.PENDING.value:
+                raise Conflict(f"agreement #{row.id} is {row.state}; only a pending request can be accepted")
+            requested = Terms.model_validate_json(row.requested_terms)
+            granted = terms or requested
+            if not granted.within(requested):
+                raise FieldInvalid("terms", "an owner may narrow the requested terms, never widen them")
+            if granted.expires_ms <= self._clock.now_ms():
+                raise FieldInvalid("terms.expires_ms", "must be in the future")
+            row.state = AgreementState.ACCEPTED.value
+            row.granted_terms = orjson.dumps(_json(granted)).decode()
+            row.decided_ms = self._clock.now_ms()
+            row.decided_by = principal.username
+            return self._step(session, SharingAccepted, row, _json(granted), note)
+
+        return self._audit.record(principal.actor, change)[1]
+
+    def _end(
+        self,
+        principal: Principal,
+        agreement_id: int,
+        *,
+        event: type[SharingEvent],
+        state: AgreementState,
+        by_owner: bool,
+        from_states: tuple[AgreementState, ...],
+        note: str | None,
+    ) -> AgreementView:
+        note = _note(note)
+
+        def change(session: Session) -> tuple[SharingEvent, AgreementView]:
+            row = self._row(session, agreement_id)
+            _require_admin(principal, row.owner_id if by_owner else row.requester_id, f"{state.value[:-1]} it")
+            if row.state not in {s.value for s in from_states}:
+                raise Conflict(f"agreement #{row.id} is {row.state}; cannot be {state.value}")
+            now = self._clock.now_ms()
+            row.state = state.value
+            if state is AgreementState.DECLINED:
+                row.decided_ms, row.decided_by = now, principal.username
+            else:
+                row.ended_ms, row.ended_by = now, principal.username
+            return self._step(session, event, row, None, note)
+
+        return self._audit.record(principal.actor, change)[1]
+
+    def decline(self, principal: Principal, agreement_id: int, *, note: str | None = None) -> AgreementView:
+        return self._end(
+            principal,
+            agreement_id,
+            event=SharingDeclined,
+            state=AgreementState.DECLINED,
+            by_owner=True,
+            from_states=(AgreementState.PENDING,),
+            note=note,
+        )
+
+    def revoke(self, principal: Principal, agreement_id: int, *, note: str | None = None) -> AgreementView:
+        return self._end(
+            principal,
+            agreement_id,
+            event=SharingRevoked,
+            state=AgreementState.REVOKED,
+            by_owner=True,
+            from_states=(AgreementState.ACCEPTED,),
+            note=note,
+        )
+
+    def withdraw(self, principal: Principal, agreement_id: int, *, note: str | None = None) -> AgreementView:
+        """The requester's admin withdraws a pending request or gives up an accepted agreement."""
+        return self._end(
+            principal,
+            agreement_id,
+            event=SharingWithdrawn,
+            state=AgreementState.WITHDRAWN,
+            by_owner=False,
+            from_states=(AgreementState.PENDING, AgreementState.ACCEPTED),
+            note=note,
+        )
+
+    def listing(self, principal: Principal) -> list[AgreementView]:
+        """Agreements in both directions of the caller's agency (any of its users may see its agreements)."""
+        with self._gov.session() as session:
+            rows = session.scalars(
+                select(SharingAgreement)
+                .where(
+                    (SharingAgreement.requester_id == principal.agency_id)
+                    | (SharingAgreement.owner_id == principal.agency_id)
+                )
+                .order_by(SharingAgreement.id)
+            ).all()
+            return [self._view(session, row) for row in rows]
+
+    def for_agency(self, agency_id: int) -> list[AgreementView]:
+        """Both directions of one agency (reports and the operator's console)."""
+        with self._gov.session() as session:
+            rows = session.scalars(
+                select(SharingAgreement)
+                .where((SharingAgreement.requester_id == agency_id) | (SharingAgreement.owner_id == agency_id))
+                .order_by(SharingAgreement.id)
+            ).all()
+            return [self._view(session, row) for row in rows]
+
+    def get(self, principal: Principal, agreement_id: int) -> AgreementView:
+        with self._gov.session() as session:
+            row = self._row(session, agreement_id)
+            if principal.agency_id not in (row.requester_id, row.owner_id):
+                raise NotFound(f"no sharing agreement #{agreement_id}")
+            return self._view(session, row)
+
+
+class Books:
+    """Hands the gate a :class:`Book` for the current policy generation, loading it only when it moved."""
+
+    def __init__(self, governance: Governance) -> None:
+        self._gov = governance
+        self._book: Book | None = None
+        self._lock = threading.Lock()
+
+    def current(self) -> Book:
+        with self._gov.session() as session:
+            generation = policy_generation(session)
+            book = self._book
+            if book is not None and book.generation == generation:
+                return book
+            with self._lock:
+                book = self._load(session, generation)
+                self._book = book
+            return book
+
+    @staticmethod
+    def _load(session: Session, generation: int) -> Book:
+        owners = [
+            Owner(agency_id=a.id, slug=a.slug, name=a.name, country=a.country, state=a.state)
+            for a in session.scalars(
+                select(Agency).where(Agency.id.in_(select(Camera.agency_id))).order_by(Agency.name, Agency.id)
+            )
+        ]
+        policies: dict[int, Policy] = {}
+        for row in session.scalars(select(AgencyPolicy).order_by(AgencyPolicy.agency_id, AgencyPolicy.version)):
+            policies[row.agency_id] = Policy.model_validate_json(row.body)
+        agreements: dict[tuple[int, int], Agreement] = {}
+        # Oldest first, so the newest agreement of a pair wins, except that an accepted one always does.
+        for agreement in session.scalars(select(SharingAgreement).order_by(SharingAgreement.id)):
+            key = (agreement.requester_id, agreement.owner_id)
+            held = agreements.get(key)
+            if held is not None and held.state is AgreementState.ACCEPTED and agreement.state != "accepted":
+                continue
+            agreements[key] = Agreement(
+                id=agreement.id,
+                state=AgreementState(agreement.state),
+                terms=Terms.model_validate_json(agreement.granted_terms) if agreement.granted_terms else None,
+                attestation=agreement.attestation,
+            )
+        return Book(generation, owners, policies, agreements, DEFAULT)

@@ -144,21 +144,48 @@ def test_example_plates_are_seen_by_several_agencies(seeded: Seeded) -> None:
 
 
 @pytest.mark.slow
-def test_investigator_search_of_example_plate_sees_only_own_agency(demo: Platform, seeded: Seeded) -> None:
+def test_investigator_search_of_example_plate_sees_own_and_shared_reads_only(demo: Platform, seeded: Seeded) -> None:
     platform, summary = demo, seeded.summary
     tokens = {(u["agency"], u["role"]): u["token"] for u in summary.users}
+    names = {a["slug"]: a["name"] for a in summary.agencies}
+    shared_with: dict[str, set[str]] = {}
+    for slug in names:
+        principal = platform.tokens.authenticate(tokens[(slug, "investigator")])
+        shared_with[slug] = {
+            a.owner
+            for a in platform.agreements.listing(principal)
+            if a.requester == slug and a.active and "stolen_vehicle" in (a.granted_terms or {})["purposes"]
+        }
     for example in summary.example_plates:
-        for slug, count in example["per_agency"].items():
+        for slug in example["per_agency"]:
             principal = platform.tokens.authenticate(tokens[(slug, "investigator")])
             ask = PlateSearch(plate=example["plate"], purpose="stolen_vehicle", case_number="C-1")
             result = platform.searches.search(principal, ask)
-            assert result.reads
-            assert {r.owner for r in result.reads} == {principal.agency_id}
-            assert len(result.reads) == count
-            others = {a["name"] for a in summary.agencies if a["slug"] in example["per_agency"]} - {
-                principal.agency_name
-            }
-            assert others <= {w.owner for w in result.withheld}
+            visible = {slug} | shared_with[slug]
+            by_owner = Counter(result.owner_names[r.owner] for r in result.reads)
+            assert by_owner == {names[o]: n for o, n in example["per_agency"].items() if o in visible}
+            assert {w.owner for w in result.withheld} == {names[o] for o in names if o not in visible}
+
+
+@pytest.mark.slow
+def test_federal_immigration_search_returns_nevada_reads_and_names_california_rules(
+    demo: Platform, seeded: Seeded
+) -> None:
+    walkthrough = seeded.summary.cross_state_search
+    assert walkthrough is not None
+    assert {"silver-state-patrol", "palmcrest-pd"} & set(walkthrough["agencies"])
+    token = next(u["token"] for u in seeded.summary.users if u["username"] == walkthrough["as"])
+    federal = demo.tokens.authenticate(token)
+    result = demo.searches.search(
+        federal, PlateSearch(plate=walkthrough["plate"], purpose=walkthrough["purpose"], case_number="IMM-1")
+    )
+    assert result.reads
+    assert {result.owner_names[r.owner] for r in result.reads} == {"Silver State Highway Patrol"}
+    rules = {w.owner: w.rule for w in result.withheld}
+    for spec in AGENCIES:
+        if spec.state == "CA" and spec.kind is not AgencyKind.PRIVATE:
+            assert rules[spec.name] == "owner's policy prohibits purpose immigration_enforcement"
+    assert rules["Coastline Parking Company"] == "no sharing agreement with this owner (default deny)"
 
 
 @pytest.mark.slow

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -94,3 +96,79 @@ class VerifyOut(BaseModel):
     entries: int
     first_bad_seq: int | None
     problem: str
+
+
+class TermsIn(Strict):
+    query_kinds: list[str] = Field(description="plate, area and/or alert", min_length=1, max_length=3)
+    purposes: list[str] = Field(description="Purposes from the closed taxonomy", min_length=1, max_length=32)
+    max_lookback_days: int = Field(ge=1, le=3650)
+    expires: str = Field(description="Last day in force (ISO date, UTC) or an ISO 8601 time with a zone", max_length=40)
+
+
+class SharingRequestIn(Strict):
+    owner: str = Field(description="Slug of the agency whose reads you ask for", max_length=64)
+    terms: TermsIn
+    attestation: str | None = Field(
+        None, description="A declaration the owner's policy requires of out-of-state requesters", max_length=500
+    )
+    note: str | None = Field(None, max_length=500)
+
+
+class AcceptIn(Strict):
+    terms: TermsIn | None = Field(None, description="Narrower terms than requested; omitted: as requested")
+    note: str | None = Field(None, max_length=500)
+
+
+class NoteIn(Strict):
+    note: str | None = Field(None, max_length=500)
+
+
+class TermsOut(BaseModel):
+    query_kinds: list[str]
+    purposes: list[str]
+    max_lookback_days: int
+    expires_ms: int
+    expires: str
+
+
+class AgreementOut(BaseModel):
+    id: int
+    requester: str
+    requester_name: str
+    owner: str
+    owner_name: str
+    state: str = Field(description="pending, accepted, declined, revoked or withdrawn")
+    active: bool = Field(description="Accepted and unexpired: the only case in which it grants anything")
+    expired: bool
+    requested_terms: TermsOut
+    granted_terms: TermsOut | None
+    attestation: str | None
+    note: str
+    created: str
+    created_by: str
+    decided: str | None
+    decided_by: str | None
+    ended: str | None
+    ended_by: str | None
+
+
+class PolicyIn(Strict):
+    preset: str | None = Field(None, description="california, illinois, strict or open")
+    policy: dict[str, Any] | None = Field(None, description="A full policy; omitted: the preset's")
+
+
+class PolicyOut(BaseModel):
+    agency: str
+    version: int = Field(description="0 is the documented default, in force until an admin sets a policy")
+    preset: str | None
+    created: str | None
+    created_by: str | None
+    policy: dict[str, Any]
+    text: list[str] = Field(description="The policy in plain language, generated from the policy itself")
+
+
+class PresetOut(BaseModel):
+    name: str
+    encodes: str
+    policy: dict[str, Any]
+    text: list[str]

@@ -4,19 +4,33 @@ from __future__ import annotations
 
 import getpass
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx2
 import orjson
 import typer
 from rich.console import Console
 
 from plateledger.audit.log import Actor
+from plateledger.auth.tokens import Principal
+from plateledger.core.errors import (
+    AuthenticationFailed,
+    Conflict,
+    DataDirectoryBusy,
+    FieldInvalid,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    PlateledgerError,
+)
 from plateledger.core.settings import Settings, load_settings
 from plateledger.platform import Platform
+from plateledger.store.lock import read_holder
 
+TokenOpt = Annotated[str, typer.Option(help="Your API token", envvar="PLATELEDGER_TOKEN")]
 DataOpt = Annotated[
     Path | None,
     typer.Option(
@@ -56,3 +70,60 @@ def operator(agency_id: int | None = None) -> Actor:
 
 def print_json(value: Any) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def via_server(
+    url: str,
+    token: str,
+    method: str,
+    path: str,
+    *,
+    params: dict[str, Any] | None = None,
+    body: dict[str, Any] | None = None,
+) -> Any:
+    """Ask the server that holds the data directory (same gate, same audit log); its refusals keep their kind."""
+    clean = {k: v for k, v in (params or {}).items() if v is not None and v is not False}
+    try:
+        response = httpx2.request(
+            method,
+            f"{url}{path}",
+            params=clean,
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        )
+        answer = response.json() if response.content else None
+    except (httpx2.HTTPError, ValueError) as exc:
+        raise PlateledgerError(f"the server at {url} holds the data directory but did not answer: {exc}") from None
+    if response.status_code < 300:
+        return answer
+    detail = str(answer.get("detail", response.text)) if isinstance(answer, dict) else response.text
+    if response.status_code == 422:
+        field = str(answer.get("field", "request")) if isinstance(answer, dict) else "request"
+        raise FieldInvalid(field, detail.partition(": ")[2] or detail)
+    kinds = (InvalidInput, AuthenticationFailed, PermissionDenied, NotFound, Conflict)
+    kind = {cls.status: cls for cls in kinds}.get(response.status_code, PlateledgerError)
+    raise kind(f"server refused: {detail}")
+
+
+def call(
+    data: Path | None,
+    token: str,
+    *,
+    where: str,
+    local: Callable[[Platform, Principal], Any],
+    method: str,
+    path: str,
+    params: dict[str, Any] | None = None,
+    body: dict[str, Any] | None = None,
+) -> Any:
+    """Run a token-authenticated command on the local data directory, or, when a server holds it, send the same
+    request to that server. ``local`` must return what the API returns for ``method path``."""
+    try:
+        with opened(data) as platform:
+            return local(platform, platform.tokens.authenticate(token, where=where))
+    except DataDirectoryBusy:
+        holder = read_holder(settings_for(data).data)
+        if holder is None or not holder.url:
+            raise
+        return via_server(holder.url, token, method, path, params=params, body=body)

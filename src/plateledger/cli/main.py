@@ -10,7 +10,7 @@ import sys
 import typer
 
 from plateledger import __version__
-from plateledger.cli import admin, audit, reads, serve
+from plateledger.cli import admin, audit, reads, serve, sharing
 from plateledger.cli.common import err
 from plateledger.core.errors import PlateledgerError
 
@@ -30,6 +30,8 @@ app.add_typer(admin.agencies, name="agencies")
 app.add_typer(admin.users, name="users")
 app.add_typer(admin.tokens, name="tokens")
 app.add_typer(admin.cameras, name="cameras")
+app.add_typer(sharing.sharing, name="sharing")
+app.add_typer(sharing.policy, name="policy")
 
 
 @app.command("version")

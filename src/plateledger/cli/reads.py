@@ -7,32 +7,25 @@ from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx2
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from plateledger.cli.common import (
     DataOpt,
     JsonOpt,
+    call,
     err,
     opened,
     operator,
     out,
     print_json,
-    settings_for,
 )
 from plateledger.core.errors import (
-    AuthenticationFailed,
-    DataDirectoryBusy,
     FieldInvalid,
     InvalidInput,
-    NotFound,
-    PermissionDenied,
-    PlateledgerError,
 )
 from plateledger.ingest.canonical import parse_mapping
 from plateledger.search.plate import PlateSearch, result_json
-from plateledger.store.lock import read_holder
 from plateledger.store.reads import BatchResult
 
 search = typer.Typer(
@@ -113,27 +106,6 @@ def ingest(
         raise typer.Exit(1)
 
 
-def _via_server(url: str, token: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Ask the server that holds the data directory (same gate, same audit log); its refusals keep their kind."""
-    clean = {k: v for k, v in params.items() if v is not None and v is not False}
-    try:
-        response = httpx2.get(
-            f"{url}/api/v1/search/plate", params=clean, headers={"Authorization": f"Bearer {token}"}, timeout=60
-        )
-        body: dict[str, Any] = response.json()
-    except (httpx2.HTTPError, ValueError) as exc:
-        raise PlateledgerError(f"the server at {url} holds the data directory but did not answer: {exc}") from None
-    if response.status_code == 200:
-        return body
-    detail = str(body.get("detail", response.text))
-    kind = {cls.status: cls for cls in (InvalidInput, AuthenticationFailed, PermissionDenied, NotFound)}.get(
-        response.status_code, PlateledgerError
-    )
-    if response.status_code == 422:
-        raise FieldInvalid(str(body.get("field", "request")), detail.partition(": ")[2] or detail)
-    raise kind(f"server refused: {detail}")
-
-
 @search.command("plate")
 def search_plate(
     plate: Annotated[str, typer.Argument(help="Plate, or a pattern with * (any run) and ? (one character)")],
@@ -167,16 +139,16 @@ def search_plate(
         note=note,
         warrant=warrant,
     )
-    try:
-        with opened(data) as platform:
-            principal = platform.tokens.authenticate(token, where="cli search plate")
-            body = result_json(platform.searches.search(principal, ask))
-    except DataDirectoryBusy:
-        holder = read_holder(settings_for(data).data)
-        if holder is None or not holder.url:
-            raise
-        # PlateSearch's fields are the API's query parameters, so the same request goes to the server.
-        body = _via_server(holder.url, token, asdict(ask))
+    # PlateSearch's fields are the API's query parameters, so the same request can go to a running server.
+    body = call(
+        data,
+        token,
+        where="cli search plate",
+        local=lambda platform, principal: result_json(platform.searches.search(principal, ask)),
+        method="GET",
+        path="/api/v1/search/plate",
+        params=asdict(ask),
+    )
     if json:
         print_json(body)
         return

@@ -42,9 +42,10 @@ from plateledger.demo.layout import (
 from plateledger.demo.simulate import Traffic, simulate
 from plateledger.ingest.service import Progress
 from plateledger.platform import Platform
+from plateledger.policy.rules import PRESETS, AreaLimits, Policy, Preset, Terms
 from plateledger.store.models import Agency, Meta
 from plateledger.store.reads import BatchResult
-from plateledger.vocab import Role
+from plateledger.vocab import AgencyKind, Purpose, QueryKind, Role
 
 DEMO_ACTOR = Actor(username="demo", agency_id=None)
 META_KEY = "demo"
@@ -63,6 +64,8 @@ class DemoSummary:
     cameras: list[dict[str, Any]]
     example_plates: list[dict[str, Any]]
     reads: dict[str, int]
+    agreements: list[dict[str, Any]] = field(default_factory=list)
+    cross_state_search: dict[str, Any] | None = None
     attribution: str = ATTRIBUTION
     notes: list[str] = field(default_factory=list)
 
@@ -73,6 +76,8 @@ class DemoSummary:
             "cameras": self.cameras,
             "example_plates": self.example_plates,
             "reads": self.reads,
+            "agreements": self.agreements,
+            "cross_state_search": self.cross_state_search,
             "attribution": self.attribution,
             "notes": self.notes,
         }
@@ -179,6 +184,97 @@ def _register_cameras(platform: Platform, cameras: Sequence[PlacedCamera]) -> li
             for c in own[:CAMERAS_LISTED]
         )
     return listed
+
+
+# -- policies and sharing ------------------------------------------------------------------------------------
+#: (agency, preset or None, policy) each agency's admin sets; agencies not listed keep the default (version 0).
+POLICIES: tuple[tuple[str, Preset | None, Policy], ...] = (
+    ("palmcrest-pd", Preset.CALIFORNIA, PRESETS[Preset.CALIFORNIA][0]),
+    ("harbor-grove-pd", Preset.CALIFORNIA, PRESETS[Preset.CALIFORNIA][0]),
+    ("san-aurelio-sheriff", Preset.CALIFORNIA, PRESETS[Preset.CALIFORNIA][0]),
+    ("silver-state-patrol", None, Policy(warrant_after_days=180, area=AreaLimits(max_radius_m=2000))),
+    ("coastline-parking", Preset.OPEN, PRESETS[Preset.OPEN][0]),
+)
+_CA_PURPOSES = [p.value for p in Purpose if p not in (Purpose.IMMIGRATION_ENFORCEMENT, Purpose.CIVIL_ENFORCEMENT)]
+
+
+@dataclass(frozen=True)
+class Share:
+    """One agreement of the demo: requester, owner, requested terms, and what the owner did with it."""
+
+    requester: str
+    owner: str
+    kinds: tuple[str, ...]
+    purposes: tuple[str, ...]
+    lookback_days: int
+    outcome: str  # "accepted", "narrowed" (accepted on narrower terms), "declined" or "pending"
+    narrowed_purposes: tuple[str, ...] = ()
+
+
+SHARES = (
+    # The three California agencies share with each other (immigration enforcement is prohibited anyway).
+    *(
+        Share(a, b, ("plate", "area", "alert"), tuple(_CA_PURPOSES), 365, "accepted")
+        for a in ("palmcrest-pd", "harbor-grove-pd", "san-aurelio-sheriff")
+        for b in ("palmcrest-pd", "harbor-grove-pd", "san-aurelio-sheriff")
+        if a != b
+    ),
+    # The federal office has an agreement with the Nevada highway patrol, covering immigration enforcement ...
+    Share(
+        "federal-transit-office",
+        "silver-state-patrol",
+        ("plate", "alert"),
+        ("immigration_enforcement", "terrorism", "human_trafficking", "drug_crime"),
+        90,
+        "accepted",
+    ),
+    # ... and asked Palmcrest, which declined (its policy would refuse a federal requester in any case).
+    Share("federal-transit-office", "palmcrest-pd", ("plate",), ("immigration_enforcement",), 90, "declined"),
+    # Nevada asked San Aurelio (I-15 runs through both); the request is still pending.
+    Share("silver-state-patrol", "san-aurelio-sheriff", ("plate",), ("stolen_vehicle",), 30, "pending"),
+    # Palmcrest asked the parking company for everything; it accepted theft and missing persons only.
+    Share(
+        "palmcrest-pd",
+        "coastline-parking",
+        ("plate", "area"),
+        tuple(_CA_PURPOSES),
+        90,
+        "narrowed",
+        narrowed_purposes=("stolen_vehicle", "stolen_plate", "missing_person"),
+    ),
+)
+SHARE_DAYS = 365
+
+
+def _share(platform: Platform, users: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Set the demo's policies and agreements through the same services (and audit) an agency's admin uses."""
+    admins = {
+        u["agency"]: platform.tokens.authenticate(u["token"], where="demo")
+        for u in users
+        if u["role"] == Role.ADMIN.value
+    }
+    for slug, preset, policy in POLICIES:
+        platform.policies.set_as(admins[slug], slug, policy, preset=preset.value if preset else None)
+    expires = platform.clock.now_ms() + SHARE_DAYS * 86_400_000
+    agreements = []
+    for share in SHARES:
+        terms = Terms(
+            query_kinds=frozenset(QueryKind(k) for k in share.kinds),
+            purposes=frozenset(Purpose(p) for p in share.purposes),
+            max_lookback_days=share.lookback_days,
+            expires_ms=expires,
+        )
+        view = platform.agreements.request(admins[share.requester], owner=share.owner, terms=terms)
+        owner_admin = admins[share.owner]
+        if share.outcome == "accepted":
+            view = platform.agreements.accept(owner_admin, view.id)
+        elif share.outcome == "narrowed":
+            narrower = terms.model_copy(update={"purposes": frozenset(Purpose(p) for p in share.narrowed_purposes)})
+            view = platform.agreements.accept(owner_admin, view.id, terms=narrower, note="theft and missing only")
+        elif share.outcome == "declined":
+            view = platform.agreements.decline(owner_admin, view.id, note="outside our policy")
+        agreements.append({"id": view.id, "requester": view.requester, "owner": view.owner, "state": view.state})
+    return agreements
 
 
 # -- reads ---------------------------------------------------------------------------------------------------
@@ -289,6 +385,29 @@ def example_plates(
     return [_example(traffic, v, seen[v]) for v in picked]
 
 
+def cross_state_search(traffic: Traffic, cameras: Sequence[PlacedCamera]) -> dict[str, Any] | None:
+    """The walk-through's federal search: a plate read in Nevada and by California agencies, searched by the
+    federal investigator for immigration enforcement, returns the Nevada reads only (None if no plate was)."""
+    nevada = next(i for i, spec in enumerate(AGENCIES) if spec.state == "NV")
+    california = {i for i, spec in enumerate(AGENCIES) if spec.state == "CA" and spec.kind is not AgencyKind.PRIVATE}
+    owners: dict[int, set[int]] = {}
+    for i in traffic.kept:
+        owners.setdefault(traffic.vehicle[i], set()).add(cameras[traffic.camera[i]].owner)
+    both = sorted(
+        (v for v, seen in owners.items() if nevada in seen and seen & california),
+        key=lambda v: traffic.vehicles[v].plate,
+    )
+    if not both:
+        return None
+    federal = next(spec.slug for spec in AGENCIES if spec.kind is AgencyKind.FEDERAL)
+    return {
+        "plate": traffic.vehicles[both[0]].plate,
+        "as": f"investigator@{federal}",
+        "purpose": Purpose.IMMIGRATION_ENFORCEMENT.value,
+        "agencies": sorted(AGENCIES[o].slug for o in owners[both[0]]),
+    }
+
+
 def _two_of_one_state(owners: dict[int, int]) -> bool:
     states = [AGENCIES[o].state for o in owners]
     return len(states) != len(set(states))
@@ -329,6 +448,7 @@ def seed_demo(
     agencies = _create_agencies(platform, cameras)
     users, devices = _create_users(platform)
     listed = _register_cameras(platform, cameras)
+    agreements = _share(platform, users)
     traffic = simulate(world, reads=reads, seed=seed, now_ms=platform.clock.now_ms())
     result = _ingest(platform, traffic, cameras, devices, seed=seed, progress=progress)
     _complete(platform)
@@ -337,6 +457,8 @@ def seed_demo(
         users=users,
         cameras=listed,
         example_plates=example_plates(traffic, cameras),
+        agreements=agreements,
+        cross_state_search=cross_state_search(traffic, cameras),
         reads={
             "stored": result.stored,
             "duplicates": result.duplicates,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import orjson
@@ -26,10 +27,19 @@ from plateledger.audit.events import (
 )
 from plateledger.audit.log import Actor, AuditLog
 from plateledger.auth.tokens import Principal
-from plateledger.core.clock import Clock
+from plateledger.core.clock import Clock, iso_ms, parse_iso_ms
 from plateledger.core.errors import Conflict, FieldInvalid, NotFound, PermissionDenied
 from plateledger.policy.gate import Agreement, Book, Owner
-from plateledger.policy.rules import DEFAULT, MAX_AGREEMENT_DAYS, PRESETS, AgreementState, Policy, Preset, Terms
+from plateledger.policy.rules import (
+    DEFAULT,
+    MAX_AGREEMENT_DAYS,
+    PRESETS,
+    AgreementState,
+    Policy,
+    Preset,
+    Terms,
+    describe,
+)
 from plateledger.store.governance import Governance, bump_policy_generation, policy_generation
 from plateledger.store.models import Agency, AgencyPolicy, Camera, SharingAgreement
 from plateledger.vocab import Role
@@ -65,6 +75,29 @@ def parse_terms(raw: Any) -> Terms:
     return result
 
 
+def expiry_ms(text: str) -> int:
+    """An agreement's expiry: an ISO date (the last day it is in force, UTC) or an ISO 8601 time with a zone."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return int(datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC).timestamp() * 1000)
+        return parse_iso_ms(text)
+    except ValueError:
+        raise FieldInvalid("terms.expires", "an ISO date like 2027-06-30, or a time with a zone") from None
+
+
+def make_terms(*, query_kinds: list[str], purposes: list[str], max_lookback_days: int, expires: str) -> Terms:
+    return parse_terms(
+        {
+            "query_kinds": query_kinds,
+            "purposes": purposes,
+            "max_lookback_days": max_lookback_days,
+            "expires_ms": expiry_ms(expires),
+        }
+    )
+
+
 def _note(note: str | None) -> str:
     if note is not None and len(note) > MAX_NOTE:
         raise FieldInvalid("note", f"at most {MAX_NOTE} characters")
@@ -76,6 +109,13 @@ def _require_admin(principal: Principal, agency_id: int, what: str) -> None:
         raise PermissionDenied(f"only an admin of the agency concerned may {what}")
 
 
+def terms_json(terms: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Terms as the API shows them: the expiry as ISO 8601 next to its epoch milliseconds."""
+    if terms is None:
+        return None
+    return {**terms, "expires": iso_ms(terms["expires_ms"])}
+
+
 @dataclass(frozen=True)
 class PolicyVersion:
     agency: str
@@ -84,6 +124,19 @@ class PolicyVersion:
     preset: str | None
     created_ms: int | None
     created_by: str | None
+    country: str = ""
+    state: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "agency": self.agency,
+            "version": self.version,
+            "preset": self.preset,
+            "created": iso_ms(self.created_ms) if self.created_ms is not None else None,
+            "created_by": self.created_by,
+            "policy": _json(self.policy),
+            "text": describe(self.policy, country=self.country, state=self.state),
+        }
 
 
 @dataclass(frozen=True)
@@ -105,6 +158,36 @@ class AgreementView:
     ended_ms: int | None
     ended_by: str | None
     expired: bool
+
+    @property
+    def active(self) -> bool:
+        """Accepted and unexpired: the only state in which an agreement grants anything."""
+        return self.state == AgreementState.ACCEPTED.value and not self.expired
+
+    def as_json(self) -> dict[str, Any]:
+        def when(ms: int | None) -> str | None:
+            return iso_ms(ms) if ms is not None else None
+
+        return {
+            "id": self.id,
+            "requester": self.requester,
+            "requester_name": self.requester_name,
+            "owner": self.owner,
+            "owner_name": self.owner_name,
+            "state": self.state,
+            "active": self.active,
+            "expired": self.expired,
+            "requested_terms": terms_json(self.requested_terms),
+            "granted_terms": terms_json(self.granted_terms),
+            "attestation": self.attestation,
+            "note": self.note,
+            "created": when(self.created_ms),
+            "created_by": self.created_by,
+            "decided": when(self.decided_ms),
+            "decided_by": self.decided_by,
+            "ended": when(self.ended_ms),
+            "ended_by": self.ended_by,
+        }
 
 
 class Policies:
@@ -145,8 +228,11 @@ class Policies:
             rows = session.scalars(
                 select(AgencyPolicy).where(AgencyPolicy.agency_id == agency.id).order_by(AgencyPolicy.version)
             ).all()
+        where = {"country": agency.country, "state": agency.state}
         return [
-            PolicyVersion(slug, r.version, Policy.model_validate_json(r.body), r.preset, r.created_ms, r.created_by)
+            PolicyVersion(
+                slug, r.version, Policy.model_validate_json(r.body), r.preset, r.created_ms, r.created_by, **where
+            )
             for r in rows
         ]
 
@@ -183,8 +269,8 @@ class Policies:
             )
             return event, version
 
-        _seq, version = self._audit.record(actor, change)
-        return PolicyVersion(slug, version, policy, preset, now, actor.username)
+        self._audit.record(actor, change)
+        return self.current(slug)
 
     def set_as(self, principal: Principal, slug: str, policy: Policy, *, preset: str | None = None) -> PolicyVersion:
         with self._gov.session() as session:

@@ -216,10 +216,11 @@ class Policies:
         with self._gov.session() as session:
             agency = self._agency(session, slug)
             row = self._latest(session, agency.id)
+        where = {"country": agency.country, "state": agency.state}
         if row is None:
-            return PolicyVersion(slug, 0, DEFAULT, None, None, None)
+            return PolicyVersion(slug, 0, DEFAULT, None, None, None, **where)
         return PolicyVersion(
-            slug, row.version, Policy.model_validate_json(row.body), row.preset, row.created_ms, row.created_by
+            slug, row.version, Policy.model_validate_json(row.body), row.preset, row.created_ms, row.created_by, **where
         )
 
     def history(self, slug: str) -> list[PolicyVersion]:

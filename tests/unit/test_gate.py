@@ -382,3 +382,24 @@ def test_sql_clause_is_none_when_nothing_is_allowed() -> None:
     assert Gate().permit(request(Role.AUDITOR), book).sql_clause() is None
     assert Gate().permit(request(agency_id=9), book).sql_clause() is None
     assert Gate().permit(request(), Book(1, [], {}, {}, DEFAULT)).sql_clause() is None
+
+
+def test_sql_clause_groups_owners_with_the_same_window() -> None:
+    owners = [Owner(i, f"a{i}", f"A{i}", "US", "CA") for i in range(1, 6)]
+    book = Book(1, owners, {}, {(1, i): accepted() for i in range(2, 6)}, DEFAULT)
+    clause = Gate().permit(request(), book).sql_clause()
+    assert clause == f"((owner IN (1, 2, 3, 4, 5) AND ts >= fromUnixTimestamp64Milli({NOW - 365 * DAY_MS}, 'UTC')))"
+
+
+def test_a_book_loads_each_requesters_agreements_once() -> None:
+    calls: list[int] = []
+
+    def load(requester: int) -> dict[int, Agreement]:
+        calls.append(requester)
+        return {2: accepted()} if requester == 1 else {}
+
+    book = Book(1, [OWN, OTHER], {}, load, DEFAULT)
+    for _ in range(3):
+        assert [d.allowed for d in Gate().permit(request(), book).decisions] == [True, True]
+        assert [d.allowed for d in Gate().permit(request(agency_id=2), book).decisions] == [True, False]
+    assert calls == [1, 2]

@@ -16,7 +16,8 @@ warrant reference, the owner's warrant threshold.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from plateledger.policy.rules import DAY_MS, HOUR_MS, AgreementState, Policy, Terms, date_text
@@ -180,49 +181,72 @@ class Permit:
         return tuple(d for d in self.decisions if not d.allowed)
 
     def sql_clause(self) -> str | None:
-        """ClickHouse condition restricting ``owner`` and ``ts`` to what was allowed; None when nothing was."""
-        parts = []
+        """ClickHouse condition restricting ``owner`` and ``ts`` to what was allowed; None when nothing was.
+        Owners with the same window share one ``owner IN (...)`` term, so a requester with a hundred
+        agreements still sends the engine a short condition."""
+        windows: dict[int | None, list[int]] = {}
         for decision in self.allowed:
-            owner = int(decision.owner.agency_id)
-            if decision.earliest_ms is None:
-                parts.append(f"owner = {owner}")
+            windows.setdefault(decision.earliest_ms, []).append(int(decision.owner.agency_id))
+        parts = []
+        for earliest, owners in sorted(windows.items(), key=lambda item: (item[0] is not None, item[0] or 0)):
+            who = f"owner = {owners[0]}" if len(owners) == 1 else f"owner IN ({', '.join(map(str, sorted(owners)))})"
+            if earliest is None:
+                parts.append(who)
             else:
-                parts.append(
-                    f"(owner = {owner} AND ts >= fromUnixTimestamp64Milli({int(decision.earliest_ms)}, 'UTC'))"
-                )
+                parts.append(f"({who} AND ts >= fromUnixTimestamp64Milli({int(earliest)}, 'UTC'))")
         return "(" + " OR ".join(parts) + ")" if parts else None
 
 
 class Book:
-    """What the gate decides from: every owner, its policy, and the agreements, as of one generation."""
+    """What the gate decides from, as of one policy generation: every owner, its policy, and the agreements.
+
+    ``agreements`` is either every agreement keyed by (requester, owner), or a loader returning one requester's
+    agreements keyed by owner; a loaded requester is kept for the generation, so a change anywhere costs the
+    next search one small query instead of reloading every agreement of a national network.
+    """
 
     def __init__(
         self,
         generation: int,
         owners: Iterable[Owner],
         policies: dict[int, Policy],
-        agreements: dict[tuple[int, int], Agreement],
+        agreements: Mapping[tuple[int, int], Agreement] | Callable[[int], Mapping[int, Agreement]],
         default: Policy,
     ) -> None:
         self.generation = generation
         self.owners = tuple(owners)
         self.policies = policies
-        self.agreements = agreements
         self.default = default
-        self._by_requester: dict[int, list[int]] = {}
-        for requester, owner_id in agreements:
-            self._by_requester.setdefault(requester, []).append(owner_id)
+        self._by_requester: dict[int, Mapping[int, Agreement]] = {}
+        if callable(agreements):
+            self._load: Callable[[int], Mapping[int, Agreement]] = agreements
+        else:
+            grouped: dict[int, dict[int, Agreement]] = {}
+            for (requester, owner_id), agreement in agreements.items():
+                grouped.setdefault(requester, {})[owner_id] = agreement
+            self._load = lambda requester: grouped.get(requester, {})
+        self._lock = threading.Lock()
         self._unrelated: dict[tuple[int, str, str, str, str, str, str], tuple[Decision, ...]] = {}
 
     def policy(self, agency_id: int) -> Policy:
         return self.policies.get(agency_id, self.default)
 
+    def agreements_of(self, requester: int) -> Mapping[int, Agreement]:
+        """The requester's agreements (any state) keyed by owner."""
+        found = self._by_requester.get(requester)
+        if found is None:
+            with self._lock:
+                found = self._by_requester.get(requester)
+                if found is None:
+                    found = self._by_requester[requester] = self._load(requester)
+        return found
+
     def agreement(self, requester: int, owner: int) -> Agreement | None:
-        return self.agreements.get((requester, owner))
+        return self.agreements_of(requester).get(owner)
 
     def related(self, requester: int) -> frozenset[int]:
         """Owners the requester has an agreement (in any state) with, plus itself."""
-        return frozenset([requester, *self._by_requester.get(requester, ())])
+        return frozenset([requester, *self.agreements_of(requester)])
 
     def unrelated(self, request: Request) -> tuple[Decision, ...]:
         """Decisions for every owner the requester has no agreement with. They depend only on the request's

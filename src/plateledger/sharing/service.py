@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plateledger.audit.events import (
@@ -40,11 +40,12 @@ from plateledger.policy.rules import (
     Terms,
     describe,
 )
-from plateledger.store.governance import Governance, bump_policy_generation, policy_generation
-from plateledger.store.models import Agency, AgencyPolicy, Camera, SharingAgreement
+from plateledger.store.governance import Governance, bump_policy_generation
+from plateledger.store.models import Agency, AgencyPolicy, Camera, PolicyGeneration, SharingAgreement
 from plateledger.vocab import Role
 
 MAX_NOTE = 500
+GENERATION = select(PolicyGeneration.value).where(PolicyGeneration.id == 1)
 
 
 def _json(model: Policy | Terms) -> dict[str, Any]:
@@ -510,46 +511,92 @@ class Agreements:
 
 
 class Books:
-    """Hands the gate a :class:`Book` for the current policy generation, loading it only when it moved."""
+    """Hands the gate a :class:`Book` for the current policy generation, loading it only when it moved.
+
+    Checking the generation is one primary-key read per search. Owners and policies load with the book; each
+    requester's agreements load on its first search of a generation (parsed terms are shared between
+    agreements with the same terms)."""
 
     def __init__(self, governance: Governance) -> None:
         self._gov = governance
         self._book: Book | None = None
         self._lock = threading.Lock()
+        self._terms: dict[str, Terms] = {}
+        self._policies: dict[str, Policy] = {}
 
     def current(self) -> Book:
-        with self._gov.session() as session:
-            generation = policy_generation(session)
+        with self._gov.engine.connect() as connection:
+            generation = int(connection.execute(GENERATION).scalar_one())
+        book = self._book
+        if book is not None and book.generation == generation:
+            return book
+        with self._lock:
             book = self._book
-            if book is not None and book.generation == generation:
-                return book
-            with self._lock:
-                book = self._load(session, generation)
-                self._book = book
+            if book is None or book.generation != generation:
+                book = self._book = self._load(generation)
             return book
 
-    @staticmethod
-    def _load(session: Session, generation: int) -> Book:
-        owners = [
-            Owner(agency_id=a.id, slug=a.slug, name=a.name, country=a.country, state=a.state)
-            for a in session.scalars(
-                select(Agency).where(Agency.id.in_(select(Camera.agency_id))).order_by(Agency.name, Agency.id)
+    def _policy(self, body: str) -> Policy:
+        found = self._policies.get(body)
+        if found is None:
+            found = self._policies[body] = Policy.model_validate_json(body)
+        return found
+
+    def _parsed_terms(self, text: str | None) -> Terms | None:
+        if text is None:
+            return None
+        found = self._terms.get(text)
+        if found is None:
+            if len(self._terms) > 10_000:
+                self._terms.clear()
+            found = self._terms[text] = Terms.model_validate_json(text)
+        return found
+
+    def _load(self, generation: int) -> Book:
+        with self._gov.session() as session:
+            owners = [
+                Owner(agency_id=row.id, slug=row.slug, name=row.name, country=row.country, state=row.state)
+                for row in session.execute(
+                    select(Agency.id, Agency.slug, Agency.name, Agency.country, Agency.state)
+                    .where(Agency.id.in_(select(Camera.agency_id)))
+                    .order_by(Agency.name, Agency.id)
+                )
+            ]
+            policies: dict[int, Policy] = {}
+            latest = (
+                select(AgencyPolicy.agency_id, func.max(AgencyPolicy.version).label("version"))
+                .group_by(AgencyPolicy.agency_id)
+                .subquery()
             )
-        ]
-        policies: dict[int, Policy] = {}
-        for row in session.scalars(select(AgencyPolicy).order_by(AgencyPolicy.agency_id, AgencyPolicy.version)):
-            policies[row.agency_id] = Policy.model_validate_json(row.body)
-        agreements: dict[tuple[int, int], Agreement] = {}
-        # Oldest first, so the newest agreement of a pair wins, except that an accepted one always does.
-        for agreement in session.scalars(select(SharingAgreement).order_by(SharingAgreement.id)):
-            key = (agreement.requester_id, agreement.owner_id)
-            held = agreements.get(key)
-            if held is not None and held.state is AgreementState.ACCEPTED and agreement.state != "accepted":
-                continue
-            agreements[key] = Agreement(
-                id=agreement.id,
-                state=AgreementState(agreement.state),
-                terms=Terms.model_validate_json(agreement.granted_terms) if agreement.granted_terms else None,
-                attestation=agreement.attestation,
+            for agency_id, body in session.execute(
+                select(AgencyPolicy.agency_id, AgencyPolicy.body).join(
+                    latest,
+                    (AgencyPolicy.agency_id == latest.c.agency_id) & (AgencyPolicy.version == latest.c.version),
+                )
+            ):
+                policies[agency_id] = self._policy(body)
+        return Book(generation, owners, policies, self._agreements_of, DEFAULT)
+
+    def _agreements_of(self, requester: int) -> dict[int, Agreement]:
+        """One requester's agreements by owner: the newest of each pair, except that an accepted one wins."""
+        found: dict[int, Agreement] = {}
+        with self._gov.session() as session:
+            rows = session.execute(
+                select(
+                    SharingAgreement.id,
+                    SharingAgreement.owner_id,
+                    SharingAgreement.state,
+                    SharingAgreement.granted_terms,
+                    SharingAgreement.attestation,
+                )
+                .where(SharingAgreement.requester_id == requester)
+                .order_by(SharingAgreement.id)
             )
-        return Book(generation, owners, policies, agreements, DEFAULT)
+            for ident, owner_id, state, granted, attestation in rows:
+                held = found.get(owner_id)
+                if held is not None and held.state is AgreementState.ACCEPTED and state != "accepted":
+                    continue
+                found[owner_id] = Agreement(
+                    id=ident, state=AgreementState(state), terms=self._parsed_terms(granted), attestation=attestation
+                )
+        return found

@@ -13,7 +13,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, make_url, select, update
+from sqlalchemy import Engine, create_engine, event, make_url, update
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -89,7 +89,3 @@ def bump_policy_generation(session: Session) -> None:
     """Call in the transaction of any change the policy gate depends on (policies, agreements, agencies,
     cameras): the gate reloads its snapshot when the counter moves."""
     session.execute(update(PolicyGeneration).where(PolicyGeneration.id == 1).values(value=PolicyGeneration.value + 1))
-
-
-def policy_generation(session: Session) -> int:
-    return int(session.scalar(select(PolicyGeneration.value).where(PolicyGeneration.id == 1)) or 0)

@@ -60,8 +60,12 @@ REPO = Path(__file__).resolve().parent.parent
 GRAPH = REPO.parent / "shared" / "data" / "sharing_network"
 SEED = 20240426
 DAY_MS = 86_400_000
-STATES = set(
-    ["AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "DC"]
+STATES = frozenset(
+    re.findall(
+        r"[A-Z]{2}",
+        "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC "
+        "ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC",
+    )
 )
 FEDERAL = re.compile(r"\b(US|U\.S\.|Federal|FBI|DEA|ATF|Homeland|HSI|CBP|Marshal|Postal Inspection|Border)\b")
 STATE_LEVEL = re.compile(r"\b(State Police|Highway Patrol|State Patrol|DPS|Department of Public Safety)\b")

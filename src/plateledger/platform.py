@@ -14,6 +14,7 @@ from plateledger.core.clock import Clock, SystemClock
 from plateledger.core.settings import Settings
 from plateledger.ingest.service import Ingestor
 from plateledger.policy.gate import Gate
+from plateledger.retention.service import Retention
 from plateledger.search.engine import SearchEngine
 from plateledger.search.plate import PlateSearches
 from plateledger.sharing.service import Agreements, Books, Policies
@@ -35,6 +36,7 @@ class Platform:
     searches: PlateSearches
     policies: Policies
     agreements: Agreements
+    retention: Retention
     books: Books
     engine: SearchEngine
     lock: DataLock
@@ -71,6 +73,7 @@ class Platform:
             ),
             policies=Policies(governance, audit, clock),
             agreements=Agreements(governance, audit, clock),
+            retention=Retention(reads=reads, governance=governance, audit=audit, clock=clock),
             books=books,
             engine=engine,
             lock=lock,

@@ -291,6 +291,25 @@ class PolicyChanged(AuditEvent):
         }
 
 
+@dataclass(frozen=True)
+class RetentionRun(AuditEvent):
+    """A retention run, appended before it deletes anything (if the append fails, nothing is deleted).
+    ``owners``: per owner slug, the policy version and limits in force and the cutoffs they gave (epoch ms; reads
+    older than ``cutoff_ms`` are deleted, held ones when older than ``hit_cutoff_ms``); ``per_owner``: per owner
+    slug, the reads ``deleted``, ``held`` (past the normal limit, kept by a hold until the hit limit) and
+    ``remaining`` after the run."""
+
+    action: ClassVar[str] = "retention.run"
+    owners: dict[str, Json] = field(default_factory=dict)
+    per_owner: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def params(self) -> Json:
+        return {"owners": self.owners}
+
+    def counts(self) -> Json:
+        return {"per_owner": self.per_owner, "deleted": sum(c["deleted"] for c in self.per_owner.values())}
+
+
 def event_classes() -> list[type[AuditEvent]]:
     """Every concrete event class (those with an action)."""
     found: list[type[AuditEvent]] = []

@@ -10,7 +10,7 @@ import sys
 import typer
 
 from plateledger import __version__
-from plateledger.cli import admin, audit, reads, serve, sharing
+from plateledger.cli import admin, audit, reads, retention, serve, sharing
 from plateledger.cli.common import err
 from plateledger.core.errors import PlateledgerError
 
@@ -26,6 +26,7 @@ app.command("demo")(serve.demo)
 app.command("ingest")(reads.ingest)
 app.add_typer(reads.search, name="search")
 app.add_typer(audit.audit, name="audit")
+app.add_typer(retention.retention, name="retention")
 app.add_typer(admin.agencies, name="agencies")
 app.add_typer(admin.users, name="users")
 app.add_typer(admin.tokens, name="tokens")

@@ -15,12 +15,20 @@ from plateledger.api.app import create_app
 from plateledger.cli.common import DataOpt, JsonOpt, err, out, print_json, settings_for
 from plateledger.core.clock import SystemClock, iso_ms
 from plateledger.platform import Platform
+from plateledger.retention.scheduler import RetentionJob
 
 
 def _serve(platform: Platform) -> None:
     settings = platform.settings
     out.print(f"serving http://{settings.host}:{settings.port}  (OpenAPI: /docs, /openapi.json; Ctrl-C stops)")
-    uvicorn.run(create_app(platform=platform), host=settings.host, port=settings.port, log_level="warning")
+    job = RetentionJob(platform.retention, settings.retention_interval_s) if settings.retention_interval_s else None
+    if job is not None:
+        job.start()
+    try:
+        uvicorn.run(create_app(platform=platform), host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        if job is not None:
+            job.stop()
 
 
 def serve(

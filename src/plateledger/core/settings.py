@@ -70,6 +70,13 @@ class Settings(BaseSettings):
         1_000, ge=1, le=1_000_000, description="Reads a search returns when it does not ask for a `limit`."
     )
     search_limit: int = Field(10_000, ge=1, le=1_000_000, description="Most reads one search may ask for.")
+    retention_interval_s: int = Field(
+        3600,
+        ge=0,
+        le=7 * 86_400,
+        description="Seconds between the retention runs of `plateledger serve` (the first when it starts; "
+        "0 disables them, leaving `plateledger retention run` to an external scheduler).",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:

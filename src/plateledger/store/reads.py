@@ -8,10 +8,12 @@ decision (invariant 1). chDB runs one statement at a time per process, so every 
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +44,14 @@ def _ch_array(values: Sequence[str | float]) -> str:
         else:
             items.append(repr(float(value)))
     return "[" + ",".join(items) + "]"
+
+
+def _ch_string(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _ch_ints(values: Iterable[int]) -> str:
+    return "[" + ",".join(str(int(v)) for v in values) + "]"
 
 
 @dataclass
@@ -111,6 +121,38 @@ class StoredRead:
     source: str
 
 
+@dataclass(frozen=True)
+class Expiry:
+    """One owner's limits for :meth:`ReadsStore.expire` (epoch ms): its reads older than ``cutoff_ms`` go, except
+    held ones (linked to an alert or a case), which go when older than ``hit_cutoff_ms``."""
+
+    cutoff_ms: int
+    hit_cutoff_ms: int
+
+
+@dataclass(frozen=True)
+class ExpiryCount:
+    """One owner's reads at a retention run: ``stored`` before it, ``expired`` (deleted by it), and ``held``:
+    past the normal cutoff but kept by a hold until the hit cutoff."""
+
+    stored: int
+    expired: int
+    held: int
+
+
+@dataclass(frozen=True)
+class ExpiryResult:
+    """What :meth:`ReadsStore.expire` did: counts per owner id (owners with reads), and the superseded parts still
+    on disk when it returned (0: every part that held a deleted read has been removed from disk)."""
+
+    counts: dict[int, ExpiryCount]
+    outdated_parts: int
+
+    @property
+    def expired(self) -> int:
+        return sum(c.expired for c in self.counts.values())
+
+
 def _num(value: Any) -> float | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -131,6 +173,7 @@ class ReadsStore:
         try:
             for statement in sql.SCHEMA:
                 self._query(statement)
+            self._apply_part_settings()
             self._query("CREATE DATABASE IF NOT EXISTS staging")
             self._reconcile_keys()
         except Exception as exc:  # chDB raises its own error types for a damaged directory
@@ -162,6 +205,23 @@ class ReadsStore:
         with self._lock:
             self._session.close()
         shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def _apply_part_settings(self) -> None:
+        """Give tables created before ``sql.PART_SETTINGS`` existed those settings (a metadata change)."""
+        for table in ("reads", "read_keys"):
+            engine = str(
+                self._scalar(
+                    "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {t:String}",
+                    {"t": table},
+                )
+            )
+            missing = [
+                f"{name} = {value}"
+                for name, value in sql.PART_SETTINGS.items()
+                if not re.search(rf"(?<![a-z_]){name} = {value}\b", engine)
+            ]
+            if missing:
+                self._query(f"ALTER TABLE {table} MODIFY SETTING {', '.join(missing)}")
 
     def _reconcile_keys(self) -> None:
         """If a crash stopped an insert between ``reads`` and ``read_keys``, rebuild the missing keys."""
@@ -401,4 +461,71 @@ class ReadsStore:
                 "AND table IN ('reads', 'read_keys')"
             )
             or 0
+        )
+
+    # -- retention --------------------------------------------------------------------------------------------
+    def expire(
+        self,
+        limits: Mapping[int, Expiry],
+        held: Iterable[tuple[int, str]] = (),
+        *,
+        before_delete: Callable[[dict[int, ExpiryCount]], None] | None = None,
+        settle_s: float = 60.0,
+    ) -> ExpiryResult:
+        """Delete, for each owner id in ``limits``, its reads past its limits; ``held`` lists (owner id, read id)
+        of the reads linked to an alert or a case. Returns the counts per owner with reads among them.
+
+        The reads are counted first; ``before_delete`` gets the counts (it audits them) and, if it raises, nothing
+        is deleted. Counting, ``before_delete`` and the deletion run under the store's lock, so no batch lands in
+        between and the counts are exactly what is deleted.
+
+        Deletion is a mutation (``ALTER TABLE ... DELETE``), which rewrites every part holding an expired read
+        without it, not a lightweight ``DELETE`` (which only masks rows). One mutation serves all owners: reads are
+        ordered by plate, so nearly every part holds some expired reads of every owner, and a mutation per owner
+        would rewrite the table once per owner. The superseded parts are then removed from disk by the table's
+        cleanup thread (``sql.PART_SETTINGS``); this waits up to ``settle_s`` seconds for them to go and reports
+        how many were left.
+        """
+        owners = sorted(limits)
+        params: dict[str, Any] = {
+            "owners": _ch_ints(owners),
+            "cutoffs": _ch_ints(limits[o].cutoff_ms for o in owners),
+            "hit_cutoffs": _ch_ints(limits[o].hit_cutoff_ms for o in owners),
+            "held": "[" + ",".join(f"({int(o)},{_ch_string(r)})" for o, r in sorted(set(held))) + "]",
+        }
+        mine = "owner IN {owners:Array(UInt32)}"
+        with self._lock:
+            rows = self._rows(
+                f"SELECT owner, count(), countIf({sql.EXPIRED}), countIf({sql.KEPT_BY_HOLD}) FROM reads "
+                f"WHERE {mine} GROUP BY owner ORDER BY owner",
+                params,
+            )
+            counts = {int(r[0]): ExpiryCount(stored=int(r[1]), expired=int(r[2]), held=int(r[3])) for r in rows}
+            if before_delete is not None:
+                before_delete(counts)
+            if any(c.expired for c in counts.values()):
+                # Keys first, computed from the reads they stand for: a crash between the two mutations leaves
+                # fewer keys than reads, which start-up repairs (_reconcile_keys).
+                self._query(
+                    f"ALTER TABLE read_keys DELETE WHERE {mine} AND key IN "
+                    f"(SELECT {sql.READ_KEY} FROM reads WHERE {mine} AND {sql.EXPIRED}) SETTINGS mutations_sync = 2",
+                    params,
+                )
+                self._query(
+                    f"ALTER TABLE reads DELETE WHERE {mine} AND {sql.EXPIRED} SETTINGS mutations_sync = 2", params
+                )
+        deadline = time.monotonic() + (settle_s if any(c.expired for c in counts.values()) else 0.0)
+        while True:
+            outdated = self.outdated_parts()
+            if outdated == 0 or time.monotonic() >= deadline:
+                return ExpiryResult(counts, outdated)
+            time.sleep(0.05)
+
+    def outdated_parts(self) -> int:
+        """Superseded parts of ``reads`` and ``read_keys`` not yet removed from disk."""
+        return int(
+            self._scalar(
+                "SELECT count() FROM system.parts WHERE NOT active AND database = currentDatabase() "
+                "AND table IN ('reads', 'read_keys')"
+            )
         )

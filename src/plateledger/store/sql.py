@@ -13,8 +13,21 @@ MAX_STRING = 64
 #: Earliest accepted read time. Older stamps are clock faults, and ClickHouse's DateTime64 range starts at 1900.
 EARLIEST_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 
+#: MergeTree settings of both tables that make superseded parts leave the disk within about a second: a mutation
+#: (retention's ``ALTER TABLE ... DELETE``) or a merge writes new parts, and the old ones, which still hold the
+#: deleted rows, are removed by the table's cleanup thread. ClickHouse's defaults keep them 8 minutes and wake the
+#: thread every 30-40 s (backing off to 5 minutes); chDB already defaults ``old_parts_lifetime`` to 0.
+#: Applied to existing tables on open (``ReadsStore._apply_part_settings``).
+PART_SETTINGS = {
+    "old_parts_lifetime": "0",
+    "cleanup_delay_period": "1",
+    "max_cleanup_delay_period": "1",
+    "cleanup_delay_period_random_add": "0",
+}
+_PART_SETTINGS_SQL = ", ".join(f"{name} = {value}" for name, value in PART_SETTINGS.items())
+
 SCHEMA = [
-    """
+    f"""
     CREATE TABLE IF NOT EXISTS reads
     (
         plate_key   String CODEC(ZSTD(3)),
@@ -38,11 +51,11 @@ SCHEMA = [
     )
     ENGINE = MergeTree
     ORDER BY (plate_key, plate, ts)
-    SETTINGS index_granularity = 8192
+    SETTINGS index_granularity = 8192, {_PART_SETTINGS_SQL}
     """,
     # One row per stored read: (owner, hash of the read id). New reads are checked against it, so the same
     # (owner, read id) is never stored twice. Rebuilt from ``reads`` if a crash left the two apart.
-    """
+    f"""
     CREATE TABLE IF NOT EXISTS read_keys
     (
         owner UInt32,
@@ -50,12 +63,30 @@ SCHEMA = [
     )
     ENGINE = MergeTree
     ORDER BY (owner, key)
+    SETTINGS {_PART_SETTINGS_SQL}
     """,
 ]
 
 #: The read id a read is known by: the one it was sent with, else one generated from camera + time + plate.
 EFFECTIVE_READ_ID = "if(read_id != '', read_id, lower(hex(cityHash64(camera, toUnixTimestamp64Milli(ts), plate))))"
 READ_KEY = f"cityHash64(owner, {EFFECTIVE_READ_ID})"
+
+
+def _owner_cutoff(name: str) -> str:
+    """The cutoff of each read's owner from parallel arrays ``owners`` and ``name`` (epoch 0 for other owners)."""
+    cutoff_ms = f"transform(owner, {{owners:Array(UInt32)}}, {{{name}:Array(Int64)}}, toInt64(0))"
+    return f"fromUnixTimestamp64Milli({cutoff_ms}, 'UTC')"
+
+
+#: Retention. Query parameters: ``owners`` Array(UInt32) with one ``cutoffs`` and one ``hit_cutoffs`` entry each
+#: (epoch ms; owners not listed keep everything), ``held`` Array(Tuple(UInt32, String)): (owner, read id) of the
+#: reads linked to an alert or a case. The values are inlined into the mutation, so a mutation resumed after a
+#: crash needs nothing that died with the process.
+HELD = f"(owner, {EFFECTIVE_READ_ID}) IN {{held:Array(Tuple(UInt32, String))}}"
+#: A read past its owner's limit: older than the hit cutoff, or older than the normal cutoff and not held.
+EXPIRED = f"(ts < {_owner_cutoff('hit_cutoffs')} OR (ts < {_owner_cutoff('cutoffs')} AND NOT {HELD}))"
+#: A read past the normal cutoff that a hold keeps until the hit cutoff.
+KEPT_BY_HOLD = f"(ts >= {_owner_cutoff('hit_cutoffs')} AND ts < {_owner_cutoff('cutoffs')} AND {HELD})"
 FOLD = f"translate({{}}, '{CONFUSABLE_FROM}', '{CONFUSABLE_TO}')"
 
 

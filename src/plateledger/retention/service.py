@@ -1,0 +1,192 @@
+"""Retention runs: delete every owner's reads past the limits of its current policy, audited with counts.
+
+A run computes each owner's cutoffs from its policy in force (version 0, the documented default, when its admin
+has set none) and the clock: reads older than ``retention_days`` are deleted, except reads linked to an alert or
+a case (a :class:`~plateledger.store.models.ReadHold`), which are deleted when older than ``hit_retention_days``.
+
+The audit entry (:class:`~plateledger.audit.events.RetentionRun`) is appended *before* anything is deleted,
+with the exact counts the deletion then removes (the store counts, calls back, and deletes under one lock). If
+the append fails, nothing is deleted (fail closed). If the deletion itself fails after the entry, the error is
+raised and the next run deletes (and records) the same reads again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from plateledger.audit.events import RetentionRun
+from plateledger.audit.log import Actor, AuditLog
+from plateledger.core.clock import Clock
+from plateledger.core.errors import FieldInvalid, NotFound
+from plateledger.policy.rules import DAY_MS, DEFAULT, Policy
+from plateledger.store.governance import Governance
+from plateledger.store.models import Agency, AgencyPolicy, ReadHold
+from plateledger.store.reads import Expiry, ExpiryCount, ReadsStore
+
+#: What a hold links a read to.
+HOLD_KINDS = ("alert", "case")
+MAX_HOLD_TEXT = 64
+
+
+@dataclass(frozen=True)
+class OwnerRetention:
+    """One owner's part of a run."""
+
+    slug: str
+    policy_version: int
+    retention_days: int
+    hit_retention_days: int
+    cutoff_ms: int
+    hit_cutoff_ms: int
+    deleted: int
+    held: int
+    remaining: int
+
+    def as_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    """A run: its audit entry, time, owners (every agency with reads or a policy of its own), and the superseded
+    parts still on disk when it returned (0: the deleted reads are gone from disk)."""
+
+    audit_seq: int
+    ran_ms: int
+    owners: list[OwnerRetention] = field(default_factory=list)
+    outdated_parts: int = 0
+
+    @property
+    def deleted(self) -> int:
+        return sum(o.deleted for o in self.owners)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "audit_seq": self.audit_seq,
+            "ran_ms": self.ran_ms,
+            "deleted": self.deleted,
+            "outdated_parts": self.outdated_parts,
+            "owners": [o.as_json() for o in self.owners],
+        }
+
+
+@dataclass(frozen=True)
+class _Owner:
+    slug: str
+    version: int
+    policy: Policy
+    custom: bool
+
+
+class Retention:
+    def __init__(self, *, reads: ReadsStore, governance: Governance, audit: AuditLog, clock: Clock) -> None:
+        self._reads = reads
+        self._gov = governance
+        self._audit = audit
+        self._clock = clock
+
+    def _owners(self) -> tuple[dict[int, _Owner], list[tuple[int, str]]]:
+        """Every agency with the policy in force (the newest version, else the default), and the holds."""
+        with self._gov.session() as session:
+            owners = {a.id: _Owner(a.slug, 0, DEFAULT, False) for a in session.scalars(select(Agency))}
+            for row in session.scalars(select(AgencyPolicy).order_by(AgencyPolicy.agency_id, AgencyPolicy.version)):
+                owner = owners[row.agency_id]
+                owners[row.agency_id] = _Owner(owner.slug, row.version, Policy.model_validate_json(row.body), True)
+            held = [(h.owner_id, h.read_id) for h in session.scalars(select(ReadHold))]
+        return owners, held
+
+    def run(self, actor: Actor, *, settle_s: float = 60.0) -> RetentionReport:
+        """One retention run for every owner, audited as ``actor`` (an operator, or ``SYSTEM`` when scheduled).
+
+        Raises :class:`~plateledger.core.errors.AuditUnavailable` (and deletes nothing) if the entry cannot be
+        appended. ``settle_s``: how long to wait for the superseded parts to leave the disk.
+        """
+        now = self._clock.now_ms()
+        owners, held = self._owners()
+        limits = {
+            agency_id: Expiry(
+                cutoff_ms=now - owner.policy.retention_days * DAY_MS,
+                hit_cutoff_ms=now - owner.policy.hit_retention_days * DAY_MS,
+            )
+            for agency_id, owner in owners.items()
+        }
+        report: list[OwnerRetention] = []
+        seq: list[int] = []
+
+        def audit(counts: dict[int, ExpiryCount]) -> None:
+            for agency_id, owner in sorted(owners.items(), key=lambda item: item[1].slug):
+                count = counts.get(agency_id)
+                if count is None and not owner.custom:
+                    continue  # no reads and the default policy: nothing to record
+                count = count or ExpiryCount(stored=0, expired=0, held=0)
+                report.append(
+                    OwnerRetention(
+                        slug=owner.slug,
+                        policy_version=owner.version,
+                        retention_days=owner.policy.retention_days,
+                        hit_retention_days=owner.policy.hit_retention_days,
+                        cutoff_ms=limits[agency_id].cutoff_ms,
+                        hit_cutoff_ms=limits[agency_id].hit_cutoff_ms,
+                        deleted=count.expired,
+                        held=count.held,
+                        remaining=count.stored - count.expired,
+                    )
+                )
+            event = RetentionRun(
+                owners={
+                    o.slug: {
+                        "policy_version": o.policy_version,
+                        "retention_days": o.retention_days,
+                        "hit_retention_days": o.hit_retention_days,
+                        "cutoff_ms": o.cutoff_ms,
+                        "hit_cutoff_ms": o.hit_cutoff_ms,
+                    }
+                    for o in report
+                },
+                per_owner={o.slug: {"deleted": o.deleted, "held": o.held, "remaining": o.remaining} for o in report},
+            )
+            seq.append(self._audit.append(actor, event))
+
+        result = self._reads.expire(limits, held, before_delete=audit, settle_s=settle_s)
+        return RetentionReport(audit_seq=seq[0], ran_ms=now, owners=report, outdated_parts=result.outdated_parts)
+
+    def hold(self, owner_id: int, read_id: str, kind: str, reference: str, *, session: Session | None = None) -> bool:
+        """Keep one of ``owner_id``'s reads for its hit retention rather than the normal one, because it is linked
+        to an alert or a case (``kind``) named by ``reference``. Returns False when that hold already existed.
+
+        Not audited here: the caller records the action that creates the hold (a confirmed alert, a case); pass
+        its session (from :meth:`AuditLog.record`) to commit the hold in the same transaction as its entry.
+        """
+        if kind not in HOLD_KINDS:
+            raise FieldInvalid("kind", "one of " + ", ".join(HOLD_KINDS))
+        for name, value in (("read_id", read_id), ("reference", reference)):
+            if not 1 <= len(value) <= MAX_HOLD_TEXT:
+                raise FieldInvalid(name, f"1-{MAX_HOLD_TEXT} characters")
+        if session is None:
+            with self._gov.session() as own:
+                return self._hold(own, owner_id, read_id, kind, reference)
+        return self._hold(session, owner_id, read_id, kind, reference)
+
+    def _hold(self, session: Session, owner_id: int, read_id: str, kind: str, reference: str) -> bool:
+        if session.get(Agency, owner_id) is None:
+            raise NotFound(f"no agency #{owner_id}")
+        existing = session.scalars(
+            select(ReadHold.id).where(
+                ReadHold.owner_id == owner_id,
+                ReadHold.read_id == read_id,
+                ReadHold.kind == kind,
+                ReadHold.reference == reference,
+            )
+        ).first()
+        if existing is not None:
+            return False
+        session.add(
+            ReadHold(
+                owner_id=owner_id, read_id=read_id, kind=kind, reference=reference, created_ms=self._clock.now_ms()
+            )
+        )
+        return True

@@ -14,6 +14,8 @@ from plateledger.core.clock import Clock, SystemClock
 from plateledger.core.settings import Settings
 from plateledger.ingest.service import Ingestor
 from plateledger.policy.gate import Gate
+from plateledger.reports.access_log import AccessLog
+from plateledger.reports.transparency import TransparencyReports
 from plateledger.search.engine import SearchEngine
 from plateledger.search.plate import PlateSearches
 from plateledger.sharing.service import Agreements, Books, Policies
@@ -38,6 +40,8 @@ class Platform:
     books: Books
     engine: SearchEngine
     lock: DataLock
+    access_log: AccessLog
+    transparency: TransparencyReports
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None, url: str | None = None) -> Platform:
@@ -57,6 +61,9 @@ class Platform:
         registry = Registry(governance, audit, clock)
         books = Books(governance)
         engine = SearchEngine(audit=audit, gate=Gate(), books=books, clock=clock)
+        policies = Policies(governance, audit, clock)
+        agreements = Agreements(governance, audit, clock)
+        access_log = AccessLog(governance, audit)
         return cls(
             settings=settings,
             clock=clock,
@@ -69,11 +76,21 @@ class Platform:
             searches=PlateSearches(
                 reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page
             ),
-            policies=Policies(governance, audit, clock),
-            agreements=Agreements(governance, audit, clock),
+            policies=policies,
+            agreements=agreements,
             books=books,
             engine=engine,
             lock=lock,
+            access_log=access_log,
+            transparency=TransparencyReports(
+                registry=registry,
+                policies=policies,
+                agreements=agreements,
+                access_log=access_log,
+                reads=reads,
+                audit=audit,
+                clock=clock,
+            ),
         )
 
     def close(self) -> None:

@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plateledger import __version__
 from plateledger.api import problems
-from plateledger.api.routes import admin, reads, search
+from plateledger.api.routes import admin, agencies, reads, search, transparency
 from plateledger.platform import Platform
 
 
@@ -75,4 +75,6 @@ def create_app(*, platform: Platform) -> FastAPI:
     app.include_router(reads.router)
     app.include_router(search.router)
     app.include_router(admin.router)
+    app.include_router(agencies.router)
+    app.include_router(transparency.router)
     return app

@@ -10,7 +10,7 @@ import sys
 import typer
 
 from plateledger import __version__
-from plateledger.cli import admin, audit, reads, serve
+from plateledger.cli import admin, audit, reads, reports, serve
 from plateledger.cli.common import err
 from plateledger.core.errors import PlateledgerError
 
@@ -30,6 +30,8 @@ app.add_typer(admin.agencies, name="agencies")
 app.add_typer(admin.users, name="users")
 app.add_typer(admin.tokens, name="tokens")
 app.add_typer(admin.cameras, name="cameras")
+app.command("access-log")(reports.access_log)
+app.add_typer(reports.report, name="report")
 
 
 @app.command("version")

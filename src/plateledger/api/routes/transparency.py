@@ -36,7 +36,10 @@ def transparency_json(agency: Agency, platform: PlatformDep, days: Days = DEFAUL
 @router.get(
     "/transparency/{agency}",
     response_class=HTMLResponse,
-    responses={200: {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/TransparencyOut"}}}}},
+    responses={
+        200: {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/TransparencyOut"}}}},
+        404: {},
+    },
 )
 def transparency_page(
     agency: Agency,

@@ -58,7 +58,7 @@ def _agree(platform: Platform, requester: AgencyKit, owner: AgencyKit, terms: Te
     return view.id
 
 
-def _history(platform: Platform, clock: FixedClock) -> Network:
+def varied_history(platform: Platform, clock: FixedClock) -> Network:
     """A varied history over five agencies: answers with reads and with none, refusals by default deny, by
     prohibited purpose, by requester rules, by every agreement state, by role, malformed refusals, an area
     search, and an owner whose first camera comes late."""
@@ -126,7 +126,7 @@ def _history(platform: Platform, clock: FixedClock) -> Network:
 
 @pytest.fixture
 def network(platform: Platform, clock: FixedClock) -> Network:
-    return _history(platform, clock)
+    return varied_history(platform, clock)
 
 
 # -- an independent reading of the raw audit log -----------------------------------------------------------------
@@ -205,6 +205,14 @@ def test_every_owners_access_log_is_the_audit_log_exactly(platform: Platform, ne
         malformed = not params["withheld"] and not params["withheld_others"] and e.action == "search.refused"
         owners_then = {slug for ts, slug in cameras if ts <= e.ts_ms}
         assert seen.get(e.seq, set()) == (set() if malformed else owners_then), e.seq
+
+
+def test_access_log_is_exact_on_both_governance_engines(gov_platform: Platform, clock: FixedClock) -> None:
+    """The SQL narrowing (LIKE on the JSON text) admits every entry concerning the owner on PostgreSQL too."""
+    network = varied_history(gov_platform, clock)
+    for kit in network.owners:
+        actual = actual_log(gov_platform, kit.admin, kit.slug, limit=1000)
+        assert [{k: row[k] for k in (*KEYS, "query")} for row in actual] == expected_log(gov_platform, kit.slug)
 
 
 def test_the_history_covers_every_kind_of_decision(platform: Platform, network: Network) -> None:

@@ -18,13 +18,13 @@ from plateledger.platform import Platform
 from plateledger.policy.rules import Policy, describe
 from plateledger.reports.transparency import render_html
 from plateledger.sharing.service import preset_policy
-from tests.integration.test_access_log import PLATE, Network, _history
+from tests.integration.test_access_log import PLATE, Network, varied_history
 from tests.support import DAY_MS, NOW_MS, ingest, read, seed_agency
 
 
 @pytest.fixture
 def network(platform: Platform, clock: FixedClock) -> Network:
-    return _history(platform, clock)
+    return varied_history(platform, clock)
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ from plateledger.core.clock import Clock, SystemClock
 from plateledger.core.settings import Settings
 from plateledger.ingest.service import Ingestor
 from plateledger.policy.gate import Gate
+from plateledger.reports.access_log import AccessLog
+from plateledger.reports.transparency import TransparencyReports
 from plateledger.retention.service import Retention
 from plateledger.search.engine import SearchEngine
 from plateledger.search.plate import PlateSearches
@@ -40,6 +42,8 @@ class Platform:
     books: Books
     engine: SearchEngine
     lock: DataLock
+    access_log: AccessLog
+    transparency: TransparencyReports
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None, url: str | None = None) -> Platform:
@@ -59,6 +63,9 @@ class Platform:
         registry = Registry(governance, audit, clock)
         books = Books(governance)
         engine = SearchEngine(audit=audit, gate=Gate(), books=books, clock=clock)
+        policies = Policies(governance, audit, clock)
+        agreements = Agreements(governance, audit, clock)
+        access_log = AccessLog(governance, audit)
         return cls(
             settings=settings,
             clock=clock,
@@ -71,12 +78,22 @@ class Platform:
             searches=PlateSearches(
                 reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page
             ),
-            policies=Policies(governance, audit, clock),
-            agreements=Agreements(governance, audit, clock),
             retention=Retention(reads=reads, governance=governance, audit=audit, clock=clock),
+            policies=policies,
+            agreements=agreements,
             books=books,
             engine=engine,
             lock=lock,
+            access_log=access_log,
+            transparency=TransparencyReports(
+                registry=registry,
+                policies=policies,
+                agreements=agreements,
+                access_log=access_log,
+                reads=reads,
+                audit=audit,
+                clock=clock,
+            ),
         )
 
     def close(self) -> None:

@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plateledger import __version__
 from plateledger.api import problems
-from plateledger.api.routes import admin, reads, search, sharing
+from plateledger.api.routes import admin, agencies, reads, search, sharing, transparency
 from plateledger.platform import Platform
 
 
@@ -76,4 +76,6 @@ def create_app(*, platform: Platform) -> FastAPI:
     app.include_router(search.router)
     app.include_router(admin.router)
     app.include_router(sharing.router)
+    app.include_router(agencies.router)
+    app.include_router(transparency.router)
     return app

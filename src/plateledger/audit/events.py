@@ -310,6 +310,25 @@ class RetentionRun(AuditEvent):
         return {"per_owner": self.per_owner, "deleted": sum(c["deleted"] for c in self.per_owner.values())}
 
 
+@dataclass(frozen=True)
+class AccessLogViewed(AuditEvent):
+    """An owner's access log read by one of its admins or auditors (``entries``: how many were shown), or an
+    attempt refused (``outcome`` refused, with the reason). Reading who searched an owner's data is itself an
+    access to audit data, so it is recorded like one."""
+
+    action: ClassVar[str] = "access_log.viewed"
+    agency: str = ""
+    filters: Json = field(default_factory=dict)
+    entries: int = 0
+    reason: str = ""
+
+    def params(self) -> Json:
+        return {"agency": self.agency, "filters": self.filters, "reason": self.reason}
+
+    def counts(self) -> Json:
+        return {"entries": self.entries}
+
+
 def event_classes() -> list[type[AuditEvent]]:
     """Every concrete event class (those with an action)."""
     found: list[type[AuditEvent]] = []

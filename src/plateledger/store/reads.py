@@ -529,3 +529,14 @@ class ReadsStore:
                 "AND table IN ('reads', 'read_keys')"
             )
         )
+
+    def count_by_owner_since(self, owner: int, since_ms: int) -> int:
+        """How many reads ``owner`` took at or after ``since_ms`` (a count for transparency reports; no read
+        leaves the store, so no Permit is needed)."""
+        return int(
+            self._scalar(
+                "SELECT count() FROM reads WHERE owner = {owner:UInt32} "
+                "AND ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')",
+                {"owner": owner, "since": since_ms},
+            )
+        )

@@ -1,0 +1,133 @@
+"""Response bodies of the owner's access log and the transparency report: the shapes built by
+:func:`plateledger.reports.access_log.page_json` and ``TransparencyReports.build``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class AccessEntryOut(BaseModel):
+    seq: int = Field(description="The audit entry this row is derived from")
+    ts: str
+    action: str = Field(description="search.plate, search.area or search.refused")
+    kind: str = Field(description="Query kind: plate or area")
+    outcome: str = Field(description="permitted (this owner's reads could be returned) or withheld")
+    requester: str | None = Field(description="Requesting agency (slug)")
+    requester_name: str | None
+    user: str | None = Field(description="Requesting user")
+    purpose: str | None
+    case_number: str | None
+    query: dict[str, Any] = Field(description="The search parameters (plate or area, window, note)")
+    rows: int | None = Field(description="Reads of this owner returned (permitted only; 0 included)")
+    rule: str | None = Field(description="Why this owner's data was withheld")
+    limited: str | None = Field(description="Why a permitted time window was narrowed")
+    warrant: str | None
+    reason: str | None = Field(description="search.refused: why the search was refused as a whole")
+
+
+class AccessLogOut(BaseModel):
+    agency: str
+    entries: list[AccessEntryOut]
+    next_after_seq: int | None = Field(description="Pass as after_seq for the next page; null on the last page")
+
+
+class AgencyOut(BaseModel):
+    slug: str
+    name: str
+    kind: str
+    country: str
+    state: str
+
+
+class PeriodOut(BaseModel):
+    days: int
+    since: str
+    until: str
+
+
+class PolicyOut(BaseModel):
+    version: int = Field(description="0: the documented default, no policy set")
+    preset: str | None
+    matches_preset: bool | None = Field(description="Whether the policy is still exactly the preset it came from")
+    set_at: str | None
+    text: list[str] = Field(description="Generated from the policy in force (never written separately)")
+
+
+class RetentionOut(BaseModel):
+    days: int
+    hit_days: int
+
+
+class CamerasOut(BaseModel):
+    total: int
+    fixed: int
+    mobile: int
+
+
+class PurposeCount(BaseModel):
+    purpose: str
+    permitted: int
+    withheld: int
+
+
+class RequesterCount(BaseModel):
+    agency: str
+    name: str
+    own: bool
+    permitted: int
+    withheld: int
+
+
+class RuleCount(BaseModel):
+    rule: str
+    count: int
+
+
+class SearchesOut(BaseModel):
+    total: int
+    permitted: int
+    withheld: int
+    reads_returned: int
+    by_purpose: list[PurposeCount]
+    by_requester: list[RequesterCount]
+    refusals_by_rule: list[RuleCount]
+
+
+class PartnerOut(BaseModel):
+    agency: str
+    name: str
+    agreement: int
+    query_kinds: list[str]
+    purposes: list[str]
+    max_lookback_days: int | None
+    expires: str
+    attested: bool
+
+
+class SharingOut(BaseModel):
+    shares_with: list[PartnerOut] = Field(description="Agencies that may search this agency's reads")
+    receives_from: list[PartnerOut] = Field(description="Agencies whose reads this agency may search")
+
+
+class ChainOut(BaseModel):
+    intact: bool
+    entries: int
+    head_seq: int | None
+    head_hash: str | None
+    first_bad_seq: int | None
+    problem: str | None
+
+
+class TransparencyOut(BaseModel):
+    agency: AgencyOut
+    generated: str
+    period: PeriodOut
+    policy: PolicyOut
+    retention: RetentionOut
+    cameras: CamerasOut
+    reads_collected: int = Field(description="Reads this agency's cameras took in the period")
+    searches: SearchesOut
+    sharing: SharingOut
+    audit: ChainOut

@@ -1,0 +1,112 @@
+"""`plateledger access-log` (an owner's searches, for its admins and auditors) and `plateledger report transparency`
+(public). Both go to the running server when it holds the data directory."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from plateledger.cli.common import DataOpt, JsonOpt, opened, out, print_json, settings_for
+from plateledger.cli.forward import server_get
+from plateledger.core.errors import DataDirectoryBusy, FieldInvalid
+from plateledger.reports.access_log import page_json
+from plateledger.reports.transparency import DEFAULT_DAYS, render_html
+from plateledger.search.engine import parse_time
+from plateledger.store.lock import read_holder
+
+report = typer.Typer(help="Reports generated from the audit log and the stores.", no_args_is_help=True)
+
+
+def _server_url(data: Path | None) -> str:
+    holder = read_holder(settings_for(data).data)
+    if holder is None or not holder.url:
+        raise DataDirectoryBusy(
+            f"data directory {settings_for(data).data} is in use by another Plateledger process that serves no HTTP"
+        )
+    return holder.url
+
+
+def access_log(
+    token: Annotated[
+        str, typer.Option(help="Your API token (an admin or auditor of the owner)", envvar="PLATELEDGER_TOKEN")
+    ],
+    agency: Annotated[str | None, typer.Option(help="Owner agency slug [default: the token's agency]")] = None,
+    after: Annotated[int, typer.Option(help="Entries after this audit sequence number")] = 0,
+    limit: Annotated[int, typer.Option(help="Most entries to show (1-1000)")] = 100,
+    since: Annotated[str | None, typer.Option(help="ISO 8601 with zone (inclusive)")] = None,
+    until: Annotated[str | None, typer.Option(help="ISO 8601 with zone (exclusive)")] = None,
+    outcome: Annotated[str | None, typer.Option(help="permitted or withheld")] = None,
+    data: DataOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Every search that touched the agency's reads or was refused them, oldest first (the view is audited)."""
+    try:
+        with opened(data) as platform:
+            principal = platform.tokens.authenticate(token, where="cli access-log")
+            page = platform.access_log.view(
+                principal,
+                agency or principal.agency_slug,
+                after_seq=after,
+                limit=limit,
+                since_ms=parse_time(since, "since"),
+                until_ms=parse_time(until, "until"),
+                outcome=outcome,
+            )
+            body = page_json(page)
+    except DataDirectoryBusy:
+        url = _server_url(data)
+        path = f"/api/v1/agencies/{agency}/access-log" if agency else "/api/v1/access-log"
+        params = {"after_seq": after, "limit": limit, "since": since, "until": until, "outcome": outcome}
+        body = server_get(url, path, params, token=token).json()
+    if json:
+        print_json(body)
+        return
+    for entry in body["entries"]:
+        out.print(_line(entry), markup=False)
+    if body["next_after_seq"] is not None:
+        out.print(f"(more: --after {body['next_after_seq']})")
+
+
+def _line(entry: dict[str, Any]) -> str:
+    query = " ".join(f"{k}={v}" for k, v in sorted(entry["query"].items()) if v not in (None, False, ""))
+    if entry["outcome"] == "permitted":
+        result = f"{entry['rows']} reads" + (f" (limited: {entry['limited']})" if entry["limited"] else "")
+    else:
+        result = f"withheld: {entry['rule']}"
+    return (
+        f"{entry['seq']:>7} {entry['ts']} {entry['requester'] or '-'}/{entry['user'] or '-'} "
+        f"{entry['purpose'] or '-'} case {entry['case_number'] or '-'} {entry['kind']} {query}  {result}"
+    )
+
+
+@report.command("transparency")
+def transparency(
+    agency: Annotated[str, typer.Argument(help="Agency slug")],
+    format: Annotated[str, typer.Option("--format", help="html|json")] = "html",
+    days: Annotated[int, typer.Option(help="Length of the reporting period in days")] = DEFAULT_DAYS,
+    output: Annotated[Path | None, typer.Option(help="Write to this file instead of standard output")] = None,
+    data: DataOpt = None,
+) -> None:
+    """An agency's public transparency report (no token: it is public), generated from the policy in force, the
+    stores and the audit log; aggregate counts only."""
+    if format not in ("html", "json"):
+        raise FieldInvalid("format", "html or json")
+    try:
+        with opened(data) as platform:
+            built = platform.transparency.build(agency, days=days)
+        text = render_html(built) if format == "html" else _json_text(built)
+    except DataDirectoryBusy:
+        response = server_get(_server_url(data), f"/transparency/{agency}", {"days": days, "format": format})
+        text = response.text if format == "html" else _json_text(response.json())
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n"

@@ -1,0 +1,292 @@
+"""An owner's access log: every search that touched the owner's data or was refused it, derived from the audit log.
+
+The audit log is the single source: nothing else is written, so the access log cannot disagree with it. An entry
+of ``search.plate``, ``search.area`` or ``search.refused`` concerns owner X when (see docs/audit.md, "How
+refusals are recorded"):
+
+* X's slug is in ``counts.per_owner`` — permitted, with the reads returned (0 included);
+* X's slug is in ``params.withheld`` — withheld, with that rule;
+* ``params.withheld_others`` is set, X is named in neither map and X had a camera at the entry's time (the gate
+  decides every agency with a camera) — withheld, with that rule.
+
+A malformed refusal (neither ``withheld`` nor ``withheld_others``) was refused before any owner was evaluated
+and concerns no owner. SQL narrows the scan (action, time, and the owner's slug or a ``withheld_others`` in the
+text); :func:`touch` decides each candidate exactly.
+
+Reading the access log is itself an access to audit data: :meth:`AccessLog.view` is for the owner's admins and
+auditors only and records an ``access_log.viewed`` entry (or its refusal) before answering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import ColumnElement, and_, func, or_, select
+
+from plateledger.audit.events import AccessLogViewed
+from plateledger.audit.log import AuditLog
+from plateledger.auth.tokens import Principal
+from plateledger.core.clock import iso_ms
+from plateledger.core.errors import FieldInvalid, NotFound, PermissionDenied
+from plateledger.store.governance import Governance
+from plateledger.store.models import Agency, AuditEntry, Camera
+from plateledger.vocab import Role
+
+SEARCH_ACTIONS = ("search.plate", "search.area", "search.refused")
+#: How the owner's data fared in one search.
+PERMITTED, WITHHELD = "permitted", "withheld"
+OUTCOMES = (PERMITTED, WITHHELD)
+MAX_LIMIT = 1000
+VIEW_ROLES = frozenset({Role.ADMIN, Role.AUDITOR})
+_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class Touch:
+    """How one audit entry concerns one owner."""
+
+    outcome: str
+    rows: int | None
+    rule: str | None
+    limited: str | None
+
+
+@dataclass(frozen=True)
+class AccessEntry:
+    """One search as the owner sees it. ``rows``: reads of this owner returned (permitted only); ``rule``: why
+    the owner's data was withheld; ``limited``: why a permitted window was narrowed; ``reason``: why a
+    ``search.refused`` search was turned down as a whole."""
+
+    seq: int
+    ts_ms: int
+    action: str
+    kind: str
+    outcome: str
+    requester: str | None
+    requester_name: str | None
+    user: str | None
+    purpose: str | None
+    case_number: str | None
+    query: dict[str, Any]
+    rows: int | None
+    rule: str | None
+    limited: str | None
+    warrant: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class AccessLogPage:
+    agency: str
+    entries: list[AccessEntry]
+    #: Pass as ``after_seq`` for the next page; None when this page is the last.
+    next_after_seq: int | None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def touch(
+    action: str, ts_ms: int, params: dict[str, Any], counts: dict[str, Any], slug: str, first_camera_ms: int | None
+) -> Touch | None:
+    """How a search entry concerns the owner ``slug`` (whose first camera was added at ``first_camera_ms``);
+    None when it does not."""
+    if action not in SEARCH_ACTIONS:
+        return None
+    per_owner = _dict(counts.get("per_owner"))
+    if slug in per_owner:
+        limited = _dict(params.get("limited")).get(slug)
+        return Touch(PERMITTED, int(per_owner[slug]), None, str(limited) if limited else None)
+    withheld = _dict(params.get("withheld"))
+    if slug in withheld:
+        return Touch(WITHHELD, None, str(withheld[slug]), None)
+    others = params.get("withheld_others")
+    if others and first_camera_ms is not None and first_camera_ms <= ts_ms:
+        return Touch(WITHHELD, None, str(others), None)
+    return None
+
+
+def _like_literal(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def entry_json(entry: AccessEntry) -> dict[str, Any]:
+    """The one JSON shape of an access-log entry (API and CLI)."""
+    return {
+        "seq": entry.seq,
+        "ts": iso_ms(entry.ts_ms),
+        "action": entry.action,
+        "kind": entry.kind,
+        "outcome": entry.outcome,
+        "requester": entry.requester,
+        "requester_name": entry.requester_name,
+        "user": entry.user,
+        "purpose": entry.purpose,
+        "case_number": entry.case_number,
+        "query": entry.query,
+        "rows": entry.rows,
+        "rule": entry.rule,
+        "limited": entry.limited,
+        "warrant": entry.warrant,
+        "reason": entry.reason,
+    }
+
+
+def page_json(page: AccessLogPage) -> dict[str, Any]:
+    return {
+        "agency": page.agency,
+        "entries": [entry_json(e) for e in page.entries],
+        "next_after_seq": page.next_after_seq,
+    }
+
+
+class AccessLog:
+    def __init__(self, governance: Governance, audit: AuditLog) -> None:
+        self._gov = governance
+        self._audit = audit
+
+    def _owner(self, slug: str) -> tuple[Agency, int | None]:
+        with self._gov.session() as session:
+            agency = session.scalars(select(Agency).where(Agency.slug == slug)).one_or_none()
+            if agency is None:
+                raise NotFound(f"no agency {slug!r}")
+            first_camera = session.scalar(select(func.min(Camera.created_ms)).where(Camera.agency_id == agency.id))
+        return agency, first_camera
+
+    def view(
+        self,
+        principal: Principal,
+        slug: str,
+        *,
+        after_seq: int = 0,
+        limit: int = 100,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        outcome: str | None = None,
+    ) -> AccessLogPage:
+        """One page of ``slug``'s access log for one of its admins or auditors; the view (or its refusal) is
+        audited before the page is returned."""
+        filters: dict[str, Any] = {
+            "after_seq": after_seq,
+            "limit": limit,
+            "since_ms": since_ms,
+            "until_ms": until_ms,
+            "outcome": outcome,
+        }
+        try:
+            if not 1 <= limit <= MAX_LIMIT:
+                raise FieldInvalid("limit", f"between 1 and {MAX_LIMIT}")
+            if after_seq < 0:
+                raise FieldInvalid("after_seq", "0 or more")
+            if outcome is not None and outcome not in OUTCOMES:
+                raise FieldInvalid("outcome", " or ".join(OUTCOMES))
+            owner, _ = self._owner(slug)
+            if principal.agency_id != owner.id or principal.role not in VIEW_ROLES:
+                raise PermissionDenied("only the owner agency's admins and auditors may read its access log")
+        except (FieldInvalid, NotFound, PermissionDenied) as refusal:
+            self._audit.append(
+                principal.actor,
+                AccessLogViewed(outcome="refused", agency=slug[:64], filters=filters, reason=refusal.detail[:300]),
+            )
+            raise
+        page = self.page(slug, after_seq=after_seq, limit=limit, since_ms=since_ms, until_ms=until_ms, outcome=outcome)
+        self._audit.append(principal.actor, AccessLogViewed(agency=slug, filters=filters, entries=len(page.entries)))
+        return page
+
+    def page(
+        self,
+        slug: str,
+        *,
+        after_seq: int = 0,
+        limit: int = 100,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        outcome: str | None = None,
+    ) -> AccessLogPage:
+        """A page without permission checks or audit (for reports and :meth:`view`)."""
+        found: list[AccessEntry] = []
+        for entry in self.entries(slug, after_seq=after_seq, since_ms=since_ms, until_ms=until_ms):
+            if outcome is not None and entry.outcome != outcome:
+                continue
+            found.append(entry)
+            if len(found) > limit:
+                break
+        more = len(found) > limit
+        found = found[:limit]
+        return AccessLogPage(slug, found, found[-1].seq if more else None)
+
+    def entries(
+        self, slug: str, *, after_seq: int = 0, since_ms: int | None = None, until_ms: int | None = None
+    ) -> Iterator[AccessEntry]:
+        """Every access-log entry of ``slug`` after ``after_seq`` in sequence order; ``since_ms`` inclusive,
+        ``until_ms`` exclusive. No permission check: callers are :meth:`view` and aggregate reports."""
+        _, first_camera = self._owner(slug)
+        named = f'%"{_like_literal(slug)}"%'
+        candidates: list[ColumnElement[bool]] = [
+            AuditEntry.counts.like(named, escape="\\"),
+            AuditEntry.params.like(named, escape="\\"),
+        ]
+        if first_camera is not None:
+            # Non-null withheld_others is a string; a false match only admits a candidate that touch() drops.
+            candidates.append(
+                and_(AuditEntry.params.like('%"withheld\\_others":"%', escape="\\"), AuditEntry.ts_ms >= first_camera)
+            )
+        names: dict[int, tuple[str, str]] = {}
+        cursor = after_seq
+        while True:
+            query = select(AuditEntry).where(
+                AuditEntry.seq > cursor, AuditEntry.action.in_(SEARCH_ACTIONS), or_(*candidates)
+            )
+            if since_ms is not None:
+                query = query.where(AuditEntry.ts_ms >= since_ms)
+            if until_ms is not None:
+                query = query.where(AuditEntry.ts_ms < until_ms)
+            with self._gov.session() as session:
+                rows = list(session.scalars(query.order_by(AuditEntry.seq).limit(_BATCH)))
+                missing = {r.actor_agency_id for r in rows if r.actor_agency_id is not None} - names.keys()
+                if missing:
+                    for agency in session.scalars(select(Agency).where(Agency.id.in_(missing))):
+                        names[agency.id] = (agency.slug, agency.name)
+            for row in rows:
+                entry = self._entry(row, slug, first_camera, names)
+                if entry is not None:
+                    yield entry
+            if len(rows) < _BATCH:
+                return
+            cursor = rows[-1].seq
+
+    @staticmethod
+    def _entry(
+        row: AuditEntry, slug: str, first_camera: int | None, names: dict[int, tuple[str, str]]
+    ) -> AccessEntry | None:
+        params = _dict(orjson.loads(row.params))
+        counts = _dict(orjson.loads(row.counts))
+        touched = touch(row.action, row.ts_ms, params, counts, slug, first_camera)
+        if touched is None:
+            return None
+        requester = names.get(row.actor_agency_id) if row.actor_agency_id is not None else None
+        refused = row.action == "search.refused"
+        kind = str(params.get("kind", "plate")) if refused else row.action.removeprefix("search.")
+        warrant = params.get("warrant")
+        return AccessEntry(
+            seq=row.seq,
+            ts_ms=row.ts_ms,
+            action=row.action,
+            kind=kind,
+            outcome=touched.outcome,
+            requester=requester[0] if requester else None,
+            requester_name=requester[1] if requester else None,
+            user=row.actor_username,
+            purpose=row.purpose,
+            case_number=row.case_number,
+            query=_dict(params.get("query")),
+            rows=touched.rows,
+            rule=touched.rule,
+            limited=touched.limited,
+            warrant=str(warrant) if warrant else None,
+            reason=str(params.get("reason")) if refused and params.get("reason") else None,
+        )

@@ -1,0 +1,188 @@
+"""An agency's transparency report, computed on demand from the configured policy, the stores and the audit log.
+
+Nothing in it is written separately (invariant 7): the policy text is :func:`plateledger.policy.rules.describe`
+of the policy in force, searches come from the owner's access log (itself derived from the audit log), camera
+and read counts from the stores, sharing partners from the agreements the gate decides from. The report is
+public, so it holds aggregate counts only: no plate, read, position, case number, note or user name.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from functools import cache
+from typing import Any
+
+import jinja2
+
+from plateledger.agencies.registry import Registry
+from plateledger.audit.log import AuditLog
+from plateledger.core.clock import Clock, iso_ms
+from plateledger.core.errors import FieldInvalid
+from plateledger.policy.rules import DAY_MS, PRESETS, Preset, describe
+from plateledger.reports.access_log import PERMITTED, AccessLog
+from plateledger.sharing.service import Agreements, AgreementView, Policies
+from plateledger.store.reads import ReadsStore
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 3650
+
+
+def _partner(view: AgreementView, *, other: str, other_name: str) -> dict[str, Any]:
+    terms = view.granted_terms or {}
+    return {
+        "agency": other,
+        "name": other_name,
+        "agreement": view.id,
+        "query_kinds": sorted(terms.get("query_kinds", [])),
+        "purposes": sorted(terms.get("purposes", [])),
+        "max_lookback_days": terms.get("max_lookback_days"),
+        "expires": iso_ms(int(terms.get("expires_ms", 0))),
+        "attested": view.attestation is not None,
+    }
+
+
+class TransparencyReports:
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        policies: Policies,
+        agreements: Agreements,
+        access_log: AccessLog,
+        reads: ReadsStore,
+        audit: AuditLog,
+        clock: Clock,
+    ) -> None:
+        self._registry = registry
+        self._policies = policies
+        self._agreements = agreements
+        self._access_log = access_log
+        self._reads = reads
+        self._audit = audit
+        self._clock = clock
+
+    def build(self, slug: str, *, days: int = DEFAULT_DAYS) -> dict[str, Any]:
+        """The report of agency ``slug`` over the last ``days`` days, as JSON-ready data (HTML renders it)."""
+        if not 1 <= days <= MAX_DAYS:
+            raise FieldInvalid("days", f"between 1 and {MAX_DAYS}")
+        agency = self._registry.agency(slug)
+        now = self._clock.now_ms()
+        since = now - days * DAY_MS
+        current = self._policies.current(slug)
+        policy = current.policy
+        preset = current.preset
+        matches_preset = None
+        if preset is not None and preset in {p.value for p in Preset}:
+            matches_preset = PRESETS[Preset(preset)][0] == policy
+        cameras = self._registry.cameras(agency.id)
+        mobile = sum(1 for c in cameras if c.mobile)
+        return {
+            "agency": {
+                "slug": agency.slug,
+                "name": agency.name,
+                "kind": agency.kind,
+                "country": agency.country,
+                "state": agency.state,
+            },
+            "generated": iso_ms(now),
+            "period": {"days": days, "since": iso_ms(since), "until": iso_ms(now)},
+            "policy": {
+                "version": current.version,
+                "preset": preset,
+                "matches_preset": matches_preset,
+                "set_at": iso_ms(current.created_ms) if current.created_ms is not None else None,
+                "text": describe(policy, country=agency.country, state=agency.state),
+            },
+            "retention": {"days": policy.retention_days, "hit_days": policy.hit_retention_days},
+            "cameras": {"total": len(cameras), "fixed": len(cameras) - mobile, "mobile": mobile},
+            "reads_collected": self._reads.count_by_owner_since(agency.id, since),
+            "searches": self._searches(slug, since, now),
+            "sharing": self._sharing(agency.id, slug),
+            "audit": self._chain(),
+        }
+
+    def _searches(self, slug: str, since: int, until: int) -> dict[str, Any]:
+        permitted: Counter[tuple[str, str]] = Counter()
+        withheld: Counter[tuple[str, str]] = Counter()
+        purposes: dict[str, Counter[str]] = {}
+        requesters: dict[str, Counter[str]] = {}
+        names: dict[str, str] = {}
+        rules: Counter[str] = Counter()
+        returned = 0
+        for entry in self._access_log.entries(slug, since_ms=since, until_ms=until + 1):
+            purpose = entry.purpose or "none"
+            requester = entry.requester or "unknown"
+            names[requester] = entry.requester_name or requester
+            purposes.setdefault(purpose, Counter())[entry.outcome] += 1
+            requesters.setdefault(requester, Counter())[entry.outcome] += 1
+            if entry.outcome == PERMITTED:
+                permitted[(purpose, requester)] += 1
+                returned += entry.rows or 0
+            else:
+                withheld[(purpose, requester)] += 1
+                rules[entry.rule or "unknown"] += 1
+        by_requester = sorted(requesters.items(), key=lambda item: (-item[1].total(), names[item[0]]))
+        return {
+            "total": permitted.total() + withheld.total(),
+            "permitted": permitted.total(),
+            "withheld": withheld.total(),
+            "reads_returned": returned,
+            "by_purpose": [
+                {"purpose": p, "permitted": c["permitted"], "withheld": c["withheld"]}
+                for p, c in sorted(purposes.items())
+            ],
+            "by_requester": [
+                {
+                    "agency": r,
+                    "name": names[r],
+                    "own": r == slug,
+                    "permitted": c["permitted"],
+                    "withheld": c["withheld"],
+                }
+                for r, c in by_requester
+            ],
+            "refusals_by_rule": [{"rule": rule, "count": n} for rule, n in rules.most_common()],
+        }
+
+    def _sharing(self, agency_id: int, slug: str) -> dict[str, list[dict[str, Any]]]:
+        shares_with: list[dict[str, Any]] = []
+        receives_from: list[dict[str, Any]] = []
+        for view in self._agreements.for_agency(agency_id):
+            if view.state != "accepted" or view.expired or view.granted_terms is None:
+                continue
+            if view.owner == slug:
+                shares_with.append(_partner(view, other=view.requester, other_name=view.requester_name))
+            else:
+                receives_from.append(_partner(view, other=view.owner, other_name=view.owner_name))
+        return {"shares_with": shares_with, "receives_from": receives_from}
+
+    def _chain(self) -> dict[str, Any]:
+        result = self._audit.verify()
+        head = None
+        if result.intact and result.entries:
+            last = self._audit.entries(after_seq=result.entries - 1, limit=1)
+            head = last[0].hash if last else None
+        return {
+            "intact": result.intact,
+            "entries": result.entries,
+            "head_seq": result.entries if result.intact else None,
+            "head_hash": head,
+            "first_bad_seq": result.first_bad_seq,
+            "problem": result.problem or None,
+        }
+
+
+@cache
+def _templates() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("plateledger.reports", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_html(report: dict[str, Any]) -> str:
+    """The report as one self-contained HTML page (autoescaped; no scripts, no external assets)."""
+    return _templates().get_template("transparency.html").render(report=report)

@@ -14,6 +14,7 @@ from plateledger.core.clock import Clock, SystemClock
 from plateledger.core.settings import Settings
 from plateledger.ingest.service import Ingestor
 from plateledger.policy.gate import Gate
+from plateledger.search.area import AreaSearches
 from plateledger.search.engine import SearchEngine
 from plateledger.search.plate import PlateSearches
 from plateledger.sharing.service import Agreements, Books, Policies
@@ -33,6 +34,7 @@ class Platform:
     tokens: Tokens
     ingest: Ingestor
     searches: PlateSearches
+    areas: AreaSearches
     policies: Policies
     agreements: Agreements
     books: Books
@@ -69,6 +71,7 @@ class Platform:
             searches=PlateSearches(
                 reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page
             ),
+            areas=AreaSearches(reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page),
             policies=Policies(governance, audit, clock),
             agreements=Agreements(governance, audit, clock),
             books=books,

@@ -1,7 +1,8 @@
-"""`plateledger ingest` and `plateledger search plate`."""
+"""`plateledger ingest`, `plateledger search plate` and `plateledger search area`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -11,6 +12,7 @@ import httpx2
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from plateledger.auth.tokens import Principal
 from plateledger.cli.common import (
     DataOpt,
     JsonOpt,
@@ -31,7 +33,11 @@ from plateledger.core.errors import (
     PlateledgerError,
 )
 from plateledger.ingest.canonical import parse_mapping
-from plateledger.search.plate import PlateSearch, result_json
+from plateledger.platform import Platform
+from plateledger.search.area import AreaSearch
+from plateledger.search.engine import SearchResult
+from plateledger.search.plate import PlateSearch
+from plateledger.search.results import result_json
 from plateledger.store.lock import read_holder
 from plateledger.store.reads import BatchResult
 
@@ -113,13 +119,12 @@ def ingest(
         raise typer.Exit(1)
 
 
-def _via_server(url: str, token: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Ask the server that holds the data directory (same gate, same audit log); its refusals keep their kind."""
+def _via_server(url: str, token: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Ask the server that holds the data directory (same gate, same audit log) at ``path`` (e.g.
+    ``/api/v1/search/plate``); its refusals keep their kind."""
     clean = {k: v for k, v in params.items() if v is not None and v is not False}
     try:
-        response = httpx2.get(
-            f"{url}/api/v1/search/plate", params=clean, headers={"Authorization": f"Bearer {token}"}, timeout=60
-        )
+        response = httpx2.get(f"{url}{path}", params=clean, headers={"Authorization": f"Bearer {token}"}, timeout=60)
         body: dict[str, Any] = response.json()
     except (httpx2.HTTPError, ValueError) as exc:
         raise PlateledgerError(f"the server at {url} holds the data directory but did not answer: {exc}") from None
@@ -167,16 +172,31 @@ def search_plate(
         note=note,
         warrant=warrant,
     )
+    body = _search(data, token, "plate", lambda platform, principal: platform.searches.search(principal, ask), ask)
+    _print_result(body, json)
+
+
+def _search(
+    data: Path | None,
+    token: str,
+    kind: str,
+    run: Callable[[Platform, Principal], SearchResult],
+    ask: PlateSearch | AreaSearch,
+) -> dict[str, Any]:
+    """Run a search here, or, when a server holds the data directory, send the same request to it: the search's
+    fields are the API's query parameters."""
     try:
         with opened(data) as platform:
-            principal = platform.tokens.authenticate(token, where="cli search plate")
-            body = result_json(platform.searches.search(principal, ask))
+            principal = platform.tokens.authenticate(token, where=f"cli search {kind}")
+            return result_json(run(platform, principal))
     except DataDirectoryBusy:
         holder = read_holder(settings_for(data).data)
         if holder is None or not holder.url:
             raise
-        # PlateSearch's fields are the API's query parameters, so the same request goes to the server.
-        body = _via_server(holder.url, token, asdict(ask))
+        return _via_server(holder.url, token, f"/api/v1/search/{kind}", asdict(ask))
+
+
+def _print_result(body: dict[str, Any], json: bool) -> None:
     if json:
         print_json(body)
         return
@@ -187,9 +207,55 @@ def search_plate(
             f"{read['ts']}  {read['plate']:<10} {read['region'] or '':<6} {read['camera']:<20} "
             f"{where:<22} {read['owner']}"
         )
-    if body["truncated"]:
+    if body.get("next_cursor"):
+        out.print(f"(more reads match: next page with --cursor {body['next_cursor']})")
+    elif body["truncated"]:
         out.print("(more reads match: narrow the time range or raise --limit)")
     for limited in body["limited"]:
         out.print(f"limited: {limited['owner']}: {limited['rule']}")
     for withheld in body["withheld"]:
         out.print(f"withheld: {withheld['owner']}: {withheld['rule']}")
+
+
+@search.command("area")
+def search_area(
+    token: Annotated[str, typer.Option(help="Your API token (investigator or admin)", envvar="PLATELEDGER_TOKEN")],
+    purpose: Annotated[str | None, typer.Option(help="Purpose from the closed taxonomy (required)")] = None,
+    case: Annotated[str | None, typer.Option("--case", help="Case number (required)")] = None,
+    lat: Annotated[float | None, typer.Option(help="Centre latitude (with --lon and --radius-m)")] = None,
+    lon: Annotated[float | None, typer.Option(help="Centre longitude")] = None,
+    radius_m: Annotated[float | None, typer.Option("--radius-m", help="Radius in metres (at most 50,000)")] = None,
+    polygon: Annotated[
+        str | None, typer.Option(help="Instead of a circle: 'lat,lon;lat,lon;...' (3-100 vertices)")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Start, inclusive: ISO 8601 with zone or epoch ms (required)")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="End, exclusive: ISO 8601 with zone or epoch ms (required)")] = None,
+    limit: Annotated[int | None, typer.Option(help="Most reads per page")] = None,
+    cursor: Annotated[str | None, typer.Option(help="next_cursor of the previous page")] = None,
+    note: Annotated[str | None, typer.Option(help="Free-text note, in addition to purpose and case")] = None,
+    warrant: Annotated[
+        str | None, typer.Option(help="Warrant or court-order reference, where an owner's policy requires one")
+    ] = None,
+    data: DataOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Reads near a place (a radius around a point, or a polygon) in a time window, from the data your agency
+    may see under each owner's area limits, sorted by time, one page at a time."""
+    ask = AreaSearch(
+        purpose=purpose,
+        case_number=case,
+        lat=lat,
+        lon=lon,
+        radius_m=radius_m,
+        polygon=polygon,
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
+        note=note,
+        warrant=warrant,
+    )
+    body = _search(data, token, "area", lambda platform, principal: platform.areas.search(principal, ask), ask)
+    _print_result(body, json)

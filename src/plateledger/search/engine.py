@@ -47,6 +47,8 @@ class SearchResult:
     audit_seq: int = 0
     truncated: bool = False
     warrant: str | None = None
+    #: Area search: where the next page starts (None on the last page; plate search pages by ``since``).
+    next_cursor: str | None = None
 
 
 def parse_time(value: int | str | None, field: str) -> int | None:

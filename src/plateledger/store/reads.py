@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from chdb import session as _chdb_session
 
+from plateledger import geo
 from plateledger.agencies.registry import CameraInfo
 from plateledger.core.errors import ConfigurationError
 from plateledger.plates import confusable_key
@@ -92,6 +93,29 @@ class PlateQuery:
 
 
 @dataclass(frozen=True)
+class AreaQuery:
+    """An area query after validation: a circle (``lat``, ``lon``, ``radius_m``) or a ``polygon`` of (lat, lon)
+    vertices, a time window ``[since_ms, until_ms)``, and for later pages the sort key of the last read seen
+    (``after``: ts_ms, owner, read id). Reads come back ordered by that key, at most ``limit``."""
+
+    since_ms: int
+    until_ms: int
+    lat: float | None = None
+    lon: float | None = None
+    radius_m: float | None = None
+    polygon: tuple[tuple[float, float], ...] | None = None
+    after: tuple[int, int, str] | None = None
+    limit: int = 1_001
+
+    def box(self) -> geo.Box:
+        if self.polygon is not None:
+            return geo.polygon_box(self.polygon)
+        if self.lat is None or self.lon is None or self.radius_m is None:
+            raise ValueError("an area query needs a circle or a polygon")
+        return geo.circle_box(self.lat, self.lon, self.radius_m)
+
+
+@dataclass(frozen=True)
 class StoredRead:
     read_id: str
     plate: str
@@ -117,6 +141,79 @@ def _num(value: Any) -> float | None:
     return round(float(value), 6)
 
 
+#: Columns of a returned read, in StoredRead's order.
+_READ_COLUMNS = (
+    f"{sql.EFFECTIVE_READ_ID} AS rid, plate, plate_raw, region, toUnixTimestamp64Milli(ts), camera, "
+    "lat, lon, confidence, owner, make, model, color, vtype, direction, source"
+)
+
+
+def _stored_read(r: list[Any]) -> StoredRead:
+    return StoredRead(
+        read_id=r[0],
+        plate=r[1],
+        plate_raw=r[2],
+        region=r[3],
+        ts_ms=int(r[4]),
+        camera=r[5],
+        lat=_num(r[6]),
+        lon=_num(r[7]),
+        confidence=_num(r[8]),
+        owner=int(r[9]),
+        make=r[10],
+        model=r[11],
+        color=r[12],
+        vtype=r[13],
+        direction=_num(r[14]),
+        source=r[15],
+    )
+
+
+def area_sql(query: AreaQuery, owner_clause: str, table: str = "reads") -> tuple[str, dict[str, Any]]:
+    """The area query's SELECT and parameters. The time window comes first (the ``reads_by_time`` projection
+    answers it), a latitude/longitude box pre-filters cheaply, then the exact test: ``geoDistance`` (WGS-84) for
+    a circle, ``pointInPolygon`` for a polygon. A read without a position (NaN) fails every comparison, so it
+    never matches. ``table`` is for the benchmark of docs/benchmarks.md only."""
+    box = query.box()
+    params: dict[str, Any] = {
+        "since": query.since_ms,
+        "until": query.until_ms,
+        "min_lat": box.min_lat,
+        "max_lat": box.max_lat,
+        "min_lon": box.min_lon,
+        "max_lon": box.max_lon,
+        "limit": query.limit,
+    }
+    where = [
+        owner_clause,
+        "ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')",
+        "ts < fromUnixTimestamp64Milli({until:Int64}, 'UTC')",
+        "lat BETWEEN {min_lat:Float64} AND {max_lat:Float64}",
+        "lon BETWEEN {min_lon:Float64} AND {max_lon:Float64}",
+    ]
+    if query.polygon is not None:
+        params["lats"] = _ch_array([v[0] for v in query.polygon])
+        params["lons"] = _ch_array([v[1] for v in query.polygon])
+        where.append(
+            "pointInPolygon((toFloat64(lon), toFloat64(lat)), arrayZip({lons:Array(Float64)}, {lats:Array(Float64)}))"
+        )
+    else:
+        params.update(lat=query.lat, lon=query.lon, radius=query.radius_m)
+        where.append("geoDistance({lon:Float64}, {lat:Float64}, lon, lat) <= {radius:Float64}")
+    if query.after is not None:
+        ts_ms, owner, read_id = query.after
+        params.update(after_ts=ts_ms, after_owner=owner, after_rid=read_id)
+        where.append("ts >= fromUnixTimestamp64Milli({after_ts:Int64}, 'UTC')")
+        where.append(
+            "(toUnixTimestamp64Milli(ts), owner, rid) > ({after_ts:Int64}, {after_owner:UInt32}, {after_rid:String})"
+        )
+    statement = (
+        f"SELECT {_READ_COLUMNS} FROM {table} WHERE {' AND '.join(where)} "
+        "ORDER BY ts, owner, rid LIMIT {limit:UInt32} SETTINGS max_threads = 1"
+    )
+    return statement, params
+
+
 class ReadsStore:
     def __init__(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
@@ -131,6 +228,7 @@ class ReadsStore:
         try:
             for statement in sql.SCHEMA:
                 self._query(statement)
+            self._upgrade()
             self._query("CREATE DATABASE IF NOT EXISTS staging")
             self._reconcile_keys()
         except Exception as exc:  # chDB raises its own error types for a damaged directory
@@ -162,6 +260,22 @@ class ReadsStore:
         with self._lock:
             self._session.close()
         shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def _upgrade(self) -> None:
+        """Bring a reads table made by an earlier version up to date: add the area-search projection and
+        build it for the parts already stored. The build is a mutation that runs in the background (and resumes
+        after a restart); until a part has it, queries read that part from the plate-ordered table, so answers
+        are the same, only slower."""
+        present = self._scalar(
+            "SELECT count() FROM system.projections WHERE database = currentDatabase() AND table = 'reads' "
+            "AND name = {name:String}",
+            {"name": sql.AREA_PROJECTION_NAME},
+        )
+        if int(present or 0):
+            return
+        self._query(f"ALTER TABLE reads ADD PROJECTION IF NOT EXISTS {sql.AREA_PROJECTION.removeprefix('PROJECTION ')}")
+        self._query(f"ALTER TABLE reads MODIFY SETTING {sql.READS_SETTINGS}")
+        self._query(f"ALTER TABLE reads MATERIALIZE PROJECTION {sql.AREA_PROJECTION_NAME}")
 
     def _reconcile_keys(self) -> None:
         """If a crash stopped an insert between ``reads`` and ``read_keys``, rebuild the missing keys."""
@@ -362,33 +476,21 @@ class ReadsStore:
             params["camera"] = query.camera
             where.append("camera = {camera:String}")
         rows = self._rows(
-            f"SELECT {sql.EFFECTIVE_READ_ID}, plate, plate_raw, region, toUnixTimestamp64Milli(ts), camera, "
-            "lat, lon, confidence, owner, make, model, color, vtype, direction, source FROM reads "
+            f"SELECT {_READ_COLUMNS} FROM reads "
             f"WHERE {' AND '.join(where)} ORDER BY ts, owner, camera LIMIT {{limit:UInt32}} "
             "SETTINGS max_threads = 1",
             params,
         )
-        return [
-            StoredRead(
-                read_id=r[0],
-                plate=r[1],
-                plate_raw=r[2],
-                region=r[3],
-                ts_ms=int(r[4]),
-                camera=r[5],
-                lat=_num(r[6]),
-                lon=_num(r[7]),
-                confidence=_num(r[8]),
-                owner=int(r[9]),
-                make=r[10],
-                model=r[11],
-                color=r[12],
-                vtype=r[13],
-                direction=_num(r[14]),
-                source=r[15],
-            )
-            for r in rows
-        ]
+        return [_stored_read(r) for r in rows]
+
+    def area_reads(self, permit: Permit, query: AreaQuery) -> list[StoredRead]:
+        """Reads inside ``query``'s circle or polygon and time window, from the owners and windows ``permit``
+        allows, ordered by (time, owner, read id), at most ``query.limit``."""
+        owner_clause = permit.sql_clause()
+        if owner_clause is None:
+            return []
+        statement, params = area_sql(query, owner_clause)
+        return [_stored_read(r) for r in self._rows(statement, params)]
 
     # -- statistics -------------------------------------------------------------------------------------------
     def count(self) -> int:

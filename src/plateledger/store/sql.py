@@ -13,10 +13,7 @@ MAX_STRING = 64
 #: Earliest accepted read time. Older stamps are clock faults, and ClickHouse's DateTime64 range starts at 1900.
 EARLIEST_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 
-SCHEMA = [
-    """
-    CREATE TABLE IF NOT EXISTS reads
-    (
+READS_COLUMNS = """
         plate_key   String CODEC(ZSTD(3)),
         plate       String CODEC(ZSTD(3)),
         ts          DateTime64(3, 'UTC') CODEC(Delta, ZSTD(3)),
@@ -34,12 +31,28 @@ SCHEMA = [
         vtype       LowCardinality(String),
         direction   Float32 CODEC(ZSTD(3)),
         source      LowCardinality(String),
-        ingest_ts   DateTime64(3, 'UTC') CODEC(Delta, ZSTD(3))
+        ingest_ts   DateTime64(3, 'UTC') CODEC(Delta, ZSTD(3))"""
+
+#: Area search reads a time window: a copy of every column ordered by time, kept by ClickHouse with each part,
+#: so a 1-hour window reads its own slice instead of scanning a table ordered by plate (measured in
+#: docs/benchmarks.md, "Area search structure"). The query planner picks it for ``ts``-bounded queries.
+AREA_PROJECTION_NAME = "reads_by_time"
+AREA_PROJECTION = f"PROJECTION {AREA_PROJECTION_NAME} (SELECT * ORDER BY ts)"
+#: Lightweight deletes (retention) rebuild the projection of the parts they touch instead of failing.
+READS_SETTINGS = "index_granularity = 8192, lightweight_mutation_projection_mode = 'rebuild'"
+
+
+def reads_table_ddl(name: str = "reads", *, projection: str = f", {AREA_PROJECTION}") -> str:
+    """CREATE TABLE of the reads table (``projection``: extra definitions after the columns; the benchmark of
+    docs/benchmarks.md builds its variants from this)."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {name} ({READS_COLUMNS}{projection}) "
+        f"ENGINE = MergeTree ORDER BY (plate_key, plate, ts) SETTINGS {READS_SETTINGS}"
     )
-    ENGINE = MergeTree
-    ORDER BY (plate_key, plate, ts)
-    SETTINGS index_granularity = 8192
-    """,
+
+
+SCHEMA = [
+    reads_table_ddl(),
     # One row per stored read: (owner, hash of the read id). New reads are checked against it, so the same
     # (owner, read id) is never stored twice. Rebuilt from ``reads`` if a crash left the two apart.
     """

@@ -87,7 +87,7 @@ def validate_purpose_case(purpose: str | None, case_number: str | None) -> tuple
         raise FieldInvalid("purpose", f"unknown purpose {purpose[:64]!r}; one of " + ", ".join(Purpose))
     if not case_number or not case_number.strip():
         raise FieldInvalid("case_number", "required (1-64 printable characters)")
-    if not _CASE.match(case_number):
+    if not _CASE.fullmatch(case_number):
         raise FieldInvalid("case_number", "must be 1-64 printable ASCII characters")
     return Purpose(purpose), case_number
 
@@ -95,7 +95,7 @@ def validate_purpose_case(purpose: str | None, case_number: str | None) -> tuple
 def validate_warrant(value: str | None) -> str | None:
     if value is None or value == "":
         return None
-    if not _CASE.match(value):
+    if not _CASE.fullmatch(value):
         raise FieldInvalid("warrant", "1-64 printable ASCII characters")
     return value
 

@@ -43,7 +43,8 @@ MAX_RADIUS_M = 50_000
 MAX_WINDOW_HOURS = 24 * 31
 MAX_VERTICES = 100
 MAX_POLYGON_TEXT = 4_000
-MAX_CURSOR = 200
+#: Room for the longest read id (64 characters, JSON-escaped) in base64.
+MAX_CURSOR = 600
 _NUMBER = re.compile(r"^[+-]?([0-9]{1,12}(\.[0-9]{0,15})?|\.[0-9]{1,15})$")
 _EPOCH_MS = re.compile(r"^[0-9]{1,15}$")
 

@@ -25,7 +25,7 @@ from typing import Any
 from chdb import session as chdb_session
 
 from plateledger.store import sql
-from plateledger.store.reads import AreaQuery, area_sql
+from plateledger.store.queries import AreaQuery, area_sql
 
 T0_MS = 1_733_011_200_000  # 2024-12-01
 SPAN_MS = 30 * 86_400_000

@@ -11,7 +11,8 @@ from chdb import session as _chdb_session
 from plateledger.policy.gate import Book, Gate, Owner, Request
 from plateledger.policy.rules import DEFAULT
 from plateledger.store import sql
-from plateledger.store.reads import AreaQuery, ReadsStore
+from plateledger.store.queries import AreaQuery
+from plateledger.store.reads import ReadsStore
 from plateledger.vocab import QueryKind, Role
 from tests.support import HOUR_MS, NOW_MS
 

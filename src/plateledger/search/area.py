@@ -32,7 +32,8 @@ from plateledger.search.engine import (
     validate_purpose_case,
     validate_warrant,
 )
-from plateledger.store.reads import AreaQuery, ReadsStore
+from plateledger.store.queries import AreaQuery
+from plateledger.store.reads import ReadsStore
 from plateledger.vocab import Purpose, QueryKind
 
 __all__ = ["MAX_RADIUS_M", "MAX_VERTICES", "MAX_WINDOW_HOURS", "AreaSearch", "AreaSearches"]

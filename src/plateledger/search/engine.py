@@ -20,7 +20,7 @@ from plateledger.core.clock import Clock, parse_iso_ms
 from plateledger.core.errors import FieldInvalid, PermissionDenied
 from plateledger.policy.gate import Decision, Gate, Permit, Request
 from plateledger.sharing.service import Books
-from plateledger.store.reads import StoredRead
+from plateledger.store.queries import StoredRead
 from plateledger.vocab import SEARCH_ROLES, Purpose, QueryKind
 
 _CASE = re.compile(r"^[\x20-\x7e]{1,64}$")

@@ -21,7 +21,8 @@ from plateledger.search.engine import (
     validate_purpose_case,
     validate_warrant,
 )
-from plateledger.store.reads import PlateQuery, ReadsStore
+from plateledger.store.queries import PlateQuery
+from plateledger.store.reads import ReadsStore
 from plateledger.vocab import Purpose, QueryKind
 
 __all__ = ["PlateSearch", "PlateSearches", "SearchResult", "Withheld"]

@@ -6,7 +6,7 @@ from typing import Any
 
 from plateledger.core.clock import iso_ms
 from plateledger.search.engine import SearchResult
-from plateledger.store.reads import StoredRead
+from plateledger.store.queries import StoredRead
 
 
 def read_json(read: StoredRead, owner_names: dict[int, str]) -> dict[str, object]:

@@ -17,6 +17,7 @@ from plateledger.policy.gate import Gate
 from plateledger.reports.access_log import AccessLog
 from plateledger.reports.transparency import TransparencyReports
 from plateledger.retention.service import Retention
+from plateledger.search.area import AreaSearches
 from plateledger.search.engine import SearchEngine
 from plateledger.search.plate import PlateSearches
 from plateledger.sharing.service import Agreements, Books, Policies
@@ -36,6 +37,7 @@ class Platform:
     tokens: Tokens
     ingest: Ingestor
     searches: PlateSearches
+    areas: AreaSearches
     policies: Policies
     agreements: Agreements
     retention: Retention
@@ -78,6 +80,7 @@ class Platform:
             searches=PlateSearches(
                 reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page
             ),
+            areas=AreaSearches(reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page),
             retention=Retention(reads=reads, governance=governance, audit=audit, clock=clock),
             policies=policies,
             agreements=agreements,

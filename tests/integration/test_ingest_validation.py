@@ -17,7 +17,8 @@ from plateledger.core.errors import InvalidInput, PayloadTooLarge
 from plateledger.core.settings import Settings
 from plateledger.ingest.canonical import parse_mapping
 from plateledger.platform import Platform
-from plateledger.store.reads import BatchResult, StoredRead
+from plateledger.store.queries import StoredRead
+from plateledger.store.reads import BatchResult
 from tests.support import (
     HOUR_MS,
     MINUTE_MS,

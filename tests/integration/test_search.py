@@ -14,7 +14,7 @@ from plateledger.platform import Platform
 from plateledger.policy.gate import Gate, Request
 from plateledger.search.plate import SearchResult, Withheld
 from plateledger.store.models import AuditEntry
-from plateledger.store.reads import PlateQuery
+from plateledger.store.queries import PlateQuery
 from plateledger.vocab import QueryKind, Role
 from tests.support import (
     HOUR_MS,

@@ -31,7 +31,8 @@ from plateledger.core.settings import Settings, load_settings
 from plateledger.platform import Platform
 from plateledger.policy.gate import DEFAULT_DENY
 from plateledger.policy.rules import PRESETS, Preset, Terms
-from plateledger.search.plate import PlateSearch, result_json
+from plateledger.search.plate import PlateSearch
+from plateledger.search.results import result_json
 from plateledger.store.models import AuditEntry
 from plateledger.vocab import Purpose, QueryKind
 from tests.support import DAY_MS, clear_settings_environment, ingest, opened, read, seed_agency

@@ -89,6 +89,9 @@ class SearchOut(BaseModel):
     )
     limited: list[WithheldOut] = Field(description="Permitted owners whose time window was narrowed, and why")
     audit_seq: int
+    next_cursor: str | None = Field(
+        description="Area search: pass as `cursor` for the next page; null on the last page (and for plate search)"
+    )
 
 
 class VerifyOut(BaseModel):

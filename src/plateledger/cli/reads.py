@@ -1,7 +1,8 @@
-"""`plateledger ingest` and `plateledger search plate`."""
+"""`plateledger ingest`, `plateledger search plate` and `plateledger search area`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from plateledger.auth.tokens import Principal
 from plateledger.cli.common import (
     DataOpt,
     JsonOpt,
@@ -25,7 +27,11 @@ from plateledger.core.errors import (
     InvalidInput,
 )
 from plateledger.ingest.canonical import parse_mapping
-from plateledger.search.plate import PlateSearch, result_json
+from plateledger.platform import Platform
+from plateledger.search.area import AreaSearch
+from plateledger.search.engine import SearchResult
+from plateledger.search.plate import PlateSearch
+from plateledger.search.results import result_json
 from plateledger.store.reads import BatchResult
 
 search = typer.Typer(
@@ -139,16 +145,32 @@ def search_plate(
         note=note,
         warrant=warrant,
     )
-    # PlateSearch's fields are the API's query parameters, so the same request can go to a running server.
-    body = call(
+    body = _search(data, token, "plate", lambda platform, principal: platform.searches.search(principal, ask), ask)
+    _print_result(body, json)
+
+
+def _search(
+    data: Path | None,
+    token: str,
+    kind: str,
+    run: Callable[[Platform, Principal], SearchResult],
+    ask: PlateSearch | AreaSearch,
+) -> dict[str, Any]:
+    """Run a search here, or, when a server holds the data directory, send the same request to it: the search's
+    fields are the API's query parameters."""
+    body: dict[str, Any] = call(
         data,
         token,
-        where="cli search plate",
-        local=lambda platform, principal: result_json(platform.searches.search(principal, ask)),
+        where=f"cli search {kind}",
+        local=lambda platform, principal: result_json(run(platform, principal)),
         method="GET",
-        path="/api/v1/search/plate",
+        path=f"/api/v1/search/{kind}",
         params=asdict(ask),
     )
+    return body
+
+
+def _print_result(body: dict[str, Any], json: bool) -> None:
     if json:
         print_json(body)
         return
@@ -159,9 +181,55 @@ def search_plate(
             f"{read['ts']}  {read['plate']:<10} {read['region'] or '':<6} {read['camera']:<20} "
             f"{where:<22} {read['owner']}"
         )
-    if body["truncated"]:
+    if body.get("next_cursor"):
+        out.print(f"(more reads match: next page with --cursor {body['next_cursor']})")
+    elif body["truncated"]:
         out.print("(more reads match: narrow the time range or raise --limit)")
     for limited in body["limited"]:
         out.print(f"limited: {limited['owner']}: {limited['rule']}")
     for withheld in body["withheld"]:
         out.print(f"withheld: {withheld['owner']}: {withheld['rule']}")
+
+
+@search.command("area")
+def search_area(
+    token: Annotated[str, typer.Option(help="Your API token (investigator or admin)", envvar="PLATELEDGER_TOKEN")],
+    purpose: Annotated[str | None, typer.Option(help="Purpose from the closed taxonomy (required)")] = None,
+    case: Annotated[str | None, typer.Option("--case", help="Case number (required)")] = None,
+    lat: Annotated[float | None, typer.Option(help="Centre latitude (with --lon and --radius-m)")] = None,
+    lon: Annotated[float | None, typer.Option(help="Centre longitude")] = None,
+    radius_m: Annotated[float | None, typer.Option("--radius-m", help="Radius in metres (at most 50,000)")] = None,
+    polygon: Annotated[
+        str | None, typer.Option(help="Instead of a circle: 'lat,lon;lat,lon;...' (3-100 vertices)")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Start, inclusive: ISO 8601 with zone or epoch ms (required)")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="End, exclusive: ISO 8601 with zone or epoch ms (required)")] = None,
+    limit: Annotated[int | None, typer.Option(help="Most reads per page")] = None,
+    cursor: Annotated[str | None, typer.Option(help="next_cursor of the previous page")] = None,
+    note: Annotated[str | None, typer.Option(help="Free-text note, in addition to purpose and case")] = None,
+    warrant: Annotated[
+        str | None, typer.Option(help="Warrant or court-order reference, where an owner's policy requires one")
+    ] = None,
+    data: DataOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Reads near a place (a radius around a point, or a polygon) in a time window, from the data your agency
+    may see under each owner's area limits, sorted by time, one page at a time."""
+    ask = AreaSearch(
+        purpose=purpose,
+        case_number=case,
+        lat=lat,
+        lon=lon,
+        radius_m=radius_m,
+        polygon=polygon,
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
+        note=note,
+        warrant=warrant,
+    )
+    body = _search(data, token, "area", lambda platform, principal: platform.areas.search(principal, ask), ask)
+    _print_result(body, json)

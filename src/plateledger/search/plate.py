@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from plateledger.audit.events import PlateSearched
 from plateledger.auth.tokens import Principal
-from plateledger.core.clock import iso_ms
 from plateledger.core.errors import FieldInvalid, PlateledgerError
 from plateledger.plates import is_pattern, normalise_pattern, pattern_to_like, validate_plate
 from plateledger.search.engine import (
@@ -23,10 +21,11 @@ from plateledger.search.engine import (
     validate_purpose_case,
     validate_warrant,
 )
-from plateledger.store.reads import PlateQuery, ReadsStore, StoredRead
+from plateledger.store.queries import PlateQuery
+from plateledger.store.reads import ReadsStore
 from plateledger.vocab import Purpose, QueryKind
 
-__all__ = ["PlateSearch", "PlateSearches", "SearchResult", "Withheld", "read_json", "result_json"]
+__all__ = ["PlateSearch", "PlateSearches", "SearchResult", "Withheld"]
 
 
 @dataclass(frozen=True)
@@ -128,50 +127,3 @@ class PlateSearches:
             fetch=lambda permit: self._reads.plate_history(permit, query),
             warrant=warrant,
         )
-
-
-def read_json(read: StoredRead, owner_names: dict[int, str]) -> dict[str, object]:
-    vehicle: dict[str, str | float] = {
-        k: v
-        for k, v in (
-            ("make", read.make),
-            ("model", read.model),
-            ("color", read.color),
-            ("type", read.vtype),
-        )
-        if v
-    }
-    if read.direction is not None:
-        vehicle["direction"] = read.direction
-    return {
-        "read_id": read.read_id,
-        "plate": read.plate,
-        "plate_as_read": read.plate_raw,
-        "region": read.region or None,
-        "ts": iso_ms(read.ts_ms),
-        "camera": read.camera,
-        "lat": read.lat,
-        "lon": read.lon,
-        "confidence": read.confidence,
-        "owner": owner_names.get(read.owner, str(read.owner)),
-        "vehicle": vehicle or None,
-    }
-
-
-def result_json(result: SearchResult) -> dict[str, Any]:
-    """The one JSON shape of a search (plate or area), shared by the API and the CLI's --json."""
-    under = f"purpose {result.purpose}, case {result.case_number}"
-    if result.warrant:
-        under += f", warrant {result.warrant}"
-    return {
-        "obtained_under": under,
-        "purpose": result.purpose,
-        "case_number": result.case_number,
-        "warrant": result.warrant,
-        "count": len(result.reads),
-        "truncated": result.truncated,
-        "reads": [read_json(r, result.owner_names) for r in result.reads],
-        "withheld": [{"owner": w.owner, "rule": w.rule} for w in result.withheld],
-        "limited": [{"owner": w.owner, "rule": w.rule} for w in result.limited],
-        "audit_seq": result.audit_seq,
-    }

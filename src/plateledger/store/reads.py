@@ -23,27 +23,14 @@ from chdb import session as _chdb_session
 
 from plateledger.agencies.registry import CameraInfo
 from plateledger.core.errors import ConfigurationError
-from plateledger.plates import confusable_key
 from plateledger.store import sql
+from plateledger.store.queries import AreaQuery, PlateQuery, StoredRead, area_sql, ch_array, plate_sql, stored_read
 
 #: chDB ships no type information.
 chdb_session: Any = _chdb_session
 
 if TYPE_CHECKING:
     from plateledger.policy.gate import Permit
-
-
-def _ch_array(values: Sequence[str | float]) -> str:
-    """Text form of a ClickHouse array literal for a query parameter."""
-    items = []
-    for value in values:
-        if isinstance(value, str):
-            items.append("'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'")
-        elif math.isnan(value):
-            items.append("nan")
-        else:
-            items.append(repr(float(value)))
-    return "[" + ",".join(items) + "]"
 
 
 def _ch_string(value: str) -> str:
@@ -88,40 +75,6 @@ class _Pending:
 
 
 @dataclass(frozen=True)
-class PlateQuery:
-    """A plate history query after validation: exactly one of ``plate`` (exact) or ``like`` (pattern) is set."""
-
-    plate: str | None = None
-    like: str | None = None
-    fuzzy: bool = False
-    since_ms: int | None = None
-    until_ms: int | None = None
-    region: str | None = None
-    camera: str | None = None
-    limit: int = 10_000
-
-
-@dataclass(frozen=True)
-class StoredRead:
-    read_id: str
-    plate: str
-    plate_raw: str
-    region: str
-    ts_ms: int
-    camera: str
-    lat: float | None
-    lon: float | None
-    confidence: float | None
-    owner: int
-    make: str
-    model: str
-    color: str
-    vtype: str
-    direction: float | None
-    source: str
-
-
-@dataclass(frozen=True)
 class Expiry:
     """One owner's limits for :meth:`ReadsStore.expire` (epoch ms): its reads older than ``cutoff_ms`` go, except
     held ones (linked to an alert or a case), which go when older than ``hit_cutoff_ms``."""
@@ -153,12 +106,6 @@ class ExpiryResult:
         return sum(c.expired for c in self.counts.values())
 
 
-def _num(value: Any) -> float | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return round(float(value), 6)
-
-
 class ReadsStore:
     def __init__(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
@@ -174,6 +121,7 @@ class ReadsStore:
             for statement in sql.SCHEMA:
                 self._query(statement)
             self._apply_part_settings()
+            self._upgrade()
             self._query("CREATE DATABASE IF NOT EXISTS staging")
             self._reconcile_keys()
         except Exception as exc:  # chDB raises its own error types for a damaged directory
@@ -222,6 +170,22 @@ class ReadsStore:
             ]
             if missing:
                 self._query(f"ALTER TABLE {table} MODIFY SETTING {', '.join(missing)}")
+
+    def _upgrade(self) -> None:
+        """Bring a reads table made by an earlier version up to date: add the area-search projection and
+        build it for the parts already stored. The build is a mutation that runs in the background (and resumes
+        after a restart); until a part has it, queries read that part from the plate-ordered table, so answers
+        are the same, only slower."""
+        present = self._scalar(
+            "SELECT count() FROM system.projections WHERE database = currentDatabase() AND table = 'reads' "
+            "AND name = {name:String}",
+            {"name": sql.AREA_PROJECTION_NAME},
+        )
+        if int(present or 0):
+            return
+        self._query(f"ALTER TABLE reads ADD PROJECTION IF NOT EXISTS {sql.AREA_PROJECTION.removeprefix('PROJECTION ')}")
+        self._query(f"ALTER TABLE reads MODIFY SETTING {sql.READS_SETTINGS}")
+        self._query(f"ALTER TABLE reads MATERIALIZE PROJECTION {sql.AREA_PROJECTION_NAME}")
 
     def _reconcile_keys(self) -> None:
         """If a crash stopped an insert between ``reads`` and ``read_keys``, rebuild the missing keys."""
@@ -305,11 +269,11 @@ class ReadsStore:
         cameras = {(p.owner, c.external_id): c for p in group for c in p.cameras}
         countries = {p.owner: p.country for p in group}
         params: dict[str, Any] = {
-            "cam_keys": _ch_array([f"{owner}/{camera}" for owner, camera in cameras]),
-            "cam_lat": _ch_array([c.lat if c.lat is not None else math.nan for c in cameras.values()]),
-            "cam_lon": _ch_array([c.lon if c.lon is not None else math.nan for c in cameras.values()]),
+            "cam_keys": ch_array([f"{owner}/{camera}" for owner, camera in cameras]),
+            "cam_lat": ch_array([c.lat if c.lat is not None else math.nan for c in cameras.values()]),
+            "cam_lon": ch_array([c.lon if c.lon is not None else math.nan for c in cameras.values()]),
             "owners": "[" + ",".join(str(o) for o in owners) + "]",
-            "countries": _ch_array([countries[o] for o in owners]),
+            "countries": ch_array([countries[o] for o in owners]),
             "now_ms": max(p.now_ms for p in group),
             "max_future_ms": future_tolerance_ms,
             "max_bytes": max_read_bytes,
@@ -393,62 +357,17 @@ class ReadsStore:
         owner_clause = permit.sql_clause()
         if owner_clause is None:
             return []
-        params: dict[str, Any] = {"limit": query.limit}
-        where = [owner_clause]
-        if query.plate is not None:
-            params["key"] = confusable_key(query.plate)
-            where.append("plate_key = {key:String}")
-            if not query.fuzzy:
-                params["plate"] = query.plate
-                where.append("plate = {plate:String}")
-        elif query.like is not None:
-            params["key_like"] = confusable_key(query.like)
-            where.append("plate_key LIKE {key_like:String}")
-            if not query.fuzzy:
-                params["like"] = query.like
-                where.append("plate LIKE {like:String}")
-        else:
-            raise ValueError("a plate query needs a plate or a pattern")
-        if query.since_ms is not None:
-            params["since"] = query.since_ms
-            where.append("ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')")
-        if query.until_ms is not None:
-            params["until"] = query.until_ms
-            where.append("ts < fromUnixTimestamp64Milli({until:Int64}, 'UTC')")
-        if query.region:
-            params["region"] = query.region
-            where.append("region = {region:String}")
-        if query.camera:
-            params["camera"] = query.camera
-            where.append("camera = {camera:String}")
-        rows = self._rows(
-            f"SELECT {sql.EFFECTIVE_READ_ID}, plate, plate_raw, region, toUnixTimestamp64Milli(ts), camera, "
-            "lat, lon, confidence, owner, make, model, color, vtype, direction, source FROM reads "
-            f"WHERE {' AND '.join(where)} ORDER BY ts, owner, camera LIMIT {{limit:UInt32}} "
-            "SETTINGS max_threads = 1",
-            params,
-        )
-        return [
-            StoredRead(
-                read_id=r[0],
-                plate=r[1],
-                plate_raw=r[2],
-                region=r[3],
-                ts_ms=int(r[4]),
-                camera=r[5],
-                lat=_num(r[6]),
-                lon=_num(r[7]),
-                confidence=_num(r[8]),
-                owner=int(r[9]),
-                make=r[10],
-                model=r[11],
-                color=r[12],
-                vtype=r[13],
-                direction=_num(r[14]),
-                source=r[15],
-            )
-            for r in rows
-        ]
+        statement, params = plate_sql(query, owner_clause)
+        return [stored_read(r) for r in self._rows(statement, params)]
+
+    def area_reads(self, permit: Permit, query: AreaQuery) -> list[StoredRead]:
+        """Reads inside ``query``'s circle or polygon and time window, from the owners and windows ``permit``
+        allows, ordered by (time, owner, read id), at most ``query.limit``."""
+        owner_clause = permit.sql_clause()
+        if owner_clause is None:
+            return []
+        statement, params = area_sql(query, owner_clause)
+        return [stored_read(r) for r in self._rows(statement, params)]
 
     # -- statistics -------------------------------------------------------------------------------------------
     def count(self) -> int:

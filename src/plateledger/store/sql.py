@@ -26,10 +26,7 @@ PART_SETTINGS = {
 }
 _PART_SETTINGS_SQL = ", ".join(f"{name} = {value}" for name, value in PART_SETTINGS.items())
 
-SCHEMA = [
-    f"""
-    CREATE TABLE IF NOT EXISTS reads
-    (
+READS_COLUMNS = """
         plate_key   String CODEC(ZSTD(3)),
         plate       String CODEC(ZSTD(3)),
         ts          DateTime64(3, 'UTC') CODEC(Delta, ZSTD(3)),
@@ -47,12 +44,31 @@ SCHEMA = [
         vtype       LowCardinality(String),
         direction   Float32 CODEC(ZSTD(3)),
         source      LowCardinality(String),
-        ingest_ts   DateTime64(3, 'UTC') CODEC(Delta, ZSTD(3))
+        ingest_ts   DateTime64(3, 'UTC') CODEC(Delta, ZSTD(3))"""
+
+#: Area search reads a time window: a copy of every column ordered by time, kept by ClickHouse with each part,
+#: so a 1-hour window reads its own slice instead of scanning a table ordered by plate (measured in
+#: docs/benchmarks.md, "Area search structure"). The query planner picks it for ``ts``-bounded queries.
+AREA_PROJECTION_NAME = "reads_by_time"
+AREA_PROJECTION = f"PROJECTION {AREA_PROJECTION_NAME} (SELECT * ORDER BY ts)"
+#: A lightweight ``DELETE`` drops the projection from the parts it touches (those parts are then read in plate
+#: order: answers stay right, area search gets slower). ClickHouse's default refuses such deletes; 'rebuild' was
+#: measured (chDB 4.4 / ClickHouse 26.9) to keep returning deleted rows through the projection until a merge.
+#: Retention should use ``ALTER TABLE reads DELETE`` (a mutation), which rewrites parts with their projections.
+READS_SETTINGS = f"index_granularity = 8192, lightweight_mutation_projection_mode = 'drop', {_PART_SETTINGS_SQL}"
+
+
+def reads_table_ddl(name: str = "reads", *, projection: str = f", {AREA_PROJECTION}") -> str:
+    """CREATE TABLE of the reads table (``projection``: extra definitions after the columns; the benchmark of
+    docs/benchmarks.md builds its variants from this)."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {name} ({READS_COLUMNS}{projection}) "
+        f"ENGINE = MergeTree ORDER BY (plate_key, plate, ts) SETTINGS {READS_SETTINGS}"
     )
-    ENGINE = MergeTree
-    ORDER BY (plate_key, plate, ts)
-    SETTINGS index_granularity = 8192, {_PART_SETTINGS_SQL}
-    """,
+
+
+SCHEMA = [
+    reads_table_ddl(),
     # One row per stored read: (owner, hash of the read id). New reads are checked against it, so the same
     # (owner, read id) is never stored twice. Rebuilt from ``reads`` if a crash left the two apart.
     f"""

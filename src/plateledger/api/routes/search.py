@@ -1,4 +1,4 @@
-"""GET /api/v1/search/plate: purpose-bound plate history through the policy gate, audited before answer."""
+"""GET /api/v1/search/plate and /area: purpose-bound searches through the policy gate, audited before answer."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from fastapi import APIRouter, Query, Response
 
 from plateledger.api.deps import PlatformDep, PrincipalDep
 from plateledger.api.schemas import SearchOut
-from plateledger.search.plate import PlateSearch, result_json
+from plateledger.search.area import AreaSearch
+from plateledger.search.plate import PlateSearch
+from plateledger.search.results import result_json
 
 router = APIRouter(prefix="/api/v1/search", tags=["search"])
 
@@ -53,3 +55,52 @@ def search_plate(
     )
     # Serialised once with orjson: the shape is SearchOut (documented above), built by result_json.
     return Response(orjson.dumps(result_json(platform.searches.search(principal, ask))), media_type="application/json")
+
+
+@router.get(
+    "/area",
+    response_class=Response,
+    responses={200: {"model": SearchOut, "content": {"application/json": {}}}, 401: {}, 403: {}, 422: {}, 503: {}},
+)
+def search_area(
+    platform: PlatformDep,
+    principal: PrincipalDep,
+    purpose: Annotated[str | None, Query(description="Required; from the closed purpose taxonomy")] = None,
+    case_number: Annotated[str | None, Query(description="Required; 1-64 printable characters")] = None,
+    lat: Annotated[str | None, Query(description="Centre latitude (with lon and radius_m)")] = None,
+    lon: Annotated[str | None, Query(description="Centre longitude")] = None,
+    radius_m: Annotated[str | None, Query(description="Radius in metres (at most 50,000)")] = None,
+    polygon: Annotated[
+        str | None, Query(description="Instead of a circle: 'lat,lon;lat,lon;...', 3-100 vertices")
+    ] = None,
+    since: Annotated[
+        str | None, Query(description="Required; ISO 8601 with a time zone or epoch ms (inclusive)")
+    ] = None,
+    until: Annotated[
+        str | None, Query(description="Required; ISO 8601 with a time zone or epoch ms (exclusive)")
+    ] = None,
+    limit: Annotated[str | None, Query(description="Most reads per page (default search_page)")] = None,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    note: Annotated[str | None, Query(description="Free text, in addition to purpose and case")] = None,
+    warrant: Annotated[
+        str | None, Query(description="Warrant or court-order reference, where an owner requires one")
+    ] = None,
+) -> Response:
+    """Reads within a radius of a point, or inside a polygon, in a time window, ordered by time, one page at a
+    time; each page is gated by every owner's area limits and audited. Parameters are strings at the HTTP layer
+    so that the search service validates (and audits the refusal of) every one."""
+    ask = AreaSearch(
+        purpose=purpose,
+        case_number=case_number,
+        lat=lat,
+        lon=lon,
+        radius_m=radius_m,
+        polygon=polygon,
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
+        note=note,
+        warrant=warrant,
+    )
+    return Response(orjson.dumps(result_json(platform.areas.search(principal, ask))), media_type="application/json")

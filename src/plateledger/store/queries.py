@@ -1,0 +1,201 @@
+"""The reads store's queries as values: validated query objects, the SQL that answers them, and the read they
+return. Pure (no engine): :class:`~plateledger.store.reads.ReadsStore` runs them, and only with a gate-issued
+Permit's owner clause; the benchmarks run the same SQL.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from plateledger import geo
+from plateledger.plates import confusable_key
+from plateledger.store import sql
+
+
+def ch_array(values: Sequence[str | float]) -> str:
+    """Text form of a ClickHouse array literal for a query parameter."""
+    items = []
+    for value in values:
+        if isinstance(value, str):
+            items.append("'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'")
+        elif math.isnan(value):
+            items.append("nan")
+        else:
+            items.append(repr(float(value)))
+    return "[" + ",".join(items) + "]"
+
+
+@dataclass(frozen=True)
+class PlateQuery:
+    """A plate history query after validation: exactly one of ``plate`` (exact) or ``like`` (pattern) is set."""
+
+    plate: str | None = None
+    like: str | None = None
+    fuzzy: bool = False
+    since_ms: int | None = None
+    until_ms: int | None = None
+    region: str | None = None
+    camera: str | None = None
+    limit: int = 10_000
+
+
+@dataclass(frozen=True)
+class AreaQuery:
+    """An area query after validation: a circle (``lat``, ``lon``, ``radius_m``) or a ``polygon`` of (lat, lon)
+    vertices, a time window ``[since_ms, until_ms)``, and for later pages the sort key of the last read seen
+    (``after``: ts_ms, owner, read id). Reads come back ordered by that key, at most ``limit``."""
+
+    since_ms: int
+    until_ms: int
+    lat: float | None = None
+    lon: float | None = None
+    radius_m: float | None = None
+    polygon: tuple[tuple[float, float], ...] | None = None
+    after: tuple[int, int, str] | None = None
+    limit: int = 1_001
+
+    def box(self) -> geo.Box:
+        if self.polygon is not None:
+            return geo.polygon_box(self.polygon)
+        if self.lat is None or self.lon is None or self.radius_m is None:
+            raise ValueError("an area query needs a circle or a polygon")
+        return geo.circle_box(self.lat, self.lon, self.radius_m)
+
+
+@dataclass(frozen=True)
+class StoredRead:
+    read_id: str
+    plate: str
+    plate_raw: str
+    region: str
+    ts_ms: int
+    camera: str
+    lat: float | None
+    lon: float | None
+    confidence: float | None
+    owner: int
+    make: str
+    model: str
+    color: str
+    vtype: str
+    direction: float | None
+    source: str
+
+
+def _num(value: Any) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return round(float(value), 6)
+
+
+#: Columns of a returned read, in StoredRead's order.
+READ_COLUMNS = (
+    f"{sql.EFFECTIVE_READ_ID} AS rid, plate, plate_raw, region, toUnixTimestamp64Milli(ts), camera, "
+    "lat, lon, confidence, owner, make, model, color, vtype, direction, source"
+)
+
+
+def stored_read(r: list[Any]) -> StoredRead:
+    return StoredRead(
+        read_id=r[0],
+        plate=r[1],
+        plate_raw=r[2],
+        region=r[3],
+        ts_ms=int(r[4]),
+        camera=r[5],
+        lat=_num(r[6]),
+        lon=_num(r[7]),
+        confidence=_num(r[8]),
+        owner=int(r[9]),
+        make=r[10],
+        model=r[11],
+        color=r[12],
+        vtype=r[13],
+        direction=_num(r[14]),
+        source=r[15],
+    )
+
+
+def area_sql(query: AreaQuery, owner_clause: str, table: str = "reads") -> tuple[str, dict[str, Any]]:
+    """The area query's SELECT and parameters. The time window comes first (the ``reads_by_time`` projection
+    answers it), a latitude/longitude box pre-filters cheaply, then the exact test: ``geoDistance`` (WGS-84) for
+    a circle, ``pointInPolygon`` for a polygon. A read without a position (NaN) fails every comparison, so it
+    never matches. ``table`` is for the benchmark of docs/benchmarks.md only."""
+    box = query.box()
+    params: dict[str, Any] = {
+        "since": query.since_ms,
+        "until": query.until_ms,
+        "min_lat": box.min_lat,
+        "max_lat": box.max_lat,
+        "min_lon": box.min_lon,
+        "max_lon": box.max_lon,
+        "limit": query.limit,
+    }
+    where = [
+        owner_clause,
+        "ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')",
+        "ts < fromUnixTimestamp64Milli({until:Int64}, 'UTC')",
+        "lat BETWEEN {min_lat:Float64} AND {max_lat:Float64}",
+        "lon BETWEEN {min_lon:Float64} AND {max_lon:Float64}",
+    ]
+    if query.polygon is not None:
+        params["lats"] = ch_array([v[0] for v in query.polygon])
+        params["lons"] = ch_array([v[1] for v in query.polygon])
+        where.append(
+            "pointInPolygon((toFloat64(lon), toFloat64(lat)), arrayZip({lons:Array(Float64)}, {lats:Array(Float64)}))"
+        )
+    else:
+        params.update(lat=query.lat, lon=query.lon, radius=query.radius_m)
+        where.append("geoDistance({lon:Float64}, {lat:Float64}, lon, lat) <= {radius:Float64}")
+    if query.after is not None:
+        ts_ms, owner, read_id = query.after
+        params.update(after_ts=ts_ms, after_owner=owner, after_rid=read_id)
+        where.append("ts >= fromUnixTimestamp64Milli({after_ts:Int64}, 'UTC')")
+        where.append(
+            "(toUnixTimestamp64Milli(ts), owner, rid) > ({after_ts:Int64}, {after_owner:UInt32}, {after_rid:String})"
+        )
+    statement = (
+        f"SELECT {READ_COLUMNS} FROM {table} WHERE {' AND '.join(where)} "
+        "ORDER BY ts, owner, rid LIMIT {limit:UInt32} SETTINGS max_threads = 1"
+    )
+    return statement, params
+
+
+def plate_sql(query: PlateQuery, owner_clause: str) -> tuple[str, dict[str, Any]]:
+    """The plate history query's SELECT and parameters: the confusable key and plate lead (the table's order)."""
+    params: dict[str, Any] = {"limit": query.limit}
+    where = [owner_clause]
+    if query.plate is not None:
+        params["key"] = confusable_key(query.plate)
+        where.append("plate_key = {key:String}")
+        if not query.fuzzy:
+            params["plate"] = query.plate
+            where.append("plate = {plate:String}")
+    elif query.like is not None:
+        params["key_like"] = confusable_key(query.like)
+        where.append("plate_key LIKE {key_like:String}")
+        if not query.fuzzy:
+            params["like"] = query.like
+            where.append("plate LIKE {like:String}")
+    else:
+        raise ValueError("a plate query needs a plate or a pattern")
+    if query.since_ms is not None:
+        params["since"] = query.since_ms
+        where.append("ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')")
+    if query.until_ms is not None:
+        params["until"] = query.until_ms
+        where.append("ts < fromUnixTimestamp64Milli({until:Int64}, 'UTC')")
+    if query.region:
+        params["region"] = query.region
+        where.append("region = {region:String}")
+    if query.camera:
+        params["camera"] = query.camera
+        where.append("camera = {camera:String}")
+    statement = (
+        f"SELECT {READ_COLUMNS} FROM reads WHERE {' AND '.join(where)} ORDER BY ts, owner, camera "
+        "LIMIT {limit:UInt32} SETTINGS max_threads = 1"
+    )
+    return statement, params

@@ -72,31 +72,29 @@ def print_json(value: Any) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
-def via_server(
+def server_request(
     url: str,
-    token: str,
     method: str,
     path: str,
     *,
+    token: str | None = None,
     params: dict[str, Any] | None = None,
     body: dict[str, Any] | None = None,
-) -> Any:
-    """Ask the server that holds the data directory (same gate, same audit log); its refusals keep their kind."""
+) -> httpx2.Response:
+    """Ask the server that holds the data directory (same gate, same audit log). A refusal is raised as the
+    library error of its status, so the CLI exits as it would have locally."""
     clean = {k: v for k, v in (params or {}).items() if v is not None and v is not False}
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        response = httpx2.request(
-            method,
-            f"{url}{path}",
-            params=clean,
-            json=body,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=60,
-        )
-        answer = response.json() if response.content else None
-    except (httpx2.HTTPError, ValueError) as exc:
+        response = httpx2.request(method, f"{url}{path}", params=clean, json=body, headers=headers, timeout=60)
+    except httpx2.HTTPError as exc:
         raise PlateledgerError(f"the server at {url} holds the data directory but did not answer: {exc}") from None
     if response.status_code < 300:
-        return answer
+        return response
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
     detail = str(answer.get("detail", response.text)) if isinstance(answer, dict) else response.text
     if response.status_code == 422:
         field = str(answer.get("field", "request")) if isinstance(answer, dict) else "request"
@@ -104,6 +102,16 @@ def via_server(
     kinds = (InvalidInput, AuthenticationFailed, PermissionDenied, NotFound, Conflict)
     kind = {cls.status: cls for cls in kinds}.get(response.status_code, PlateledgerError)
     raise kind(f"server refused: {detail}")
+
+
+def server_url(data: Path | None) -> str:
+    """The URL of the server holding the data directory (DataDirectoryBusy if the holder serves no HTTP)."""
+    holder = read_holder(settings_for(data).data)
+    if holder is None or not holder.url:
+        raise DataDirectoryBusy(
+            f"data directory {settings_for(data).data} is in use by another Plateledger process that serves no HTTP"
+        )
+    return holder.url
 
 
 def call(
@@ -123,7 +131,5 @@ def call(
         with opened(data) as platform:
             return local(platform, platform.tokens.authenticate(token, where=where))
     except DataDirectoryBusy:
-        holder = read_holder(settings_for(data).data)
-        if holder is None or not holder.url:
-            raise
-        return via_server(holder.url, token, method, path, params=params, body=body)
+        response = server_request(server_url(data), method, path, token=token, params=params, body=body)
+        return response.json() if response.content else None

@@ -10,24 +10,13 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from plateledger.cli.common import DataOpt, JsonOpt, opened, out, print_json, settings_for
-from plateledger.cli.forward import server_get
+from plateledger.cli.common import DataOpt, JsonOpt, call, opened, out, print_json, server_request, server_url
 from plateledger.core.errors import DataDirectoryBusy, FieldInvalid
 from plateledger.reports.access_log import page_json
 from plateledger.reports.transparency import DEFAULT_DAYS, render_html
 from plateledger.search.engine import parse_time
-from plateledger.store.lock import read_holder
 
 report = typer.Typer(help="Reports generated from the audit log and the stores.", no_args_is_help=True)
-
-
-def _server_url(data: Path | None) -> str:
-    holder = read_holder(settings_for(data).data)
-    if holder is None or not holder.url:
-        raise DataDirectoryBusy(
-            f"data directory {settings_for(data).data} is in use by another Plateledger process that serves no HTTP"
-        )
-    return holder.url
 
 
 def access_log(
@@ -44,10 +33,13 @@ def access_log(
     json: JsonOpt = False,
 ) -> None:
     """Every search that touched the agency's reads or was refused them, oldest first (the view is audited)."""
-    try:
-        with opened(data) as platform:
-            principal = platform.tokens.authenticate(token, where="cli access-log")
-            page = platform.access_log.view(
+    path = f"/api/v1/agencies/{agency}/access-log" if agency else "/api/v1/access-log"
+    body = call(
+        data,
+        token,
+        where="cli access-log",
+        local=lambda platform, principal: page_json(
+            platform.access_log.view(
                 principal,
                 agency or principal.agency_slug,
                 after_seq=after,
@@ -56,12 +48,11 @@ def access_log(
                 until_ms=parse_time(until, "until"),
                 outcome=outcome,
             )
-            body = page_json(page)
-    except DataDirectoryBusy:
-        url = _server_url(data)
-        path = f"/api/v1/agencies/{agency}/access-log" if agency else "/api/v1/access-log"
-        params = {"after_seq": after, "limit": limit, "since": since, "until": until, "outcome": outcome}
-        body = server_get(url, path, params, token=token).json()
+        ),
+        method="GET",
+        path=path,
+        params={"after_seq": after, "limit": limit, "since": since, "until": until, "outcome": outcome},
+    )
     if json:
         print_json(body)
         return
@@ -100,7 +91,8 @@ def transparency(
             built = platform.transparency.build(agency, days=days)
         text = render_html(built) if format == "html" else _json_text(built)
     except DataDirectoryBusy:
-        response = server_get(_server_url(data), f"/transparency/{agency}", {"days": days, "format": format})
+        params = {"days": days, "format": format}
+        response = server_request(server_url(data), "GET", f"/transparency/{agency}", params=params)
         text = response.text if format == "html" else _json_text(response.json())
     if output is None:
         sys.stdout.write(text)

@@ -186,6 +186,21 @@ def test_federal_immigration_search_returns_nevada_reads_and_names_california_ru
         if spec.state == "CA" and spec.kind is not AgencyKind.PRIVATE:
             assert rules[spec.name] == "owner's policy prohibits purpose immigration_enforcement"
     assert rules["Coastline Parking Company"] == "no sharing agreement with this owner (default deny)"
+    # Each California agency's access log shows the search, who made it, and the rule that refused it.
+    for slug in ("palmcrest-pd", "harbor-grove-pd", "san-aurelio-sheriff"):
+        auditor = demo.tokens.authenticate(
+            next(u["token"] for u in seeded.summary.users if u["username"] == f"auditor@{slug}")
+        )
+        (entry,) = demo.access_log.view(auditor, slug, after_seq=result.audit_seq - 1, limit=1).entries
+        assert (entry.seq, entry.outcome, entry.requester) == (result.audit_seq, "withheld", "federal-transit-office")
+        assert (entry.purpose, entry.case_number) == ("immigration_enforcement", "IMM-1")
+        assert entry.rule == "owner's policy prohibits purpose immigration_enforcement"
+        assert entry.query["plate"] == walkthrough["plate"]
+    silver = demo.tokens.authenticate(
+        next(u["token"] for u in seeded.summary.users if u["username"] == "admin@silver-state-patrol")
+    )
+    (entry,) = demo.access_log.view(silver, "silver-state-patrol", after_seq=result.audit_seq - 1, limit=1).entries
+    assert (entry.outcome, entry.rows) == ("permitted", len(result.reads))
 
 
 @pytest.mark.slow

@@ -2,7 +2,7 @@
 pending / declined / revoked / expired agreements, a prohibited purpose, a denied requester kind, an
 out-of-state requester, lookback over the limit with and without a warrant, wildcard and fuzzy searches, auditor
 and device tokens. None may return a read the owner's policy forbids, and each refusal is recorded against the
-owner with its rule.
+owner with its rule in the audit log and in the owner's access log.
 
 The data directory is seeded once (the clock starts 10 days back so an agreement can expire) and reopened per
 test, because the CLI opens it itself; the CLI runs on the system clock, so read ages sit well away from every
@@ -171,6 +171,15 @@ def withheld_rule(world: World, body: dict[str, Any], slug: str = OWNER) -> str 
     return rules.get(world.names[slug])
 
 
+def logged_rule(platform: Platform, world: World, seq: int) -> str | None:
+    """The owner's access log entry for the search ``seq``, as its admin sees it: the rule that withheld the
+    owner's reads (``None``: permitted)."""
+    admin = platform.tokens.authenticate(world.tokens[OWNER]["admin"])
+    (entry,) = platform.access_log.view(admin, OWNER, after_seq=seq - 1, limit=1).entries
+    assert entry.seq == seq
+    return entry.rule if entry.outcome == "withheld" else None
+
+
 def audited_rule(platform: Platform, seq: int, slug: str = OWNER) -> str | None:
     """The rule the audit entry records against ``slug`` (``None``: the owner was permitted)."""
     with platform.governance.session() as session:
@@ -213,7 +222,8 @@ def test_a_refused_owner_returns_nothing_and_is_recorded_with_its_rule(
         assert re.fullmatch(rule, got), got
         with opened(world.settings, FixedClock(world.now_ms)) as platform:
             recorded = audited_rule(platform, body["audit_seq"])
-        assert recorded == got
+            logged = logged_rule(platform, world, body["audit_seq"])
+        assert recorded == logged == got
 
 
 LOOKBACKS = [
@@ -238,6 +248,7 @@ def test_lookback_is_clipped_without_a_warrant_and_never_beyond_the_limit(
     assert body["warrant"] == warrant
     with opened(world.settings, FixedClock(world.now_ms)) as platform:
         assert audited_rule(platform, body["audit_seq"]) is None  # permitted, and counted
+        assert logged_rule(platform, world, body["audit_seq"]) is None
         with platform.governance.session() as session:
             entry = session.get(AuditEntry, body["audit_seq"])
             assert entry is not None
@@ -255,9 +266,12 @@ def test_auditor_and_device_tokens_cannot_search_and_the_refusal_is_recorded_per
     with pytest.raises(PermissionDenied, match=f"{role} token cannot search reads"):
         CHANNELS[channel](world, world.tokens[requester][role], params)
     with opened(world.settings, FixedClock(world.now_ms)) as platform:
-        last = platform.audit.entries(after_seq=0, limit=100_000)[-1]
+        last = next(
+            e for e in reversed(platform.audit.entries(after_seq=0, limit=100_000)) if e.action.startswith("search")
+        )
         assert (last.action, last.outcome) == ("search.refused", "refused")
         assert audited_rule(platform, last.seq) == f"role {role} may not read plate data"
+        assert logged_rule(platform, world, last.seq) == f"role {role} may not read plate data"
 
 
 def test_the_library_answer_lists_every_owner_exactly_once(platform: Platform, world: World) -> None:

@@ -31,6 +31,15 @@ from plateledger.platform import Platform
 from plateledger.store.lock import read_holder
 
 TokenOpt = Annotated[str, typer.Option(help="Your API token", envvar="PLATELEDGER_TOKEN")]
+SearchTokenOpt = Annotated[
+    str, typer.Option("--token", help="Your API token (investigator or admin)", envvar="PLATELEDGER_TOKEN")
+]
+PurposeOpt = Annotated[str | None, typer.Option(help="Purpose from the closed taxonomy (required)")]
+CaseOpt = Annotated[str | None, typer.Option("--case", help="Case number (required)")]
+NoteOpt = Annotated[str | None, typer.Option(help="Free-text note, in addition to purpose and case")]
+WarrantOpt = Annotated[
+    str | None, typer.Option(help="Warrant or court-order reference, where an owner's policy requires one")
+]
 DataOpt = Annotated[
     Path | None,
     typer.Option(

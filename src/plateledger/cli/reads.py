@@ -13,8 +13,13 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from plateledger.auth.tokens import Principal
 from plateledger.cli.common import (
+    CaseOpt,
     DataOpt,
     JsonOpt,
+    NoteOpt,
+    PurposeOpt,
+    SearchTokenOpt,
+    WarrantOpt,
     call,
     err,
     opened,
@@ -115,19 +120,17 @@ def ingest(
 @search.command("plate")
 def search_plate(
     plate: Annotated[str, typer.Argument(help="Plate, or a pattern with * (any run) and ? (one character)")],
-    token: Annotated[str, typer.Option(help="Your API token (investigator or admin)", envvar="PLATELEDGER_TOKEN")],
-    purpose: Annotated[str | None, typer.Option(help="Purpose from the closed taxonomy (required)")] = None,
-    case: Annotated[str | None, typer.Option("--case", help="Case number (required)")] = None,
+    token: SearchTokenOpt,
+    purpose: PurposeOpt = None,
+    case: CaseOpt = None,
     fuzzy: Annotated[bool, typer.Option("--fuzzy", help="Match OCR-confusable characters (O/0, B/8 ...)")] = False,
     since: Annotated[str | None, typer.Option(help="ISO 8601 with zone")] = None,
     until: Annotated[str | None, typer.Option(help="ISO 8601 with zone")] = None,
     region: Annotated[str | None, typer.Option(help="e.g. US-CA")] = None,
     camera: Annotated[str | None, typer.Option(help="Camera id")] = None,
     limit: Annotated[int | None, typer.Option(help="Most reads to return")] = None,
-    note: Annotated[str | None, typer.Option(help="Free-text note, in addition to purpose and case")] = None,
-    warrant: Annotated[
-        str | None, typer.Option(help="Warrant or court-order reference, where an owner's policy requires one")
-    ] = None,
+    note: NoteOpt = None,
+    warrant: WarrantOpt = None,
     data: DataOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -193,9 +196,9 @@ def _print_result(body: dict[str, Any], json: bool) -> None:
 
 @search.command("area")
 def search_area(
-    token: Annotated[str, typer.Option(help="Your API token (investigator or admin)", envvar="PLATELEDGER_TOKEN")],
-    purpose: Annotated[str | None, typer.Option(help="Purpose from the closed taxonomy (required)")] = None,
-    case: Annotated[str | None, typer.Option("--case", help="Case number (required)")] = None,
+    token: SearchTokenOpt,
+    purpose: PurposeOpt = None,
+    case: CaseOpt = None,
     lat: Annotated[float | None, typer.Option(help="Centre latitude (with --lon and --radius-m)")] = None,
     lon: Annotated[float | None, typer.Option(help="Centre longitude")] = None,
     radius_m: Annotated[float | None, typer.Option("--radius-m", help="Radius in metres (at most 50,000)")] = None,
@@ -208,10 +211,8 @@ def search_area(
     until: Annotated[str | None, typer.Option(help="End, exclusive: ISO 8601 with zone or epoch ms (required)")] = None,
     limit: Annotated[int | None, typer.Option(help="Most reads per page")] = None,
     cursor: Annotated[str | None, typer.Option(help="next_cursor of the previous page")] = None,
-    note: Annotated[str | None, typer.Option(help="Free-text note, in addition to purpose and case")] = None,
-    warrant: Annotated[
-        str | None, typer.Option(help="Warrant or court-order reference, where an owner's policy requires one")
-    ] = None,
+    note: NoteOpt = None,
+    warrant: WarrantOpt = None,
     data: DataOpt = None,
     json: JsonOpt = False,
 ) -> None:

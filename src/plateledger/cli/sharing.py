@@ -6,6 +6,7 @@ the same request to that server (same checks, same audit log).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ import typer
 
 from plateledger.cli.common import DataOpt, JsonOpt, TokenOpt, call, out, print_json
 from plateledger.core.errors import FieldInvalid
+from plateledger.platform import Platform
 from plateledger.policy.rules import PRESETS, describe
 from plateledger.sharing.service import make_terms, parse_policy, preset_policy
 
@@ -26,7 +28,7 @@ KindsOpt = Annotated[str | None, typer.Option("--kinds", help="Comma-separated q
 PurposesOpt = Annotated[str | None, typer.Option("--purposes", help="Comma-separated purposes")]
 LookbackOpt = Annotated[int | None, typer.Option("--lookback-days", help="Maximum lookback in days")]
 ExpiresOpt = Annotated[str | None, typer.Option("--expires", help="Last day in force, e.g. 2027-06-30")]
-NoteOpt = Annotated[str | None, typer.Option("--note", help="Note recorded with this step")]
+StepNoteOpt = Annotated[str | None, typer.Option("--note", help="Note recorded with this step")]
 
 
 def _split(text: str) -> list[str]:
@@ -79,7 +81,7 @@ def request(
     attest: Annotated[
         str | None, typer.Option(help="Declaration the owner's policy requires of out-of-state requesters")
     ] = None,
-    note: NoteOpt = None,
+    note: StepNoteOpt = None,
     data: DataOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -124,7 +126,7 @@ def accept(
     purposes: PurposesOpt = None,
     lookback_days: LookbackOpt = None,
     expires: ExpiresOpt = None,
-    note: NoteOpt = None,
+    note: StepNoteOpt = None,
     data: DataOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -149,7 +151,7 @@ def _step(action: str, help_text: str) -> None:
     def command(
         agreement_id: Annotated[int, typer.Argument(help="Agreement number")],
         token: TokenOpt,
-        note: NoteOpt = None,
+        note: StepNoteOpt = None,
         data: DataOpt = None,
         json: JsonOpt = False,
     ) -> None:
@@ -183,46 +185,45 @@ def _show_policy(answer: dict[str, Any], json: bool) -> None:
         out.print(f"  {line}")
 
 
-@policy.command("show")
-def show(
-    agency: Annotated[str, typer.Argument(help="Agency slug")],
-    token: TokenOpt,
-    data: DataOpt = None,
-    json: JsonOpt = False,
-) -> None:
-    """An agency's policy in force, in plain language (generated from the policy itself)."""
-    answer = call(
-        data,
-        token,
-        where="cli policy show",
-        local=lambda p, _who: p.policies.current(agency).as_json(),
-        method="GET",
-        path=f"/api/v1/policies/{agency}",
-    )
-    _show_policy(answer, json)
+def _policy_command(name: str, path: str, local: Callable[[Platform, str], Any], doc: str) -> None:
+    def command(
+        agency: Annotated[str, typer.Argument(help="Agency slug")],
+        token: TokenOpt,
+        data: DataOpt = None,
+        json: JsonOpt = False,
+    ) -> None:
+        answer = call(
+            data,
+            token,
+            where=f"cli policy {name}",
+            local=lambda p, _who: local(p, agency),
+            method="GET",
+            path=path.format(agency=agency),
+        )
+        if isinstance(answer, dict):
+            _show_policy(answer, json)
+        elif json:
+            print_json(answer)
+        else:
+            for version in answer:
+                out.print(f"version {version['version']} by {version['created_by']} at {version['created']}")
+
+    command.__doc__ = doc
+    policy.command(name)(command)
 
 
-@policy.command("history")
-def history(
-    agency: Annotated[str, typer.Argument(help="Agency slug")],
-    token: TokenOpt,
-    data: DataOpt = None,
-    json: JsonOpt = False,
-) -> None:
-    """Every version of an agency's policy."""
-    answer = call(
-        data,
-        token,
-        where="cli policy history",
-        local=lambda p, _who: [v.as_json() for v in p.policies.history(agency)],
-        method="GET",
-        path=f"/api/v1/policies/{agency}/history",
-    )
-    if json:
-        print_json(answer)
-        return
-    for version in answer:
-        out.print(f"version {version['version']} by {version['created_by']} at {version['created']}")
+_policy_command(
+    "show",
+    "/api/v1/policies/{agency}",
+    lambda p, agency: p.policies.current(agency).as_json(),
+    "An agency's policy in force, in plain language (generated from the policy itself).",
+)
+_policy_command(
+    "history",
+    "/api/v1/policies/{agency}/history",
+    lambda p, agency: [v.as_json() for v in p.policies.history(agency)],
+    "Every version of an agency's policy.",
+)
 
 
 @policy.command("set")

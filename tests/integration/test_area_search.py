@@ -47,7 +47,7 @@ SQUARE = ";".join(
 REFUSED = {
     "noarea": "owner's policy does not allow area searches",
     "smallradius": "owner's policy limits area searches to 100 m",
-    "shortwindow": "owner's policy limits area searches to 1 hours",
+    "shortwindow": "owner's policy limits area searches to 1 hour",
     "stranger": DEFAULT_DENY,
     "plateonly": "does not grant area searches",
     "prohibits": "owner's policy prohibits purpose stolen_vehicle",
@@ -215,6 +215,25 @@ def test_owner_limits_are_per_owner(platform: Platform, network: Network) -> Non
     result = area(platform, network.city.investigator, radius_m=50, since=T - 30 * MINUTE_MS, until=T + 30 * MINUTE_MS)
     assert {"smallradius-1", "shortwindow-1", "s-1", "c-1"} <= set(ids(result))
     assert not {"noarea-1", "stranger-1", "plateonly-1", "prohibits-1"} & set(ids(result))
+
+
+def test_each_refused_owner_sees_the_area_search_in_its_access_log(platform: Platform, network: Network) -> None:
+    result = area(platform, network.city.investigator)
+    for slug, rule in REFUSED.items():
+        kit = network.owners[slug]
+        (entry,) = platform.access_log.view(kit.auditor, slug, after_seq=result.audit_seq - 1, limit=1).entries
+        assert (entry.seq, entry.action, entry.outcome, entry.requester) == (
+            result.audit_seq,
+            "search.area",
+            "withheld",
+            "city",
+        )
+        assert entry.rule is not None
+        assert rule in entry.rule
+    (entry,) = platform.access_log.view(
+        network.owners["shared"].admin, "shared", after_seq=result.audit_seq - 1, limit=1
+    ).entries
+    assert (entry.outcome, entry.rows) == ("permitted", len(SHARED_INSIDE))
 
 
 # -- pagination ----------------------------------------------------------------------------------------------

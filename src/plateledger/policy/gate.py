@@ -119,7 +119,8 @@ def _area_rule(request: Request, policy: Policy) -> str | None:
     if request.radius_m is None or request.radius_m > policy.area.max_radius_m:
         return f"owner's policy limits area searches to {policy.area.max_radius_m} m"
     if request.window_ms is None or request.window_ms > policy.area.max_window_hours * HOUR_MS:
-        return f"owner's policy limits area searches to {policy.area.max_window_hours} hours"
+        hours = policy.area.max_window_hours
+        return f"owner's policy limits area searches to {hours} hour{'' if hours == 1 else 's'}"
     return None
 
 

@@ -1,8 +1,9 @@
-"""Adversarial plate searches across agencies, each through the library, the HTTP API and the CLI: no agreement,
-pending / declined / revoked / expired agreements, a prohibited purpose, a denied requester kind, an
-out-of-state requester, lookback over the limit with and without a warrant, wildcard and fuzzy searches, auditor
-and device tokens. None may return a read the owner's policy forbids, and each refusal is recorded against the
-owner with its rule in the audit log and in the owner's access log.
+"""Adversarial plate and area searches across agencies, each through the library, the HTTP API and the CLI: no
+agreement, pending / declined / revoked / expired agreements, a prohibited purpose, a denied requester kind, an
+out-of-state requester, area searches over the owner's limits, lookback over the limit with and without a
+warrant, wildcard and fuzzy searches, auditor and device tokens. None may return a read the owner's policy
+forbids, and each refusal is recorded against the owner with its rule in the audit log and in the owner's
+access log.
 
 The data directory is seeded once (the clock starts 10 days back so an agreement can expire) and reopened per
 test, because the CLI opens it itself; the CLI runs on the system clock, so read ages sit well away from every
@@ -31,11 +32,12 @@ from plateledger.core.settings import Settings, load_settings
 from plateledger.platform import Platform
 from plateledger.policy.gate import DEFAULT_DENY
 from plateledger.policy.rules import PRESETS, Preset, Terms
+from plateledger.search.area import AreaSearch
 from plateledger.search.plate import PlateSearch
 from plateledger.search.results import result_json
 from plateledger.store.models import AuditEntry
 from plateledger.vocab import Purpose, QueryKind
-from tests.support import DAY_MS, clear_settings_environment, ingest, opened, read, seed_agency
+from tests.support import DAY_MS, HOUR_MS, clear_settings_environment, ingest, opened, read, seed_agency
 
 OWNER = "ca-owner"
 PLATE = "7SHR001"
@@ -272,6 +274,76 @@ def test_auditor_and_device_tokens_cannot_search_and_the_refusal_is_recorded_per
         assert (last.action, last.outcome) == ("search.refused", "refused")
         assert audited_rule(platform, last.seq) == f"role {role} may not read plate data"
         assert logged_rule(platform, world, last.seq) == f"role {role} may not read plate data"
+
+
+# -- area searches ---------------------------------------------------------------------------------------------
+def area_via_library(world: World, token: str, params: dict[str, Any]) -> dict[str, Any]:
+    with opened(world.settings, FixedClock(world.now_ms)) as platform:
+        principal = platform.tokens.authenticate(token)
+        return result_json(platform.areas.search(principal, AreaSearch(**params)))
+
+
+def area_via_http(world: World, token: str, params: dict[str, Any]) -> dict[str, Any]:
+    with opened(world.settings, FixedClock(world.now_ms)) as platform:
+        client = TestClient(create_app(platform=platform))
+        response = client.get("/api/v1/search/area", params=params, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def area_via_cli(world: World, token: str, params: dict[str, Any]) -> dict[str, Any]:
+    args = ["search", "area", "--token", token, "--data", str(world.settings.data), "--json", "--case", "C-A"]
+    for name in ("purpose", "lat", "lon", "radius_m", "since", "until"):
+        args += [f"--{name.replace('_', '-')}", str(params[name])]
+    result = CliRunner().invoke(cli_app, args)
+    assert result.exit_code == 0, (result.output, result.exception)
+    body: dict[str, Any] = orjson.loads(result.stdout)
+    return body
+
+
+AREA_CHANNELS = {"library": area_via_library, "http": area_via_http, "cli": area_via_cli}
+AREAS = [  # (requester, radius m, window hours, purpose, the rule or None when the owner's 1-day-old read is returned)
+    ("ca-partner", 500, 24, "violent_crime", None),
+    (OWNER, 500, 24, "violent_crime", None),
+    ("ca-partner", 5000, 24, "violent_crime", "owner's policy limits area searches to 1000 m"),
+    (OWNER, 5000, 24, "violent_crime", "owner's policy limits area searches to 1000 m"),
+    ("ca-partner", 500, 48, "violent_crime", "owner's policy limits area searches to 24 hours"),
+    ("ca-partner", 500, 24, "immigration_enforcement", "owner's policy prohibits purpose immigration_enforcement"),
+    ("ca-none", 500, 24, "violent_crime", re.escape(DEFAULT_DENY)),
+    ("ca-revoked", 500, 24, "violent_crime", r"sharing agreement #\d+ is revoked, not accepted"),
+    ("fed", 500, 24, "violent_crime", "owner's policy denies requests from federal agencies"),
+    ("nv-pd", 500, 24, "violent_crime", "owner's policy denies requesters outside US-CA"),
+]
+
+
+@pytest.mark.parametrize("channel", sorted(AREA_CHANNELS))
+@pytest.mark.parametrize(("requester", "radius", "hours", "purpose", "rule"), AREAS)
+def test_area_searches_respect_the_owners_limits(
+    world: World, channel: str, requester: str, radius: int, hours: int, purpose: str, rule: str | None
+) -> None:
+    since = world.now_ms - DAY_MS - hours * HOUR_MS // 2  # the window holds the owner's 1-day-old read
+    params = {
+        "purpose": purpose,
+        "case_number": "C-A",
+        "lat": 37.7749,
+        "lon": -122.4194,
+        "radius_m": radius,
+        "since": since,
+        "until": since + hours * HOUR_MS,
+    }
+    body = AREA_CHANNELS[channel](world, world.tokens[requester]["investigator"], params)
+    with opened(world.settings, FixedClock(world.now_ms)) as platform:
+        logged = logged_rule(platform, world, body["audit_seq"])
+    if rule is None:
+        assert owner_reads(world, body) == {1}
+        assert logged is None
+        return
+    assert owner_reads(world, body) == set()
+    got = withheld_rule(world, body)
+    assert got is not None
+    assert re.fullmatch(rule, got), got
+    assert logged == got
 
 
 def test_the_library_answer_lists_every_owner_exactly_once(platform: Platform, world: World) -> None:

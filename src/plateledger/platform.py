@@ -8,10 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from plateledger.agencies.registry import Registry
+from plateledger.alerts.service import Alerts
 from plateledger.audit.log import AuditLog
 from plateledger.auth.tokens import Tokens
 from plateledger.core.clock import Clock, SystemClock
 from plateledger.core.settings import Settings
+from plateledger.hotlists.service import HotLists
 from plateledger.ingest.service import Ingestor
 from plateledger.policy.gate import Gate
 from plateledger.reports.access_log import AccessLog
@@ -44,6 +46,8 @@ class Platform:
     books: Books
     engine: SearchEngine
     lock: DataLock
+    hotlists: HotLists
+    alerts: Alerts
     access_log: AccessLog
     transparency: TransparencyReports
 
@@ -87,6 +91,8 @@ class Platform:
             books=books,
             engine=engine,
             lock=lock,
+            hotlists=HotLists(governance, audit, clock, max_entry_days=settings.hotlist_max_entry_days),
+            alerts=Alerts(governance, audit, clock, books),
             access_log=access_log,
             transparency=TransparencyReports(
                 registry=registry,

@@ -329,6 +329,116 @@ class AccessLogViewed(AuditEvent):
         return {"entries": self.entries}
 
 
+@dataclass(frozen=True)
+class HotListCreated(AuditEvent):
+    action: ClassVar[str] = "hotlist.created"
+    list_id: int = 0
+    name: str = ""
+    purpose: str = ""
+    visibility: str = ""
+    covert: bool = False
+    viewers: list[str] = field(default_factory=list)
+
+    def params(self) -> Json:
+        return {
+            "list_id": self.list_id,
+            "name": self.name,
+            "purpose": self.purpose,
+            "visibility": self.visibility,
+            "covert": self.covert,
+            "viewers": self.viewers,
+        }
+
+
+@dataclass(frozen=True)
+class HotListChanged(AuditEvent):
+    """Entries added and removed in one transaction: by hand, or an import (``replace``: a complete list)."""
+
+    action: ClassVar[str] = "hotlist.changed"
+    list_id: int = 0
+    mode: str = "update"
+    source: str = ""
+    added: int = 0
+    removed: int = 0
+    rejected: int = 0
+
+    def params(self) -> Json:
+        return {"list_id": self.list_id, "mode": self.mode, "source": self.source}
+
+    def counts(self) -> Json:
+        return {"added": self.added, "removed": self.removed, "rejected": self.rejected}
+
+
+@dataclass(frozen=True)
+class AlertRaised(AuditEvent):
+    """A read matched a hot-list entry and its owner's policy permits the list's agency to be alerted;
+    appended before the alert is delivered. ``owner``: the read's owner (slug), so its access log shows it."""
+
+    action: ClassVar[str] = "alert.raised"
+    alert_id: int = 0
+    list_id: int = 0
+    entry_id: int = 0
+    owner: str = ""
+    read_id: str = ""
+    plate: str = ""
+    purpose: str = ""
+    case_number: str = ""
+
+    def purpose_case(self) -> tuple[str | None, str | None]:
+        return self.purpose, self.case_number
+
+    def params(self) -> Json:
+        return {
+            "alert_id": self.alert_id,
+            "list_id": self.list_id,
+            "entry_id": self.entry_id,
+            "owner": self.owner,
+            "read_id": self.read_id,
+            "plate": self.plate,
+        }
+
+
+@dataclass(frozen=True)
+class AlertWithheld(AuditEvent):
+    """A match the read owner's policy does not permit: no alert, nothing reaches the list's agency. Recorded
+    for the owner (its access log counts it as "alert withheld", with the rule)."""
+
+    action: ClassVar[str] = "alert.withheld"
+    outcome: str = "refused"
+    list_id: int = 0
+    entry_id: int = 0
+    owner: str = ""
+    read_id: str = ""
+    rule: str = ""
+    purpose: str = ""
+    case_number: str = ""
+
+    def purpose_case(self) -> tuple[str | None, str | None]:
+        return self.purpose, self.case_number
+
+    def params(self) -> Json:
+        return {
+            "list_id": self.list_id,
+            "entry_id": self.entry_id,
+            "owner": self.owner,
+            "read_id": self.read_id,
+            "rule": self.rule,
+        }
+
+
+@dataclass(frozen=True)
+class AlertDecided(AuditEvent):
+    """An alert viewed, confirmed (the plate and state verified by a person) or dismissed, with the note."""
+
+    action: ClassVar[str] = "alert.decided"
+    alert_id: int = 0
+    state: str = ""
+    note: str = ""
+
+    def params(self) -> Json:
+        return {"alert_id": self.alert_id, "state": self.state, "note": self.note}
+
+
 def event_classes() -> list[type[AuditEvent]]:
     """Every concrete event class (those with an action)."""
     found: list[type[AuditEvent]] = []

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
         description="A read stamped further than this in the future is rejected.",
     )
     token_ttl_days: int = Field(90, ge=1, le=3650, description="Default lifetime of new API tokens.")
+    hotlist_max_entry_days: int = Field(
+        365, ge=1, le=3650, description="Longest expiry a hot-list entry may be given, in days from when it is added."
+    )
     ingest_chunk_reads: int = Field(
         1_000_000, ge=1_000, le=10_000_000, description="CSV rows per store insert during bulk file ingest."
     )

@@ -277,6 +277,10 @@ class Book:
 
 
 class Gate:
+    def decide_one(self, request: Request, book: Book, owner: Owner) -> Decision:
+        """The decision for one owner (an alert: one read's owner), by the same :func:`decide`."""
+        return decide(request, owner, book.policy(owner.agency_id), book.agreement(request.agency_id, owner.agency_id))
+
     def permit(self, request: Request, book: Book) -> Permit:
         """Decide every owner in the book. Owners with an agreement (or the requester's own) are decided per
         request; all others come from the book's per-requester cache of the same pure :func:`decide`.

@@ -161,3 +161,104 @@ class PolicyGeneration(Base):
     __tablename__ = "policy_generation"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger)
+
+
+class HotList(Base):
+    """An agency's hot list. ``visibility``: ``private`` (only its agency) or ``shared`` (matched against reads of
+    owners whose agreement with the agency grants the ``alert`` query kind). ``covert``: hidden from the
+    agency's other users except those named in ``hot_list_viewers``."""
+
+    __tablename__ = "hot_lists"
+    __table_args__ = (UniqueConstraint("agency_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    default_purpose: Mapped[str] = mapped_column(String(64))
+    alert_level: Mapped[str] = mapped_column(String(16))
+    visibility: Mapped[str] = mapped_column(String(16))
+    covert: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(64))
+
+
+class HotListViewer(Base):
+    """A user of the list's agency allowed to see a covert list."""
+
+    __tablename__ = "hot_list_viewers"
+    hot_list_id: Mapped[int] = mapped_column(ForeignKey("hot_lists.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+
+
+class HotListEntry(Base):
+    """A plate (or a pattern with * and ?) on a list, with its justification and expiry. Removed entries keep
+    their row (``removed_ms``) so alerts can still name what they matched."""
+
+    __tablename__ = "hot_list_entries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hot_list_id: Mapped[int] = mapped_column(ForeignKey("hot_lists.id"), index=True)
+    plate: Mapped[str] = mapped_column(String(32), index=True)
+    pattern: Mapped[bool] = mapped_column(Boolean, default=False)
+    region: Mapped[str | None] = mapped_column(String(8))
+    purpose: Mapped[str] = mapped_column(String(64))
+    reference: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(500))
+    expires_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+    added_ms: Mapped[int] = mapped_column(BigInteger)
+    added_by: Mapped[str] = mapped_column(String(64))
+    removed_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Alert(Base):
+    """A read that matched a hot-list entry, delivered to the list's agency because the read's owner permits it.
+    A match alone is not grounds for action: ``state`` moves from ``new`` to ``confirmed`` (plate and state
+    verified by a person) or ``dismissed``."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    hot_list_id: Mapped[int] = mapped_column(ForeignKey("hot_lists.id"), index=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("hot_list_entries.id"))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    read_id: Mapped[str] = mapped_column(String(64))
+    plate: Mapped[str] = mapped_column(String(16))
+    region: Mapped[str | None] = mapped_column(String(8))
+    read_ms: Mapped[int] = mapped_column(BigInteger)
+    camera: Mapped[str] = mapped_column(String(64))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    match: Mapped[str] = mapped_column(String(16))
+    created_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    decided_ms: Mapped[int | None] = mapped_column(BigInteger)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Webhook(Base):
+    """An agency's alert webhook: bodies are signed with HMAC-SHA256 under ``secret``; disabled after
+    repeated failures."""
+
+    __tablename__ = "webhooks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    url: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(String(128))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    disabled_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class WebhookDelivery(Base):
+    """One attempt to deliver one alert to one webhook (the delivery log)."""
+
+    __tablename__ = "webhook_deliveries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id"), index=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    ts_ms: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    response_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(String(500), default="")
+    next_attempt_ms: Mapped[int | None] = mapped_column(BigInteger)

@@ -1,0 +1,310 @@
+"""Alerts: hot-list matches bound by the read owner's policy, audited before they are delivered.
+
+A match of agency B's entry on a read owned by agency A becomes an alert for B only if the gate permits query
+kind ``alert`` for the entry's purpose on A's reads (B's own reads, under B's own policy; another owner's, under
+its policy and an accepted agreement granting ``alert``). A match the gate refuses creates no alert and reveals
+nothing to B; it is audited as ``alert.withheld`` for A, with the rule. Entries of a ``private`` list are
+matched against the list agency's own reads only.
+
+A match alone is not grounds for action: an alert is ``new`` until a person confirms it (plate and state
+verified against the image) or dismisses it; both are audited, and so is viewing one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from plateledger.audit.events import AlertDecided, AlertRaised, AlertWithheld
+from plateledger.audit.log import SYSTEM, AuditLog
+from plateledger.auth.tokens import Principal
+from plateledger.core.clock import Clock, iso_ms
+from plateledger.core.errors import Conflict, FieldInvalid, NotFound, PermissionDenied
+from plateledger.hotlists.service import may_see
+from plateledger.policy.gate import Gate, Owner, Request
+from plateledger.sharing.service import Books
+from plateledger.store.governance import Governance
+from plateledger.store.models import Agency, Alert, HotList, HotListEntry
+from plateledger.vocab import QueryKind, Role
+
+#: Shown with every alert, in the API and the UI.
+VERIFY_FIRST = (
+    "A hot-list match is not grounds for action: verify the plate characters and the state against the image "
+    "before acting, and confirm or dismiss the alert."
+)
+MAX_NOTE = 500
+ALERT_ROLES = frozenset({Role.ADMIN, Role.INVESTIGATOR})
+
+
+class AlertState(StrEnum):
+    NEW = "new"
+    CONFIRMED = "confirmed"
+    DISMISSED = "dismissed"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A stored read that matched an entry (from the matcher at ingest, or a retroactive search)."""
+
+    entry_id: int
+    owner: int
+    read_id: str
+    plate: str
+    region: str | None
+    ts_ms: int
+    camera: str
+    lat: float | None
+    lon: float | None
+    confidence: float | None
+    match: str = "exact"  # exact, pattern or confusable
+
+
+@dataclass(frozen=True)
+class Outcome:
+    raised: list[int]
+    withheld: int
+    skipped: int
+
+
+def alert_json(alert: Alert, list_name: str, entry: HotListEntry, owner_name: str) -> dict[str, Any]:
+    return {
+        "id": alert.id,
+        "state": alert.state,
+        "created": iso_ms(alert.created_ms),
+        "list": {"id": alert.hot_list_id, "name": list_name},
+        "entry": {
+            "id": entry.id,
+            "plate": entry.plate,
+            "pattern": entry.pattern,
+            "region": entry.region,
+            "purpose": entry.purpose,
+            "reference": entry.reference,
+            "reason": entry.reason,
+            "expires": iso_ms(entry.expires_ms),
+        },
+        "read": {
+            "read_id": alert.read_id,
+            "plate": alert.plate,
+            "region": alert.region,
+            "ts": iso_ms(alert.read_ms),
+            "camera": alert.camera,
+            "lat": alert.lat,
+            "lon": alert.lon,
+            "confidence": alert.confidence,
+            "owner": owner_name,
+        },
+        "match": alert.match,
+        "decided": iso_ms(alert.decided_ms) if alert.decided_ms is not None else None,
+        "decided_by": alert.decided_by,
+        "note": alert.note,
+        "verify_first": VERIFY_FIRST,
+    }
+
+
+class Alerts:
+    def __init__(self, governance: Governance, audit: AuditLog, clock: Clock, books: Books) -> None:
+        self._gov = governance
+        self._audit = audit
+        self._clock = clock
+        self._books = books
+        self._gate = Gate()
+        self._listeners: list[Callable[[int, dict[str, Any]], None]] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, listener: Callable[[int, dict[str, Any]], None]) -> None:
+        """``listener(agency_id, alert_json)`` is called after each alert is committed and audited (delivery:
+        live streams, webhooks, MQTT)."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def process(self, hits: list[Hit]) -> Outcome:
+        """Decide each hit through the gate; raise or withhold it (each audited before anything is delivered)."""
+        if not hits:
+            return Outcome([], 0, 0)
+        now = self._clock.now_ms()
+        with self._gov.session() as session:
+            rows = session.execute(
+                select(HotListEntry, HotList)
+                .join(HotList, HotList.id == HotListEntry.hot_list_id)
+                .where(HotListEntry.id.in_({h.entry_id for h in hits}))
+            ).all()
+            entries = {entry.id: (entry, hot_list) for entry, hot_list in rows}
+            agencies = {a.id: a for a in session.scalars(select(Agency))}
+        book = self._books.current()
+        raised, withheld, skipped = [], 0, 0
+        for hit in hits:
+            found = entries.get(hit.entry_id)
+            if found is None:
+                skipped += 1
+                continue
+            entry, hot_list = found
+            if entry.removed_ms is not None or entry.expires_ms <= now:
+                skipped += 1  # the matcher's copy was older than the entry's end
+                continue
+            if hot_list.visibility == "private" and hit.owner != hot_list.agency_id:
+                skipped += 1
+                continue
+            listing, owner_row = agencies[hot_list.agency_id], agencies[hit.owner]
+            request = Request(
+                agency_id=listing.id,
+                agency_kind=listing.kind,
+                country=listing.country,
+                state=listing.state,
+                role=Role.INVESTIGATOR,
+                purpose=entry.purpose,
+                case_number=entry.reference,
+                query_kind=QueryKind.ALERT,
+                since_ms=hit.ts_ms,
+                now_ms=now,
+            )
+            owner = Owner(owner_row.id, owner_row.slug, owner_row.name, owner_row.country, owner_row.state)
+            decision = self._gate.decide_one(request, book, owner)
+            if not decision.allowed or (decision.earliest_ms is not None and hit.ts_ms < decision.earliest_ms):
+                rule = decision.rule if not decision.allowed else (decision.clipped or decision.rule)
+                self._audit.append(
+                    SYSTEM,
+                    AlertWithheld(
+                        list_id=hot_list.id,
+                        entry_id=entry.id,
+                        owner=owner.slug,
+                        read_id=hit.read_id,
+                        rule=rule,
+                        purpose=entry.purpose,
+                        case_number=entry.reference,
+                    ),
+                )
+                withheld += 1
+                continue
+            alert_id, body = self._raise(hit, entry, hot_list, owner)
+            raised.append(alert_id)
+            for listener in list(self._listeners):
+                listener(hot_list.agency_id, body)
+        return Outcome(raised, withheld, skipped)
+
+    def _raise(self, hit: Hit, entry: HotListEntry, hot_list: HotList, owner: Owner) -> tuple[int, dict[str, Any]]:
+        def change(session: Session) -> tuple[AlertRaised, tuple[int, dict[str, Any]]]:
+            row = Alert(
+                agency_id=hot_list.agency_id,
+                hot_list_id=hot_list.id,
+                entry_id=entry.id,
+                owner_id=owner.agency_id,
+                read_id=hit.read_id,
+                plate=hit.plate,
+                region=hit.region,
+                read_ms=hit.ts_ms,
+                camera=hit.camera,
+                lat=hit.lat,
+                lon=hit.lon,
+                confidence=hit.confidence,
+                match=hit.match,
+                created_ms=self._clock.now_ms(),
+                state=AlertState.NEW.value,
+                note="",
+            )
+            session.add(row)
+            session.flush()
+            event = AlertRaised(
+                alert_id=row.id,
+                list_id=hot_list.id,
+                entry_id=entry.id,
+                owner=owner.slug,
+                read_id=hit.read_id,
+                plate=hit.plate,
+                purpose=entry.purpose,
+                case_number=entry.reference,
+            )
+            return event, (row.id, alert_json(row, hot_list.name, entry, owner.name))
+
+        return self._audit.record(SYSTEM, change)[1]
+
+    # -- reading and deciding ----------------------------------------------------------------------------------
+    def _visible(self, session: Session, principal: Principal, alert: Alert | None) -> tuple[Alert, HotList]:
+        if alert is None or alert.agency_id != principal.agency_id or principal.role not in ALERT_ROLES:
+            raise NotFound("no such alert")
+        hot_list = session.get(HotList, alert.hot_list_id)
+        if hot_list is None or not may_see(session, principal, hot_list):
+            raise NotFound("no such alert")
+        return alert, hot_list
+
+    def _json(self, session: Session, alert: Alert, hot_list: HotList) -> dict[str, Any]:
+        entry = session.get(HotListEntry, alert.entry_id)
+        owner = session.get(Agency, alert.owner_id)
+        if entry is None or owner is None:  # foreign keys make this impossible
+            raise NotFound("no such alert")
+        return alert_json(alert, hot_list.name, entry, owner.name)
+
+    def visible_to(self, principal: Principal, agency_id: int, body: dict[str, Any]) -> bool:
+        """Whether a delivered alert (of ``agency_id``) may be shown to ``principal`` (live streams)."""
+        with self._gov.session() as session:
+            alert = session.get(Alert, body["id"])
+            try:
+                self._visible(session, principal, alert)
+            except NotFound:
+                return False
+        return agency_id == principal.agency_id
+
+    def listing(
+        self, principal: Principal, *, state: str | None = None, after_id: int = 0, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        if principal.role not in ALERT_ROLES:
+            raise PermissionDenied(f"a {principal.role.value} token cannot see alerts")
+        if state is not None and state not in {s.value for s in AlertState}:
+            raise FieldInvalid("state", "new, confirmed or dismissed")
+        if not 1 <= limit <= 1000:
+            raise FieldInvalid("limit", "between 1 and 1000")
+        found = []
+        with self._gov.session() as session:
+            query = (
+                select(Alert)
+                .where(Alert.agency_id == principal.agency_id, Alert.id > after_id)
+                .order_by(Alert.id)
+                .limit(limit * 4)
+            )
+            if state is not None:
+                query = query.where(Alert.state == state)
+            for alert in session.scalars(query):
+                try:
+                    _, hot_list = self._visible(session, principal, alert)
+                except NotFound:
+                    continue
+                found.append(self._json(session, alert, hot_list))
+                if len(found) == limit:
+                    break
+        return found
+
+    def view(self, principal: Principal, alert_id: int) -> dict[str, Any]:
+        """One alert, and the viewing audited."""
+
+        def change(session: Session) -> tuple[AlertDecided, dict[str, Any]]:
+            alert, hot_list = self._visible(session, principal, session.get(Alert, alert_id))
+            return AlertDecided(alert_id=alert.id, state="viewed"), self._json(session, alert, hot_list)
+
+        return self._audit.record(principal.actor, change)[1]
+
+    def decide(self, principal: Principal, alert_id: int, state: str, note: str) -> dict[str, Any]:
+        """Confirm or dismiss a new alert, with a note (required)."""
+        if state not in (AlertState.CONFIRMED.value, AlertState.DISMISSED.value):
+            raise FieldInvalid("state", "confirmed or dismissed")
+        note = note.strip()
+        if not note:
+            raise FieldInvalid("note", "required: what was verified, or why it is dismissed")
+        if len(note) > MAX_NOTE:
+            raise FieldInvalid("note", f"at most {MAX_NOTE} characters")
+
+        def change(session: Session) -> tuple[AlertDecided, dict[str, Any]]:
+            alert, hot_list = self._visible(session, principal, session.get(Alert, alert_id))
+            if alert.state != AlertState.NEW.value:
+                raise Conflict(f"alert #{alert.id} is already {alert.state}")
+            alert.state = state
+            alert.decided_ms = self._clock.now_ms()
+            alert.decided_by = principal.username
+            alert.note = note
+            return AlertDecided(alert_id=alert.id, state=state, note=note), self._json(session, alert, hot_list)
+
+        return self._audit.record(principal.actor, change)[1]

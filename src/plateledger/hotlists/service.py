@@ -1,0 +1,375 @@
+"""Hot lists and their entries: who may create, see and change them, and what an entry must carry.
+
+Every entry carries its justification (purpose from the taxonomy, a case number or source record id, a reason)
+and an expiry of at most ``max_entry_days``; an expired or removed entry stops matching. A covert list is visible
+only to the user who created it and the users named as its viewers. Every change is audited in the same
+transaction as the change.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from plateledger.audit.events import HotListChanged, HotListCreated
+from plateledger.audit.log import AuditLog
+from plateledger.auth.tokens import Principal
+from plateledger.core.clock import Clock, iso_ms
+from plateledger.core.errors import FieldInvalid, NotFound, PermissionDenied
+from plateledger.plates import is_pattern, normalise_pattern, validate_plate
+from plateledger.policy.rules import DAY_MS
+from plateledger.store.governance import Governance
+from plateledger.store.models import HotList, HotListEntry, HotListViewer, User
+from plateledger.vocab import Purpose, Role
+
+_PRINTABLE = re.compile(r"^[\x20-\x7e]{1,64}$")
+_REGION = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
+#: A pattern entry needs this many literal characters, so that no entry matches a large share of all plates.
+MIN_PATTERN_LITERALS = 3
+MAX_REASON = 500
+LIST_ROLES = frozenset({Role.ADMIN, Role.INVESTIGATOR})
+
+
+class AlertLevel(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class Visibility(StrEnum):
+    PRIVATE = "private"
+    SHARED = "shared"
+
+
+@dataclass(frozen=True)
+class EntryIn:
+    """An entry as given (by the API, the CLI or an import line), unvalidated."""
+
+    plate: str
+    purpose: str | None = None
+    reference: str | None = None
+    reason: str | None = None
+    expires_ms: int | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A validated entry: ``plate`` is a normalised plate, or a pattern (``*`` any run, ``?`` one character)."""
+
+    plate: str
+    pattern: bool
+    purpose: str
+    reference: str
+    reason: str
+    expires_ms: int
+    region: str | None
+
+
+@dataclass(frozen=True)
+class ListView:
+    id: int
+    agency_id: int
+    name: str
+    default_purpose: str
+    alert_level: str
+    visibility: str
+    covert: bool
+    created_ms: int
+    created_by: str
+    active_entries: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "default_purpose": self.default_purpose,
+            "alert_level": self.alert_level,
+            "visibility": self.visibility,
+            "covert": self.covert,
+            "created": iso_ms(self.created_ms),
+            "created_by": self.created_by,
+            "active_entries": self.active_entries,
+        }
+
+
+def entry_json(row: HotListEntry) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "plate": row.plate,
+        "pattern": row.pattern,
+        "region": row.region,
+        "purpose": row.purpose,
+        "reference": row.reference,
+        "reason": row.reason,
+        "expires": iso_ms(row.expires_ms),
+        "added": iso_ms(row.added_ms),
+        "added_by": row.added_by,
+        "removed": iso_ms(row.removed_ms) if row.removed_ms is not None else None,
+    }
+
+
+def validate_entry(raw: EntryIn, *, default_purpose: str, now_ms: int, max_days: int) -> Entry:
+    """One entry, or FieldInvalid naming the first field that is wrong."""
+    text = (raw.plate or "").strip()
+    if not text:
+        raise FieldInvalid("plate", "required")
+    if len(text) > 32:
+        raise FieldInvalid("plate", "longer than 32 characters")
+    if is_pattern(text):
+        plate = normalise_pattern(text)
+        if sum(c.isalnum() for c in plate) < MIN_PATTERN_LITERALS:
+            raise FieldInvalid("plate", f"a pattern needs at least {MIN_PATTERN_LITERALS} literal characters")
+        pattern = True
+    else:
+        plate, pattern = validate_plate(text), False
+    purpose = raw.purpose or default_purpose
+    if purpose not in {p.value for p in Purpose}:
+        raise FieldInvalid("purpose", f"unknown purpose {purpose[:64]!r}")
+    reference = (raw.reference or "").strip()
+    if not _PRINTABLE.match(reference):
+        raise FieldInvalid("reference", "required: a case number or source record id, 1-64 printable characters")
+    reason = (raw.reason or "").strip()
+    if not reason:
+        raise FieldInvalid("reason", "required")
+    if len(reason) > MAX_REASON:
+        raise FieldInvalid("reason", f"at most {MAX_REASON} characters")
+    if raw.expires_ms is None:
+        raise FieldInvalid("expires", "required")
+    if raw.expires_ms <= now_ms:
+        raise FieldInvalid("expires", "must be in the future")
+    if raw.expires_ms > now_ms + max_days * DAY_MS:
+        raise FieldInvalid("expires", f"at most {max_days} days ahead")
+    region = raw.region.strip().upper() if raw.region else None
+    if region is not None and not _REGION.match(region):
+        raise FieldInvalid("region", "ISO 3166-2 like US-CA")
+    return Entry(plate, pattern, purpose, reference, reason, raw.expires_ms, region)
+
+
+def may_see(session: Session, principal: Principal, row: HotList) -> bool:
+    """Whether ``principal`` may see the list (and its alerts): a user of its agency who may keep lists, and for a
+    covert list its creator or a named viewer."""
+    if row.agency_id != principal.agency_id or principal.role not in LIST_ROLES:
+        return False
+    if not row.covert or row.created_by == principal.username:
+        return True
+    return session.get(HotListViewer, (row.id, principal.user_id)) is not None
+
+
+class HotLists:
+    def __init__(self, governance: Governance, audit: AuditLog, clock: Clock, *, max_entry_days: int) -> None:
+        self._gov = governance
+        self._audit = audit
+        self._clock = clock
+        self.max_entry_days = max_entry_days
+
+    # -- lists ---------------------------------------------------------------------------------------------------
+    def create(
+        self,
+        principal: Principal,
+        *,
+        name: str,
+        default_purpose: str,
+        alert_level: str = AlertLevel.MEDIUM.value,
+        visibility: str = Visibility.PRIVATE.value,
+        covert: bool = False,
+        viewers: Iterable[str] = (),
+    ) -> ListView:
+        if principal.role not in LIST_ROLES:
+            raise PermissionDenied(f"a {principal.role.value} token cannot keep hot lists")
+        name = name.strip()
+        if not 1 <= len(name) <= 200:
+            raise FieldInvalid("name", "1-200 characters")
+        if default_purpose not in {p.value for p in Purpose}:
+            raise FieldInvalid("default_purpose", "one of " + ", ".join(Purpose))
+        if alert_level not in {a.value for a in AlertLevel}:
+            raise FieldInvalid("alert_level", "low, medium or high")
+        if visibility not in {v.value for v in Visibility}:
+            raise FieldInvalid("visibility", "private or shared")
+        names = sorted(set(viewers))
+        if names and not covert:
+            raise FieldInvalid("viewers", "only a covert list has named viewers")
+
+        def change(session: Session) -> tuple[HotListCreated, int]:
+            if session.scalar(select(HotList.id).where(HotList.agency_id == principal.agency_id, HotList.name == name)):
+                raise FieldInvalid("name", f"your agency already has a list named {name!r}")
+            row = HotList(
+                agency_id=principal.agency_id,
+                name=name,
+                default_purpose=default_purpose,
+                alert_level=alert_level,
+                visibility=visibility,
+                covert=covert,
+                created_ms=self._clock.now_ms(),
+                created_by=principal.username,
+            )
+            session.add(row)
+            session.flush()
+            for username in names:
+                user = session.scalars(select(User).where(User.username == username)).one_or_none()
+                if user is None or user.agency_id != principal.agency_id:
+                    raise FieldInvalid("viewers", f"{username!r} is not a user of your agency")
+                session.add(HotListViewer(hot_list_id=row.id, user_id=user.id))
+            event = HotListCreated(
+                list_id=row.id,
+                name=name,
+                purpose=default_purpose,
+                visibility=visibility,
+                covert=covert,
+                viewers=names,
+            )
+            return event, row.id
+
+        _seq, list_id = self._audit.record(principal.actor, change)
+        return self.get(principal, list_id)
+
+    def _visible(self, session: Session, principal: Principal, row: HotList | None) -> HotList:
+        if row is None or not may_see(session, principal, row):
+            raise NotFound("no such hot list")  # a covert list is not acknowledged to others
+        return row
+
+    def _view(self, session: Session, row: HotList) -> ListView:
+        now = self._clock.now_ms()
+        active = len(
+            session.scalars(
+                select(HotListEntry.id).where(
+                    HotListEntry.hot_list_id == row.id,
+                    HotListEntry.removed_ms.is_(None),
+                    HotListEntry.expires_ms > now,
+                )
+            ).all()
+        )
+        return ListView(
+            row.id,
+            row.agency_id,
+            row.name,
+            row.default_purpose,
+            row.alert_level,
+            row.visibility,
+            row.covert,
+            row.created_ms,
+            row.created_by,
+            active,
+        )
+
+    def get(self, principal: Principal, list_id: int) -> ListView:
+        with self._gov.session() as session:
+            return self._view(session, self._visible(session, principal, session.get(HotList, list_id)))
+
+    def listing(self, principal: Principal) -> list[ListView]:
+        """The caller's agency's lists that the caller may see."""
+        if principal.role not in LIST_ROLES:
+            raise PermissionDenied(f"a {principal.role.value} token cannot see hot lists")
+        found = []
+        with self._gov.session() as session:
+            for row in session.scalars(
+                select(HotList).where(HotList.agency_id == principal.agency_id).order_by(HotList.id)
+            ):
+                try:
+                    found.append(self._view(session, self._visible(session, principal, row)))
+                except NotFound:
+                    continue
+        return found
+
+    # -- entries -------------------------------------------------------------------------------------------------
+    def validate(self, list_view: ListView, entries: Iterable[EntryIn]) -> tuple[list[Entry], list[tuple[int, str]]]:
+        """Validate every entry; return the valid ones and (index, ``field: reason``) for each invalid one."""
+        now = self._clock.now_ms()
+        valid, errors = [], []
+        for index, raw in enumerate(entries):
+            try:
+                valid.append(
+                    validate_entry(
+                        raw, default_purpose=list_view.default_purpose, now_ms=now, max_days=self.max_entry_days
+                    )
+                )
+            except FieldInvalid as invalid:
+                errors.append((index, invalid.detail))
+        return valid, errors
+
+    def apply(
+        self,
+        principal: Principal,
+        list_id: int,
+        *,
+        add: list[Entry],
+        remove_plates: Iterable[str] = (),
+        replace: bool = False,
+        source: str = "api",
+        rejected: int = 0,
+    ) -> dict[str, int]:
+        """Add entries (and remove entries by plate or pattern, or, with ``replace``, every entry not in ``add``)
+        in one transaction with its audit entry: an import is applied completely or not at all."""
+        now = self._clock.now_ms()
+        removals = sorted(set(remove_plates))
+
+        def change(session: Session) -> tuple[HotListChanged, dict[str, int]]:
+            row = self._visible(session, principal, session.get(HotList, list_id))
+            live = HotListEntry.hot_list_id == row.id, HotListEntry.removed_ms.is_(None)
+            gone = []
+            if replace:
+                gone = list(session.scalars(select(HotListEntry.id).where(*live)))
+            elif removals:
+                gone = list(session.scalars(select(HotListEntry.id).where(*live, HotListEntry.plate.in_(removals))))
+            if gone:
+                session.execute(update(HotListEntry).where(HotListEntry.id.in_(gone)).values(removed_ms=now))
+            removed = len(gone)
+            session.add_all(
+                HotListEntry(
+                    hot_list_id=row.id,
+                    plate=e.plate,
+                    pattern=e.pattern,
+                    region=e.region,
+                    purpose=e.purpose,
+                    reference=e.reference,
+                    reason=e.reason,
+                    expires_ms=e.expires_ms,
+                    added_ms=now,
+                    added_by=principal.username,
+                )
+                for e in add
+            )
+            counts = {"added": len(add), "removed": removed, "rejected": rejected}
+            event = HotListChanged(
+                list_id=row.id,
+                mode="replace" if replace else "update",
+                source=source,
+                added=len(add),
+                removed=removed,
+                rejected=rejected,
+            )
+            return event, counts
+
+        return self._audit.record(principal.actor, change)[1]
+
+    def entries(self, principal: Principal, list_id: int, *, include_removed: bool = False) -> list[dict[str, Any]]:
+        with self._gov.session() as session:
+            row = self._visible(session, principal, session.get(HotList, list_id))
+            query = select(HotListEntry).where(HotListEntry.hot_list_id == row.id).order_by(HotListEntry.id)
+            if not include_removed:
+                query = query.where(HotListEntry.removed_ms.is_(None))
+            return [entry_json(e) for e in session.scalars(query)]
+
+    def active(self, now_ms: int) -> list[tuple[int, int, int, str, bool, str | None]]:
+        """Every entry that matches now, for the matcher: (entry id, list id, list agency, plate or pattern,
+        pattern?, region)."""
+        with self._gov.session() as session:
+            rows = session.execute(
+                select(
+                    HotListEntry.id,
+                    HotList.id,
+                    HotList.agency_id,
+                    HotListEntry.plate,
+                    HotListEntry.pattern,
+                    HotListEntry.region,
+                )
+                .join(HotList, HotList.id == HotListEntry.hot_list_id)
+                .where(HotListEntry.removed_ms.is_(None), HotListEntry.expires_ms > now_ms)
+            ).all()
+        return [(int(a), int(b), int(c), str(d), bool(e), f) for a, b, c, d, e, f in rows]

@@ -121,9 +121,20 @@ def test_another_owners_read_alerts_only_under_its_policy_and_agreement(
         assert (outcome.raised, outcome.withheld) == ([], 1)
         action, params = last_action(platform)
         assert (action, params["owner"], params["rule"]) == ("alert.withheld", "ca-pd", rule)
+    # The owner's access log shows the alert it permitted and the two it withheld, with the rules.
+    log = platform.access_log.view(ca.auditor, "ca-pd").entries
+    alerts = [(e.kind, e.action, e.outcome, e.requester, e.rows, e.rule) for e in log if e.kind == "alert"]
+    assert alerts == [
+        ("alert", "alert.raised", "permitted", "lister-so", 1, None),
+        ("alert", "alert.withheld", "withheld", "lister-so", None, cases[0][2]),
+        ("alert", "alert.withheld", "withheld", "fed", None, cases[1][2]),
+    ]
+    assert all(e.query["plate"] == "7ABC123" for e in log if e.kind == "alert")
     # A private list is never matched against another owner's reads: no alert and nothing recorded.
     mark = platform.audit.entries(after_seq=0, limit=100_000)[-1].seq
-    outcome = platform.alerts.process([hit(platform, ca, entry_ids(platform, lister, private)[0], clock)])
+    private_entry = entry_ids(platform, lister, private)[0]
+    mark = platform.audit.entries(after_seq=0, limit=100_000)[-1].seq
+    outcome = platform.alerts.process([hit(platform, ca, private_entry, clock)])
     assert (outcome.raised, outcome.withheld, outcome.skipped) == ([], 0, 1)
     assert platform.audit.entries(after_seq=mark) == []
     assert received == [lister.agency.id]  # nothing else reached anyone

@@ -170,10 +170,13 @@ class Alerts:
                 self._audit.append(
                     SYSTEM,
                     AlertWithheld(
+                        agency=listing.slug,
+                        agency_name=listing.name,
                         list_id=hot_list.id,
                         entry_id=entry.id,
                         owner=owner.slug,
                         read_id=hit.read_id,
+                        plate=hit.plate,
                         rule=rule,
                         purpose=entry.purpose,
                         case_number=entry.reference,
@@ -181,13 +184,15 @@ class Alerts:
                 )
                 withheld += 1
                 continue
-            alert_id, body = self._raise(hit, entry, hot_list, owner)
+            alert_id, body = self._raise(hit, entry, hot_list, owner, listing)
             raised.append(alert_id)
             for listener in list(self._listeners):
                 listener(hot_list.agency_id, body)
         return Outcome(raised, withheld, skipped)
 
-    def _raise(self, hit: Hit, entry: HotListEntry, hot_list: HotList, owner: Owner) -> tuple[int, dict[str, Any]]:
+    def _raise(
+        self, hit: Hit, entry: HotListEntry, hot_list: HotList, owner: Owner, listing: Agency
+    ) -> tuple[int, dict[str, Any]]:
         def change(session: Session) -> tuple[AlertRaised, tuple[int, dict[str, Any]]]:
             row = Alert(
                 agency_id=hot_list.agency_id,
@@ -210,6 +215,8 @@ class Alerts:
             session.add(row)
             session.flush()
             event = AlertRaised(
+                agency=listing.slug,
+                agency_name=listing.name,
                 alert_id=row.id,
                 list_id=hot_list.id,
                 entry_id=entry.id,

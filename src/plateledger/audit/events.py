@@ -384,11 +384,16 @@ class AlertRaised(AuditEvent):
     purpose: str = ""
     case_number: str = ""
 
+    agency: str = ""
+    agency_name: str = ""
+
     def purpose_case(self) -> tuple[str | None, str | None]:
         return self.purpose, self.case_number
 
     def params(self) -> Json:
         return {
+            "agency": self.agency,
+            "agency_name": self.agency_name,
             "alert_id": self.alert_id,
             "list_id": self.list_id,
             "entry_id": self.entry_id,
@@ -409,18 +414,25 @@ class AlertWithheld(AuditEvent):
     entry_id: int = 0
     owner: str = ""
     read_id: str = ""
+    plate: str = ""
     rule: str = ""
     purpose: str = ""
     case_number: str = ""
+
+    agency: str = ""
+    agency_name: str = ""
 
     def purpose_case(self) -> tuple[str | None, str | None]:
         return self.purpose, self.case_number
 
     def params(self) -> Json:
         return {
+            "agency": self.agency,
+            "agency_name": self.agency_name,
             "list_id": self.list_id,
             "entry_id": self.entry_id,
             "owner": self.owner,
+            "plate": self.plate,
             "read_id": self.read_id,
             "rule": self.rule,
         }

@@ -1,7 +1,9 @@
 """An owner's access log: every search that touched the owner's data or was refused it, derived from the audit log.
 
-The audit log is the single source: nothing else is written, so the access log cannot disagree with it. An entry
-of ``search.plate``, ``search.area`` or ``search.refused`` concerns owner X when (see docs/audit.md, "How
+The audit log is the single source: nothing else is written, so the access log cannot disagree with it. A hot-list
+match on X's reads (``alert.raised``, ``alert.withheld`` naming X as ``owner``) is in X's log as kind ``alert``,
+permitted (1 read) or withheld with the rule. An entry of ``search.plate``, ``search.area`` or ``search.refused``
+concerns owner X when (see docs/audit.md, "How
 refusals are recorded"):
 
 * X's slug is in ``counts.per_owner`` — permitted, with the reads returned (0 included);
@@ -36,6 +38,9 @@ from plateledger.store.models import Agency, AuditEntry, Camera
 from plateledger.vocab import Role
 
 SEARCH_ACTIONS = ("search.plate", "search.area", "search.refused")
+#: Hot-list matches on the owner's reads: an alert raised for the list's agency, or withheld by the owner's policy.
+ALERT_ACTIONS = ("alert.raised", "alert.withheld")
+ACTIONS = SEARCH_ACTIONS + ALERT_ACTIONS
 #: How the owner's data fared in one search.
 PERMITTED, WITHHELD = "permitted", "withheld"
 OUTCOMES = (PERMITTED, WITHHELD)
@@ -95,6 +100,12 @@ def touch(
 ) -> Touch | None:
     """How a search entry concerns the owner ``slug`` (whose first camera was added at ``first_camera_ms``);
     None when it does not."""
+    if action in ALERT_ACTIONS:
+        if params.get("owner") != slug:
+            return None
+        if action == "alert.raised":
+            return Touch(PERMITTED, 1, None, None)
+        return Touch(WITHHELD, None, str(params.get("rule", "")), None)
     if action not in SEARCH_ACTIONS:
         return None
     per_owner = _dict(counts.get("per_owner"))
@@ -238,9 +249,7 @@ class AccessLog:
         names: dict[int, tuple[str, str]] = {}
         cursor = after_seq
         while True:
-            query = select(AuditEntry).where(
-                AuditEntry.seq > cursor, AuditEntry.action.in_(SEARCH_ACTIONS), or_(*candidates)
-            )
+            query = select(AuditEntry).where(AuditEntry.seq > cursor, AuditEntry.action.in_(ACTIONS), or_(*candidates))
             if since_ms is not None:
                 query = query.where(AuditEntry.ts_ms >= since_ms)
             if until_ms is not None:
@@ -271,6 +280,11 @@ class AccessLog:
         requester = names.get(row.actor_agency_id) if row.actor_agency_id is not None else None
         refused = row.action == "search.refused"
         kind = str(params.get("kind", "plate")) if refused else row.action.removeprefix("search.")
+        if row.action in ALERT_ACTIONS:
+            # Alerts are raised by the system for the list's agency, which the entry names.
+            kind, agency = "alert", params.get("agency")
+            requester = (str(agency), str(params.get("agency_name", agency))) if agency else None
+            params = {**params, "query": {k: params.get(k) for k in ("plate", "list_id", "entry_id", "read_id")}}
         warrant = params.get("warrant")
         return AccessEntry(
             seq=row.seq,

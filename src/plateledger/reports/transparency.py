@@ -19,7 +19,7 @@ from plateledger.audit.log import AuditLog
 from plateledger.core.clock import Clock, iso_ms
 from plateledger.core.errors import FieldInvalid
 from plateledger.policy.rules import DAY_MS, PRESETS, Preset, describe
-from plateledger.reports.access_log import PERMITTED, AccessLog
+from plateledger.reports.access_log import PERMITTED, WITHHELD, AccessLog
 from plateledger.sharing.service import Agreements, AgreementView, Policies
 from plateledger.store.reads import ReadsStore
 
@@ -109,7 +109,14 @@ class TransparencyReports:
         names: dict[str, str] = {}
         rules: Counter[str] = Counter()
         returned = 0
+        alerts: Counter[str] = Counter()
+        alert_rules: Counter[str] = Counter()
         for entry in self._access_log.entries(slug, since_ms=since, until_ms=until + 1):
+            if entry.kind == "alert":  # hot-list matches on this owner's reads, not searches
+                alerts[entry.outcome] += 1
+                if entry.outcome != PERMITTED:
+                    alert_rules[entry.rule or "unknown"] += 1
+                continue
             purpose = entry.purpose or "none"
             requester = entry.requester or "unknown"
             names[requester] = entry.requester_name or requester
@@ -142,6 +149,11 @@ class TransparencyReports:
                 for r, c in by_requester
             ],
             "refusals_by_rule": [{"rule": rule, "count": n} for rule, n in rules.most_common()],
+            "alerts": {
+                "raised": alerts[PERMITTED],
+                "withheld": alerts[WITHHELD],
+                "withheld_by_rule": [{"rule": rule, "count": n} for rule, n in alert_rules.most_common()],
+            },
         }
 
     def _sharing(self, agency_id: int, slug: str) -> dict[str, list[dict[str, Any]]]:

@@ -40,6 +40,7 @@ from plateledger.demo.layout import (
     place_cameras,
 )
 from plateledger.demo.simulate import Traffic, simulate
+from plateledger.hotlists.service import EntryIn
 from plateledger.ingest.service import Progress
 from plateledger.platform import Platform
 from plateledger.policy.rules import PRESETS, AreaLimits, Policy, Preset, Terms
@@ -65,6 +66,7 @@ class DemoSummary:
     example_plates: list[dict[str, Any]]
     reads: dict[str, int]
     agreements: list[dict[str, Any]] = field(default_factory=list)
+    hot_lists: list[dict[str, Any]] = field(default_factory=list)
     cross_state_search: dict[str, Any] | None = None
     attribution: str = ATTRIBUTION
     notes: list[str] = field(default_factory=list)
@@ -77,6 +79,7 @@ class DemoSummary:
             "example_plates": self.example_plates,
             "reads": self.reads,
             "agreements": self.agreements,
+            "hot_lists": self.hot_lists,
             "cross_state_search": self.cross_state_search,
             "attribution": self.attribution,
             "notes": self.notes,
@@ -277,6 +280,84 @@ def _share(platform: Platform, users: list[dict[str, Any]]) -> list[dict[str, An
     return agreements
 
 
+# -- hot lists -----------------------------------------------------------------------------------------------
+#: (agency, list name, purpose, visibility, covert, how many of the most-read plates it holds, plate offset)
+HOT_LISTS = (
+    ("palmcrest-pd", "Stolen vehicles (Palmcrest)", "stolen_vehicle", "shared", False, 6, 0),
+    ("harbor-grove-pd", "Burglary series HG-2026-88", "property_crime", "private", True, 3, 10),
+    ("silver-state-patrol", "NCIC stolen plates (NV)", "stolen_plate", "shared", False, 4, 20),
+    # A federal list whose purpose the California preset forbids: matches on California reads are withheld
+    # (no alert, nothing reaches the federal office) and counted in the California agencies' access logs.
+    ("federal-transit-office", "Removal targets", "immigration_enforcement", "shared", False, 5, 30),
+)
+HOT_LIST_DAYS = 30
+
+
+def _hot_lists(
+    platform: Platform, users: list[dict[str, Any]], traffic: Traffic, cameras: Sequence[PlacedCamera]
+) -> list[dict[str, Any]]:
+    """The demo's hot lists, through the same services an investigator uses. Entries are plates the simulated
+    traffic reads often (so a served demo's live reads match them), chosen per list from the agencies that list
+    them: Palmcrest's and Harbor Grove's from their own cameras, Nevada's and the federal list from plates read
+    in both states."""
+    investigators = {
+        u["agency"]: platform.tokens.authenticate(u["token"], where="demo")
+        for u in users
+        if u["role"] == Role.INVESTIGATOR.value
+    }
+    counts = Counter(traffic.vehicle[i] for i in traffic.kept)
+    owners: dict[int, set[int]] = {}
+    for i in traffic.kept:
+        owners.setdefault(traffic.vehicle[i], set()).add(cameras[traffic.camera[i]].owner)
+    slugs = [spec.slug for spec in AGENCIES]
+    expires = platform.clock.now_ms() + HOT_LIST_DAYS * 86_400_000
+    made = []
+    for slug, name, purpose, visibility, covert, size, offset in HOT_LISTS:
+        me = slugs.index(slug)
+        if slug in ("silver-state-patrol", "federal-transit-office"):
+            california = {i for i, spec in enumerate(AGENCIES) if spec.state == "CA"}
+            pool = [v for v, seen in owners.items() if seen & california and slugs.index("silver-state-patrol") in seen]
+        else:
+            pool = [v for v, seen in owners.items() if me in seen]
+        pool.sort(key=lambda v: (-counts[v], traffic.vehicles[v].plate))
+        chosen = pool[offset : offset + size] or pool[:size]
+        view = platform.hotlists.create(
+            investigators[slug],
+            name=name,
+            default_purpose=purpose,
+            alert_level="high" if purpose in ("stolen_vehicle", "stolen_plate") else "medium",
+            visibility=visibility,
+            covert=covert,
+        )
+        entries = [
+            EntryIn(
+                plate=traffic.vehicles[v].plate,
+                region=traffic.vehicles[v].region,
+                purpose=purpose,
+                reference=f"DEMO-{slug[:4].upper()}-{n + 1:03d}",
+                reason=f"demo entry: {name}",
+                expires_ms=expires,
+            )
+            for n, v in enumerate(chosen)
+        ]
+        valid, errors = platform.hotlists.validate(view, entries)
+        if errors:  # pragma: no cover - the demo's own entries are valid
+            raise FieldInvalid("hot list", f"demo entries rejected: {errors}")
+        platform.hotlists.apply(investigators[slug], view.id, add=valid, source="demo")
+        made.append(
+            {
+                "agency": slug,
+                "id": view.id,
+                "name": name,
+                "purpose": purpose,
+                "visibility": visibility,
+                "covert": covert,
+                "plates": [e.plate for e in valid],
+            }
+        )
+    return made
+
+
 # -- reads ---------------------------------------------------------------------------------------------------
 class ReadEncoder:
     """Turns kept sightings into canonical reads (ingest contract v1), one JSON object per line.
@@ -451,6 +532,7 @@ def seed_demo(
     agreements = _share(platform, users)
     traffic = simulate(world, reads=reads, seed=seed, now_ms=platform.clock.now_ms())
     result = _ingest(platform, traffic, cameras, devices, seed=seed, progress=progress)
+    hot_lists = _hot_lists(platform, users, traffic, cameras)
     _complete(platform)
     return DemoSummary(
         agencies=agencies,
@@ -458,6 +540,7 @@ def seed_demo(
         cameras=listed,
         example_plates=example_plates(traffic, cameras),
         agreements=agreements,
+        hot_lists=hot_lists,
         cross_state_search=cross_state_search(traffic, cameras),
         reads={
             "stored": result.stored,

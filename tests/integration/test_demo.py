@@ -289,3 +289,21 @@ def test_vehicles_keep_routines_cross_the_state_line_and_popularity_is_skewed() 
     for i in traffic.kept:
         states.setdefault(traffic.vehicle[i], set()).add(AGENCIES[cameras[traffic.camera[i]].owner].state)
     assert sum(seen >= {"CA", "NV"} for seen in states.values()) >= 10
+
+
+# -- live reads (runs last: it adds reads to the seeded directory) ------------------------------------------------
+@pytest.mark.slow
+def test_live_reads_arrive_through_the_ingest_service_with_hot_listed_plates(demo: Platform) -> None:
+    from plateledger.demo.trickle import Trickle
+
+    before = demo.reads.count()
+    mark = demo.audit.entries(after_seq=0, limit=1_000_000)[-1].seq
+    trickle = Trickle(demo, reads_per_tick=40, hit_share=0.5)
+    stored = trickle.tick()
+    assert stored > 0
+    assert demo.reads.count() == before + stored
+    batches = [e for e in demo.audit.entries(after_seq=mark) if e.action == "ingest.batch"]
+    assert batches
+    assert all(orjson.loads(e.params)["channel"] == "demo-live" for e in batches)
+    listed = {plate for _, _, _, plate, _, _ in demo.hotlists.active(demo.clock.now_ms())}
+    assert listed

@@ -14,21 +14,26 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from plateledger.api.app import create_app
 from plateledger.cli.common import DataOpt, JsonOpt, err, out, print_json, settings_for
 from plateledger.core.clock import SystemClock, iso_ms
+from plateledger.demo.trickle import Trickle
 from plateledger.platform import Platform
 from plateledger.retention.scheduler import RetentionJob
 
 
-def _serve(platform: Platform) -> None:
+def _serve(platform: Platform, *, live_reads: bool = False) -> None:
+    """Serve until stopped, with the retention job (and, for the demo, a trickle of live reads)."""
     settings = platform.settings
     out.print(f"serving http://{settings.host}:{settings.port}  (OpenAPI: /docs, /openapi.json; Ctrl-C stops)")
     job = RetentionJob(platform.retention, settings.retention_interval_s) if settings.retention_interval_s else None
-    if job is not None:
-        job.start()
+    trickle = Trickle(platform) if live_reads else None
+    for worker in (job, trickle):
+        if worker is not None:
+            worker.start()
     try:
         uvicorn.run(create_app(platform=platform), host=settings.host, port=settings.port, log_level="warning")
     finally:
-        if job is not None:
-            job.stop()
+        for worker in (trickle, job):
+            if worker is not None:
+                worker.stop()
 
 
 def serve(
@@ -122,6 +127,8 @@ def demo(
         else:
             _print_welcome(summary, settings.data, settings.host, settings.port)
         if not no_serve:
-            _serve(platform)
+            if not json:
+                out.print("live reads: a few reads a second arrive at the demo cameras, some of hot-listed plates")
+            _serve(platform, live_reads=True)
     finally:
         platform.close()

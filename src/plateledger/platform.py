@@ -72,6 +72,7 @@ class Platform:
         policies = Policies(governance, audit, clock)
         agreements = Agreements(governance, audit, clock)
         access_log = AccessLog(governance, audit)
+        retention = Retention(reads=reads, governance=governance, audit=audit, clock=clock)
         return cls(
             settings=settings,
             clock=clock,
@@ -85,14 +86,14 @@ class Platform:
                 reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page
             ),
             areas=AreaSearches(reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page),
-            retention=Retention(reads=reads, governance=governance, audit=audit, clock=clock),
+            retention=retention,
             policies=policies,
             agreements=agreements,
             books=books,
             engine=engine,
             lock=lock,
             hotlists=HotLists(governance, audit, clock, max_entry_days=settings.hotlist_max_entry_days),
-            alerts=Alerts(governance, audit, clock, books),
+            alerts=Alerts(governance, audit, clock, books, retention),
             access_log=access_log,
             transparency=TransparencyReports(
                 registry=registry,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from sqlalchemy import select
 
 from plateledger.alerts.service import VERIFY_FIRST, Hit
 from plateledger.core.clock import FixedClock
@@ -13,6 +14,7 @@ from plateledger.core.errors import Conflict, FieldInvalid, NotFound, Permission
 from plateledger.hotlists.service import EntryIn
 from plateledger.platform import Platform
 from plateledger.policy.rules import PRESETS, Preset, Terms
+from plateledger.store.models import ReadHold
 from plateledger.vocab import Purpose, QueryKind
 from tests.support import DAY_MS, AgencyKit, seed_agency
 
@@ -231,6 +233,9 @@ def test_confirm_and_dismiss_with_a_note_each_audited(
         platform.alerts.decide(lister.investigator, first, "confirmed", " ")
     confirmed = platform.alerts.decide(lister.investigator, first, "confirmed", "plate and state match the image")
     assert (confirmed["state"], confirmed["decided_by"]) == ("confirmed", "lister-so-investigator")
+    with platform.governance.session() as session:
+        holds = [(h.owner_id, h.read_id, h.kind) for h in session.scalars(select(ReadHold))]
+    assert holds == [(lister.agency.id, "r1", "alert")]  # the confirmed hit's read falls under hit retention
     dismissed = platform.alerts.decide(lister.investigator, second, "dismissed", "misread: 7A8C123")
     assert dismissed["state"] == "dismissed"
     assert last_action(platform)[1]["state"] == "dismissed"

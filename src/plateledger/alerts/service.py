@@ -28,6 +28,7 @@ from plateledger.core.clock import Clock, iso_ms
 from plateledger.core.errors import Conflict, FieldInvalid, NotFound, PermissionDenied
 from plateledger.hotlists.service import may_see
 from plateledger.policy.gate import Gate, Owner, Request
+from plateledger.retention.service import Retention
 from plateledger.sharing.service import Books
 from plateledger.store.governance import Governance
 from plateledger.store.models import Agency, Alert, HotList, HotListEntry
@@ -108,8 +109,11 @@ def alert_json(alert: Alert, list_name: str, entry: HotListEntry, owner_name: st
 
 
 class Alerts:
-    def __init__(self, governance: Governance, audit: AuditLog, clock: Clock, books: Books) -> None:
+    def __init__(
+        self, governance: Governance, audit: AuditLog, clock: Clock, books: Books, retention: Retention
+    ) -> None:
         self._gov = governance
+        self._retention = retention
         self._audit = audit
         self._clock = clock
         self._books = books
@@ -312,6 +316,9 @@ class Alerts:
             alert.decided_ms = self._clock.now_ms()
             alert.decided_by = principal.username
             alert.note = note
+            if state == AlertState.CONFIRMED.value:
+                # A confirmed hit keeps its read for the owner's hit retention, in the same transaction.
+                self._retention.hold(alert.owner_id, alert.read_id, "alert", f"alert-{alert.id}", session=session)
             return AlertDecided(alert_id=alert.id, state=state, note=note), self._json(session, alert, hot_list)
 
         return self._audit.record(principal.actor, change)[1]

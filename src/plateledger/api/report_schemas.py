@@ -85,6 +85,12 @@ class RuleCount(BaseModel):
     count: int
 
 
+class AlertsOut(BaseModel):
+    raised: int = Field(description="Hot-list alerts raised on the agency's reads in the period")
+    withheld: int = Field(description="Hot-list matches on its reads its policy withheld (no alert existed)")
+    withheld_by_rule: list[RuleCount]
+
+
 class SearchesOut(BaseModel):
     total: int
     permitted: int
@@ -93,6 +99,7 @@ class SearchesOut(BaseModel):
     by_purpose: list[PurposeCount]
     by_requester: list[RequesterCount]
     refusals_by_rule: list[RuleCount]
+    alerts: AlertsOut
 
 
 class PartnerOut(BaseModel):

@@ -40,10 +40,14 @@ def test_ncic_layout_purposes_and_defaults() -> None:
     )
     assert first.reason == "NCIC V record (stolen vehicle) of 20250520"
     assert first.expires_ms == NOW_MS + 7 * DAY_MS
-    assert parsed[1].entry is not None and parsed[1].entry.region == "US-OR"  # the 0 -> O fix
+    assert parsed[1].entry is not None
+    assert parsed[1].entry.region == "US-OR"
     assert parsed[1].entry.purpose == "stolen_plate"
-    assert parsed[2].entry is None and parsed[2].skipped and "sex offender" in parsed[2].skipped
-    assert parsed[3].entry is not None and parsed[3].entry.purpose == "violent_crime"
+    assert parsed[2].entry is None
+    assert parsed[2].skipped
+    assert "sex offender" in parsed[2].skipped
+    assert parsed[3].entry is not None
+    assert parsed[3].entry.purpose == "violent_crime"
 
 
 def test_ncic_errors_name_line_and_field() -> None:
@@ -85,7 +89,8 @@ def test_genetec_default_and_custom_columns() -> None:
     assert entry.expires_ms == NOW_MS + 29 * DAY_MS + 12 * 3_600_000  # end of 2025-06-30, UTC
     custom = Options(now_ms=NOW_MS, delimiter="tab", columns=parse_columns("PlateNumber=1,PlateState=2,Reference=3"))
     parsed = parse(b"ABC123\tNY\tCASE-9\n", "genetec", custom)
-    assert parsed[0].entry is not None and parsed[0].entry.reference == "CASE-9"
+    assert parsed[0].entry is not None
+    assert parsed[0].entry.reference == "CASE-9"
     assert parsed[0].entry.region == "US-NY"
     bad = parse(b"Stolen;CA;ABC;2025-01-01;31/31/2025\nStolen;CA\n", "genetec", OPTIONS)
     assert [(p.line, p.field) for p in bad] == [(1, "ExpiryDate"), (2, "PlateNumber")]
@@ -110,7 +115,8 @@ def test_canonical_csv() -> None:
     first = parsed[0].entry
     assert first is not None
     assert (first.plate, first.region, first.reference) == ("7abc 123", "US-CA", "CASE-1")
-    assert parsed[1].entry is not None and parsed[1].entry.reference == "DEFAULT-REF"
+    assert parsed[1].entry is not None
+    assert parsed[1].entry.reference == "DEFAULT-REF"
     assert parsed[2].remove
     assert (parsed[3].field, parsed[4].field) == ("expires", "line")
     with pytest.raises(InvalidInput, match="header"):
@@ -144,7 +150,8 @@ def test_any_bytes_give_lines_or_a_clear_error(data: bytes, fmt: str) -> None:
     try:
         parsed = parse(data, fmt, Options(now_ms=NOW_MS, kind="svs"))
     except InvalidInput as refused:
-        assert refused.detail
+        detail = refused.detail
+        assert detail
         return
     for line in parsed:
         assert line.line >= 1

@@ -183,6 +183,10 @@ def add_entries(hotlists: HotLists, principal: Principal, list_id: int, bodies: 
     """Add entries given by hand (API, CLI), all or none: the first invalid one is refused naming its field."""
     view = hotlists.get(principal, list_id)
     given = []
+
+    def prefix(index: int) -> str:
+        return f"entries[{index}]." if len(bodies) > 1 else ""
+
     for index, body in enumerate(bodies):
         given.append(
             EntryIn(
@@ -191,14 +195,14 @@ def add_entries(hotlists: HotLists, principal: Principal, list_id: int, bodies: 
                 purpose=body.get("purpose"),
                 reference=body.get("reference"),
                 reason=body.get("reason"),
-                expires_ms=_expires(body["expires"], f"entries[{index}].expires") if body.get("expires") else None,
+                expires_ms=_expires(body["expires"], prefix(index) + "expires") if body.get("expires") else None,
             )
         )
     valid, invalid = hotlists.validate(view, given)
     if invalid:
         index, detail = invalid[0]
         name, _, rule = detail.partition(": ")
-        raise FieldInvalid(f"entries[{index}].{name}" if len(given) > 1 else name, rule)
+        raise FieldInvalid(prefix(index) + name, rule)
     return hotlists.apply(principal, view.id, add=valid, source="manual")
 
 

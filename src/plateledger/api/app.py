@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plateledger import __version__
 from plateledger.api import problems
-from plateledger.api.routes import admin, agencies, reads, search, sharing, transparency
+from plateledger.api.routes import admin, agencies, hotlists, reads, search, sharing, transparency
 from plateledger.platform import Platform
 
 
@@ -78,4 +78,5 @@ def create_app(*, platform: Platform) -> FastAPI:
     app.include_router(sharing.router)
     app.include_router(agencies.router)
     app.include_router(transparency.router)
+    app.include_router(hotlists.router)
     return app

@@ -26,6 +26,9 @@ def problem_for(error: PlateledgerError, instance: str) -> JSONResponse:
     field = getattr(error, "field", None)
     if field:
         extra["field"] = field
+    report = getattr(error, "report", None)
+    if report:
+        extra["report"] = report
     headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
     response = problem(error.status, error.title, error.detail, error.type_uri, **extra)
     if headers:

@@ -21,6 +21,7 @@ from plateledger.core.errors import (
     Conflict,
     DataDirectoryBusy,
     FieldInvalid,
+    ImportRefused,
     InvalidInput,
     NotFound,
     PermissionDenied,
@@ -89,13 +90,19 @@ def server_request(
     token: str | None = None,
     params: dict[str, Any] | None = None,
     body: dict[str, Any] | None = None,
+    content: bytes | None = None,
 ) -> httpx2.Response:
     """Ask the server that holds the data directory (same gate, same audit log). A refusal is raised as the
     library error of its status, so the CLI exits as it would have locally."""
     clean = {k: v for k, v in (params or {}).items() if v is not None and v is not False}
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        response = httpx2.request(method, f"{url}{path}", params=clean, json=body, headers=headers, timeout=60)
+        if content is not None:
+            response = httpx2.request(
+                method, f"{url}{path}", params=clean, content=content, headers=headers, timeout=600
+            )
+        else:
+            response = httpx2.request(method, f"{url}{path}", params=clean, json=body, headers=headers, timeout=60)
     except httpx2.HTTPError as exc:
         raise PlateledgerError(f"the server at {url} holds the data directory but did not answer: {exc}") from None
     if response.status_code < 300:
@@ -105,6 +112,8 @@ def server_request(
     except ValueError:
         answer = None
     detail = str(answer.get("detail", response.text)) if isinstance(answer, dict) else response.text
+    if response.status_code == 422 and isinstance(answer, dict) and isinstance(answer.get("report"), dict):
+        raise ImportRefused(detail, answer["report"])
     if response.status_code == 422:
         field = str(answer.get("field", "request")) if isinstance(answer, dict) else "request"
         raise FieldInvalid(field, detail.partition(": ")[2] or detail)
@@ -133,6 +142,7 @@ def call(
     path: str,
     params: dict[str, Any] | None = None,
     body: dict[str, Any] | None = None,
+    content: bytes | None = None,
 ) -> Any:
     """Run a token-authenticated command on the local data directory, or, when a server holds it, send the same
     request to that server. ``local`` must return what the API returns for ``method path``."""
@@ -140,5 +150,7 @@ def call(
         with opened(data) as platform:
             return local(platform, platform.tokens.authenticate(token, where=where))
     except DataDirectoryBusy:
-        response = server_request(server_url(data), method, path, token=token, params=params, body=body)
+        response = server_request(
+            server_url(data), method, path, token=token, params=params, body=body, content=content
+        )
         return response.json() if response.content else None

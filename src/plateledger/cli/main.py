@@ -10,7 +10,7 @@ import sys
 import typer
 
 from plateledger import __version__
-from plateledger.cli import admin, audit, reads, reports, retention, serve, sharing
+from plateledger.cli import admin, audit, hotlists, reads, reports, retention, serve, sharing
 from plateledger.cli.common import err
 from plateledger.core.errors import PlateledgerError
 
@@ -33,6 +33,7 @@ app.add_typer(admin.tokens, name="tokens")
 app.add_typer(admin.cameras, name="cameras")
 app.add_typer(sharing.sharing, name="sharing")
 app.add_typer(sharing.policy, name="policy")
+app.add_typer(hotlists.hotlist, name="hotlist")
 app.command("access-log")(reports.access_log)
 app.add_typer(reports.report, name="report")
 

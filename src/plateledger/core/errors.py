@@ -9,6 +9,7 @@ and exits with ``exit_code``. The domain never raises HTTP exceptions.
     PlateledgerError
     ├── InvalidInput            400  a request or file that cannot be used (bad field, bad format)
     │   ├── FieldInvalid        422  one named field breaks a rule (purpose, case_number, plate pattern ...)
+    │   ├── ImportRefused       422  a hot-list file with invalid lines, refused whole; ``report`` names each
     │   └── PayloadTooLarge     413  body or batch over its limit
     ├── AuthenticationFailed    401  missing, unknown, expired or revoked credential; bad password
     ├── PermissionDenied        403  the credential's role may not do this
@@ -21,7 +22,7 @@ and exits with ``exit_code``. The domain never raises HTTP exceptions.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 class PlateledgerError(Exception):
@@ -59,6 +60,18 @@ class FieldInvalid(InvalidInput):
         super().__init__(f"{field}: {rule}")
         self.field = field
         self.rule = rule
+
+
+class ImportRefused(InvalidInput):
+    """A hot-list import with invalid lines, refused as a whole; ``report`` names each line, field and reason."""
+
+    status = 422
+    title = "Import refused"
+    slug = "import-refused"
+
+    def __init__(self, detail: str, report: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.report: dict[str, Any] = report or {}
 
 
 class PayloadTooLarge(InvalidInput):

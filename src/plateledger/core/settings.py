@@ -60,6 +60,19 @@ class Settings(BaseSettings):
     hotlist_max_entry_days: int = Field(
         365, ge=1, le=3650, description="Longest expiry a hot-list entry may be given, in days from when it is added."
     )
+    hotlist_import_max_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=1024,
+        le=1024 * 1024 * 1024,
+        description="Largest hot-list file an import accepts, in bytes (a larger one is refused whole).",
+    )
+    hotlist_import_expiry_days: int = Field(
+        7,
+        ge=1,
+        le=3650,
+        description="Days an imported hot-list entry without its own expiry stays active (NCIC and CA DOJ extracts "
+        "are daily; capped at `hotlist_max_entry_days`).",
+    )
     ingest_chunk_reads: int = Field(
         1_000_000, ge=1_000, le=10_000_000, description="CSV rows per store insert during bulk file ingest."
     )

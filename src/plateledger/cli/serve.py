@@ -11,6 +11,7 @@ import typer
 import uvicorn
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from plateledger.alerts.sender import WebhookSender
 from plateledger.api.app import create_app
 from plateledger.cli.common import DataOpt, JsonOpt, err, out, print_json, settings_for
 from plateledger.core.clock import SystemClock, iso_ms
@@ -24,9 +25,12 @@ def _serve(platform: Platform) -> None:
     job = RetentionJob(platform.retention, settings.retention_interval_s) if settings.retention_interval_s else None
     if job is not None:
         job.start()
+    sender = WebhookSender(platform.alerts, platform.webhooks, settings, platform.clock)
+    sender.start()
     try:
         uvicorn.run(create_app(platform=platform), host=settings.host, port=settings.port, log_level="warning")
     finally:
+        sender.stop()
         if job is not None:
             job.stop()
 

@@ -33,7 +33,8 @@ def _print(answer: dict[str, Any], json: bool) -> None:
         return
     out.print(_line(answer), markup=False)
     if answer["note"]:
-        out.print(f"    {answer['state']} by {answer['decided_by']} at {answer['decided']}: {answer['note']}", markup=False)
+        decided = f"{answer['state']} by {answer['decided_by']} at {answer['decided']}"
+        out.print(f"    {decided}: {answer['note']}", markup=False)
     err.print(f"note: {answer['verify_first']}", markup=False)
 
 

@@ -53,7 +53,8 @@ def test_signed_alert_retried_until_delivered_and_logged(opened: tuple[Platform,
         created = client.post("/api/v1/webhooks", json={"url": receiver.url}, headers=auth(kit, "admin"))
         assert created.status_code == 201, created.text
         hook = created.json()
-        assert hook["enabled"] and len(hook["secret"]) >= 32
+        assert hook["enabled"]
+        assert len(hook["secret"]) >= 32
         assert "secret" not in client.get("/api/v1/webhooks", headers=auth(kit, "admin")).json()[0]
 
         raise_alert(platform, kit, covert, "r0")  # never sent: the receiver is not a viewer of the covert list
@@ -74,7 +75,8 @@ def test_signed_alert_retried_until_delivered_and_logged(opened: tuple[Platform,
         (2, "retrying", 500),
         (1, "retrying", 500),
     ]
-    assert log[1]["next_attempt"] is not None and log[0]["next_attempt"] is None
+    assert log[1]["next_attempt"] is not None
+    assert log[0]["next_attempt"] is None
     assert client.get("/api/v1/webhooks", headers=auth(kit, "admin")).json()[0]["failures"] == 0
     assert "webhook.created" in actions(platform)
 
@@ -92,7 +94,8 @@ def test_webhook_disabled_after_consecutive_failures_then_reenabled(opened: tupl
         # 3 attempts for the first alert, then the 4th consecutive failure disables it: nothing more is sent
         assert len(receiver.requests) == 4
         listed = client.get("/api/v1/webhooks", headers=auth(kit, "admin")).json()[0]
-        assert (listed["enabled"], listed["failures"]) == (False, 4) and listed["disabled"]
+        assert (listed["enabled"], listed["failures"]) == (False, 4)
+        assert listed["disabled"]
         assert actions(platform).count("webhook.disabled") == 1
         log = client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=auth(kit, "admin")).json()
         assert [d["status"] for d in log] == ["retrying", "failed", "retrying", "retrying"]

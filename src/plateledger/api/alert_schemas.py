@@ -16,7 +16,7 @@ class AlertListOut(BaseModel):
 class AlertEntryOut(BaseModel):
     id: int
     plate: str | None
-    pattern: str | None
+    pattern: bool = Field(description="Whether `plate` is a wildcard pattern")
     region: str | None
     purpose: str
     reference: str

@@ -78,10 +78,15 @@ class Broker:
         for subscription in targets:
             subscription.offer(body)
 
-    def connect(self, principal: Principal) -> Subscription:
-        """Register a stream on the running loop (PermissionDenied for roles that do not receive alerts)."""
+    @staticmethod
+    def check(principal: Principal) -> None:
+        """PermissionDenied for roles that do not receive alerts (call before the response starts)."""
         if principal.role not in ALERT_ROLES:
             raise PermissionDenied(f"a {principal.role.value} token cannot see alerts")
+
+    def connect(self, principal: Principal) -> Subscription:
+        """Register a stream on the running loop."""
+        self.check(principal)
         subscription = Subscription(principal, asyncio.get_running_loop(), self._queue_size)
         with self._lock:
             self._subscriptions.add(subscription)
@@ -91,10 +96,11 @@ class Broker:
         with self._lock:
             self._subscriptions.discard(subscription)
 
-    async def events(self, subscription: Subscription, last_event_id: int = 0) -> AsyncIterator[str]:
-        """The SSE text of one stream: replay after ``last_event_id``, then live alerts and heartbeats.
-        Disconnects the subscription when the client goes away."""
-        principal = subscription.principal
+    async def events(self, principal: Principal, last_event_id: int = 0) -> AsyncIterator[str]:
+        """The SSE text of one stream: replay after ``last_event_id``, then live alerts and heartbeats. Subscribes
+        on the first iteration (before the replay, so nothing falls between) and unsubscribes when the client goes
+        away."""
+        subscription = self.connect(principal)
         try:
             yield f"retry: {RETRY_MS}\n: connected\n\n"
             last = last_event_id

@@ -53,9 +53,9 @@ async def stream_alerts(
             raise FieldInvalid("Last-Event-ID", "an alert id (a whole number)")
         after = int(last_event_id.strip())
     broker: Broker = request.app.state.broker
-    subscription = broker.connect(principal)
+    broker.check(principal)
     return StreamingResponse(
-        broker.events(subscription, after),
+        broker.events(principal, after),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

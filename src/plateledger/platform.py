@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from plateledger.agencies.registry import Registry
 from plateledger.alerts.service import Alerts
+from plateledger.alerts.webhooks import Webhooks
 from plateledger.audit.log import AuditLog
 from plateledger.auth.tokens import Tokens
 from plateledger.core.clock import Clock, SystemClock
@@ -48,6 +49,7 @@ class Platform:
     lock: DataLock
     hotlists: HotLists
     alerts: Alerts
+    webhooks: Webhooks
     access_log: AccessLog
     transparency: TransparencyReports
 
@@ -94,6 +96,7 @@ class Platform:
             lock=lock,
             hotlists=HotLists(governance, audit, clock, max_entry_days=settings.hotlist_max_entry_days),
             alerts=Alerts(governance, audit, clock, books, retention),
+            webhooks=Webhooks(governance, audit, clock),
             access_log=access_log,
             transparency=TransparencyReports(
                 registry=registry,

@@ -10,8 +10,9 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plateledger import __version__
+from plateledger.alerts.delivery import Broker
 from plateledger.api import problems
-from plateledger.api.routes import admin, agencies, hotlists, reads, search, sharing, transparency
+from plateledger.api.routes import admin, agencies, alerts, hotlists, reads, search, sharing, transparency, webhooks
 from plateledger.platform import Platform
 
 
@@ -65,6 +66,7 @@ def create_app(*, platform: Platform) -> FastAPI:
         "and every access is on a hash-chained audit log before it is answered.",
     )
     app.state.platform = platform
+    app.state.broker = Broker(platform.alerts, heartbeat_s=platform.settings.alert_heartbeat_s)
     problems.install(app)
     _metrics(app, platform)
 
@@ -79,4 +81,6 @@ def create_app(*, platform: Platform) -> FastAPI:
     app.include_router(agencies.router)
     app.include_router(transparency.router)
     app.include_router(hotlists.router)
+    app.include_router(alerts.router)
+    app.include_router(webhooks.router)
     return app

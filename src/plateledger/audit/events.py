@@ -451,6 +451,46 @@ class AlertDecided(AuditEvent):
         return {"alert_id": self.alert_id, "state": self.state, "note": self.note}
 
 
+@dataclass(frozen=True)
+class WebhookEvent(AuditEvent):
+    """Base of the webhook events: the webhook's id and URL (never its secret)."""
+
+    webhook_id: int = 0
+    url: str = ""
+    failures: int = 0
+
+    def params(self) -> Json:
+        return {"webhook_id": self.webhook_id, "url": self.url, "failures": self.failures}
+
+
+@dataclass(frozen=True)
+class WebhookCreated(WebhookEvent):
+    """An agency admin registered an alert webhook."""
+
+    action: ClassVar[str] = "webhook.created"
+
+
+@dataclass(frozen=True)
+class WebhookDeleted(WebhookEvent):
+    """An agency admin deleted an alert webhook (and its delivery log)."""
+
+    action: ClassVar[str] = "webhook.deleted"
+
+
+@dataclass(frozen=True)
+class WebhookDisabled(WebhookEvent):
+    """A webhook disabled by the sender after ``failures`` consecutive failed attempts."""
+
+    action: ClassVar[str] = "webhook.disabled"
+
+
+@dataclass(frozen=True)
+class WebhookEnabled(WebhookEvent):
+    """An agency admin re-enabled a disabled webhook."""
+
+    action: ClassVar[str] = "webhook.enabled"
+
+
 def event_classes() -> list[type[AuditEvent]]:
     """Every concrete event class (those with an action)."""
     found: list[type[AuditEvent]] = []

@@ -10,7 +10,7 @@ import sys
 import typer
 
 from plateledger import __version__
-from plateledger.cli import admin, audit, hotlists, reads, reports, retention, serve, sharing
+from plateledger.cli import admin, alerts, audit, hotlists, reads, reports, retention, serve, sharing
 from plateledger.cli.common import err
 from plateledger.core.errors import PlateledgerError
 
@@ -36,6 +36,7 @@ app.add_typer(sharing.policy, name="policy")
 app.add_typer(hotlists.hotlist, name="hotlist")
 app.command("access-log")(reports.access_log)
 app.add_typer(reports.report, name="report")
+app.add_typer(alerts.alerts, name="alerts")
 
 
 @app.command("version")

@@ -11,6 +11,7 @@ import typer
 import uvicorn
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from plateledger.alerts.sender import WebhookSender
 from plateledger.api.app import create_app
 from plateledger.cli.common import DataOpt, JsonOpt, err, out, print_json, settings_for
 from plateledger.core.clock import SystemClock, iso_ms
@@ -25,13 +26,14 @@ def _serve(platform: Platform, *, live_reads: bool = False) -> None:
     out.print(f"serving http://{settings.host}:{settings.port}  (OpenAPI: /docs, /openapi.json; Ctrl-C stops)")
     job = RetentionJob(platform.retention, settings.retention_interval_s) if settings.retention_interval_s else None
     trickle = Trickle(platform) if live_reads else None
-    for worker in (job, trickle):
+    sender = WebhookSender(platform.alerts, platform.webhooks, settings, platform.clock)
+    for worker in (job, sender, trickle):
         if worker is not None:
             worker.start()
     try:
         uvicorn.run(create_app(platform=platform), host=settings.host, port=settings.port, log_level="warning")
     finally:
-        for worker in (trickle, job):
+        for worker in (trickle, sender, job):
             if worker is not None:
                 worker.stop()
 

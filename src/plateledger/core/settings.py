@@ -94,6 +94,26 @@ class Settings(BaseSettings):
         "0 disables them, leaving `plateledger retention run` to an external scheduler).",
     )
 
+    alert_heartbeat_s: float = Field(
+        15.0, ge=0.05, le=300, description="Seconds between heartbeat comments on an idle alert stream (SSE)."
+    )
+    webhook_max_attempts: int = Field(
+        5, ge=1, le=20, description="Attempts to deliver one alert to one webhook before giving up on it."
+    )
+    webhook_retry_base_s: float = Field(
+        2.0,
+        ge=0.01,
+        le=3600,
+        description="Delay before the first webhook retry; doubled for each further attempt (exponential backoff).",
+    )
+    webhook_timeout_s: float = Field(5.0, ge=0.1, le=60, description="Timeout of one webhook POST.")
+    webhook_disable_after: int = Field(
+        20,
+        ge=1,
+        le=1000,
+        description="Consecutive failed webhook attempts after which the webhook is disabled (an admin re-enables it).",
+    )
+
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
         if self.environment == "production" and self.host in {"0.0.0.0", "::"}:  # noqa: S104

@@ -1,0 +1,170 @@
+"""The webhook sender of ``plateledger serve``: a background thread that POSTs each alert to its agency's webhooks.
+
+:meth:`WebhookSender.offer` is the listener subscribed to ``Alerts``: it only puts the alert on a queue, so
+ingest never waits for a receiver. The thread signs each body (:func:`plateledger.alerts.webhooks.sign`), logs
+every attempt in the delivery log, retries a failed one after ``base_s``, ``2 × base_s``, ``4 × base_s`` … up
+to ``max_attempts`` attempts, and stops sending to a webhook once it is disabled (after ``disable_after``
+consecutive failed attempts). Retries pending when the server stops are not resumed by the next one.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+import orjson
+
+from plateledger.alerts.service import Alerts
+from plateledger.alerts.webhooks import Target, Webhooks, sign
+from plateledger.core.clock import Clock
+from plateledger.core.settings import Settings
+
+log = logging.getLogger(__name__)
+USER_AGENT = "plateledger-webhooks"
+
+
+@dataclass(order=True)
+class _Job:
+    due: float
+    seq: int
+    target: Target = field(compare=False)
+    alert_id: int = field(compare=False)
+    body: bytes = field(compare=False)
+    attempt: int = field(compare=False, default=1)
+
+
+class WebhookSender:
+    def __init__(
+        self,
+        alerts: Alerts,
+        webhooks: Webhooks,
+        settings: Settings,
+        clock: Clock,
+        *,
+        transport: httpx2.BaseTransport | None = None,
+    ) -> None:
+        self._alerts = alerts
+        self._webhooks = webhooks
+        self._clock = clock
+        self.max_attempts = settings.webhook_max_attempts
+        self.base_s = settings.webhook_retry_base_s
+        self.disable_after = settings.webhook_disable_after
+        self._client = httpx2.Client(
+            timeout=settings.webhook_timeout_s, transport=transport, headers={"User-Agent": USER_AGENT}
+        )
+        self._incoming: queue.Queue[tuple[int, dict[str, Any]] | None] = queue.Queue()
+        self._jobs: list[_Job] = []
+        self._seq = itertools.count()
+        self._busy = False
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._subscribed = False
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("webhook sender already started")
+        if not self._subscribed:
+            self._alerts.subscribe(self.offer)
+            self._subscribed = True
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._loop, name="plateledger-webhooks", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the attempt in progress; pending retries are dropped."""
+        self._stopping.set()
+        self._incoming.put(None)
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self._client.close()
+
+    def offer(self, agency_id: int, body: dict[str, Any]) -> None:
+        """The ``Alerts`` listener: queue the alert (never blocks)."""
+        if not self._stopping.is_set():
+            self._incoming.put((agency_id, body))
+
+    def idle(self) -> bool:
+        """Nothing queued, scheduled or being sent (for tests and shutdown)."""
+        return self._incoming.unfinished_tasks == 0 and not self._jobs and not self._busy
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.idle():
+                return True
+            time.sleep(0.01)
+        return self.idle()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            wait = max(0.0, self._jobs[0].due - time.monotonic()) if self._jobs else None
+            got = True
+            try:
+                item = self._incoming.get(timeout=wait)
+            except queue.Empty:
+                item, got = None, False
+            self._busy = True
+            try:
+                if item is not None:
+                    self._expand(*item)
+                while self._jobs and self._jobs[0].due <= time.monotonic() and not self._stopping.is_set():
+                    self._attempt(heapq.heappop(self._jobs))
+            except Exception:  # a store failure: logged; the server keeps serving
+                log.exception("webhook sender: delivery failed")
+            finally:
+                self._busy = False
+                if got:
+                    self._incoming.task_done()
+
+    def _expand(self, agency_id: int, alert: dict[str, Any]) -> None:
+        body = orjson.dumps(alert)
+        for target in self._webhooks.targets(agency_id, alert["list"]["id"]):
+            heapq.heappush(self._jobs, _Job(time.monotonic(), next(self._seq), target, alert["id"], body))
+
+    def _attempt(self, job: _Job) -> None:
+        if not self._webhooks.enabled(job.target.webhook_id):
+            return
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "X-Plateledger-Timestamp": timestamp,
+            "X-Plateledger-Signature": sign(job.target.secret, timestamp, job.body),
+            "X-Plateledger-Alert": str(job.alert_id),
+            "X-Plateledger-Attempt": str(job.attempt),
+        }
+        code: int | None = None
+        error = ""
+        try:
+            response = self._client.post(job.target.url, content=job.body, headers=headers)
+            code = response.status_code
+            if not 200 <= code < 300:
+                error = f"HTTP {code}"
+        except httpx2.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        if not error:
+            status, retry_in = "delivered", None
+        elif job.attempt < self.max_attempts:
+            status, retry_in = "retrying", self.base_s * 2 ** (job.attempt - 1)
+        else:
+            status, retry_in = "failed", None
+        enabled = self._webhooks.record_attempt(
+            job.target.webhook_id,
+            job.alert_id,
+            job.attempt,
+            status=status,
+            response_code=code,
+            error=error,
+            next_attempt_ms=self._clock.now_ms() + int(retry_in * 1000) if retry_in is not None else None,
+            disable_after=self.disable_after,
+        )
+        if retry_in is not None and enabled:
+            job.due, job.seq, job.attempt = time.monotonic() + retry_in, next(self._seq), job.attempt + 1
+            heapq.heappush(self._jobs, job)

@@ -1,0 +1,89 @@
+"""HTTP bodies of alerts and webhooks (separate from the storage models)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from plateledger.alerts.service import MAX_NOTE, VERIFY_FIRST
+from plateledger.api.schemas import Strict
+
+
+class AlertListOut(BaseModel):
+    id: int
+    name: str
+
+
+class AlertEntryOut(BaseModel):
+    id: int
+    plate: str | None
+    pattern: bool = Field(description="Whether `plate` is a wildcard pattern")
+    region: str | None
+    purpose: str
+    reference: str
+    reason: str
+    expires: str | None
+
+
+class AlertReadOut(BaseModel):
+    read_id: str
+    plate: str
+    region: str | None
+    ts: str | None
+    camera: str
+    lat: float | None
+    lon: float | None
+    confidence: float | None
+    owner: str = Field(description="The agency that owns the read")
+
+
+class AlertOut(BaseModel):
+    id: int = Field(description="The alert id; also the SSE event id of the live stream")
+    state: str = Field(description="new, confirmed or dismissed")
+    created: str | None
+    list: AlertListOut
+    entry: AlertEntryOut
+    read: AlertReadOut
+    match: str = Field(description="exact, pattern or confusable")
+    decided: str | None
+    decided_by: str | None
+    note: str
+    verify_first: str = Field(VERIFY_FIRST, description="A match alone is not grounds for action")
+
+
+class AlertsOut(BaseModel):
+    verify_first: str = Field(VERIFY_FIRST, description="A match alone is not grounds for action")
+    alerts: list[AlertOut]
+
+
+class DecisionIn(Strict):
+    note: str = Field(
+        min_length=1, max_length=MAX_NOTE, description="Required: what was verified, or why it is dismissed"
+    )
+
+
+class WebhookIn(Strict):
+    url: str = Field(min_length=1, max_length=500, description="http:// or https:// URL alerts are POSTed to")
+
+
+class WebhookOut(BaseModel):
+    id: int
+    url: str
+    created: str | None
+    enabled: bool
+    disabled: str | None = Field(description="When the sender disabled it after repeated failures")
+    failures: int = Field(description="Consecutive failed attempts")
+
+
+class WebhookCreatedOut(WebhookOut):
+    secret: str = Field(description="The signing secret; shown once")
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    alert_id: int
+    attempt: int
+    ts: str | None
+    status: str = Field(description="delivered, retrying or failed")
+    response_code: int | None
+    error: str
+    next_attempt: str | None

@@ -92,6 +92,14 @@ def _print_welcome(summary: dict[str, Any], data: Path, host: str, port: int) ->
     ).decode()
     out.print(f"  curl -s -X POST -H 'Authorization: Bearer {device['token']}' -d '{reads}' {base}/api/v1/reads")
     out.print("    (a device's batch: the first read is stored, the second rejected with its index and reason)")
+    lists = summary.get("hot_lists", [])
+    if lists:
+        out.print("\nHot lists (live reads of these plates arrive while the demo serves):")
+        for hot in lists:
+            out.print(f"  {hot['agency']:<24} {hot['name']:<30} {hot['purpose']:<24} {', '.join(hot['plates'])}")
+        owner = next(u for u in summary["users"] if u["role"] == "investigator" and u["agency"] == lists[0]["agency"])
+        out.print(f"  Alerts of {owner['agency']} as they arrive (Server-Sent Events):")
+        out.print(f"  curl -N -H 'Authorization: Bearer {owner['token']}' {base}/api/v1/alerts/stream")
     out.print(f"\nAudit log: plateledger audit list --data {data};  verify: plateledger audit verify --data {data}\n")
 
 

@@ -13,6 +13,7 @@ from plateledger.audit.log import AuditLog
 from plateledger.auth.tokens import Tokens
 from plateledger.core.clock import Clock, SystemClock
 from plateledger.core.settings import Settings
+from plateledger.hotlists.matcher import Matcher
 from plateledger.hotlists.service import HotLists
 from plateledger.ingest.service import Ingestor
 from plateledger.policy.gate import Gate
@@ -48,6 +49,7 @@ class Platform:
     lock: DataLock
     hotlists: HotLists
     alerts: Alerts
+    matcher: Matcher
     access_log: AccessLog
     transparency: TransparencyReports
 
@@ -72,6 +74,8 @@ class Platform:
         policies = Policies(governance, audit, clock)
         agreements = Agreements(governance, audit, clock)
         access_log = AccessLog(governance, audit)
+        alerts = Alerts(governance, audit, clock, books)
+        matcher = Matcher(governance=governance, reads=reads, alerts=alerts)
         return cls(
             settings=settings,
             clock=clock,
@@ -80,7 +84,9 @@ class Platform:
             audit=audit,
             registry=registry,
             tokens=Tokens(governance, audit, clock, settings.token_ttl_days),
-            ingest=Ingestor(reads=reads, registry=registry, audit=audit, clock=clock, settings=settings),
+            ingest=Ingestor(
+                reads=reads, registry=registry, audit=audit, clock=clock, settings=settings, matcher=matcher
+            ),
             searches=PlateSearches(
                 reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page
             ),
@@ -92,7 +98,8 @@ class Platform:
             engine=engine,
             lock=lock,
             hotlists=HotLists(governance, audit, clock, max_entry_days=settings.hotlist_max_entry_days),
-            alerts=Alerts(governance, audit, clock, books),
+            alerts=alerts,
+            matcher=matcher,
             access_log=access_log,
             transparency=TransparencyReports(
                 registry=registry,

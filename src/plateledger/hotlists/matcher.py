@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 
 from plateledger.alerts.service import Alerts, Hit, Outcome
 from plateledger.store.governance import Governance, hotlist_generation
@@ -40,6 +40,24 @@ def to_hit(match: Match) -> Hit:
     )
 
 
+#: How far before the previous refresh the next one looks for changed entries: a change takes its time before it
+#: commits, so one committed just after a refresh can carry a time just before it.
+CHANGE_MARGIN_MS = 10 * 60_000
+#: A change this large (a list replaced) reloads the whole mirror instead.
+FULL_RELOAD_ABOVE = 100_000
+
+_COLUMNS = (
+    HotListEntry.id,
+    HotList.agency_id,
+    HotList.visibility == "shared",
+    HotListEntry.plate,
+    HotListEntry.pattern,
+    HotListEntry.region,
+    HotList.match_confusable,
+    HotListEntry.expires_ms,
+)
+
+
 class Matcher:
     def __init__(self, *, governance: Governance, reads: ReadsStore, alerts: Alerts) -> None:
         self._gov = governance
@@ -47,44 +65,47 @@ class Matcher:
         self._alerts = alerts
         self._lock = threading.Lock()
         self._generation: int | None = None
-        #: Seconds the last mirror load took, and how many entries it loaded (for benchmarks and logs).
+        self._synced_ms = 0
+        #: Seconds the last refresh took, and how many entries it loaded or changed (benchmarks, logs).
         self.last_load_s = 0.0
         self.last_load_entries = 0
 
     def sync(self, now_ms: int) -> None:
-        """Reload the mirror if any list or entry changed since the last load (one indexed read otherwise)."""
+        """Bring the mirror up to date if any list or entry changed since the last refresh (otherwise one read of
+        the generation counter). The first refresh loads every active entry; later ones only the entries added
+        or removed since shortly before the previous refresh."""
         with self._lock:
             with self._gov.session() as session:
                 generation = hotlist_generation(session)
             if generation == self._generation:
                 return
             started = time.perf_counter()
-            entries = self._active(now_ms)
-            self._reads.load_hot_entries(entries)
-            self._generation = generation
+            changed: list[tuple[MirrorEntry, bool]] = []
+            if self._generation is not None:
+                since = self._synced_ms - CHANGE_MARGIN_MS
+                changed = self._changed(or_(HotListEntry.added_ms >= since, HotListEntry.removed_ms >= since))
+            if self._generation is None or len(changed) > FULL_RELOAD_ABOVE:
+                entries = [
+                    e for e, _ in self._changed(HotListEntry.removed_ms.is_(None), HotListEntry.expires_ms > now_ms)
+                ]
+                self._reads.load_hot_entries(entries)
+                self.last_load_entries = len(entries)
+            else:
+                live = [e for e, removed in changed if not removed and e.expires_ms > now_ms]
+                self._reads.update_hot_entries(add=live, remove={e.entry_id for e, _ in changed})
+                self.last_load_entries = len(changed)
+            self._generation, self._synced_ms = generation, now_ms
             self.last_load_s = time.perf_counter() - started
-            self.last_load_entries = len(entries)
 
-    def _active(self, now_ms: int) -> list[MirrorEntry]:
-        with self._gov.session() as session:
-            rows = session.execute(
-                select(
-                    HotListEntry.id,
-                    HotList.agency_id,
-                    HotList.visibility,
-                    HotListEntry.plate,
-                    HotListEntry.pattern,
-                    HotListEntry.region,
-                    HotList.match_confusable,
-                    HotListEntry.expires_ms,
-                )
-                .join(HotList, HotList.id == HotListEntry.hot_list_id)
-                .where(HotListEntry.removed_ms.is_(None), HotListEntry.expires_ms > now_ms)
-            ).all()
-            return [
-                MirrorEntry(int(i), int(a), v == "shared", str(p), bool(pat), r, bool(c), int(x))
-                for i, a, v, p, pat, r, c, x in rows
-            ]
+    def _changed(self, *where: ColumnElement[bool]) -> list[tuple[MirrorEntry, bool]]:
+        """Entries as the mirror holds them, each with whether it was removed."""
+        query = (
+            select(*_COLUMNS, HotListEntry.removed_ms.is_not(None))
+            .join(HotList, HotList.id == HotListEntry.hot_list_id)
+            .where(*where)
+        )
+        with self._gov.engine.connect() as connection:
+            return [(MirrorEntry._make(row[:8]), bool(row[8])) for row in connection.execute(query)]
 
     def process(self, matches: list[Match]) -> Outcome:
         """Decide and deliver the alerts of one stored batch's matches (through the gate, audited)."""

@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import orjson
+from typing import Any, NamedTuple
 
 from plateledger.plates import confusable_key
 from plateledger.store import sql
@@ -32,8 +30,7 @@ from plateledger.store import sql
 _NEVER = "^$"
 
 
-@dataclass(frozen=True)
-class MirrorEntry:
+class MirrorEntry(NamedTuple):
     """An active entry as the mirror holds it. ``plate``: a normalised plate, or a pattern with ``*`` and ``?``."""
 
     entry_id: int
@@ -81,6 +78,11 @@ MIRROR_SCHEMA = [
 ]
 
 
+_TSV_STRUCTURE = (
+    "entry_id UInt64, agency UInt32, shared UInt8, plate String, region String, confusable UInt8, expires_ms Int64"
+)
+
+
 class Mirror:
     """The store's mirror of the active entries. All calls run under the store's lock (``query``/``rows`` take it)."""
 
@@ -104,39 +106,67 @@ class Mirror:
         """Replace the mirror's content with ``entries``."""
         for statement in MIRROR_SCHEMA:
             self._query(statement)
-        patterns: list[MirrorEntry] = []
-        exact = 0
-        with tempfile.NamedTemporaryFile(dir=self._tmp, suffix=".jsonl", delete=False) as handle:
+        self._exact, self._patterns = 0, []
+        self.update(add=entries, remove=())
+
+    def update(self, *, add: Iterable[MirrorEntry], remove: Collection[int]) -> None:
+        """Remove the entries with ids in ``remove``, then add ``add``. The plate sets keep removed plates (a
+        ``Set`` table has no delete): a stale plate only makes a read a candidate, which the join against
+        ``matching.entries`` then drops."""
+        patterns_before = [p.entry_id for p in self._patterns]
+        if remove:
+            self._query(f"ALTER TABLE matching.entries DELETE WHERE entry_id IN {_ints(sorted(remove))}")
+            self._patterns = [p for p in self._patterns if p.entry_id not in remove]
+        added = 0
+        with tempfile.NamedTemporaryFile(dir=self._tmp, suffix=".tsv", delete=False) as handle:
             path = Path(handle.name)
-            for e in entries:
+            lines = []
+            for e in add:
                 if e.pattern:
-                    patterns.append(e)
+                    self._patterns.append(e)
                     continue
-                exact += 1
-                handle.write(
-                    orjson.dumps(
-                        {
-                            "entry_id": e.entry_id,
-                            "agency": e.agency,
-                            "shared": int(e.shared),
-                            "plate": e.plate,
-                            "key": confusable_key(e.plate),
-                            "region": e.region or "",
-                            "confusable": int(e.confusable),
-                            "expires_ms": e.expires_ms,
-                        }
-                    )
+                added += 1
+                # Plates are A-Z 0-9 and regions A-Z 0-9 -: nothing to escape in TabSeparated.
+                lines.append(
+                    f"{e.entry_id}\t{e.agency}\t{int(e.shared)}\t{e.plate}\t{e.region or ''}\t"
+                    f"{int(e.confusable)}\t{e.expires_ms}\n"
                 )
-                handle.write(b"\n")
+                if len(lines) == 100_000:
+                    handle.write("".join(lines).encode())
+                    lines = []
+            handle.write("".join(lines).encode())
         try:
-            if exact:
+            if added:
                 quoted = str(path).replace("\\", "\\\\").replace("'", "\\'")
-                self._query(f"INSERT INTO matching.entries SELECT * FROM file('{quoted}', 'JSONEachRow')")
-                self._query("INSERT INTO matching.plates SELECT DISTINCT plate FROM matching.entries")
-                self._query("INSERT INTO matching.keys SELECT DISTINCT key FROM matching.entries WHERE confusable")
+                source = f"file('{quoted}', 'TabSeparated', '{_TSV_STRUCTURE}')"
+                key = sql.FOLD.format("plate")
+                self._query(
+                    "INSERT INTO matching.entries SELECT entry_id, agency, shared, plate, "
+                    f"{key}, region, confusable, expires_ms FROM {source}"
+                )
+                self._query(f"INSERT INTO matching.plates SELECT plate FROM {source}")
+                self._query(f"INSERT INTO matching.keys SELECT {key} FROM {source} WHERE confusable")
         finally:
             path.unlink(missing_ok=True)
-        self._exact, self._patterns = exact, patterns
+        if remove or added:
+            self._exact = int(self._rows("SELECT count() FROM matching.entries")[0][0])
+        if self._patterns and [p.entry_id for p in self._patterns] != patterns_before:
+            # Compile the Hyperscan databases now, not in the next batch's match.
+            compile_both = (
+                "multiMatchAllIndices('', {pats:Array(String)}), multiMatchAllIndices('', {kpats:Array(String)})"
+            )
+            self._rows(f"SELECT {compile_both}", self._pattern_params())
+
+    def _pattern_params(self) -> dict[str, str]:
+        """The patterns as query arrays: ``pats`` (one per pattern entry), and ``kpats`` the folded patterns of
+        lists that match confusables, with ``kmap`` their index in ``pats``. Hyperscan compiles each distinct
+        array once (~3 s for 1,000 patterns, measured) and caches it, so the arrays change only on a load."""
+        folded = [(n, p) for n, p in enumerate(self._patterns, start=1) if p.confusable]
+        return {
+            "pats": sql_array([pattern_regex(p.plate) for p in self._patterns]),
+            "kpats": sql_array([pattern_regex(confusable_key(p.plate)) for _, p in folded] or [_NEVER]),
+            "kmap": _ints([n for n, _ in folded] or [0]),
+        }
 
     def match(self, committed: int, now_ms: int) -> list[Match]:
         """The matches of the reads of ``staging.fresh`` from batches below ``committed`` (those stored)."""
@@ -146,15 +176,10 @@ class Mirror:
         probes = ["plate IN matching.plates", "plate_key IN matching.keys"]
         pattern_columns = ""
         if self._patterns:
-            params.update(
-                pats=sql_array([pattern_regex(p.plate) for p in self._patterns]),
-                kpats=sql_array(
-                    [pattern_regex(confusable_key(p.plate)) if p.confusable else _NEVER for p in self._patterns]
-                ),
-            )
+            params.update(self._pattern_params())
             pattern_columns = (
                 ", multiMatchAllIndices(plate, {pats:Array(String)}) AS pi"
-                ", multiMatchAllIndices(plate_key, {kpats:Array(String)}) AS ki"
+                ", arrayMap(i -> {kmap:Array(UInt32)}[i], multiMatchAllIndices(plate_key, {kpats:Array(String)})) AS ki"
             )
             probes += ["notEmpty(pi)", "notEmpty(ki)"]
         self._query(

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -207,6 +207,11 @@ class ReadsStore:
         """Replace the mirror of active hot-list entries that each batch's stored reads are matched against."""
         with self._lock:
             self._mirror.load(entries)
+
+    def update_hot_entries(self, *, add: Iterable[MirrorEntry], remove: Collection[int]) -> None:
+        """Remove the entries with ids in ``remove`` from the mirror, then add ``add``."""
+        with self._lock:
+            self._mirror.update(add=add, remove=remove)
 
     @property
     def hot_entries(self) -> int:

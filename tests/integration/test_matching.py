@@ -231,3 +231,17 @@ def test_retroactive_hits_are_searched_through_the_gate_and_audited(
         == []
     )
     assert [e.action for e in platform.audit.entries(after_seq=mark)] == ["hotlist.changed"]
+
+
+def test_the_mirror_follows_changes_on_both_governance_engines(gov_platform: Platform, clock: FixedClock) -> None:
+    platform = gov_platform
+    lister = seed_agency(platform, "lister-so", name="Lister SO", kind="county")
+    cam = lister.cameras[0]
+    list_id = make_list(platform, lister, "stolen", [entry("7ABC123", clock), entry("8XY?99", clock)])
+    assert len(ingest(platform, lister, [read("7ABC123", camera=cam), read("8XYZ99", camera=cam)]).matches) == 2
+    platform.hotlists.apply(lister.investigator, list_id, add=[], remove_plates=["7ABC123", "8XY?99"])
+    ts = clock.now_ms() - 2 * HOUR_MS
+    assert (
+        ingest(platform, lister, [read("7ABC123", camera=cam, ts=ts), read("8XYZ99", camera=cam, ts=ts)]).matches == []
+    )
+    assert len(alerted(platform, lister)) == 2

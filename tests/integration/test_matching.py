@@ -4,6 +4,7 @@ from past reads, searched through the gate and audited like any search."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import orjson
@@ -14,6 +15,7 @@ from plateledger.alerts.retroactive import add_entries
 from plateledger.api.app import create_app
 from plateledger.core.clock import FixedClock
 from plateledger.hotlists.service import EntryIn
+from plateledger.plates import confusable_key, is_pattern, normalise_pattern, pattern_matches
 from plateledger.platform import Platform
 from plateledger.policy.rules import PRESETS, Preset, Terms
 from plateledger.vocab import Purpose, QueryKind
@@ -245,3 +247,65 @@ def test_the_mirror_follows_changes_on_both_governance_engines(gov_platform: Pla
         ingest(platform, lister, [read("7ABC123", camera=cam, ts=ts), read("8XYZ99", camera=cam, ts=ts)]).matches == []
     )
     assert len(alerted(platform, lister)) == 2
+
+
+def test_the_store_matches_exactly_what_the_reference_matcher_does(
+    platform: Platform, kits: dict[str, AgencyKit], clock: FixedClock
+) -> None:
+    """Random plates over a small, confusable-rich alphabet against random exact and wildcard entries, in plain
+    and confusable lists, with and without regions: the store's matches equal ``plates.pattern_matches`` and
+    ``plates.confusable_key`` applied in Python."""
+    lister = kits["lister"]
+    cam = lister.cameras[0]
+    rng = random.Random(7)
+    alphabet = "AB8O0QD1IS5"
+
+    def plate() -> str:
+        return "".join(rng.choices(alphabet, k=rng.randint(3, 5)))
+
+    def pattern() -> str:
+        while True:
+            chars = list(plate())
+            chars[rng.randrange(len(chars))] = rng.choice("*?")
+            if sum(c not in "*?" for c in chars) >= 3:
+                return "".join(chars)
+
+    specs = {False: [], True: []}  # by confusable
+    for confusable in (False, True):
+        for _ in range(25):
+            region = rng.choice([None, "US-CA", "US-NV"])
+            specs[confusable].append(entry(rng.choice([plate, pattern])(), clock, region=region))
+        make_list(platform, lister, f"list-{confusable}", specs[confusable], match_confusable=confusable)
+    reads = [
+        read(plate(), camera=cam, read_id=f"r{i}", region=rng.choice(["US-CA", "US-NV", None])) for i in range(300)
+    ]
+    exact_plates = [e.plate for group in specs.values() for e in group if not is_pattern(e.plate)]
+    reads += [read(rng.choice(exact_plates), camera=cam, read_id=f"x{i}", region="US-CA") for i in range(20)]
+    reads = [{k: v for k, v in r.items() if v is not None} for r in reads]
+    result = ingest(platform, lister, reads)
+    found = {(m.entry_id, m.read_id, m.how) for m in result.matches}
+
+    rows = {
+        (e["plate"], e["region"], lst): e["id"]
+        for lst in (v.id for v in platform.hotlists.listing(lister.investigator))
+        for e in platform.hotlists.entries(lister.investigator, lst)
+    }
+    lists = {v.name: v.id for v in platform.hotlists.listing(lister.investigator)}
+    expected = set()
+    for confusable, entries_in in specs.items():
+        for spec in entries_in:
+            text = normalise_pattern(spec.plate) if is_pattern(spec.plate) else spec.plate
+            entry_id = rows[(text, spec.region, lists[f"list-{confusable}"])]
+            for r in reads:
+                if spec.region is not None and r.get("region", spec.region) != spec.region:
+                    continue
+                if pattern_matches(text, r["plate"]):
+                    how = "pattern" if is_pattern(text) else "exact"
+                elif confusable and pattern_matches(confusable_key(text), confusable_key(r["plate"])):
+                    how = "confusable"
+                else:
+                    continue
+                expected.add((entry_id, r["read_id"], how))
+    assert expected  # the alphabet makes matches of every kind likely
+    assert {h for _, _, h in expected} == {"exact", "pattern", "confusable"}
+    assert found == expected

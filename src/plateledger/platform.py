@@ -14,6 +14,7 @@ from plateledger.audit.log import AuditLog
 from plateledger.auth.tokens import Tokens
 from plateledger.core.clock import Clock, SystemClock
 from plateledger.core.settings import Settings
+from plateledger.hotlists.matcher import Matcher
 from plateledger.hotlists.service import HotLists
 from plateledger.ingest.service import Ingestor
 from plateledger.policy.gate import Gate
@@ -50,6 +51,7 @@ class Platform:
     hotlists: HotLists
     alerts: Alerts
     webhooks: Webhooks
+    matcher: Matcher
     access_log: AccessLog
     transparency: TransparencyReports
 
@@ -75,6 +77,8 @@ class Platform:
         agreements = Agreements(governance, audit, clock)
         access_log = AccessLog(governance, audit)
         retention = Retention(reads=reads, governance=governance, audit=audit, clock=clock)
+        alerts = Alerts(governance, audit, clock, books, retention)
+        matcher = Matcher(governance=governance, reads=reads, alerts=alerts)
         return cls(
             settings=settings,
             clock=clock,
@@ -83,7 +87,9 @@ class Platform:
             audit=audit,
             registry=registry,
             tokens=Tokens(governance, audit, clock, settings.token_ttl_days),
-            ingest=Ingestor(reads=reads, registry=registry, audit=audit, clock=clock, settings=settings),
+            ingest=Ingestor(
+                reads=reads, registry=registry, audit=audit, clock=clock, settings=settings, matcher=matcher
+            ),
             searches=PlateSearches(
                 reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page
             ),
@@ -95,8 +101,9 @@ class Platform:
             engine=engine,
             lock=lock,
             hotlists=HotLists(governance, audit, clock, max_entry_days=settings.hotlist_max_entry_days),
-            alerts=Alerts(governance, audit, clock, books, retention),
+            alerts=alerts,
             webhooks=Webhooks(governance, audit, clock),
+            matcher=matcher,
             access_log=access_log,
             transparency=TransparencyReports(
                 registry=registry,

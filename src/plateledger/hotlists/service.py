@@ -24,7 +24,7 @@ from plateledger.core.clock import Clock, iso_ms
 from plateledger.core.errors import FieldInvalid, NotFound, PermissionDenied
 from plateledger.plates import is_pattern, normalise_pattern, validate_plate
 from plateledger.policy.rules import DAY_MS
-from plateledger.store.governance import Governance
+from plateledger.store.governance import Governance, bump_hotlist_generation
 from plateledger.store.models import HotList, HotListEntry, HotListViewer, User
 from plateledger.vocab import Purpose, Role
 
@@ -180,7 +180,10 @@ class HotLists:
         visibility: str = Visibility.PRIVATE.value,
         covert: bool = False,
         viewers: Iterable[str] = (),
+        match_confusable: bool = False,
     ) -> ListView:
+        """A new list. ``match_confusable``: its entries also match reads whose plate differs only in characters
+        OCR confuses (O/0, B/8, ...; ``plates.confusable_key``)."""
         if principal.role not in LIST_ROLES:
             raise PermissionDenied(f"a {principal.role.value} token cannot keep hot lists")
         name = name.strip()
@@ -208,8 +211,10 @@ class HotLists:
                 covert=covert,
                 created_ms=self._clock.now_ms(),
                 created_by=principal.username,
+                match_confusable=match_confusable,
             )
             session.add(row)
+            bump_hotlist_generation(session)
             session.flush()
             for username in names:
                 user = session.scalars(select(User).where(User.username == username)).one_or_none()
@@ -320,6 +325,7 @@ class HotLists:
             if gone:
                 session.execute(update(HotListEntry).where(HotListEntry.id.in_(gone)).values(removed_ms=now))
             removed = len(gone)
+            bump_hotlist_generation(session)  # the matcher's mirror follows in the next batch
             session.add_all(
                 HotListEntry(
                     hot_list_id=row.id,

@@ -16,6 +16,7 @@ from plateledger.audit.log import Actor, AuditLog
 from plateledger.core.clock import Clock
 from plateledger.core.errors import InvalidInput, PayloadTooLarge, PlateledgerError
 from plateledger.core.settings import Settings
+from plateledger.hotlists.matcher import Matcher
 from plateledger.ingest.canonical import CsvConverter, jsonl_blocks, open_input
 from plateledger.store.models import Agency
 from plateledger.store.reads import BatchResult, ReadsStore
@@ -32,8 +33,10 @@ class Ingestor:
         audit: AuditLog,
         clock: Clock,
         settings: Settings,
+        matcher: Matcher | None = None,
     ) -> None:
         self._reads = reads
+        self._matcher = matcher
         self._registry = registry
         self._audit = audit
         self._clock = clock
@@ -64,17 +67,24 @@ class Ingestor:
         if not block.strip():  # nothing to store, but the request is still on the record
             audit(BatchResult())
             return BatchResult()
-        return self._reads.ingest_block(
+        now_ms = self._clock.now_ms()
+        if self._matcher is not None:
+            self._matcher.sync(now_ms)
+        result = self._reads.ingest_block(
             block,
             owner=owner.id,
             cameras=self._registry.cameras(owner.id),
             country=owner.country,
-            now_ms=self._clock.now_ms(),
+            now_ms=now_ms,
             future_tolerance_ms=self._settings.future_tolerance_s * 1000,
             max_read_bytes=self._settings.max_read_bytes,
             source=source,
             before_commit=audit,
         )
+        # Hot-list alerts of the reads just stored, inline: after the batch is committed and audited, in order.
+        if result.matches and self._matcher is not None:
+            self._matcher.process(result.matches)
+        return result
 
     def ingest_json_body(self, actor: Actor, owner: Agency, body: bytes) -> BatchResult:
         """POST /api/v1/reads: a JSON array of canonical reads. A malformed body is refused whole (audited)."""

@@ -18,7 +18,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from plateledger.core.errors import ConfigurationError
-from plateledger.store.models import PolicyGeneration
+from plateledger.store.models import HotListGeneration, PolicyGeneration
 
 
 def redact(url: str) -> str:
@@ -89,3 +89,15 @@ def bump_policy_generation(session: Session) -> None:
     """Call in the transaction of any change the policy gate depends on (policies, agreements, agencies,
     cameras): the gate reloads its snapshot when the counter moves."""
     session.execute(update(PolicyGeneration).where(PolicyGeneration.id == 1).values(value=PolicyGeneration.value + 1))
+
+
+def bump_hotlist_generation(session: Session) -> None:
+    """Call in the transaction of any change of hot lists or their entries: the matcher reloads its mirror of
+    the active entries when the counter moves (``hotlists/matcher.py``)."""
+    session.execute(
+        update(HotListGeneration).where(HotListGeneration.id == 1).values(value=HotListGeneration.value + 1)
+    )
+
+
+def hotlist_generation(session: Session) -> int:
+    return int(session.get_one(HotListGeneration, 1).value)

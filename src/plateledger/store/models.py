@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -179,6 +180,17 @@ class HotList(Base):
     covert: Mapped[bool] = mapped_column(Boolean, default=False)
     created_ms: Mapped[int] = mapped_column(BigInteger)
     created_by: Mapped[str] = mapped_column(String(64))
+    #: Also match reads whose plate differs only in characters OCR confuses (O/0, B/8, ...): see plates.py.
+    match_confusable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class HotListGeneration(Base):
+    """One row whose counter moves on every change of hot lists or entries, in the same transaction: the
+    matcher reloads its mirror of the active entries when it moves."""
+
+    __tablename__ = "hotlist_generation"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
 
 
 class HotListViewer(Base):

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,7 @@ from chdb import session as _chdb_session
 from plateledger.agencies.registry import CameraInfo
 from plateledger.core.errors import ConfigurationError
 from plateledger.store import sql
+from plateledger.store.matching import Match, Mirror, MirrorEntry
 from plateledger.store.queries import AreaQuery, PlateQuery, StoredRead, area_sql, ch_array, plate_sql, stored_read
 
 #: chDB ships no type information.
@@ -48,6 +49,8 @@ class BatchResult:
     stored: int = 0
     duplicates: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    #: The batch's stored reads that matched an active hot-list entry (see ``store/matching.py``).
+    matches: list[Match] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -57,6 +60,7 @@ class BatchResult:
         self.stored += other.stored
         self.duplicates += other.duplicates
         self.rejected.extend(other.rejected)
+        self.matches.extend(other.matches)
 
 
 @dataclass
@@ -124,6 +128,8 @@ class ReadsStore:
             self._upgrade()
             self._query("CREATE DATABASE IF NOT EXISTS staging")
             self._reconcile_keys()
+            self._mirror = Mirror(self._query, self._rows, self._tmp)
+            self._mirror.load(())
         except Exception as exc:  # chDB raises its own error types for a damaged directory
             self._session.close()
             first = str(exc).splitlines()[0][:300] if str(exc) else exc.__class__.__name__
@@ -195,6 +201,22 @@ class ReadsStore:
             return
         self._query("TRUNCATE TABLE read_keys")
         self._query(f"INSERT INTO read_keys SELECT owner, {sql.READ_KEY} FROM reads")
+
+    # -- hot-list matching ----------------------------------------------------------------------------------
+    def load_hot_entries(self, entries: Iterable[MirrorEntry]) -> None:
+        """Replace the mirror of active hot-list entries that each batch's stored reads are matched against."""
+        with self._lock:
+            self._mirror.load(entries)
+
+    def update_hot_entries(self, *, add: Iterable[MirrorEntry], remove: Collection[int]) -> None:
+        """Remove the entries with ids in ``remove`` from the mirror, then add ``add``."""
+        with self._lock:
+            self._mirror.update(add=add, remove=remove)
+
+    @property
+    def hot_entries(self) -> int:
+        """How many entries the mirror holds (0: matching costs nothing)."""
+        return self._mirror.size
 
     # -- ingest ---------------------------------------------------------------------------------------------
     def ingest_block(
@@ -343,12 +365,15 @@ class ReadsStore:
                     "INSERT INTO read_keys SELECT owner, key FROM staging.fresh WHERE batch < {committed:UInt32}",
                     {"committed": committed},
                 )
+                # 5. Hot-list matching of what was just stored (only new reads: duplicates never match twice).
+                for match in self._mirror.match(committed, params["now_ms"]):
+                    results[match.batch].matches.append(match)
         finally:
             self._drop_staging()
         return results
 
     def _drop_staging(self) -> None:
-        for table in ("raw", "parsed", "fresh"):
+        for table in ("raw", "parsed", "fresh", "cand"):
             self._query(f"DROP TABLE IF EXISTS staging.{table} SYNC")
 
     # -- queries (through a Permit only) ----------------------------------------------------------------------

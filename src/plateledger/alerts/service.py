@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plateledger.audit.events import AlertDecided, AlertRaised, AlertWithheld
+from plateledger.audit.events import AlertDecided, AlertRaised, AlertWithheld, AuditEvent
 from plateledger.audit.log import SYSTEM, AuditLog
 from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, iso_ms
@@ -128,7 +128,8 @@ class Alerts:
             self._listeners.append(listener)
 
     def process(self, hits: list[Hit]) -> Outcome:
-        """Decide each hit through the gate; raise or withhold it (each audited before anything is delivered)."""
+        """Decide each hit through the gate; raise or withhold it. The batch's alerts and withheld matches are
+        committed with their audit entries in one transaction before anything is delivered."""
         if not hits:
             return Outcome([], 0, 0)
         now = self._clock.now_ms()
@@ -141,7 +142,9 @@ class Alerts:
             entries = {entry.id: (entry, hot_list) for entry, hot_list in rows}
             agencies = {a.id: a for a in session.scalars(select(Agency))}
         book = self._books.current()
-        raised, withheld, skipped = [], 0, 0
+        permitted: list[tuple[Hit, HotListEntry, HotList, Owner, Agency]] = []
+        withheld: list[AlertWithheld] = []
+        skipped = 0
         for hit in hits:
             found = entries.get(hit.entry_id)
             if found is None:
@@ -171,8 +174,7 @@ class Alerts:
             decision = self._gate.decide_one(request, book, owner)
             if not decision.allowed or (decision.earliest_ms is not None and hit.ts_ms < decision.earliest_ms):
                 rule = decision.rule if not decision.allowed else (decision.clipped or decision.rule)
-                self._audit.append(
-                    SYSTEM,
+                withheld.append(
                     AlertWithheld(
                         agency=listing.slug,
                         agency_name=listing.name,
@@ -184,55 +186,72 @@ class Alerts:
                         rule=rule,
                         purpose=entry.purpose,
                         case_number=entry.reference,
-                    ),
+                    )
                 )
-                withheld += 1
                 continue
-            alert_id, body = self._raise(hit, entry, hot_list, owner, listing)
-            raised.append(alert_id)
+            permitted.append((hit, entry, hot_list, owner, listing))
+        bodies = self._commit(permitted, withheld)
+        for agency_id, body in bodies:
             for listener in list(self._listeners):
-                listener(hot_list.agency_id, body)
-        return Outcome(raised, withheld, skipped)
+                listener(agency_id, body)
+        return Outcome([int(body["id"]) for _, body in bodies], len(withheld), skipped)
 
-    def _raise(
-        self, hit: Hit, entry: HotListEntry, hot_list: HotList, owner: Owner, listing: Agency
-    ) -> tuple[int, dict[str, Any]]:
-        def change(session: Session) -> tuple[AlertRaised, tuple[int, dict[str, Any]]]:
-            row = Alert(
-                agency_id=hot_list.agency_id,
-                hot_list_id=hot_list.id,
-                entry_id=entry.id,
-                owner_id=owner.agency_id,
-                read_id=hit.read_id,
-                plate=hit.plate,
-                region=hit.region,
-                read_ms=hit.ts_ms,
-                camera=hit.camera,
-                lat=hit.lat,
-                lon=hit.lon,
-                confidence=hit.confidence,
-                match=hit.match,
-                created_ms=self._clock.now_ms(),
-                state=AlertState.NEW.value,
-                note="",
-            )
-            session.add(row)
+    def _commit(
+        self,
+        permitted: list[tuple[Hit, HotListEntry, HotList, Owner, Agency]],
+        withheld: list[AlertWithheld],
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """Store a batch's alerts and audit them, and its withheld matches, in one transaction (one commit for
+        the batch instead of one per alert); nothing is delivered before it commits."""
+        if not permitted and not withheld:
+            return []
+        now = self._clock.now_ms()
+
+        def change(session: Session) -> tuple[list[AuditEvent], list[tuple[int, dict[str, Any]]]]:
+            rows = [
+                Alert(
+                    agency_id=hot_list.agency_id,
+                    hot_list_id=hot_list.id,
+                    entry_id=entry.id,
+                    owner_id=owner.agency_id,
+                    read_id=hit.read_id,
+                    plate=hit.plate,
+                    region=hit.region,
+                    read_ms=hit.ts_ms,
+                    camera=hit.camera,
+                    lat=hit.lat,
+                    lon=hit.lon,
+                    confidence=hit.confidence,
+                    match=hit.match,
+                    created_ms=now,
+                    state=AlertState.NEW.value,
+                    note="",
+                )
+                for hit, entry, hot_list, owner, _ in permitted
+            ]
+            session.add_all(rows)
             session.flush()
-            event = AlertRaised(
-                agency=listing.slug,
-                agency_name=listing.name,
-                alert_id=row.id,
-                list_id=hot_list.id,
-                entry_id=entry.id,
-                owner=owner.slug,
-                read_id=hit.read_id,
-                plate=hit.plate,
-                purpose=entry.purpose,
-                case_number=entry.reference,
-            )
-            return event, (row.id, alert_json(row, hot_list.name, entry, owner.name))
+            events: list[AuditEvent] = list(withheld)
+            bodies = []
+            for row, (hit, entry, hot_list, owner, listing) in zip(rows, permitted, strict=True):
+                events.append(
+                    AlertRaised(
+                        agency=listing.slug,
+                        agency_name=listing.name,
+                        alert_id=row.id,
+                        list_id=hot_list.id,
+                        entry_id=entry.id,
+                        owner=owner.slug,
+                        read_id=hit.read_id,
+                        plate=hit.plate,
+                        purpose=entry.purpose,
+                        case_number=entry.reference,
+                    )
+                )
+                bodies.append((hot_list.agency_id, alert_json(row, hot_list.name, entry, owner.name)))
+            return events, bodies
 
-        return self._audit.record(SYSTEM, change)[1]
+        return self._audit.record_all(SYSTEM, change)[1]
 
     # -- reading and deciding ----------------------------------------------------------------------------------
     def _visible(self, session: Session, principal: Principal, alert: Alert | None) -> tuple[Alert, HotList]:

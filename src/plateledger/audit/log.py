@@ -86,10 +86,20 @@ class AuditLog:
         """Make a governance change and audit it in one transaction: ``change`` runs in the audit append's
         session and returns the event describing what it did (and a value for the caller). Both commit, or
         neither does. Returns the entry's sequence number and the change's value."""
+
+        def one(session: Session) -> tuple[list[AuditEvent], T]:
+            event, value = change(session)
+            return [event], value
+
+        seqs, value = self.record_all(actor, one)
+        return seqs[0], value
+
+    def record_all(self, actor: Actor, change: Callable[[Session], tuple[list[AuditEvent], T]]) -> tuple[list[int], T]:
+        """Like :meth:`record` for a change described by several events (a batch of alerts): every entry and
+        the change commit together, in one transaction, or nothing does."""
         try:
             with self._lock, self._gov.session() as session:
-                event, value = change(session)
-                purpose, case_number = event.purpose_case()
+                events, value = change(session)
                 head_query = select(AuditHead).where(AuditHead.id == 1)
                 if self._gov.dialect == "postgresql":
                     head_query = head_query.with_for_update()
@@ -97,24 +107,29 @@ class AuditLog:
                 if head is None:
                     head = AuditHead(id=1, seq=0, hash=GENESIS)
                     session.add(head)
-                entry = AuditEntry(
-                    seq=head.seq + 1,
-                    ts_ms=self._clock.now_ms(),
-                    action=event.action,
-                    actor_user_id=actor.user_id,
-                    actor_username=actor.username,
-                    actor_agency_id=actor.agency_id,
-                    purpose=purpose,
-                    case_number=case_number,
-                    outcome=event.outcome,
-                    params=orjson.dumps(event.params(), option=orjson.OPT_SORT_KEYS).decode(),
-                    counts=orjson.dumps(event.counts(), option=orjson.OPT_SORT_KEYS).decode(),
-                    prev_hash=head.hash,
-                )
-                entry.hash = entry_hash(_fields(entry))
-                session.add(entry)
-                head.seq, head.hash = entry.seq, entry.hash
-            return entry.seq, value
+                seqs = []
+                now = self._clock.now_ms()
+                for event in events:
+                    purpose, case_number = event.purpose_case()
+                    entry = AuditEntry(
+                        seq=head.seq + 1,
+                        ts_ms=now,
+                        action=event.action,
+                        actor_user_id=actor.user_id,
+                        actor_username=actor.username,
+                        actor_agency_id=actor.agency_id,
+                        purpose=purpose,
+                        case_number=case_number,
+                        outcome=event.outcome,
+                        params=orjson.dumps(event.params(), option=orjson.OPT_SORT_KEYS).decode(),
+                        counts=orjson.dumps(event.counts(), option=orjson.OPT_SORT_KEYS).decode(),
+                        prev_hash=head.hash,
+                    )
+                    entry.hash = entry_hash(_fields(entry))
+                    session.add(entry)
+                    head.seq, head.hash = entry.seq, entry.hash
+                    seqs.append(entry.seq)
+            return seqs, value
         except SQLAlchemyError as exc:
             raise AuditUnavailable(f"audit log append failed, request refused: {exc.__class__.__name__}") from exc
 

@@ -307,3 +307,9 @@ def test_live_reads_arrive_through_the_ingest_service_with_hot_listed_plates(dem
     assert all(orjson.loads(e.params)["channel"] == "demo-live" for e in batches)
     listed = {plate for _, _, _, plate, _, _ in demo.hotlists.active(demo.clock.now_ms())}
     assert listed
+    # Hot-listed plates among the live reads are matched at ingest: alerts raised, or withheld by policy.
+    for _ in range(5):
+        trickle.tick()
+    decided = [e.action for e in demo.audit.entries(after_seq=mark, limit=100_000) if e.action.startswith("alert.")]
+    assert decided
+    assert set(decided) <= {"alert.raised", "alert.withheld"}

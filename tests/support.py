@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import orjson
 import psycopg
 import pytest
@@ -176,6 +179,27 @@ def clear_settings_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(ENV_PREFIX) and not name.startswith(ENV_PREFIX + "TEST_"):
             monkeypatch.delenv(name)
+
+
+# -- a server in a subprocess ------------------------------------------------------------------------------------
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_health(url: str, timeout_s: float = 60) -> None:
+    """Wait until ``url``/healthz answers 200 (a server started in a subprocess)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx2.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx2.TransportError:
+            time.sleep(0.2)
+    raise AssertionError("server did not start")
 
 
 # -- throwaway PostgreSQL databases ----------------------------------------------------------------------------

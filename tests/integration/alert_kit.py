@@ -3,7 +3,6 @@ thread, an SSE reader, and a small real HTTP receiver for webhooks."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from plateledger.alerts.service import Hit
 from plateledger.api.app import create_app
 from plateledger.hotlists.service import EntryIn
 from plateledger.platform import Platform
-from tests.support import DAY_MS, AgencyKit
+from tests.support import DAY_MS, AgencyKit, free_port
 
 
 def hot_list(platform: Platform, kit: AgencyKit, name: str, plate: str, **options: Any) -> int:
@@ -59,13 +58,6 @@ def raise_alert(platform: Platform, kit: AgencyKit, entry_id: int, read_id: str,
     )
     assert len(outcome.raised) == 1, outcome
     return outcome.raised[0]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager

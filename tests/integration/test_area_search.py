@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import orjson
 import pytest
 from fastapi.testclient import TestClient
@@ -28,7 +27,19 @@ from plateledger.search.area import AreaSearch
 from plateledger.search.engine import SearchResult
 from plateledger.store.models import AuditEntry
 from plateledger.vocab import Purpose, QueryKind
-from tests.support import DAY_MS, HOUR_MS, MINUTE_MS, NOW_MS, AgencyKit, ingest, module_platform, read, seed_agency
+from tests.support import (
+    DAY_MS,
+    HOUR_MS,
+    MINUTE_MS,
+    NOW_MS,
+    AgencyKit,
+    free_port,
+    ingest,
+    module_platform,
+    read,
+    seed_agency,
+    wait_for_health,
+)
 
 #: The default camera position of tests.support, and points ~500 m and ~1.5 km north of it.
 LAT, LON = 37.7749, -122.4194
@@ -538,7 +549,7 @@ def test_cli_area_search_direct_and_through_the_server(tmp_path: Path) -> None:
     port = free_port()
     server = subprocess.Popen([*CLI, "serve", "--data", str(data), "--port", str(port)], stdout=subprocess.DEVNULL)
     try:
-        wait_for(f"http://127.0.0.1:{port}")
+        wait_for_health(f"http://127.0.0.1:{port}")
         forwarded = cli(
             *base, "--purpose", "stolen_vehicle", "--case", "C-1", "--limit", "3", "--cursor", first["next_cursor"],
             "--json",
@@ -553,23 +564,3 @@ def test_cli_area_search_direct_and_through_the_server(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for(url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx2.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx2.TransportError:
-            time.sleep(0.2)
-    raise AssertionError("server did not start")

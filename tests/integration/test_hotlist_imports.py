@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import orjson
 import pytest
 from fastapi.testclient import TestClient
@@ -21,7 +20,7 @@ from plateledger.core.clock import SystemClock
 from plateledger.core.errors import ImportRefused, NotFound
 from plateledger.core.settings import Settings
 from plateledger.platform import Platform
-from tests.support import AgencyKit, seed_agency
+from tests.support import AgencyKit, free_port, seed_agency, wait_for_health
 
 CSV_HEADER = "plate,region,purpose,reference,reason,expires\n"
 
@@ -285,12 +284,12 @@ def test_cli_round_trip(settings: Settings, tokens: dict[str, str], tmp_path: Pa
 def test_cli_import_through_a_running_server(settings: Settings, tokens: dict[str, str], tmp_path: Path) -> None:
     """While a server holds the data directory the CLI sends the file to it: same report, same refusals."""
     command = [sys.executable, "-m", "plateledger.cli.main"]
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [*command, "serve", "--data", str(settings.data), "--port", str(port)], stdout=subprocess.DEVNULL
     )
     try:
-        _wait(f"http://127.0.0.1:{port}")
+        wait_for_health(f"http://127.0.0.1:{port}")
         token = tokens["investigator"]
         base = [*command, "hotlist"]
         data = ["--token", token, "--data", str(settings.data)]
@@ -316,26 +315,6 @@ def test_cli_import_through_a_running_server(settings: Settings, tokens: dict[st
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait(url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx2.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx2.TransportError:
-            time.sleep(0.2)
-    raise AssertionError("server did not start")
 
 
 def test_import_expiry_is_capped(platform_factory: Any) -> None:

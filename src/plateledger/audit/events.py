@@ -370,12 +370,13 @@ class HotListChanged(AuditEvent):
 
 
 @dataclass(frozen=True)
-class AlertRaised(AuditEvent):
-    """A read matched a hot-list entry and its owner's policy permits the list's agency to be alerted;
-    appended before the alert is delivered. ``owner``: the read's owner (slug), so its access log shows it."""
+class AlertMatch(AuditEvent):
+    """A hot-list match decided for the list's agency (``agency``) on a read of ``owner`` (slugs), under the
+    entry's purpose and case."""
 
-    action: ClassVar[str] = "alert.raised"
-    alert_id: int = 0
+    action: ClassVar[str] = ""
+    agency: str = ""
+    agency_name: str = ""
     list_id: int = 0
     entry_id: int = 0
     owner: str = ""
@@ -384,9 +385,6 @@ class AlertRaised(AuditEvent):
     purpose: str = ""
     case_number: str = ""
 
-    agency: str = ""
-    agency_name: str = ""
-
     def purpose_case(self) -> tuple[str | None, str | None]:
         return self.purpose, self.case_number
 
@@ -394,7 +392,6 @@ class AlertRaised(AuditEvent):
         return {
             "agency": self.agency,
             "agency_name": self.agency_name,
-            "alert_id": self.alert_id,
             "list_id": self.list_id,
             "entry_id": self.entry_id,
             "owner": self.owner,
@@ -404,38 +401,28 @@ class AlertRaised(AuditEvent):
 
 
 @dataclass(frozen=True)
-class AlertWithheld(AuditEvent):
+class AlertRaised(AlertMatch):
+    """A match the read's owner permits: the list's agency is alerted; appended before the alert is delivered.
+    The owner's access log shows it."""
+
+    action: ClassVar[str] = "alert.raised"
+    alert_id: int = 0
+
+    def params(self) -> Json:
+        return {**super().params(), "alert_id": self.alert_id}
+
+
+@dataclass(frozen=True)
+class AlertWithheld(AlertMatch):
     """A match the read owner's policy does not permit: no alert, nothing reaches the list's agency. Recorded
     for the owner (its access log counts it as "alert withheld", with the rule)."""
 
     action: ClassVar[str] = "alert.withheld"
     outcome: str = "refused"
-    list_id: int = 0
-    entry_id: int = 0
-    owner: str = ""
-    read_id: str = ""
-    plate: str = ""
     rule: str = ""
-    purpose: str = ""
-    case_number: str = ""
-
-    agency: str = ""
-    agency_name: str = ""
-
-    def purpose_case(self) -> tuple[str | None, str | None]:
-        return self.purpose, self.case_number
 
     def params(self) -> Json:
-        return {
-            "agency": self.agency,
-            "agency_name": self.agency_name,
-            "list_id": self.list_id,
-            "entry_id": self.entry_id,
-            "owner": self.owner,
-            "plate": self.plate,
-            "read_id": self.read_id,
-            "rule": self.rule,
-        }
+        return {**super().params(), "rule": self.rule}
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import typer
 import uvicorn
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from plateledger.alerts.mqtt import MqttPublisher
 from plateledger.alerts.sender import WebhookSender
 from plateledger.api.app import create_app
 from plateledger.cli.common import DataOpt, JsonOpt, err, out, print_json, settings_for
@@ -27,13 +28,18 @@ def _serve(platform: Platform, *, live_reads: bool = False) -> None:
     job = RetentionJob(platform.retention, settings.retention_interval_s) if settings.retention_interval_s else None
     trickle = Trickle(platform) if live_reads else None
     sender = WebhookSender(platform.alerts, platform.webhooks, settings, platform.clock)
-    for worker in (job, sender, trickle):
+    mqtt = (
+        MqttPublisher(platform.alerts, platform.governance, settings.mqtt_alerts_url, settings.mqtt_alerts_topic)
+        if settings.mqtt_alerts_url
+        else None
+    )
+    for worker in (job, sender, mqtt, trickle):
         if worker is not None:
             worker.start()
     try:
         uvicorn.run(create_app(platform=platform), host=settings.host, port=settings.port, log_level="warning")
     finally:
-        for worker in (trickle, sender, job):
+        for worker in (trickle, mqtt, sender, job):
             if worker is not None:
                 worker.stop()
 

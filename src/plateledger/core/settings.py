@@ -97,6 +97,14 @@ class Settings(BaseSettings):
     alert_heartbeat_s: float = Field(
         15.0, ge=0.05, le=300, description="Seconds between heartbeat comments on an idle alert stream (SSE)."
     )
+    mqtt_alerts_url: str | None = Field(
+        None,
+        description="Publish alerts to this MQTT broker (mqtt://[user:password@]host[:port]) from `plateledger serve`;"
+        " unset: no MQTT.",
+    )
+    mqtt_alerts_topic: str = Field(
+        "plateledger", min_length=1, max_length=100, description="Topic prefix: alerts go to PREFIX/AGENCY/alerts."
+    )
     webhook_max_attempts: int = Field(
         5, ge=1, le=20, description="Attempts to deliver one alert to one webhook before giving up on it."
     )

@@ -1,0 +1,164 @@
+"""Alerts published to a real MQTT broker (mosquitto, started per test on a free port): the alert JSON on
+PREFIX/AGENCY/alerts, nothing for covert lists, and alerts raised while the broker is down published once it is
+back."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import orjson
+import pytest
+
+from plateledger.alerts.mqtt import MqttPublisher, parse_broker
+from plateledger.alerts.service import Hit
+from plateledger.core.clock import FixedClock
+from plateledger.core.errors import ConfigurationError
+from plateledger.hotlists.service import EntryIn
+from plateledger.platform import Platform
+from tests.support import DAY_MS, AgencyKit, free_port, seed_agency
+
+BROKER = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+
+
+def start_broker(port: int) -> subprocess.Popen[bytes]:
+    if BROKER is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but mosquitto is not installed (.ci/run installs it)", pytrace=False)
+        pytest.skip("mosquitto not installed (apt-get install mosquitto)")
+    proc = subprocess.Popen([BROKER, "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            asyncio.run(_ping(port))
+            return proc
+        except aiomqtt.MqttError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("mosquitto did not start")
+
+
+async def _ping(port: int) -> None:
+    async with aiomqtt.Client("127.0.0.1", port):
+        return
+
+
+@pytest.fixture
+def broker() -> Iterator[tuple[int, list[subprocess.Popen[bytes]]]]:
+    port = free_port()
+    procs = [start_broker(port)]
+    yield port, procs
+    for proc in procs:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+class Subscriber:
+    """Collects messages on a topic filter in a background asyncio loop (a thread of its own)."""
+
+    def __init__(self, port: int, topic: str) -> None:
+        import threading
+
+        self.messages: list[tuple[str, dict[str, Any]]] = []
+        self._ready = threading.Event()
+        self._done = False
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run(port, topic)), daemon=True)
+        self._thread.start()
+        assert self._ready.wait(10)
+
+    async def _run(self, port: int, topic: str) -> None:
+        try:
+            await self._listen(port, topic)
+        except aiomqtt.MqttError:
+            return  # the broker stopped at the end of the test
+
+    async def _listen(self, port: int, topic: str) -> None:
+        async with aiomqtt.Client("127.0.0.1", port) as client:
+            await client.subscribe(topic, qos=1)
+            self._ready.set()
+            async for message in client.messages:
+                self.messages.append((str(message.topic), orjson.loads(bytes(message.payload))))  # type: ignore[arg-type]
+                if self._done:
+                    return
+
+    def wait_for(self, count: int, timeout_s: float = 20) -> list[tuple[str, dict[str, Any]]]:
+        deadline = time.monotonic() + timeout_s
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.messages
+
+
+def make_list(platform: Platform, kit: AgencyKit, clock: FixedClock, name: str, covert: bool = False) -> int:
+    view = platform.hotlists.create(kit.investigator, name=name, default_purpose="stolen_vehicle", covert=covert)
+    raw = EntryIn(plate="7ABC123", reference="C-1", reason="test", expires_ms=clock.now_ms() + DAY_MS)
+    valid, errors = platform.hotlists.validate(view, [raw])
+    assert errors == []
+    platform.hotlists.apply(kit.investigator, view.id, add=valid)
+    (entry,) = platform.hotlists.entries(kit.investigator, view.id)
+    entry_id: int = entry["id"]
+    return entry_id
+
+
+def hit(kit: AgencyKit, entry_id: int, clock: FixedClock, read_id: str) -> Hit:
+    return Hit(
+        entry_id, kit.agency.id, read_id, "7ABC123", "US-CA", clock.now_ms() - 1000, kit.cameras[0], 37.7, -122.4, 0.9
+    )
+
+
+def test_alerts_are_published_and_covert_ones_are_not(
+    platform: Platform, clock: FixedClock, broker: tuple[int, list[subprocess.Popen[bytes]]]
+) -> None:
+    port, _ = broker
+    kit = seed_agency(platform, "mqtt-pd")
+    open_entry = make_list(platform, kit, clock, "open")
+    covert_entry = make_list(platform, kit, clock, "covert", covert=True)
+    subscriber = Subscriber(port, "plateledger/+/alerts")
+    publisher = MqttPublisher(platform.alerts, platform.governance, f"mqtt://127.0.0.1:{port}", "plateledger")
+    publisher.start()
+    try:
+        raised = platform.alerts.process(
+            [hit(kit, covert_entry, clock, "covert-1"), hit(kit, open_entry, clock, "open-1")]
+        ).raised
+        assert len(raised) == 2
+        messages = subscriber.wait_for(1)
+        time.sleep(0.5)  # a covert alert, if it were published, would arrive by now
+    finally:
+        publisher.stop()
+    assert [(topic, body["read"]["read_id"]) for topic, body in messages] == [("plateledger/mqtt-pd/alerts", "open-1")]
+    assert messages[0][1]["verify_first"]
+    assert publisher.published == 1
+
+
+def test_alerts_raised_while_the_broker_is_down_are_published_when_it_is_back(
+    platform: Platform, clock: FixedClock, broker: tuple[int, list[subprocess.Popen[bytes]]]
+) -> None:
+    port, procs = broker
+    kit = seed_agency(platform, "mqtt-pd")
+    entry = make_list(platform, kit, clock, "open")
+    publisher = MqttPublisher(platform.alerts, platform.governance, f"mqtt://127.0.0.1:{port}", "site")
+    publisher.start()
+    try:
+        procs[0].terminate()
+        procs[0].wait(timeout=10)
+        platform.alerts.process([hit(kit, entry, clock, "while-down")])
+        time.sleep(1.5)  # the publisher notices and backs off
+        procs.append(start_broker(port))
+        subscriber = Subscriber(port, "site/#")
+        messages = subscriber.wait_for(1, timeout_s=40)
+    finally:
+        publisher.stop()
+    assert [body["read"]["read_id"] for _, body in messages] == ["while-down"]
+
+
+@pytest.mark.parametrize("url", ["http://broker:1883", "mqtt://", "mqtt://host:99999"])
+def test_bad_broker_urls_are_configuration_errors(url: str) -> None:
+    with pytest.raises(ConfigurationError):
+        parse_broker(url)
+    assert parse_broker("mqtt://u:p@example.org:8883") == ("example.org", 8883, "u", "p")

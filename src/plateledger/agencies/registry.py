@@ -13,12 +13,12 @@ from plateledger.audit.log import Actor, AuditLog
 from plateledger.auth.passwords import hash_password
 from plateledger.core.clock import Clock
 from plateledger.core.errors import Conflict, FieldInvalid, NotFound
+from plateledger.core.text import VISIBLE_64
 from plateledger.store.governance import Governance, bump_policy_generation
 from plateledger.store.models import Agency, Camera, User
 from plateledger.vocab import AgencyKind, Role
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-_ID = re.compile(r"^[\x21-\x7e]{1,64}$")
 #: How long a camera list read for ingest is reused (another process sharing a PostgreSQL governance store
 #: may register cameras; they are seen within this time).
 CAMERA_CACHE_MS = 10_000
@@ -118,7 +118,7 @@ class Registry:
         lon: float | None = None,
         direction: float | None = None,
     ) -> Camera:
-        if not _ID.match(external_id):
+        if not VISIBLE_64.fullmatch(external_id):
             raise FieldInvalid("external_id", "1-64 printable characters without spaces")
         _check_position(lat, lon, mobile)
         agency = self.agency(agency_slug)
@@ -147,7 +147,7 @@ class Registry:
         agency = self.agency(agency_slug)
         now = self._clock.now_ms()
         for cam in cameras:
-            if not _ID.match(cam.external_id):
+            if not VISIBLE_64.fullmatch(cam.external_id):
                 raise FieldInvalid("external_id", f"{cam.external_id!r}: 1-64 printable characters")
             _check_position(cam.lat, cam.lon, cam.mobile)
         with self._gov.session() as session:

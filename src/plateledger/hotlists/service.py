@@ -8,7 +8,6 @@ transaction as the change.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -22,14 +21,13 @@ from plateledger.audit.log import AuditLog
 from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, iso_ms
 from plateledger.core.errors import FieldInvalid, NotFound, PermissionDenied
+from plateledger.core.text import PRINTABLE_64, REGION
 from plateledger.plates import is_pattern, normalise_pattern, validate_plate
 from plateledger.policy.rules import DAY_MS
 from plateledger.store.governance import Governance, bump_hotlist_generation
 from plateledger.store.models import HotList, HotListEntry, HotListViewer, User
 from plateledger.vocab import Purpose, Role
 
-_PRINTABLE = re.compile(r"^[\x20-\x7e]{1,64}$")
-_REGION = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
 #: A pattern entry needs this many literal characters, so that no entry matches a large share of all plates.
 MIN_PATTERN_LITERALS = 3
 MAX_REASON = 500
@@ -133,7 +131,7 @@ def validate_entry(raw: EntryIn, *, default_purpose: str, now_ms: int, max_days:
     if purpose not in {p.value for p in Purpose}:
         raise FieldInvalid("purpose", f"unknown purpose {purpose[:64]!r}")
     reference = (raw.reference or "").strip()
-    if not _PRINTABLE.match(reference):
+    if not PRINTABLE_64.fullmatch(reference):
         raise FieldInvalid("reference", "required: a case number or source record id, 1-64 printable characters")
     reason = (raw.reason or "").strip()
     if not reason:
@@ -147,7 +145,7 @@ def validate_entry(raw: EntryIn, *, default_purpose: str, now_ms: int, max_days:
     if raw.expires_ms > now_ms + max_days * DAY_MS:
         raise FieldInvalid("expires", f"at most {max_days} days ahead")
     region = raw.region.strip().upper() if raw.region else None
-    if region is not None and not _REGION.match(region):
+    if region is not None and not REGION.fullmatch(region):
         raise FieldInvalid("region", "ISO 3166-2 like US-CA")
     return Entry(plate, pattern, purpose, reference, reason, raw.expires_ms, region)
 

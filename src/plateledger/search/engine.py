@@ -18,12 +18,12 @@ from plateledger.audit.log import AuditLog
 from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, parse_iso_ms
 from plateledger.core.errors import FieldInvalid, PermissionDenied
+from plateledger.core.text import PRINTABLE_64
 from plateledger.policy.gate import Decision, Gate, Permit, Request
 from plateledger.sharing.service import Books
 from plateledger.store.queries import StoredRead
 from plateledger.vocab import SEARCH_ROLES, Purpose, QueryKind
 
-_CASE = re.compile(r"^[\x20-\x7e]{1,64}$")
 MAX_NOTE = 500
 
 
@@ -87,7 +87,7 @@ def validate_purpose_case(purpose: str | None, case_number: str | None) -> tuple
         raise FieldInvalid("purpose", f"unknown purpose {purpose[:64]!r}; one of " + ", ".join(Purpose))
     if not case_number or not case_number.strip():
         raise FieldInvalid("case_number", "required (1-64 printable characters)")
-    if not _CASE.fullmatch(case_number):
+    if not PRINTABLE_64.fullmatch(case_number):
         raise FieldInvalid("case_number", "must be 1-64 printable ASCII characters")
     return Purpose(purpose), case_number
 
@@ -95,7 +95,7 @@ def validate_purpose_case(purpose: str | None, case_number: str | None) -> tuple
 def validate_warrant(value: str | None) -> str | None:
     if value is None or value == "":
         return None
-    if not _CASE.fullmatch(value):
+    if not PRINTABLE_64.fullmatch(value):
         raise FieldInvalid("warrant", "1-64 printable ASCII characters")
     return value
 

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from plateledger.audit.events import PlateSearched
 from plateledger.auth.tokens import Principal
 from plateledger.core.errors import FieldInvalid, PlateledgerError
+from plateledger.core.text import REGION, VISIBLE_64
 from plateledger.plates import is_pattern, normalise_pattern, pattern_to_like, validate_plate
 from plateledger.search.engine import (
     MAX_NOTE,
@@ -85,9 +85,9 @@ class PlateSearches:
             raise FieldInvalid("since", "must be before until")
         fuzzy = parse_flag(ask.fuzzy, "fuzzy")
         region = ask.region.upper() if ask.region else None
-        if region is not None and not re.fullmatch(r"[A-Z]{2}-[A-Z0-9]{1,3}", region):
+        if region is not None and not REGION.fullmatch(region):
             raise FieldInvalid("region", "ISO 3166-2 like US-CA")
-        if ask.camera is not None and not re.fullmatch(r"[\x21-\x7e]{1,64}", ask.camera):
+        if ask.camera is not None and not VISIBLE_64.fullmatch(ask.camera):
             raise FieldInvalid("camera", "1-64 printable characters")
         pattern = is_pattern(ask.plate)
         query = PlateQuery(

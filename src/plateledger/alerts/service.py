@@ -140,7 +140,8 @@ class Alerts:
                 .where(HotListEntry.id.in_({h.entry_id for h in hits}))
             ).all()
             entries = {entry.id: (entry, hot_list) for entry, hot_list in rows}
-            agencies = {a.id: a for a in session.scalars(select(Agency))}
+            involved = {hot_list.agency_id for _, hot_list in rows} | {h.owner for h in hits}
+            agencies = {a.id: a for a in session.scalars(select(Agency).where(Agency.id.in_(involved)))}
         book = self._books.current()
         permitted: list[tuple[Hit, HotListEntry, HotList, Owner, Agency]] = []
         withheld: list[AlertWithheld] = []

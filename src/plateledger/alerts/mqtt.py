@@ -24,8 +24,9 @@ import orjson
 
 from plateledger.alerts.service import Alerts
 from plateledger.core.errors import ConfigurationError
+from plateledger.hotlists.service import machine_delivery_allowed
 from plateledger.store.governance import Governance
-from plateledger.store.models import Agency, HotList
+from plateledger.store.models import Agency
 
 log = logging.getLogger(__name__)
 QUEUE_LIMIT = 10_000
@@ -72,9 +73,8 @@ class MqttPublisher:
 
     def _message(self, agency_id: int, body: dict[str, Any]) -> tuple[str, bytes] | None:
         with self._gov.session() as session:
-            hot_list = session.get(HotList, int(body["list"]["id"]))
             agency = session.get(Agency, agency_id)
-            if hot_list is None or hot_list.covert or agency is None:
+            if agency is None or not machine_delivery_allowed(session, int(body["list"]["id"])):
                 return None
             slug = agency.slug
         return f"{self._topic}/{slug}/alerts", orjson.dumps(body)

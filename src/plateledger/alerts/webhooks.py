@@ -25,8 +25,9 @@ from plateledger.audit.log import SYSTEM, AuditLog
 from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, iso_ms
 from plateledger.core.errors import FieldInvalid, NotFound, PermissionDenied
+from plateledger.hotlists.service import machine_delivery_allowed
 from plateledger.store.governance import Governance
-from plateledger.store.models import HotList, Webhook, WebhookDelivery
+from plateledger.store.models import Webhook, WebhookDelivery
 from plateledger.vocab import Role
 
 MAX_URL = 500
@@ -160,8 +161,7 @@ class Webhooks:
     def targets(self, agency_id: int, list_id: int) -> list[Target]:
         """The enabled webhooks an alert of ``list_id`` goes to (none for a covert list)."""
         with self._gov.session() as session:
-            hot_list = session.get(HotList, list_id)
-            if hot_list is None or hot_list.covert:
+            if not machine_delivery_allowed(session, list_id):
                 return []
             rows = session.scalars(select(Webhook).where(Webhook.agency_id == agency_id, Webhook.disabled_ms.is_(None)))
             return [Target(row.id, row.url, row.secret) for row in rows]

@@ -160,6 +160,13 @@ def may_see(session: Session, principal: Principal, row: HotList) -> bool:
     return session.get(HotListViewer, (row.id, principal.user_id)) is not None
 
 
+def machine_delivery_allowed(session: Session, list_id: int) -> bool:
+    """Whether alerts of the list may go to a machine receiver (webhook, MQTT broker): not for a covert list,
+    whose alerts only its named viewers may see, nor for a list that no longer exists (fail closed)."""
+    row = session.get(HotList, list_id)
+    return row is not None and not row.covert
+
+
 class HotLists:
     def __init__(self, governance: Governance, audit: AuditLog, clock: Clock, *, max_entry_days: int) -> None:
         self._gov = governance

@@ -23,8 +23,9 @@ from plateledger.audit.log import Actor, AuditLog
 from plateledger.core.clock import Clock
 from plateledger.core.errors import FieldInvalid, NotFound
 from plateledger.policy.rules import DAY_MS, DEFAULT, Policy
+from plateledger.sharing.service import policies_in_force
 from plateledger.store.governance import Governance
-from plateledger.store.models import Agency, AgencyPolicy, ReadHold
+from plateledger.store.models import Agency, ReadHold
 from plateledger.store.reads import Expiry, ExpiryCount, ReadsStore
 
 #: What a hold links a read to.
@@ -93,9 +94,8 @@ class Retention:
         """Every agency with the policy in force (the newest version, else the default), and the holds."""
         with self._gov.session() as session:
             owners = {a.id: _Owner(a.slug, 0, DEFAULT, False) for a in session.scalars(select(Agency))}
-            for row in session.scalars(select(AgencyPolicy).order_by(AgencyPolicy.agency_id, AgencyPolicy.version)):
-                owner = owners[row.agency_id]
-                owners[row.agency_id] = _Owner(owner.slug, row.version, Policy.model_validate_json(row.body), True)
+            for agency_id, (version, body) in policies_in_force(session).items():
+                owners[agency_id] = _Owner(owners[agency_id].slug, version, Policy.model_validate_json(body), True)
             held = [(h.owner_id, h.read_id) for h in session.scalars(select(ReadHold))]
         return owners, held
 

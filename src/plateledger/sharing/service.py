@@ -510,6 +510,22 @@ class Agreements:
             return self._view(session, row)
 
 
+def policies_in_force(session: Session) -> dict[int, tuple[int, str]]:
+    """The newest policy version of every agency that has set one: agency id -> (version, policy JSON). Agencies
+    not listed are under the default (version 0)."""
+    latest = (
+        select(AgencyPolicy.agency_id, func.max(AgencyPolicy.version).label("version"))
+        .group_by(AgencyPolicy.agency_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(AgencyPolicy.agency_id, AgencyPolicy.version, AgencyPolicy.body).join(
+            latest, (AgencyPolicy.agency_id == latest.c.agency_id) & (AgencyPolicy.version == latest.c.version)
+        )
+    )
+    return {agency_id: (version, body) for agency_id, version, body in rows}
+
+
 class Books:
     """Hands the gate a :class:`Book` for the current policy generation, loading it only when it moved.
 
@@ -562,19 +578,7 @@ class Books:
                     .order_by(Agency.name, Agency.id)
                 )
             ]
-            policies: dict[int, Policy] = {}
-            latest = (
-                select(AgencyPolicy.agency_id, func.max(AgencyPolicy.version).label("version"))
-                .group_by(AgencyPolicy.agency_id)
-                .subquery()
-            )
-            for agency_id, body in session.execute(
-                select(AgencyPolicy.agency_id, AgencyPolicy.body).join(
-                    latest,
-                    (AgencyPolicy.agency_id == latest.c.agency_id) & (AgencyPolicy.version == latest.c.version),
-                )
-            ):
-                policies[agency_id] = self._policy(body)
+            policies = {agency_id: self._policy(body) for agency_id, (_, body) in policies_in_force(session).items()}
         return Book(generation, owners, policies, self._agreements_of, DEFAULT)
 
     def _agreements_of(self, requester: int) -> dict[int, Agreement]:

@@ -15,7 +15,7 @@ import httpx2
 import orjson
 import pytest
 
-from tests.support import free_port
+from tests.support import free_port, wait_for_health
 
 pytestmark = pytest.mark.slow
 
@@ -68,16 +68,11 @@ def server(data: Path, tokens: dict[str, str]) -> Iterator[tuple[subprocess.Pope
     port = free_port()
     proc = subprocess.Popen([*CLI, "serve", "--data", str(data), "--port", str(port)], stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx2.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx2.TransportError:
-            time.sleep(0.2)
-    else:
+    try:
+        wait_for_health(url)
+    except AssertionError:
         proc.kill()
-        raise AssertionError("server did not start")
+        raise
     yield proc, url
     if proc.poll() is None:
         proc.terminate()

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
-import httpx2
 import orjson
 import pytest
 
 from plateledger.core.settings import load_settings
 from plateledger.platform import Platform
 from plateledger.sharing.service import preset_policy
-from tests.integration.test_processes import CLI, free_port, run
-from tests.support import ingest, read, search, seed_agency
+from tests.integration.test_processes import CLI, run
+from tests.support import free_port, ingest, read, search, seed_agency, wait_for_health
 
 pytestmark = pytest.mark.slow
 
@@ -76,16 +74,7 @@ def test_access_log_and_transparency_report_locally_and_through_a_server(
     port = free_port()
     server = subprocess.Popen([*CLI, "serve", "--data", str(data), "--port", str(port)], stdout=subprocess.DEVNULL)
     try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx2.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                time.sleep(0.2)
-        else:
-            raise AssertionError("server did not start")
+        wait_for_health(f"http://127.0.0.1:{port}")
         forwarded = orjson.loads(access_log(data, tokens["alpha-auditor"], "--json").stdout)
         assert forwarded == local  # viewing it is audited, but views are not searches: the log is unchanged
         named = orjson.loads(access_log(data, tokens["alpha-auditor"], "--agency", "alpha", "--json").stdout)

@@ -502,18 +502,18 @@ class Server:
 # -- HTTP workloads -----------------------------------------------------------------------------------------
 
 
-def summarise_ms(samples: Sequence[float]) -> dict[str, float]:
-    """p50/p95/p99/max/mean of latencies in seconds, as milliseconds."""
+def summarise_ms(samples: Sequence[float], digits: int = 2) -> dict[str, float]:
+    """p50/p95/p99/max/mean of latencies in seconds, as milliseconds rounded to ``digits``."""
     if not samples:
         return {}
     values = np.asarray(samples) * 1000
     p50, p95, p99 = np.percentile(values, [50, 95, 99])
     return {
-        "p50_ms": round(float(p50), 2),
-        "p95_ms": round(float(p95), 2),
-        "p99_ms": round(float(p99), 2),
-        "max_ms": round(float(values.max()), 2),
-        "mean_ms": round(float(values.mean()), 2),
+        "p50_ms": round(float(p50), digits),
+        "p95_ms": round(float(p95), digits),
+        "p99_ms": round(float(p99), digits),
+        "max_ms": round(float(values.max()), digits),
+        "mean_ms": round(float(values.mean()), digits),
     }
 
 

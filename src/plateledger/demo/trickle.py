@@ -39,9 +39,13 @@ class Trickle:
         self._rng = Random(seed)  # noqa: S311 - simulated traffic, not a secret
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._found: list[tuple[Actor, int, list[str]]] | None = None
 
     def _sources(self) -> list[tuple[Actor, int, list[str]]]:
-        """(device actor, agency id, fixed camera ids) of every agency with a device user and fixed cameras."""
+        """(device actor, agency id, fixed camera ids) of every agency with a device user and fixed cameras; looked
+        up on the first tick and kept (the demo network does not change while it serves)."""
+        if self._found is not None:
+            return self._found
         found = []
         registry = self._platform.registry
         for agency in registry.agencies():
@@ -50,6 +54,7 @@ class Trickle:
             if cameras and device is not None:
                 actor = Actor(device.username, agency.id, device.id, Role.DEVICE.value)
                 found.append((actor, agency.id, cameras))
+        self._found = found
         return found
 
     def _random_plate(self) -> str:

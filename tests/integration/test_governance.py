@@ -127,6 +127,7 @@ def test_user_fields_are_validated(gov_platform: Platform, username: str, role: 
         ("cam 1", {"lat": 1.0, "lon": 2.0}, "external_id"),
         ("", {"lat": 1.0, "lon": 2.0}, "external_id"),
         ("c" * 65, {"lat": 1.0, "lon": 2.0}, "external_id"),
+        ("cam-1\n", {"lat": 1.0, "lon": 2.0}, "external_id"),
         ("cam-1", {}, "lat"),
         ("cam-1", {"lat": 1.0}, "lat"),
         ("cam-1", {"lat": 90.5, "lon": 2.0}, "lat"),

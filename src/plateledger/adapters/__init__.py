@@ -1,0 +1,39 @@
+"""Vendor adapters: pure functions from what ALPR equipment sends to canonical reads.
+
+One module per source, each exposing ``adapt(body: bytes, content_type: str) -> Adapted`` (see ``base.py``).
+``SOURCES`` names every source by the path segment of ``POST /api/v1/ingest/{source}`` and the module that
+adapts it; modules are imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from plateledger.adapters.base import Adapted
+from plateledger.core.errors import NotFound
+
+Adapter = Callable[[bytes, str], Adapted]
+
+#: source name -> module under ``plateledger.adapters`` that defines ``adapt``.
+SOURCES: dict[str, str] = {
+    "openalpr": "openalpr",
+    "platerecognizer": "platerecognizer",
+    "blueiris": "blueiris",
+    "genetec": "genetec",
+    "axis": "axis",
+    "hikvision": "hikvision",
+    "survision": "survision",
+}
+
+
+def adapter(source: str) -> Adapter:
+    """The ``adapt`` function of ``source``; :class:`NotFound` for a source Plateledger has no adapter for."""
+    module = SOURCES.get(source)
+    if module is None:
+        raise NotFound(f"no adapter for source {source[:64]!r}; known sources: {', '.join(sorted(SOURCES))}")
+    found: Adapter = importlib.import_module(f"plateledger.adapters.{module}").adapt
+    return found
+
+
+__all__ = ["SOURCES", "Adapted", "Adapter", "adapter"]

@@ -244,7 +244,8 @@ def test_registry_finds_the_adapter() -> None:
 
 def test_group_v2() -> None:
     adapted = adapt(group_v2())
-    assert adapted.statuses == [] and adapted.ignored == []
+    assert adapted.statuses == []
+    assert adapted.ignored == []
     (read,) = adapted.reads
     assert read.canonical() == {
         "plate": "A424761",
@@ -273,7 +274,9 @@ def test_long_vendor_ids_become_a_stable_digest() -> None:
     payload = group_v2()
     payload["best_uuid"] = f"{AGENT}-1062327370-1609433731402"  # 65 characters, over the canonical 64
     first, again = adapt(payload).reads[0].read_id, adapt(payload).reads[0].read_id
-    assert first is not None and first.startswith("sha256:") and len(first) == 55
+    assert first is not None
+    assert first.startswith("sha256:")
+    assert len(first) == 55
     assert first == again
 
 
@@ -306,7 +309,7 @@ def test_alert_stores_the_group_and_records_the_vendor_alert() -> None:
 def test_alert_without_its_group() -> None:
     payload = alert_v3()
     del payload["group"]
-    with pytest.raises(FieldInvalid, match="^group: is required$"):
+    with pytest.raises(FieldInvalid, match=r"^group: is required$"):
         adapt(payload)
 
 
@@ -356,7 +359,8 @@ def test_frames_stored_each_when_configured() -> None:
 
 def test_vehicle_without_plate_is_ignored_with_its_reason() -> None:
     adapted = adapt(vehicle_v3())
-    assert adapted.reads == [] and adapted.statuses == []
+    assert adapted.reads == []
+    assert adapted.statuses == []
     assert adapted.ignored == [
         "vehicle: a vehicle seen without a readable plate is not stored (Plateledger keeps plate reads only)"
     ]

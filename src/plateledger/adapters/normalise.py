@@ -37,6 +37,8 @@ from plateledger.plates import validate_plate
 MAX_TEXT = 4096
 #: Most elements of one array an adapter walks (results, candidates, predictions ...).
 MAX_ITEMS = 1000
+#: Longest vehicle attribute (make, model, colour, type), as the canonical read allows.
+MAX_ATTRIBUTE = 64
 #: Largest decoded image (plate crop or overview) an adapter accepts.
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 #: Instants outside [2000-01-01, 2100-01-01) UTC are refused: no ALPR read is older, and later is a unit mistake.

@@ -83,7 +83,7 @@ def _top(vehicle: n.Node | None, key: str) -> str | None:
         return None
     choices = []
     for item in found.items(100):
-        name = item.require("name").text(128)
+        name = item.require("name").text(n.MAX_ATTRIBUTE)
         choices.append((name, item.require("confidence").number()))
     best = n.best(choices)
     return None if best is None else best[0]

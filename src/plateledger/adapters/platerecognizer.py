@@ -125,7 +125,7 @@ def _vehicle_mode(plate: n.Node | None) -> tuple[str, tuple[float, str], str | N
 
 
 def _code(node: n.Node) -> str:
-    return node.text(16)
+    return node.text(64)
 
 
 def _props(vehicle: n.Node | None) -> n.Node:

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from plateledger.agencies.registry import CameraInfo
@@ -69,7 +69,7 @@ wild = st.one_of(
     st.booleans(),
     st.integers(-(2**63), 2**63 - 1),
     st.floats(),
-    st.lists(st.integers(), max_size=2),
+    st.lists(st.integers(-5, 5), max_size=2),
 )
 strings = st.one_of(
     st.text(max_size=12), st.sampled_from(["", " ", "a\\b", 'q"q', "ı", "ß", "Ä" * 64, "x" * 64, "x" * 65])
@@ -145,6 +145,8 @@ def ingest(store: ReadsStore, block: bytes, owner: int) -> Any:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(batch=st.lists(reads(), min_size=1, max_size=20))
+@example(batch=[{"plate": "A1", "ts": NOW_MS, "camera": "cam-1", "lat": -0.0, "lon": -0.0, "confidence": -0.0}])
+@example(batch=[{"plate": "A2", "ts": NOW_MS, "camera": "unit-7", "vehicle": {"direction": -0.0}}])
 def test_fast_path_stores_what_sql_stores(store: ReadsStore, batch: list[dict[str, Any]]) -> None:
     fast_owner = next(_owners)
     sql_owner = fast_owner + 1

@@ -66,7 +66,7 @@ def _number(value: Any) -> float | None:
     """A JSON number as SQL's ``toFloat64OrNull`` reads it; None for anything else (booleans included)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    return float(value) + 0.0  # SQL reads -0.0 as 0 (adding 0.0 turns -0.0 into 0.0 and changes nothing else)
 
 
 def iso_ms(text: str) -> int | None:

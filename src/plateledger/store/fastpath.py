@@ -66,7 +66,9 @@ def _number(value: Any) -> float | None:
     """A JSON number as SQL's ``toFloat64OrNull`` reads it; None for anything else (booleans included)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value) + 0.0  # SQL reads -0.0 as 0 (adding 0.0 turns -0.0 into 0.0 and changes nothing else)
+    if math.copysign(1.0, value) < 0 and value == 0:
+        return None  # -0.0: SQL keeps its sign at the top level of a read but not inside ``vehicle``
+    return float(value)
 
 
 def iso_ms(text: str) -> int | None:

@@ -5,7 +5,7 @@ Every step calls ``platform.agreements`` / ``platform.policies``, which check th
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Path, Request
@@ -17,7 +17,7 @@ from plateledger.auth.sessions import SignedIn
 from plateledger.core.errors import FieldInvalid, PermissionDenied
 from plateledger.platform import Platform
 from plateledger.policy.rules import PRESETS, Policy, Terms, date_text, describe
-from plateledger.sharing.service import make_terms, parse_policy, preset_policy
+from plateledger.sharing.service import AgreementView, make_terms, parse_policy, preset_policy
 from plateledger.vocab import Role
 from plateledger.web.render import page, see_other
 from plateledger.web.security import SessionDep, checked_form, field, fields
@@ -47,8 +47,16 @@ def terms_from(form: FormData) -> Terms:
     )
 
 
+def _shown(view: AgreementView) -> dict[str, Any]:
+    """An agreement for the page; ``last_day``: the date input's value for the requested expiry (the last day in
+    force, as ``make_terms`` reads it back)."""
+    shown = view.as_json()
+    shown["requested_terms"]["last_day"] = date_text(view.requested_terms["expires_ms"] - 1)
+    return shown
+
+
 def _sharing_page(request: Request, platform: Platform, signed: SignedIn) -> Response:
-    views = platform.agreements.listing(signed.principal)
+    views = [_shown(v) for v in platform.agreements.listing(signed.principal)]
     mine = signed.principal.agency_slug
     others = [a for a in platform.registry.agencies() if a.slug != mine]
     expires = date_text(platform.clock.now_ms() + 365 * 86_400_000)
@@ -56,8 +64,8 @@ def _sharing_page(request: Request, platform: Platform, signed: SignedIn) -> Res
         request,
         "sharing.html",
         signed,
-        incoming=[v.as_json() for v in views if v.owner == mine],
-        outgoing=[v.as_json() for v in views if v.requester == mine],
+        incoming=[v for v in views if v["owner"] == mine],
+        outgoing=[v for v in views if v["requester"] == mine],
         agencies=others,
         default_expires=expires,
     )

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from plateledger.api.deps import PlatformDep
 from plateledger.audit.events import AuditExported, event_classes
+from plateledger.audit.log import entry_fields
 from plateledger.auth.sessions import SignedIn
 from plateledger.core.errors import FieldInvalid, PermissionDenied
 from plateledger.platform import Platform
@@ -70,24 +71,6 @@ def _entries(platform: Platform, signed: SignedIn, action: str, after_seq: int) 
     )
 
 
-def _json(entry: AuditEntry) -> dict[str, object]:
-    return {
-        "seq": entry.seq,
-        "ts_ms": entry.ts_ms,
-        "action": entry.action,
-        "actor_user_id": entry.actor_user_id,
-        "actor_username": entry.actor_username,
-        "actor_agency_id": entry.actor_agency_id,
-        "purpose": entry.purpose,
-        "case_number": entry.case_number,
-        "outcome": entry.outcome,
-        "params": entry.params,
-        "counts": entry.counts,
-        "prev_hash": entry.prev_hash,
-        "hash": entry.hash,
-    }
-
-
 @router.get("/ui/audit")
 def audit_browser(
     request: Request,
@@ -116,7 +99,7 @@ async def audit_export(request: Request, platform: PlatformDep, signed: SessionD
     entries = _entries(platform, signed, action, int(after))
     filters = {"action": action or None, "after_seq": int(after)}
     platform.audit.append(signed.principal.actor, AuditExported(filters=filters, entries=len(entries)))
-    body = b"".join(orjson.dumps(_json(e)) + b"\n" for e in entries)
+    body = b"".join(orjson.dumps({**entry_fields(e), "hash": e.hash}) + b"\n" for e in entries)
     return Response(
         body,
         media_type="application/x-ndjson",

@@ -8,7 +8,10 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from plateledger.api.deps import PlatformDep
+from plateledger.auth.sessions import SignedIn
+from plateledger.auth.tokens import IssuedToken
 from plateledger.core.errors import FieldInvalid
+from plateledger.platform import Platform
 from plateledger.store.models import ApiToken, User
 from plateledger.web.render import json_for_page, page, see_other
 from plateledger.web.routes.sharing import require_admin
@@ -27,8 +30,13 @@ def _number(text: str, name: str) -> float | None:
 
 
 @router.get("/ui/admin/users")
-def users(request: Request, platform: PlatformDep, signed: SessionDep, issued: str = "") -> Response:
+def users(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
     require_admin(signed)
+    return _users_page(request, platform, signed, None)
+
+
+def _users_page(request: Request, platform: Platform, signed: SignedIn, issued: IssuedToken | None) -> Response:
+    """The agency's users and live tokens; ``issued``: a token just created, its secret shown this once."""
     principal = signed.principal
     people = platform.registry.users(principal.agency_id)
     with platform.governance.session() as session:
@@ -41,7 +49,7 @@ def users(request: Request, platform: PlatformDep, signed: SessionDep, issued: s
         ).all()
     now = platform.clock.now_ms()
     live = [{"token": t, "username": name, "expired": t.expires_ms <= now} for t, name in tokens]
-    return page(request, "users.html", signed, users=people, tokens=live, issued=None)
+    return page(request, "users.html", signed, users=people, tokens=live, issued=issued)
 
 
 @router.post("/ui/admin/users")
@@ -72,8 +80,7 @@ async def create_token(request: Request, platform: PlatformDep, signed: SessionD
     issued = platform.tokens.issue(
         signed.principal.actor, field(form, "username"), label=field(form, "label")[:200], ttl_days=int(days)
     )
-    people = platform.registry.users(signed.principal.agency_id)
-    return page(request, "users.html", signed, users=people, tokens=[], issued=issued)
+    return _users_page(request, platform, signed, issued)
 
 
 @router.post("/ui/admin/tokens/{token_id}/revoke")

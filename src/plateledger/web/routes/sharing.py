@@ -55,7 +55,9 @@ def _shown(view: AgreementView) -> dict[str, Any]:
     return shown
 
 
-def _sharing_page(request: Request, platform: Platform, signed: SignedIn) -> Response:
+@router.get("/ui/admin/sharing")
+def sharing_page(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
+    require_admin(signed)
     views = [_shown(v) for v in platform.agreements.listing(signed.principal)]
     mine = signed.principal.agency_slug
     others = [a for a in platform.registry.agencies() if a.slug != mine]
@@ -69,12 +71,6 @@ def _sharing_page(request: Request, platform: Platform, signed: SignedIn) -> Res
         agencies=others,
         default_expires=expires,
     )
-
-
-@router.get("/ui/admin/sharing")
-def sharing_page(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
-    require_admin(signed)
-    return _sharing_page(request, platform, signed)
 
 
 @router.post("/ui/admin/sharing/request")

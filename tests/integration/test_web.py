@@ -288,3 +288,8 @@ def test_unknown_session_redirects_to_sign_in(client: TestClient) -> None:
     response = client.get("/ui/search")
     assert response.status_code == 303
     assert response.headers["location"].startswith("/ui/sign-in")
+
+
+def test_sign_in_page_shows_only_the_uis_own_notices(client: TestClient) -> None:
+    assert "signed out" in client.get("/ui/sign-in?reason=signed+out").text
+    assert "call this number" not in client.get("/ui/sign-in?reason=call+this+number").text

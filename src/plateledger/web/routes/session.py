@@ -27,6 +27,10 @@ from plateledger.web.security import (
 router = APIRouter(include_in_schema=False)
 
 
+#: Why the sign-in page was shown (the ``reason`` query parameter the UI's redirects set).
+NOTICES = frozenset({"please sign in", "your session has ended; please sign in again", "signed out"})
+
+
 def home_of(signed: SignedIn) -> str:
     return "/ui/search" if signed.principal.role in (Role.ADMIN, Role.INVESTIGATOR) else "/ui/access-log"
 
@@ -67,7 +71,8 @@ def sign_in_form(
     reason: Annotated[str, Query(max_length=200)] = "",
     next: Annotated[str, Query(max_length=500)] = "",
 ) -> Response:
-    return _sign_in_page(request, error=reason, next_=_local(next))
+    # Only the UI's own messages are shown: a link cannot put words of its choosing on the sign-in page.
+    return _sign_in_page(request, error=reason if reason in NOTICES else "", next_=_local(next))
 
 
 @router.post("/ui/sign-in")

@@ -5,7 +5,13 @@ BIN := $(VENV)/bin
 DATA ?= plateledger-data
 READS ?= 1000000
 
-.PHONY: setup demo test lint typecheck pytest bench-quick clean docs
+# System packages from Debian's registry: the web UI's map library (served from /usr/share/javascript/leaflet)
+# and the headless browser the UI tests drive. Installed with apt-get when missing (sudo unless root).
+LEAFLET := /usr/share/javascript/leaflet/leaflet.js
+CHROMIUM := /usr/bin/chromium
+APT := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
+
+.PHONY: setup demo test lint typecheck pytest bench-quick clean docs screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -15,7 +21,15 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-setup: $(VENV)/.installed
+$(LEAFLET):
+	@command -v apt-get >/dev/null || { echo "no apt-get: install Leaflet 1.x and set PLATELEDGER_LEAFLET_DIR"; exit 0; }; \
+	  $(APT) update -qq && $(APT) install -y -qq libjs-leaflet
+
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "no apt-get: install Chromium for the browser tests"; exit 0; }; \
+	  $(APT) update -qq && $(APT) install -y -qq chromium
+
+setup: $(VENV)/.installed $(LEAFLET)
 
 demo: setup
 	$(BIN)/plateledger demo --data $(DATA) --reads $(READS)
@@ -27,8 +41,12 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-pytest: setup
+pytest: setup $(CHROMIUM)
 	$(BIN)/pytest -q
+
+# Retake the web UI's screenshots (docs/screenshots/, linked from the README) with the browser tests.
+screenshots: setup $(CHROMIUM)
+	PLATELEDGER_TEST_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -m browser
 
 test: lint typecheck pytest
 

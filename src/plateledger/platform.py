@@ -11,6 +11,8 @@ from plateledger.agencies.registry import Registry
 from plateledger.alerts.service import Alerts
 from plateledger.alerts.webhooks import Webhooks
 from plateledger.audit.log import AuditLog
+from plateledger.auth.sessions import Sessions
+from plateledger.auth.signin import Credentials
 from plateledger.auth.tokens import Tokens
 from plateledger.core.clock import Clock, SystemClock
 from plateledger.core.settings import Settings
@@ -39,6 +41,7 @@ class Platform:
     audit: AuditLog
     registry: Registry
     tokens: Tokens
+    sessions: Sessions
     ingest: Ingestor
     searches: PlateSearches
     areas: AreaSearches
@@ -79,6 +82,13 @@ class Platform:
         retention = Retention(reads=reads, governance=governance, audit=audit, clock=clock)
         alerts = Alerts(governance, audit, clock, books, retention)
         matcher = Matcher(governance=governance, reads=reads, alerts=alerts)
+        credentials = Credentials(
+            governance,
+            audit,
+            clock,
+            max_failures=settings.login_max_failures,
+            lockout_minutes=settings.login_lockout_minutes,
+        )
         return cls(
             settings=settings,
             clock=clock,
@@ -86,7 +96,8 @@ class Platform:
             reads=reads,
             audit=audit,
             registry=registry,
-            tokens=Tokens(governance, audit, clock, settings.token_ttl_days),
+            tokens=Tokens(governance, audit, clock, settings.token_ttl_days, credentials),
+            sessions=Sessions(governance, audit, clock, credentials, hours=settings.web_session_hours),
             ingest=Ingestor(
                 reads=reads, registry=registry, audit=audit, clock=clock, settings=settings, matcher=matcher
             ),

@@ -14,6 +14,7 @@ from plateledger.alerts.delivery import Broker
 from plateledger.api import problems
 from plateledger.api.routes import admin, agencies, alerts, hotlists, reads, search, sharing, transparency, webhooks
 from plateledger.platform import Platform
+from plateledger.web import install as install_web
 
 
 class _Observe:
@@ -83,4 +84,5 @@ def create_app(*, platform: Platform) -> FastAPI:
     app.include_router(hotlists.router)
     app.include_router(alerts.router)
     app.include_router(webhooks.router)
+    install_web(app, platform)
     return app

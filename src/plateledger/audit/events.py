@@ -106,6 +106,43 @@ class SearchRefused(AuditEvent):
 
 
 @dataclass(frozen=True)
+class SearchExported(AuditEvent):
+    """A search's answer downloaded as a file (``rows`` reads, ``format`` csv): appended after the search's own
+    entry (``search_seq``) and before the file is sent."""
+
+    action: ClassVar[str] = "search.exported"
+    purpose: str = ""
+    case_number: str = ""
+    search_seq: int = 0
+    format: str = "csv"
+    rows: int = 0
+
+    def purpose_case(self) -> tuple[str | None, str | None]:
+        return self.purpose, self.case_number
+
+    def params(self) -> Json:
+        return {"search_seq": self.search_seq, "format": self.format}
+
+    def counts(self) -> Json:
+        return {"rows": self.rows}
+
+
+@dataclass(frozen=True)
+class AuditExported(AuditEvent):
+    """Audit log entries downloaded by an auditor or admin (``entries`` of them, with the filters used)."""
+
+    action: ClassVar[str] = "audit.exported"
+    filters: Json = field(default_factory=dict)
+    entries: int = 0
+
+    def params(self) -> Json:
+        return {"filters": self.filters}
+
+    def counts(self) -> Json:
+        return {"entries": self.entries}
+
+
+@dataclass(frozen=True)
 class ReadsIngested(AuditEvent):
     """One ingest batch (an HTTP request or a file chunk) with its stored / duplicate / rejected counts."""
 
@@ -154,6 +191,46 @@ class LoginFailed(AuditEvent):
 
     def params(self) -> Json:
         return {"username": self.username, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class LoginLocked(AuditEvent):
+    """A user locked out after ``failures`` consecutive failed sign-ins, until ``until_ms`` (epoch ms)."""
+
+    action: ClassVar[str] = "auth.locked"
+    outcome: str = "refused"
+    username: str = ""
+    failures: int = 0
+    until_ms: int = 0
+
+    def params(self) -> Json:
+        return {"username": self.username, "failures": self.failures, "until_ms": self.until_ms}
+
+
+@dataclass(frozen=True)
+class SignedOut(AuditEvent):
+    """A web session ended by its user; ``everywhere``: every session of the user (``sessions`` ended)."""
+
+    action: ClassVar[str] = "auth.signed_out"
+    everywhere: bool = False
+    sessions: int = 0
+
+    def params(self) -> Json:
+        return {"everywhere": self.everywhere}
+
+    def counts(self) -> Json:
+        return {"sessions": self.sessions}
+
+
+@dataclass(frozen=True)
+class TotpChanged(AuditEvent):
+    """A user turned the one-time-code second factor (TOTP) on or off (after entering a valid code)."""
+
+    action: ClassVar[str] = "auth.totp_changed"
+    enabled: bool = False
+
+    def params(self) -> Json:
+        return {"enabled": self.enabled}
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,8 @@ def entry_hash(fields: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def _fields(entry: AuditEntry) -> dict[str, Any]:
+def entry_fields(entry: AuditEntry) -> dict[str, Any]:
+    """Every field of an entry the hash covers (all but the hash itself)."""
     return {
         "seq": entry.seq,
         "ts_ms": entry.ts_ms,
@@ -125,7 +126,7 @@ class AuditLog:
                         counts=orjson.dumps(event.counts(), option=orjson.OPT_SORT_KEYS).decode(),
                         prev_hash=head.hash,
                     )
-                    entry.hash = entry_hash(_fields(entry))
+                    entry.hash = entry_hash(entry_fields(entry))
                     session.add(entry)
                     head.seq, head.hash = entry.seq, entry.hash
                     seqs.append(entry.seq)
@@ -188,7 +189,7 @@ class AuditLog:
                 return VerifyResult(False, count, bad, f"sequence {expected_seq} expected, found {entry.seq}")
             if entry.prev_hash != expected_prev:
                 return VerifyResult(False, count, entry.seq, "previous-hash link broken")
-            if entry_hash(_fields(entry)) != entry.hash:
+            if entry_hash(entry_fields(entry)) != entry.hash:
                 return VerifyResult(False, count, entry.seq, "entry content does not match its hash")
             expected_prev = entry.hash
             expected_seq += 1

@@ -10,13 +10,11 @@ from sqlalchemy import select
 
 from plateledger.audit.events import (
     AuthRefused,
-    LoginFailed,
-    LoginSucceeded,
     TokenCreated,
     TokenRevoked,
 )
 from plateledger.audit.log import Actor, AuditLog
-from plateledger.auth.passwords import verify_password
+from plateledger.auth.signin import Credentials
 from plateledger.core.clock import Clock
 from plateledger.core.errors import AuthenticationFailed, FieldInvalid, NotFound, PermissionDenied
 from plateledger.store.governance import Governance
@@ -52,7 +50,7 @@ class Principal:
         return Actor(username=self.username, agency_id=self.agency_id, user_id=self.user_id, role=self.role)
 
 
-def _principal(user: User, agency: Agency, token_id: int | None) -> Principal:
+def principal_of(user: User, agency: Agency, token_id: int | None) -> Principal:
     return Principal(
         user_id=user.id,
         username=user.username,
@@ -75,11 +73,14 @@ class IssuedToken:
 
 
 class Tokens:
-    def __init__(self, governance: Governance, audit: AuditLog, clock: Clock, ttl_days: int) -> None:
+    def __init__(
+        self, governance: Governance, audit: AuditLog, clock: Clock, ttl_days: int, credentials: Credentials
+    ) -> None:
         self._gov = governance
         self._audit = audit
         self._clock = clock
         self._ttl_days = ttl_days
+        self._credentials = credentials
 
     def issue(self, actor: Actor, username: str, *, label: str = "", ttl_days: int | None = None) -> IssuedToken:
         """Create a token for ``username``. The creation is audited before the secret is returned.
@@ -164,18 +165,12 @@ class Tokens:
             raise AuthenticationFailed("token expired")
         if user.disabled:
             raise AuthenticationFailed("token's user is disabled")
-        return _principal(user, agency, token.id)
+        return principal_of(user, agency, token.id)
 
     def login(self, username: str, password: str, *, label: str = "login") -> tuple[Principal, IssuedToken]:
-        """Check a password; audit success or failure; on success issue a token for the user."""
-        with self._gov.session() as session:
-            user = session.scalars(select(User).where(User.username == username)).one_or_none()
-            agency = session.get(Agency, user.agency_id) if user else None
-        if user is None or agency is None or user.disabled or not verify_password(user.password_hash, password):
-            actor = Actor(username=username[:64], agency_id=agency.id if agency else None)
-            self._audit.append(actor, LoginFailed(username=username[:64], reason="bad username or password"))
-            raise AuthenticationFailed("bad username or password")
-        principal = _principal(user, agency, None)
-        self._audit.append(principal.actor, LoginSucceeded(username=username))
+        """Check a password (with lockout, audited: :class:`~plateledger.auth.signin.Credentials`); on success
+        issue a token for the user."""
+        user, agency = self._credentials.check(username, password)
+        principal = principal_of(user, agency, None)
         # The password was the credential: a signed-in user gets a token of the default lifetime for itself.
         return principal, self._create(principal.actor, username, label, self._ttl_days)

@@ -66,9 +66,9 @@ def _print_welcome(summary: dict[str, Any], data: Path, host: str, port: int) ->
         out.print(
             f"  {agency['slug']:<28} {agency['kind']:<10} {agency['country']}-{agency['state']}  {agency['name']}"
         )
-    out.print("\nUsers and tokens (shown once; keep them):")
+    out.print("\nUsers, passwords and API tokens (shown once; keep them):")
     for user in summary["users"]:
-        out.print(f"  {user['username']:<36} {user['role']:<13} {user['token']}")
+        out.print(f"  {user['username']:<36} {user['role']:<13} {user['password']:<18} {user['token']}")
     plates = [p["plate"] for p in summary["example_plates"]] or ["7ABC123"]
     agency = summary["example_plates"][0]["agencies"][0] if summary["example_plates"] else None
     investigator = next(
@@ -76,6 +76,7 @@ def _print_welcome(summary: dict[str, Any], data: Path, host: str, port: int) ->
     )
     device = next(u for u in summary["users"] if u["role"] == "device" and u["agency"] == investigator["agency"])
     base = f"http://{host}:{port}"
+    _print_web(summary, base, investigator)
     out.print(f"\nTry these (investigator of {investigator['agency']}):")
     out.print(
         f"  curl -s -H 'Authorization: Bearer {investigator['token']}' "
@@ -107,6 +108,25 @@ def _print_welcome(summary: dict[str, Any], data: Path, host: str, port: int) ->
         out.print(f"  Alerts of {owner['agency']} as they arrive (Server-Sent Events):")
         out.print(f"  curl -N -H 'Authorization: Bearer {owner['token']}' {base}/api/v1/alerts/stream")
     out.print(f"\nAudit log: plateledger audit list --data {data};  verify: plateledger audit verify --data {data}\n")
+
+
+def _print_web(summary: dict[str, Any], base: str, investigator: dict[str, Any]) -> None:
+    """Where a newcomer starts in the browser, and as whom."""
+
+    def user(role: str, agency: str) -> dict[str, Any]:
+        found = (u for u in summary["users"] if u["role"] == role and u["agency"] == agency)
+        return next(found, investigator)
+
+    lists = summary.get("hot_lists", [])
+    alerts = user("investigator", lists[0]["agency"]) if lists else investigator
+    pending = next((a for a in summary.get("agreements", []) if a["state"] == "pending"), None)
+    admin = user("admin", pending["owner"]) if pending else user("admin", investigator["agency"])
+    out.print(f"\nWeb UI: {base}/ui/  (public transparency reports, no sign-in: {base}/ui/public)")
+    out.print(f"  search:        sign in as {investigator['username']}  password {investigator['password']}")
+    out.print(f"  live alerts:   sign in as {alerts['username']}  password {alerts['password']}")
+    out.print(f"  sharing, policy, access log (a request awaits): {admin['username']}  password {admin['password']}")
+    auditor = user("auditor", admin["agency"])
+    out.print(f"  audit log:     sign in as {auditor['username']}  password {auditor['password']}")
 
 
 def demo(

@@ -94,6 +94,34 @@ class Settings(BaseSettings):
         "0 disables them, leaving `plateledger retention run` to an external scheduler).",
     )
 
+    login_max_failures: int = Field(
+        5, ge=1, le=100, description="Consecutive failed sign-ins (web or API) after which the user is locked out."
+    )
+    login_lockout_minutes: int = Field(
+        15, ge=1, le=7 * 24 * 60, description="How long a user stays locked out after `login_max_failures` failures."
+    )
+    web_session_hours: int = Field(
+        12, ge=1, le=30 * 24, description="Lifetime of a web sign-in session (then the user signs in again)."
+    )
+    map_tile_url: str | None = Field(
+        None,
+        description="Map tile URL template with {z}, {x} and {y} for the web UI's maps (e.g. your own tile server); "
+        "unset (offline): cameras, reads and paths are drawn on a plain background.",
+        pattern=r"^https?://[^\s\"'<>]+\{z\}[^\s\"'<>]*$",
+        max_length=300,
+    )
+    map_tile_attribution: str = Field(
+        "© OpenStreetMap contributors",
+        min_length=1,
+        max_length=200,
+        description="Attribution shown on the web UI's maps (tiles from `map_tile_url`, camera positions).",
+    )
+    leaflet_dir: Path = Field(
+        Path("/usr/share/javascript/leaflet"),
+        description="Directory holding leaflet.js and leaflet.css (Debian's libjs-leaflet, installed by "
+        "`make setup`), served by the web UI under /ui/vendor/leaflet/.",
+    )
+
     alert_heartbeat_s: float = Field(
         15.0, ge=0.05, le=300, description="Seconds between heartbeat comments on an idle alert stream (SSE)."
     )

@@ -44,6 +44,13 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_ms: Mapped[int] = mapped_column(BigInteger)
+    #: Consecutive failed sign-ins; at ``login_max_failures`` the user is locked until ``locked_until_ms``.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until_ms: Mapped[int | None] = mapped_column(BigInteger)
+    #: Base32 TOTP secret once the user has confirmed a code (sign-in then asks for one); ``totp_pending`` while
+    #: enrolling.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_pending: Mapped[str | None] = mapped_column(String(64))
 
 
 class Camera(Base):
@@ -69,6 +76,20 @@ class ApiToken(Base):
     created_ms: Mapped[int] = mapped_column(BigInteger)
     expires_ms: Mapped[int] = mapped_column(BigInteger)
     revoked_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class WebSession(Base):
+    """A signed-in browser: only the SHA-256 of the cookie's secret is stored, with the session's CSRF token.
+    Deleted at sign-out (every row of the user at "sign out everywhere")."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    seen_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_ms: Mapped[int] = mapped_column(BigInteger)
 
 
 class AuditEntry(Base):

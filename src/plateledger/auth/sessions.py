@@ -1,0 +1,134 @@
+"""Web sign-in sessions, kept server-side in the governance store.
+
+The browser holds a random secret in a cookie (Secure, HttpOnly, SameSite=Strict); the store holds only its
+SHA-256, the user, the session's CSRF token and its expiry. Signing out deletes the row; "sign out everywhere"
+deletes every row of the user, so every browser is signed out at its next request. Sign-in goes through
+:class:`~plateledger.auth.signin.Credentials` (lockout, TOTP, audit), exactly like the API's ``/auth/login``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import pyotp
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from plateledger.audit.events import SignedOut, TotpChanged
+from plateledger.audit.log import AuditLog
+from plateledger.auth.signin import Credentials, totp_ok
+from plateledger.auth.tokens import Principal, principal_of, token_hash
+from plateledger.core.clock import Clock
+from plateledger.core.errors import AuthenticationFailed, Conflict, FieldInvalid
+from plateledger.store.governance import Governance
+from plateledger.store.models import Agency, User, WebSession
+
+HOUR_MS = 3_600_000
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A resolved session: who, and the CSRF token every state-changing form of the session must carry."""
+
+    principal: Principal
+    session_id: int
+    csrf: str
+    totp: bool
+
+
+class Sessions:
+    def __init__(
+        self, governance: Governance, audit: AuditLog, clock: Clock, credentials: Credentials, *, hours: int
+    ) -> None:
+        self._gov = governance
+        self._audit = audit
+        self._clock = clock
+        self._credentials = credentials
+        self._ttl_ms = hours * HOUR_MS
+
+    def sign_in(self, username: str, password: str, code: str | None = None) -> tuple[str, SignedIn]:
+        """Check the credentials (audited, with lockout) and open a session; returns the cookie secret."""
+        user, agency = self._credentials.check(username, password, code)
+        secret = secrets.token_urlsafe(32)
+        now = self._clock.now_ms()
+        with self._gov.session() as session:
+            row = WebSession(
+                user_id=user.id,
+                secret_hash=token_hash(secret),
+                csrf=secrets.token_urlsafe(32),
+                created_ms=now,
+                seen_ms=now,
+                expires_ms=now + self._ttl_ms,
+            )
+            session.add(row)
+            session.flush()
+            signed = SignedIn(principal_of(user, agency, None), row.id, row.csrf, bool(user.totp_secret))
+        return secret, signed
+
+    def resolve(self, secret: str | None) -> SignedIn:
+        """The session of a cookie secret; AuthenticationFailed when absent, unknown, expired or the user disabled."""
+        if not secret:
+            raise AuthenticationFailed("please sign in")
+        now = self._clock.now_ms()
+        with self._gov.session() as session:
+            row = session.execute(
+                select(WebSession, User, Agency)
+                .join(User, User.id == WebSession.user_id)
+                .join(Agency, Agency.id == User.agency_id)
+                .where(WebSession.secret_hash == token_hash(secret))
+            ).one_or_none()
+            if row is None:
+                raise AuthenticationFailed("your session has ended; please sign in again")
+            web, user, agency = row
+            if web.expires_ms <= now or user.disabled:
+                session.delete(web)
+                raise AuthenticationFailed("your session has ended; please sign in again")
+            web.seen_ms = now
+            return SignedIn(principal_of(user, agency, None), web.id, web.csrf, bool(user.totp_secret))
+
+    def sign_out(self, signed: SignedIn, *, everywhere: bool = False) -> int:
+        """End this session, or every session of its user; audited. Returns how many ended."""
+        principal = signed.principal
+        with self._gov.session() as session:
+            query = delete(WebSession).where(WebSession.user_id == principal.user_id)
+            if not everywhere:
+                query = query.where(WebSession.id == signed.session_id)
+            ended = int(session.execute(query).rowcount)  # type: ignore[attr-defined]
+        self._audit.append(principal.actor, SignedOut(everywhere=everywhere, sessions=ended))
+        return ended
+
+    def count(self, principal: Principal) -> int:
+        with self._gov.session() as session:
+            return len(session.scalars(select(WebSession.id).where(WebSession.user_id == principal.user_id)).all())
+
+    # -- one-time codes (TOTP) -------------------------------------------------------------------------------
+    def start_totp(self, principal: Principal) -> str:
+        """A new pending secret for the user's authenticator app (not in force until a code confirms it)."""
+        secret = pyotp.random_base32()
+        with self._gov.session() as session:
+            user = session.get_one(User, principal.user_id)
+            if user.totp_secret:
+                raise Conflict("one-time codes are already on; turn them off first")
+            user.totp_pending = secret
+        return secret
+
+    @staticmethod
+    def provisioning_uri(principal: Principal, secret: str) -> str:
+        return pyotp.TOTP(secret).provisioning_uri(name=principal.username, issuer_name="Plateledger")
+
+    def set_totp(self, principal: Principal, code: str, *, enabled: bool) -> None:
+        """Turn TOTP on (with a code of the pending secret) or off (with a code of the secret in force); audited."""
+
+        def change(session: Session) -> tuple[TotpChanged, None]:
+            user = session.get_one(User, principal.user_id)
+            secret = user.totp_pending if enabled else user.totp_secret
+            if not secret:
+                raise FieldInvalid("code", "start setting up one-time codes first" if enabled else "codes are off")
+            if not totp_ok(secret, code, self._clock.now_ms()):
+                raise FieldInvalid("code", "not a valid code of your authenticator app (6 digits)")
+            user.totp_secret = secret if enabled else None
+            user.totp_pending = None
+            return TotpChanged(enabled=enabled), None
+
+        self._audit.record(principal.actor, change)

@@ -1,0 +1,102 @@
+"""Server-rendered pages: one Jinja2 environment (autoescaped), the page helper every route uses, and the HTML
+rendering of errors (the same error classes the API maps to problem+json, shown as a readable page)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import jinja2
+import orjson
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from plateledger import __version__
+from plateledger.auth.sessions import SignedIn
+from plateledger.core.clock import iso_ms
+from plateledger.core.errors import PlateledgerError
+from plateledger.vocab import Purpose, QueryKind, Role
+
+PURPOSES = [p.value for p in Purpose]
+QUERY_KINDS = [k.value for k in QueryKind]
+
+
+def when(ms: int | None) -> str:
+    """Epoch milliseconds as a short UTC time (the UI's one time format)."""
+    if ms is None:
+        return ""
+    return iso_ms(ms).replace("T", " ").removesuffix("Z")[:19] + " UTC"
+
+
+def nav(signed: SignedIn | None) -> list[tuple[str, str]]:
+    """The menu for the signed-in user's role."""
+    if signed is None:
+        return [("Public reports", "/ui/public")]
+    role = signed.principal.role
+    items: list[tuple[str, str]] = []
+    if role in (Role.ADMIN, Role.INVESTIGATOR):
+        items += [("Search", "/ui/search"), ("Alerts", "/ui/alerts"), ("Hot lists", "/ui/hotlists")]
+    if role is Role.ADMIN:
+        items += [("Sharing", "/ui/admin/sharing"), ("Policy", "/ui/admin/policy"), ("Users", "/ui/admin/users")]
+        items += [("Cameras", "/ui/admin/cameras")]
+    if role in (Role.ADMIN, Role.AUDITOR):
+        items += [("Access log", "/ui/access-log"), ("Audit", "/ui/audit")]
+    return [*items, ("Public reports", "/ui/public"), ("Account", "/ui/account")]
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("plateledger.web", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = when
+    env.globals.update(purposes=PURPOSES, query_kinds=QUERY_KINDS, version=__version__)
+    return env
+
+
+def page(
+    request: Request, template: str, signed: SignedIn | None, *, status: int = 200, **context: Any
+) -> HTMLResponse:
+    """Render ``template`` for the signed-in user (or an anonymous visitor)."""
+    body = (
+        environment()
+        .get_template(template)
+        .render(
+            request=request,
+            signed=signed,
+            me=signed.principal if signed else None,
+            csrf=signed.csrf if signed else "",
+            menu=nav(signed),
+            path=request.url.path,
+            **context,
+        )
+    )
+    return HTMLResponse(body, status_code=status)
+
+
+def json_for_page(body: Any) -> str:
+    """JSON to embed in a page's ``<script type="application/json">``: <, > and & escaped, so no value can close
+    the element."""
+    text = orjson.dumps(body).decode()
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def see_other(url: str) -> RedirectResponse:
+    """After a successful POST: back to a page (POST/redirect/GET)."""
+    return RedirectResponse(url, status_code=303)
+
+
+def error_page(request: Request, error: PlateledgerError, signed: SignedIn | None) -> HTMLResponse:
+    return page(
+        request,
+        "error.html",
+        signed,
+        status=error.status,
+        title=error.title,
+        detail=error.detail,
+        field=getattr(error, "field", None),
+    )

@@ -1,0 +1,124 @@
+"""Agency administration: users and roles (create, API tokens created and revoked) and cameras (list and map,
+add). Admins only; every change goes through the registry and token service, which audit it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from plateledger.api.deps import PlatformDep
+from plateledger.auth.sessions import SignedIn
+from plateledger.auth.tokens import IssuedToken
+from plateledger.core.errors import FieldInvalid
+from plateledger.platform import Platform
+from plateledger.store.models import ApiToken, User
+from plateledger.web.render import json_for_page, page, see_other
+from plateledger.web.routes.sharing import require_admin
+from plateledger.web.security import SessionDep, checked_form, field
+
+router = APIRouter(include_in_schema=False)
+
+
+def _number(text: str, name: str) -> float | None:
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise FieldInvalid(name, "a number") from None
+
+
+@router.get("/ui/admin/users")
+def users(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
+    require_admin(signed)
+    return _users_page(request, platform, signed, None)
+
+
+def _users_page(request: Request, platform: Platform, signed: SignedIn, issued: IssuedToken | None) -> Response:
+    """The agency's users and live tokens; ``issued``: a token just created, its secret shown this once."""
+    principal = signed.principal
+    people = platform.registry.users(principal.agency_id)
+    with platform.governance.session() as session:
+        ids = [u.id for u in people]
+        tokens = session.execute(
+            select(ApiToken, User.username)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.user_id.in_(ids), ApiToken.revoked_ms.is_(None))
+            .order_by(ApiToken.id)
+        ).all()
+    now = platform.clock.now_ms()
+    live = [{"token": t, "username": name, "expired": t.expires_ms <= now} for t, name in tokens]
+    return page(request, "users.html", signed, users=people, tokens=live, issued=issued)
+
+
+@router.post("/ui/admin/users")
+async def create_user(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
+    form = await checked_form(request, platform, signed)
+    require_admin(signed)
+    password = field(form, "password")
+    if len(password) < 12:
+        raise FieldInvalid("password", "at least 12 characters")
+    platform.registry.create_user(
+        signed.principal.actor,
+        agency_slug=signed.principal.agency_slug,
+        username=field(form, "username"),
+        role=field(form, "role"),
+        password=password,
+    )
+    return see_other("/ui/admin/users")
+
+
+@router.post("/ui/admin/tokens")
+async def create_token(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
+    """The secret is shown once, on the page this answers with."""
+    form = await checked_form(request, platform, signed)
+    require_admin(signed)
+    days = field(form, "ttl_days") or str(platform.settings.token_ttl_days)
+    if not days.isdigit():
+        raise FieldInvalid("ttl_days", "a whole number of days")
+    issued = platform.tokens.issue(
+        signed.principal.actor, field(form, "username"), label=field(form, "label")[:200], ttl_days=int(days)
+    )
+    return _users_page(request, platform, signed, issued)
+
+
+@router.post("/ui/admin/tokens/{token_id}/revoke")
+async def revoke_token(token_id: int, request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
+    await checked_form(request, platform, signed)
+    require_admin(signed)
+    platform.tokens.revoke(signed.principal.actor, token_id)
+    return see_other("/ui/admin/users")
+
+
+@router.get("/ui/admin/cameras")
+def cameras(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
+    require_admin(signed)
+    own = platform.registry.cameras(signed.principal.agency_id)
+    settings = platform.settings
+    data = {
+        "cameras": [
+            {"id": c.external_id, "name": c.name, "lat": c.lat, "lon": c.lon} for c in own if c.lat is not None
+        ],
+        "reads": [],
+        "tiles": settings.map_tile_url,
+        "attribution": settings.map_tile_attribution,
+    }
+    return page(request, "cameras.html", signed, cameras=own, map_data=json_for_page(data))
+
+
+@router.post("/ui/admin/cameras")
+async def add_camera(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
+    form = await checked_form(request, platform, signed)
+    require_admin(signed)
+    mobile = field(form, "mobile") == "yes"
+    platform.registry.add_camera(
+        signed.principal.actor,
+        agency_slug=signed.principal.agency_slug,
+        external_id=field(form, "external_id"),
+        name=field(form, "name"),
+        mobile=mobile,
+        lat=_number(field(form, "lat"), "lat"),
+        lon=_number(field(form, "lon"), "lon"),
+    )
+    return see_other("/ui/admin/cameras")

@@ -1,0 +1,172 @@
+"""Plate and area search: the form, the answer (table, map, timeline, withheld owners) and the audited CSV export.
+
+A search is a POST carrying the session's CSRF token, because every search is an access recorded on the audit
+log. It runs through ``platform.searches`` / ``platform.areas`` exactly as the API's search routes do.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.datastructures import FormData
+
+from plateledger.api.deps import PlatformDep
+from plateledger.auth.sessions import SignedIn
+from plateledger.core.errors import PlateledgerError
+from plateledger.platform import Platform
+from plateledger.search.area import AreaSearch
+from plateledger.search.engine import SearchResult
+from plateledger.search.export import export_csv
+from plateledger.search.plate import PlateSearch
+from plateledger.search.results import read_json
+from plateledger.web.render import json_for_page, page
+from plateledger.web.security import SessionDep, checked_form, field
+
+router = APIRouter(include_in_schema=False)
+
+#: The form's fields, carried from the answer to the export.
+FIELDS = (
+    "mode",
+    "plate",
+    "fuzzy",
+    "lat",
+    "lon",
+    "radius_m",
+    "polygon",
+    "since",
+    "until",
+    "purpose",
+    "case_number",
+    "warrant",
+    "note",
+)
+
+
+def utc(text: str) -> str | None:
+    """A time from the form: a datetime-local value (no zone) is UTC, as the form's label says."""
+    if not text:
+        return None
+    if len(text) == 16 and text[10] == "T":
+        return text + ":00Z"
+    if len(text) == 19 and text[10] == "T":
+        return text + "Z"
+    return text
+
+
+def _run(platform: Platform, signed: SignedIn, values: dict[str, str]) -> SearchResult:
+    common = {
+        "purpose": values["purpose"] or None,
+        "case_number": values["case_number"] or None,
+        "since": utc(values["since"]),
+        "until": utc(values["until"]),
+        "note": values["note"] or None,
+        "warrant": values["warrant"] or None,
+    }
+    if values["mode"] == "area":
+        ask = AreaSearch(
+            lat=values["lat"] or None,
+            lon=values["lon"] or None,
+            radius_m=values["radius_m"] or None,
+            polygon=values["polygon"] or None,
+            **common,
+        )
+        return platform.areas.search(signed.principal, ask)
+    plate = PlateSearch(plate=values["plate"] or None, fuzzy=values["fuzzy"] == "true", **common)
+    return platform.searches.search(signed.principal, plate)
+
+
+def _values(form: FormData | None) -> dict[str, str]:
+    values = {name: field(form, name) if form is not None else "" for name in FIELDS}
+    values["mode"] = "area" if values["mode"] == "area" else "plate"
+    return values
+
+
+def _timeline(reads: list[dict[str, Any]], times: list[int]) -> dict[str, Any]:
+    """Points of an SVG timeline 800 wide: x from the first read's time to the last's."""
+    if not times:
+        return {"points": [], "start": None, "end": None}
+    first, last = min(times), max(times)
+    span = max(last - first, 1)
+    points = [
+        {"x": round(20 + (t - first) / span * 760, 1), "label": f"{r['ts']} {r['plate']} at {r['camera']}"}
+        for r, t in zip(reads, times, strict=True)
+    ]
+    return {"points": points, "start": first, "end": last}
+
+
+def _map_data(platform: Platform, signed: SignedIn, rows: list[dict[str, Any]]) -> str:
+    cameras = [
+        {"id": c.external_id, "name": c.name, "lat": c.lat, "lon": c.lon}
+        for c in platform.registry.cameras(signed.principal.agency_id)
+        if c.lat is not None and c.lon is not None
+    ]
+    reads = [{k: r[k] for k in ("ts", "plate", "camera", "owner", "lat", "lon")} for r in rows if r["lat"] is not None]
+    settings = platform.settings
+    body = {
+        "cameras": cameras,
+        "reads": reads,
+        "tiles": settings.map_tile_url,
+        "attribution": settings.map_tile_attribution,
+    }
+    return json_for_page(body)
+
+
+@router.get("/ui/search")
+def search_form(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
+    return page(
+        request,
+        "search.html",
+        signed,
+        values=_values(None),
+        result=None,
+        error=None,
+        map_data=_map_data(platform, signed, []),
+    )
+
+
+@router.post("/ui/search")
+async def search(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
+    values = _values(await checked_form(request, platform, signed))
+    try:
+        result = _run(platform, signed, values)
+    except PlateledgerError as refused:
+        error = {"detail": refused.detail, "field": getattr(refused, "field", None)}
+        return page(
+            request,
+            "search.html",
+            signed,
+            status=refused.status,
+            values=values,
+            result=None,
+            error=error,
+            map_data=_map_data(platform, signed, []),
+        )
+    rows = [read_json(r, result.owner_names) for r in result.reads]
+    return page(
+        request,
+        "search.html",
+        signed,
+        values=values,
+        result=result,
+        rows=rows,
+        error=None,
+        map_data=_map_data(platform, signed, rows),
+        timeline=_timeline(rows, [r.ts_ms for r in result.reads]),
+    )
+
+
+@router.post("/ui/search/export.csv")
+async def export(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
+    """The same search run again (gated and audited) and its answer downloaded; the download is audited too."""
+    values = _values(await checked_form(request, platform, signed))
+    result = _run(platform, signed, values)
+    body = export_csv(platform.audit, signed.principal, result)
+    name = f"plateledger-{re.sub(r'[^A-Za-z0-9_-]', '_', result.case_number)}-{result.audit_seq}.csv"
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -1,0 +1,128 @@
+"""Sign-in, sign-out (here or everywhere), and the account page with the optional one-time-code second factor."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from plateledger.api.deps import PlatformDep
+from plateledger.audit.log import Actor
+from plateledger.auth.sessions import SignedIn
+from plateledger.core.errors import AuthenticationFailed, PlateledgerError
+from plateledger.vocab import Role
+from plateledger.web.render import page, see_other
+from plateledger.web.security import (
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    SIGNIN_COOKIE,
+    SessionDep,
+    checked_form,
+    field,
+    refuse_csrf,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+#: Why the sign-in page was shown (the ``reason`` query parameter the UI's redirects set).
+NOTICES = frozenset({"please sign in", "your session has ended; please sign in again", "signed out"})
+
+
+def home_of(signed: SignedIn) -> str:
+    return "/ui/search" if signed.principal.role in (Role.ADMIN, Role.INVESTIGATOR) else "/ui/access-log"
+
+
+def _local(target: str) -> str:
+    """Only a path on this site is a place to go after signing in (no open redirect)."""
+    return target if target.startswith("/ui/") and "//" not in target and "\\" not in target else ""
+
+
+@router.get("/")
+def root() -> RedirectResponse:
+    return RedirectResponse("/ui/", status_code=303)
+
+
+@router.get("/ui/")
+def home(request: Request, platform: PlatformDep) -> Response:
+    try:
+        signed = platform.sessions.resolve(request.cookies.get(SESSION_COOKIE))
+    except AuthenticationFailed:
+        return RedirectResponse("/ui/sign-in", status_code=303)
+    return RedirectResponse(home_of(signed), status_code=303)
+
+
+def _sign_in_page(
+    request: Request, *, error: str = "", username: str = "", next_: str = "", status: int = 200
+) -> Response:
+    token = secrets.token_urlsafe(32)
+    response = page(
+        request, "sign_in.html", None, status=status, error=error, username=username, next=next_, signin_csrf=token
+    )
+    response.set_cookie(SIGNIN_COOKIE, token, max_age=1800, path="/ui/", secure=True, httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/ui/sign-in")
+def sign_in_form(
+    request: Request,
+    reason: Annotated[str, Query(max_length=200)] = "",
+    next: Annotated[str, Query(max_length=500)] = "",
+) -> Response:
+    # Only the UI's own messages are shown: a link cannot put words of its choosing on the sign-in page.
+    return _sign_in_page(request, error=reason if reason in NOTICES else "", next_=_local(next))
+
+
+@router.post("/ui/sign-in")
+async def sign_in(request: Request, platform: PlatformDep) -> Response:
+    form = await request.form()
+    given, expected = form.get(CSRF_FIELD), request.cookies.get(SIGNIN_COOKIE)
+    if not isinstance(given, str) or not expected or not secrets.compare_digest(given, expected):
+        refuse_csrf(platform, request, Actor(username="anonymous", agency_id=None))
+    username, next_ = field(form, "username"), _local(field(form, "next"))
+    password = form.get("password")
+    try:
+        secret, signed = platform.sessions.sign_in(
+            username, password if isinstance(password, str) else "", field(form, "code") or None
+        )
+    except PlateledgerError as refused:
+        return _sign_in_page(request, error=refused.detail, username=username, next_=next_, status=refused.status)
+    response = see_other(next_ or home_of(signed))
+    max_age = platform.settings.web_session_hours * 3600
+    response.set_cookie(
+        SESSION_COOKIE, secret, max_age=max_age, path="/", secure=True, httponly=True, samesite="strict"
+    )
+    response.delete_cookie(SIGNIN_COOKIE, path="/ui/")
+    return response
+
+
+@router.post("/ui/sign-out")
+async def sign_out(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
+    form = await checked_form(request, platform, signed)
+    platform.sessions.sign_out(signed, everywhere=field(form, "everywhere") == "yes")
+    response = see_other("/ui/sign-in?reason=signed+out")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/ui/account")
+def account(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
+    return page(request, "account.html", signed, sessions=platform.sessions.count(signed.principal), pending=None)
+
+
+@router.post("/ui/account/totp/start")
+async def totp_start(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
+    await checked_form(request, platform, signed)
+    secret = platform.sessions.start_totp(signed.principal)
+    uri = platform.sessions.provisioning_uri(signed.principal, secret)
+    pending = {"secret": secret, "uri": uri}
+    return page(request, "account.html", signed, sessions=platform.sessions.count(signed.principal), pending=pending)
+
+
+@router.post("/ui/account/totp")
+async def totp_set(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
+    form = await checked_form(request, platform, signed)
+    platform.sessions.set_totp(signed.principal, field(form, "code"), enabled=field(form, "enabled") == "yes")
+    return see_other("/ui/account")

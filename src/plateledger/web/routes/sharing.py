@@ -1,0 +1,180 @@
+"""Agency administration of sharing: agreements in and out (request, accept as asked or narrowed, decline, revoke,
+withdraw) and the policy editor (presets, a full policy as JSON, and the plain-language preview of either).
+
+Every step calls ``platform.agreements`` / ``platform.policies``, which check the admin's role and audit it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import Response
+from starlette.datastructures import FormData
+
+from plateledger.api.deps import PlatformDep
+from plateledger.auth.sessions import SignedIn
+from plateledger.core.errors import FieldInvalid, PermissionDenied
+from plateledger.platform import Platform
+from plateledger.policy.rules import PRESETS, Policy, Terms, date_text, describe
+from plateledger.sharing.service import AgreementView, make_terms, parse_policy, preset_policy
+from plateledger.vocab import Role
+from plateledger.web.render import page, see_other
+from plateledger.web.security import SessionDep, checked_form, field, fields
+
+router = APIRouter(include_in_schema=False)
+AgreementId = Annotated[int, Path(ge=1, le=2_147_483_647)]
+
+
+def require_admin(signed: SignedIn) -> None:
+    if signed.principal.role is not Role.ADMIN:
+        raise PermissionDenied(f"a {signed.principal.role.value} cannot administer the agency; ask an admin")
+
+
+def _lookback(form: FormData) -> int:
+    text = field(form, "max_lookback_days")
+    if not text.isdigit():
+        raise FieldInvalid("terms.max_lookback_days", "a whole number of days")
+    return int(text)
+
+
+def terms_from(form: FormData) -> Terms:
+    return make_terms(
+        query_kinds=fields(form, "query_kinds"),
+        purposes=fields(form, "purposes"),
+        max_lookback_days=_lookback(form),
+        expires=field(form, "expires"),
+    )
+
+
+def _shown(view: AgreementView) -> dict[str, Any]:
+    """An agreement for the page; ``last_day``: the date input's value for the requested expiry (the last day in
+    force, as ``make_terms`` reads it back)."""
+    shown = view.as_json()
+    shown["requested_terms"]["last_day"] = date_text(view.requested_terms["expires_ms"] - 1)
+    return shown
+
+
+@router.get("/ui/admin/sharing")
+def sharing_page(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
+    require_admin(signed)
+    views = [_shown(v) for v in platform.agreements.listing(signed.principal)]
+    mine = signed.principal.agency_slug
+    others = [a for a in platform.registry.agencies() if a.slug != mine]
+    expires = date_text(platform.clock.now_ms() + 365 * 86_400_000)
+    return page(
+        request,
+        "sharing.html",
+        signed,
+        incoming=[v for v in views if v["owner"] == mine],
+        outgoing=[v for v in views if v["requester"] == mine],
+        agencies=others,
+        default_expires=expires,
+    )
+
+
+@router.post("/ui/admin/sharing/request")
+async def request_sharing(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
+    form = await checked_form(request, platform, signed)
+    require_admin(signed)
+    platform.agreements.request(
+        signed.principal,
+        owner=field(form, "owner"),
+        terms=terms_from(form),
+        attestation=field(form, "attestation") or None,
+        note=field(form, "note") or None,
+    )
+    return see_other("/ui/admin/sharing")
+
+
+@router.post("/ui/admin/sharing/{agreement_id}/{step}")
+async def agreement_step(
+    agreement_id: AgreementId,
+    step: Literal["accept", "decline", "revoke", "withdraw"],
+    request: Request,
+    platform: PlatformDep,
+    signed: SessionDep,
+) -> Response:
+    form = await checked_form(request, platform, signed)
+    require_admin(signed)
+    note = field(form, "note") or None
+    if step == "accept":
+        narrowed = terms_from(form) if field(form, "narrow") == "yes" else None
+        platform.agreements.accept(signed.principal, agreement_id, terms=narrowed, note=note)
+    elif step == "decline":
+        platform.agreements.decline(signed.principal, agreement_id, note=note)
+    elif step == "revoke":
+        platform.agreements.revoke(signed.principal, agreement_id, note=note)
+    else:
+        platform.agreements.withdraw(signed.principal, agreement_id, note=note)
+    return see_other(f"/ui/admin/sharing#agreement-{agreement_id}")
+
+
+# -- policy ------------------------------------------------------------------------------------------------------
+def _policy_page(
+    request: Request,
+    platform: Platform,
+    signed: SignedIn,
+    *,
+    draft: str | None = None,
+    preview: list[str] | None = None,
+    error: str | None = None,
+) -> Response:
+    principal = signed.principal
+    current = platform.policies.current(principal.agency_slug)
+    where = {"country": principal.country, "state": principal.state}
+    presets = [
+        {"name": name.value, "encodes": encodes, "text": describe(policy, **where)}
+        for name, (policy, encodes) in PRESETS.items()
+    ]
+    if draft is None:
+        draft = orjson.dumps(current.as_json()["policy"], option=orjson.OPT_INDENT_2).decode()
+    return page(
+        request,
+        "policy.html",
+        signed,
+        status=422 if error else 200,
+        current=current.as_json(),
+        presets=presets,
+        draft=draft,
+        preview=preview,
+        error=error,
+    )
+
+
+@router.get("/ui/admin/policy")
+def policy_page(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
+    require_admin(signed)
+    return _policy_page(request, platform, signed)
+
+
+def _draft(form: FormData) -> Policy:
+    try:
+        raw = orjson.loads(field(form, "policy") or "{}")
+    except orjson.JSONDecodeError as exc:
+        raise FieldInvalid("policy", f"not valid JSON: {exc}") from None
+    return parse_policy(raw)
+
+
+@router.post("/ui/admin/policy")
+async def set_policy(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
+    """``action=preview`` shows what the draft would allow without saving; ``save`` stores it (a new version,
+    audited); ``preset`` stores a preset as it is."""
+    form = await checked_form(request, platform, signed)
+    require_admin(signed)
+    principal = signed.principal
+    action = field(form, "action")
+    if action == "preset":
+        name = field(form, "preset")
+        platform.policies.set_as(principal, principal.agency_slug, preset_policy(name), preset=name)
+        return see_other("/ui/admin/policy")
+    draft_text = field(form, "policy")
+    try:
+        policy = _draft(form)
+    except FieldInvalid as bad:
+        return _policy_page(request, platform, signed, draft=draft_text, error=bad.detail)
+    if action == "preview":
+        text = describe(policy, country=principal.country, state=principal.state)
+        return _policy_page(request, platform, signed, draft=draft_text, preview=text)
+    platform.policies.set_as(principal, principal.agency_slug, policy)
+    return see_other("/ui/admin/policy")

@@ -1,0 +1,295 @@
+"""The web UI over HTTP (the app in-process, over https so Secure cookies travel): sign-in with lockout and
+one-time codes, sessions and sign-out everywhere, CSRF refusals, security headers, and every page rendering
+from the same services as the API."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pyotp
+import pytest
+from fastapi.testclient import TestClient
+
+from plateledger.api.app import create_app
+from plateledger.core.clock import FixedClock
+from plateledger.platform import Platform
+from tests.integration.web_kit import PASSWORD, PLATE, WebNetwork, web_network
+
+BASE = "https://testserver"
+
+
+@pytest.fixture
+def network(platform: Platform) -> WebNetwork:
+    return web_network(platform)
+
+
+@pytest.fixture
+def client(platform: Platform, network: WebNetwork) -> Iterator[TestClient]:
+    with TestClient(create_app(platform=platform), base_url=BASE, follow_redirects=False) as test_client:
+        yield test_client
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
+
+
+def sign_in(client: TestClient, username: str, password: str = PASSWORD, code: str = "") -> TestClient:
+    form = client.get("/ui/sign-in")
+    response = client.post(
+        "/ui/sign-in",
+        data={"csrf": csrf_of(form.text), "username": username, "password": password, "code": code},
+    )
+    assert response.status_code == 303, response.text
+    return client
+
+
+def actions(platform: Platform, after: int = 0) -> list[str]:
+    return [e.action for e in platform.audit.entries(after_seq=after, limit=10_000)]
+
+
+def test_pages_carry_a_strict_csp_and_no_inline_script(client: TestClient, network: WebNetwork) -> None:
+    sign_in(client, network.user(network.palm, "admin"))
+    for path in (
+        "/ui/search",
+        "/ui/alerts",
+        "/ui/hotlists",
+        "/ui/admin/sharing",
+        "/ui/admin/policy",
+        "/ui/admin/users",
+        "/ui/admin/cameras",
+        "/ui/access-log",
+        "/ui/audit",
+        "/ui/account",
+        "/ui/public",
+    ):
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.text[:500])
+        csp = response.headers["content-security-policy"]
+        assert "script-src 'self'" in csp
+        assert "style-src 'self'" in csp
+        assert "unsafe-inline" not in csp
+        assert response.headers["x-frame-options"] == "DENY"
+        assert not re.search(r"<script(?![^>]*\b(src|type=\"application/json\"))[^>]*>", response.text), path
+        assert " style=" not in response.text, path
+
+
+def test_sign_in_sets_a_secure_httponly_strict_cookie_and_audits(
+    client: TestClient, platform: Platform, network: WebNetwork
+) -> None:
+    form = client.get("/ui/sign-in")
+    response = client.post(
+        "/ui/sign-in",
+        data={"csrf": csrf_of(form.text), "username": network.user(network.palm, "investigator"), "password": PASSWORD},
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/ui/search"
+    cookie = next(v for k, v in response.headers.multi_items() if k == "set-cookie" and "plateledger_session" in v)
+    assert "Secure" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
+    assert actions(platform)[-1] == "auth.login"
+    assert client.get("/ui/search").status_code == 200
+
+
+def test_sign_in_without_the_form_token_is_refused(client: TestClient, platform: Platform, network: WebNetwork) -> None:
+    client.get("/ui/sign-in")
+    response = client.post("/ui/sign-in", data={"username": network.user(network.palm, "admin"), "password": PASSWORD})
+    assert response.status_code == 403
+    assert "CSRF" in response.text
+    assert actions(platform)[-1] == "auth.refused"
+
+
+def test_repeated_failures_lock_the_user_for_web_and_api(
+    client: TestClient, platform: Platform, network: WebNetwork
+) -> None:
+    user = network.user(network.palm, "investigator")
+    for _ in range(platform.settings.login_max_failures):
+        form = client.get("/ui/sign-in")
+        bad = client.post("/ui/sign-in", data={"csrf": csrf_of(form.text), "username": user, "password": "wrong"})
+        assert bad.status_code == 401
+        assert "bad username or password" in bad.text
+    assert actions(platform)[-2:] == ["auth.login_failed", "auth.locked"]
+    form = client.get("/ui/sign-in")
+    locked = client.post("/ui/sign-in", data={"csrf": csrf_of(form.text), "username": user, "password": PASSWORD})
+    assert locked.status_code == 401
+    assert "locked until" in locked.text
+    api = client.post("/api/v1/auth/login", json={"username": user, "password": PASSWORD})
+    assert api.status_code == 401
+    assert "locked until" in api.json()["detail"]
+    clock = platform.clock
+    assert isinstance(clock, FixedClock)
+    clock.advance(platform.settings.login_lockout_minutes * 60_000 + 1)
+    sign_in(client, user)
+
+
+def test_sign_out_everywhere_ends_every_session(platform: Platform, network: WebNetwork) -> None:
+    app = create_app(platform=platform)
+    user = network.user(network.harbor, "investigator")
+    with (
+        TestClient(app, base_url=BASE, follow_redirects=False) as first,
+        TestClient(app, base_url=BASE, follow_redirects=False) as second,
+    ):
+        sign_in(first, user)
+        sign_in(second, user)
+        page = first.get("/ui/account")
+        assert 'id="session-count">2<' in page.text
+        out = first.post("/ui/sign-out", data={"csrf": csrf_of(page.text), "everywhere": "yes"})
+        assert out.status_code == 303
+        assert second.get("/ui/search").headers["location"].startswith("/ui/sign-in")
+        assert actions(platform)[-1] == "auth.signed_out"
+
+
+def test_one_time_codes_are_required_once_turned_on(
+    client: TestClient, platform: Platform, network: WebNetwork
+) -> None:
+    user = network.user(network.palm, "auditor")
+    sign_in(client, user)
+    page = client.get("/ui/account")
+    started = client.post("/ui/account/totp/start", data={"csrf": csrf_of(page.text)})
+    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', started.text)
+    assert secret, started.text
+    totp = pyotp.TOTP(secret.group(1))
+    now_s = platform.clock.now_ms() / 1000
+    wrong = client.post("/ui/account/totp", data={"csrf": csrf_of(page.text), "enabled": "yes", "code": "000000"})
+    assert wrong.status_code == 422
+    assert "code" in wrong.text
+    enabled = client.post(
+        "/ui/account/totp", data={"csrf": csrf_of(page.text), "enabled": "yes", "code": totp.at(now_s)}
+    )
+    assert enabled.status_code == 303
+    assert actions(platform)[-1] == "auth.totp_changed"
+    client.cookies.clear()
+    form = client.get("/ui/sign-in")
+    refused = client.post("/ui/sign-in", data={"csrf": csrf_of(form.text), "username": user, "password": PASSWORD})
+    assert refused.status_code == 401
+    assert "one-time code" in refused.text
+    sign_in(client, user, code=totp.at(now_s))
+
+
+def test_forged_post_without_the_session_token_is_refused_and_audited(
+    client: TestClient, platform: Platform, network: WebNetwork
+) -> None:
+    sign_in(client, network.user(network.palm, "admin"))
+    before = len(platform.agreements.listing(network.palm.admin))
+    form = {
+        "owner": "harbor-pd",
+        "query_kinds": "plate",
+        "purposes": "stolen_vehicle",
+        "max_lookback_days": "30",
+        "expires": "2025-12-31",
+    }
+    for token in ("", "not-the-token"):
+        response = client.post("/ui/admin/sharing/request", data={**form, "csrf": token})
+        assert response.status_code == 403
+        assert "CSRF token is missing or wrong" in response.text
+        assert actions(platform)[-1] == "auth.refused"
+    page = client.get("/ui/admin/sharing")
+    cross_site = client.post(
+        "/ui/admin/sharing/request",
+        data={**form, "csrf": csrf_of(page.text)},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert cross_site.status_code == 403
+    assert len(platform.agreements.listing(network.palm.admin)) == before
+
+
+def test_search_export_is_audited_after_its_search(client: TestClient, platform: Platform, network: WebNetwork) -> None:
+    sign_in(client, network.user(network.palm, "investigator"))
+    page = client.get("/ui/search")
+    values = {
+        "csrf": csrf_of(page.text),
+        "mode": "plate",
+        "plate": PLATE,
+        "purpose": "stolen_vehicle",
+        "case_number": "C-77",
+        "since": "",
+        "until": "",
+    }
+    mark = len(actions(platform))
+    response = client.post("/ui/search/export.csv", data=values)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    lines = response.text.strip().splitlines()
+    assert lines[0].startswith("ts,plate")
+    assert len(lines) == 1 + 3
+    assert all(line.endswith("stolen_vehicle,C-77,") for line in lines[1:])
+    assert actions(platform, mark) == ["search.plate", "search.exported"]
+
+
+def test_hot_list_import_shows_the_per_line_report(client: TestClient, platform: Platform, network: WebNetwork) -> None:
+    sign_in(client, network.user(network.palm, "investigator"))
+    page = client.get("/ui/hotlists")
+    created = client.post(
+        "/ui/hotlists", data={"csrf": csrf_of(page.text), "name": "Stolen", "default_purpose": "stolen_vehicle"}
+    )
+    assert created.status_code == 303
+    target = created.headers["location"]
+    text = b"plate,region,reference,reason\n7ABC123,US-CA,R-1,stolen car\n!!,US-CA,R-2,bad plate\n"
+    refused = client.post(
+        target + "/import",
+        data={"csrf": csrf_of(page.text), "format": "csv", "mode": "incremental"},
+        files={"file": ("list.csv", text)},
+    )
+    assert refused.status_code == 422
+    assert "Import refused" in refused.text
+    assert "<td>3</td><td>plate</td>" in refused.text
+    applied = client.post(
+        target + "/import",
+        data={"csrf": csrf_of(page.text), "format": "csv", "mode": "incremental", "skip_invalid": "yes"},
+        files={"file": ("list.csv", text)},
+    )
+    assert applied.status_code == 200
+    assert "1 added" in applied.text
+    assert "7ABC123" in applied.text
+
+
+def test_policy_preview_does_not_save_and_save_adds_a_version(
+    client: TestClient, platform: Platform, network: WebNetwork
+) -> None:
+    sign_in(client, network.user(network.harbor, "admin"))
+    page = client.get("/ui/admin/policy")
+    draft = '{"plate_lookback_days": 30, "retention_days": 30, "hit_retention_days": 60}'
+    preview = client.post("/ui/admin/policy", data={"csrf": csrf_of(page.text), "action": "preview", "policy": draft})
+    assert preview.status_code == 200
+    assert 'id="policy-preview"' in preview.text
+    assert "30 days" in preview.text
+    assert platform.policies.current("harbor-pd").version == 0
+    bad = client.post("/ui/admin/policy", data={"csrf": csrf_of(page.text), "action": "save", "policy": "{"})
+    assert bad.status_code == 422
+    assert "policy: not valid JSON" in bad.text
+    saved = client.post("/ui/admin/policy", data={"csrf": csrf_of(page.text), "action": "save", "policy": draft})
+    assert saved.status_code == 303
+    assert platform.policies.current("harbor-pd").policy.plate_lookback_days == 30
+
+
+def test_roles_see_only_their_pages(client: TestClient, platform: Platform, network: WebNetwork) -> None:
+    sign_in(client, network.user(network.palm, "investigator"))
+    assert client.get("/ui/admin/sharing").status_code == 403
+    refused = client.get("/ui/access-log")
+    assert refused.status_code == 403
+    assert "admins and auditors" in refused.text
+    assert actions(platform)[-1] == "access_log.viewed"
+    client.cookies.clear()
+    sign_in(client, network.user(network.palm, "auditor"))
+    assert client.get("/ui/alerts").status_code == 403
+    audit = client.get("/ui/audit")
+    assert audit.status_code == 200
+    assert "chain intact" in audit.text
+    exported = client.post("/ui/audit/export.jsonl", data={"csrf": csrf_of(audit.text), "action": "", "after_seq": "0"})
+    assert exported.status_code == 200
+    assert actions(platform)[-1] == "audit.exported"
+
+
+def test_unknown_session_redirects_to_sign_in(client: TestClient) -> None:
+    client.cookies.set("plateledger_session", "forged", domain="testserver")
+    response = client.get("/ui/search")
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/ui/sign-in")
+
+
+def test_sign_in_page_shows_only_the_uis_own_notices(client: TestClient) -> None:
+    assert "signed out" in client.get("/ui/sign-in?reason=signed+out").text
+    assert "call this number" not in client.get("/ui/sign-in?reason=call+this+number").text

@@ -1,0 +1,260 @@
+"""The web UI in a real browser: headless Chromium (Debian's package, /usr/bin/chromium) driven by Playwright
+against the app served by uvicorn, through every flow an investigator, an admin and the public use.
+
+Few tests, each a whole flow (a browser is slow on a small machine). They take the screenshots of the main
+pages: into a temporary directory, or into ``PLATELEDGER_TEST_SCREENSHOTS`` (``make screenshots`` sets it to
+docs/screenshots). Console errors, Content-Security-Policy violations included, fail the test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from plateledger.platform import Platform
+from tests.integration.alert_kit import hot_list, serving
+from tests.integration.web_kit import PASSWORD, PLATE, WebNetwork, web_network
+from tests.support import NOW_MS, ingest, read
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+CHROMIUM = Path(os.environ.get("PLATELEDGER_TEST_CHROMIUM", "/usr/bin/chromium"))
+if not CHROMIUM.exists():
+    if os.environ.get("CI") == "true":
+        raise RuntimeError(f"CI=true but {CHROMIUM} is missing: `make setup` installs Debian's chromium package")
+    pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)", allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+HOT_PLATE = "7HOT999"
+#: Chromium logs a page answered with an error status; these flows cause 422 (a refused search) and 403 (the
+#: refused forged post) on purpose.
+EXPECTED_STATUS = re.compile(r"^Failed to load resource: the server responded with a status of (403|422)\b")
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    target = Path(os.environ.get("PLATELEDGER_TEST_SCREENSHOTS") or tmp_path / "screenshots")
+    target.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM))
+        yield launched
+        launched.close()
+
+
+class Session:
+    """One person's browser context (own cookies), its page, and every console error it logged."""
+
+    def __init__(self, browser: object, base: str, *, width: int = 1280, height: int = 900) -> None:
+        self.context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)  # type: ignore[attr-defined]
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(15_000)
+        self.base = base
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def go(self, path: str) -> None:
+        self.page.goto(self.base + path)
+
+    def sign_in(self, username: str) -> None:
+        self.go("/ui/sign-in")
+        self.page.fill("#username", username)
+        self.page.fill("#password", PASSWORD)
+        self.page.get_by_role("button", name="Sign in").click()
+        self.page.wait_for_url(lambda url: "/ui/sign-in" not in url)
+
+    def close(self) -> list[str]:
+        self.context.close()
+        return [e for e in self.errors if not EXPECTED_STATUS.search(e)]
+
+
+@contextmanager
+def attacker_site(target: str) -> Iterator[str]:
+    """Another origin (same host, another port) serving a form that posts to the UI without a CSRF token."""
+    html = f"""<!doctype html><title>win a prize</title>
+<form method="post" action="{target}/ui/admin/sharing/request">
+<input type="hidden" name="owner" value="far-patrol"><input type="hidden" name="query_kinds" value="plate">
+<input type="hidden" name="purposes" value="immigration_enforcement">
+<input type="hidden" name="max_lookback_days" value="365"><input type="hidden" name="expires" value="2026-01-01">
+<button>Claim your prize</button></form>""".encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(html)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        thread.join(5)
+        server.server_close()
+
+
+def last_action(platform: Platform) -> str:
+    return platform.audit.entries(after_seq=0, limit=100_000)[-1].action
+
+
+def test_investigator_searches_and_confirms_a_live_alert(platform: Platform, browser: object, shots: Path) -> None:
+    net: WebNetwork = web_network(platform)
+    hot_list(platform, net.palm, "Stolen vehicles", HOT_PLATE)
+    with serving(platform) as base:
+        me = Session(browser, base)
+        page = me.page
+        me.go("/")
+        page.wait_for_url("**/ui/sign-in")
+        page.screenshot(path=shots / "sign-in.png")
+        me.sign_in(net.user(net.palm, "investigator"))
+        assert page.url.endswith("/ui/search")
+
+        # A search without a case number is refused by the server, audited, and explained.
+        page.fill("#plate", PLATE)
+        page.select_option("#purpose", "stolen_vehicle")
+        page.get_by_role("button", name="Search", exact=True).click()
+        assert "case_number: required" in page.locator("#search-error").inner_text()
+        assert page.locator("#case_number").get_attribute("aria-invalid") == "true"
+        assert last_action(platform) == "search.refused"
+        page.screenshot(path=shots / "search-refused.png")
+
+        # With purpose and case: table, map with the path, timeline, and the owner that withheld its reads.
+        page.fill("#case_number", "C-2025-0042")
+        page.get_by_role("button", name="Search", exact=True).click()
+        assert "purpose stolen_vehicle, case C-2025-0042" in page.locator("#obtained-under").inner_text()
+        assert page.locator("#reads-table tbody tr").count() == 3
+        withheld = page.locator("#withheld").inner_text()
+        assert "Far State Patrol" in withheld
+        assert "agreement" in withheld
+        page.locator("#results-map .leaflet-interactive").first.wait_for()
+        assert page.locator("#results-map path.read").count() == 3
+        assert page.locator("#results-map path.route").count() == 1  # the path between them in time order
+        assert page.locator("#results-map path.camera").count() == 3  # the agency's cameras
+        assert "OpenStreetMap" in page.locator("#results-map .leaflet-control-attribution").inner_text()
+        assert page.locator("#results-map .leaflet-control-scale").count() == 1
+        assert page.locator("svg.timeline circle").count() == 3
+        camera = page.locator("#reads-table th button", has_text="Camera")
+        camera.click()
+        camera.click()
+        assert page.locator("#reads-table th[aria-sort=descending]").count() == 1
+        assert page.locator("#reads-table tbody tr").first.locator("td").nth(4).inner_text() == "palm-2"
+        assert last_action(platform) == "search.plate"
+        page.screenshot(path=shots / "search-results.png", full_page=True)
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Export CSV").click()
+        csv = Path(download.value.path()).read_text().splitlines()
+        assert len(csv) == 4
+        assert csv[1].endswith(",stolen_vehicle,C-2025-0042,")
+        assert last_action(platform) == "search.exported"
+
+        # A live alert arrives while the alerts page is open, and is confirmed with a note.
+        me.go("/ui/alerts")
+        assert "verify the plate characters" in page.locator("#verify-first").inner_text()
+        page.locator("#live-status[data-state=open]").wait_for()
+        ingest(platform, net.palm, [read(HOT_PLATE, camera="palm-1", ts=NOW_MS - 60_000)])
+        card = page.locator("article.alert-card", has_text=HOT_PLATE)
+        card.wait_for()
+        assert "Stolen vehicles" in card.inner_text()
+        assert page.title().startswith("(1)")
+        page.screenshot(path=shots / "alerts-live.png")
+        card.locator("input[name=note]").fill("plate and state checked against the image")
+        card.get_by_role("button", name="Confirm").click()
+        page.wait_for_url("**/ui/alerts**")
+        decided = page.locator("article.alert-card", has_text=HOT_PLATE)
+        assert "confirmed by palm-pd-investigator" in decided.inner_text()
+        assert [a["state"] for a in platform.alerts.listing(net.palm.investigator)] == ["confirmed"]
+
+        # Responsive: the search page on a patrol-car tablet.
+        tablet = Session(browser, base, width=800, height=1100)
+        tablet.sign_in(net.user(net.palm, "investigator"))
+        tablet.page.screenshot(path=shots / "search-tablet.png")
+        assert tablet.close() == []
+        assert me.close() == []
+
+
+def test_sharing_access_log_transparency_and_csrf(platform: Platform, browser: object, shots: Path) -> None:
+    net = web_network(platform)
+    with serving(platform) as base:
+        # Harbor's admin asks Palm for plate searches for stolen vehicles.
+        harbor = Session(browser, base)
+        harbor.sign_in(net.user(net.harbor, "admin"))
+        harbor.go("/ui/admin/sharing")
+        form = harbor.page.locator("#request-form")
+        form.locator("#owner").select_option("palm-pd")
+        form.get_by_label("stolen vehicle").check()
+        form.get_by_role("button", name="Send request").click()
+        assert "pending" in harbor.page.locator(".panel", has_text="Palm Police").first.inner_text()
+
+        # Palm's admin accepts it, narrowed to a shorter lookback.
+        palm = Session(browser, base)
+        palm.sign_in(net.user(net.palm, "admin"))
+        palm.go("/ui/admin/sharing")
+        request = palm.page.locator(".panel", has_text="Harbor Police").first
+        request.get_by_label("Accept on narrower terms").check()
+        request.get_by_label("Longest lookback (days)").fill("14")
+        request.get_by_role("button", name="Accept").click()
+        accepted = palm.page.locator(".panel", has_text="Harbor Police").first.inner_text()
+        assert "accepted" in accepted
+        assert "up to 14 days back" in accepted
+        palm.page.screenshot(path=shots / "sharing.png", full_page=True)
+        [agreement] = [a for a in platform.agreements.listing(net.palm.admin) if a.requester == "harbor-pd"]
+        assert agreement.state == "accepted"
+        assert agreement.granted_terms is not None
+        assert agreement.granted_terms["max_lookback_days"] == 14
+
+        # Harbor's investigator can now search Palm's reads; Palm's access log shows it.
+        investigator = Session(browser, base)
+        investigator.sign_in(net.user(net.harbor, "investigator"))
+        investigator.page.fill("#plate", PLATE)
+        investigator.page.select_option("#purpose", "stolen_vehicle")
+        investigator.page.fill("#case_number", "HB-7")
+        investigator.page.get_by_role("button", name="Search", exact=True).click()
+        assert investigator.page.locator("#reads-table tbody tr").count() == 3
+        palm.go("/ui/access-log")
+        row = palm.page.locator("#access-table tbody tr", has_text="HB-7")
+        assert "Harbor Police" in row.inner_text()
+        assert "3 reads" in row.inner_text()
+        palm.page.screenshot(path=shots / "access-log.png", full_page=True)
+        palm.go("/ui/audit")
+        assert "chain intact" in palm.page.locator("#chain-status").inner_text()
+        palm.page.screenshot(path=shots / "audit.png")
+        palm.go("/ui/admin/policy")
+        palm.page.screenshot(path=shots / "policy.png")
+
+        # A form on another site posting into Palm's admin session is refused: no token.
+        before = len(platform.agreements.listing(net.palm.admin))
+        with attacker_site(base) as evil:
+            palm.page.goto(evil)
+            palm.page.get_by_role("button", name="Claim your prize").click()
+            palm.page.wait_for_url(base + "/ui/admin/sharing/request")
+            assert "CSRF token is missing or wrong" in palm.page.locator("main").inner_text()
+        assert len(platform.agreements.listing(net.palm.admin)) == before
+        assert last_action(platform) == "auth.refused"
+
+        # The public transparency page, without signing in.
+        public = Session(browser, base)
+        public.go("/ui/public")
+        public.page.get_by_role("link", name="Palm Police").click()
+        public.page.wait_for_url("**/transparency/palm-pd")
+        assert "Palm Police" in public.page.locator("h1").inner_text()
+        assert "Harbor Police" in public.page.locator("body").inner_text()  # its sharing partner
+        public.page.screenshot(path=shots / "transparency.png", full_page=True)
+        for session in (harbor, palm, investigator, public):
+            assert session.close() == []

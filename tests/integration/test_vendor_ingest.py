@@ -38,7 +38,8 @@ def test_known_cameras_stored_unknown_quarantined_then_released_on_mapping(gov_p
     )
     result = platform.vendor.store(kit.device.actor, kit.agency, adapted, channel="http", source="genetec")
     assert (result.stored, result.duplicates, result.quarantined) == (1, 0, 2)
-    assert [i for i, _ in result.rejected] == [2] and result.rejected[0][1].startswith("plate: ")
+    assert [i for i, _ in result.rejected] == [2]
+    assert result.rejected[0][1].startswith("plate: ")
     assert result.ignored == ["a test ping"]
     assert _actions(platform)[-2:] == ["ingest.batch", "ingest.quarantined"]
     assert [r.plate for r in search(platform, kit.investigator, "XYZ789").reads] == []
@@ -135,7 +136,8 @@ def test_images_of_accepted_reads_are_stored_once_by_content(gov_platform: Platf
     assert (result.stored, result.images) == (2, 2)
     assert "overview image: content type 'text/html'" in result.ignored[0]
     files = [p for p in (platform.settings.images_dir).rglob("*") if p.is_file()]
-    assert len(files) == 1 and files[0].read_bytes() == crop.data
+    assert len(files) == 1
+    assert files[0].read_bytes() == crop.data
     stored = search(platform, kit.investigator, "ABC123").reads[0]
     link = platform.images.find(kit.agency.id, stored.read_id, "plate")
     assert platform.images.data(link) == crop.data

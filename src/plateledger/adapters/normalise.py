@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import orjson
 import pycountry
-from python_multipart.exceptions import MultipartParseError
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from plateledger.adapters.base import Image
@@ -488,11 +488,11 @@ def multipart_parts(body: bytes, content_type: str, max_parts: int = MAX_PARTS) 
         "on_part_end": on_part_end,
         "on_end": on_end,
     }
-    parser = MultipartParser(boundary, callbacks)
     try:
+        parser = MultipartParser(boundary, callbacks)
         parser.write(body)
         parser.finalize()
-    except MultipartParseError as exc:
+    except FormParserError as exc:  # also MultipartParseError; a boundary over 256 bytes is refused on creation
         raise InvalidInput(f"body is not well-formed multipart/form-data: {str(exc)[:200]}") from None
     if not ended:
         raise InvalidInput("multipart body ends before its closing boundary")

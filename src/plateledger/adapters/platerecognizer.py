@@ -71,9 +71,11 @@ def _snapshot(data: n.Node, fallback: n.Node | None, images: tuple[Image, ...], 
         adapted.ignored.append(f"{data.path or 'body'}: no plate in the image")
     for result in results:
         result.obj()
-        plate_node = result.require("plate")
-        if plate_node.is_object():
-            read = _vehicle_mode(result, plate_node)
+        plate_node = result.get("plate")
+        if plate_node is None and result.get("vehicle") is None:
+            raise FieldInvalid(f"{result.path}.plate", "is required")
+        if plate_node is None or plate_node.is_object():
+            read = _vehicle_mode(plate_node)
             if read is None:
                 adapted.ignored.append(f"{result.path}: a vehicle without a readable plate is not stored")
                 continue
@@ -105,9 +107,11 @@ def _snapshot(data: n.Node, fallback: n.Node | None, images: tuple[Image, ...], 
         )
 
 
-def _vehicle_mode(result: n.Node, plate: n.Node) -> tuple[str, tuple[float, str], str | None] | None:
-    """(plate, confidence, region code) of a ``detection_mode: vehicle`` result; None for a vehicle without
-    a plate (``plate`` null is handled by the caller as absent; an empty candidate list lands here)."""
+def _vehicle_mode(plate: n.Node | None) -> tuple[str, tuple[float, str], str | None] | None:
+    """(plate, confidence, region code) of a ``detection_mode: vehicle`` result; None for a vehicle without a
+    readable plate (``plate`` null, or no plate text among its ``props``)."""
+    if plate is None:
+        return None
     props = plate.require("props")
     candidates = props.require("plate").items()
     if not candidates:

@@ -18,7 +18,7 @@ from plateledger.core.clock import FixedClock
 from plateledger.core.settings import load_settings
 from plateledger.platform import Platform
 from plateledger.store.models import AuditEntry
-from tests.support import NOW_MS, AgencyKit, CameraSpec, seed_agency
+from tests.support import AgencyKit, CameraSpec, seed_agency
 from tests.unit.adapters_support import sample, sample_json
 
 GENETEC = "parkpow_snapshot-middleware_Genetec.json"
@@ -208,4 +208,3 @@ def test_a_full_quarantine_is_a_clear_refusal(client: TestClient, platform: Plat
     assert body["quarantined"] == 5
     assert [r["index"] for r in body["rejected"]] == [5, 6]
     assert "quarantine is full (5 reads)" in body["rejected"][0]["reason"]
-    assert NOW_MS < CLOCK_MS

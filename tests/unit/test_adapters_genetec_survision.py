@@ -7,12 +7,13 @@ from collections.abc import Callable
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from plateledger.adapters import Adapted, genetec, survision
 from plateledger.core.errors import FieldInvalid, InvalidInput
 from tests.unit.adapters_support import adapts_or_refuses, mutated, sample, sample_json
+from tests.unit.test_adapters_fuzz import FUZZ
 
 JSON = "application/json"
 GENETEC = "parkpow_snapshot-middleware_Genetec.json"
@@ -143,12 +144,6 @@ def test_survision_needs_the_anpr_object() -> None:
         survision.adapt(b'{"decision": {}}', JSON)
 
 
-FUZZ = settings(
-    max_examples=60,
-    deadline=1000,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
 SEEDS: list[tuple[str, Callable[[bytes, str], Adapted], bytes]] = [
     (GENETEC, genetec.adapt, sample(GENETEC)),
     (SURVISION, survision.adapt, sample(SURVISION)),

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from plateledger.audit.events import CameraConfigured
 from plateledger.audit.log import Actor, AuditLog
-from plateledger.cameras.quarantine import _admin_of
+from plateledger.cameras import require_admin
 from plateledger.core.clock import Clock
 from plateledger.core.errors import FieldInvalid, NotFound
 from plateledger.store.governance import Governance
@@ -126,7 +126,7 @@ class Health:
 
     def configure(self, actor: Actor, agency: Agency, camera: str, silent_after_s: int | None) -> None:
         """Set a camera's silent interval (None: back to the default); audited with the change."""
-        _admin_of(actor, agency)
+        require_admin(actor, agency)
         if silent_after_s is not None and not MIN_SILENT_S <= silent_after_s <= MAX_SILENT_S:
             raise FieldInvalid("silent_after_s", f"must be between {MIN_SILENT_S} and {MAX_SILENT_S} seconds")
 

@@ -20,14 +20,14 @@ from sqlalchemy.orm import Session
 from plateledger.agencies.registry import Registry
 from plateledger.audit.events import QuarantineReleased, ReadsQuarantined
 from plateledger.audit.log import Actor, AuditLog
+from plateledger.cameras import require_admin
 from plateledger.core.clock import Clock
-from plateledger.core.errors import Conflict, FieldInvalid, NotFound, PermissionDenied
+from plateledger.core.errors import Conflict, FieldInvalid, NotFound
 from plateledger.core.text import VISIBLE_64
 from plateledger.ingest.service import Ingestor
 from plateledger.store.governance import Governance
 from plateledger.store.models import Agency, Camera, CameraAlias, QuarantinedRead
 from plateledger.store.reads import BatchResult
-from plateledger.vocab import Role
 
 #: Quarantined reads handed to the store per batch on release.
 RELEASE_BATCH = 5_000
@@ -62,16 +62,6 @@ class Release:
     how: str
     released: int
     result: BatchResult
-
-
-def _admin_of(actor: Actor, agency: Agency) -> None:
-    """Operators at the console (no role) act for any agency; through the API only the agency's admins."""
-    if actor.role is None:
-        return
-    if actor.role != Role.ADMIN:
-        raise PermissionDenied("only an admin may manage cameras and their quarantine")
-    if actor.agency_id != agency.id:
-        raise PermissionDenied("an admin manages only its own agency's cameras")
 
 
 class Quarantine:
@@ -150,7 +140,7 @@ class Quarantine:
     def pending(self, actor: Actor, agency_slug: str) -> list[PendingCamera]:
         """The agency's vendor camera ids with reads waiting, oldest first."""
         agency = self._registry.agency(agency_slug)
-        _admin_of(actor, agency)
+        require_admin(actor, agency)
         with self._gov.session() as session:
             rows = session.execute(
                 select(
@@ -179,7 +169,7 @@ class Quarantine:
     def map(self, actor: Actor, agency_slug: str, vendor_camera: str, camera: str) -> Release:
         """Map ``vendor_camera`` onto the registered ``camera`` and release its quarantined reads."""
         agency = self._registry.agency(agency_slug)
-        _admin_of(actor, agency)
+        require_admin(actor, agency)
         if not VISIBLE_64.fullmatch(vendor_camera):
             raise FieldInvalid("vendor_camera", "1-64 printable characters without spaces")
         with self._gov.session() as session:
@@ -228,7 +218,7 @@ class Quarantine:
     ) -> Release:
         """Register ``vendor_camera`` as a new camera of the agency and release its quarantined reads."""
         agency = self._registry.agency(agency_slug)
-        _admin_of(actor, agency)
+        require_admin(actor, agency)
         self._registry.add_camera(
             actor, agency_slug=agency_slug, external_id=vendor_camera, name=name, mobile=mobile, lat=lat, lon=lon
         )

@@ -9,11 +9,10 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from plateledger.api.deps import PlatformDep, PrincipalDep
-from plateledger.api.routes.admin import _require
 from plateledger.api.schemas import Rejection, Strict
+from plateledger.cameras import require_admin
 from plateledger.cameras.quarantine import Release
 from plateledger.core.clock import iso_ms
-from plateledger.vocab import Role
 
 router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"])
 
@@ -80,7 +79,7 @@ def _release_out(release: Release) -> ReleaseOut:
 @router.get("/health", response_model=list[CameraHealthOut])
 def camera_health(platform: PlatformDep, principal: PrincipalDep) -> list[CameraHealthOut]:
     """Every camera of your agency with its last read and heartbeat, and whether it has gone silent (admin)."""
-    _require(principal, Role.ADMIN)
+    require_admin(principal.actor, platform.registry.agency_by_id(principal.agency_id))
     return [
         CameraHealthOut(
             external_id=s.external_id,

@@ -23,7 +23,7 @@ from chdb import session as _chdb_session
 
 from plateledger.agencies.registry import CameraInfo
 from plateledger.core.errors import ConfigurationError
-from plateledger.store import sql
+from plateledger.store import fastpath, sql
 from plateledger.store.matching import Match, Mirror, MirrorEntry
 from plateledger.store.queries import AreaQuery, PlateQuery, StoredRead, area_sql, ch_array, plate_sql, stored_read
 
@@ -270,12 +270,17 @@ class ReadsStore:
         """Stage, validate, de-duplicate and insert the batches of ``group``; set each one's result or error."""
         files: list[Path] = []
         try:
-            for pending in group:
-                with tempfile.NamedTemporaryFile(dir=self._tmp, suffix=".jsonl", delete=False) as handle:
-                    handle.write(pending.block)
-                    handle.write(b"\n")
-                files.append(Path(handle.name))
-            results = self._ingest_staged(group, files, future_tolerance_ms, max_read_bytes)
+            staged = fastpath.staged_rows(
+                [(p.block, p.owner, p.country, p.source, fastpath.camera_positions(p.cameras)) for p in group],
+                now_ms=max(p.now_ms for p in group),
+                future_tolerance_ms=future_tolerance_ms,
+                max_bytes=max_read_bytes,
+            )
+            if staged is None:  # one file of raw lines per batch, for the SQL validator
+                files.extend(self._staging_file(pending.block + b"\n") for pending in group)
+            else:  # the whole group's rows, typed
+                files.append(self._staging_file(staged))
+            results = self._ingest_staged(group, files, staged is not None, future_tolerance_ms, max_read_bytes)
             for pending, result in zip(group, results, strict=True):
                 if pending.error is None:
                     pending.result = result
@@ -288,8 +293,17 @@ class ReadsStore:
             for path in files:
                 path.unlink(missing_ok=True)
 
+    def _staging_file(self, data: bytes) -> Path:
+        with tempfile.NamedTemporaryFile(dir=self._tmp, suffix=".jsonl", delete=False) as handle:
+            handle.write(data)
+        return Path(handle.name)
+
+    @staticmethod
+    def _file_sql(path: Path) -> str:
+        return "'" + str(path).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
     def _ingest_staged(
-        self, group: list[_Pending], files: list[Path], future_tolerance_ms: int, max_read_bytes: int
+        self, group: list[_Pending], files: list[Path], typed: bool, future_tolerance_ms: int, max_read_bytes: int
     ) -> list[BatchResult]:
         owners = sorted({p.owner for p in group})
         cameras = {(p.owner, c.external_id): c for p in group for c in p.cameras}
@@ -305,25 +319,16 @@ class ReadsStore:
             "max_bytes": max_read_bytes,
         }
         self._drop_staging()
-        # 1. Raw lines of each batch in file order (one stream keeps rowNumberInAllBlocks() the line index).
-        self._query(
-            "CREATE TABLE staging.raw (idx UInt64, batch UInt32, owner UInt32, source LowCardinality(String), "
-            "line String) ENGINE = Memory"
-        )
-        for number, (pending, path) in enumerate(zip(group, files, strict=True)):
-            quoted = str(path).replace("\\", "\\\\").replace("'", "\\'")
+        if typed:
+            # 1-2. Rows the fast path typed in Python (``fastpath.py``): all valid, only cheap conversions left.
             self._query(
-                "INSERT INTO staging.raw SELECT rowNumberInAllBlocks(), {batch:UInt32}, {owner:UInt32}, "
-                f"{{source:String}}, trimRight(line, '\\r') FROM file('{quoted}', 'LineAsString') "
-                "SETTINGS max_threads = 1, input_format_parallel_parsing = 0",
-                {"batch": number, "owner": pending.owner, "source": pending.source},
+                "CREATE TABLE staging.parsed ENGINE = Memory AS SELECT idx, batch, '' AS reason, "
+                f"{sql.TYPED_COLUMNS} FROM file({self._file_sql(files[0])}, 'JSONColumns', "
+                f"'{fastpath.STAGED_STRUCTURE}') SETTINGS max_threads = 1",
+                params,
             )
-        # 2. Parse and validate (in parallel).
-        self._query(
-            "CREATE TABLE staging.parsed ENGINE = Memory AS "
-            f"SELECT idx, batch, reason, {sql.STORED_COLUMNS} FROM ({sql.parse_select(sql.NON_BLANK_RAW)})",
-            params,
-        )
+        else:
+            self._stage_and_validate(group, files, params)
         # 3. Keep the first of each read key that the store does not already hold (batches in arrival order).
         self._query(
             "CREATE TABLE staging.fresh ENGINE = Memory AS "
@@ -335,15 +340,17 @@ class ReadsStore:
             params,
         )
         results = [BatchResult() for _ in group]
-        for batch, idx, reason in self._rows(
-            "SELECT batch, idx, reason FROM staging.parsed WHERE reason != '' ORDER BY batch, idx"
+        if not typed:  # typed rows are all valid
+            for batch, idx, reason in self._rows(
+                "SELECT batch, idx, reason FROM staging.parsed WHERE reason != '' ORDER BY batch, idx"
+            ):
+                results[int(batch)].rejected.append((int(idx), str(reason)))
+        for batch, valid, fresh in self._rows(
+            "SELECT batch, sum(valid), sum(fresh) FROM (SELECT batch, 1 AS valid, 0 AS fresh FROM staging.parsed "
+            "WHERE reason = '' UNION ALL SELECT batch, 0, 1 FROM staging.fresh) GROUP BY batch"
         ):
-            results[int(batch)].rejected.append((int(idx), str(reason)))
-        valid = dict(self._rows("SELECT batch, count() FROM staging.parsed WHERE reason = '' GROUP BY batch"))
-        fresh = dict(self._rows("SELECT batch, count() FROM staging.fresh GROUP BY batch"))
-        for number, result in enumerate(results):
-            result.stored = int(fresh.get(number, 0))
-            result.duplicates = int(valid.get(number, 0)) - result.stored
+            results[int(batch)].stored = int(fresh)
+            results[int(batch)].duplicates = int(valid) - int(fresh)
         try:
             # Fail closed, batch by batch in arrival order: the batches whose audit entries were written are
             # stored; from the first whose entry could not be written on, nothing is (a batch's first copies
@@ -375,6 +382,27 @@ class ReadsStore:
         finally:
             self._drop_staging()
         return results
+
+    def _stage_and_validate(self, group: list[_Pending], files: list[Path], params: dict[str, Any]) -> None:
+        """The SQL validator: raw lines into ``staging.raw``, then parsed and checked into ``staging.parsed``."""
+        # 1. Raw lines of each batch in file order (one stream keeps rowNumberInAllBlocks() the line index).
+        self._query(
+            "CREATE TABLE staging.raw (idx UInt64, batch UInt32, owner UInt32, source LowCardinality(String), "
+            "line String) ENGINE = Memory"
+        )
+        for number, (pending, path) in enumerate(zip(group, files, strict=True)):
+            self._query(
+                "INSERT INTO staging.raw SELECT rowNumberInAllBlocks(), {batch:UInt32}, {owner:UInt32}, "
+                f"{{source:String}}, trimRight(line, '\\r') FROM file({self._file_sql(path)}, 'LineAsString') "
+                "SETTINGS max_threads = 1, input_format_parallel_parsing = 0",
+                {"batch": number, "owner": pending.owner, "source": pending.source},
+            )
+        # 2. Parse and validate (in parallel).
+        self._query(
+            "CREATE TABLE staging.parsed ENGINE = Memory AS "
+            f"SELECT idx, batch, reason, {sql.STORED_COLUMNS} FROM ({sql.parse_select(sql.NON_BLANK_RAW)})",
+            params,
+        )
 
     def _drop_staging(self) -> None:
         for table in ("raw", "parsed", "fresh", "cand"):

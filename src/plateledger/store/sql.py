@@ -114,6 +114,8 @@ EXPIRED = f"(ts < {_owner_cutoff('hit_cutoffs')} OR (ts < {_owner_cutoff('cutoff
 #: A read past the normal cutoff that a hold keeps until the hit cutoff.
 KEPT_BY_HOLD = f"(ts >= {_owner_cutoff('hit_cutoffs')} AND ts < {_owner_cutoff('cutoffs')} AND {HELD})"
 FOLD = f"translate({{}}, '{CONFUSABLE_FROM}', '{CONFUSABLE_TO}')"
+#: Confidence on 0-1 from ``conf_v`` (Float64, NULL when not sent): sources on 0-100 are scaled down.
+CONFIDENCE = "toFloat32(multiIf(conf_v IS NULL, nan, conf_v > 1, conf_v / 100, conf_v))"
 
 
 #: ISO 8601 date-time with a zone, as accepted for ``ts``.
@@ -314,7 +316,7 @@ def parse_select(source_table: str) -> str:
         ifNull(region_n, '') AS region,
         toFloat32(ifNull(lat_v, transform(cam_k, {{cam_keys:Array(String)}}, {{cam_lat:Array(Float64)}}, nan))) AS lat,
         toFloat32(ifNull(lon_v, transform(cam_k, {{cam_keys:Array(String)}}, {{cam_lon:Array(Float64)}}, nan))) AS lon,
-        toFloat32(multiIf(conf_v IS NULL, nan, conf_v > 1, conf_v / 100, conf_v)) AS confidence,
+        {CONFIDENCE} AS confidence,
         make_s AS make, model_s AS model, color_s AS color, type_s AS vtype,
         toFloat32(ifNull(dir_v, nan)) AS direction,
         source,
@@ -324,6 +326,14 @@ def parse_select(source_table: str) -> str:
     FROM {source_table}
     """
 
+
+#: The stored columns from rows the ingest fast path typed in Python (``fastpath.STAGED_STRUCTURE``).
+TYPED_COLUMNS = (
+    f"{FOLD.format('plate')} AS plate_key, plate, fromUnixTimestamp64Milli(ts_ms, 'UTC') AS ts, owner, camera, "
+    "plate_raw, read_id, region, toFloat32(ifNull(lat_v, nan)) AS lat, toFloat32(ifNull(lon_v, nan)) AS lon, "
+    f"{CONFIDENCE} AS confidence, make, model, color, vtype, toFloat32(ifNull(dir_v, nan)) AS direction, source, "
+    "fromUnixTimestamp64Milli({now_ms:Int64}, 'UTC') AS ingest_ts"
+)
 
 STORED_COLUMNS = (
     "plate_key, plate, ts, owner, camera, plate_raw, read_id, region, lat, lon, confidence, "

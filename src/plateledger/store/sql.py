@@ -332,7 +332,7 @@ TYPED_COLUMNS = (
     f"{FOLD.format('plate')} AS plate_key, plate, fromUnixTimestamp64Milli(ts_ms, 'UTC') AS ts, owner, camera, "
     "plate_raw, read_id, region, toFloat32(ifNull(lat_v, nan)) AS lat, toFloat32(ifNull(lon_v, nan)) AS lon, "
     f"{CONFIDENCE} AS confidence, make, model, color, vtype, toFloat32(ifNull(dir_v, nan)) AS direction, source, "
-    "fromUnixTimestamp64Milli({now_ms:Int64}, 'UTC') AS ingest_ts"
+    "fromUnixTimestamp64Milli({now_ms:Int64}, 'UTC') AS ingest_ts, source_ts, source_confidence"
 )
 
 STORED_COLUMNS = (

@@ -12,7 +12,7 @@ from plateledger.core.clock import FixedClock
 from plateledger.core.errors import Conflict, NotFound, PermissionDenied
 from plateledger.platform import Platform
 from plateledger.store.models import AuditEntry, QuarantinedRead
-from tests.support import HOUR_MS, MINUTE_MS, NOW_MS, search, seed_agency
+from tests.support import DAY_MS, HOUR_MS, MINUTE_MS, NOW_MS, search, seed_agency
 
 
 def _read(plate: str, camera: str, ts_ms: int = NOW_MS - HOUR_MS, **extra: object) -> SourceRead:
@@ -122,14 +122,14 @@ def test_camera_health_from_reads_and_heartbeats(gov_platform: Platform, clock: 
     assert [s.external_id for s in platform.health.states(kit.agency.id) if s.silent] == ["city-mobile"]
 
 
-def test_images_of_accepted_reads_are_stored_once_by_content(gov_platform: Platform) -> None:
+def test_images_of_accepted_reads_are_stored_once_by_content(gov_platform: Platform, clock: FixedClock) -> None:
     platform = gov_platform
     kit = seed_agency(platform, "city")
     crop = Image("plate", "image/jpeg", b"\xff\xd8jpeg-bytes")
     adapted = Adapted(
         reads=[
             _read("ABC123", "city-fixed", images=(crop, Image("overview", "text/html", b"<script>"))),
-            _read("ABC124", "city-fixed", ts_ms=NOW_MS - 2 * HOUR_MS, images=(crop,)),
+            _read("ABC124", "city-fixed", ts_ms=NOW_MS - 200 * DAY_MS, images=(crop,)),
         ]
     )
     result = platform.vendor.store(kit.device.actor, kit.agency, adapted, channel="http", source="genetec")
@@ -141,3 +141,14 @@ def test_images_of_accepted_reads_are_stored_once_by_content(gov_platform: Platf
     stored = search(platform, kit.investigator, "ABC123").reads[0]
     link = platform.images.find(kit.agency.id, stored.read_id, "plate")
     assert platform.images.data(link) == crop.data
+    older = search(platform, kit.investigator, "ABC124", since=NOW_MS - 300 * DAY_MS).reads[0]
+
+    # Retention (default: 365 days) deletes the older read and its image link; the file stays for the newer read.
+    clock.advance(166 * DAY_MS)
+    platform.retention.run(kit.admin.actor, settle_s=5)
+    with pytest.raises(NotFound):
+        platform.images.find(kit.agency.id, older.read_id, "plate")
+    assert platform.images.data(platform.images.find(kit.agency.id, stored.read_id, "plate")) == crop.data
+    clock.advance(200 * DAY_MS)
+    platform.retention.run(kit.admin.actor, settle_s=5)
+    assert [p for p in platform.settings.images_dir.rglob("*") if p.is_file()] == []

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
 
 from plateledger.adapters.base import Image
 from plateledger.core.clock import Clock
@@ -136,11 +135,9 @@ class ImageStore:
                     session.execute(delete(ReadImage).where(ReadImage.id.in_([i for i, _ in chunk])))
                 deleted += len(gone)
                 orphans.update(sha for _, sha in gone)
-            self._remove_orphans(session, orphans)
+        # Files go only after the links' deletion is committed (a failed commit leaves every image whole).
+        with self._gov.session() as session:
+            for sha in sorted(orphans):
+                if session.scalar(select(ReadImage.id).where(ReadImage.sha256 == sha).limit(1)) is None:
+                    self._path(sha).unlink(missing_ok=True)
         return deleted
-
-    def _remove_orphans(self, session: Session, candidates: set[str]) -> None:
-        session.flush()
-        for sha in sorted(candidates):
-            if session.scalar(select(ReadImage.id).where(ReadImage.sha256 == sha).limit(1)) is None:
-                self._path(sha).unlink(missing_ok=True)

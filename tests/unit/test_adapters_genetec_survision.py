@@ -1,19 +1,14 @@
 """The Genetec SharpV and Survision adapters on the real samples (exact canonical fields) and on fixtures written
-from the documented shapes, plus fuzzing with mutated real payloads."""
+from the documented shapes (their fuzzing with mutated real payloads is in test_adapters_fuzz.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import orjson
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from plateledger.adapters import Adapted, genetec, survision
+from plateledger.adapters import genetec, survision
 from plateledger.core.errors import FieldInvalid, InvalidInput
-from tests.unit.adapters_support import adapts_or_refuses, mutated, sample, sample_json
-from tests.unit.test_adapters_fuzz import FUZZ
+from tests.unit.adapters_support import sample, sample_json
 
 JSON = "application/json"
 GENETEC = "parkpow_snapshot-middleware_Genetec.json"
@@ -142,18 +137,3 @@ def test_survision_refusals_name_the_field(body: bytes, field: str) -> None:
 def test_survision_needs_the_anpr_object() -> None:
     with pytest.raises(InvalidInput):
         survision.adapt(b'{"decision": {}}', JSON)
-
-
-SEEDS: list[tuple[str, Callable[[bytes, str], Adapted], bytes]] = [
-    (GENETEC, genetec.adapt, sample(GENETEC)),
-    (SURVISION, survision.adapt, sample(SURVISION)),
-]
-
-
-@pytest.mark.parametrize(("name", "adapt", "seed"), SEEDS, ids=[s[0] for s in SEEDS])
-@FUZZ
-@given(data=st.data())
-def test_mutated_payloads_adapt_or_refuse(
-    name: str, adapt: Callable[[bytes, str], Adapted], seed: bytes, data: st.DataObject
-) -> None:
-    adapts_or_refuses(adapt, data.draw(mutated(seed)), JSON)

@@ -14,17 +14,22 @@ from plateledger.audit.log import AuditLog
 from plateledger.auth.sessions import Sessions
 from plateledger.auth.signin import Credentials
 from plateledger.auth.tokens import Tokens
+from plateledger.cameras.health import Health
+from plateledger.cameras.quarantine import Quarantine
 from plateledger.core.clock import Clock, SystemClock
 from plateledger.core.settings import Settings
 from plateledger.hotlists.matcher import Matcher
 from plateledger.hotlists.service import HotLists
+from plateledger.images.store import ImageStore
 from plateledger.ingest.service import Ingestor
+from plateledger.ingest.vendor import VendorIngest
 from plateledger.policy.gate import Gate
 from plateledger.reports.access_log import AccessLog
 from plateledger.reports.transparency import TransparencyReports
 from plateledger.retention.service import Retention
 from plateledger.search.area import AreaSearches
 from plateledger.search.engine import SearchEngine
+from plateledger.search.image import ImageViews
 from plateledger.search.plate import PlateSearches
 from plateledger.sharing.service import Agreements, Books, Policies
 from plateledger.store.governance import Governance
@@ -57,6 +62,11 @@ class Platform:
     matcher: Matcher
     access_log: AccessLog
     transparency: TransparencyReports
+    quarantine: Quarantine
+    health: Health
+    images: ImageStore
+    vendor: VendorIngest
+    image_views: ImageViews
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None, url: str | None = None) -> Platform:
@@ -79,7 +89,10 @@ class Platform:
         policies = Policies(governance, audit, clock)
         agreements = Agreements(governance, audit, clock)
         access_log = AccessLog(governance, audit)
-        retention = Retention(reads=reads, governance=governance, audit=audit, clock=clock)
+        images = ImageStore(
+            root=settings.images_dir, governance=governance, clock=clock, max_bytes=settings.image_max_bytes
+        )
+        retention = Retention(reads=reads, governance=governance, audit=audit, clock=clock, images=images)
         alerts = Alerts(governance, audit, clock, books, retention)
         matcher = Matcher(governance=governance, reads=reads, alerts=alerts)
         credentials = Credentials(
@@ -88,6 +101,18 @@ class Platform:
             clock,
             max_failures=settings.login_max_failures,
             lockout_minutes=settings.login_lockout_minutes,
+        )
+        ingest = Ingestor(reads=reads, registry=registry, audit=audit, clock=clock, settings=settings, matcher=matcher)
+        quarantine = Quarantine(
+            governance=governance,
+            registry=registry,
+            ingest=ingest,
+            audit=audit,
+            clock=clock,
+            max_reads=settings.quarantine_max_reads,
+        )
+        health = Health(
+            governance=governance, audit=audit, clock=clock, default_silent_s=settings.camera_silent_after_s
         )
         return cls(
             settings=settings,
@@ -98,9 +123,7 @@ class Platform:
             registry=registry,
             tokens=Tokens(governance, audit, clock, settings.token_ttl_days, credentials),
             sessions=Sessions(governance, audit, clock, credentials, hours=settings.web_session_hours),
-            ingest=Ingestor(
-                reads=reads, registry=registry, audit=audit, clock=clock, settings=settings, matcher=matcher
-            ),
+            ingest=ingest,
             searches=PlateSearches(
                 reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page
             ),
@@ -125,6 +148,11 @@ class Platform:
                 audit=audit,
                 clock=clock,
             ),
+            quarantine=quarantine,
+            health=health,
+            images=images,
+            vendor=VendorIngest(ingest=ingest, registry=registry, quarantine=quarantine, health=health, images=images),
+            image_views=ImageViews(reads=reads, engine=engine, images=images, registry=registry),
         )
 
     def close(self) -> None:

@@ -117,6 +117,8 @@ def reads(draw: st.DrawFn) -> dict[str, Any]:
             optional(draw, vehicle, field, strings)
         optional(draw, vehicle, "direction", st.one_of(st.floats(0, 360), numbers))
         read["vehicle"] = mostly(draw, st.just(vehicle), st.sampled_from([[], "red", 1]))
+    optional(draw, read, "source_ts", st.one_of(st.sampled_from(["1748775600.25", "10/24/2024 20:29:26"]), strings))
+    optional(draw, read, "source_confidence", strings)
     if draw(st.integers(0, 9)) == 5:
         read["extra"] = draw(wild)
     return read

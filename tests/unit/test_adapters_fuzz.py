@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plateledger.adapters import SOURCES, Adapted, adapter, blueiris, openalpr, platerecognizer
+from plateledger.adapters import SOURCES, Adapted, adapter, blueiris, genetec, openalpr, platerecognizer, survision
 from tests.unit import openalpr_payloads as oa
 from tests.unit.adapters_support import adapts_or_refuses, multipart, mutated, sample
 
@@ -42,6 +42,12 @@ SEEDS: list[tuple[str, Callable[[bytes, str], Adapted], bytes]] = [
         (name, blueiris.adapt, sample(name))
         for name in ("algertc_ALPR-Database_test-payload.json", "algertc_ALPR-Database_multi-ai-payload.json")
     ],
+    ("parkpow_snapshot-middleware_Genetec.json", genetec.adapt, sample("parkpow_snapshot-middleware_Genetec.json")),
+    (
+        "parkpow_snapshot-middleware_Survision.json",
+        survision.adapt,
+        sample("parkpow_snapshot-middleware_Survision.json"),
+    ),
 ]
 
 

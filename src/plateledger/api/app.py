@@ -12,7 +12,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from plateledger import __version__
 from plateledger.alerts.delivery import Broker
 from plateledger.api import problems
-from plateledger.api.routes import admin, agencies, alerts, hotlists, reads, search, sharing, transparency, webhooks
+from plateledger.api.redact import install_log_filter
+from plateledger.api.routes import (
+    admin,
+    agencies,
+    alerts,
+    cameras,
+    hotlists,
+    images,
+    ingest,
+    reads,
+    search,
+    sharing,
+    transparency,
+    webhooks,
+)
 from plateledger.platform import Platform
 from plateledger.web import install as install_web
 
@@ -51,11 +65,20 @@ def _metrics(app: FastAPI, platform: Platform) -> None:
     requests = Counter("plateledger_http_requests", "HTTP requests", ["method", "route", "status"], registry=registry)
     latency = Histogram("plateledger_http_request_seconds", "HTTP request latency", ["route"], registry=registry)
     reads_total = Gauge("plateledger_reads_stored", "Reads in the store", registry=registry)
+    silent = Gauge(
+        "plateledger_cameras_silent",
+        "Cameras with no read or heartbeat for longer than their silent interval, per agency",
+        ["agency"],
+        registry=registry,
+    )
     app.add_middleware(_Observe, requests=requests, latency=latency)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
         reads_total.set(platform.reads.count())
+        silent.clear()
+        for agency, count in platform.health.silent_counts().items():
+            silent.labels(agency).set(count)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -69,6 +92,7 @@ def create_app(*, platform: Platform) -> FastAPI:
     app.state.platform = platform
     app.state.broker = Broker(platform.alerts, heartbeat_s=platform.settings.alert_heartbeat_s)
     problems.install(app)
+    install_log_filter()
     _metrics(app, platform)
 
     @app.get("/healthz", tags=["health"])
@@ -76,6 +100,9 @@ def create_app(*, platform: Platform) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     app.include_router(reads.router)
+    app.include_router(ingest.router)
+    app.include_router(cameras.router)
+    app.include_router(images.router)
     app.include_router(search.router)
     app.include_router(admin.router)
     app.include_router(sharing.router)

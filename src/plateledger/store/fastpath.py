@@ -181,7 +181,24 @@ def typed_row(
         confidence = _number(confidence)
         if confidence is None or not 0 <= confidence <= 100:
             return None
-    return (plate, ts_ms, owner, camera, plate_s, read_id, region, lat, lon, confidence, *vehicle)
+    source_ts, source_confidence = _opt_str(read.get("source_ts")), _opt_str(read.get("source_confidence"))
+    if source_ts is None or source_confidence is None:
+        return None
+    return (
+        plate,
+        ts_ms,
+        owner,
+        camera,
+        plate_s,
+        read_id,
+        region,
+        lat,
+        lon,
+        confidence,
+        *vehicle,
+        source_ts,
+        source_confidence,
+    )
 
 
 def staged_rows(
@@ -247,6 +264,8 @@ _STAGED = {
     "color": "String",
     "vtype": "String",
     "dir_v": "Nullable(Float64)",
+    "source_ts": "String",
+    "source_confidence": "String",
 }
 COLUMNS = tuple(_STAGED)
 STAGED_STRUCTURE = ", ".join(f"{name} {kind}" for name, kind in _STAGED.items())

@@ -1,11 +1,8 @@
 """web sign-in: server-side sessions, failed-sign-in lockout and an optional TOTP second factor per user
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-01 04:30:00.000000
-
-Chained after 0004, the newest migration on main when it was written (0005 is reserved for camera quarantine;
-whichever merges second re-chains its ``down_revision``).
 """
 
 from __future__ import annotations
@@ -14,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

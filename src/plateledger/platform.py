@@ -12,11 +12,15 @@ from plateledger.alerts.service import Alerts
 from plateledger.alerts.webhooks import Webhooks
 from plateledger.audit.log import AuditLog
 from plateledger.auth.tokens import Tokens
+from plateledger.cameras.health import Health
+from plateledger.cameras.quarantine import Quarantine
 from plateledger.core.clock import Clock, SystemClock
 from plateledger.core.settings import Settings
 from plateledger.hotlists.matcher import Matcher
 from plateledger.hotlists.service import HotLists
+from plateledger.images.store import ImageStore
 from plateledger.ingest.service import Ingestor
+from plateledger.ingest.vendor import VendorIngest
 from plateledger.policy.gate import Gate
 from plateledger.reports.access_log import AccessLog
 from plateledger.reports.transparency import TransparencyReports
@@ -54,6 +58,10 @@ class Platform:
     matcher: Matcher
     access_log: AccessLog
     transparency: TransparencyReports
+    quarantine: Quarantine
+    health: Health
+    images: ImageStore
+    vendor: VendorIngest
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None, url: str | None = None) -> Platform:
@@ -79,6 +87,21 @@ class Platform:
         retention = Retention(reads=reads, governance=governance, audit=audit, clock=clock)
         alerts = Alerts(governance, audit, clock, books, retention)
         matcher = Matcher(governance=governance, reads=reads, alerts=alerts)
+        ingest = Ingestor(reads=reads, registry=registry, audit=audit, clock=clock, settings=settings, matcher=matcher)
+        quarantine = Quarantine(
+            governance=governance,
+            registry=registry,
+            ingest=ingest,
+            audit=audit,
+            clock=clock,
+            max_reads=settings.quarantine_max_reads,
+        )
+        health = Health(
+            governance=governance, audit=audit, clock=clock, default_silent_s=settings.camera_silent_after_s
+        )
+        images = ImageStore(
+            root=settings.images_dir, governance=governance, clock=clock, max_bytes=settings.image_max_bytes
+        )
         return cls(
             settings=settings,
             clock=clock,
@@ -87,9 +110,7 @@ class Platform:
             audit=audit,
             registry=registry,
             tokens=Tokens(governance, audit, clock, settings.token_ttl_days),
-            ingest=Ingestor(
-                reads=reads, registry=registry, audit=audit, clock=clock, settings=settings, matcher=matcher
-            ),
+            ingest=ingest,
             searches=PlateSearches(
                 reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page
             ),
@@ -114,6 +135,10 @@ class Platform:
                 audit=audit,
                 clock=clock,
             ),
+            quarantine=quarantine,
+            health=health,
+            images=images,
+            vendor=VendorIngest(ingest=ingest, registry=registry, quarantine=quarantine, health=health, images=images),
         )
 
     def close(self) -> None:

@@ -77,6 +77,13 @@ class AreaSearched(SearchAnswered):
 
 
 @dataclass(frozen=True)
+class ImageViewed(SearchAnswered):
+    """A read's image served, after the gate permitted the read it belongs to (a plate search for that read)."""
+
+    action: ClassVar[str] = "image.viewed"
+
+
+@dataclass(frozen=True)
 class SearchRefused(AuditEvent):
     """A search turned down. Malformed requests (missing purpose, bad case number or field) are refused before
     any owner is evaluated; a request the gate refused for every owner (an auditor's or device's token) records
@@ -219,6 +226,58 @@ class CameraAdded(AuditEvent):
 
     def params(self) -> Json:
         return {"agency": self.agency, "external_id": self.external_id, "mobile": self.mobile}
+
+
+@dataclass(frozen=True)
+class ReadsQuarantined(AuditEvent):
+    """Reads from vendor camera ids the owner has not registered, held in quarantine (``held``, per vendor camera
+    id) or refused because the owner's quarantine is full (``refused``)."""
+
+    action: ClassVar[str] = "ingest.quarantined"
+    owner: str = ""
+    channel: str = ""
+    source: str = ""
+    held: dict[str, int] = field(default_factory=dict)
+    refused: int = 0
+
+    def params(self) -> Json:
+        return {"owner": self.owner, "channel": self.channel, "source": self.source}
+
+    def counts(self) -> Json:
+        return {"held": self.held, "refused": self.refused}
+
+
+@dataclass(frozen=True)
+class QuarantineReleased(AuditEvent):
+    """An admin mapped a vendor camera id onto a registered camera (``how``: ``mapped``) or approved it as a new
+    camera (``approved``); ``released``: quarantined reads handed to the store (their ``ingest.batch`` entries
+    follow with what was stored)."""
+
+    action: ClassVar[str] = "camera.quarantine_released"
+    agency: str = ""
+    vendor_camera: str = ""
+    camera: str = ""
+    how: str = ""
+    released: int = 0
+
+    def params(self) -> Json:
+        return {"agency": self.agency, "vendor_camera": self.vendor_camera, "camera": self.camera, "how": self.how}
+
+    def counts(self) -> Json:
+        return {"released": self.released}
+
+
+@dataclass(frozen=True)
+class CameraConfigured(AuditEvent):
+    """An admin set a camera's silent interval (``silent_after_s``; None: the instance default)."""
+
+    action: ClassVar[str] = "camera.configured"
+    agency: str = ""
+    external_id: str = ""
+    silent_after_s: int | None = None
+
+    def params(self) -> Json:
+        return {"agency": self.agency, "external_id": self.external_id, "silent_after_s": self.silent_after_s}
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,26 @@ class Settings(BaseSettings):
         le=1024 * 1024 * 1024,
         description="Bytes of JSONL per store insert during bulk file ingest (about 1M reads).",
     )
+    quarantine_max_reads: int = Field(
+        100_000,
+        ge=0,
+        le=10_000_000,
+        description="Most reads one agency may hold in quarantine (reads from vendor camera ids it has not "
+        "registered); further reads from unknown cameras are rejected until an admin maps or approves them.",
+    )
+    camera_silent_after_s: int = Field(
+        3600,
+        ge=60,
+        le=30 * 86_400,
+        description="Seconds without a read or heartbeat after which a camera is flagged silent (a camera's own "
+        "`silent_after_s` overrides it).",
+    )
+    image_max_bytes: int = Field(
+        2 * 1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Largest plate or overview image stored with a read; a larger one is not stored (the read is).",
+    )
     search_page: int = Field(
         1_000, ge=1, le=1_000_000, description="Reads a search returns when it does not ask for a `limit`."
     )
@@ -135,6 +155,10 @@ class Settings(BaseSettings):
     @property
     def reads_dir(self) -> Path:
         return self.data / "reads"
+
+    @property
+    def images_dir(self) -> Path:
+        return self.data / "images"
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -58,6 +59,8 @@ class Camera(Base):
     lon: Mapped[float | None] = mapped_column(Float)
     direction: Mapped[float | None] = mapped_column(Float)
     created_ms: Mapped[int] = mapped_column(BigInteger)
+    #: Seconds without a read or heartbeat after which the camera is flagged silent (None: the setting's default).
+    silent_after_s: Mapped[int | None] = mapped_column(Integer)
 
 
 class ApiToken(Base):
@@ -274,3 +277,60 @@ class WebhookDelivery(Base):
     response_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str] = mapped_column(String(500), default="")
     next_attempt_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class QuarantinedRead(Base):
+    """A read from a vendor camera id its owner has not registered, held (as its canonical JSON line, with the
+    time it arrived) until an admin maps the id to a camera or approves it as a new one."""
+
+    __tablename__ = "quarantined_reads"
+    __table_args__ = (Index("ix_quarantined_reads_agency_camera", "agency_id", "vendor_camera"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    vendor_camera: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(32))
+    line: Mapped[str] = mapped_column(Text)
+    received_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class CameraAlias(Base):
+    """A vendor camera id mapped by an admin onto one of the agency's registered cameras."""
+
+    __tablename__ = "camera_aliases"
+    __table_args__ = (UniqueConstraint("agency_id", "vendor_camera"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    vendor_camera: Mapped[str] = mapped_column(String(64))
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id"))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(64))
+
+
+class CameraHealth(Base):
+    """A camera's last read time (the newest read stored from it) and last heartbeat with what it said."""
+
+    __tablename__ = "camera_health"
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id"), primary_key=True)
+    last_read_ms: Mapped[int | None] = mapped_column(BigInteger)
+    last_heartbeat_ms: Mapped[int | None] = mapped_column(BigInteger)
+    healthy: Mapped[bool] = mapped_column(Boolean, default=True)
+    detail: Mapped[str] = mapped_column(String(200), default="")
+
+
+class ReadImage(Base):
+    """A picture sent with a read (plate crop or overview), stored content-addressed by ``sha256`` under the data
+    directory. ``plate`` and ``read_ms`` let the image be served through a plate search of the gate and expire
+    with the read."""
+
+    __tablename__ = "read_images"
+    __table_args__ = (UniqueConstraint("owner_id", "read_id", "kind"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    read_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    plate: Mapped[str] = mapped_column(String(16))
+    read_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+    created_ms: Mapped[int] = mapped_column(BigInteger)

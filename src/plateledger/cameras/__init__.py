@@ -1,0 +1,1 @@
+"""Cameras beyond registration: quarantine of reads from unknown vendor camera ids, and camera health."""

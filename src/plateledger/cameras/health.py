@@ -1,0 +1,134 @@
+"""Camera health: when each camera last sent a read and a heartbeat, and which have gone silent.
+
+The ingest layer records the newest read time per camera of every stored batch and each heartbeat a source
+sends (OpenALPR ``heartbeat``, Genetec and Survision status messages ...). A camera is *silent* when neither has
+arrived for longer than its ``silent_after_s`` (else the ``camera_silent_after_s`` setting), counted from its
+registration when it never sent anything; a heartbeat that reports a fault marks it unhealthy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from plateledger.audit.events import CameraConfigured
+from plateledger.audit.log import Actor, AuditLog
+from plateledger.cameras.quarantine import _admin_of
+from plateledger.core.clock import Clock
+from plateledger.core.errors import FieldInvalid, NotFound
+from plateledger.store.governance import Governance
+from plateledger.store.models import Agency, Camera, CameraHealth
+
+MIN_SILENT_S = 60
+MAX_SILENT_S = 30 * 86_400
+
+
+@dataclass(frozen=True)
+class CameraState:
+    """One camera's health as the API and metrics show it."""
+
+    external_id: str
+    name: str
+    mobile: bool
+    last_read_ms: int | None
+    last_heartbeat_ms: int | None
+    healthy: bool
+    detail: str
+    silent_after_s: int
+    silent: bool
+
+
+class Health:
+    def __init__(self, *, governance: Governance, audit: AuditLog, clock: Clock, default_silent_s: int) -> None:
+        self._gov = governance
+        self._audit = audit
+        self._clock = clock
+        self._default = default_silent_s
+
+    def _rows(self, session: Session, agency_id: int, cameras: set[str]) -> dict[str, tuple[Camera, CameraHealth]]:
+        found: dict[str, tuple[Camera, CameraHealth]] = {}
+        query = select(Camera).where(Camera.agency_id == agency_id, Camera.external_id.in_(sorted(cameras)))
+        for camera in session.scalars(query):
+            health = session.get(CameraHealth, camera.id)
+            if health is None:
+                health = CameraHealth(camera_id=camera.id, healthy=True, detail="")
+                session.add(health)
+            found[camera.external_id] = (camera, health)
+        return found
+
+    def saw_reads(self, agency_id: int, newest: Mapping[str, int]) -> None:
+        """Record the newest read time per registered camera id of a stored batch (never moving backwards)."""
+        if not newest:
+            return
+        with self._gov.session() as session:
+            for camera_id, (_, health) in self._rows(session, agency_id, set(newest)).items():
+                if health.last_read_ms is None or newest[camera_id] > health.last_read_ms:
+                    health.last_read_ms = newest[camera_id]
+
+    def heartbeat(self, agency_id: int, camera: str, ts_ms: int, *, healthy: bool, detail: str) -> bool:
+        """Record a heartbeat of a registered camera; False when the agency has no such camera."""
+        with self._gov.session() as session:
+            rows = self._rows(session, agency_id, {camera})
+            if camera not in rows:
+                return False
+            health = rows[camera][1]
+            if health.last_heartbeat_ms is None or ts_ms >= health.last_heartbeat_ms:
+                health.last_heartbeat_ms = ts_ms
+                health.healthy = healthy
+                health.detail = detail[:200]
+        return True
+
+    def states(self, agency_id: int) -> list[CameraState]:
+        """Every camera of the agency with its health, by camera id."""
+        now = self._clock.now_ms()
+        with self._gov.session() as session:
+            rows = session.execute(
+                select(Camera, CameraHealth)
+                .outerjoin(CameraHealth, CameraHealth.camera_id == Camera.id)
+                .where(Camera.agency_id == agency_id)
+                .order_by(Camera.external_id)
+            ).all()
+        states = []
+        for camera, health in rows:
+            last_read = health.last_read_ms if health else None
+            last_beat = health.last_heartbeat_ms if health else None
+            interval = camera.silent_after_s or self._default
+            last = max(v for v in (last_read, last_beat, camera.created_ms) if v is not None)
+            states.append(
+                CameraState(
+                    external_id=camera.external_id,
+                    name=camera.name,
+                    mobile=camera.mobile,
+                    last_read_ms=last_read,
+                    last_heartbeat_ms=last_beat,
+                    healthy=health.healthy if health else True,
+                    detail=health.detail if health else "",
+                    silent_after_s=interval,
+                    silent=now - last > interval * 1000,
+                )
+            )
+        return states
+
+    def silent_counts(self, agencies: list[Agency]) -> dict[str, int]:
+        """Silent cameras per agency slug (for /metrics)."""
+        return {a.slug: sum(1 for s in self.states(a.id) if s.silent) for a in agencies}
+
+    def configure(self, actor: Actor, agency: Agency, camera: str, silent_after_s: int | None) -> None:
+        """Set a camera's silent interval (None: back to the default); audited with the change."""
+        _admin_of(actor, agency)
+        if silent_after_s is not None and not MIN_SILENT_S <= silent_after_s <= MAX_SILENT_S:
+            raise FieldInvalid("silent_after_s", f"must be between {MIN_SILENT_S} and {MAX_SILENT_S} seconds")
+
+        def change(session: Session) -> tuple[CameraConfigured, None]:
+            row = session.scalars(
+                select(Camera).where(Camera.agency_id == agency.id, Camera.external_id == camera)
+            ).one_or_none()
+            if row is None:
+                raise NotFound(f"no camera {camera[:64]!r} registered to {agency.slug}")
+            row.silent_after_s = silent_after_s
+            return CameraConfigured(agency=agency.slug, external_id=camera, silent_after_s=silent_after_s), None
+
+        self._audit.record(actor, change)

@@ -1,0 +1,283 @@
+"""Quarantine: reads from vendor camera ids their owner has not registered, held until an admin decides.
+
+A vendor's camera id (a Genetec unit name, a Survision serial, an OpenALPR agent uid ...) that is not one of the
+owner's cameras, nor mapped onto one, is not dropped: the read's canonical JSON line is kept with the time it
+arrived, up to ``quarantine_max_reads`` per agency (further reads are refused, with a reason naming the limit).
+An admin then maps the vendor id onto a registered camera or approves it as a new camera; either way the held
+reads are released into the store through the ordinary ingest path (validation, de-duplication, audit, hot-list
+matching) with their original times, and later reads from that vendor id go straight to the store.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import orjson
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from plateledger.agencies.registry import Registry
+from plateledger.audit.events import QuarantineReleased, ReadsQuarantined
+from plateledger.audit.log import Actor, AuditLog
+from plateledger.core.clock import Clock
+from plateledger.core.errors import Conflict, FieldInvalid, NotFound, PermissionDenied
+from plateledger.core.text import VISIBLE_64
+from plateledger.ingest.service import Ingestor
+from plateledger.store.governance import Governance
+from plateledger.store.models import Agency, Camera, CameraAlias, QuarantinedRead
+from plateledger.store.reads import BatchResult
+from plateledger.vocab import Role
+
+#: Quarantined reads handed to the store per batch on release.
+RELEASE_BATCH = 5_000
+
+
+@dataclass(frozen=True)
+class Held:
+    """One read to hold: its index in the caller's batch, the vendor camera id and its canonical JSON line."""
+
+    index: int
+    vendor_camera: str
+    line: bytes
+
+
+@dataclass(frozen=True)
+class PendingCamera:
+    """A vendor camera id with reads in quarantine."""
+
+    vendor_camera: str
+    reads: int
+    first_received_ms: int
+    last_received_ms: int
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Release:
+    """What releasing one vendor camera id did: the camera it now maps to and what the store made of its reads."""
+
+    vendor_camera: str
+    camera: str
+    how: str
+    released: int
+    result: BatchResult
+
+
+def _admin_of(actor: Actor, agency: Agency) -> None:
+    """Operators at the console (no role) act for any agency; through the API only the agency's admins."""
+    if actor.role is None:
+        return
+    if actor.role != Role.ADMIN:
+        raise PermissionDenied("only an admin may manage cameras and their quarantine")
+    if actor.agency_id != agency.id:
+        raise PermissionDenied("an admin manages only its own agency's cameras")
+
+
+class Quarantine:
+    def __init__(
+        self,
+        *,
+        governance: Governance,
+        registry: Registry,
+        ingest: Ingestor,
+        audit: AuditLog,
+        clock: Clock,
+        max_reads: int,
+    ) -> None:
+        self._gov = governance
+        self._registry = registry
+        self._ingest = ingest
+        self._audit = audit
+        self._clock = clock
+        self._max = max_reads
+
+    def aliases(self, agency_id: int) -> dict[str, str]:
+        """Vendor camera id -> registered camera id, for the agency's mapped vendor ids."""
+        with self._gov.session() as session:
+            rows = session.execute(
+                select(CameraAlias.vendor_camera, Camera.external_id)
+                .join(Camera, Camera.id == CameraAlias.camera_id)
+                .where(CameraAlias.agency_id == agency_id)
+            )
+            return {vendor: camera for vendor, camera in rows}
+
+    def hold(
+        self, actor: Actor, owner: Agency, held: list[Held], *, channel: str, source: str
+    ) -> list[tuple[int, str]]:
+        """Hold ``held`` for ``owner``, audited in the same transaction; returns (index, reason) of the reads
+        refused: a vendor camera id that is not 1-64 printable characters, or a full quarantine."""
+        refused: list[tuple[int, str]] = []
+        now = self._clock.now_ms()
+
+        def change(session: Session) -> tuple[ReadsQuarantined, None]:
+            stored = session.scalar(
+                select(func.count()).select_from(QuarantinedRead).where(QuarantinedRead.agency_id == owner.id)
+            )
+            room = max(0, self._max - int(stored or 0))
+            counts: Counter[str] = Counter()
+            for item in held:
+                if not VISIBLE_64.fullmatch(item.vendor_camera):
+                    refused.append((item.index, "camera: must be 1-64 printable characters without spaces"))
+                elif room <= 0:
+                    refused.append(
+                        (
+                            item.index,
+                            f"camera: {item.vendor_camera!r} is not registered to this agency and its quarantine "
+                            f"is full ({self._max} reads); an admin must map or approve the waiting cameras",
+                        )
+                    )
+                else:
+                    room -= 1
+                    counts[item.vendor_camera] += 1
+                    session.add(
+                        QuarantinedRead(
+                            agency_id=owner.id,
+                            vendor_camera=item.vendor_camera,
+                            source=source[:32],
+                            line=item.line.decode(),
+                            received_ms=now,
+                        )
+                    )
+            event = ReadsQuarantined(
+                owner=owner.slug, channel=channel, source=source, held=dict(counts), refused=len(refused)
+            )
+            return event, None
+
+        self._audit.record(actor, change)
+        return refused
+
+    def pending(self, actor: Actor, agency_slug: str) -> list[PendingCamera]:
+        """The agency's vendor camera ids with reads waiting, oldest first."""
+        agency = self._registry.agency(agency_slug)
+        _admin_of(actor, agency)
+        with self._gov.session() as session:
+            rows = session.execute(
+                select(
+                    QuarantinedRead.vendor_camera,
+                    func.count(),
+                    func.min(QuarantinedRead.received_ms),
+                    func.max(QuarantinedRead.received_ms),
+                )
+                .where(QuarantinedRead.agency_id == agency.id)
+                .group_by(QuarantinedRead.vendor_camera)
+                .order_by(func.min(QuarantinedRead.received_ms), QuarantinedRead.vendor_camera)
+            ).all()
+            sources = session.execute(
+                select(QuarantinedRead.vendor_camera, QuarantinedRead.source)
+                .where(QuarantinedRead.agency_id == agency.id)
+                .distinct()
+            ).all()
+        by_camera: dict[str, set[str]] = {}
+        for vendor, src in sources:
+            by_camera.setdefault(vendor, set()).add(src)
+        return [
+            PendingCamera(vendor, int(n), int(first), int(last), tuple(sorted(by_camera.get(vendor, ()))))
+            for vendor, n, first, last in rows
+        ]
+
+    def map(self, actor: Actor, agency_slug: str, vendor_camera: str, camera: str) -> Release:
+        """Map ``vendor_camera`` onto the registered ``camera`` and release its quarantined reads."""
+        agency = self._registry.agency(agency_slug)
+        _admin_of(actor, agency)
+        if not VISIBLE_64.fullmatch(vendor_camera):
+            raise FieldInvalid("vendor_camera", "1-64 printable characters without spaces")
+        with self._gov.session() as session:
+            target = session.scalars(
+                select(Camera).where(Camera.agency_id == agency.id, Camera.external_id == camera)
+            ).one_or_none()
+        if target is None:
+            raise NotFound(f"no camera {camera[:64]!r} registered to {agency_slug}")
+        if vendor_camera == camera:
+            raise FieldInvalid("vendor_camera", "already the id of a registered camera: approve it instead")
+        created = self._clock.now_ms()
+
+        def change(session: Session) -> tuple[QuarantineReleased, None]:
+            existing = session.scalars(
+                select(CameraAlias).where(
+                    CameraAlias.agency_id == agency.id, CameraAlias.vendor_camera == vendor_camera
+                )
+            ).one_or_none()
+            if existing is not None:
+                raise Conflict(f"vendor camera {vendor_camera!r} is already mapped for {agency_slug}")
+            session.add(
+                CameraAlias(
+                    agency_id=agency.id,
+                    vendor_camera=vendor_camera,
+                    camera_id=target.id,
+                    created_ms=created,
+                    created_by=actor.username[:64],
+                )
+            )
+            session.flush()
+            return self._released_event(session, agency, vendor_camera, camera, "mapped"), None
+
+        self._audit.record(actor, change)
+        return self._release(actor, agency, vendor_camera, camera, "mapped")
+
+    def approve(
+        self,
+        actor: Actor,
+        agency_slug: str,
+        vendor_camera: str,
+        *,
+        name: str = "",
+        mobile: bool = False,
+        lat: float | None = None,
+        lon: float | None = None,
+    ) -> Release:
+        """Register ``vendor_camera`` as a new camera of the agency and release its quarantined reads."""
+        agency = self._registry.agency(agency_slug)
+        _admin_of(actor, agency)
+        self._registry.add_camera(
+            actor, agency_slug=agency_slug, external_id=vendor_camera, name=name, mobile=mobile, lat=lat, lon=lon
+        )
+        self._audit.record(
+            actor,
+            lambda session: (self._released_event(session, agency, vendor_camera, vendor_camera, "approved"), None),
+        )
+        return self._release(actor, agency, vendor_camera, vendor_camera, "approved")
+
+    def _released_event(
+        self, session: Session, agency: Agency, vendor_camera: str, camera: str, how: str
+    ) -> QuarantineReleased:
+        waiting = session.scalar(
+            select(func.count())
+            .select_from(QuarantinedRead)
+            .where(QuarantinedRead.agency_id == agency.id, QuarantinedRead.vendor_camera == vendor_camera)
+        )
+        return QuarantineReleased(
+            agency=agency.slug, vendor_camera=vendor_camera, camera=camera, how=how, released=int(waiting or 0)
+        )
+
+    def _release(self, actor: Actor, agency: Agency, vendor_camera: str, camera: str, how: str) -> Release:
+        """Hand the held reads (audited by the caller) to the store in batches, each removed from quarantine once
+        its batch is stored (a crash in between re-sends it on the next release: the store counts it as a
+        duplicate)."""
+        total = BatchResult()
+        released = 0
+        while True:
+            with self._gov.session() as session:
+                rows = session.execute(
+                    select(QuarantinedRead.id, QuarantinedRead.line, QuarantinedRead.source)
+                    .where(QuarantinedRead.agency_id == agency.id, QuarantinedRead.vendor_camera == vendor_camera)
+                    .order_by(QuarantinedRead.id)
+                    .limit(RELEASE_BATCH)
+                ).all()
+            if not rows:
+                break
+            by_source: dict[str, list[tuple[int, bytes]]] = {}
+            for row_id, line, source in rows:
+                read = orjson.loads(line)
+                read["camera"] = camera
+                by_source.setdefault(source, []).append((row_id, orjson.dumps(read)))
+            for source, items in by_source.items():
+                result = self._ingest.store_lines(
+                    actor, agency, [line for _, line in items], channel="quarantine", source=source
+                )
+                result.rejected = [(released + i, reason) for i, reason in result.rejected]
+                total.add(result)
+                released += len(items)
+                with self._gov.session() as session:
+                    session.execute(delete(QuarantinedRead).where(QuarantinedRead.id.in_([i for i, _ in items])))
+        return Release(vendor_camera=vendor_camera, camera=camera, how=how, released=released, result=total)

@@ -1,0 +1,138 @@
+"""The one storing layer for vendor payloads: what an adapter produced, stored for the owner agency.
+
+HTTP (``POST /api/v1/ingest/{source}``) and MQTT both call :meth:`VendorIngest.store` with the owner agency
+(from the credential, never the payload) and an :class:`~plateledger.adapters.base.Adapted`. It
+
+* maps each read's vendor camera id onto the owner's cameras (an admin's mapping first, then the id itself);
+* stores the reads of known cameras through :meth:`Ingestor.store_lines` — the same SQL validation,
+  de-duplication, audit entry per batch and hot-list matching as every other read;
+* holds the reads of unknown vendor camera ids in quarantine (``cameras/quarantine.py``);
+* records camera health: the newest read per camera, and each heartbeat the source sent;
+* stores the images sent with accepted reads, content-addressed (``images/store.py``).
+
+The answer says what happened to every read (``stored``, ``duplicates``, ``rejected`` with index and reason,
+``quarantined``) and to every other part of the payload (``ignored``, with reasons).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import orjson
+
+from plateledger.adapters.base import Adapted, SourceRead
+from plateledger.agencies.registry import Registry
+from plateledger.audit.log import Actor
+from plateledger.cameras.health import Health
+from plateledger.cameras.quarantine import Held, Quarantine
+from plateledger.images.store import ImageStore
+from plateledger.ingest.service import Ingestor
+from plateledger.plates import normalise
+from plateledger.store.models import Agency
+
+
+@dataclass
+class VendorResult:
+    """What one vendor payload did. Indexes count the adapter's reads from 0."""
+
+    stored: int = 0
+    duplicates: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    quarantined: int = 0
+    ignored: list[str] = field(default_factory=list)
+    heartbeats: int = 0
+    images: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "rejected_count": len(self.rejected),
+            "rejected": [{"index": i, "reason": r} for i, r in self.rejected],
+            "quarantined": self.quarantined,
+            "heartbeats": self.heartbeats,
+            "images": self.images,
+            "ignored": self.ignored,
+        }
+
+
+def image_read_id(source: str, read: SourceRead) -> str:
+    """The read id given to a read that carries images but no id of its own, so the images can be linked to
+    it: derived from the source, camera, time and plate, so a re-sent payload gets the same id."""
+    digest = hashlib.sha256(f"{source}\0{read.camera}\0{read.ts_ms}\0{read.plate}".encode()).hexdigest()
+    return f"{source[:16]}-{digest[:40]}"
+
+
+class VendorIngest:
+    def __init__(
+        self, *, ingest: Ingestor, registry: Registry, quarantine: Quarantine, health: Health, images: ImageStore
+    ) -> None:
+        self._ingest = ingest
+        self._registry = registry
+        self._quarantine = quarantine
+        self._health = health
+        self._images = images
+
+    def store(self, actor: Actor, owner: Agency, adapted: Adapted, *, channel: str, source: str) -> VendorResult:
+        """Store what one payload produced for ``owner``; ``channel`` is ``http`` or ``mqtt``, ``source`` the
+        adapter's name. Audited like any ingest batch (one ``ingest.batch`` entry, plus ``ingest.quarantined``
+        when reads were held); raises only when the audit log or a store fails."""
+        known = {c.external_id for c in self._registry.cameras(owner.id)}
+        aliases = self._quarantine.aliases(owner.id)
+        result = VendorResult(ignored=list(adapted.ignored))
+        reads: list[SourceRead] = []
+        stored_idx: list[int] = []
+        lines: list[bytes] = []
+        held: list[Held] = []
+        for index, read in enumerate(adapted.reads):
+            if read.images and read.read_id is None:
+                read = replace(read, read_id=image_read_id(source, read))
+            camera = aliases.get(read.camera, read.camera)
+            if camera != read.camera:
+                read = replace(read, camera=camera)
+            reads.append(read)
+            line = orjson.dumps(read.canonical())
+            if camera in known:
+                stored_idx.append(index)
+                lines.append(line)
+            else:
+                held.append(Held(index, read.camera, line))
+        batch = self._ingest.store_lines(actor, owner, lines, channel=channel, source=source)
+        result.stored, result.duplicates = batch.stored, batch.duplicates
+        result.rejected = [(stored_idx[i], reason) for i, reason in batch.rejected]
+        if held:
+            refused = self._quarantine.hold(actor, owner, held, channel=channel, source=source)
+            result.rejected.extend(refused)
+            result.quarantined = len(held) - len(refused)
+        result.rejected.sort()
+        rejected = {i for i, _ in result.rejected}
+        accepted = [(i, reads[i]) for i in range(len(reads)) if i not in rejected]
+        newest: dict[str, int] = defaultdict(int)
+        for _, read in accepted:
+            if read.camera in known:
+                newest[read.camera] = max(newest[read.camera], read.ts_ms)
+        self._health.saw_reads(owner.id, newest)
+        self._store_images(owner, accepted, result)
+        for status in adapted.statuses:
+            camera = aliases.get(status.camera, status.camera)
+            if self._health.heartbeat(owner.id, camera, status.ts_ms, healthy=status.healthy, detail=status.detail):
+                result.heartbeats += 1
+            else:
+                result.ignored.append(f"heartbeat: camera {status.camera[:64]!r} is not registered to this agency")
+        return result
+
+    def _store_images(self, owner: Agency, accepted: list[tuple[int, SourceRead]], result: VendorResult) -> None:
+        for index, read in accepted:
+            if not read.images or read.read_id is None:
+                continue
+            plate = normalise(read.plate)
+            for image in read.images:
+                problem = self._images.check(image)
+                if problem is not None:
+                    result.ignored.append(f"read {index}: {problem}; the read was kept without it")
+                    continue
+                self._images.put(owner.id, read.read_id, plate, read.ts_ms, image)
+                result.images += 1

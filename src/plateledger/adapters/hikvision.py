@@ -74,7 +74,9 @@ def adapt(body: bytes, content_type: str) -> Adapted:
 def _read(root: Node, anpr: Node, plate: Node, camera: str, images: tuple[Image, ...]) -> SourceRead:
     ts_ms, source_ts = _time(root)
     level = anpr.get("confidenceLevel")
-    score, source_score = confidence(level, 100, allow_text=True) if _present(level) else (None, None)
+    score, source_score = (None, None)
+    if level is not None and _present(level):
+        score, source_score = confidence(level, 100, allow_text=True)
     info = anpr.get("vehicleInfo")
     fix = _gps(root.get("DeviceGPSInfo"))
     uuid = _value(root.get("UUID"))
@@ -96,8 +98,8 @@ def _read(root: Node, anpr: Node, plate: Node, camera: str, images: tuple[Image,
     )
 
 
-def _present(node: Node | None) -> bool:
-    return node is not None and isinstance(node.value, str) and node.value.strip() != ""
+def _present(node: Node) -> bool:
+    return isinstance(node.value, str) and node.value.strip() != ""
 
 
 def _value(node: Node | None, also_none: frozenset[str] | set[str] = frozenset()) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.policy
 from dataclasses import dataclass
+from email.message import Message
 from email.parser import BytesParser
 
 from plateledger.core.errors import InvalidInput, PayloadTooLarge
@@ -43,6 +44,8 @@ def parts(body: bytes, content_type: str, max_parts: int = MAX_PARTS) -> list[Pa
         raise PayloadTooLarge(f"multipart body has more than {max_parts} parts")
     found: list[Part] = []
     for item in payload:
+        if not isinstance(item, Message):
+            raise InvalidInput("multipart body has a part that is not a MIME part")
         data = item.get_payload(decode=True)
         found.append(
             Part(

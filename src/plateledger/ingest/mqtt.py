@@ -104,8 +104,15 @@ class MqttIngest:
             log.error("MQTT ingest: %d read(s) refused: %s", len(reads), refusal.detail)
             self.metrics.reads.labels("refused").inc(len(reads))
             return
-        for outcome, count in result.counts().items():
+        for outcome, count in (
+            ("stored", result.stored),
+            ("duplicate", result.duplicates),
+            ("rejected", len(result.rejected)),
+            ("quarantined", result.quarantined),
+        ):
             self.metrics.reads.labels(outcome).inc(count)
+        for index, reason in result.rejected:
+            log.warning("MQTT ingest: read of %s on %s rejected: %s", reads[index].plate, reads[index].camera, reason)
 
     async def _store_ready(self) -> None:
         if not self._ready:

@@ -106,9 +106,13 @@ def check(call: Callable[[], Adapted]) -> Adapted | PlateledgerError:
     try:
         result = call()
     except PlateledgerError as error:
-        assert 400 <= error.status < 500, error
-        assert error.detail
-        return error
+        refusal = error
+    else:
+        refusal = None
+    if refusal is not None:
+        assert 400 <= refusal.status < 500, refusal
+        assert refusal.detail
+        return refusal
     for read in result.reads:
         check_read(read)
     return result

@@ -13,7 +13,16 @@ from plateledger.adapters import adapter
 from plateledger.adapters.axis import adapt
 from plateledger.adapters.base import SourceRead
 from plateledger.core.errors import FieldInvalid, InvalidInput
-from tests.unit.adapter_kit import FUZZ_DEADLINE_MS, FUZZ_EXAMPLES, HOSTILE_JSON, check, check_hostile, mutated, sample, sample_json
+from tests.unit.adapter_kit import (
+    FUZZ_DEADLINE_MS,
+    FUZZ_EXAMPLES,
+    HOSTILE_JSON,
+    check,
+    check_hostile,
+    mutated,
+    sample,
+    sample_json,
+)
 
 SAMPLE = "parkpow_axis-lpr_event.json"
 
@@ -43,7 +52,8 @@ def test_real_sample() -> None:
             source_confidence="0.719034",
         )
     ]
-    assert adapted.statuses == [] and adapted.ignored == []
+    assert adapted.statuses == []
+    assert adapted.ignored == []
 
 
 def test_plate_fields_in_order_of_preference_and_normalised() -> None:
@@ -56,7 +66,8 @@ def test_plate_fields_in_order_of_preference_and_normalised() -> None:
 def test_event_without_a_plate_is_ignored_with_a_reason() -> None:
     body = event(plateUTF8=None, plateText=None, plateUnicode=None, plateASCII="  ")
     adapted = adapt(body, "application/json")
-    assert adapted.reads == [] and adapted.ignored == ["event without a plate"]
+    assert adapted.reads == []
+    assert adapted.ignored == ["event without a plate"]
 
 
 def test_numeric_timestamp_and_missing_optional_fields() -> None:

@@ -30,9 +30,13 @@ def multipart(parts: list[tuple[str, str, bytes]], boundary: str = "MIME_boundar
     body = b""
     for name, content_type, data in parts:
         body += (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{name}"\r\n'
-            f"Content-Type: {content_type}\r\nContent-Length: {len(data)}\r\n\r\n"
-        ).encode() + data + b"\r\n"
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{name}"\r\n'
+                f"Content-Type: {content_type}\r\nContent-Length: {len(data)}\r\n\r\n"
+            ).encode()
+            + data
+            + b"\r\n"
+        )
     return body + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
@@ -55,7 +59,8 @@ EXPECTED = SourceRead(
 def test_real_sample() -> None:
     adapted = adapter("hikvision")(SAMPLE, XML)
     assert adapted.reads == [EXPECTED]
-    assert adapted.statuses == [] and adapted.ignored == []
+    assert adapted.statuses == []
+    assert adapted.ignored == []
 
 
 def test_multipart_with_plate_crop_and_overview() -> None:
@@ -114,7 +119,8 @@ def test_mac_missing_falls_back_to_the_ip_address() -> None:
 
 def test_no_plate_and_other_event_types_are_ignored() -> None:
     adapted = adapt(edited("<licensePlate>PECT600</licensePlate>", "<licensePlate>unknown</licensePlate>"), XML)
-    assert adapted.reads == [] and adapted.ignored == ["ANPR event without a plate"]
+    assert adapted.reads == []
+    assert adapted.ignored == ["ANPR event without a plate"]
     adapted = adapt(edited("<eventType>ANPR</eventType>", "<eventType>VMD</eventType>"), XML)
     assert adapted.ignored == ["eventType 'VMD' is not a read"]
 
@@ -183,8 +189,12 @@ EXTERNAL_ENTITY = (
     b"<EventNotificationAlert><eventType>ANPR</eventType><ANPR><licensePlate>&xxe;</licensePlate></ANPR>"
     b"</EventNotificationAlert>"
 )
-EXTERNAL_DTD = b'<?xml version="1.0"?><!DOCTYPE EventNotificationAlert SYSTEM "http://127.0.0.1:9/x.dtd"><EventNotificationAlert/>'
-PARAMETER_ENTITY = b'<?xml version="1.0"?><!DOCTYPE e [<!ENTITY % p SYSTEM "file:///etc/passwd"> %p;]><EventNotificationAlert/>'
+EXTERNAL_DTD = (
+    b'<?xml version="1.0"?><!DOCTYPE EventNotificationAlert SYSTEM "http://127.0.0.1:9/x.dtd"><EventNotificationAlert/>'
+)
+PARAMETER_ENTITY = (
+    b'<?xml version="1.0"?><!DOCTYPE e [<!ENTITY % p SYSTEM "file:///etc/passwd"> %p;]><EventNotificationAlert/>'
+)
 
 
 @pytest.mark.parametrize(

@@ -69,7 +69,9 @@ class IngestMetrics:
 
 
 class MqttIngest:
-    def __init__(self, platform: Platform, *, url: str, token: str, topic: str = "frigate", quiet_s: float = 5.0) -> None:
+    def __init__(
+        self, platform: Platform, *, url: str, token: str, topic: str = "frigate", quiet_s: float = 5.0
+    ) -> None:
         self.host, self.port, self._username, self._password = parse_broker(url, "mqtt_ingest_url")
         self._platform = platform
         self._token = token

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from hypothesis import strategies as st
@@ -19,6 +19,7 @@ SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "vend
 PLATE = re.compile(r"[A-Z0-9]{1,10}")
 FUZZ_EXAMPLES = 150
 FUZZ_DEADLINE_MS = 2000
+T = TypeVar("T")
 
 
 def sample(name: str) -> bytes:
@@ -101,20 +102,26 @@ HOSTILE_JSON = [
 ]
 
 
-def check(call: Callable[[], Adapted]) -> Adapted | PlateledgerError:
-    """Run an adapter: a result whose reads are canonical, or a 4xx PlateledgerError; anything else fails."""
+def outcome(call: Callable[[], T]) -> T | PlateledgerError:
+    """The call's result, or the PlateledgerError it raised, which must be a 4xx with a detail; any other
+    exception propagates and fails the test."""
     try:
         result = call()
     except PlateledgerError as error:
         refusal = error
     else:
-        refusal = None
-    if refusal is not None:
-        assert 400 <= refusal.status < 500, refusal
-        assert refusal.detail
-        return refusal
-    for read in result.reads:
-        check_read(read)
+        return result
+    assert 400 <= refusal.status < 500, refusal
+    assert refusal.detail
+    return refusal
+
+
+def check(call: Callable[[], Adapted]) -> Adapted | PlateledgerError:
+    """Run an adapter: a result whose reads are canonical, or a 4xx PlateledgerError; anything else fails."""
+    result = outcome(call)
+    if isinstance(result, Adapted):
+        for read in result.reads:
+            check_read(read)
     return result
 
 

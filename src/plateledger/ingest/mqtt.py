@@ -28,7 +28,13 @@ from plateledger.adapters import frigate
 from plateledger.adapters.base import Adapted, SourceRead
 from plateledger.alerts.mqtt import parse_broker
 from plateledger.auth.tokens import Principal
-from plateledger.core.errors import AuditUnavailable, InvalidInput, PermissionDenied, PlateledgerError
+from plateledger.core.errors import (
+    AuditUnavailable,
+    ConfigurationError,
+    InvalidInput,
+    PermissionDenied,
+    PlateledgerError,
+)
 from plateledger.platform import Platform
 from plateledger.vocab import Role
 
@@ -85,6 +91,32 @@ class MqttIngest:
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
         self._identifier = ""
+
+    @classmethod
+    def configured(
+        cls,
+        platform: Platform,
+        *,
+        url: str | None = None,
+        token: str | None = None,
+        topic: str | None = None,
+        quiet_s: float | None = None,
+    ) -> MqttIngest:
+        """A worker with the given values, else the ``mqtt_ingest_*`` settings."""
+        settings = platform.settings
+        url = url or settings.mqtt_ingest_url
+        token = token or settings.mqtt_ingest_token
+        if not url:
+            raise ConfigurationError("no MQTT broker: give --broker or set mqtt_ingest_url")
+        if not token:
+            raise ConfigurationError("no device token: give --token or set mqtt_ingest_token")
+        return cls(
+            platform,
+            url=url,
+            token=token,
+            topic=topic or settings.mqtt_ingest_topic,
+            quiet_s=settings.mqtt_ingest_quiet_s if quiet_s is None else quiet_s,
+        )
 
     # ---- authentication and storing (worker thread, via asyncio.to_thread) ----------------------------------
     def _principal(self) -> Principal:

@@ -6,23 +6,15 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from plateledger.adapters import adapter
 from plateledger.adapters.axis import adapt
 from plateledger.adapters.base import SourceRead
 from plateledger.core.errors import FieldInvalid, InvalidInput
-from tests.unit.adapter_kit import (
-    FUZZ_DEADLINE_MS,
-    FUZZ_EXAMPLES,
-    HOSTILE_JSON,
-    check,
-    check_hostile,
-    mutated,
-    sample,
-    sample_json,
-)
+from tests.unit.adapter_kit import FUZZ, HOSTILE_JSON, check, check_hostile
+from tests.unit.adapters_support import mutated, sample, sample_json
 
 SAMPLE = "parkpow_axis-lpr_event.json"
 
@@ -56,11 +48,12 @@ def test_real_sample() -> None:
     assert adapted.ignored == []
 
 
-def test_plate_fields_in_order_of_preference_and_normalised() -> None:
+def test_plate_fields_in_order_of_preference_kept_as_read() -> None:
+    # as read: the store normalises the plate (AB123) and keeps this text as plate_raw
     (read,) = adapt(event(plateUTF8=None, plateText="ab-12 3"), "application/json").reads
-    assert read.plate == "AB123"
+    assert read.plate == "ab-12 3"
     (read,) = adapt(event(plateUTF8="", plateText="", plateUnicode="", plateASCII="xy 9"), "application/json").reads
-    assert read.plate == "XY9"
+    assert read.plate == "xy 9"
 
 
 def test_event_without_a_plate_is_ignored_with_a_reason() -> None:
@@ -117,13 +110,13 @@ def test_not_json_at_all() -> None:
     assert err.value.status == 400
 
 
-@settings(max_examples=FUZZ_EXAMPLES, deadline=FUZZ_DEADLINE_MS)
-@given(mutated(sample_json(SAMPLE)))
+@FUZZ
+@given(mutated(sample(SAMPLE)))
 def test_fuzz_mutated_sample(body: bytes) -> None:
     check(lambda: adapt(body, "application/json"))
 
 
-@settings(max_examples=FUZZ_EXAMPLES, deadline=FUZZ_DEADLINE_MS)
+@FUZZ
 @given(st.binary(max_size=2000))
 def test_fuzz_arbitrary_bytes(body: bytes) -> None:
     check(lambda: adapt(body, "application/json"))

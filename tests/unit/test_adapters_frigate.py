@@ -7,22 +7,14 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from plateledger.adapters.base import SourceRead
 from plateledger.adapters.frigate import Deduplicator, Sighting, parse
 from plateledger.core.errors import FieldInvalid, InvalidInput, PayloadTooLarge, PlateledgerError
-from tests.unit.adapter_kit import (
-    FUZZ_DEADLINE_MS,
-    FUZZ_EXAMPLES,
-    HOSTILE_JSON,
-    check_read,
-    mutated,
-    outcome,
-    sample,
-    sample_json,
-)
+from tests.unit.adapter_kit import FUZZ, HOSTILE_JSON, check_read, outcome
+from tests.unit.adapters_support import mutated, sample, sample_json
 
 SAMPLE = "frigate_mqtt_tracked_object_update_lpr_from_docs.json"
 UPDATE = "frigate/tracked_object_update"
@@ -201,10 +193,8 @@ def _outcome(topic: str, body: bytes) -> Sighting | None:
     return None if isinstance(found, PlateledgerError) else found
 
 
-@settings(max_examples=FUZZ_EXAMPLES, deadline=FUZZ_DEADLINE_MS)
-@given(
-    st.one_of(mutated(sample_json(SAMPLE)), mutated(orjson.loads(event("update")))), st.sampled_from([UPDATE, EVENTS])
-)
+@FUZZ
+@given(st.one_of(mutated(sample(SAMPLE)), mutated(event("update"))), st.sampled_from([UPDATE, EVENTS]))
 def test_fuzz_mutated_messages_and_the_reads_they_make(body: bytes, topic: str) -> None:
     found = _outcome(topic, body)
     dedup = Deduplicator(quiet_ms=0)
@@ -214,7 +204,7 @@ def test_fuzz_mutated_messages_and_the_reads_they_make(body: bytes, topic: str) 
                 check_read(made)
 
 
-@settings(max_examples=FUZZ_EXAMPLES, deadline=FUZZ_DEADLINE_MS)
+@FUZZ
 @given(st.binary(max_size=2000), st.sampled_from([UPDATE, EVENTS, "frigate", ""]))
 def test_fuzz_arbitrary_bytes(body: bytes, topic: str) -> None:
     _outcome(topic, body)

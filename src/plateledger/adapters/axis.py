@@ -16,9 +16,8 @@ camera, not pictures (an adapter does no I/O). Each event is one read; an applic
 from __future__ import annotations
 
 from plateledger.adapters.base import Adapted, SourceRead
-from plateledger.adapters.normalise import Node, confidence, epoch_ms, parse_json, position
+from plateledger.adapters.normalise import Node, confidence, epoch_ms, parse_json, plate, position
 from plateledger.core.errors import FieldInvalid
-from plateledger.plates import validate_plate
 
 PLATE_FIELDS = ("plateUTF8", "plateText", "plateUnicode", "plateASCII")
 
@@ -27,8 +26,8 @@ def adapt(body: bytes, content_type: str) -> Adapted:
     """One License Plate Verifier event to one read (or nothing, for an event without a plate)."""
     root = parse_json(body)
     root.obj()
-    plate = next((n for n in (root.get(f) for f in PLATE_FIELDS) if n is not None and n.text(64).strip()), None)
-    if plate is None:
+    text = next((n for n in (root.get(f) for f in PLATE_FIELDS) if n is not None and n.text(64).strip()), None)
+    if text is None:
         return Adapted(ignored=["event without a plate"])
     stamp = root.require("capture_timestamp")
     score = root.get("plateConfidence")
@@ -39,7 +38,7 @@ def adapt(body: bytes, content_type: str) -> Adapted:
     ts_ms, source_ts = _epoch_ms_text(stamp)
     level, source_level = confidence(score, 1, allow_text=True) if score is not None else (None, None)
     read = SourceRead(
-        plate=validate_plate(plate.text(64), plate.path),
+        plate=plate(text),
         ts_ms=ts_ms,
         camera=camera.ident(),
         source_ts=source_ts,

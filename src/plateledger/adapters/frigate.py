@@ -21,9 +21,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 from plateledger.adapters.base import SourceRead
-from plateledger.adapters.normalise import Node, confidence, epoch_seconds, parse_json
+from plateledger.adapters.normalise import Node, confidence, epoch_seconds, parse_json, plate, read_id
 from plateledger.core.errors import FieldInvalid, PayloadTooLarge
-from plateledger.plates import validate_plate
 
 #: The topics (under Frigate's prefix) the MQTT worker subscribes to.
 TOPICS = ("tracked_object_update", "events")
@@ -64,15 +63,15 @@ def parse(topic: str, payload: bytes) -> Sighting | None:
 def _lpr_update(root: Node) -> Sighting | None:
     if root.require("type").text(64) != "lpr":
         return None  # description, face, classification: no plate
-    plate = root.get("plate")
-    if plate is None or not plate.text(64).strip():
+    text = root.get("plate")
+    if text is None or not text.text(64).strip():
         return None
     score, source_score = _score(root.get("score"))
     stamp = root.require("timestamp")
     return Sighting(
         object_id=root.require("id").ident(),
         camera=root.require("camera").ident(),
-        plate=validate_plate(plate.text(64), plate.path),
+        plate=plate(text),
         ts_ms=epoch_seconds(stamp),
         source_ts=stamp.raw(),
         score=score,
@@ -85,16 +84,16 @@ def _event(root: Node) -> Sighting | None:
     after = root.require("after")
     after.obj()
     final = kind == "end"
-    plate_node = after.get("recognized_license_plate")
-    plate = plate_node.text(64) if plate_node is not None else ""
-    if not plate.strip() and not final:
+    text = after.get("recognized_license_plate")
+    found = text is not None and text.text(64).strip() != ""
+    if not found and not final:
         return None
     stamp = after.get("frame_time") or after.require("start_time")
-    score, source_score = _score(after.get("recognized_license_plate_score")) if plate.strip() else (None, None)
+    score, source_score = _score(after.get("recognized_license_plate_score")) if found else (None, None)
     return Sighting(
         object_id=after.require("id").ident(),
         camera=after.require("camera").ident(),
-        plate=validate_plate(plate, plate_node.path) if plate_node is not None and plate.strip() else None,
+        plate=plate(text) if text is not None and found else None,
         ts_ms=epoch_seconds(stamp),
         source_ts=stamp.raw(),
         score=score,
@@ -116,7 +115,7 @@ def _read(best: Sighting) -> SourceRead:
         ts_ms=best.ts_ms,
         camera=best.camera,
         source_ts=best.source_ts,
-        read_id=best.object_id,
+        read_id=read_id(best.object_id),
         confidence=best.score,
         source_confidence=best.source_score,
     )

@@ -27,10 +27,19 @@ import defusedxml
 import defusedxml.ElementTree
 
 from plateledger.adapters.base import Adapted, CameraStatus, Image, SourceRead
-from plateledger.adapters.multipart import parts
-from plateledger.adapters.normalise import MAX_IMAGE_BYTES, Node, confidence, image_bytes, iso_ms, position
+from plateledger.adapters.normalise import (
+    MAX_IMAGE_BYTES,
+    Node,
+    confidence,
+    image_bytes,
+    is_multipart,
+    iso_ms,
+    multipart_parts,
+    plate,
+    position,
+    read_id,
+)
 from plateledger.core.errors import FieldInvalid, InvalidInput, PayloadTooLarge
-from plateledger.plates import validate_plate
 
 #: Largest XML document accepted (Hikvision's are a few kB; the pictures travel as their own parts).
 MAX_XML_BYTES = 1024 * 1024
@@ -44,9 +53,9 @@ def adapt(body: bytes, content_type: str) -> Adapted:
     """One ISAPI notification (XML, or multipart with the XML and its pictures) to reads or a camera status."""
     images: list[Image] = []
     document = body
-    if content_type.strip().lower().startswith("multipart/"):
-        found = parts(body, content_type)
-        xml = [p for p in found if "xml" in p.content_type or p.filename.lower().endswith(".xml")]
+    if is_multipart(content_type):
+        found = multipart_parts(body, content_type)
+        xml = [p for p in found if "xml" in (p.content_type or "") or (p.filename or "").lower().endswith(".xml")]
         if not xml:
             raise InvalidInput("multipart body has no XML part (anpr.xml)")
         document = xml[0].data
@@ -65,13 +74,13 @@ def adapt(body: bytes, content_type: str) -> Adapted:
     if event.upper() != "ANPR":
         return Adapted(ignored=[f"eventType {event[:64]!r} is not a read"])
     anpr = root.require("ANPR")
-    plate = anpr.require("licensePlate")
-    if plate.text(64).strip().lower() in _NO_VALUE:
+    text = anpr.require("licensePlate")
+    if text.text(64).strip().lower() in _NO_VALUE:
         return Adapted(ignored=["ANPR event without a plate"])
-    return Adapted(reads=[_read(root, anpr, plate, camera, tuple(images))])
+    return Adapted(reads=[_read(root, anpr, text, camera, tuple(images))])
 
 
-def _read(root: Node, anpr: Node, plate: Node, camera: str, images: tuple[Image, ...]) -> SourceRead:
+def _read(root: Node, anpr: Node, text: Node, camera: str, images: tuple[Image, ...]) -> SourceRead:
     ts_ms, source_ts = _time(root)
     level = anpr.get("confidenceLevel")
     score, source_score = (None, None)
@@ -79,14 +88,13 @@ def _read(root: Node, anpr: Node, plate: Node, camera: str, images: tuple[Image,
         score, source_score = confidence(level, 100, allow_text=True)
     info = anpr.get("vehicleInfo")
     fix = _gps(root.get("DeviceGPSInfo"))
-    uuid = _value(root.get("UUID"))
     listed = _value(anpr.get("vehicleListName"))
     return SourceRead(
-        plate=validate_plate(plate.text(64), plate.path),
+        plate=plate(text),
         ts_ms=ts_ms,
         camera=camera,
         source_ts=source_ts,
-        read_id=uuid if uuid is not None and len(uuid) <= 64 else None,
+        read_id=read_id(_value(root.get("UUID"))),
         lat=fix[0] if fix else None,
         lon=fix[1] if fix else None,
         confidence=score,

@@ -4,7 +4,10 @@ messages are counted and skipped; unknown cameras are quarantined; a broker rest
 
 from __future__ import annotations
 
+import signal
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,11 +18,13 @@ from fastapi.testclient import TestClient
 
 from plateledger.api.app import create_app
 from plateledger.audit.log import SYSTEM
+from plateledger.core.clock import SystemClock
 from plateledger.core.errors import AuthenticationFailed, ConfigurationError, PermissionDenied
+from plateledger.core.settings import Settings
 from plateledger.ingest.mqtt import MqttIngest
 from plateledger.platform import Platform
 from tests.integration.mqtt_kit import publish, start_broker, wait_until
-from tests.support import NOW_MS, AgencyKit, free_port, search, seed_agency
+from tests.support import NOW_MS, AgencyKit, free_port, opened, search, seed_agency
 
 UPDATE = "frigate/tracked_object_update"
 EVENTS = "frigate/events"
@@ -178,3 +183,35 @@ def test_a_revoked_token_stops_storing(
     publish(broker[0], [(UPDATE, lpr("r-1", "4DDD444", 0.9, 10)), (EVENTS, end("r-1", 11))])
     wait_until(lambda: stored(worker, "refused") == 1, what="the read refused")
     assert search(platform, kit.investigator, "4DDD444").reads == []
+
+
+@pytest.mark.slow
+def test_the_mqtt_command(settings: Settings, broker: list[Any]) -> None:
+    """`plateledger mqtt` in its own process: stores what is published, skips a bad message, stops on SIGTERM
+    storing the vehicle still open, and says what it did."""
+    with opened(settings, SystemClock()) as platform:
+        kit = seed_agency(platform, "cli-pd")
+    now_s = time.time()
+    broker_url = f"mqtt://127.0.0.1:{broker[0]}"
+    options = ["--broker", broker_url, "--token", kit.tokens["device"], "--quiet", "600", "--data", str(settings.data)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "plateledger.cli.main", "mqtt", *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith(f"connected to 127.0.0.1:{broker[0]}")
+        message = orjson.loads(lpr("cli-1", "6CLI666", 0.9, 0, camera="cli-pd-fixed"))
+        publish(broker[0], [(UPDATE, b"{"), (UPDATE, orjson.dumps({**message, "timestamp": now_s - 5}))])
+        time.sleep(1)
+        proc.send_signal(signal.SIGTERM)
+        output, errors = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, errors
+    assert "stopped: 1 reads stored, 1 bad messages skipped" in output
+    with opened(settings, SystemClock()) as platform:
+        (found,) = search(platform, platform.tokens.authenticate(kit.tokens["investigator"]), "6CLI666").reads
+    assert (found.read_id, found.camera) == ("cli-1", "cli-pd-fixed")

@@ -58,7 +58,11 @@ def _run(worker: MqttIngest, metrics_port: int | None) -> None:
     if metrics_port is not None:
         start_http_server(metrics_port, addr="127.0.0.1", registry=worker.metrics.registry)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    out.print(f"ingesting MQTT from {worker.host}:{worker.port} (Ctrl-C stops)")
+    where = f"{worker.host}:{worker.port}"
+    if worker.connected.wait(5):
+        out.print(f"connected to {where}: ingesting Frigate's plates (Ctrl-C stops)")
+    else:
+        err.print(f"broker {where} not reachable yet: retrying with backoff (Ctrl-C stops)")
     try:
         while not stop.wait(1):
             pass

@@ -7,15 +7,17 @@ repository; see that folder's README for their sources and licences).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import strategies as st
 
 from plateledger.adapters.base import Adapted
-from plateledger.core.errors import PlateledgerError
+from plateledger.core.errors import FieldInvalid, PlateledgerError
 
 REPO = Path(__file__).resolve().parents[2]
 VENDOR_SAMPLES = REPO / ".." / "shared" / "data" / "vendor_samples"
@@ -53,6 +55,18 @@ def adapts_or_refuses(adapt: Callable[[bytes, str], Adapted], body: bytes, conte
         return adapted
     assert 400 <= refused.status < 500, f"{type(refused).__name__} ({refused.status}): {refused}"
     return None
+
+
+def assert_refused(
+    adapt: Callable[[bytes, str], Adapted], payload: Any, mutate: Callable[[Any], object], field: str, rule: str
+) -> None:
+    """``mutate`` (applied to a copy of ``payload``) makes the adapter refuse ``field`` with a rule containing
+    ``rule``."""
+    document = copy.deepcopy(payload)
+    mutate(document)
+    with pytest.raises(FieldInvalid) as err:
+        adapt(orjson.dumps(document), "application/json")
+    assert (err.value.field, rule in err.value.rule) == (field, True), err.value.rule
 
 
 # ---- mutations --------------------------------------------------------------------------------------------

@@ -7,13 +7,14 @@ The budget is fixed (``max_examples`` per seed payload, derandomised) so CI runs
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
 
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plateledger.adapters import Adapted, blueiris, openalpr, platerecognizer
+from plateledger.adapters import SOURCES, Adapted, adapter, blueiris, openalpr, platerecognizer
 from tests.unit import openalpr_payloads as oa
 from tests.unit.adapters_support import adapts_or_refuses, multipart, mutated, sample
 
@@ -51,6 +52,13 @@ def test_mutated_payloads_adapt_or_refuse(
     name: str, adapt: Callable[[bytes, str], Adapted], seed: bytes, data: st.DataObject
 ) -> None:
     adapts_or_refuses(adapt, data.draw(mutated(seed)), JSON)
+
+
+@pytest.mark.parametrize("module", [openalpr, platerecognizer, blueiris], ids=lambda m: m.__name__)
+def test_registry_finds_each_adapter(module: ModuleType) -> None:
+    name = module.__name__.rsplit(".", 1)[1]
+    assert SOURCES[name] == name
+    assert adapter(name) is module.adapt
 
 
 STREAM = sample("platerecognizer_stream_webhook_recognition_from_webhook_tester.json")

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from plateledger.adapters import normalise as n
 from plateledger.core.errors import FieldInvalid, InvalidInput, PayloadTooLarge
+from tests.unit.adapters_support import multipart
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(64))
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(32)
@@ -236,3 +237,22 @@ def test_images_refused(text: str) -> None:
 def test_image_size_limit() -> None:
     with pytest.raises(PayloadTooLarge):
         n.image_b64(node(base64.b64encode(JPEG).decode()), "plate", max_bytes=10)
+
+
+# ---- multipart ----------------------------------------------------------------------------------------------
+def test_multipart_parts_keep_names_filenames_and_types() -> None:
+    body = multipart([("json", None, "application/json", b'{"a": 1}'), ("upload", "cam 1.jpg", "image/jpeg", JPEG)])
+    parts = n.multipart_parts(body, "multipart/form-data; boundary=plateledger-test")
+    assert parts == [
+        n.Part(name="json", filename=None, content_type="application/json", data=b'{"a": 1}'),
+        n.Part(name="upload", filename="cam 1.jpg", content_type="image/jpeg", data=JPEG),
+    ]
+    assert n.is_multipart("Multipart/Form-Data; boundary=x")
+    assert not n.is_multipart("application/json")
+
+
+@pytest.mark.parametrize("cut", [0, 10, 60, -3])
+def test_multipart_cut_short_is_refused(cut: int) -> None:
+    body = multipart([("json", None, None, b"{}")])
+    with pytest.raises(InvalidInput):
+        n.multipart_parts(body[:cut], "multipart/form-data; boundary=plateledger-test")

@@ -69,12 +69,12 @@ def adapt_with(body: bytes, *, frames: Frames = "group") -> Adapted:
 
 def _country(node: n.Node) -> str:
     found = node.get("country")
-    return found.text(16) if found is not None else DEFAULT_COUNTRY
+    return found.text(64) if found is not None else DEFAULT_COUNTRY
 
 
 def _region(node: n.Node, key: str, country: str) -> str | None:
     found = node.get(key)
-    return n.region(found.text(16), country) if found is not None else None
+    return n.region(found.text(64), country) if found is not None else None
 
 
 def _top(vehicle: n.Node | None, key: str) -> str | None:
@@ -83,7 +83,7 @@ def _top(vehicle: n.Node | None, key: str) -> str | None:
         return None
     choices = []
     for item in found.items(100):
-        name = item.require("name").text(128)
+        name = item.require("name").text(n.MAX_ATTRIBUTE)
         choices.append((name, item.require("confidence").number()))
     best = n.best(choices)
     return None if best is None else best[0]

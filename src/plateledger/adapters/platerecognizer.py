@@ -125,7 +125,7 @@ def _vehicle_mode(plate: n.Node | None) -> tuple[str, tuple[float, str], str | N
 
 
 def _code(node: n.Node) -> str:
-    return node.text(16)
+    return node.text(64)
 
 
 def _props(vehicle: n.Node | None) -> n.Node:
@@ -137,7 +137,7 @@ def _props(vehicle: n.Node | None) -> n.Node:
 def _known(node: n.Node | None) -> str | None:
     if node is None:
         return None
-    text = node.text(128).strip()
+    text = node.text(n.MAX_ATTRIBUTE).strip()
     return None if text.lower() in UNKNOWN else text
 
 
@@ -148,7 +148,7 @@ def _best_value(node: n.Node | None, key: str) -> str | None:
     choices = []
     for item in node.items(100):
         name = item.get(key) or item.require("value")
-        choices.append((name.text(128), item.require("score").number()))
+        choices.append((name.text(n.MAX_ATTRIBUTE), item.require("score").number()))
     best = n.best((name, score) for name, score in choices if name.strip().lower() not in UNKNOWN)
     return None if best is None else best[0]
 

@@ -122,6 +122,10 @@ REJECTIONS = [
     pytest.param(vehicle(direction="N"), "vehicle.direction", "must be a number", id="dir-text"),
     pytest.param(vehicle(direction=361), "vehicle.direction", "between 0 and 360", id="dir-361"),
     pytest.param(vehicle(direction=-1), "vehicle.direction", "between 0 and 360", id="dir-negative"),
+    pytest.param(ok(source_ts=1748775600), "source_ts", "must be a string", id="source-ts-number"),
+    pytest.param(ok(source_ts="9" * 65), "source_ts", "longer than 64", id="source-ts-long"),
+    pytest.param(ok(source_confidence=93.5), "source_confidence", "must be a string", id="source-conf-number"),
+    pytest.param(ok(source_confidence="é" * 65), "source_confidence", "longer than 64", id="source-conf-long"),
     pytest.param(b"[1, 2]", "read", "must be a JSON object", id="array"),
     pytest.param(b'"ABC123"', "read", "must be a JSON object", id="string"),
     pytest.param(b"42", "read", "must be a JSON object", id="number"),
@@ -184,6 +188,7 @@ ACCEPTED = [
     pytest.param(ok(extra_field={"ignored": True}), id="unknown-field-ignored"),
     pytest.param(ok(ts=TS, read_id="r" * 64), id="read-id-64"),
     pytest.param(ok(region="ca"), id="region-bare"),
+    pytest.param(ok(source_ts="2025/06/01 11:00:00.5", source_confidence="é" * 64), id="source-values-64"),
 ]
 
 

@@ -110,6 +110,15 @@ def test_confidence_region_and_vehicle_are_normalised(platform: Platform, city: 
     assert (fourth.confidence, fourth.region, fourth.direction) == (None, "", None)
 
 
+def test_source_values_are_kept_as_sent_and_returned(platform: Platform, city: AgencyKit) -> None:
+    reads = [ok(plate="RAW1", confidence=0.935, source_ts="1748775600.25", source_confidence="93.5"), ok(plate="RAW2")]
+    assert ingest(platform, city, reads).stored == 2
+    (first,) = history(platform, city, "RAW1")
+    assert (first.source_ts, first.source_confidence) == ("1748775600.25", "93.5")
+    (second,) = history(platform, city, "RAW2")
+    assert (second.source_ts, second.source_confidence) == ("", "")
+
+
 def test_bare_region_takes_the_owner_agencys_country(platform: Platform) -> None:
     kit = seed_agency(platform, "cdmx", country="MX", state="CMX", roles=ROLES)
     assert ingest(platform, kit, [read("MEX1", camera=kit.cameras[0], region="ja")]).stored == 1

@@ -8,6 +8,7 @@ from typing import Any
 
 from chdb import session as _chdb_session
 
+from plateledger.agencies.registry import CameraInfo
 from plateledger.policy.gate import Book, Gate, Owner, Request
 from plateledger.policy.rules import DEFAULT
 from plateledger.store import sql
@@ -18,8 +19,28 @@ from tests.support import HOUR_MS, NOW_MS
 
 chdb_session: Any = _chdb_session
 
-#: The reads table as the first release created it: no projection, no lightweight-delete setting.
-OLD_READS = f"CREATE TABLE reads ({sql.READS_COLUMNS}) ENGINE = MergeTree ORDER BY (plate_key, plate, ts)"
+#: The columns of the first release (before ``source_ts`` and ``source_confidence``).
+FIRST_COLUMNS = """
+        plate_key   String CODEC(ZSTD(3)),
+        plate       String CODEC(ZSTD(3)),
+        ts          DateTime64(3, 'UTC') CODEC(Delta, ZSTD(3)),
+        owner       UInt32 CODEC(ZSTD(3)),
+        camera      LowCardinality(String),
+        plate_raw   String CODEC(ZSTD(3)),
+        read_id     String CODEC(ZSTD(3)),
+        region      LowCardinality(String),
+        lat         Float32 CODEC(ZSTD(3)),
+        lon         Float32 CODEC(ZSTD(3)),
+        confidence  Float32 CODEC(ZSTD(3)),
+        make        LowCardinality(String),
+        model       LowCardinality(String),
+        color       LowCardinality(String),
+        vtype       LowCardinality(String),
+        direction   Float32 CODEC(ZSTD(3)),
+        source      LowCardinality(String),
+        ingest_ts   DateTime64(3, 'UTC') CODEC(Delta, ZSTD(3))"""
+#: The reads table as the first release created it: no projection, no lightweight-delete setting, no raw columns.
+OLD_READS = f"CREATE TABLE reads ({FIRST_COLUMNS}) ENGINE = MergeTree ORDER BY (plate_key, plate, ts)"
 
 
 def test_an_old_reads_table_gets_the_projection_and_answers_the_same(tmp_path: Path) -> None:
@@ -70,5 +91,43 @@ def test_an_old_reads_table_gets_the_projection_and_answers_the_same(tmp_path: P
         assert int(store._scalar(projected)) == 9
         store._query("DELETE FROM reads WHERE read_id = 'r1'")
         assert [r.read_id for r in store.area_reads(permit, query)] == [f"r{i}" for i in range(2, 10)]
+    finally:
+        store.close()
+
+
+def test_an_old_reads_table_gets_the_source_columns_and_stores_them(tmp_path: Path) -> None:
+    path = tmp_path / "reads"
+    old = chdb_session.Session(str(path))
+    old.query(OLD_READS)
+    old.query(
+        "INSERT INTO reads (plate_key, plate, ts, owner, camera, read_id, lat, lon) VALUES "
+        f"('ABC123', 'ABC123', fromUnixTimestamp64Milli(toInt64({NOW_MS - HOUR_MS}), 'UTC'), 1, 'cam', 'old', 1, 2)"
+    )
+    old.close()
+
+    store = ReadsStore(path)
+    try:
+        columns = dict(store._rows("SELECT name, type FROM system.columns WHERE table = 'reads'"))
+        assert columns["source_ts"] == "String"
+        assert columns["source_confidence"] == "LowCardinality(String)"
+        cameras = [CameraInfo("cam", "cam", False, 1.0, 2.0)]
+        result = store.ingest_block(
+            b'{"plate": "ABC123", "ts": %d, "camera": "cam", "read_id": "new", '
+            b'"source_ts": "2025/06/01 11:00:00", "source_confidence": "93.5"}' % (NOW_MS - HOUR_MS + 1),
+            owner=1,
+            cameras=cameras,
+            country="US",
+            now_ms=NOW_MS,
+            future_tolerance_ms=0,
+            max_read_bytes=16384,
+            source="test",
+        )
+        assert (result.stored, result.rejected) == (1, [])
+        rows = store._rows("SELECT read_id, source_ts, source_confidence FROM reads ORDER BY read_id")
+        assert rows == [["new", "2025/06/01 11:00:00", "93.5"], ["old", "", ""]]
+        # Opening again is a no-op for the columns (ADD COLUMN IF NOT EXISTS).
+        store.close()
+        store = ReadsStore(path)
+        assert store.count() == 2
     finally:
         store.close()

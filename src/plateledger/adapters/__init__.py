@@ -32,7 +32,12 @@ def adapter(source: str) -> Adapter:
     module = SOURCES.get(source)
     if module is None:
         raise NotFound(f"no adapter for source {source[:64]!r}; known sources: {', '.join(sorted(SOURCES))}")
-    found: Adapter = importlib.import_module(f"plateledger.adapters.{module}").adapt
+    try:
+        found: Adapter = importlib.import_module(f"plateledger.adapters.{module}").adapt
+    except ModuleNotFoundError as missing:
+        if missing.name != f"plateledger.adapters.{module}":
+            raise
+        raise NotFound(f"the {source} adapter is not part of this installation") from None
     return found
 
 

@@ -14,7 +14,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from plateledger import __version__
 from plateledger.alerts.delivery import Broker
 from plateledger.api import problems
-from plateledger.api.routes import admin, agencies, alerts, hotlists, reads, search, sharing, transparency, webhooks
+from plateledger.api.redact import install_log_filter
+from plateledger.api.routes import (
+    admin,
+    agencies,
+    alerts,
+    cameras,
+    hotlists,
+    ingest,
+    reads,
+    search,
+    sharing,
+    transparency,
+    webhooks,
+)
 from plateledger.platform import Platform
 
 
@@ -74,6 +87,7 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
     app.state.platform = platform
     app.state.broker = Broker(platform.alerts, heartbeat_s=platform.settings.alert_heartbeat_s)
     problems.install(app)
+    install_log_filter()
     _metrics(app, platform, collectors)
 
     @app.get("/healthz", tags=["health"])
@@ -81,6 +95,8 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
         return {"status": "ok", "version": __version__}
 
     app.include_router(reads.router)
+    app.include_router(ingest.router)
+    app.include_router(cameras.router)
     app.include_router(search.router)
     app.include_router(admin.router)
     app.include_router(sharing.router)

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from plateledger.api.redact import redact_path
 from plateledger.core.errors import PlateledgerError
 
 PROBLEM = "application/problem+json"
@@ -39,7 +40,7 @@ def problem_for(error: PlateledgerError, instance: str) -> JSONResponse:
 def install(app: FastAPI) -> None:
     @app.exception_handler(PlateledgerError)
     async def _domain(request: Request, error: PlateledgerError) -> JSONResponse:
-        return problem_for(error, request.url.path)
+        return problem_for(error, redact_path(request.url.path))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -52,7 +53,7 @@ def install(app: FastAPI) -> None:
             f"{field}: {first.get('msg', 'invalid')}",
             "https://plateledger.org/problems/invalid-field",
             field=field,
-            instance=request.url.path,
+            instance=redact_path(request.url.path),
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -62,16 +63,16 @@ def install(app: FastAPI) -> None:
             str(error.detail),
             str(error.detail),
             "about:blank",
-            instance=request.url.path,
+            instance=redact_path(request.url.path),
         )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s", request.url.path)
+        log.exception("unhandled error on %s", redact_path(request.url.path))
         return problem(
             500,
             "Internal error",
             "the server failed; the request was not completed",
             "https://plateledger.org/problems/internal",
-            instance=request.url.path,
+            instance=redact_path(request.url.path),
         )

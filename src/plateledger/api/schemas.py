@@ -69,6 +69,8 @@ class ReadOut(BaseModel):
     confidence: float | None
     owner: str
     vehicle: dict[str, str | float] | None = None
+    source_ts: str | None = Field(None, description="The source's own time value, exactly as it sent it")
+    source_confidence: str | None = Field(None, description="The source's own confidence value, exactly as sent")
 
 
 class WithheldOut(BaseModel):

@@ -10,7 +10,8 @@ and exits with ``exit_code``. The domain never raises HTTP exceptions.
     ├── InvalidInput            400  a request or file that cannot be used (bad field, bad format)
     │   ├── FieldInvalid        422  one named field breaks a rule (purpose, case_number, plate pattern ...)
     │   ├── ImportRefused       422  a hot-list file with invalid lines, refused whole; ``report`` names each
-    │   └── PayloadTooLarge     413  body or batch over its limit
+    │   ├── PayloadTooLarge     413  body or batch over its limit
+    │   └── UnsupportedMediaType 415 a body whose content type the endpoint does not take
     ├── AuthenticationFailed    401  missing, unknown, expired or revoked credential; bad password
     ├── PermissionDenied        403  the credential's role may not do this
     ├── NotFound                404  no such agency, user, camera or token
@@ -78,6 +79,12 @@ class PayloadTooLarge(InvalidInput):
     status = 413
     title = "Payload too large"
     slug = "payload-too-large"
+
+
+class UnsupportedMediaType(InvalidInput):
+    status = 415
+    title = "Unsupported media type"
+    slug = "unsupported-media-type"
 
 
 class AuthenticationFailed(PlateledgerError):

@@ -33,6 +33,11 @@ from plateledger.ingest.service import Ingestor
 from plateledger.plates import normalise
 from plateledger.store.models import Agency
 
+NO_CAMERA = (
+    "camera: required: this source's payload does not name its camera; "
+    "send the camera id as ?camera=ID in the URL (or the source's serial-number header)"
+)
+
 
 @dataclass
 class VendorResult:
@@ -95,14 +100,16 @@ class VendorIngest:
                 read = replace(read, camera=camera)
             reads.append(read)
             line = orjson.dumps(read.canonical())
-            if camera in known:
+            if not camera:
+                result.rejected.append((index, NO_CAMERA))
+            elif camera in known:
                 stored_idx.append(index)
                 lines.append(line)
             else:
                 held.append(Held(index, read.camera, line))
         batch = self._ingest.store_lines(actor, owner, lines, channel=channel, source=source)
         result.stored, result.duplicates = batch.stored, batch.duplicates
-        result.rejected = [(stored_idx[i], reason) for i, reason in batch.rejected]
+        result.rejected.extend((stored_idx[i], reason) for i, reason in batch.rejected)
         if held:
             refused = self._quarantine.hold(actor, owner, held, channel=channel, source=source)
             result.rejected.extend(refused)

@@ -34,6 +34,8 @@ def read_json(read: StoredRead, owner_names: dict[int, str]) -> dict[str, object
         "confidence": read.confidence,
         "owner": owner_names.get(read.owner, str(read.owner)),
         "vehicle": vehicle or None,
+        "source_ts": read.source_ts or None,
+        "source_confidence": read.source_confidence or None,
     }
 
 

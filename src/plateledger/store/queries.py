@@ -83,6 +83,9 @@ class StoredRead:
     vtype: str
     direction: float | None
     source: str
+    #: The source's own time and confidence as sent ('' when the read came without them).
+    source_ts: str = ""
+    source_confidence: str = ""
 
 
 def _num(value: Any) -> float | None:
@@ -94,7 +97,7 @@ def _num(value: Any) -> float | None:
 #: Columns of a returned read, in StoredRead's order.
 READ_COLUMNS = (
     f"{sql.EFFECTIVE_READ_ID} AS rid, plate, plate_raw, region, toUnixTimestamp64Milli(ts), camera, "
-    "lat, lon, confidence, owner, make, model, color, vtype, direction, source"
+    "lat, lon, confidence, owner, make, model, color, vtype, direction, source, source_ts, source_confidence"
 )
 
 
@@ -116,6 +119,8 @@ def stored_read(r: list[Any]) -> StoredRead:
         vtype=r[13],
         direction=_num(r[14]),
         source=r[15],
+        source_ts=r[16],
+        source_confidence=r[17],
     )
 
 

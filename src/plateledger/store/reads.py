@@ -178,10 +178,14 @@ class ReadsStore:
                 self._query(f"ALTER TABLE {table} MODIFY SETTING {', '.join(missing)}")
 
     def _upgrade(self) -> None:
-        """Bring a reads table made by an earlier version up to date: add the area-search projection and
+        """Bring a reads table made by an earlier version up to date: add the source's raw time and confidence
+        columns (a metadata change: existing parts read them as ''; the projection's ``SELECT *`` covers them),
+        and add the area-search projection and
         build it for the parts already stored. The build is a mutation that runs in the background (and resumes
         after a restart); until a part has it, queries read that part from the plate-ordered table, so answers
         are the same, only slower."""
+        for name, kind in sql.SOURCE_COLUMNS.items():
+            self._query(f"ALTER TABLE reads ADD COLUMN IF NOT EXISTS {name} {kind}")
         present = self._scalar(
             "SELECT count() FROM system.projections WHERE database = currentDatabase() AND table = 'reads' "
             "AND name = {name:String}",

@@ -26,7 +26,16 @@ PART_SETTINGS = {
 }
 _PART_SETTINGS_SQL = ", ".join(f"{name} = {value}" for name, value in PART_SETTINGS.items())
 
-READS_COLUMNS = """
+#: The source's own time and confidence, exactly as sent (vendor adapters; '' when absent), kept with the read so
+#: a normalisation can be checked against the original. Added to older tables by ``ReadsStore._upgrade``.
+#: Confidence values repeat (a few hundred distinct spellings): LowCardinality. Times are unique per read: ZSTD.
+SOURCE_COLUMNS = {
+    "source_ts": "String CODEC(ZSTD(3))",
+    "source_confidence": "LowCardinality(String) CODEC(ZSTD(3))",
+}
+SOURCE_COLUMNS_DDL = ",\n        ".join(f"{name} {kind}" for name, kind in SOURCE_COLUMNS.items())
+
+READS_COLUMNS = f"""
         plate_key   String CODEC(ZSTD(3)),
         plate       String CODEC(ZSTD(3)),
         ts          DateTime64(3, 'UTC') CODEC(Delta, ZSTD(3)),
@@ -44,7 +53,8 @@ READS_COLUMNS = """
         vtype       LowCardinality(String),
         direction   Float32 CODEC(ZSTD(3)),
         source      LowCardinality(String),
-        ingest_ts   DateTime64(3, 'UTC') CODEC(Delta, ZSTD(3))"""
+        ingest_ts   DateTime64(3, 'UTC') CODEC(Delta, ZSTD(3)),
+        {SOURCE_COLUMNS_DDL}"""
 
 #: Area search reads a time window: a copy of every column ordered by time, kept by ClickHouse with each part,
 #: so a 1-hour window reads its own slice instead of scanning a table ordered by plate (measured in
@@ -175,6 +185,7 @@ def parse_select(source_table: str) -> str:
         _raw("lon"),
     )
     conf_raw, veh_raw = _raw("confidence"), _raw("vehicle")
+    sts_raw, sconf_raw = _raw("source_ts"), _raw("source_confidence")
     columns = {
         "plate_s": f"if({_is_str(plate_raw)}, {_str(plate_raw)}, '')",
         "plate_n": "upper(replaceRegexpAll(plate_s, '[^A-Za-z0-9]', ''))",
@@ -209,6 +220,8 @@ def parse_select(source_table: str) -> str:
         "color_s": f"if({_is_str(_raw('color', v))}, {_str(_raw('color', v))}, '')",
         "type_s": f"if({_is_str(_raw('type', v))}, {_str(_raw('type', v))}, '')",
         "dir_v": f"if({_is_num(_raw('direction', v))}, toFloat64OrNull({_raw('direction', v)}), NULL)",
+        "sts_s": f"if({_is_str(sts_raw)}, {_str(sts_raw)}, '')",
+        "sconf_s": f"if({_is_str(sconf_raw)}, {_str(sconf_raw)}, '')",
     }
     rules: list[tuple[str, str]] = [
         ("length(line) > {max_bytes:UInt64}", "read: larger than the read size limit"),
@@ -270,6 +283,8 @@ def parse_select(source_table: str) -> str:
             "NOT (ifNull(dir_v, 0) BETWEEN 0 AND 360)",
             "vehicle.direction: must be between 0 and 360 degrees",
         ),
+        *_opt_string_rule("source_ts", sts_raw, "sts_s"),
+        *_opt_string_rule("source_confidence", sconf_raw, "sconf_s"),
     ]
     # Each rule is one bit of a mask (vectorised comparisons); the reason is the message of the lowest set bit,
     # i.e. the first rule broken. A 45-branch multiIf measured 25 s per million rows; this is ~100x cheaper.
@@ -303,12 +318,14 @@ def parse_select(source_table: str) -> str:
         make_s AS make, model_s AS model, color_s AS color, type_s AS vtype,
         toFloat32(ifNull(dir_v, nan)) AS direction,
         source,
-        fromUnixTimestamp64Milli({{now_ms:Int64}}, 'UTC') AS ingest_ts
+        fromUnixTimestamp64Milli({{now_ms:Int64}}, 'UTC') AS ingest_ts,
+        sts_s AS source_ts,
+        sconf_s AS source_confidence
     FROM {source_table}
     """
 
 
 STORED_COLUMNS = (
     "plate_key, plate, ts, owner, camera, plate_raw, read_id, region, lat, lon, confidence, "
-    "make, model, color, vtype, direction, source, ingest_ts"
+    "make, model, color, vtype, direction, source, ingest_ts, source_ts, source_confidence"
 )

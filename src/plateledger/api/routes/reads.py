@@ -14,7 +14,7 @@ from plateledger.vocab import Role
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"body larger than {limit} bytes")
@@ -39,7 +39,7 @@ async def post_reads(request: Request, platform: PlatformDep, principal: Princip
         platform.audit.append(principal.actor, IngestRefused(reason="only device tokens may ingest"))
         raise PermissionDenied("only a device token may ingest reads")
     try:
-        body = await _read_body(request, platform.settings.max_body_bytes)
+        body = await read_body(request, platform.settings.max_body_bytes)
     except PayloadTooLarge as refusal:
         platform.audit.append(principal.actor, IngestRefused(reason=refusal.detail))
         raise

@@ -1,0 +1,153 @@
+"""POST /api/v1/ingest/{source}: what ALPR equipment sends, as it sends it, through the source's adapter.
+
+Authenticated by a device token in the ``Authorization: Bearer`` header, or, for equipment that cannot set
+headers, in the path (``/api/v1/ingest/{source}/{token}``; never logged: see ``api/redact.py``). The body is read
+up to ``max_body_bytes``, adapted (``plateledger.adapters``) and stored by the one vendor storing layer
+(``ingest/vendor.py``). Every refusal is audited (``ingest.refused``) and answered as problem+json naming the
+field and rule; the answer to an accepted payload says what happened to each part of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from plateledger.adapters import SOURCES, adapter
+from plateledger.adapters.base import Adapted
+from plateledger.api.deps import PlatformDep, bearer
+from plateledger.api.redact import redact_path
+from plateledger.api.routes.reads import read_body
+from plateledger.api.schemas import Rejection
+from plateledger.audit.events import IngestRefused
+from plateledger.audit.log import Actor
+from plateledger.auth.tokens import Principal
+from plateledger.core.errors import InvalidInput, PermissionDenied, PlateledgerError, UnsupportedMediaType
+from plateledger.core.text import VISIBLE_64
+from plateledger.platform import Platform
+from plateledger.vocab import Role
+
+router = APIRouter(prefix="/api/v1", tags=["ingest"])
+
+#: Content types an adapter may be sent (the adapter decides which of them its source uses).
+CONTENT_TYPES = ("application/json", "text/json", "application/xml", "text/xml", "multipart/form-data", "text/plain")
+#: Headers in which equipment names itself when its body does not (Survision sends its serial number).
+CAMERA_HEADERS = ("survision-serial-number",)
+
+SourceParam = Annotated[str, Path(description="Source adapter: " + ", ".join(sorted(SOURCES)), max_length=64)]
+CameraParam = Annotated[
+    str | None,
+    Query(
+        description="Camera id for reads whose payload names no camera (e.g. Survision without its serial-number "
+        "header)",
+        max_length=64,
+    ),
+]
+
+
+class VendorIngestOut(BaseModel):
+    stored: int = Field(description="Reads stored")
+    duplicates: int = Field(description="Reads already stored (same read id or camera, time and plate)")
+    rejected_count: int
+    rejected: list[Rejection] = Field(description="Reads refused: index in the payload's reads, and why")
+    quarantined: int = Field(description="Reads held until an admin maps or approves their unknown vendor camera")
+    heartbeats: int = Field(description="Camera status messages recorded")
+    images: int = Field(description="Images stored with accepted reads")
+    ignored: list[str] = Field(description="Parts of the payload not stored, and why (test pings, frames, ...)")
+
+
+def _media_type(request: Request) -> str:
+    content_type = request.headers.get("content-type", "")
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media and media not in CONTENT_TYPES:
+        raise UnsupportedMediaType(f"content-type: {media[:64]!r} is not one of {', '.join(CONTENT_TYPES)}")
+    return content_type
+
+
+def _default_camera(request: Request, camera: str | None) -> str | None:
+    value = camera or next((request.headers[h] for h in CAMERA_HEADERS if request.headers.get(h)), None)
+    if value is not None and not VISIBLE_64.fullmatch(value.strip()):
+        raise InvalidInput("camera: must be 1-64 printable characters without spaces")
+    return value.strip() if value else None
+
+
+def _adapt(source: str, body: bytes, content_type: str) -> Adapted:
+    """The adapter's answer; a payload it cannot read is an InvalidInput naming why, never a server error."""
+    adapt = adapter(source)
+    try:
+        return adapt(body, content_type)
+    except PlateledgerError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError, OverflowError) as exc:
+        raise InvalidInput(f"body: not a {source} payload this adapter can read ({exc.__class__.__name__})") from None
+
+
+async def _ingest(
+    request: Request, platform: Platform, principal: Principal, source: str, camera: str | None
+) -> VendorIngestOut:
+    actor: Actor = principal.actor
+    try:
+        if principal.role != Role.DEVICE:
+            raise PermissionDenied("only a device token may ingest reads")
+        adapter(source)  # an unknown source is refused before the body is read
+        content_type = _media_type(request)
+        default_camera = _default_camera(request, camera)
+        body = await read_body(request, platform.settings.max_body_bytes)
+        adapted = await run_in_threadpool(_adapt, source, body, content_type)
+    except PlateledgerError as refusal:
+        platform.audit.append(actor, IngestRefused(reason=f"{source[:64]}: {refusal.detail}"[:300]))
+        raise
+    if default_camera is not None:
+        adapted.reads = [r if r.camera else replace(r, camera=default_camera) for r in adapted.reads]
+    owner = platform.registry.agency_by_id(principal.agency_id)
+    result = await run_in_threadpool(platform.vendor.store, actor, owner, adapted, channel="http", source=source)
+    return VendorIngestOut(
+        stored=result.stored,
+        duplicates=result.duplicates,
+        rejected_count=len(result.rejected),
+        rejected=[Rejection(index=i, reason=r) for i, r in result.rejected],
+        quarantined=result.quarantined,
+        heartbeats=result.heartbeats,
+        images=result.images,
+        ignored=result.ignored,
+    )
+
+
+_RESPONSES: dict[int | str, dict[str, object]] = {400: {}, 401: {}, 403: {}, 404: {}, 413: {}, 415: {}, 422: {}}
+
+
+@router.post(
+    "/ingest/{source}",
+    response_model=VendorIngestOut,
+    summary="Ingest a vendor payload (device token in the Authorization header)",
+    responses=_RESPONSES,
+)
+async def post_vendor(
+    request: Request, platform: PlatformDep, source: SourceParam, camera: CameraParam = None
+) -> VendorIngestOut:
+    """The body exactly as the equipment sends it (JSON, XML or multipart, per source). Reads of cameras the
+    agency has not registered are quarantined, not dropped."""
+    principal = platform.tokens.authenticate(bearer(request), where=f"POST {redact_path(request.url.path)}")
+    return await _ingest(request, platform, principal, source, camera)
+
+
+@router.post(
+    "/ingest/{source}/{token}",
+    response_model=VendorIngestOut,
+    summary="Ingest a vendor payload, device token in the URL (for equipment that cannot set headers)",
+    responses=_RESPONSES,
+)
+async def post_vendor_url_token(
+    request: Request,
+    platform: PlatformDep,
+    source: SourceParam,
+    token: Annotated[str, Path(description="A device token (never logged; revoke it like any token)")],
+    camera: CameraParam = None,
+) -> VendorIngestOut:
+    """Same as ``POST /api/v1/ingest/{source}``. Prefer the header where the equipment allows it: a URL is
+    easier to leak (equipment screens, proxies' logs) than a header."""
+    principal = platform.tokens.authenticate(token, where=f"POST {redact_path(request.url.path)}")
+    return await _ingest(request, platform, principal, source, camera)

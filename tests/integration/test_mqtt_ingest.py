@@ -15,6 +15,7 @@ import aiomqtt
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from plateledger.api.app import create_app
 from plateledger.audit.log import SYSTEM
@@ -215,3 +216,22 @@ def test_the_mqtt_command(settings: Settings, broker: list[Any]) -> None:
     with opened(settings, SystemClock()) as platform:
         (found,) = search(platform, platform.tokens.authenticate(kit.tokens["investigator"]), "6CLI666").reads
     assert (found.read_id, found.camera) == ("cli-1", "cli-pd-fixed")
+
+
+def _rename_audit_log(platform: Platform, old: str, new: str) -> None:
+    with platform.governance.session() as session:
+        session.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
+        session.commit()
+
+
+def test_reads_wait_for_the_audit_log(
+    platform: Platform, kit: AgencyKit, worker: MqttIngest, broker: list[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Fail closed: while the audit log cannot be written nothing is stored; the reads are stored once it is back."""
+    _rename_audit_log(platform, "audit_log", "audit_log_gone")
+    publish(broker[0], [(UPDATE, lpr("w-1", "9WAIT99", 0.9, 10)), (EVENTS, end("w-1", 11))])
+    wait_until(lambda: "audit log unavailable" in caplog.text, what="a failed attempt")
+    assert platform.reads.count() == 0
+    _rename_audit_log(platform, "audit_log_gone", "audit_log")
+    wait_until(lambda: stored(worker) == 1, what="the read stored once the audit log is back")
+    assert [r.read_id for r in search(platform, kit.investigator, "9WAIT99").reads] == ["w-1"]

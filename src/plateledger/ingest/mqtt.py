@@ -41,6 +41,8 @@ from plateledger.vocab import Role
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 30.0
 TICK_S = 0.25
+#: Most completed reads held for a retry while the audit log is unavailable.
+MAX_READY = 100_000
 SOURCE = "frigate"
 
 
@@ -145,8 +147,8 @@ class MqttIngest:
             ("quarantined", result.quarantined),
         ):
             self.metrics.reads.labels(outcome).inc(count)
-        for index, reason in result.rejected:
-            log.warning("MQTT ingest: read of %s on %s rejected: %s", reads[index].plate, reads[index].camera, reason)
+        for index, reason in result.rejected:  # no plate in the log: reads leave the store only through the gate
+            log.warning("MQTT ingest: a read of camera %s rejected: %s", reads[index].camera[:64], reason[:300])
 
     async def _store_ready(self) -> None:
         if not self._ready:
@@ -157,6 +159,13 @@ class MqttIngest:
         except AuditUnavailable as error:
             log.error("MQTT ingest: audit log unavailable, %d read(s) kept for retry: %s", len(batch), error.detail)
             self._ready[:0] = batch
+            if len(self._ready) > MAX_READY:  # bounded while the audit log stays away: the oldest go
+                dropped = len(self._ready) - MAX_READY
+                del self._ready[:dropped]
+                self.metrics.reads.labels("failed").inc(dropped)
+        except Exception:  # a store failure must not end the worker: it is logged and counted
+            log.exception("MQTT ingest: storing %d read(s) failed; they are dropped", len(batch))
+            self.metrics.reads.labels("failed").inc(len(batch))
 
     # ---- messages (event loop) ---------------------------------------------------------------------------
     def handle(self, topic: str, payload: Any) -> None:
@@ -230,6 +239,7 @@ class MqttIngest:
                 loop.run_until_complete(self._task)
             self._ready.extend(self._dedup.drain())
             loop.run_until_complete(self._store_ready())
+            loop.run_until_complete(loop.shutdown_default_executor())  # a store cut off by the stop finishes
         finally:
             loop.close()
 

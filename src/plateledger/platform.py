@@ -27,6 +27,7 @@ from plateledger.reports.transparency import TransparencyReports
 from plateledger.retention.service import Retention
 from plateledger.search.area import AreaSearches
 from plateledger.search.engine import SearchEngine
+from plateledger.search.image import ImageViews
 from plateledger.search.plate import PlateSearches
 from plateledger.sharing.service import Agreements, Books, Policies
 from plateledger.store.governance import Governance
@@ -62,6 +63,7 @@ class Platform:
     health: Health
     images: ImageStore
     vendor: VendorIngest
+    image_views: ImageViews
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None, url: str | None = None) -> Platform:
@@ -84,7 +86,10 @@ class Platform:
         policies = Policies(governance, audit, clock)
         agreements = Agreements(governance, audit, clock)
         access_log = AccessLog(governance, audit)
-        retention = Retention(reads=reads, governance=governance, audit=audit, clock=clock)
+        images = ImageStore(
+            root=settings.images_dir, governance=governance, clock=clock, max_bytes=settings.image_max_bytes
+        )
+        retention = Retention(reads=reads, governance=governance, audit=audit, clock=clock, images=images)
         alerts = Alerts(governance, audit, clock, books, retention)
         matcher = Matcher(governance=governance, reads=reads, alerts=alerts)
         ingest = Ingestor(reads=reads, registry=registry, audit=audit, clock=clock, settings=settings, matcher=matcher)
@@ -139,6 +144,7 @@ class Platform:
             health=health,
             images=images,
             vendor=VendorIngest(ingest=ingest, registry=registry, quarantine=quarantine, health=health, images=images),
+            image_views=ImageViews(reads=reads, engine=engine, images=images, registry=registry),
         )
 
     def close(self) -> None:

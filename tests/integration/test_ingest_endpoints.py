@@ -15,6 +15,7 @@ from sqlalchemy import select
 from plateledger.api.app import create_app
 from plateledger.api.redact import RedactTokens
 from plateledger.core.clock import FixedClock
+from plateledger.core.errors import NotFound
 from plateledger.core.settings import load_settings
 from plateledger.platform import Platform
 from plateledger.store.models import AuditEntry
@@ -208,3 +209,81 @@ def test_a_full_quarantine_is_a_clear_refusal(client: TestClient, platform: Plat
     assert body["quarantined"] == 5
     assert [r["index"] for r in body["rejected"]] == [5, 6]
     assert "quarantine is full (5 reads)" in body["rejected"][0]["reason"]
+
+
+def image_url(read: dict[str, object], kind: str = "plate") -> str:
+    return f"/api/v1/images/city/{read['read_id']}/{kind}"
+
+
+CASE = {"purpose": "stolen_vehicle", "case_number": "C-9"}
+
+
+def test_images_only_through_the_gate_audited_and_gone_with_the_read(
+    client: TestClient, platform: Platform, city: AgencyKit
+) -> None:
+    other = seed_agency(platform, "county", cameras=())
+    client.post("/api/v1/ingest/genetec", content=sample(GENETEC), headers=bearer(city.tokens["device"]))
+    (read,) = plate_search(client, city, "9HKA742")
+    investigator = bearer(city.tokens["investigator"])
+
+    no_case = client.get(image_url(read), params={"purpose": "stolen_vehicle"}, headers=investigator)
+    assert no_case.status_code == 422
+    assert no_case.json()["field"] == "case_number"
+    assert (last_audit(platform).action, last_audit(platform).outcome) == ("search.refused", "refused")
+
+    shown = client.get(image_url(read), params=CASE, headers=investigator)
+    assert shown.status_code == 200, shown.text
+    assert shown.headers["content-type"] == "image/jpeg"
+    assert shown.content[:3] == b"\xff\xd8\xff"
+    entry = last_audit(platform)
+    assert (entry.action, entry.purpose, entry.case_number) == ("image.viewed", "stolen_vehicle", "C-9")
+    assert shown.headers["x-audit-seq"] == str(entry.seq)
+    overview = client.get(image_url(read, "overview"), params=CASE, headers=investigator)
+    assert overview.status_code == 200
+    assert len(overview.content) > len(shown.content)
+
+    # Another agency without a sharing agreement gets the same 404 as for an image that does not exist.
+    withheld = client.get(image_url(read), params=CASE, headers=bearer(other.tokens["investigator"]))
+    missing = client.get(
+        "/api/v1/images/city/no-such-read/plate", params=CASE, headers=bearer(other.tokens["investigator"])
+    )
+    assert (withheld.status_code, missing.status_code) == (404, 404)
+    assert withheld.json()["detail"] == missing.json()["detail"]
+    assert last_audit(platform).action == "search.refused"
+    assert client.get(image_url(read), params=CASE, headers=bearer(city.tokens["device"])).status_code == 403
+    assert client.get(image_url(read, "thumbnail"), params=CASE, headers=investigator).status_code == 422
+
+    # Retention deletes the read, then its images' links and the files no other read uses.
+    files = [p for p in platform.settings.images_dir.rglob("*") if p.is_file()]
+    assert len(files) == 2
+    clock = platform.clock
+    assert isinstance(clock, FixedClock)
+    clock.advance(366 * 86_400_000)
+    platform.retention.run(city.admin.actor, settle_s=5)
+    assert [p for p in platform.settings.images_dir.rglob("*") if p.is_file()] == []
+    with pytest.raises(NotFound):
+        platform.images.find(city.agency.id, str(read["read_id"]), "plate")
+
+
+def test_silent_cameras_in_metrics(client: TestClient, platform: Platform, city: AgencyKit) -> None:
+    client.post("/api/v1/ingest/genetec", content=sample(GENETEC), headers=bearer(city.tokens["device"]))
+    clock = platform.clock
+    assert isinstance(clock, FixedClock)
+    metrics = client.get("/metrics").text
+    # Both cameras were registered at the clock's now: silent only after the default hour without anything.
+    assert 'plateledger_cameras_silent{agency="city"} 0.0' in metrics
+    clock.advance(2 * 3_600_000)
+    admin = bearer(city.tokens["admin"])
+    health = {h["external_id"]: h for h in client.get("/api/v1/cameras/health", headers=admin).json()}
+    assert (health[SHARP]["silent"], health[SHARP]["last_read"]) == (True, "2024-10-24T20:29:26.000Z")
+    assert (health["SN-7"]["silent"], health["SN-7"]["last_read"]) == (True, None)
+    assert 'plateledger_cameras_silent{agency="city"} 2.0' in client.get("/metrics").text
+    configured = client.patch(
+        "/api/v1/cameras/SN-7", json={"silent_after_s": 3 * 3600}, headers=bearer(city.tokens["admin"])
+    )
+    assert configured.status_code == 204
+    assert last_audit(platform).action == "camera.configured"
+    assert 'plateledger_cameras_silent{agency="city"} 1.0' in client.get("/metrics").text
+    bad = client.patch("/api/v1/cameras/SN-7", json={"silent_after_s": 5}, headers=bearer(city.tokens["admin"]))
+    assert bad.status_code == 422
+    assert bad.json()["field"] == "silent_after_s"

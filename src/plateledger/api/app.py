@@ -21,6 +21,7 @@ from plateledger.api.routes import (
     alerts,
     cameras,
     hotlists,
+    images,
     ingest,
     reads,
     search,
@@ -67,11 +68,20 @@ def _metrics(app: FastAPI, platform: Platform, collectors: Sequence[Collector]) 
     requests = Counter("plateledger_http_requests", "HTTP requests", ["method", "route", "status"], registry=registry)
     latency = Histogram("plateledger_http_request_seconds", "HTTP request latency", ["route"], registry=registry)
     reads_total = Gauge("plateledger_reads_stored", "Reads in the store", registry=registry)
+    silent = Gauge(
+        "plateledger_cameras_silent",
+        "Cameras with no read or heartbeat for longer than their silent interval, per agency",
+        ["agency"],
+        registry=registry,
+    )
     app.add_middleware(_Observe, requests=requests, latency=latency)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
         reads_total.set(platform.reads.count())
+        silent.clear()
+        for agency, count in platform.health.silent_counts().items():
+            silent.labels(agency).set(count)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -97,6 +107,7 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
     app.include_router(reads.router)
     app.include_router(ingest.router)
     app.include_router(cameras.router)
+    app.include_router(images.router)
     app.include_router(search.router)
     app.include_router(admin.router)
     app.include_router(sharing.router)

@@ -83,38 +83,46 @@ class Health:
 
     def states(self, agency_id: int) -> list[CameraState]:
         """Every camera of the agency with its health, by camera id."""
+        return [state for _, state in self._states(agency_id)]
+
+    def silent_counts(self) -> dict[str, int]:
+        """Silent cameras per agency slug, every agency with cameras (for /metrics; one query)."""
+        counts: dict[str, int] = {}
+        for slug, state in self._states(None):
+            counts[slug] = counts.get(slug, 0) + int(state.silent)
+        return counts
+
+    def _states(self, agency_id: int | None) -> list[tuple[str, CameraState]]:
         now = self._clock.now_ms()
+        query = (
+            select(Agency.slug, Camera, CameraHealth)
+            .join(Agency, Agency.id == Camera.agency_id)
+            .outerjoin(CameraHealth, CameraHealth.camera_id == Camera.id)
+            .order_by(Agency.slug, Camera.external_id)
+        )
+        if agency_id is not None:
+            query = query.where(Camera.agency_id == agency_id)
         with self._gov.session() as session:
-            rows = session.execute(
-                select(Camera, CameraHealth)
-                .outerjoin(CameraHealth, CameraHealth.camera_id == Camera.id)
-                .where(Camera.agency_id == agency_id)
-                .order_by(Camera.external_id)
-            ).all()
+            rows = session.execute(query).all()
         states = []
-        for camera, health in rows:
+        for slug, camera, health in rows:
             last_read = health.last_read_ms if health else None
             last_beat = health.last_heartbeat_ms if health else None
             interval = camera.silent_after_s or self._default
             last = max(v for v in (last_read, last_beat, camera.created_ms) if v is not None)
-            states.append(
-                CameraState(
-                    external_id=camera.external_id,
-                    name=camera.name,
-                    mobile=camera.mobile,
-                    last_read_ms=last_read,
-                    last_heartbeat_ms=last_beat,
-                    healthy=health.healthy if health else True,
-                    detail=health.detail if health else "",
-                    silent_after_s=interval,
-                    silent=now - last > interval * 1000,
-                )
+            state = CameraState(
+                external_id=camera.external_id,
+                name=camera.name,
+                mobile=camera.mobile,
+                last_read_ms=last_read,
+                last_heartbeat_ms=last_beat,
+                healthy=health.healthy if health else True,
+                detail=health.detail if health else "",
+                silent_after_s=interval,
+                silent=now - last > interval * 1000,
             )
+            states.append((slug, state))
         return states
-
-    def silent_counts(self, agencies: list[Agency]) -> dict[str, int]:
-        """Silent cameras per agency slug (for /metrics)."""
-        return {a.slug: sum(1 for s in self.states(a.id) if s.silent) for a in agencies}
 
     def configure(self, actor: Actor, agency: Agency, camera: str, silent_after_s: int | None) -> None:
         """Set a camera's silent interval (None: back to the default); audited with the change."""

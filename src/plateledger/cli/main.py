@@ -10,7 +10,7 @@ import sys
 import typer
 
 from plateledger import __version__
-from plateledger.cli import admin, alerts, audit, hotlists, mqtt, reads, reports, retention, serve, sharing
+from plateledger.cli import admin, alerts, audit, cameras, hotlists, mqtt, reads, reports, retention, serve, sharing
 from plateledger.cli.common import err
 from plateledger.core.errors import PlateledgerError
 
@@ -31,7 +31,7 @@ app.add_typer(retention.retention, name="retention")
 app.add_typer(admin.agencies, name="agencies")
 app.add_typer(admin.users, name="users")
 app.add_typer(admin.tokens, name="tokens")
-app.add_typer(admin.cameras, name="cameras")
+app.add_typer(cameras.cameras, name="cameras")
 app.add_typer(sharing.sharing, name="sharing")
 app.add_typer(sharing.policy, name="policy")
 app.add_typer(hotlists.hotlist, name="hotlist")

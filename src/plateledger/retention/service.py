@@ -22,6 +22,7 @@ from plateledger.audit.events import RetentionRun
 from plateledger.audit.log import Actor, AuditLog
 from plateledger.core.clock import Clock
 from plateledger.core.errors import FieldInvalid, NotFound
+from plateledger.images.store import ImageStore
 from plateledger.policy.rules import DAY_MS, DEFAULT, Policy
 from plateledger.sharing.service import policies_in_force
 from plateledger.store.governance import Governance
@@ -84,8 +85,17 @@ class _Owner:
 
 
 class Retention:
-    def __init__(self, *, reads: ReadsStore, governance: Governance, audit: AuditLog, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        reads: ReadsStore,
+        governance: Governance,
+        audit: AuditLog,
+        clock: Clock,
+        images: ImageStore | None = None,
+    ) -> None:
         self._reads = reads
+        self._images = images
         self._gov = governance
         self._audit = audit
         self._clock = clock
@@ -152,6 +162,8 @@ class Retention:
             seq.append(self._audit.append(actor, event))
 
         result = self._reads.expire(limits, held, before_delete=audit, settle_s=settle_s)
+        if self._images is not None:  # the images of the deleted reads go with them (same limits, same holds)
+            self._images.expire({o: (e.cutoff_ms, e.hit_cutoff_ms) for o, e in limits.items()}, held)
         return RetentionReport(audit_seq=seq[0], ran_ms=now, owners=report, outdated_parts=result.outdated_parts)
 
     def hold(self, owner_id: int, read_id: str, kind: str, reference: str, *, session: Session | None = None) -> bool:

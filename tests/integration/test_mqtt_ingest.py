@@ -21,7 +21,7 @@ from plateledger.api.app import create_app
 from plateledger.audit.log import SYSTEM
 from plateledger.core.clock import SystemClock
 from plateledger.core.errors import AuthenticationFailed, ConfigurationError, PermissionDenied
-from plateledger.core.settings import Settings
+from plateledger.core.settings import Settings, load_settings
 from plateledger.ingest.mqtt import MqttIngest
 from plateledger.platform import Platform
 from tests.integration.mqtt_kit import publish, start_broker, wait_until
@@ -173,6 +173,12 @@ def test_the_token_decides_the_owner_and_must_be_a_device(platform: Platform, ki
         MqttIngest(platform, url="http://broker", token=kit.tokens["device"])
     with pytest.raises(ConfigurationError, match="no device token"):
         MqttIngest.configured(platform, url=url)
+    with pytest.raises(ConfigurationError, match="mqtt_ingest_token: required when mqtt_ingest_url is set"):
+        load_settings(data=platform.settings.data, mqtt_ingest_url=url)
+    configured = load_settings(
+        data=platform.settings.data, mqtt_ingest_url="mqtt://nvr:1884", mqtt_ingest_token="t", mqtt_ingest_quiet_s=2
+    )
+    assert (configured.mqtt_ingest_topic, configured.mqtt_ingest_quiet_s) == ("frigate", 2.0)
 
 
 def test_a_revoked_token_stops_storing(

@@ -5,12 +5,9 @@ back."""
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import aiomqtt
@@ -23,31 +20,8 @@ from plateledger.core.clock import FixedClock
 from plateledger.core.errors import ConfigurationError
 from plateledger.hotlists.service import EntryIn
 from plateledger.platform import Platform
+from tests.integration.mqtt_kit import start_broker
 from tests.support import DAY_MS, AgencyKit, free_port, seed_agency
-
-BROKER = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
-
-
-def start_broker(port: int) -> subprocess.Popen[bytes]:
-    if BROKER is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but mosquitto is not installed (.ci/run installs it)", pytrace=False)
-        pytest.skip("mosquitto not installed (apt-get install mosquitto)")
-    proc = subprocess.Popen([BROKER, "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            asyncio.run(_ping(port))
-            return proc
-        except aiomqtt.MqttError:
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("mosquitto did not start")
-
-
-async def _ping(port: int) -> None:
-    async with aiomqtt.Client("127.0.0.1", port):
-        return
 
 
 @pytest.fixture

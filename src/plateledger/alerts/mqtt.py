@@ -33,15 +33,15 @@ QUEUE_LIMIT = 10_000
 MAX_BACKOFF_S = 30.0
 
 
-def parse_broker(url: str) -> tuple[str, int, str | None, str | None]:
-    """(host, port, username, password) of ``mqtt://[user:password@]host[:port]``."""
+def parse_broker(url: str, setting: str = "mqtt_alerts_url") -> tuple[str, int, str | None, str | None]:
+    """(host, port, username, password) of ``mqtt://[user:password@]host[:port]``; errors name ``setting``."""
     parts = urlsplit(url)
     if parts.scheme != "mqtt" or not parts.hostname:
-        raise ConfigurationError(f"mqtt_alerts_url must look like mqtt://host:1883, not {url[:100]!r}")
+        raise ConfigurationError(f"{setting} must look like mqtt://host:1883, not {url[:100]!r}")
     try:
         port = parts.port or 1883
     except ValueError:
-        raise ConfigurationError(f"mqtt_alerts_url has a bad port: {url[:100]!r}") from None
+        raise ConfigurationError(f"{setting} has a bad port: {url[:100]!r}") from None
     return parts.hostname, port, parts.username, parts.password
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from fastapi import FastAPI, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plateledger import __version__
@@ -60,8 +62,10 @@ class _Observe:
             self.latency.labels(route).observe(time.perf_counter() - start)
 
 
-def _metrics(app: FastAPI, platform: Platform) -> None:
+def _metrics(app: FastAPI, platform: Platform, collectors: Sequence[Collector]) -> None:
     registry = CollectorRegistry()
+    for collector in collectors:
+        registry.register(collector)
     requests = Counter("plateledger_http_requests", "HTTP requests", ["method", "route", "status"], registry=registry)
     latency = Histogram("plateledger_http_request_seconds", "HTTP request latency", ["route"], registry=registry)
     reads_total = Gauge("plateledger_reads_stored", "Reads in the store", registry=registry)
@@ -82,7 +86,9 @@ def _metrics(app: FastAPI, platform: Platform) -> None:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def create_app(*, platform: Platform) -> FastAPI:
+def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> FastAPI:
+    """The app over ``platform``; ``collectors`` (the metrics of workers running in the same process, such as the
+    MQTT ingest worker) are added to ``/metrics``."""
     app = FastAPI(
         title="Plateledger",
         version=__version__,
@@ -93,7 +99,7 @@ def create_app(*, platform: Platform) -> FastAPI:
     app.state.broker = Broker(platform.alerts, heartbeat_s=platform.settings.alert_heartbeat_s)
     problems.install(app)
     install_log_filter()
-    _metrics(app, platform)
+    _metrics(app, platform, collectors)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -10,7 +10,7 @@ import sys
 import typer
 
 from plateledger import __version__
-from plateledger.cli import admin, alerts, audit, cameras, hotlists, reads, reports, retention, serve, sharing
+from plateledger.cli import admin, alerts, audit, cameras, hotlists, mqtt, reads, reports, retention, serve, sharing
 from plateledger.cli.common import err
 from plateledger.core.errors import PlateledgerError
 
@@ -24,6 +24,7 @@ app = typer.Typer(
 app.command("serve")(serve.serve)
 app.command("demo")(serve.demo)
 app.command("ingest")(reads.ingest)
+app.command("mqtt")(mqtt.mqtt)
 app.add_typer(reads.search, name="search")
 app.add_typer(audit.audit, name="audit")
 app.add_typer(retention.retention, name="retention")

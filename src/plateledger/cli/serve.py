@@ -17,6 +17,7 @@ from plateledger.api.app import create_app
 from plateledger.cli.common import DataOpt, JsonOpt, err, out, print_json, settings_for
 from plateledger.core.clock import SystemClock, iso_ms
 from plateledger.demo.trickle import Trickle
+from plateledger.ingest.mqtt import MqttIngest
 from plateledger.platform import Platform
 from plateledger.retention.scheduler import RetentionJob
 
@@ -33,13 +34,16 @@ def _serve(platform: Platform, *, live_reads: bool = False) -> None:
         if settings.mqtt_alerts_url
         else None
     )
-    for worker in (job, sender, mqtt, trickle):
+    ingest = MqttIngest.configured(platform) if settings.mqtt_ingest_url else None
+    for worker in (job, sender, mqtt, ingest, trickle):
         if worker is not None:
             worker.start()
+    collectors = [ingest.metrics.registry] if ingest else []
     try:
-        uvicorn.run(create_app(platform=platform), host=settings.host, port=settings.port, log_level="warning")
+        app = create_app(platform=platform, collectors=collectors)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     finally:
-        for worker in (trickle, mqtt, sender, job):
+        for worker in (trickle, ingest, mqtt, sender, job):
             if worker is not None:
                 worker.stop()
 

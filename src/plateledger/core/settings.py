@@ -153,6 +153,29 @@ class Settings(BaseSettings):
     mqtt_alerts_topic: str = Field(
         "plateledger", min_length=1, max_length=100, description="Topic prefix: alerts go to PREFIX/AGENCY/alerts."
     )
+    mqtt_ingest_url: str | None = Field(
+        None,
+        description="Ingest Frigate's license plate messages from this MQTT broker (mqtt://[user:password@]host[:port])"
+        " inside `plateledger serve` (needs `mqtt_ingest_token`); unset: no MQTT ingest in serve.",
+    )
+    mqtt_ingest_token: str | None = Field(
+        None,
+        description="Device token the MQTT ingest worker stores reads with: its agency owns every read received.",
+    )
+    mqtt_ingest_topic: str = Field(
+        "frigate",
+        min_length=1,
+        max_length=100,
+        description="Frigate's MQTT topic prefix: the worker subscribes to PREFIX/tracked_object_update and "
+        "PREFIX/events.",
+    )
+    mqtt_ingest_quiet_s: float = Field(
+        5.0,
+        ge=0.1,
+        le=600,
+        description="Seconds without a new plate after which a tracked vehicle's best plate is stored as its read "
+        "(a vehicle is stored at once when Frigate ends its event).",
+    )
     webhook_max_attempts: int = Field(
         5, ge=1, le=20, description="Attempts to deliver one alert to one webhook before giving up on it."
     )
@@ -174,6 +197,8 @@ class Settings(BaseSettings):
     def _refuse_unsafe(self) -> Settings:
         if self.environment == "production" and self.host in {"0.0.0.0", "::"}:  # noqa: S104
             raise ValueError("host: binding all interfaces in production is refused; bind 127.0.0.1 behind a TLS proxy")
+        if self.mqtt_ingest_url and not self.mqtt_ingest_token:
+            raise ValueError("mqtt_ingest_token: required when mqtt_ingest_url is set (a device token of the owner)")
         return self
 
     @property

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from plateledger.api.redact import redact_path
 from plateledger.auth.tokens import Principal
 from plateledger.platform import Platform
 
@@ -28,7 +29,7 @@ def bearer(request: Request) -> str | None:
 
 def get_principal(request: Request, platform: PlatformDep) -> Principal:
     """Authenticate the bearer token; a refusal is audited before the 401 goes out."""
-    return platform.tokens.authenticate(bearer(request), where=f"{request.method} {request.url.path}")
+    return platform.tokens.authenticate(bearer(request), where=f"{request.method} {redact_path(request.url.path)}")
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -22,8 +22,10 @@ def problem(status: int, title: str, detail: str, type_uri: str, **extra: Any) -
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
-def problem_for(error: PlateledgerError, instance: str) -> JSONResponse:
-    extra: dict[str, Any] = {"instance": instance}
+def problem_for(error: PlateledgerError, path: str) -> JSONResponse:
+    """The problem+json of ``error`` on the request for ``path`` (a URL token in it is redacted here, so no
+    handler can write one into a body)."""
+    extra: dict[str, Any] = {"instance": redact_path(path)}
     field = getattr(error, "field", None)
     if field:
         extra["field"] = field
@@ -40,7 +42,7 @@ def problem_for(error: PlateledgerError, instance: str) -> JSONResponse:
 def install(app: FastAPI) -> None:
     @app.exception_handler(PlateledgerError)
     async def _domain(request: Request, error: PlateledgerError) -> JSONResponse:
-        return problem_for(error, redact_path(request.url.path))
+        return problem_for(error, request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -37,15 +37,17 @@ import psycopg
 
 from core import free_port, summarise_ms
 from plateledger.plates import CONFUSABLE_FROM, CONFUSABLE_TO
+from plateledger.platform import Platform
 
 FOLD_SQL = f"translate(plate, '{CONFUSABLE_FROM}', '{CONFUSABLE_TO}')"
 COPY_CHUNK = 1 << 20
 PG_USER = "postgres"
 COLUMNS = "owner, plate, ts, camera, lat, lon, confidence, region, make, color"
-#: The chDB side of the export: the same columns, in COPY's text format (NaN positions become NULL).
+#: The chDB side of the export: the same columns in COPY's text format (tab-separated, ``\\N`` for NULL: a
+#: position of NaN, ``ts`` as UTC text). Read with the store's private query helper: the library has no export.
 EXPORT_SQL = (
-    "SELECT owner, plate, toUnixTimestamp64Milli(ts), camera, if(isNaN(lat), NULL, lat), "
-    "if(isNaN(lon), NULL, lon), confidence, region, make, color FROM reads"
+    "SELECT owner, plate, ts, camera, if(isNaN(lat), NULL, lat), if(isNaN(lon), NULL, lon), confidence, "
+    "region, make, color FROM reads INTO OUTFILE {path} FORMAT TabSeparated"
 )
 TABLE = """
 CREATE TABLE reads (
@@ -74,6 +76,12 @@ QUERIES = {
         "ORDER BY ts LIMIT %(limit)s"
     ),
 }
+
+
+def export(platform: Platform, path: Path) -> None:
+    """Write every stored read to ``path`` in COPY's text format, straight from the engine."""
+    quoted = "'" + str(path).replace("\\", "\\\\").replace("'", "\\'") + "'"
+    platform.reads._query(EXPORT_SQL.format(path=quoted))
 
 
 def find_bindir() -> Path | None:

@@ -54,6 +54,7 @@ class Network:
     home_id: int
     owner_ids: list[int]
     owner_slugs: list[str]
+    owner_names: list[str]
     cameras: list[CameraInfo]
     camera_owner: NDArray[np.int64]
     tokens: Tokens
@@ -124,7 +125,8 @@ def setup_network(data: Path, camera_path: Path, camera_count: int, owners: int)
     try:
         ids = build(platform, agencies, grants)
         owner_ids = [ids[graph_id] for graph_id in chosen]
-        slugs = [platform.registry.agency_by_id(i).slug for i in owner_ids]
+        rows = [platform.registry.agency_by_id(i) for i in owner_ids]
+        slugs, names = [r.slug for r in rows], [r.name for r in rows]
         for index, slug in enumerate(slugs):
             platform.registry.add_cameras_bulk(
                 BENCH_ACTOR, slug, [c for c, o in zip(cameras, camera_owner, strict=True) if o == index]
@@ -138,7 +140,7 @@ def setup_network(data: Path, camera_path: Path, camera_count: int, owners: int)
         )
     finally:
         platform.close()
-    return Network(owner_ids[0], owner_ids, slugs, cameras, camera_owner, tokens, len(agencies), len(grants))
+    return Network(owner_ids[0], owner_ids, slugs, names, cameras, camera_owner, tokens, len(agencies), len(grants))
 
 
 @dataclass(frozen=True)

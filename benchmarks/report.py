@@ -26,12 +26,14 @@ def ratios(report: dict[str, Any]) -> dict[str, Any]:
         "ingest_vs_copy": _ratio(bulk, pg["load"]["copy_reads_per_s"]),
         "ingest_vs_copy_and_indexes": _ratio(bulk, pg["load"]["load_reads_per_s"]),
         "bytes_per_read": _ratio(
-            report["storage"]["after_ingest"]["bytes_per_read_active_parts"], pg["load"]["bytes_per_read_total"]
+            report["storage"]["at_end"]["bytes_per_read_active_parts"], pg["load"]["bytes_per_read_total"]
         ),
     }
     for kind in SEARCH_KINDS:
         for figure in ("p50_ms", "p99_ms"):
-            result[f"{kind}_{figure}"] = _ratio(report["search"][kind].get(figure), pg["search"][kind].get(figure))
+            theirs = pg["search"][kind].get(figure)
+            result[f"{kind}_{figure}"] = _ratio(report["search"][kind].get(figure), theirs)
+            result[f"store_sql_{kind}_{figure}"] = _ratio(report["store_sql"][kind].get(figure), theirs)
     return result
 
 
@@ -39,7 +41,7 @@ def _rows(report: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     pg = report.get("postgres")
     rat = report.get("ratios", {})
     bulk, http = report["bulk_ingest"], report["http_ingest"]
-    storage, alerts = report["storage"]["after_ingest"], report["alert_latency"]
+    storage, alerts = report["storage"]["at_end"], report["alert_latency"]
 
     def fmt(value: Any) -> str:
         if value is None:
@@ -71,6 +73,18 @@ def _rows(report: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                 f"{fmt(theirs.get('p50_ms'))}/{fmt(theirs.get('p95_ms'))}/{fmt(theirs.get('p99_ms'))}" if pg else "",
                 f"{fmt(rat.get(f'{kind}_p50_ms'))} / {fmt(rat.get(f'{kind}_p99_ms'))}" if pg else "",
                 target,
+            )
+        )
+        sql = report["store_sql"][kind]
+        rows.append(
+            (
+                "  store SQL alone (chDB) p50/p99",
+                f"{fmt(sql.get('p50_ms'))}/{fmt(sql.get('p99_ms'))}",
+                "",
+                f"{fmt(rat.get(f'store_sql_{kind}_p50_ms'))} / {fmt(rat.get(f'store_sql_{kind}_p99_ms'))}"
+                if pg
+                else "",
+                "",
             )
         )
         rows.append(

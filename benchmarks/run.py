@@ -58,11 +58,13 @@ from core import (
     machine_info,
     run_searches,
     store_stats,
+    summarise_ms,
     timed,
 )
 from hotlists import add_entries, patterns, pick_entries, timed_ingest
 from plateledger.core.settings import load_settings
 from plateledger.platform import Platform
+from plateledger.store.queries import AreaQuery, PlateQuery, area_sql, plate_sql
 from report import curve_table, ratios, table
 from workload import Network, generate, setup_network
 
@@ -166,6 +168,45 @@ def http_searches(base: str, token: str, plan: dict[str, Any]) -> dict[str, Any]
     return results
 
 
+def store_searches(
+    data: Path, plan: dict[str, Any], owners: list[int], page: int, copy_file: Path | None
+) -> dict[str, Any]:
+    """The same searches as the store's own SQL (``plate_sql``/``area_sql``) on chDB, in process, with the same
+    owner clause as PostgreSQL: the engine against the engine, without HTTP, token, gate or audit. Then every
+    stored read (bulk, HTTP and alert-latency reads alike) is exported to ``copy_file`` for PostgreSQL."""
+    clause = f"owner IN ({', '.join(map(str, owners))})"
+    queries: dict[str, list[tuple[str, dict[str, Any]]]] = {
+        "exact": [plate_sql(PlateQuery(plate=p, limit=page), clause) for p in plan["exact"]],
+        "wildcard": [plate_sql(PlateQuery(like=p[:3] + "%", limit=page), clause) for p in plan["wildcard"]],
+        "fuzzy": [plate_sql(PlateQuery(plate=p, fuzzy=True, limit=page), clause) for p in plan["fuzzy"]],
+    }
+    for window, circles in plan["area"].items():
+        queries[f"area_{window}"] = [
+            area_sql(
+                AreaQuery(c["since"], c["until"], lat=c["lat"], lon=c["lon"], radius_m=AREA_RADIUS_M, limit=page + 1),
+                clause,
+            )
+            for c in circles
+        ]
+    results: dict[str, Any] = {}
+    platform = Platform.open(load_settings(data=data))
+    try:
+        for statement, params in queries["exact"][:WARMUP_SEARCHES]:
+            platform.reads._rows(statement, params)
+        for kind, calls in queries.items():
+            latencies, counts = [], []
+            for statement, params in calls:
+                started = time.perf_counter()
+                counts.append(len(platform.reads._rows(statement, params)))
+                latencies.append(time.perf_counter() - started)
+            results[kind] = {**summarise_ms(latencies), "mean_reads_returned": round(float(np.mean(counts)), 1)}
+        if copy_file is not None:
+            postgres.export(platform, copy_file)
+    finally:
+        platform.close()
+    return results
+
+
 def pg_searches(cluster: postgres.Cluster, plan: dict[str, Any], owners: list[int], page: int) -> dict[str, Any]:
     """The same searches as SQL, with the owners the gate permits as the owner clause."""
     from plateledger import geo
@@ -253,11 +294,10 @@ def benchmark(args: argparse.Namespace, reads: int, workdir: Path) -> dict[str, 
             "mirror_load_s": round(platform.matcher.last_load_s, 2),
             "expected_hit_rate": round(expected, 5),
         }
-        jobs = [(platform.registry.agency(slug), path) for slug, (path, _) in zip(network.owner_slugs, files)]
+        jobs = [
+            (platform.registry.agency(slug), path) for slug, (path, _) in zip(network.owner_slugs, files, strict=True)
+        ]
         report["bulk_ingest"], _ = timed("bulk ingest", lambda: timed_ingest(platform, jobs, reads))
-        copy_file = workdir / "reads.tsv"
-        if not args.skip_postgres:
-            timed("export the stored reads for PostgreSQL", lambda: postgres.export(platform, copy_file))
     finally:
         platform.close()
     if not args.keep:
@@ -307,28 +347,34 @@ def benchmark(args: argparse.Namespace, reads: int, workdir: Path) -> dict[str, 
         server.stop()
         report.setdefault("server", {})["unhandled_errors_logged"] = server.errors_logged()
     report["storage"]["at_end"] = store_stats(data, reads)
+    withheld = set(report["search"].pop("withheld_owners"))
+    owners = [i for i, name in zip(network.owner_ids, network.owner_names, strict=True) if name not in withheld]
+    report["search"]["gate"] = {
+        "owners_withheld": len(withheld),
+        "owners_with_reads_withheld": sorted(withheld & set(network.owner_names)),
+    }
+    page = load_settings(data=data).search_page
+    copy_file = None if args.skip_postgres else workdir / "reads.tsv"
+    report["store_sql"], _ = timed("the store's SQL alone", lambda: store_searches(data, plan, owners, page, copy_file))
 
-    if not args.skip_postgres:
-        withheld = set(report["search"]["withheld_owners"])
-        owners = [i for i, name in zip(network.owner_ids, network.owner_names, strict=True) if name not in withheld]
-        report["postgres"] = run_postgres(args, workdir, copy_file, plan, owners)
+    if copy_file is not None:
+        report["postgres"] = run_postgres(args, copy_file, plan, owners, page)
         report["ratios"] = ratios(report)
     return report
 
 
 def run_postgres(
-    args: argparse.Namespace, workdir: Path, copy_file: Path, plan: dict[str, Any], owners: list[int]
+    args: argparse.Namespace, copy_file: Path, plan: dict[str, Any], owners: list[int], page: int
 ) -> dict[str, Any]:
     bindir = args.pg_bin or postgres.find_bindir()
     if bindir is None:
         raise SystemExit("PostgreSQL server binaries not found: pass --pg-bin DIR or --skip-postgres")
-    cluster = postgres.Cluster.start(bindir, workdir)
+    cluster = postgres.Cluster.start(bindir, args.workdir)  # not workdir: mode 700, the postgres user needs in
     try:
         result: dict[str, Any] = {"version": cluster.version, "owners_in_clause": owners}
         result["load"], _ = timed("PostgreSQL: COPY and indexes", lambda: postgres.load(cluster, copy_file))
         if not args.keep:
             copy_file.unlink()
-        page = load_settings(data=workdir / "data").search_page
         result["search"], _ = timed("PostgreSQL: searches", lambda: pg_searches(cluster, plan, owners, page))
     finally:
         cluster.stop()

@@ -369,7 +369,8 @@ def run_postgres(
     bindir = args.pg_bin or postgres.find_bindir()
     if bindir is None:
         raise SystemExit("PostgreSQL server binaries not found: pass --pg-bin DIR or --skip-postgres")
-    cluster = postgres.Cluster.start(bindir, args.workdir)  # not workdir: mode 700, the postgres user needs in
+    # In the system temp dir, not --workdir: as root the server runs as the postgres user, who must reach it.
+    cluster = postgres.Cluster.start(bindir, Path(tempfile.gettempdir()))
     try:
         result: dict[str, Any] = {"version": cluster.version, "owners_in_clause": owners}
         result["load"], _ = timed("PostgreSQL: COPY and indexes", lambda: postgres.load(cluster, copy_file))

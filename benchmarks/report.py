@@ -112,6 +112,7 @@ def _rows(report: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
             "<= 20",
         ),
         ("server peak RSS, MiB", fmt(report["server"].get("VmHWM")), "", "", ""),
+        ("server first batch (mirror load), s", fmt(report["server"].get("first_batch_s")), "", "", ""),
     ]
     return rows
 

@@ -145,7 +145,7 @@ def curve_table(reports: Sequence[dict[str, Any]]) -> str:
                 theirs = report["postgres"]["search"][kind]
                 text += f" ({theirs.get('p50_ms')}/{theirs.get('p99_ms')})"
             cells.append(f"{text:>24}")
-        size = str(report["storage"]["after_ingest"]["bytes_per_read_active_parts"])
+        size = str(report["storage"]["at_end"]["bytes_per_read_active_parts"])
         if "postgres" in report:
             size += f" ({report['postgres']['load']['bytes_per_read_total']})"
         lines.append(f"{report['config']['reads']:>13,}  " + "  ".join(cells) + f"  {size:>14}")

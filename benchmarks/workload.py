@@ -24,9 +24,10 @@ import gzip
 import time
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import BinaryIO, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -89,8 +90,8 @@ def nearest_cameras(path: Path, count: int) -> NDArray[np.float64]:
             except (ValueError, IndexError):
                 continue
     pos = np.asarray(points)
-    cells = Counter(map(tuple, np.floor(pos * 2).astype(int).tolist()))
-    (cell_lat, cell_lon), _ = cells.most_common(1)[0]
+    density = Counter(map(tuple, np.floor(pos * 2).astype(int).tolist()))
+    (cell_lat, cell_lon), _ = density.most_common(1)[0]
     centre = np.array([(cell_lat + 0.5) / 2, (cell_lon + 0.5) / 2])
     order = np.argsort(_distance2(pos, centre))
     if len(order) < count:
@@ -190,8 +191,8 @@ class Routines:
             self.near[self.home[vehicles], np.minimum(towards_work, half - 1)],
             self.near[self.work[vehicles], np.clip(ROUTE_STEPS - 1 - towards_work, 0, half - 1)],
         )
-        route_s = np.where(evening, self.return_s[vehicles], self.depart_s[vehicles]) + step * STEP_S
-        route_s = route_s + rng.normal(0, 300, n)
+        jitter_s = rng.normal(0, 300, n)
+        route_s = np.where(evening, self.return_s[vehicles], self.depart_s[vehicles]) + step * STEP_S + jitter_s
         anchor = np.where(rng.random(n) < 0.6, self.home[vehicles], rng.integers(0, len(self.near), n))
         errand_camera = self.near[anchor, rng.integers(0, self.near.shape[1], n)]
         errand_s = 8 * HOUR_S + rng.random(n) * 14 * HOUR_S
@@ -201,6 +202,13 @@ class Routines:
         ts = np.where(ts > now_ms - 1_000, ts - DAY_MS, ts)
         ts = np.maximum(ts, now_ms - WINDOW_MS + 1_000)
         return camera.astype(np.int64), ts.astype(np.int64)
+
+
+def _writer(path: Path, compress: bool) -> BinaryIO:
+    """``path`` opened for writing, gzip level 1 with ``compress`` (the caller closes it)."""
+    if compress:
+        return cast(BinaryIO, gzip.open(path, "wb", compresslevel=1))
+    return path.open("wb")
 
 
 def write_owner_files(
@@ -217,12 +225,9 @@ def write_owner_files(
     """``count`` reads, one JSONL file per owner (in ``network.owner_ids`` order); returns (path, reads) each."""
     suffix = ".jsonl.gz" if compress else ".jsonl"
     paths = [directory / f"reads-{slug}{suffix}" for slug in network.owner_slugs]
-    handles: list[IO[bytes]] = [
-        gzip.open(p, "wb", compresslevel=1) if compress else p.open("wb")  # noqa: SIM115 - closed below
-        for p in paths
-    ]
     written = [0] * len(paths)
-    try:
+    with ExitStack() as stack:
+        handles = [stack.enter_context(_writer(path, compress)) for path in paths]
         for start in range(0, count, GEN_CHUNK):
             rows = min(GEN_CHUNK, count - start)
             vehicles = source.sample_plates(rng, rows)
@@ -234,9 +239,6 @@ def write_owner_files(
                     idx = vehicles[mask]
                     handle.write(source.render(rng, source.plates[idx], idx, ts[mask], camera[mask]))
                     written[index] += int(mask.sum())
-    finally:
-        for handle in handles:
-            handle.close()
     return list(zip(paths, written, strict=True))
 
 

@@ -54,7 +54,7 @@ docs: setup
 	$(BIN)/python -m plateledger.docsgen
 
 bench-quick: setup
-	$(BIN)/python benchmarks/core.py --reads 1000000
+	$(BIN)/python benchmarks/run.py --reads 1e6 --searches 500 --area-searches 100 --http-batches 20 --alert-seconds 10
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -267,9 +267,15 @@ class ReadSource:
         return self.plates[index].tobytes().decode()
 
     def render(
-        self, rng: np.random.Generator, plates: NDArray[np.uint8], plate_idx: NDArray[np.int64], ts: NDArray[np.int64]
+        self,
+        rng: np.random.Generator,
+        plates: NDArray[np.uint8],
+        plate_idx: NDArray[np.int64],
+        ts: NDArray[np.int64],
+        cameras: NDArray[np.int64] | None = None,
     ) -> bytes:
-        """JSONL of canonical reads: ``plates`` is a (n, 7) matrix, ``plate_idx`` picks each plate's vehicle."""
+        """JSONL of canonical reads: ``plates`` is a (n, 7) matrix, ``plate_idx`` picks each plate's vehicle,
+        ``cameras`` each read's camera (index into the cameras the source was built with; random if absent)."""
         rows = len(plates)
         if rows == 0:
             return b""
@@ -282,7 +288,7 @@ class ReadSource:
             _const(b'","ts":', rows),
             _digits(ts, 13),
             _const(b',"camera":"', rows),
-            self.camera_ids[rng.integers(0, len(self.camera_ids), size=rows)],
+            self.camera_ids[rng.integers(0, len(self.camera_ids), size=rows) if cameras is None else cameras],
             _const(b'","region":"US-CA","confidence":0.', rows),
             _digits(rng.integers(800, 1000, size=rows), 3),
             self.vehicles[vehicle],
@@ -303,13 +309,21 @@ def write_reads_file(path: Path, source: ReadSource, rng: np.random.Generator, c
     return path.stat().st_size
 
 
-def fresh_batches(source: ReadSource, rng: np.random.Generator, batches: int, now_ms: int) -> list[bytes]:
-    """HTTP bodies (JSON arrays of 1,000 reads) of plates outside the pool, stamped in the last hour."""
+def fresh_batches(
+    source: ReadSource,
+    rng: np.random.Generator,
+    batches: int,
+    now_ms: int,
+    cameras: NDArray[np.int64] | None = None,
+) -> list[bytes]:
+    """HTTP bodies (JSON arrays of 1,000 reads) of plates outside the pool, stamped in the last hour, at random
+    cameras of the source (or of ``cameras``, indexes of the ones the sending device's agency owns)."""
     rows = batches * HTTP_BATCH
     plates = make_plates(rng, rows)
     idx = rng.integers(0, len(source.plates), size=rows)
     ts = now_ms - 1_000 - rng.integers(0, 3_600_000, size=rows)
-    lines = source.render(rng, plates, idx, ts).rstrip(b"\n").split(b"\n")
+    at = None if cameras is None else cameras[rng.integers(0, len(cameras), size=rows)]
+    lines = source.render(rng, plates, idx, ts, at).rstrip(b"\n").split(b"\n")
     return [b"[" + b",".join(lines[i : i + HTTP_BATCH]) + b"]" for i in range(0, rows, HTTP_BATCH)]
 
 
@@ -630,14 +644,15 @@ def server_mean_ms(client: httpx2.Client, route: str, before: tuple[float, float
     return round((total - before[1]) / requests * 1000, 2) if requests else None
 
 
-def run_searches(client: httpx2.Client, queries: Iterator[dict[str, str]]) -> SearchRun:
-    """Sequential plate searches; each request's wall time as the client sees it."""
+def run_searches(client: httpx2.Client, queries: Iterator[dict[str, str]], route: str = SEARCH_ROUTE) -> SearchRun:
+    """Sequential searches on ``route`` (plate search by default); each request's wall time as the client sees
+    it."""
     run = SearchRun()
-    before = route_seconds(client, SEARCH_ROUTE)
+    before = route_seconds(client, route)
     for query in queries:
         start = time.perf_counter()
         try:
-            response = client.get(SEARCH_ROUTE, params={**query, **SEARCH_PARAMS})
+            response = client.get(route, params={**query, **SEARCH_PARAMS})
         except httpx2.TransportError as exc:
             run.errors += 1
             run.error_samples.add(f"{type(exc).__name__}: {exc}"[:200])
@@ -651,7 +666,7 @@ def run_searches(client: httpx2.Client, queries: Iterator[dict[str, str]]) -> Se
         run.latencies.append(elapsed)
         run.counts.append(int(payload["count"]))
         run.truncated += bool(payload["truncated"])
-    run.server_mean_ms = server_mean_ms(client, SEARCH_ROUTE, before)
+    run.server_mean_ms = server_mean_ms(client, route, before)
     return run
 
 

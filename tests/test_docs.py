@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from plateledger import docsgen
+from plateledger.adapters import SOURCES
 from plateledger.audit.events import event_classes
 from plateledger.vocab import AgencyKind, Purpose, QueryKind, Role
 
@@ -47,3 +48,33 @@ def test_docs_links_resolve() -> None:
     for doc in [DOCS.parent / "README.md", *DOCS.glob("*.md")]:
         for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", doc.read_text()):
             assert (doc.parent / target).exists(), f"{doc.name} links to missing {target}"
+
+
+def _integration_sections() -> dict[str, str]:
+    """docs/integrations.md's second-level sections by the `name` in their heading (`## Axis ... — `axis``)."""
+    import re
+
+    sections: dict[str, str] = {}
+    for part in (DOCS / "integrations.md").read_text().split("\n## ")[1:]:
+        heading, _, body = part.partition("\n")
+        if named := re.search(r"`([a-z]+)`\s*$", heading):
+            sections[named.group(1)] = body
+    return sections
+
+
+@pytest.mark.parametrize("source", sorted(SOURCES))
+def test_every_http_source_has_an_integration_section(source: str) -> None:
+    body = _integration_sections().get(source)
+    assert body is not None, f"docs/integrations.md has no section headed `{source}`"
+    assert f"/api/v1/ingest/{source}" in body, f"the {source} section does not name its endpoint"
+    for part in ("**Camera id:**", "**Not supported:**"):
+        assert part in body, f"the {source} section has no {part}"
+
+
+def test_frigate_has_an_integration_section() -> None:
+    body = _integration_sections().get("frigate")
+    assert body is not None, "docs/integrations.md has no section headed `frigate`"
+    for topic in ("frigate/tracked_object_update", "frigate/events", "plateledger mqtt"):
+        assert topic in body, topic
+    for part in ("**Camera id:**", "**Not supported:**"):
+        assert part in body, f"the frigate section has no {part}"

@@ -150,6 +150,26 @@ def test_unknown_vendor_camera_is_quarantined_then_released_over_http(
     assert missing.json()["field"] == "lat"
 
 
+def test_a_vendor_camera_id_with_a_slash_is_approved_and_configured_over_http(
+    client: TestClient, platform: Platform, city: AgencyKit
+) -> None:
+    """Hikvision camera ids are ``mac/channel``: the id is one path parameter of the camera routes."""
+    vendor_id = "d4:e8:53:bc:4c:02/1"
+    device = bearer(city.tokens["device"])
+    held = client.post(f"/api/v1/ingest/survision?camera={vendor_id}", content=sample(SURVISION), headers=device)
+    assert held.json()["quarantined"] == 1
+    admin = bearer(city.tokens["admin"])
+    approved = client.post(
+        f"/api/v1/cameras/quarantine/{vendor_id}/approve", json={"lat": 37.5, "lon": -122.2}, headers=admin
+    )
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["stored"] == 1
+    (read,) = plate_search(client, city, "MW818WM")
+    assert read["camera"] == vendor_id
+    configured = client.patch(f"/api/v1/cameras/{vendor_id}", json={"silent_after_s": 600}, headers=admin)
+    assert configured.status_code == 204, configured.text
+
+
 def test_survision_without_a_camera_is_rejected_with_the_fix(client: TestClient, city: AgencyKit) -> None:
     response = client.post("/api/v1/ingest/survision", content=sample(SURVISION), headers=bearer(city.tokens["device"]))
     assert response.status_code == 200

@@ -96,7 +96,7 @@ def camera_health(platform: PlatformDep, principal: PrincipalDep) -> list[Camera
     ]
 
 
-@router.patch("/{external_id}", status_code=204, responses={403: {}, 404: {}, 422: {}})
+@router.patch("/{external_id:path}", status_code=204, responses={403: {}, 404: {}, 422: {}})
 def configure_camera(external_id: VendorCamera, body: SilentIn, platform: PlatformDep, principal: PrincipalDep) -> None:
     """Set a camera's silent interval (admin; audited)."""
     agency = platform.registry.agency_by_id(principal.agency_id)
@@ -118,7 +118,7 @@ def quarantine(platform: PlatformDep, principal: PrincipalDep) -> list[PendingOu
     ]
 
 
-@router.post("/quarantine/{vendor_camera}/map", response_model=ReleaseOut, responses={403: {}, 404: {}, 409: {}})
+@router.post("/quarantine/{vendor_camera:path}/map", response_model=ReleaseOut, responses={403: {}, 404: {}, 409: {}})
 async def map_camera(
     vendor_camera: VendorCamera, body: MapIn, platform: PlatformDep, principal: PrincipalDep
 ) -> ReleaseOut:
@@ -130,7 +130,7 @@ async def map_camera(
     return _release_out(release)
 
 
-@router.post("/quarantine/{vendor_camera}/approve", response_model=ReleaseOut, responses={403: {}, 409: {}, 422: {}})
+@router.post("/quarantine/{vendor_camera:path}/approve", response_model=ReleaseOut, responses={403: {}, 409: {}, 422: {}})
 async def approve_camera(
     vendor_camera: VendorCamera, body: ApproveIn, platform: PlatformDep, principal: PrincipalDep
 ) -> ReleaseOut:

@@ -12,7 +12,6 @@ import pyotp
 import pytest
 from fastapi.testclient import TestClient
 
-from plateledger.adapters.base import Image
 from plateledger.api.app import create_app
 from plateledger.cameras.quarantine import Held
 from plateledger.core.clock import FixedClock
@@ -20,7 +19,7 @@ from plateledger.platform import Platform
 from plateledger.policy.rules import Policy
 from plateledger.vocab import Purpose
 from tests.integration.alert_kit import hot_list
-from tests.integration.web_kit import PASSWORD, PLATE, WebNetwork, web_network
+from tests.integration.web_kit import PASSWORD, PLATE, WebNetwork, crop_alert_read, plate_crop, web_network
 from tests.support import HOUR_MS, NOW_MS, ingest, read, search
 
 BASE = "https://testserver"
@@ -405,18 +404,12 @@ def test_cameras_page_and_quarantine_are_for_admins_only(
     assert search(platform, network.palm.investigator, "7QRT001").reads == []
 
 
-JPEG = b"\xff\xd8\xff\xe0" + b"plate crop" * 20 + b"\xff\xd9"
-
-
 def alert_with_crop(platform: Platform, network: WebNetwork, plate: str) -> tuple[int, str]:
     """An alert on Palm's read of ``plate``, the read stored with a plate crop; returns (alert id, read id)."""
     hot_list(platform, network.palm, "Stolen", plate)
-    ts = NOW_MS - 60_000
-    ingest(platform, network.palm, [read(plate, camera="palm-1", ts=ts)])
+    ingest(platform, network.palm, [read(plate, camera="palm-1", ts=NOW_MS - 60_000)])
     (alert,) = platform.alerts.listing(network.palm.investigator)
-    read_id = alert["read"]["read_id"]
-    platform.images.put(network.palm.agency.id, read_id, plate, ts, Image("plate", "image/jpeg", JPEG))
-    return alert["id"], read_id
+    return alert["id"], crop_alert_read(platform, network.palm, alert)
 
 
 def test_alert_shows_the_plate_crop_through_the_gate_under_its_purpose_and_case(
@@ -431,7 +424,7 @@ def test_alert_shows_the_plate_crop_through_the_gate_under_its_purpose_and_case(
     crop = client.get(f"/ui/alerts/{alert_id}/crop")
     assert crop.status_code == 200
     assert crop.headers["content-type"] == "image/jpeg"
-    assert crop.content == JPEG
+    assert crop.content == plate_crop().data
     (entry,) = platform.audit.entries(after_seq=mark, limit=10)
     assert (entry.action, entry.purpose, entry.case_number) == ("image.viewed", "stolen_vehicle", "CASE-1")
     assert crop.headers["x-audit-seq"] == str(entry.seq)

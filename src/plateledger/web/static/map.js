@@ -92,6 +92,7 @@
       tools.corner.disabled = !on;
       tools.close.disabled = !on;
       pick.classList.toggle("drawing", on);
+      if (made) made.map.doubleClickZoom[on ? "disable" : "enable"](); // quick corners are not a zoom
     };
     const addCorner = (latlng) => {
       corners.push([latlng.lat, latlng.lng]);

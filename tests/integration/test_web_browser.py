@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from plateledger.cameras.quarantine import Held
 from plateledger.platform import Platform
 from tests.integration.alert_kit import hot_list, serving
-from tests.integration.web_kit import PASSWORD, PLATE, WebNetwork, web_network
-from tests.support import NOW_MS, ingest, read
+from tests.integration.web_kit import PASSWORD, PLATE, WebNetwork, crop_alert_read, web_network
+from tests.support import HOUR_MS, NOW_MS, ingest, line, read
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = Path(os.environ.get("PLATELEDGER_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -110,6 +111,24 @@ def attacker_site(target: str) -> Iterator[str]:
         server.server_close()
 
 
+def box_centre(box: dict[str, float] | None, *, corner: bool = False) -> tuple[float, float]:
+    """The centre of an element's box (or its top-left corner), in viewport pixels."""
+    assert box is not None
+    if corner:
+        return box["x"], box["y"]
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def around(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Four corners (page pixels) of a slim diamond around points on a line: a quarter beyond each end, and a
+    third of the half-length to either side (small enough for the owners' largest area radius)."""
+    (x0, y0), (x1, y1) = min(points), max(points)
+    mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+    dx, dy = (x1 - mx) * 1.25, (y1 - my) * 1.25
+    px, py = -dy / 3, dx / 3
+    return [(mx + dx, my + dy), (mx + px, my + py), (mx - dx, my - dy), (mx - px, my - py)]
+
+
 def last_action(platform: Platform) -> str:
     return platform.audit.entries(after_seq=0, limit=100_000)[-1].action
 
@@ -164,6 +183,33 @@ def test_investigator_searches_and_confirms_a_live_alert(platform: Platform, bro
         assert csv[1].endswith(",stolen_vehicle,C-2025-0042,")
         assert last_action(platform) == "search.exported"
 
+        # An area search by a polygon drawn on the map around the agency's cameras: closing it fills the same
+        # polygon field a typed one uses, and the search goes the usual way.
+        me.go("/ui/search")
+        page.get_by_role("radio", name="Area").check()
+        page.locator("#pick-map path.camera").first.wait_for()
+        page.get_by_role("button", name="Draw a polygon").click()
+        pick = page.locator("#pick-map")
+        for corner in range(4):  # positions taken afresh before each click: the page or the map may move
+            origin = box_centre(pick.bounding_box(), corner=True)
+            cameras = [box_centre(m.bounding_box()) for m in pick.locator("path.camera").all()]
+            x, y = around(cameras)[corner]
+            pick.click(position={"x": x - origin[0], "y": y - origin[1]})
+        assert "4 corners" in page.locator("#draw-status").inner_text()
+        page.get_by_role("button", name="Close the polygon").click()
+        assert len(page.locator("#polygon").input_value().split(";")) == 4
+        assert page.locator("#radius_m").input_value() == ""
+        assert page.locator("#pick-map path.drawn").count() == 1
+        page.fill("#since", "2025-05-31T18:00")
+        page.fill("#until", "2025-06-01T12:00")
+        page.select_option("#purpose", "stolen_vehicle")
+        page.fill("#case_number", "C-2025-0043")
+        page.screenshot(path=shots / "search-polygon.png")
+        page.get_by_role("button", name="Search", exact=True).click()
+        assert "case C-2025-0043" in page.locator("#obtained-under").inner_text()
+        assert page.locator("#reads-table tbody tr").count() == 3
+        assert last_action(platform) == "search.area"
+
         # A live alert arrives while the alerts page is open, and is confirmed with a note.
         me.go("/ui/alerts")
         assert "verify the plate characters" in page.locator("#verify-first").inner_text()
@@ -174,11 +220,19 @@ def test_investigator_searches_and_confirms_a_live_alert(platform: Platform, bro
         assert "Stolen vehicles" in card.inner_text()
         assert page.title().startswith("(1)")
         page.screenshot(path=shots / "alerts-live.png")
+        (alert,) = platform.alerts.listing(net.palm.investigator)
+        crop_alert_read(platform, net.palm, alert)  # the crop arrives after the card asked: shown on request
         card.locator("input[name=note]").fill("plate and state checked against the image")
         card.get_by_role("button", name="Confirm").click()
         page.wait_for_url("**/ui/alerts**")
         decided = page.locator("article.alert-card", has_text=HOT_PLATE)
         assert "confirmed by palm-pd-investigator" in decided.inner_text()
+        decided.get_by_role("button", name="Show the plate crop").click()
+        decided.locator("figure.crop img").wait_for()
+        assert decided.locator("figure.crop img").evaluate("img => img.complete && img.naturalWidth > 0")
+        assert "case CASE-1" in decided.locator("figure.crop figcaption").inner_text()
+        assert last_action(platform) == "image.viewed"
+        page.screenshot(path=shots / "alerts-crop.png")
         assert [a["state"] for a in platform.alerts.listing(net.palm.investigator)] == ["confirmed"]
 
         # Responsive: the search page on a patrol-car tablet.
@@ -237,6 +291,24 @@ def test_sharing_access_log_transparency_and_csrf(platform: Platform, browser: o
         palm.page.screenshot(path=shots / "audit.png")
         palm.go("/ui/admin/policy")
         palm.page.screenshot(path=shots / "policy.png")
+
+        # Reads from a vendor camera id Palm never registered wait in quarantine; its admin maps the id onto a
+        # camera from the cameras page, which shows each camera's health and what the release stored.
+        held = [
+            Held(i, "GEN-UNIT-4", line(plate=f"7QRT00{i}", ts=NOW_MS - 2 * HOUR_MS, camera="GEN-UNIT-4"))
+            for i in range(2)
+        ]
+        platform.quarantine.hold(net.palm.device.actor, net.palm.agency, held, channel="test", source="genetec")
+        palm.go("/ui/admin/cameras")
+        assert palm.page.locator("#health-table tbody tr").count() == 3
+        waiting = palm.page.locator("section.quarantine", has_text="GEN-UNIT-4")
+        assert "2 reads waiting" in waiting.inner_text()
+        palm.page.screenshot(path=shots / "cameras.png", full_page=True)
+        waiting.get_by_label("Camera").select_option("palm-2")
+        waiting.get_by_role("button", name="Map and release").click()
+        assert "2 stored" in palm.page.locator("#release-report").inner_text()
+        assert palm.page.locator("#quarantine-empty").count() == 1
+        assert last_action(platform) == "ingest.batch"
 
         # A form on another site posting into Palm's admin session is refused: no token.
         before = len(platform.agreements.listing(net.palm.admin))

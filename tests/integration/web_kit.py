@@ -4,13 +4,18 @@ every user, cameras with positions, and reads of one plate at cameras of two own
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import update
 
+from plateledger.adapters import genetec
+from plateledger.adapters.base import Image
 from plateledger.auth.passwords import hash_password
+from plateledger.core.clock import parse_iso_ms
 from plateledger.platform import Platform
 from plateledger.store.models import User
 from tests.support import HOUR_MS, NOW_MS, AgencyKit, CameraSpec, ingest, read, seed_agency
+from tests.unit.adapters_support import sample
 
 PASSWORD = "correct horse battery"
 PLATE = "7WEB123"
@@ -42,3 +47,18 @@ def web_network(platform: Platform) -> WebNetwork:
     ingest(platform, palm, [read(PLATE, camera=f"palm-{n}", ts=NOW_MS - (5 - n) * HOUR_MS) for n in range(3)])
     ingest(platform, far, [read(PLATE, camera="far-1", ts=NOW_MS - 30 * HOUR_MS)])
     return WebNetwork(palm, harbor, far)
+
+
+def plate_crop() -> Image:
+    """A real plate crop (a JPEG): the one in the Genetec vendor sample."""
+    adapted = genetec.adapt(sample("parkpow_snapshot-middleware_Genetec.json"), "application/json")
+    return next(image for image in adapted.reads[0].images if image.kind == "plate")
+
+
+def crop_alert_read(platform: Platform, kit: AgencyKit, alert: dict[str, Any]) -> str:
+    """Store the plate crop with the read of ``alert`` (as the vendor ingest stores the images sent with a read);
+    returns the read id."""
+    read_id: str = alert["read"]["read_id"]
+    ts_ms = parse_iso_ms(alert["read"]["ts"])
+    platform.images.put(kit.agency.id, read_id, alert["read"]["plate"], ts_ms, plate_crop())
+    return read_id

@@ -29,6 +29,7 @@ from plateledger.core.errors import Conflict, FieldInvalid, NotFound, Permission
 from plateledger.hotlists.service import may_see
 from plateledger.policy.gate import Gate, Owner, Request
 from plateledger.retention.service import Retention
+from plateledger.search.image import ImageAsk
 from plateledger.sharing.service import Books
 from plateledger.store.governance import Governance
 from plateledger.store.models import Agency, Alert, HotList, HotListEntry
@@ -317,6 +318,18 @@ class Alerts:
             return AlertDecided(alert_id=alert.id, state="viewed"), self._json(session, alert, hot_list)
 
         return self._audit.record(principal.actor, change)[1]
+
+    def image_ask(self, principal: Principal, alert_id: int, kind: str = "plate") -> ImageAsk:
+        """The request for an image of the alert's read under the alert's own purpose and case (its hot-list
+        entry's purpose and reference), for :meth:`ImageViews.view`, which has the gate decide it and audits it
+        like any search. NotFound for an alert the principal may not see."""
+        with self._gov.session() as session:
+            alert, _ = self._visible(session, principal, session.get(Alert, alert_id))
+            entry = session.get(HotListEntry, alert.entry_id)
+            owner = session.get(Agency, alert.owner_id)
+            if entry is None or owner is None:  # foreign keys make this impossible
+                raise NotFound("no such alert")
+            return ImageAsk(owner.slug, alert.read_id, kind, entry.purpose, entry.reference)
 
     def decide(self, principal: Principal, alert_id: int, state: str, note: str) -> dict[str, Any]:
         """Confirm or dismiss a new alert, with a note (required)."""

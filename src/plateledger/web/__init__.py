@@ -18,7 +18,7 @@ from plateledger.api import problems
 from plateledger.core.errors import AuthenticationFailed, PlateledgerError
 from plateledger.platform import Platform
 from plateledger.web import render
-from plateledger.web.routes import access, admin, alerts, hotlists, public, search, session, sharing
+from plateledger.web.routes import access, admin, alerts, cameras, hotlists, public, search, session, sharing
 from plateledger.web.security import SESSION_COOKIE, SecurityHeaders, SignInRequired, content_security_policy
 
 
@@ -31,7 +31,7 @@ def install(app: FastAPI, platform: Platform) -> None:
         StaticFiles(directory=platform.settings.leaflet_dir, check_dir=False),
         name="ui-leaflet",
     )
-    for module in (session, search, alerts, hotlists, sharing, admin, access, public):
+    for module in (session, search, alerts, hotlists, sharing, admin, cameras, access, public):
         app.include_router(module.router)
 
     async def domain_error(request: Request, error: Exception) -> Response:

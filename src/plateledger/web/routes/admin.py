@@ -1,5 +1,5 @@
-"""Agency administration: users and roles (create, API tokens created and revoked) and cameras (list and map,
-add). Admins only; every change goes through the registry and token service, which audit it."""
+"""Agency administration: users and roles (create, API tokens created and revoked). Admins only; every change goes
+through the registry and token service, which audit it. Cameras are in :mod:`plateledger.web.routes.cameras`."""
 
 from __future__ import annotations
 
@@ -13,20 +13,11 @@ from plateledger.auth.tokens import IssuedToken
 from plateledger.core.errors import FieldInvalid
 from plateledger.platform import Platform
 from plateledger.store.models import ApiToken, User
-from plateledger.web.render import json_for_page, page, see_other
+from plateledger.web.render import page, see_other
 from plateledger.web.routes.sharing import require_admin
 from plateledger.web.security import SessionDep, checked_form, field
 
 router = APIRouter(include_in_schema=False)
-
-
-def _number(text: str, name: str) -> float | None:
-    if not text:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise FieldInvalid(name, "a number") from None
 
 
 @router.get("/ui/admin/users")
@@ -89,36 +80,3 @@ async def revoke_token(token_id: int, request: Request, platform: PlatformDep, s
     require_admin(signed)
     platform.tokens.revoke(signed.principal.actor, token_id)
     return see_other("/ui/admin/users")
-
-
-@router.get("/ui/admin/cameras")
-def cameras(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
-    require_admin(signed)
-    own = platform.registry.cameras(signed.principal.agency_id)
-    settings = platform.settings
-    data = {
-        "cameras": [
-            {"id": c.external_id, "name": c.name, "lat": c.lat, "lon": c.lon} for c in own if c.lat is not None
-        ],
-        "reads": [],
-        "tiles": settings.map_tile_url,
-        "attribution": settings.map_tile_attribution,
-    }
-    return page(request, "cameras.html", signed, cameras=own, map_data=json_for_page(data))
-
-
-@router.post("/ui/admin/cameras")
-async def add_camera(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
-    form = await checked_form(request, platform, signed)
-    require_admin(signed)
-    mobile = field(form, "mobile") == "yes"
-    platform.registry.add_camera(
-        signed.principal.actor,
-        agency_slug=signed.principal.agency_slug,
-        external_id=field(form, "external_id"),
-        name=field(form, "name"),
-        mobile=mobile,
-        lat=_number(field(form, "lat"), "lat"),
-        lon=_number(field(form, "lon"), "lon"),
-    )
-    return see_other("/ui/admin/cameras")

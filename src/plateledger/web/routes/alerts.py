@@ -1,5 +1,11 @@
 """Alerts: the feed (new first, then decided ones), the live stream for the page (Server-Sent Events from the same
-broker as the API's ``/api/v1/alerts/stream``, authenticated by the session cookie) and confirm/dismiss."""
+broker as the API's ``/api/v1/alerts/stream``, authenticated by the session cookie), the plate crop of an alert's
+read and confirm/dismiss.
+
+The crop is fetched by the page (``alerts.js``) from ``/ui/alerts/{id}/crop``, which asks the same library
+function as ``GET /api/v1/images/...`` (``platform.image_views.view``) under the alert's own purpose and case: the
+gate decides it as a search of that read and the view is audited (``image.viewed``, or ``search.refused``). No
+crop, or one the gate refuses, is an empty answer (204): the card simply shows none."""
 
 from __future__ import annotations
 
@@ -7,11 +13,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from plateledger.alerts.delivery import Broker
 from plateledger.alerts.service import VERIFY_FIRST
 from plateledger.api.deps import PlatformDep
-from plateledger.core.errors import FieldInvalid
+from plateledger.core.errors import FieldInvalid, PlateledgerError
 from plateledger.web.render import page, see_other
 from plateledger.web.security import SessionDep, checked_form, field
 
@@ -47,6 +54,22 @@ async def alerts_stream(
         broker.events(signed.principal, max(after, 0)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/ui/alerts/{alert_id}/crop")
+async def crop(alert_id: AlertId, platform: PlatformDep, signed: SessionDep) -> Response:
+    """The plate crop of the alert's read, through the policy gate under the alert's purpose and case (audited);
+    204 when the read has none or the gate refuses it. 404 for an alert the user may not see."""
+    ask = platform.alerts.image_ask(signed.principal, alert_id)
+    try:
+        viewed = await run_in_threadpool(platform.image_views.view, signed.principal, ask)
+    except PlateledgerError:
+        return Response(status_code=204)
+    return Response(
+        viewed.data,
+        media_type=viewed.image.content_type,
+        headers={"X-Content-Type-Options": "nosniff", "X-Audit-Seq": str(viewed.audit_seq)},
     )
 
 

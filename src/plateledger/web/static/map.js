@@ -32,7 +32,9 @@
     L.control.scale({ metric: true, imperial: true }).addTo(map);
     const cameras = L.layerGroup(
       data.cameras.map((c) =>
-        L.circleMarker([c.lat, c.lon], { radius: 4, color: "#55606e", weight: 1, fillOpacity: 0.6, className: "camera" })
+        L.circleMarker([c.lat, c.lon], {
+          radius: 4, color: "#55606e", weight: 1, fillOpacity: 0.6, className: c.silent ? "camera silent" : "camera",
+        })
           .bindTooltip(`camera ${c.id}: ${c.name}`))
     ).addTo(map);
     return { map, cameras };
@@ -56,30 +58,100 @@
     });
   }
 
+  // The area picker: a click sets the centre of a circle; in draw mode, clicks (or "add the map centre", for the
+  // keyboard) add the corners of a polygon, which "close" writes into the same polygon field a typed one uses.
   const pick = document.getElementById("pick-map");
   if (pick) {
+    const $ = (id) => document.getElementById(id);
+    const [lat, lon, radius, polygon, status] = ["lat", "lon", "radius_m", "polygon", "draw-status"].map($);
+    const tools = { start: $("draw-start"), corner: $("draw-corner"), close: $("draw-close"), clear: $("draw-clear") };
     let made = null;
     let circle = null;
-    const lat = document.getElementById("lat");
-    const lon = document.getElementById("lon");
-    const radius = document.getElementById("radius_m");
-    const draw = () => {
+    let shape = null;
+    let corners = null; // [[lat, lon], ...] while drawing
+    const say = (text) => { status.textContent = text; };
+    const typed = () => polygon.value.split(";").map((p) => p.split(",").map(Number))
+      .filter((p) => p.length === 2 && p.every(Number.isFinite));
+    const drawCircle = () => {
+      if (circle) circle.remove();
+      circle = null;
       if (!made || !lat.value || !lon.value) return;
       const centre = [Number(lat.value), Number(lon.value)];
-      if (circle) circle.remove();
-      circle = L.circle(centre, { radius: Number(radius.value) || 500, color: "#1d4ed8" }).addTo(made.map);
+      circle = L.circle(centre, { radius: Number(radius.value) || 500, color: "#1d4ed8", interactive: false }).addTo(made.map);
+    };
+    const drawShape = () => {
+      if (shape) shape.remove();
+      shape = null;
+      const points = corners || typed();
+      if (!made || !points.length) return;
+      const style = { color: "#1d4ed8", weight: 2, interactive: false, className: "drawn" };
+      shape = (corners ? L.polyline(points, style) : L.polygon(points, style)).addTo(made.map);
+    };
+    const drawing = (on) => {
+      tools.start.disabled = on;
+      tools.corner.disabled = !on;
+      tools.close.disabled = !on;
+      pick.classList.toggle("drawing", on);
+      if (made) made.map.doubleClickZoom[on ? "disable" : "enable"](); // quick corners are not a zoom
+    };
+    const addCorner = (latlng) => {
+      corners.push([latlng.lat, latlng.lng]);
+      drawShape();
+      const n = corners.length;
+      say(`${n} corner${n === 1 ? "" : "s"}: ${n < 3 ? "add at least 3" : "close the polygon when done"}.`);
     };
     const show = (area) => {
       if (!area || made) return;
       made = baseMap(pick, data.cameras.map((c) => [c.lat, c.lon]));
       made.map.on("click", (event) => {
+        if (corners) {
+          addCorner(event.latlng);
+          return;
+        }
         lat.value = event.latlng.lat.toFixed(6);
         lon.value = event.latlng.lng.toFixed(6);
-        draw();
+        if (!radius.value) radius.value = "500";
+        polygon.value = "";
+        drawShape();
+        drawCircle();
       });
-      draw();
+      drawCircle();
+      drawShape();
     };
-    [lat, lon, radius].forEach((input) => input.addEventListener("change", draw));
+    tools.start.addEventListener("click", () => {
+      show(true);
+      corners = [];
+      [lat, lon, radius, polygon].forEach((input) => { input.value = ""; });
+      drawCircle();
+      drawShape();
+      drawing(true);
+      say("Drawing: click the map to add corners in order around the area.");
+    });
+    tools.corner.addEventListener("click", () => { if (corners) addCorner(made.map.getCenter()); });
+    tools.close.addEventListener("click", () => {
+      if (!corners || corners.length < 3) {
+        say("A polygon needs at least 3 corners.");
+        return;
+      }
+      polygon.value = corners.map(([a, b]) => `${a.toFixed(6)},${b.toFixed(6)}`).join(";");
+      const n = corners.length;
+      corners = null;
+      drawing(false);
+      drawShape();
+      say(`Polygon of ${n} corners closed; it is in the polygon field.`);
+    });
+    tools.clear.addEventListener("click", () => {
+      corners = null;
+      polygon.value = "";
+      drawing(false);
+      drawShape();
+      say("Polygon cleared.");
+    });
+    [lat, lon, radius].forEach((input) => input.addEventListener("change", drawCircle));
+    polygon.addEventListener("change", () => {
+      if (polygon.value && !lat.value && !lon.value) radius.value = "";
+      drawShape();
+    });
     document.addEventListener("plateledger:mode", (event) => show(event.detail.area));
     show(document.getElementById("search-form")?.classList.contains("mode-area"));
   }

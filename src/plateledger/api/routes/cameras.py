@@ -130,7 +130,9 @@ async def map_camera(
     return _release_out(release)
 
 
-@router.post("/quarantine/{vendor_camera:path}/approve", response_model=ReleaseOut, responses={403: {}, 409: {}, 422: {}})
+@router.post(
+    "/quarantine/{vendor_camera:path}/approve", response_model=ReleaseOut, responses={403: {}, 409: {}, 422: {}}
+)
 async def approve_camera(
     vendor_camera: VendorCamera, body: ApproveIn, platform: PlatformDep, principal: PrincipalDep
 ) -> ReleaseOut:

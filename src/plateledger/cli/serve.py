@@ -25,6 +25,13 @@ from plateledger.retention.scheduler import RetentionJob
 def _serve(platform: Platform, *, live_reads: bool = False) -> None:
     """Serve until stopped, with the retention job (and, for the demo, a trickle of live reads)."""
     settings = platform.settings
+    # Load the hot-list matching mirror before taking traffic, so the first batch is not the one that waits for it.
+    platform.matcher.sync(platform.clock.now_ms())
+    if platform.matcher.last_load_entries:
+        out.print(
+            f"hot-list matching: {platform.matcher.last_load_entries:,} active entries loaded "
+            f"in {platform.matcher.last_load_s:.1f} s"
+        )
     out.print(f"serving http://{settings.host}:{settings.port}  (OpenAPI: /docs, /openapi.json; Ctrl-C stops)")
     job = RetentionJob(platform.retention, settings.retention_interval_s) if settings.retention_interval_s else None
     trickle = Trickle(platform) if live_reads else None

@@ -57,7 +57,7 @@ def _integration_sections() -> dict[str, str]:
     sections: dict[str, str] = {}
     for part in (DOCS / "integrations.md").read_text().split("\n## ")[1:]:
         heading, _, body = part.partition("\n")
-        if named := re.search(r"`([a-z]+)`\s*$", heading):
+        if named := re.search(r"`([a-z_]+)`\s*$", heading):
             sections[named.group(1)] = body
     return sections
 

@@ -21,6 +21,7 @@ from plateledger.platform import Platform
 from plateledger.store.models import AuditEntry
 from tests.support import AgencyKit, CameraSpec, seed_agency
 from tests.unit.adapters_support import sample, sample_json
+from tests.unit.openalpr_payloads import results_v2
 
 GENETEC = "parkpow_snapshot-middleware_Genetec.json"
 SURVISION = "parkpow_snapshot-middleware_Survision.json"
@@ -168,6 +169,16 @@ def test_a_vendor_camera_id_with_a_slash_is_approved_and_configured_over_http(
     assert read["camera"] == vendor_id
     configured = client.patch(f"/api/v1/cameras/{vendor_id}", json={"silent_after_s": 600}, headers=admin)
     assert configured.status_code == 204, configured.text
+
+
+def test_openalpr_frames_are_reads_only_on_the_frames_endpoint(client: TestClient, city: AgencyKit) -> None:
+    body = orjson.dumps(results_v2())
+    device = {**bearer(city.tokens["device"]), "Content-Type": "application/json"}
+    grouped = client.post("/api/v1/ingest/openalpr", content=body, headers=device).json()
+    assert (grouped["stored"], grouped["quarantined"]) == (0, 0)
+    assert grouped["ignored"]
+    frames = client.post("/api/v1/ingest/openalpr_frames", content=body, headers=device).json()
+    assert frames["quarantined"] == 2  # two plates in the frame, from a camera the agency has not registered
 
 
 def test_survision_without_a_camera_is_rejected_with_the_fix(client: TestClient, city: AgencyKit) -> None:

@@ -69,6 +69,25 @@ def test_stream_delivers_live_and_resumes_with_last_event_id(stream_platform: Pl
             assert next_event(events).id == live
 
 
+def test_a_new_stream_starts_live_and_last_event_id_zero_replays_everything(stream_platform: Platform) -> None:
+    """A stream opened without Last-Event-ID does not replay history (a busy agency has many thousands of
+    alerts); ``Last-Event-ID: 0`` asks for all of it."""
+    platform = stream_platform
+    kit = seed_agency(platform, "history-pd")
+    entry = hot_list(platform, kit, "stolen", "7ABC123")
+    old = [raise_alert(platform, kit, entry, f"old{n}") for n in range(3)]
+    with serving(platform) as base, httpx2.Client(base_url=base, timeout=10) as client:
+        with client.stream("GET", "/api/v1/alerts/stream", headers=bearer(kit, "investigator")) as response:
+            events = sse_events(response.iter_lines())
+            until_comment(events, "connected")
+            live = raise_alert(platform, kit, entry, "live")
+            assert next_event(events).id == live
+        headers = {**bearer(kit, "investigator"), "Last-Event-ID": "0"}
+        with client.stream("GET", "/api/v1/alerts/stream", headers=headers) as response:
+            events = sse_events(response.iter_lines())
+            assert [next_event(events).id for _ in range(4)] == [*old, live]
+
+
 def test_covert_alerts_are_streamed_only_to_their_viewers(stream_platform: Platform) -> None:
     platform = stream_platform
     kit = seed_agency(platform, "lister-pd")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plateledger.audit.events import AlertDecided, AlertRaised, AlertWithheld, AuditEvent
@@ -280,6 +280,11 @@ class Alerts:
             except NotFound:
                 return False
         return agency_id == principal.agency_id
+
+    def latest_id(self) -> int:
+        """The id of the newest alert of any agency (0 when there is none): where a new live stream starts."""
+        with self._gov.session() as session:
+            return int(session.scalar(select(func.max(Alert.id))) or 0)
 
     def listing(
         self, principal: Principal, *, state: str | None = None, after_id: int = 0, limit: int = 100

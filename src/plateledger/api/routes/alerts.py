@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from plateledger.alerts.delivery import Broker
@@ -42,12 +43,16 @@ def list_alerts(
 )
 async def stream_alerts(
     request: Request,
+    platform: PlatformDep,
     principal: PrincipalDep,
     last_event_id: Annotated[str | None, Header(description="Resume after this alert id")] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: each alert you may see as an ``alert`` event whose id is the alert id, heartbeat
-    comments while idle. Reconnect with ``Last-Event-ID`` to first receive the alerts raised since."""
-    after = 0
+    comments while idle. A new stream starts with the alerts raised from the moment it connects; reconnect with
+    ``Last-Event-ID`` to first receive the alerts raised since that one (``Last-Event-ID: 0``: every alert you may
+    see, oldest first)."""
+    # Read before the stream subscribes: an alert raised in between is replayed, none is lost.
+    after = await run_in_threadpool(platform.alerts.latest_id)
     if last_event_id:
         if not last_event_id.strip().isdigit():
             raise FieldInvalid("Last-Event-ID", "an alert id (a whole number)")

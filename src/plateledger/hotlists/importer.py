@@ -16,6 +16,7 @@ from typing import Any
 
 from plateledger.auth.tokens import Principal
 from plateledger.core.errors import FieldInvalid, ImportRefused, NotFound, PayloadTooLarge
+from plateledger.core.settings import Settings
 from plateledger.hotlists import imports
 from plateledger.hotlists.imports import Options, Parsed
 from plateledger.hotlists.service import Entry, EntryIn, HotLists
@@ -141,10 +142,10 @@ def _removals(removes: list[Parsed], errors: list[dict[str, Any]]) -> set[str]:
 
 
 def build_options(
+    settings: Settings,
     *,
     now_ms: int,
-    max_entry_days: int,
-    expiry_days: int,
+    expiry_days: int | None = None,
     country: str = "US",
     purpose: str | None = None,
     reference: str | None = None,
@@ -155,12 +156,13 @@ def build_options(
     kind: str | None = None,
     filename: str | None = None,
 ) -> Options:
-    """Import options from what a request or the command line gives (InvalidInput naming a bad one)."""
+    """Import options from what a request or the command line gives (InvalidInput naming a bad one); the default
+    expiry is ``settings.hotlist_import_expiry_days``, and no expiry exceeds ``settings.hotlist_max_entry_days``."""
     if not (len(country) == 2 and country.isalpha()):
         raise FieldInvalid("country", "two letters, e.g. US")
     return Options(
         now_ms=now_ms,
-        expiry_days=min(expiry_days, max_entry_days),
+        expiry_days=min(expiry_days or settings.hotlist_import_expiry_days, settings.hotlist_max_entry_days),
         country=country.upper(),
         purpose=purpose,
         reference=reference,

@@ -109,9 +109,9 @@ async def import_file(
         if len(data) > limit:
             raise PayloadTooLarge(f"file: more than the {limit} bytes a hot-list import may have")
     options = build_options(
+        platform.settings,
         now_ms=platform.clock.now_ms(),
-        max_entry_days=platform.settings.hotlist_max_entry_days,
-        expiry_days=expiry_days or platform.settings.hotlist_import_expiry_days,
+        expiry_days=expiry_days,
         country=country,
         purpose=purpose,
         reference=reference,

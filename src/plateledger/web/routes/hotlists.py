@@ -107,9 +107,8 @@ async def import_file(list_id: ListId, request: Request, platform: PlatformDep, 
     if len(data) > limit:
         raise PayloadTooLarge(f"file: more than the {limit} bytes a hot-list import may have")
     options = build_options(
+        platform.settings,
         now_ms=platform.clock.now_ms(),
-        max_entry_days=platform.settings.hotlist_max_entry_days,
-        expiry_days=platform.settings.hotlist_import_expiry_days,
         country="US",
         purpose=field(form, "purpose") or None,
         reference=field(form, "reference") or None,

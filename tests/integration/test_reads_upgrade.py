@@ -1,4 +1,5 @@
-"""A data directory made before the area-search projection gets it when opened, and answers the same."""
+"""A data directory made before the area-search projection (or with an earlier one) gets the current one when
+opened, and answers the same."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from chdb import session as _chdb_session
 
 from plateledger.agencies.registry import CameraInfo
@@ -41,18 +43,25 @@ FIRST_COLUMNS = """
         ingest_ts   DateTime64(3, 'UTC') CODEC(Delta, ZSTD(3))"""
 #: The reads table as the first release created it: no projection, no lightweight-delete setting, no raw columns.
 OLD_READS = f"CREATE TABLE reads ({FIRST_COLUMNS}) ENGINE = MergeTree ORDER BY (plate_key, plate, ts)"
+#: The reads table with the area projection of issue 3 (every column ordered by time).
+TIME_PROJECTION_READS = (
+    f"CREATE TABLE reads ({FIRST_COLUMNS}, PROJECTION reads_by_time (SELECT * ORDER BY ts)) "
+    "ENGINE = MergeTree ORDER BY (plate_key, plate, ts)"
+)
 
 
-def test_an_old_reads_table_gets_the_projection_and_answers_the_same(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ddl", [OLD_READS, TIME_PROJECTION_READS], ids=["no-projection", "time-projection"])
+def test_an_old_reads_table_gets_the_projection_and_answers_the_same(tmp_path: Path, ddl: str) -> None:
     path = tmp_path / "reads"
     old = chdb_session.Session(str(path))
-    old.query(OLD_READS)
+    old.query(ddl)
     old.query(
         "INSERT INTO reads (plate_key, plate, ts, owner, camera, read_id, lat, lon) SELECT 'ABC123', 'ABC123', "
         f"fromUnixTimestamp64Milli(toInt64({NOW_MS - HOUR_MS} + number), 'UTC'), 1, 'cam', "
         "concat('r', toString(number)), 37.7749, -122.4194 FROM numbers(10)"
     )
     old.close()
+    assert sql.AREA_PROJECTION_NAME not in sql.OLD_AREA_PROJECTIONS
 
     store = ReadsStore(path)
     try:

@@ -96,7 +96,7 @@ def _num(value: Any) -> float | None:
 
 #: Columns of a returned read, in StoredRead's order.
 READ_COLUMNS = (
-    f"{sql.EFFECTIVE_READ_ID} AS rid, plate, plate_raw, region, toUnixTimestamp64Milli(ts), camera, "
+    f"{sql.EFFECTIVE_READ_ID} AS rid, plate, {sql.PLATE_AS_READ}, region, toUnixTimestamp64Milli(ts), camera, "
     "lat, lon, confidence, owner, make, model, color, vtype, direction, source, source_ts, source_confidence"
 )
 
@@ -125,10 +125,11 @@ def stored_read(r: list[Any]) -> StoredRead:
 
 
 def area_sql(query: AreaQuery, owner_clause: str, table: str = "reads") -> tuple[str, dict[str, Any]]:
-    """The area query's SELECT and parameters. The time window comes first (the ``reads_by_time`` projection
-    answers it), a latitude/longitude box pre-filters cheaply, then the exact test: ``geoDistance`` (WGS-84) for
-    a circle, ``pointInPolygon`` for a polygon. A read without a position (NaN) fails every comparison, so it
-    never matches. ``table`` is for the benchmark of docs/benchmarks.md only."""
+    """The area query's SELECT and parameters. The time window comes first (the ``reads_by_hour_place``
+    projection answers it, reading only the box's latitude band of each hour), a latitude/longitude box filters,
+    then the exact test: ``geoDistance`` (WGS-84) for a circle, ``pointInPolygon`` for a polygon.
+    A read without a position (NaN) fails every comparison, so it never matches. ``table`` is for the benchmark
+    of docs/benchmarks.md only."""
     box = query.box()
     params: dict[str, Any] = {
         "since": query.since_ms,
@@ -141,6 +142,10 @@ def area_sql(query: AreaQuery, owner_clause: str, table: str = "reads") -> tuple
     }
     where = [
         owner_clause,
+        # The hours of the window, stated so that the projection's key (hour, lat, lon, ts) narrows the read to
+        # them and, inside each hour, to the box's latitude band.
+        "toStartOfHour(ts) >= toStartOfHour(fromUnixTimestamp64Milli({since:Int64}, 'UTC'))",
+        "toStartOfHour(ts) <= toStartOfHour(fromUnixTimestamp64Milli({until:Int64}, 'UTC'))",
         "ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')",
         "ts < fromUnixTimestamp64Milli({until:Int64}, 'UTC')",
         "lat BETWEEN {min_lat:Float64} AND {max_lat:Float64}",

@@ -179,19 +179,22 @@ class ReadsStore:
 
     def _upgrade(self) -> None:
         """Bring a reads table made by an earlier version up to date: add the source's raw time and confidence
-        columns (a metadata change: existing parts read them as ''; the projection's ``SELECT *`` covers them),
-        and add the area-search projection and
-        build it for the parts already stored. The build is a mutation that runs in the background (and resumes
-        after a restart); until a part has it, queries read that part from the plate-ordered table, so answers
-        are the same, only slower."""
+        columns (a metadata change: existing parts read them as ''), replace an earlier area projection
+        (``sql.OLD_AREA_PROJECTIONS``) by the current one, and build it for the parts already stored. The build
+        is a mutation that runs in the background (and resumes after a restart); until a part has it, queries
+        read that part from the plate-ordered table, so answers are the same, only slower."""
         for name, kind in sql.SOURCE_COLUMNS.items():
             self._query(f"ALTER TABLE reads ADD COLUMN IF NOT EXISTS {name} {kind}")
-        present = self._scalar(
-            "SELECT count() FROM system.projections WHERE database = currentDatabase() AND table = 'reads' "
-            "AND name = {name:String}",
-            {"name": sql.AREA_PROJECTION_NAME},
-        )
-        if int(present or 0):
+        present = {
+            str(row[0])
+            for row in self._rows(
+                "SELECT name FROM system.projections WHERE database = currentDatabase() AND table = 'reads'"
+            )
+        }
+        for old in sql.OLD_AREA_PROJECTIONS:
+            if old in present:
+                self._query(f"ALTER TABLE reads DROP PROJECTION IF EXISTS {old}")
+        if sql.AREA_PROJECTION_NAME in present:
             return
         self._query(f"ALTER TABLE reads ADD PROJECTION IF NOT EXISTS {sql.AREA_PROJECTION.removeprefix('PROJECTION ')}")
         self._query(f"ALTER TABLE reads MODIFY SETTING {sql.READS_SETTINGS}")
@@ -368,7 +371,7 @@ class ReadsStore:
             # 4. Reads first, then keys: a crash between the two is repaired by _reconcile_keys at start-up.
             if any(r.stored for r in results[:committed]):
                 self._query(
-                    f"INSERT INTO reads ({sql.STORED_COLUMNS}) SELECT {sql.STORED_COLUMNS} FROM staging.fresh "
+                    f"INSERT INTO reads ({sql.STORED_COLUMNS}) SELECT {sql.STORED_SELECT} FROM staging.fresh "
                     "WHERE batch < {committed:UInt32}",
                     {"committed": committed},
                 )

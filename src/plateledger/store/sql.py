@@ -56,11 +56,21 @@ READS_COLUMNS = f"""
         ingest_ts   DateTime64(3, 'UTC') CODEC(Delta, ZSTD(3)),
         {SOURCE_COLUMNS_DDL}"""
 
-#: Area search reads a time window: a copy of every column ordered by time, kept by ClickHouse with each part,
-#: so a 1-hour window reads its own slice instead of scanning a table ordered by plate (measured in
-#: docs/benchmarks.md, "Area search structure"). The query planner picks it for ``ts``-bounded queries.
-AREA_PROJECTION_NAME = "reads_by_time"
-AREA_PROJECTION = f"PROJECTION {AREA_PROJECTION_NAME} (SELECT * ORDER BY ts)"
+#: Area search reads a time window around a place: a second copy of the columns a read returns, kept by ClickHouse
+#: with each part and ordered by (hour, latitude, longitude, time), so a query reads only the hours of its window
+#: and, inside each hour, the latitude band of its box (``area_sql`` states the hour bounds so the key applies).
+#: Inside an (hour, place) run the position, camera and owner repeat and compress to almost nothing; the
+#: folded ``plate_key`` (plate search's key, not returned) is left out. Measured in docs/benchmarks.md.
+AREA_PROJECTION_NAME = "reads_by_hour_place"
+AREA_PROJECTION_COLUMNS = (
+    "plate, ts, owner, camera, plate_raw, read_id, region, lat, lon, confidence, make, model, color, vtype, "
+    "direction, source, ingest_ts, source_ts, source_confidence"
+)
+AREA_PROJECTION = (
+    f"PROJECTION {AREA_PROJECTION_NAME} (SELECT {AREA_PROJECTION_COLUMNS} ORDER BY (toStartOfHour(ts), lat, lon, ts))"
+)
+#: Projections of earlier versions, replaced by ``AREA_PROJECTION`` when a store is opened.
+OLD_AREA_PROJECTIONS = ("reads_by_time",)
 #: A lightweight ``DELETE`` drops the projection from the parts it touches (those parts are then read in plate
 #: order: answers stay right, area search gets slower). ClickHouse's default refuses such deletes; 'rebuild' was
 #: measured (chDB 4.4 / ClickHouse 26.9) to keep returning deleted rows through the projection until a merge.
@@ -339,3 +349,8 @@ STORED_COLUMNS = (
     "plate_key, plate, ts, owner, camera, plate_raw, read_id, region, lat, lon, confidence, "
     "make, model, color, vtype, direction, source, ingest_ts, source_ts, source_confidence"
 )
+#: ``plate_raw`` is stored only where it differs from ``plate`` ('' otherwise: most equipment sends the plate
+#: already normalised, and a second copy of it costs ~4 bytes/read in the area projection). ``PLATE_AS_READ``
+#: gives it back.
+STORED_SELECT = STORED_COLUMNS.replace("plate_raw,", "if(plate_raw = plate, '', plate_raw) AS plate_raw,", 1)
+PLATE_AS_READ = "if(plate_raw = '', plate, plate_raw)"

@@ -13,10 +13,10 @@ import hashlib
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,14 @@ from plateledger.store.governance import Governance
 from plateledger.store.models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
+_ENTRIES = cast(Table, AuditEntry.__table__)
+_HEAD = cast(Table, AuditHead.__table__)
+# The append's statements, built once (an append runs on every request).
+_READ_HEAD = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
+_LOCK_HEAD = _READ_HEAD.with_for_update()
+_INSERT_ENTRIES = insert(_ENTRIES)
+_INSERT_HEAD = insert(_HEAD).values(id=1, seq=bindparam("head_seq"), hash=bindparam("head_hash"))
+_MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(seq=bindparam("head_seq"), hash=bindparam("head_hash"))
 T = TypeVar("T")
 
 
@@ -101,35 +109,41 @@ class AuditLog:
         try:
             with self._lock, self._gov.session() as session:
                 events, value = change(session)
-                head_query = select(AuditHead).where(AuditHead.id == 1)
-                if self._gov.dialect == "postgresql":
-                    head_query = head_query.with_for_update()
-                head = session.scalars(head_query).one_or_none()
-                if head is None:
-                    head = AuditHead(id=1, seq=0, hash=GENESIS)
-                    session.add(head)
-                seqs = []
+                # Core statements in the ORM session's transaction: the same rows as ORM objects would give,
+                # without the unit of work's bookkeeping (docs/benchmarks.md, "Search path outside the engine").
+                # The head's SELECT autoflushes whatever ``change`` added, as the ORM query did.
+                head_query = _LOCK_HEAD if self._gov.dialect == "postgresql" else _READ_HEAD
+                head = session.execute(head_query).one_or_none()
+                seq, prev_hash = (head.seq, head.hash) if head is not None else (0, GENESIS)
                 now = self._clock.now_ms()
+                rows: list[dict[str, Any]] = []
+                seqs: list[int] = []
                 for event in events:
                     purpose, case_number = event.purpose_case()
-                    entry = AuditEntry(
-                        seq=head.seq + 1,
-                        ts_ms=now,
-                        action=event.action,
-                        actor_user_id=actor.user_id,
-                        actor_username=actor.username,
-                        actor_agency_id=actor.agency_id,
-                        purpose=purpose,
-                        case_number=case_number,
-                        outcome=event.outcome,
-                        params=orjson.dumps(event.params(), option=orjson.OPT_SORT_KEYS).decode(),
-                        counts=orjson.dumps(event.counts(), option=orjson.OPT_SORT_KEYS).decode(),
-                        prev_hash=head.hash,
-                    )
-                    entry.hash = entry_hash(entry_fields(entry))
-                    session.add(entry)
-                    head.seq, head.hash = entry.seq, entry.hash
-                    seqs.append(entry.seq)
+                    seq += 1
+                    fields = {  # what entry_fields() gives of the stored row: the hash covers exactly these
+                        "seq": seq,
+                        "ts_ms": now,
+                        "action": event.action,
+                        "actor_user_id": actor.user_id,
+                        "actor_username": actor.username,
+                        "actor_agency_id": actor.agency_id,
+                        "purpose": purpose,
+                        "case_number": case_number,
+                        "outcome": event.outcome,
+                        "params": orjson.dumps(event.params(), option=orjson.OPT_SORT_KEYS).decode(),
+                        "counts": orjson.dumps(event.counts(), option=orjson.OPT_SORT_KEYS).decode(),
+                        "prev_hash": prev_hash,
+                    }
+                    prev_hash = entry_hash(fields)
+                    rows.append({**fields, "hash": prev_hash})
+                    seqs.append(seq)
+                if rows:
+                    session.execute(_INSERT_ENTRIES, rows)
+                if head is None:
+                    session.execute(_INSERT_HEAD, {"head_seq": seq, "head_hash": prev_hash})
+                elif rows:
+                    session.execute(_MOVE_HEAD, {"head_seq": seq, "head_hash": prev_hash})
             return seqs, value
         except SQLAlchemyError as exc:
             raise AuditUnavailable(f"audit log append failed, request refused: {exc.__class__.__name__}") from exc

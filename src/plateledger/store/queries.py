@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from plateledger import geo
 from plateledger.plates import confusable_key
@@ -65,8 +65,11 @@ class AreaQuery:
         return geo.circle_box(self.lat, self.lon, self.radius_m)
 
 
-@dataclass(frozen=True)
-class StoredRead:
+class StoredRead(NamedTuple):
+    """One read as a search returns it. A named tuple, not a dataclass: a search builds hundreds per answer, and
+    a tuple is built in a fraction of the time of a frozen dataclass (docs/benchmarks.md, "Search path outside
+    the engine"). Immutable either way."""
+
     read_id: str
     plate: str
     plate_raw: str
@@ -89,7 +92,8 @@ class StoredRead:
 
 
 def _num(value: Any) -> float | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    """A nullable number of a row: None for NULL or NaN, else rounded to 6 decimals."""
+    if value is None or value != value:  # NaN is the one value unequal to itself
         return None
     return round(float(value), 6)
 
@@ -100,28 +104,36 @@ READ_COLUMNS = (
     "lat, lon, confidence, owner, make, model, color, vtype, direction, source, source_ts, source_confidence"
 )
 
+_new_read = tuple.__new__
+
 
 def stored_read(r: list[Any]) -> StoredRead:
-    return StoredRead(
-        read_id=r[0],
-        plate=r[1],
-        plate_raw=r[2],
-        region=r[3],
-        ts_ms=int(r[4]),
-        camera=r[5],
-        lat=_num(r[6]),
-        lon=_num(r[7]),
-        confidence=_num(r[8]),
-        owner=int(r[9]),
-        make=r[10],
-        model=r[11],
-        color=r[12],
-        vtype=r[13],
-        direction=_num(r[14]),
-        source=r[15],
-        source_ts=r[16],
-        source_confidence=r[17],
+    """A read from one row of READ_COLUMNS (JSONCompact: 64-bit integers come quoted, NaN as null)."""
+    num = _num
+    read: StoredRead = _new_read(
+        StoredRead,
+        (
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            int(r[4]),
+            r[5],
+            num(r[6]),
+            num(r[7]),
+            num(r[8]),
+            int(r[9]),
+            r[10],
+            r[11],
+            r[12],
+            r[13],
+            num(r[14]),
+            r[15],
+            r[16],
+            r[17],
+        ),
     )
+    return read
 
 
 def area_sql(query: AreaQuery, owner_clause: str, table: str = "reads") -> tuple[str, dict[str, Any]]:

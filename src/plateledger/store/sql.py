@@ -62,10 +62,12 @@ READS_COLUMNS = f"""
 #: Inside an (hour, place) run the position, camera and owner repeat and compress to almost nothing; the
 #: folded ``plate_key`` (plate search's key, not returned) is left out. Measured in docs/benchmarks.md.
 AREA_PROJECTION_NAME = "reads_by_hour_place"
-AREA_PROJECTION_COLUMNS = (
-    "plate, ts, owner, camera, plate_raw, read_id, region, lat, lon, confidence, make, model, color, vtype, "
-    "direction, source, ingest_ts, source_ts, source_confidence"
+#: The columns of a stored read, in the order ingest inserts them.
+STORED_COLUMNS = (
+    "plate_key, plate, ts, owner, camera, plate_raw, read_id, region, lat, lon, confidence, "
+    "make, model, color, vtype, direction, source, ingest_ts, source_ts, source_confidence"
 )
+AREA_PROJECTION_COLUMNS = STORED_COLUMNS.removeprefix("plate_key, ")
 AREA_PROJECTION = (
     f"PROJECTION {AREA_PROJECTION_NAME} (SELECT {AREA_PROJECTION_COLUMNS} ORDER BY (toStartOfHour(ts), lat, lon, ts))"
 )
@@ -345,10 +347,6 @@ TYPED_COLUMNS = (
     "fromUnixTimestamp64Milli({now_ms:Int64}, 'UTC') AS ingest_ts, source_ts, source_confidence"
 )
 
-STORED_COLUMNS = (
-    "plate_key, plate, ts, owner, camera, plate_raw, read_id, region, lat, lon, confidence, "
-    "make, model, color, vtype, direction, source, ingest_ts, source_ts, source_confidence"
-)
 #: ``plate_raw`` is stored only where it differs from ``plate`` ('' otherwise: most equipment sends the plate
 #: already normalised, and a second copy of it costs ~4 bytes/read in the area projection). ``PLATE_AS_READ``
 #: gives it back.

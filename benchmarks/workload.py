@@ -200,7 +200,10 @@ class Routines:
         local_s = np.where(commute, route_s, errand_s)
         ts = (today - days_back) * DAY_MS + ((local_s - self.utc_offset_s) * 1000).astype(np.int64)
         ts = np.where(ts > now_ms - 1_000, ts - DAY_MS, ts)
-        ts = np.maximum(ts, now_ms - WINDOW_MS + 1_000)
+        # A weekend commute moved back to Friday can fall before the window: a week later it is a Friday too.
+        # (Clamping it to the window's start gave several reads of one vehicle the same camera and ms, which the
+        # store rightly counts as duplicates, so a run stored fewer reads than generated on some weekdays.)
+        ts = np.where(ts < now_ms - WINDOW_MS + 1_000, ts + 7 * DAY_MS, ts)
         return camera.astype(np.int64), ts.astype(np.int64)
 
 

@@ -140,3 +140,62 @@ def test_an_old_reads_table_gets_the_source_columns_and_stores_them(tmp_path: Pa
         assert store.count() == 2
     finally:
         store.close()
+
+
+#: ``read_keys`` as releases before the small granules made it (ClickHouse's default granularity).
+OLD_READ_KEYS = (
+    "CREATE TABLE read_keys (owner UInt32, key UInt64 CODEC(Delta, ZSTD(3))) ENGINE = MergeTree ORDER BY (owner, key)"
+)
+
+KEY_PARTS = (
+    "SELECT groupArray(name) FROM (SELECT name FROM system.parts WHERE active AND table = 'read_keys' ORDER BY name)"
+)
+
+
+def test_old_read_keys_are_rebuilt_with_small_granules_and_still_find_duplicates(tmp_path: Path) -> None:
+    path = tmp_path / "reads"
+    cameras = [CameraInfo("cam", "cam", False, 1.0, 2.0)]
+    block = b"\n".join(
+        b'{"plate": "ABC%d", "ts": %d, "camera": "cam"%s}'
+        % (i, NOW_MS - HOUR_MS + i, b', "read_id": "r%d"' % i if i % 2 else b"")
+        for i in range(100)
+    )
+
+    def ingest(store: ReadsStore) -> tuple[int, int]:
+        result = store.ingest_block(
+            block,
+            owner=1,
+            cameras=cameras,
+            country="US",
+            now_ms=NOW_MS,
+            future_tolerance_ms=0,
+            max_read_bytes=16384,
+            source="test",
+        )
+        return result.stored, result.duplicates
+
+    store = ReadsStore(path)
+    assert ingest(store) == (100, 0)
+    store._query("DROP TABLE read_keys SYNC")
+    store._query(OLD_READ_KEYS)
+    store._query(f"INSERT INTO read_keys SELECT owner, {sql.READ_KEY} FROM reads")
+    assert f"index_granularity = {sql.READ_KEYS_GRANULARITY}," not in store._engine("read_keys")
+    store.close()
+
+    store = ReadsStore(path)
+    try:
+        engine = store._engine("read_keys")
+        assert f"index_granularity = {sql.READ_KEYS_GRANULARITY}," in engine
+        for name, value in sql.TABLE_SETTINGS.items():
+            assert f" {name} = {value}" in engine, name
+        assert int(store._scalar("SELECT count() FROM read_keys")) == 100
+        assert ingest(store) == (0, 100)
+        # Opening again keeps the table: no second rebuild (which would write fresh, unmerged parts).
+        store._query("OPTIMIZE TABLE read_keys FINAL")
+        merged = store._scalar(KEY_PARTS)
+        assert all(not name.endswith("_0") for name in merged), merged
+        store.close()
+        store = ReadsStore(path)
+        assert store._scalar(KEY_PARTS) == merged
+    finally:
+        store.close()

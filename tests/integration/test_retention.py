@@ -226,9 +226,9 @@ def test_deleted_reads_are_gone_from_disk(platform: Platform) -> None:
     assert {"EDGE", "HIT1", "NEW1", "CTY2"} <= set(plates(platform, city) + plates(platform, county))
 
 
-def test_existing_tables_get_the_part_cleanup_settings(platform_factory: Callable[..., Platform]) -> None:
+def test_existing_tables_get_the_part_cleanup_and_block_settings(platform_factory: Callable[..., Platform]) -> None:
     platform = platform_factory()
-    names = ", ".join(sql.PART_SETTINGS)
+    names = ", ".join(sql.TABLE_SETTINGS)
     for table in ("reads", "read_keys"):
         rows(platform.reads, f"ALTER TABLE {table} RESET SETTING {names}")
     platform.close()
@@ -237,7 +237,7 @@ def test_existing_tables_get_the_part_cleanup_settings(platform_factory: Callabl
         engine = rows(reopened.reads, "SELECT engine_full FROM system.tables WHERE name = {t:String}", {"t": table})[0][
             0
         ]
-        for name, value in sql.PART_SETTINGS.items():
+        for name, value in sql.TABLE_SETTINGS.items():
             assert f" {name} = {value}" in engine, (table, name)
 
 

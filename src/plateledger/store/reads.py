@@ -161,28 +161,39 @@ class ReadsStore:
         shutil.rmtree(self._tmp, ignore_errors=True)
 
     def _apply_part_settings(self) -> None:
-        """Give tables created before ``sql.PART_SETTINGS`` existed those settings (a metadata change)."""
+        """Give tables created before ``sql.TABLE_SETTINGS`` existed those settings (a metadata change)."""
         for table in ("reads", "read_keys"):
-            engine = str(
-                self._scalar(
-                    "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {t:String}",
-                    {"t": table},
-                )
-            )
+            engine = self._engine(table)
             missing = [
                 f"{name} = {value}"
-                for name, value in sql.PART_SETTINGS.items()
+                for name, value in sql.TABLE_SETTINGS.items()
                 if not re.search(rf"(?<![a-z_]){name} = {value}\b", engine)
             ]
             if missing:
                 self._query(f"ALTER TABLE {table} MODIFY SETTING {', '.join(missing)}")
+
+    def _engine(self, table: str) -> str:
+        """The table's engine clause, settings included."""
+        return str(
+            self._scalar(
+                "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {t:String}",
+                {"t": table},
+            )
+        )
 
     def _upgrade(self) -> None:
         """Bring a reads table made by an earlier version up to date: add the source's raw time and confidence
         columns (a metadata change: existing parts read them as ''), replace an earlier area projection
         (``sql.OLD_AREA_PROJECTIONS``) by the current one, and build it for the parts already stored. The build
         is a mutation that runs in the background (and resumes after a restart); until a part has it, queries
-        read that part from the plate-ordered table, so answers are the same, only slower."""
+        read that part from the plate-ordered table, so answers are the same, only slower.
+
+        A ``read_keys`` table with another granularity than ``sql.READ_KEYS_GRANULARITY`` (which cannot be changed
+        in place) is dropped and made again; ``_reconcile_keys`` then rebuilds its keys from ``reads``. A crash in
+        between leaves fewer keys than reads, which the next start-up repairs the same way."""
+        if f"index_granularity = {sql.READ_KEYS_GRANULARITY}," not in self._engine("read_keys"):
+            self._query("DROP TABLE read_keys SYNC")
+            self._query(sql.READ_KEYS_DDL)
         for name, kind in sql.SOURCE_COLUMNS.items():
             self._query(f"ALTER TABLE reads ADD COLUMN IF NOT EXISTS {name} {kind}")
         present = {

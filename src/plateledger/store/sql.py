@@ -24,7 +24,14 @@ PART_SETTINGS = {
     "max_cleanup_delay_period": "1",
     "cleanup_delay_period_random_add": "0",
 }
-_PART_SETTINGS_SQL = ", ".join(f"{name} = {value}" for name, value in PART_SETTINGS.items())
+#: Compressed blocks of 8-64 KiB instead of ClickHouse's 64 KiB-1 MiB, in both tables. Both are read by point
+#: lookups (one plate's rows in ``reads``; one batch's keys in ``read_keys``), and a lookup decompresses each block
+#: it touches whole: with the defaults one plate's few rows cost up to 1 MiB per column per part. Measured in
+#: docs/benchmarks.md ("Third pass"). Parts written before the setting keep their blocks until they are merged.
+LOOKUP_BLOCKS = {"min_compress_block_size": "8192", "max_compress_block_size": "65536"}
+#: The settings ``ReadsStore._apply_part_settings`` gives existing tables (both can be changed in place).
+TABLE_SETTINGS = {**PART_SETTINGS, **LOOKUP_BLOCKS}
+_PART_SETTINGS_SQL = ", ".join(f"{name} = {value}" for name, value in TABLE_SETTINGS.items())
 
 #: The source's own time and confidence, exactly as sent (vendor adapters; '' when absent), kept with the read so
 #: a normalisation can be checked against the original. Added to older tables by ``ReadsStore._upgrade``.
@@ -80,6 +87,25 @@ OLD_AREA_PROJECTIONS = ("reads_by_time",)
 READS_SETTINGS = f"index_granularity = 8192, lightweight_mutation_projection_mode = 'drop', {_PART_SETTINGS_SQL}"
 
 
+#: ``read_keys`` granules: a batch's 1,000 keys are hashes spread over the whole table, so each key costs one granule
+#: read; 1,024 rows per granule instead of 8,192 cut that eightfold for 100 KiB of index per million keys. A table
+#: made with another granularity is rebuilt from ``reads`` when the store is opened (``ReadsStore._upgrade``).
+READ_KEYS_GRANULARITY = 1024
+READ_KEYS_SETTINGS = f"index_granularity = {READ_KEYS_GRANULARITY}, {_PART_SETTINGS_SQL}"
+# One row per stored read: (owner, hash of the read id). New reads are checked against it, so the same
+# (owner, read id) is never stored twice. Rebuilt from ``reads`` if a crash left the two apart.
+READ_KEYS_DDL = f"""
+    CREATE TABLE IF NOT EXISTS read_keys
+    (
+        owner UInt32,
+        key   UInt64 CODEC(Delta, ZSTD(3))
+    )
+    ENGINE = MergeTree
+    ORDER BY (owner, key)
+    SETTINGS {READ_KEYS_SETTINGS}
+    """
+
+
 def reads_table_ddl(name: str = "reads", *, projection: str = f", {AREA_PROJECTION}") -> str:
     """CREATE TABLE of the reads table (``projection``: extra definitions after the columns; the benchmark of
     docs/benchmarks.md builds its variants from this)."""
@@ -91,18 +117,7 @@ def reads_table_ddl(name: str = "reads", *, projection: str = f", {AREA_PROJECTI
 
 SCHEMA = [
     reads_table_ddl(),
-    # One row per stored read: (owner, hash of the read id). New reads are checked against it, so the same
-    # (owner, read id) is never stored twice. Rebuilt from ``reads`` if a crash left the two apart.
-    f"""
-    CREATE TABLE IF NOT EXISTS read_keys
-    (
-        owner UInt32,
-        key   UInt64 CODEC(Delta, ZSTD(3))
-    )
-    ENGINE = MergeTree
-    ORDER BY (owner, key)
-    SETTINGS {_PART_SETTINGS_SQL}
-    """,
+    READ_KEYS_DDL,
 ]
 
 #: The read id a read is known by: the one it was sent with, else one generated from camera + time + plate.

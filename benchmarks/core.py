@@ -34,6 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -511,6 +512,23 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=30)
+
+
+@contextmanager
+def py_spy(pid: int, path: Path | None, rate: int = 200) -> Iterator[None]:
+    """Sample process ``pid`` with py-spy (raw collapsed stacks at ``rate`` Hz into ``path``) while the block runs;
+    nothing when ``path`` is None."""
+    if path is None:
+        yield
+        return
+    command = ["record", "-p", str(pid), "-f", "raw", "-r", str(rate), "-o", str(path)]
+    spy = subprocess.Popen([cli("py-spy"), *command], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.5)  # attached before the first sample counts
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
 
 
 # -- HTTP workloads -----------------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ from core import (
     http_ingest,
     log,
     machine_info,
+    py_spy,
     run_searches,
     store_stats,
     summarise_ms,
@@ -105,6 +106,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pg-bin", type=Path, help="PostgreSQL server binaries (default Debian's 15)")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()), help="parent of temp dirs")
     parser.add_argument("--keep", action="store_true", help="keep the data directory and files")
+    parser.add_argument(
+        "--py-spy",
+        type=Path,
+        help="directory for py-spy profiles of the server (raw stacks, 100 Hz): http-ingest-<size>.txt during HTTP "
+        "ingest and search-<size>.txt during the API searches; a profile run, not a timing run",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.owners <= 50 or not args.owners <= args.camera_count <= 5_000:
         parser.error("--owners must be 1-50 and --camera-count between --owners and 5000")
@@ -267,6 +274,13 @@ def benchmark(args: argparse.Namespace, reads: int, workdir: Path) -> dict[str, 
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()} | {"reads": reads},
     }
     report["config"]["plates"] = plates
+
+    def profile(phase: str) -> Path | None:
+        if args.py_spy is None:
+            return None
+        args.py_spy.mkdir(parents=True, exist_ok=True)
+        return args.py_spy / f"{phase}-{reads}.txt"
+
     network, setup_s = timed(
         "set up the sharing graph and cameras",
         lambda: setup_network(data, args.cameras, args.camera_count, args.owners),
@@ -320,15 +334,17 @@ def benchmark(args: argparse.Namespace, reads: int, workdir: Path) -> dict[str, 
         first = http_ingest(server.base_url, network.tokens.device, fresh_batches(source, rng, 1, now_ms, home), 1)
         report["server"]["first_batch_s"] = first["wall_s"]
         report["http_ingest"] = {}
-        for clients in (1, 4):
-            bodies = fresh_batches(source, rng, args.http_batches, now_ms, home)
-            report["http_ingest"][f"clients_{clients}"], _ = timed(
-                f"HTTP ingest, {clients} client(s)",
-                lambda: http_ingest(server.base_url, network.tokens.device, bodies, clients),  # noqa: B023
+        with py_spy(server.process.pid, profile("http-ingest"), rate=100):
+            for clients in (1, 4):
+                bodies = fresh_batches(source, rng, args.http_batches, now_ms, home)
+                report["http_ingest"][f"clients_{clients}"], _ = timed(
+                    f"HTTP ingest, {clients} client(s)",
+                    lambda: http_ingest(server.base_url, network.tokens.device, bodies, clients),  # noqa: B023
+                )
+        with py_spy(server.process.pid, profile("search"), rate=100):
+            report["search"], _ = timed(
+                "searches through the API", lambda: http_searches(server.base_url, network.tokens.investigator, plan)
             )
-        report["search"], _ = timed(
-            "searches through the API", lambda: http_searches(server.base_url, network.tokens.investigator, plan)
-        )
         settings = argparse.Namespace(
             seconds=args.alert_seconds, rate=args.alert_rate, interval_s=0.1, match=0.01, drain_s=3
         )

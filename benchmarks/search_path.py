@@ -14,18 +14,15 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import orjson
 
-from core import Server, cli, run_searches
+from core import Server, py_spy, run_searches
 from plateledger.audit.log import Actor
 from plateledger.core.settings import load_settings
 from plateledger.platform import Platform
@@ -64,21 +61,9 @@ def main(argv: list[str] | None = None) -> int:
             headers = {"Authorization": f"Bearer {token}"}
             with httpx2.Client(base_url=server.base_url, headers=headers, timeout=120.0) as client:
                 run_searches(client, ({"plate": p} for p in plates[:WARMUP]))
-                spy = None
-                if args.py_spy is not None:
-                    pid = str(server.process.pid)
-                    command = ["record", "-p", pid, "-f", "raw", "-r", "200", "-o", str(args.py_spy)]
-                    spy = subprocess.Popen(
-                        [cli("py-spy"), *command],
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
-                    time.sleep(1.5)
-                for _ in range(args.rounds):
-                    rounds.append(run_searches(client, ({"plate": p} for p in plates)).summary())
-                if spy is not None:
-                    spy.send_signal(signal.SIGINT)
-                    spy.wait(timeout=60)
+                with py_spy(server.process.pid, args.py_spy):
+                    for _ in range(args.rounds):
+                        rounds.append(run_searches(client, ({"plate": p} for p in plates)).summary())
         finally:
             server.stop()
     sys.stdout.write(orjson.dumps({"searches": len(plates), "rounds": rounds}, option=orjson.OPT_INDENT_2).decode())

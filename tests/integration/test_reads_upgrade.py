@@ -15,7 +15,7 @@ from plateledger.policy.gate import Book, Gate, Owner, Request
 from plateledger.policy.rules import DEFAULT
 from plateledger.store import sql
 from plateledger.store.queries import AreaQuery
-from plateledger.store.reads import ReadsStore
+from plateledger.store.reads import BatchResult, ReadsStore
 from plateledger.vocab import QueryKind, Role
 from tests.support import HOUR_MS, NOW_MS
 
@@ -104,6 +104,23 @@ def test_an_old_reads_table_gets_the_projection_and_answers_the_same(tmp_path: P
         store.close()
 
 
+CAMERAS = [CameraInfo("cam", "cam", False, 1.0, 2.0)]
+
+
+def ingest(store: ReadsStore, block: bytes) -> BatchResult:
+    """``block`` (JSON lines) through the store's ingest path as owner 1, at camera ``cam``."""
+    return store.ingest_block(
+        block,
+        owner=1,
+        cameras=CAMERAS,
+        country="US",
+        now_ms=NOW_MS,
+        future_tolerance_ms=0,
+        max_read_bytes=16384,
+        source="test",
+    )
+
+
 def test_an_old_reads_table_gets_the_source_columns_and_stores_them(tmp_path: Path) -> None:
     path = tmp_path / "reads"
     old = chdb_session.Session(str(path))
@@ -119,17 +136,10 @@ def test_an_old_reads_table_gets_the_source_columns_and_stores_them(tmp_path: Pa
         columns = dict(store._rows("SELECT name, type FROM system.columns WHERE table = 'reads'"))
         assert columns["source_ts"] == "String"
         assert columns["source_confidence"] == "LowCardinality(String)"
-        cameras = [CameraInfo("cam", "cam", False, 1.0, 2.0)]
-        result = store.ingest_block(
+        result = ingest(
+            store,
             b'{"plate": "ABC123", "ts": %d, "camera": "cam", "read_id": "new", '
             b'"source_ts": "2025/06/01 11:00:00", "source_confidence": "93.5"}' % (NOW_MS - HOUR_MS + 1),
-            owner=1,
-            cameras=cameras,
-            country="US",
-            now_ms=NOW_MS,
-            future_tolerance_ms=0,
-            max_read_bytes=16384,
-            source="test",
         )
         assert (result.stored, result.rejected) == (1, [])
         rows = store._rows("SELECT read_id, source_ts, source_confidence FROM reads ORDER BY read_id")
@@ -154,28 +164,18 @@ KEY_PARTS = (
 
 def test_old_read_keys_are_rebuilt_with_small_granules_and_still_find_duplicates(tmp_path: Path) -> None:
     path = tmp_path / "reads"
-    cameras = [CameraInfo("cam", "cam", False, 1.0, 2.0)]
     block = b"\n".join(
         b'{"plate": "ABC%d", "ts": %d, "camera": "cam"%s}'
         % (i, NOW_MS - HOUR_MS + i, b', "read_id": "r%d"' % i if i % 2 else b"")
         for i in range(100)
     )
 
-    def ingest(store: ReadsStore) -> tuple[int, int]:
-        result = store.ingest_block(
-            block,
-            owner=1,
-            cameras=cameras,
-            country="US",
-            now_ms=NOW_MS,
-            future_tolerance_ms=0,
-            max_read_bytes=16384,
-            source="test",
-        )
+    def counts(store: ReadsStore) -> tuple[int, int]:
+        result = ingest(store, block)
         return result.stored, result.duplicates
 
     store = ReadsStore(path)
-    assert ingest(store) == (100, 0)
+    assert counts(store) == (100, 0)
     store._query("DROP TABLE read_keys SYNC")
     store._query(OLD_READ_KEYS)
     store._query(f"INSERT INTO read_keys SELECT owner, {sql.READ_KEY} FROM reads")
@@ -189,7 +189,7 @@ def test_old_read_keys_are_rebuilt_with_small_granules_and_still_find_duplicates
         for name, value in sql.TABLE_SETTINGS.items():
             assert f" {name} = {value}" in engine, name
         assert int(store._scalar("SELECT count() FROM read_keys")) == 100
-        assert ingest(store) == (0, 100)
+        assert counts(store) == (0, 100)
         # Opening again keeps the table: no second rebuild (which would write fresh, unmerged parts).
         store._query("OPTIMIZE TABLE read_keys FINAL")
         merged = store._scalar(KEY_PARTS)

@@ -98,6 +98,33 @@ def test_exact_wildcard_and_region_match_only_stored_reads(
     assert len(alerted(platform, lister)) == 5
 
 
+def test_batches_with_and_without_pattern_hits_match_alike(
+    platform: Platform, kits: dict[str, AgencyKit], clock: FixedClock
+) -> None:
+    """The pattern parts of the match are left out of a batch no pattern hit: with patterns loaded, a batch of only
+    exact and confusable hits still matches them, and a later batch of only a pattern hit, or both kinds, matches."""
+    lister = kits["lister"]
+    cam = lister.cameras[0]
+    make_list(platform, lister, "stolen", [entry("7ABC123", clock), entry("8XY*", clock)])
+    make_list(platform, lister, "fuzzy", [entry("5OB1234", clock), entry("6Q?Z*", clock)], match_confusable=True)
+
+    def hows(*reads: dict[str, object]) -> list[tuple[str, str]]:
+        result = ingest(platform, lister, list(reads))
+        assert result.stored == len(reads)
+        return sorted((m.read_id, m.how) for m in result.matches)
+
+    assert hows(read("7ABC123", camera=cam, read_id="a"), read("50B1234", camera=cam, read_id="b")) == [
+        ("a", "exact"),
+        ("b", "confusable"),
+    ]
+    assert hows(read("1NOPE11", camera=cam, read_id="c")) == []
+    assert hows(read("8XYQ", camera=cam, read_id="d")) == [("d", "pattern")]
+    assert hows(read("6OQZ99", camera=cam, read_id="e"), read("7ABC123", camera=cam, read_id="f")) == [
+        ("e", "confusable"),
+        ("f", "exact"),
+    ]
+
+
 def test_confusable_matching_is_a_per_list_option(
     platform: Platform, kits: dict[str, AgencyKit], clock: FixedClock
 ) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from chdb import session as chdb_session
 
+from area_structure import percentile, scalar
 from plateledger.store import sql
 
 OWNERS = 10
@@ -32,15 +33,6 @@ VARIANTS = {
     "min_compress_block_size = 4096, max_compress_block_size = 16384",
     "the store's (sql.READ_KEYS_SETTINGS)": sql.READ_KEYS_SETTINGS,
 }
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def scalar(session: Any, statement: str) -> str:
-    return str(session.query(statement, "CSV")).strip()
 
 
 def measure(keys: int, trials: int) -> dict[str, Any]:

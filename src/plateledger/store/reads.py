@@ -110,6 +110,11 @@ class ExpiryResult:
         return sum(c.expired for c in self.counts.values())
 
 
+def _has_setting(engine: str, name: str, value: object) -> bool:
+    """Whether a table's engine clause (``system.tables.engine_full``) sets ``name`` to exactly ``value``."""
+    return re.search(rf"(?<![a-z_]){name} = {value}\b", engine) is not None
+
+
 class ReadsStore:
     def __init__(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
@@ -167,7 +172,7 @@ class ReadsStore:
             missing = [
                 f"{name} = {value}"
                 for name, value in sql.TABLE_SETTINGS.items()
-                if not re.search(rf"(?<![a-z_]){name} = {value}\b", engine)
+                if not _has_setting(engine, name, value)
             ]
             if missing:
                 self._query(f"ALTER TABLE {table} MODIFY SETTING {', '.join(missing)}")
@@ -191,7 +196,7 @@ class ReadsStore:
         A ``read_keys`` table with another granularity than ``sql.READ_KEYS_GRANULARITY`` (which cannot be changed
         in place) is dropped and made again; ``_reconcile_keys`` then rebuilds its keys from ``reads``. A crash in
         between leaves fewer keys than reads, which the next start-up repairs the same way."""
-        if f"index_granularity = {sql.READ_KEYS_GRANULARITY}," not in self._engine("read_keys"):
+        if not _has_setting(self._engine("read_keys"), "index_granularity", sql.READ_KEYS_GRANULARITY):
             self._query("DROP TABLE read_keys SYNC")
             self._query(sql.READ_KEYS_DDL)
         for name, kind in sql.SOURCE_COLUMNS.items():

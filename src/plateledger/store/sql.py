@@ -31,7 +31,7 @@ PART_SETTINGS = {
 LOOKUP_BLOCKS = {"min_compress_block_size": "8192", "max_compress_block_size": "65536"}
 #: The settings ``ReadsStore._apply_part_settings`` gives existing tables (both can be changed in place).
 TABLE_SETTINGS = {**PART_SETTINGS, **LOOKUP_BLOCKS}
-_PART_SETTINGS_SQL = ", ".join(f"{name} = {value}" for name, value in TABLE_SETTINGS.items())
+_TABLE_SETTINGS_SQL = ", ".join(f"{name} = {value}" for name, value in TABLE_SETTINGS.items())
 
 #: The source's own time and confidence, exactly as sent (vendor adapters; '' when absent), kept with the read so
 #: a normalisation can be checked against the original. Added to older tables by ``ReadsStore._upgrade``.
@@ -84,14 +84,14 @@ OLD_AREA_PROJECTIONS = ("reads_by_time",)
 #: order: answers stay right, area search gets slower). ClickHouse's default refuses such deletes; 'rebuild' was
 #: measured (chDB 4.4 / ClickHouse 26.9) to keep returning deleted rows through the projection until a merge.
 #: Retention should use ``ALTER TABLE reads DELETE`` (a mutation), which rewrites parts with their projections.
-READS_SETTINGS = f"index_granularity = 8192, lightweight_mutation_projection_mode = 'drop', {_PART_SETTINGS_SQL}"
+READS_SETTINGS = f"index_granularity = 8192, lightweight_mutation_projection_mode = 'drop', {_TABLE_SETTINGS_SQL}"
 
 
 #: ``read_keys`` granules: a batch's 1,000 keys are hashes spread over the whole table, so each key costs one granule
 #: read; 1,024 rows per granule instead of 8,192 cut that eightfold for 100 KiB of index per million keys. A table
 #: made with another granularity is rebuilt from ``reads`` when the store is opened (``ReadsStore._upgrade``).
 READ_KEYS_GRANULARITY = 1024
-READ_KEYS_SETTINGS = f"index_granularity = {READ_KEYS_GRANULARITY}, {_PART_SETTINGS_SQL}"
+READ_KEYS_SETTINGS = f"index_granularity = {READ_KEYS_GRANULARITY}, {_TABLE_SETTINGS_SQL}"
 # One row per stored read: (owner, hash of the read id). New reads are checked against it, so the same
 # (owner, read id) is never stored twice. Rebuilt from ``reads`` if a crash left the two apart.
 READ_KEYS_DDL = f"""

@@ -47,10 +47,10 @@ import orjson
 from numpy.typing import NDArray
 
 import plateledger
-from plateledger.agencies.registry import CameraInfo
 from plateledger.audit.log import Actor
 from plateledger.core.settings import load_settings
 from plateledger.platform import Platform
+from plateledger.store.cameras import CameraInfo
 from plateledger.store.sql import EFFECTIVE_READ_ID
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,17 +1,24 @@
-"""The FastAPI app factory. Dependencies are explicit: the app gets an opened Platform and uses nothing else."""
+"""The HTTP app factory: the API (``api/``) and the web UI (``web/``) mounted side by side on one FastAPI app, with
+the metrics and health endpoints. Dependencies are explicit: the app gets an opened Platform and uses nothing else.
+
+The API and the UI never import each other; what they share (the platform in the app's state) is in
+``appstate.py``. The one choice between them is made here: a library error is answered as RFC 9457
+problem+json (``api/problems.py``) everywhere except under the UI's prefix, where a person reads the same error
+as a page (``web.error_page``).
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from plateledger import __version__
+from plateledger import __version__, web
 from plateledger.alerts.delivery import Broker
 from plateledger.api import problems
 from plateledger.api.redact import install_log_filter
@@ -29,8 +36,8 @@ from plateledger.api.routes import (
     transparency,
     webhooks,
 )
+from plateledger.core.errors import PlateledgerError
 from plateledger.platform import Platform
-from plateledger.web import install as install_web
 
 
 class _Observe:
@@ -86,6 +93,18 @@ def _metrics(app: FastAPI, platform: Platform, collectors: Sequence[Collector]) 
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
+def _errors(app: FastAPI, platform: Platform) -> None:
+    """Library errors: problem+json for the API (and any other path), the error page under the UI's prefix."""
+
+    async def library_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, PlateledgerError)
+        if request.url.path.startswith(web.UI_PREFIX):
+            return web.error_page(request, error, platform)
+        return problems.problem_for(error, request.url.path)
+
+    app.add_exception_handler(PlateledgerError, library_error)
+
+
 def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> FastAPI:
     """The app over ``platform``; ``collectors`` (the metrics of workers running in the same process, such as the
     MQTT ingest worker) are added to ``/metrics``."""
@@ -98,6 +117,7 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
     app.state.platform = platform
     app.state.broker = Broker(platform.alerts, heartbeat_s=platform.settings.alert_heartbeat_s)
     problems.install(app)
+    _errors(app, platform)
     install_log_filter()
     _metrics(app, platform, collectors)
 
@@ -117,5 +137,5 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
     app.include_router(hotlists.router)
     app.include_router(alerts.router)
     app.include_router(webhooks.router)
-    install_web(app, platform)
+    web.install(app, platform)
     return app

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from plateledger.agencies.registry import Registry
+from plateledger.alerts.matcher import Matcher
 from plateledger.alerts.service import Alerts
 from plateledger.alerts.webhooks import Webhooks
 from plateledger.audit.log import AuditLog
@@ -16,13 +17,12 @@ from plateledger.auth.signin import Credentials
 from plateledger.auth.tokens import Tokens
 from plateledger.cameras.health import Health
 from plateledger.cameras.quarantine import Quarantine
+from plateledger.cameras.vendor import VendorIngest
 from plateledger.core.clock import Clock, SystemClock
 from plateledger.core.settings import Settings
-from plateledger.hotlists.matcher import Matcher
 from plateledger.hotlists.service import HotLists
 from plateledger.images.store import ImageStore
 from plateledger.ingest.service import Ingestor
-from plateledger.ingest.vendor import VendorIngest
 from plateledger.policy.gate import Gate
 from plateledger.reports.access_log import AccessLog
 from plateledger.reports.transparency import TransparencyReports

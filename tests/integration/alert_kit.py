@@ -15,7 +15,7 @@ import orjson
 import uvicorn
 
 from plateledger.alerts.service import Hit
-from plateledger.api.app import create_app
+from plateledger.app import create_app
 from plateledger.hotlists.service import EntryIn
 from plateledger.platform import Platform
 from tests.support import DAY_MS, AgencyKit, free_port

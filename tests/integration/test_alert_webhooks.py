@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from plateledger.alerts.sender import WebhookSender
-from plateledger.api.app import create_app
+from plateledger.app import create_app
 from plateledger.platform import Platform
 from tests.integration.alert_kit import Receiver, hot_list, raise_alert
 from tests.support import AgencyKit, seed_agency

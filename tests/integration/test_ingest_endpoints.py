@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from plateledger.api.app import create_app
 from plateledger.api.redact import RedactTokens
+from plateledger.app import create_app
 from plateledger.core.clock import FixedClock
 from plateledger.core.errors import NotFound
 from plateledger.core.settings import load_settings

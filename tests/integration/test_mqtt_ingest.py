@@ -17,12 +17,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from plateledger.api.app import create_app
+from plateledger.app import create_app
 from plateledger.audit.log import SYSTEM
 from plateledger.core.clock import SystemClock
 from plateledger.core.errors import AuthenticationFailed, ConfigurationError, PermissionDenied
 from plateledger.core.settings import Settings, load_settings
-from plateledger.ingest.mqtt import MqttIngest
+from plateledger.mqtt.ingest import MqttIngest
 from plateledger.platform import Platform
 from tests.integration.mqtt_kit import publish, start_broker, wait_until
 from tests.support import NOW_MS, AgencyKit, free_port, opened, search, seed_agency

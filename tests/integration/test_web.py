@@ -12,7 +12,7 @@ import pyotp
 import pytest
 from fastapi.testclient import TestClient
 
-from plateledger.api.app import create_app
+from plateledger.app import create_app
 from plateledger.cameras.quarantine import Held
 from plateledger.core.clock import FixedClock
 from plateledger.platform import Platform

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +13,7 @@ from plateledger.auth.passwords import hash_password
 from plateledger.core.clock import Clock
 from plateledger.core.errors import Conflict, FieldInvalid, NotFound
 from plateledger.core.text import VISIBLE_64
+from plateledger.store.cameras import CameraInfo
 from plateledger.store.governance import Governance, bump_policy_generation
 from plateledger.store.models import Agency, Camera, User
 from plateledger.vocab import AgencyKind, Role
@@ -22,15 +22,6 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 #: How long a camera list read for ingest is reused (another process sharing a PostgreSQL governance store
 #: may register cameras; they are seen within this time).
 CAMERA_CACHE_MS = 10_000
-
-
-@dataclass(frozen=True)
-class CameraInfo:
-    external_id: str
-    name: str
-    mobile: bool
-    lat: float | None
-    lon: float | None
 
 
 def _check_position(lat: float | None, lon: float | None, mobile: bool) -> None:

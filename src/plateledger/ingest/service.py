@@ -11,12 +11,12 @@ from typing import Any, Literal
 import orjson
 
 from plateledger.agencies.registry import Registry
+from plateledger.alerts.matcher import Matcher
 from plateledger.audit.events import IngestRefused, ReadsIngested
 from plateledger.audit.log import Actor, AuditLog
 from plateledger.core.clock import Clock
 from plateledger.core.errors import InvalidInput, PayloadTooLarge, PlateledgerError
 from plateledger.core.settings import Settings
-from plateledger.hotlists.matcher import Matcher
 from plateledger.ingest.canonical import CsvConverter, jsonl_blocks, open_input
 from plateledger.store.models import Agency
 from plateledger.store.reads import BatchResult, ReadsStore

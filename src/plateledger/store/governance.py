@@ -93,7 +93,7 @@ def bump_policy_generation(session: Session) -> None:
 
 def bump_hotlist_generation(session: Session) -> None:
     """Call in the transaction of any change of hot lists or their entries: the matcher reloads its mirror of
-    the active entries when the counter moves (``hotlists/matcher.py``)."""
+    the active entries when the counter moves (``alerts/matcher.py``)."""
     session.execute(
         update(HotListGeneration).where(HotListGeneration.id == 1).values(value=HotListGeneration.value + 1)
     )

@@ -21,7 +21,7 @@ from fastapi import Depends, Request
 from starlette.datastructures import FormData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from plateledger.api.deps import PlatformDep
+from plateledger.appstate import PlatformDep
 from plateledger.audit.events import AuthRefused
 from plateledger.audit.log import Actor
 from plateledger.auth.sessions import SignedIn

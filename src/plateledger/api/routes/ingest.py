@@ -3,7 +3,7 @@
 Authenticated by a device token in the ``Authorization: Bearer`` header, or, for equipment that cannot set
 headers, in the path (``/api/v1/ingest/{source}/{token}``; never logged: see ``api/redact.py``). The body is read
 up to ``max_body_bytes``, adapted (``plateledger.adapters``) and stored by the one vendor storing layer
-(``ingest/vendor.py``). Every refusal is audited (``ingest.refused``) and answered as problem+json naming the
+(``cameras/vendor.py``). Every refusal is audited (``ingest.refused``) and answered as problem+json naming the
 field and rule; the answer to an accepted payload says what happened to each part of it.
 """
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from plateledger.api.deps import PlatformDep
+from plateledger.appstate import PlatformDep
 from plateledger.audit.log import Actor
 from plateledger.auth.sessions import SignedIn
 from plateledger.core.errors import AuthenticationFailed, PlateledgerError

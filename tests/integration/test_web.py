@@ -271,6 +271,27 @@ def test_policy_preview_does_not_save_and_save_adds_a_version(
     assert platform.policies.current("harbor-pd").policy.plate_lookback_days == 30
 
 
+def test_one_app_answers_api_errors_as_problems_and_ui_errors_as_pages(
+    client: TestClient, network: WebNetwork
+) -> None:
+    """app.py makes the one choice by path: the same library error (PermissionDenied here, AuthenticationFailed
+    too) is problem+json for the API and the UI's error page under /ui/."""
+    sign_in(client, network.user(network.palm, "investigator"))
+    page = client.get("/ui/admin/sharing")
+    assert page.status_code == 403
+    assert page.headers["content-type"].startswith("text/html")
+    assert '<p class="error" role="alert">' in page.text
+    api = client.get("/api/v1/audit")  # the session cookie is no bearer token
+    assert api.status_code == 401
+    assert api.headers["content-type"] == "application/problem+json"
+    assert api.headers["www-authenticate"] == "Bearer"
+    assert api.json()["type"].endswith("/authentication-failed")
+    assert api.json()["instance"] == "/api/v1/audit"
+    missing = client.get("/api/v1/no-such-route")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+
+
 def test_roles_see_only_their_pages(client: TestClient, platform: Platform, network: WebNetwork) -> None:
     sign_in(client, network.user(network.palm, "investigator"))
     assert client.get("/ui/admin/sharing").status_code == 403

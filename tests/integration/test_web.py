@@ -271,9 +271,7 @@ def test_policy_preview_does_not_save_and_save_adds_a_version(
     assert platform.policies.current("harbor-pd").policy.plate_lookback_days == 30
 
 
-def test_one_app_answers_api_errors_as_problems_and_ui_errors_as_pages(
-    client: TestClient, network: WebNetwork
-) -> None:
+def test_one_app_answers_api_errors_as_problems_and_ui_errors_as_pages(client: TestClient, network: WebNetwork) -> None:
     """app.py makes the one choice by path: the same library error (PermissionDenied here, AuthenticationFailed
     too) is problem+json for the API and the UI's error page under /ui/."""
     sign_in(client, network.user(network.palm, "investigator"))

@@ -58,4 +58,4 @@ bench-quick: setup
 	$(BIN)/python benchmarks/run.py --reads 1e6 --searches 500 --area-searches 100 --http-batches 20 --alert-seconds 10
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from plateledger.api.deps import PlatformDep, PrincipalDep
 from plateledger.api.hotlist_schemas import ChangeOut, EntriesIn, EntryOut, HotListIn, HotListOut, ImportOut, RemoveIn
 from plateledger.core.errors import PayloadTooLarge
-from plateledger.hotlists.importer import ImportRequest, add_entries, build_options, remove_entries, run_import
+from plateledger.hotlists.importer import ImportRequest, add_entries, remove_entries
 
 router = APIRouter(prefix="/api/v1/hotlists", tags=["hotlists"])
 ListId = Annotated[int, Path(ge=1, le=2_147_483_647)]
@@ -99,7 +99,7 @@ async def import_file(
     """Import a hot-list file sent as the raw request body. Every line is validated first; if any is invalid the
     import is refused whole (422, `report` lists each line, field and reason) unless `skip_invalid`. A complete
     import replaces the list, an incremental one adds or updates by plate; one transaction either way."""
-    limit = platform.settings.hotlist_import_max_bytes
+    limit = platform.imports.max_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"file: more than the {limit} bytes a hot-list import may have")
@@ -107,22 +107,21 @@ async def import_file(
     async for chunk in request.stream():
         data.extend(chunk)
         if len(data) > limit:
-            raise PayloadTooLarge(f"file: more than the {limit} bytes a hot-list import may have")
-    options = build_options(
-        platform.settings,
-        now_ms=platform.clock.now_ms(),
-        expiry_days=expiry_days,
-        country=country,
+            break
+    ask = ImportRequest(
+        format=format,
+        mode=mode,
+        skip_invalid=skip_invalid,
+        source="api",
         purpose=purpose,
         reference=reference,
         reason=reason,
         expires=expires,
+        expiry_days=expiry_days,
+        country=country,
         delimiter=delimiter,
         columns=columns,
         kind=kind,
         filename=filename,
     )
-    ask = ImportRequest(format=format, mode=mode, skip_invalid=skip_invalid, source="api")
-    return await run_in_threadpool(
-        run_import, platform.hotlists, principal, list_id, bytes(data), ask, options, max_bytes=limit
-    )
+    return await run_in_threadpool(platform.imports.run, principal, list_id, bytes(data), ask)

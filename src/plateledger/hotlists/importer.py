@@ -70,9 +70,13 @@ class Imports:
         """The largest file an import takes (``hotlist_import_max_bytes``); a door reads at most one byte more."""
         return self._settings.hotlist_import_max_bytes
 
-    def run(self, principal: Principal, list_id: int, data: bytes, request: ImportRequest) -> dict[str, Any]:
-        """Import ``data`` into the list; return the report (:class:`ImportRefused` with it if refused whole)."""
-        if len(data) > self.max_bytes:
+    def run(
+        self, principal: Principal, list_id: int, data: bytes, request: ImportRequest, *, declared: int | None = None
+    ) -> dict[str, Any]:
+        """Import ``data`` into the list; return the report (:class:`ImportRefused` with it if refused whole).
+        ``declared``: the length a request declared, where it did (a door reads nothing of a file declared
+        larger than :attr:`max_bytes`)."""
+        if max(len(data), declared or 0) > self.max_bytes:
             raise PayloadTooLarge(f"file: more than the {self.max_bytes} bytes a hot-list import may have")
         options = build_options(
             self._settings,

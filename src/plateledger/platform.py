@@ -20,6 +20,7 @@ from plateledger.cameras.quarantine import Quarantine
 from plateledger.cameras.vendor import VendorIngest
 from plateledger.core.clock import Clock, SystemClock
 from plateledger.core.settings import Settings
+from plateledger.hotlists.importer import Imports
 from plateledger.hotlists.service import HotLists
 from plateledger.images.store import ImageStore
 from plateledger.ingest.service import Ingestor
@@ -57,6 +58,7 @@ class Platform:
     engine: SearchEngine
     lock: DataLock
     hotlists: HotLists
+    imports: Imports
     alerts: Alerts
     webhooks: Webhooks
     matcher: Matcher
@@ -111,6 +113,7 @@ class Platform:
             clock=clock,
             max_reads=settings.quarantine_max_reads,
         )
+        hotlists = HotLists(governance, audit, clock, max_entry_days=settings.hotlist_max_entry_days)
         health = Health(
             governance=governance, audit=audit, clock=clock, default_silent_s=settings.camera_silent_after_s
         )
@@ -134,7 +137,8 @@ class Platform:
             books=books,
             engine=engine,
             lock=lock,
-            hotlists=HotLists(governance, audit, clock, max_entry_days=settings.hotlist_max_entry_days),
+            hotlists=hotlists,
+            imports=Imports(hotlists, settings, clock),
             alerts=alerts,
             webhooks=Webhooks(governance, audit, clock),
             matcher=matcher,

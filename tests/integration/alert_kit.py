@@ -61,9 +61,9 @@ def raise_alert(platform: Platform, kit: AgencyKit, entry_id: int, read_id: str,
 
 
 @contextmanager
-def serving(platform: Platform) -> Iterator[str]:
-    """The API of ``platform`` served by uvicorn in a thread; yields its base URL."""
-    port = free_port()
+def serving(platform: Platform, port: int | None = None) -> Iterator[str]:
+    """The API of ``platform`` served by uvicorn in a thread (on ``port``, else a free one); yields its base URL."""
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(platform=platform), port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

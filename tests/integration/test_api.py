@@ -162,10 +162,10 @@ def test_bad_tokens_refused_and_audited(platform: Platform, client: TestClient) 
 
 def test_login_issues_token_and_audits_failures(platform: Platform, client: TestClient) -> None:
     platform.registry.create_user(
-        SYSTEM, agency_slug="bayview-pd", username="alice", role="investigator", password="s3cret!"
+        SYSTEM, agency_slug="bayview-pd", username="alice", role="investigator", password="s3cret! horse"
     )
     assert client.post("/api/v1/auth/login", json={"username": "alice", "password": "wrong"}).status_code == 401
-    ok = client.post("/api/v1/auth/login", json={"username": "alice", "password": "s3cret!"})
+    ok = client.post("/api/v1/auth/login", json={"username": "alice", "password": "s3cret! horse"})
     assert ok.status_code == 200
     assert platform.tokens.authenticate(ok.json()["token"]).username == "alice"
     assert platform.audit.entries(action="auth.login_failed")

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from plateledger.audit.events import AgencyCreated, CameraAdded, UserCreated
 from plateledger.audit.log import Actor, AuditLog
-from plateledger.auth.passwords import hash_password
+from plateledger.auth.passwords import check_password, hash_password
 from plateledger.core.clock import Clock
 from plateledger.core.errors import Conflict, FieldInvalid, NotFound
 from plateledger.core.text import VISIBLE_64
@@ -81,12 +81,14 @@ class Registry:
             raise FieldInvalid("username", "1-64 letters, digits or _.@-")
         if role not in {r.value for r in Role}:
             raise FieldInvalid("role", f"must be one of {', '.join(r.value for r in Role)}")
+        if password is not None:  # None: a token-only user; any password given follows the one policy
+            check_password(password)
         agency = self.agency(agency_slug)
         user = User(
             agency_id=agency.id,
             username=username,
             role=role,
-            password_hash=hash_password(password) if password else None,
+            password_hash=hash_password(password) if password is not None else None,
             created_ms=self._clock.now_ms(),
         )
         try:

@@ -51,7 +51,8 @@ def users_add(
     agency: Annotated[str, typer.Option(help="Agency slug")],
     role: Annotated[str, typer.Option(help="admin|investigator|auditor|device")],
     password: Annotated[
-        str | None, typer.Option(help="Password for web/API sign-in (omit for token-only users)")
+        str | None,
+        typer.Option(help="Password for web/API sign-in, at least 12 characters (omit for token-only users)"),
     ] = None,
     data: DataOpt = None,
 ) -> None:

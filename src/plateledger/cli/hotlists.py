@@ -6,16 +6,15 @@ server holds it, sends the same request to that server (same checks, same audit 
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from plateledger.auth.tokens import Principal
 from plateledger.cli.common import DataOpt, JsonOpt, TokenOpt, call, err, out, print_json
-from plateledger.core.errors import FieldInvalid, ImportRefused, PayloadTooLarge
-from plateledger.hotlists.importer import ImportRequest, add_entries, build_options, remove_entries, run_import
-from plateledger.platform import Platform
+from plateledger.core.errors import FieldInvalid, ImportRefused
+from plateledger.hotlists.importer import ImportRequest, add_entries, remove_entries
 
 hotlist = typer.Typer(help="Hot lists of your agency: lists, entries, imports of hot-list files.", no_args_is_help=True)
 
@@ -231,49 +230,30 @@ def import_file(
             content = handle.read(1024 * 1024 * 1024 + 1)
     except OSError as exc:
         raise FieldInvalid("file", f"cannot read {file}: {exc.strerror}") from None
-    params = {
-        "format": format,
-        "mode": mode,
-        "skip_invalid": skip_invalid,
-        "purpose": purpose,
-        "reference": reference,
-        "reason": reason,
-        "expires": expires,
-        "expiry_days": expiry_days,
-        "country": country,
-        "delimiter": delimiter,
-        "columns": columns,
-        "kind": kind,
-        "filename": file.name,
-    }
-
-    def local(platform: Platform, who: Principal) -> dict[str, Any]:
-        limit = platform.settings.hotlist_import_max_bytes
-        if len(content) > limit:
-            raise PayloadTooLarge(f"file: more than the {limit} bytes a hot-list import may have")
-        options = build_options(
-            platform.settings,
-            now_ms=platform.clock.now_ms(),
-            expiry_days=expiry_days,
-            country=country,
-            purpose=purpose,
-            reference=reference,
-            reason=reason,
-            expires=expires,
-            delimiter=delimiter,
-            columns=columns,
-            kind=kind,
-            filename=file.name,
-        )
-        ask = ImportRequest(format=format, mode=mode, skip_invalid=skip_invalid, source="cli")
-        return run_import(platform.hotlists, who, list_id, content, ask, options, max_bytes=limit)
+    ask = ImportRequest(
+        format=format,
+        mode=mode,
+        skip_invalid=skip_invalid,
+        source="cli",
+        purpose=purpose,
+        reference=reference,
+        reason=reason,
+        expires=expires,
+        expiry_days=expiry_days,
+        country=country,
+        delimiter=delimiter,
+        columns=columns,
+        kind=kind,
+        filename=file.name,
+    )
+    params = {k: v for k, v in asdict(ask).items() if k != "source"}
 
     try:
         answer = call(
             data,
             token,
             where="cli hotlist import",
-            local=local,
+            local=lambda p, who: p.imports.run(who, list_id, content, ask),
             method="POST",
             path=f"/api/v1/hotlists/{list_id}/import",
             params=params,

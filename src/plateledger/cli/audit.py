@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from plateledger.cli.common import DataOpt, JsonOpt, opened, out, print_json
+from plateledger.cli.output import printable, shown
 from plateledger.core.clock import iso_ms
 
 audit = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
@@ -22,7 +23,7 @@ def verify(data: DataOpt = None, json: JsonOpt = False) -> None:
     elif result.intact:
         out.print(f"audit log intact: {result.entries} entries")
     else:
-        out.print(f"audit log BROKEN at sequence {result.first_bad_seq}: {result.problem}")
+        out.print(f"audit log BROKEN at sequence {result.first_bad_seq}: {shown(result.problem or '')}")
     if not result.intact:
         raise typer.Exit(1)
 
@@ -55,7 +56,7 @@ def list_entries(
     if json:
         print_json(rows)
         return
-    for row in rows:
+    for row in printable(rows):
         out.print(
             f"{row['seq']:>7} {row['ts']} {row['action']:<18} {row['outcome']:<8} {row['actor'] or '':<20} "
             f"{row['purpose'] or ''} {row['case_number'] or ''} {row['params']} {row['counts']}"

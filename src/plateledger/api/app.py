@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from plateledger import __version__
 from plateledger.alerts.delivery import Broker
 from plateledger.api import problems
+from plateledger.api.limits import BodyLimit, route_limits
 from plateledger.api.redact import install_log_filter
 from plateledger.api.routes import (
     admin,
@@ -100,6 +101,8 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
     problems.install(app)
     install_log_filter()
     _metrics(app, platform, collectors)
+    settings = platform.settings
+    app.add_middleware(BodyLimit, default=settings.max_request_bytes, routes=route_limits(settings))
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -42,7 +42,14 @@ class Settings(BaseSettings):
         16 * 1024 * 1024,
         ge=1024,
         le=256 * 1024 * 1024,
-        description="Largest accepted HTTP request body.",
+        description="Largest body of an ingest request (POST /api/v1/reads, /api/v1/ingest/{source}).",
+    )
+    max_request_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        le=256 * 1024 * 1024,
+        description="Largest request body of every other route (sign-in, forms, JSON requests); a larger one is "
+        "refused with 413 before it is read. Hot-list imports take up to `hotlist_import_max_bytes`.",
     )
     max_read_bytes: int = Field(
         16 * 1024,

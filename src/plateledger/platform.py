@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from plateledger.agencies.registry import Registry
 from plateledger.alerts.service import Alerts
+from plateledger.alerts.targets import TargetGuard
 from plateledger.alerts.webhooks import Webhooks
 from plateledger.audit.log import AuditLog
 from plateledger.auth.sessions import Sessions
@@ -136,7 +137,7 @@ class Platform:
             lock=lock,
             hotlists=HotLists(governance, audit, clock, max_entry_days=settings.hotlist_max_entry_days),
             alerts=alerts,
-            webhooks=Webhooks(governance, audit, clock),
+            webhooks=Webhooks(governance, audit, clock, TargetGuard(allow_loopback=settings.webhook_allow_loopback)),
             matcher=matcher,
             access_log=access_log,
             transparency=TransparencyReports(

@@ -390,3 +390,16 @@ def test_camera_names_and_ids_from_another_agency_stay_text(platform: Platform, 
         assert dialogs == []
         assert owner.close() == []
         assert requester.close() == []
+
+
+def test_api_reference_renders_offline_under_its_csp(platform: Platform, browser: object) -> None:
+    with serving(platform) as base:
+        reader = Session(browser, base)
+        requests: list[str] = []
+        reader.page.on("request", lambda request: requests.append(request.url))
+        reader.go("/docs")
+        reader.page.locator(".swagger-ui .opblock").first.wait_for()
+        assert "Plateledger" in reader.page.locator(".swagger-ui .info .title").inner_text()
+        assert requests
+        assert all(url.startswith(base) for url in requests), requests  # nothing from another origin
+        assert reader.close() == []  # a CSP violation would be a console error

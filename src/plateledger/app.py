@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Annotated
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Header, Request, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
@@ -20,7 +21,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plateledger import __version__, web
 from plateledger.alerts.delivery import Broker
-from plateledger.api import problems
+from plateledger.api import docs, problems
+from plateledger.api.limits import BodyLimit, route_limits
+from plateledger.api.metrics_auth import require_metrics_token
 from plateledger.api.redact import install_log_filter
 from plateledger.api.routes import (
     admin,
@@ -85,7 +88,8 @@ def _metrics(app: FastAPI, platform: Platform, collectors: Sequence[Collector]) 
     app.add_middleware(_Observe, requests=requests, latency=latency)
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(authorization: Annotated[str | None, Header()] = None) -> Response:
+        require_metrics_token(platform.settings, authorization)
         reads_total.set(platform.reads.count())
         silent.clear()
         for agency, count in platform.health.silent_counts().items():
@@ -113,13 +117,18 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
         version=__version__,
         description="ALPR data platform: every read leaves the store only through the policy gate, "
         "and every access is on a hash-chained audit log before it is answered.",
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.platform = platform
     app.state.broker = Broker(platform.alerts, heartbeat_s=platform.settings.alert_heartbeat_s)
     problems.install(app)
     _errors(app, platform)
     install_log_filter()
+    docs.install(app)
     _metrics(app, platform, collectors)
+    settings = platform.settings
+    app.add_middleware(BodyLimit, default=settings.max_request_bytes, routes=route_limits(settings))
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

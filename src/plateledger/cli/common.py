@@ -12,10 +12,11 @@ from typing import Annotated, Any
 import httpx2
 import orjson
 import typer
-from rich.console import Console
 
 from plateledger.audit.log import Actor
 from plateledger.auth.tokens import Principal
+from plateledger.cli.output import err as err
+from plateledger.cli.output import out as out
 from plateledger.core.errors import DataDirectoryBusy, PlateledgerError, error_from_problem
 from plateledger.core.settings import Settings, load_settings
 from plateledger.platform import Platform
@@ -40,9 +41,6 @@ DataOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON")]
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def settings_for(data: Path | None, **overrides: Any) -> Settings:

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from plateledger.cli.common import DataOpt, JsonOpt, TokenOpt, call, err, out, print_json
+from plateledger.cli.output import printable
 from plateledger.core.errors import FieldInvalid, ImportRefused
 from plateledger.hotlists.importer import ImportRequest, add_entries, remove_entries
 
@@ -23,6 +24,7 @@ LineOpt = Annotated[str | None, typer.Option(help="For lines that carry none")]
 
 
 def _show_list(view: dict[str, Any]) -> None:
+    view = printable(view)
     covert = " covert" if view["covert"] else ""
     out.print(
         f"#{view['id']} {view['name']}: {view['default_purpose']}, {view['alert_level']} alerts, "
@@ -31,6 +33,7 @@ def _show_list(view: dict[str, Any]) -> None:
 
 
 def _show_entry(entry: dict[str, Any]) -> None:
+    entry = printable(entry)
     region = f" {entry['region']}" if entry["region"] else ""
     removed = f" (removed {entry['removed']})" if entry.get("removed") else ""
     out.print(
@@ -260,8 +263,8 @@ def import_file(
             content=content,
         )
     except ImportRefused as refused:
-        for error in refused.report.get("errors", []):
-            err.print(f"line {error['line']}: {error['field']}: {error['reason']}", markup=False)
+        for error in printable(refused.report.get("errors", [])):
+            err.print(f"line {error['line']}: {error['field']}: {error['reason']}")
         raise
     if json:
         print_json(answer)
@@ -270,5 +273,5 @@ def import_file(
         f"{answer['mode']} import of {answer['records']} records: added {answer['added']}, "
         f"removed {answer['removed']}, rejected {answer['rejected']}, skipped {len(answer['skipped'])}"
     )
-    for error in answer["errors"]:
+    for error in printable(answer["errors"]):
         out.print(f"  rejected line {error['line']}: {error['field']}: {error['reason']}")

@@ -17,8 +17,9 @@ from plateledger_verify.checkpoint import (
     parse_checkpoint,
     sign_checkpoint,
 )
-from plateledger_verify.errors import MalformedError, SignatureError
+from plateledger_verify.errors import MalformedError, SignatureError, VerifyError
 from plateledger_verify.note import EM_DASH, SIG_COSIGNATURE_V1, Signer, cosignature_message, parse_note
+from plateledger_verify.policy import open_checkpoint_with_policy, parse_policy
 
 # c2sp.org/tlog-checkpoint and c2sp.org/tlog-cosignature example (keys not published: parsed, not verified).
 SPEC_CHECKPOINT = (
@@ -137,5 +138,17 @@ def test_empty_extension_line_is_refused() -> None:
     extensions=st.lists(st.text(st.characters(blacklist_categories=["Cs", "Cc"]), min_size=1), max_size=3),
 )
 def test_checkpoint_text_round_trips(origin: str, size: int, root: bytes, extensions: list[str]) -> None:
-    cp = Checkpoint(origin, size, root, tuple(extensions))
+    cp = Checkpoint(origin, size, root if size else merkle.EMPTY_ROOT, tuple(extensions))
     assert parse_checkpoint(cp.text(), allow_extensions=True) == cp
+
+
+def test_every_single_bit_flip_of_a_cosigned_checkpoint_is_refused() -> None:
+    policy = parse_policy(f"log {LOG.verifier}\nwitness W1 {W1.verifier}\nquorum W1\n")
+    cp = Checkpoint(LOG.name, 4242, ROOT)
+    signed = add_signatures(sign_checkpoint(cp, LOG), cosign(cp, W1, 1_800_000_000))
+    assert open_checkpoint_with_policy(signed, policy).checkpoint == cp
+    for bit in range(len(signed) * 8):
+        flipped = bytearray(signed)
+        flipped[bit // 8] ^= 1 << (bit % 8)
+        with pytest.raises(VerifyError):
+            open_checkpoint_with_policy(bytes(flipped), policy)

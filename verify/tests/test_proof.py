@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from plateledger_verify import merkle
 from plateledger_verify.checkpoint import Checkpoint, add_signatures, cosign, sign_checkpoint
-from plateledger_verify.errors import MalformedError, ProofError, QuorumError, SignatureError
+from plateledger_verify.errors import MalformedError, ProofError, QuorumError, SignatureError, VerifyError
 from plateledger_verify.note import EM_DASH, SIG_COSIGNATURE_V1, Signer
 from plateledger_verify.policy import parse_policy
 from plateledger_verify.proof import HEADER, TlogProof, parse_proof, verify_proof
@@ -118,3 +118,16 @@ def test_proof_format_round_trips(index: int, hashes: list[bytes], extra: bytes 
     data = proof.encode()
     assert data.startswith(HEADER.encode() + b"\n")
     assert parse_proof(data) == proof
+
+
+PROOF, LEAF = _proof_for(417)
+PROOF_BYTES = PROOF.encode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(bit=st.integers(min_value=0, max_value=len(PROOF_BYTES) * 8 - 1))
+def test_any_single_bit_flip_of_a_proof_file_is_refused(bit: int) -> None:
+    flipped = bytearray(PROOF_BYTES)
+    flipped[bit // 8] ^= 1 << (bit % 8)
+    with pytest.raises(VerifyError):
+        verify_proof(parse_proof(bytes(flipped)), LEAF, POLICY)

@@ -15,11 +15,11 @@ verifier that did not ask for it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from plateledger_verify import merkle
-from plateledger_verify.errors import MalformedError, SignatureError
+from plateledger_verify.errors import ForkError, MalformedError, ProofError, RollbackError, SignatureError
 from plateledger_verify.note import (
     SIG_COSIGNATURE_V1,
     Note,
@@ -54,6 +54,8 @@ class Checkpoint:
             raise MalformedError(f"checkpoint root is {len(self.root)} bytes, not {merkle.HASH_SIZE}")
         if any(not line or "\n" in line for line in self.extensions):
             raise MalformedError("checkpoint extension lines must be non-empty single lines")
+        if self.size == 0 and self.root != merkle.EMPTY_ROOT:
+            raise MalformedError("a checkpoint of size 0 must carry the empty tree's root")
 
     def text(self) -> str:
         """The note text (what the log signs)."""
@@ -143,3 +145,31 @@ def open_checkpoint(
         raise SignatureError(f"checkpoint origin {checkpoint.origin!r} is not the log's {expected!r}")
     cosigs = {k: sig.timestamp for k, sig in opened.verified if k in witnesses and k.type == SIG_COSIGNATURE_V1}
     return VerifiedCheckpoint(checkpoint, opened, log_key, cosigs)
+
+
+def check_consistent(old: Checkpoint, new: Checkpoint, proof: Sequence[bytes]) -> None:
+    """Raise unless ``new`` extends ``old`` (two verified checkpoints of one log), by ``proof``.
+
+    What a witness checks before cosigning and what a verifier checks against the checkpoint it stored:
+    :class:`RollbackError` when the tree shrank, :class:`ForkError` when the same size has another root or no
+    consistency proof joins the two (either the log rewrote history or it shows different trees to different
+    people), :class:`MalformedError` for a proof where none belongs or checkpoints of different logs.
+    """
+    if old.origin != new.origin:
+        raise MalformedError(f"checkpoints of two logs: {old.origin!r} and {new.origin!r}")
+    if new.size < old.size:
+        raise RollbackError(f"{new.origin}: tree size went back from {old.size} to {new.size}")
+    if new.size == old.size:
+        if proof:
+            raise MalformedError("equal tree sizes need an empty consistency proof")
+        if new.root != old.root:
+            raise ForkError(f"{new.origin}: two different roots for tree size {new.size}")
+        return
+    if old.size == 0:
+        if proof:
+            raise MalformedError("a consistency proof from the empty tree must be empty")
+        return
+    try:
+        merkle.verify_consistency(old.size, new.size, proof, old.root, new.root)
+    except ProofError as exc:
+        raise ForkError(f"{new.origin}: tree {new.size} is not shown to extend tree {old.size}: {exc}") from exc

@@ -237,16 +237,18 @@ def parse_note(data: bytes | str) -> Note:
         raise MalformedError("note has no signatures")
     if len(lines) > MAX_SIGNATURES:
         raise MalformedError(f"note has {len(lines)} signatures, more than {MAX_SIGNATURES}")
-    signatures = []
-    for line in lines:
-        m = _SIG_LINE.fullmatch(line)
-        if not m or not valid_name(m[1]):
-            raise MalformedError(f"malformed signature line {line[:60]!r}")
-        raw = b64decode_strict(m[2], f"signature by {m[1]}")
-        if len(raw) < 5:
-            raise MalformedError(f"signature by {m[1]} is too short")
-        signatures.append(Signature(m[1], int.from_bytes(raw[:4], "big"), raw[4:]))
-    return Note(text, tuple(signatures))
+    return Note(text, tuple(parse_signature_line(line) for line in lines))
+
+
+def parse_signature_line(line: str) -> Signature:
+    """One ``— <name> <base64>`` line, without its newline."""
+    m = _SIG_LINE.fullmatch(line)
+    if not m or not valid_name(m[1]):
+        raise MalformedError(f"malformed signature line {line[:60]!r}")
+    raw = b64decode_strict(m[2], f"signature by {m[1]}")
+    if len(raw) < 5:
+        raise MalformedError(f"signature by {m[1]} is too short")
+    return Signature(m[1], int.from_bytes(raw[:4], "big"), raw[4:])
 
 
 def sign_note(text: str, *signers: Signer, timestamp: int | None = None) -> bytes:

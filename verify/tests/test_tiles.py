@@ -185,3 +185,15 @@ def test_bundle_checked_against_its_tile() -> None:
         tiles.check_bundle([b"one", b"tw0"], tile)
     with pytest.raises(ProofError):
         tiles.check_bundle(entries[:1], tile)
+
+
+def test_a_partial_tile_may_be_answered_by_its_full_tile() -> None:
+    _, nodes, _ = _tiled_tree(600)
+    full = _tile_store(600, nodes)
+    small = _tile_store(290, nodes)
+
+    def fetch(ref: TileRef) -> bytes:
+        return full[ref.full()] if ref.level == 0 and ref.index == 1 else small[ref]
+
+    reader = tiles.TileHashReader(290, fetch)
+    assert merkle.root_hash(290, reader) == merkle.root_hash(290, lambda lv, ix: nodes[lv, ix])

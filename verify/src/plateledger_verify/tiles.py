@@ -213,9 +213,14 @@ class TileHashReader:
         self._tiles: dict[TileRef, list[bytes]] = {}
 
     def tile(self, ref: TileRef) -> list[bytes]:
+        """The hashes of ``ref``; a partial tile may be answered by its full tile (clients may fall back to it)."""
         hashes = self._tiles.get(ref)
         if hashes is None:
-            hashes = split_hashes(self._fetch(ref), ref.width)
+            data = self._fetch(ref)
+            if ref.is_partial and len(data) == FULL_TILE_BYTES:
+                hashes = split_hashes(data)[: ref.width]
+            else:
+                hashes = split_hashes(data, ref.width)
             self._tiles[ref] = hashes
         return hashes
 

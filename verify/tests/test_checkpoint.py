@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from plateledger_verify import merkle
@@ -131,6 +131,7 @@ def test_empty_extension_line_is_refused() -> None:
         parse_checkpoint("o\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\nx\n", allow_extensions=True)
 
 
+@settings(deadline=None)
 @given(
     origin=st.text(st.characters(blacklist_categories=["Cs", "Cc"]), min_size=1, max_size=40),
     size=st.integers(min_value=0, max_value=2**63 - 1),

@@ -107,6 +107,7 @@ def test_malformed_proofs_are_refused(data: bytes) -> None:
         parse_proof(data)
 
 
+@settings(deadline=None)
 @given(
     index=st.integers(min_value=0, max_value=2**63 - 1),
     hashes=st.lists(st.binary(min_size=32, max_size=32), max_size=63),

@@ -17,8 +17,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[test]'
+$(VENV)/.installed: $(BIN)/python pyproject.toml verify/pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]' -e ./verify
 	touch $@
 
 $(LEAFLET):
@@ -35,8 +35,8 @@ demo: setup
 	$(BIN)/plateledger demo --data $(DATA) --reads $(READS)
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks verify
+	$(BIN)/ruff format --check src tests benchmarks verify
 	$(BIN)/lint-imports
 
 typecheck: setup

@@ -105,6 +105,12 @@ def _note(note: str | None) -> str:
     return note or ""
 
 
+def _lapsed(row: SharingAgreement, now_ms: int) -> bool:
+    """Whether the terms that govern ``row`` (granted once accepted, else requested) have expired."""
+    terms = row.granted_terms or row.requested_terms
+    return int(orjson.loads(terms)["expires_ms"]) <= now_ms
+
+
 def _require_admin(principal: Principal, agency_id: int, what: str) -> None:
     if principal.role is not Role.ADMIN or principal.agency_id != agency_id:
         raise PermissionDenied(f"only an admin of the agency concerned may {what}")
@@ -362,13 +368,16 @@ class Agreements:
             if target.id == principal.agency_id:
                 raise FieldInvalid("owner", "an agency always sees its own reads; request access to another agency")
             open_states = (AgreementState.PENDING.value, AgreementState.ACCEPTED.value)
-            existing = session.scalars(
+            rows = session.scalars(
                 select(SharingAgreement).where(
                     SharingAgreement.requester_id == principal.agency_id,
                     SharingAgreement.owner_id == target.id,
                     SharingAgreement.state.in_(open_states),
                 )
-            ).first()
+            )
+            # An expired agreement (or a request whose terms expired before it was answered) grants nothing and
+            # can never grant again: it stays as history and does not block a new request.
+            existing = next((r for r in rows if not _lapsed(r, now)), None)
             if existing is not None:
                 raise Conflict(f"agreement #{existing.id} with {owner} is already {existing.state}")
             row = SharingAgreement(

@@ -18,7 +18,7 @@ from plateledger.audit.log import AuditLog
 from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, parse_iso_ms
 from plateledger.core.errors import FieldInvalid, PermissionDenied
-from plateledger.core.text import PRINTABLE_64
+from plateledger.core.text import PRINTABLE_64, WARRANT
 from plateledger.policy.gate import Decision, Gate, Permit, Request
 from plateledger.sharing.service import Books
 from plateledger.store.queries import StoredRead
@@ -93,11 +93,19 @@ def validate_purpose_case(purpose: str | None, case_number: str | None) -> tuple
 
 
 def validate_warrant(value: str | None) -> str | None:
-    if value is None or value == "":
+    """The warrant or court-order reference as recorded: None when none was given, else stripped and checked
+    against :data:`~plateledger.core.text.WARRANT`. A blank one is refused, never taken as a warrant."""
+    if value is None:
         return None
-    if not PRINTABLE_64.fullmatch(value):
-        raise FieldInvalid("warrant", "1-64 printable ASCII characters")
-    return value
+    text = value.strip(" \t")  # other whitespace and control characters are refused, not stripped
+    if not text:
+        raise FieldInvalid("warrant", "must not be blank; leave it out when there is no warrant")
+    if not WARRANT.fullmatch(text):
+        raise FieldInvalid(
+            "warrant",
+            "1-64 characters: letters, digits, spaces and - / . : # _ ( ), beginning and ending with a letter or digit",
+        )
+    return text
 
 
 def compact(refused: list[Decision]) -> tuple[dict[str, str], str | None]:

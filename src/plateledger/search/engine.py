@@ -17,7 +17,7 @@ from plateledger.audit.events import SearchAnswered, SearchRefused
 from plateledger.audit.log import AuditLog
 from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, parse_iso_ms
-from plateledger.core.errors import FieldInvalid, PermissionDenied
+from plateledger.core.errors import FieldInvalid, PermissionDenied, StoreUnavailable
 from plateledger.core.text import PRINTABLE_64, WARRANT
 from plateledger.policy.gate import Decision, Gate, Permit, Request
 from plateledger.sharing.service import Books
@@ -190,7 +190,19 @@ class SearchEngine:
                 principal, kind, reason, purpose=purpose.value, case_number=case_number, query=query, refused=refused
             )
             raise PermissionDenied(reason)
-        reads = fetch(permit)
+        try:
+            reads = fetch(permit)
+        except StoreUnavailable as failure:  # refused and audited like any refusal; the engine's text is logged
+            self.refuse(
+                principal,
+                kind,
+                failure.detail,
+                purpose=purpose.value,
+                case_number=case_number,
+                query=query,
+                refused=refused,
+            )
+            raise
         truncated = len(reads) > limit
         reads = reads[:limit]
         owners = {d.owner.agency_id: d.owner for d in permit.decisions}

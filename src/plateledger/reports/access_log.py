@@ -1,9 +1,11 @@
-"""An owner's access log: every search that touched the owner's data or was refused it, derived from the audit log.
+"""An owner's access log: every access to the owner's data (search, image, alert, export) or refusal of it, derived
+from the audit log.
 
 The audit log is the single source: nothing else is written, so the access log cannot disagree with it. A hot-list
 match on X's reads (``alert.raised``, ``alert.withheld`` naming X as ``owner``) is in X's log as kind ``alert``,
-permitted (1 read) or withheld with the rule. An entry of ``search.plate``, ``search.area`` or ``search.refused``
-concerns owner X when (see docs/audit.md, "How
+permitted (1 read) or withheld with the rule. A download of a search's answer (``search.exported``) is in X's log
+as kind ``export`` when the file holds X's reads (``counts.per_owner``). An entry of ``search.plate``,
+``search.area``, ``image.viewed`` (kind ``image``) or ``search.refused`` concerns owner X when (see docs/audit.md, "How
 refusals are recorded"):
 
 * X's slug is in ``counts.per_owner`` — permitted, with the reads returned (0 included);
@@ -37,10 +39,14 @@ from plateledger.store.governance import Governance
 from plateledger.store.models import Agency, AuditEntry, Camera
 from plateledger.vocab import Role
 
-SEARCH_ACTIONS = ("search.plate", "search.area", "search.refused")
+SEARCH_ACTIONS = ("search.plate", "search.area", "search.refused", "image.viewed")
 #: Hot-list matches on the owner's reads: an alert raised for the list's agency, or withheld by the owner's policy.
 ALERT_ACTIONS = ("alert.raised", "alert.withheld")
-ACTIONS = SEARCH_ACTIONS + ALERT_ACTIONS
+#: A search's answer downloaded: the owner's reads in the file (``counts.per_owner``).
+EXPORT_ACTIONS = ("search.exported",)
+ACTIONS = SEARCH_ACTIONS + ALERT_ACTIONS + EXPORT_ACTIONS
+#: The access-log kind of each action that is not a search (``search.plate`` is ``plate`` and so on).
+KINDS = {"image.viewed": "image", "search.exported": "export", "alert.raised": "alert", "alert.withheld": "alert"}
 #: How the owner's data fared in one search.
 PERMITTED, WITHHELD = "permitted", "withheld"
 OUTCOMES = (PERMITTED, WITHHELD)
@@ -106,6 +112,9 @@ def touch(
         if action == "alert.raised":
             return Touch(PERMITTED, 1, None, None)
         return Touch(WITHHELD, None, str(params.get("rule", "")), None)
+    if action in EXPORT_ACTIONS:
+        exported = _dict(counts.get("per_owner")).get(slug)
+        return Touch(PERMITTED, int(exported), None, None) if exported else None
     if action not in SEARCH_ACTIONS:
         return None
     per_owner = _dict(counts.get("per_owner"))
@@ -279,7 +288,11 @@ class AccessLog:
             return None
         requester = names.get(row.actor_agency_id) if row.actor_agency_id is not None else None
         refused = row.action == "search.refused"
-        kind = str(params.get("kind", "plate")) if refused else row.action.removeprefix("search.")
+        kind = (
+            str(params.get("kind", "plate")) if refused else KINDS.get(row.action, row.action.removeprefix("search."))
+        )
+        if refused and "image" in _dict(params.get("query")):
+            kind = "image"
         if row.action in ALERT_ACTIONS:
             # Alerts are raised by the system for the list's agency, which the entry names.
             kind, agency = "alert", params.get("agency")

@@ -85,11 +85,13 @@ def test_only_the_right_admin_takes_each_step(
         with pytest.raises(PermissionDenied):
             platform.agreements.request(who, owner="owner-pd", terms=terms(clock.now_ms()))
     view = platform.agreements.request(asker.admin, owner="owner-pd", terms=terms(clock.now_ms()))
-    for who in (asker.admin, third.admin, owner.investigator, owner.auditor):
+    for who in (asker.admin, owner.investigator, owner.auditor):
         with pytest.raises(PermissionDenied):
             platform.agreements.accept(who, view.id)
         with pytest.raises(PermissionDenied):
             platform.agreements.decline(who, view.id)
+    with pytest.raises(NotFound):  # to a third agency the agreement does not exist (issue 15: no probing)
+        platform.agreements.accept(third.admin, view.id)
     with pytest.raises(PermissionDenied):
         platform.agreements.withdraw(owner.admin, view.id)
     with pytest.raises(NotFound):
@@ -304,3 +306,25 @@ def test_an_expired_agreement_does_not_block_a_new_request(
     assert platform.searches.search(asker.investigator, ask).reads == []
     platform.agreements.accept(owner.admin, renewed["id"])
     assert [r.owner for r in platform.searches.search(asker.investigator, ask).reads] == [owner.agency.id]
+
+
+def test_a_third_agency_cannot_tell_an_agreement_from_a_made_up_id(
+    gov_platform: Platform, kits: dict[str, AgencyKit], clock: FixedClock
+) -> None:
+    """Issue 15 (oracles like defect 2): accepting, declining, revoking or withdrawing another pair's agreement
+    answered 403 where a made-up id got 404."""
+    platform, third = gov_platform, kits["third"]
+    client = TestClient(create_app(platform=platform))
+    view = platform.agreements.request(kits["asker"].admin, owner="owner-pd", terms=terms(clock.now_ms()))
+    made_up = view.id + 1000
+    for step in ("accept", "decline", "revoke", "withdraw"):
+        answers = []
+        for agreement_id in (view.id, made_up):
+            response = client.post(
+                f"/api/v1/sharing/agreements/{agreement_id}/{step}", json={}, headers=bearer(third, "admin")
+            )
+            body = response.json()
+            answers.append((response.status_code, body["detail"].replace(str(agreement_id), "#"), body["type"]))
+        assert answers[0] == answers[1], step
+        assert answers[0][0] == 404
+    assert client.get(f"/api/v1/sharing/agreements/{view.id}", headers=bearer(third, "admin")).status_code == 404

@@ -395,9 +395,11 @@ class Agreements:
 
         return self._audit.record(principal.actor, change)[1]
 
-    def _row(self, session: Session, agreement_id: int) -> SharingAgreement:
+    def _row(self, session: Session, agreement_id: int, principal: Principal) -> SharingAgreement:
+        """The agreement, for a user of one of its two agencies; to anyone else it does not exist (the same
+        NotFound as for an id never used, so a third agency cannot probe which agreements exist)."""
         row = session.get(SharingAgreement, agreement_id)
-        if row is None:
+        if row is None or principal.agency_id not in (row.requester_id, row.owner_id):
             raise NotFound(f"no sharing agreement #{agreement_id}")
         return row
 
@@ -408,7 +410,7 @@ class Agreements:
         note = _note(note)
 
         def change(session: Session) -> tuple[SharingEvent, AgreementView]:
-            row = self._row(session, agreement_id)
+            row = self._row(session, agreement_id, principal)
             _require_admin(principal, row.owner_id, "accept a request for its data")
             if row.state != AgreementState.PENDING.value:
                 raise Conflict(f"agreement #{row.id} is {row.state}; only a pending request can be accepted")
@@ -440,7 +442,7 @@ class Agreements:
         note = _note(note)
 
         def change(session: Session) -> tuple[SharingEvent, AgreementView]:
-            row = self._row(session, agreement_id)
+            row = self._row(session, agreement_id, principal)
             _require_admin(principal, row.owner_id if by_owner else row.requester_id, f"{state.value[:-1]} it")
             if row.state not in {s.value for s in from_states}:
                 raise Conflict(f"agreement #{row.id} is {row.state}; cannot be {state.value}")
@@ -513,10 +515,7 @@ class Agreements:
 
     def get(self, principal: Principal, agreement_id: int) -> AgreementView:
         with self._gov.session() as session:
-            row = self._row(session, agreement_id)
-            if principal.agency_id not in (row.requester_id, row.owner_id):
-                raise NotFound(f"no sharing agreement #{agreement_id}")
-            return self._view(session, row)
+            return self._view(session, self._row(session, agreement_id, principal))
 
 
 def policies_in_force(session: Session) -> dict[int, tuple[int, str]]:

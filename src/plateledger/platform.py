@@ -91,7 +91,7 @@ class Platform:
         engine = SearchEngine(audit=audit, gate=Gate(), books=books, clock=clock)
         policies = Policies(governance, audit, clock)
         agreements = Agreements(governance, audit, clock)
-        access_log = AccessLog(governance, audit)
+        access_log = AccessLog(governance, audit, clock)
         images = ImageStore(
             root=settings.images_dir, governance=governance, clock=clock, max_bytes=settings.image_max_bytes
         )

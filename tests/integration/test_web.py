@@ -488,6 +488,7 @@ def test_alert_shows_no_crop_when_there_is_none_or_the_owner_withholds_it(
     withheld = client.get(f"/ui/alerts/{alert_id}/crop")
     assert (withheld.status_code, withheld.content) == (204, b"")
     last = platform.audit.entries(after_seq=0, limit=100_000)[-1]
-    assert last.action == "image.viewed"  # the attempt is on the log, with the rule that withheld the read
+    # The attempt is on the log as a refusal, with the rule that withheld the read (issue 15: never as a view).
+    assert last.action == "search.refused"
     assert "owner's policy prohibits purpose stolen_vehicle" in last.params
     assert client.get("/ui/alerts").status_code == 200

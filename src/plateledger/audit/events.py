@@ -115,7 +115,8 @@ class SearchRefused(AuditEvent):
 @dataclass(frozen=True)
 class SearchExported(AuditEvent):
     """A search's answer downloaded as a file (``rows`` reads, ``format`` csv): appended after the search's own
-    entry (``search_seq``) and before the file is sent."""
+    entry (``search_seq``) and before the file is sent. ``per_owner``: the reads of each owner in the file (by
+    slug; owners with none are left out), so each owner's access log shows the download."""
 
     action: ClassVar[str] = "search.exported"
     purpose: str = ""
@@ -123,6 +124,7 @@ class SearchExported(AuditEvent):
     search_seq: int = 0
     format: str = "csv"
     rows: int = 0
+    per_owner: dict[str, int] = field(default_factory=dict)
 
     def purpose_case(self) -> tuple[str | None, str | None]:
         return self.purpose, self.case_number
@@ -131,7 +133,7 @@ class SearchExported(AuditEvent):
         return {"search_seq": self.search_seq, "format": self.format}
 
     def counts(self) -> Json:
-        return {"rows": self.rows}
+        return {"rows": self.rows, "per_owner": self.per_owner}
 
 
 @dataclass(frozen=True)

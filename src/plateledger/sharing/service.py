@@ -105,6 +105,12 @@ def _note(note: str | None) -> str:
     return note or ""
 
 
+def _lapsed(row: SharingAgreement, now_ms: int) -> bool:
+    """Whether the terms that govern ``row`` (granted once accepted, else requested) have expired."""
+    terms = row.granted_terms or row.requested_terms
+    return int(orjson.loads(terms)["expires_ms"]) <= now_ms
+
+
 def _require_admin(principal: Principal, agency_id: int, what: str) -> None:
     if principal.role is not Role.ADMIN or principal.agency_id != agency_id:
         raise PermissionDenied(f"only an admin of the agency concerned may {what}")
@@ -362,13 +368,16 @@ class Agreements:
             if target.id == principal.agency_id:
                 raise FieldInvalid("owner", "an agency always sees its own reads; request access to another agency")
             open_states = (AgreementState.PENDING.value, AgreementState.ACCEPTED.value)
-            existing = session.scalars(
+            rows = session.scalars(
                 select(SharingAgreement).where(
                     SharingAgreement.requester_id == principal.agency_id,
                     SharingAgreement.owner_id == target.id,
                     SharingAgreement.state.in_(open_states),
                 )
-            ).first()
+            )
+            # An expired agreement (or a request whose terms expired before it was answered) grants nothing and
+            # can never grant again: it stays as history and does not block a new request.
+            existing = next((r for r in rows if not _lapsed(r, now)), None)
             if existing is not None:
                 raise Conflict(f"agreement #{existing.id} with {owner} is already {existing.state}")
             row = SharingAgreement(
@@ -386,9 +395,11 @@ class Agreements:
 
         return self._audit.record(principal.actor, change)[1]
 
-    def _row(self, session: Session, agreement_id: int) -> SharingAgreement:
+    def _row(self, session: Session, agreement_id: int, principal: Principal) -> SharingAgreement:
+        """The agreement, for a user of one of its two agencies; to anyone else it does not exist (the same
+        NotFound as for an id never used, so a third agency cannot probe which agreements exist)."""
         row = session.get(SharingAgreement, agreement_id)
-        if row is None:
+        if row is None or principal.agency_id not in (row.requester_id, row.owner_id):
             raise NotFound(f"no sharing agreement #{agreement_id}")
         return row
 
@@ -399,7 +410,7 @@ class Agreements:
         note = _note(note)
 
         def change(session: Session) -> tuple[SharingEvent, AgreementView]:
-            row = self._row(session, agreement_id)
+            row = self._row(session, agreement_id, principal)
             _require_admin(principal, row.owner_id, "accept a request for its data")
             if row.state != AgreementState.PENDING.value:
                 raise Conflict(f"agreement #{row.id} is {row.state}; only a pending request can be accepted")
@@ -431,7 +442,7 @@ class Agreements:
         note = _note(note)
 
         def change(session: Session) -> tuple[SharingEvent, AgreementView]:
-            row = self._row(session, agreement_id)
+            row = self._row(session, agreement_id, principal)
             _require_admin(principal, row.owner_id if by_owner else row.requester_id, f"{state.value[:-1]} it")
             if row.state not in {s.value for s in from_states}:
                 raise Conflict(f"agreement #{row.id} is {row.state}; cannot be {state.value}")
@@ -504,10 +515,7 @@ class Agreements:
 
     def get(self, principal: Principal, agreement_id: int) -> AgreementView:
         with self._gov.session() as session:
-            row = self._row(session, agreement_id)
-            if principal.agency_id not in (row.requester_id, row.owner_id):
-                raise NotFound(f"no sharing agreement #{agreement_id}")
-            return self._view(session, row)
+            return self._view(session, self._row(session, agreement_id, principal))
 
 
 def policies_in_force(session: Session) -> dict[int, tuple[int, str]]:

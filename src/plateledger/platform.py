@@ -25,6 +25,7 @@ from plateledger.ingest.service import Ingestor
 from plateledger.ingest.vendor import VendorIngest
 from plateledger.policy.gate import Gate
 from plateledger.reports.access_log import AccessLog
+from plateledger.reports.audit_entries import AuditEntries
 from plateledger.reports.transparency import TransparencyReports
 from plateledger.retention.service import Retention
 from plateledger.search.area import AreaSearches
@@ -61,6 +62,7 @@ class Platform:
     webhooks: Webhooks
     matcher: Matcher
     access_log: AccessLog
+    audit_entries: AuditEntries
     transparency: TransparencyReports
     quarantine: Quarantine
     health: Health
@@ -139,6 +141,7 @@ class Platform:
             webhooks=Webhooks(governance, audit, clock),
             matcher=matcher,
             access_log=access_log,
+            audit_entries=AuditEntries(audit),
             transparency=TransparencyReports(
                 registry=registry,
                 policies=policies,

@@ -19,10 +19,11 @@ from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, parse_iso_ms
 from plateledger.core.errors import FieldInvalid, PermissionDenied
 from plateledger.core.text import PRINTABLE_64
+from plateledger.policy.actions import Action, allowed
 from plateledger.policy.gate import Decision, Gate, Permit, Request
 from plateledger.sharing.service import Books
 from plateledger.store.queries import StoredRead
-from plateledger.vocab import SEARCH_ROLES, Purpose, QueryKind
+from plateledger.vocab import Purpose, QueryKind
 
 MAX_NOTE = 500
 
@@ -176,8 +177,9 @@ class SearchEngine:
         book = self._books.current()
         permit = self._gate.permit(request, book)
         refused = list(permit.refused)
-        if principal.role not in SEARCH_ROLES:
-            reason = f"a {principal.role.value} token cannot search reads"
+        decision = allowed(principal, Action.SEARCH, None)  # the table's rule; audited as search.refused
+        if not decision.allowed:
+            reason = decision.reason
             self.refuse(
                 principal, kind, reason, purpose=purpose.value, case_number=case_number, query=query, refused=refused
             )

@@ -28,7 +28,8 @@ from plateledger.audit.events import (
 from plateledger.audit.log import Actor, AuditLog
 from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, iso_ms, parse_iso_ms
-from plateledger.core.errors import Conflict, FieldInvalid, NotFound, PermissionDenied
+from plateledger.core.errors import Conflict, FieldInvalid, NotFound
+from plateledger.policy.actions import Action, require
 from plateledger.policy.gate import Agreement, Book, Owner
 from plateledger.policy.rules import (
     DEFAULT,
@@ -42,7 +43,6 @@ from plateledger.policy.rules import (
 )
 from plateledger.store.governance import Governance, bump_policy_generation
 from plateledger.store.models import Agency, AgencyPolicy, Camera, PolicyGeneration, SharingAgreement
-from plateledger.vocab import Role
 
 MAX_NOTE = 500
 GENERATION = select(PolicyGeneration.value).where(PolicyGeneration.id == 1)
@@ -103,11 +103,6 @@ def _note(note: str | None) -> str:
     if note is not None and len(note) > MAX_NOTE:
         raise FieldInvalid("note", f"at most {MAX_NOTE} characters")
     return note or ""
-
-
-def _require_admin(principal: Principal, agency_id: int, what: str) -> None:
-    if principal.role is not Role.ADMIN or principal.agency_id != agency_id:
-        raise PermissionDenied(f"only an admin of the agency concerned may {what}")
 
 
 def terms_json(terms: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -277,7 +272,7 @@ class Policies:
     def set_as(self, principal: Principal, slug: str, policy: Policy, *, preset: str | None = None) -> PolicyVersion:
         with self._gov.session() as session:
             agency = self._agency(session, slug)
-        _require_admin(principal, agency.id, "change its policy")
+        require(principal, Action.POLICY_SET, agency.id, audit=self._audit)
         return self.set(principal.actor, slug, policy, preset=preset)
 
 
@@ -353,7 +348,7 @@ class Agreements:
             raise FieldInvalid("terms.expires_ms", "must be in the future")
         if terms.expires_ms > now + MAX_AGREEMENT_DAYS * 86_400_000:
             raise FieldInvalid("terms.expires_ms", f"at most {MAX_AGREEMENT_DAYS} days ahead")
-        _require_admin(principal, principal.agency_id, "request sharing")
+        require(principal, Action.SHARING_REQUEST, principal.agency_id, audit=self._audit)
 
         def change(session: Session) -> tuple[SharingEvent, AgreementView]:
             target = session.scalars(select(Agency).where(Agency.slug == owner)).one_or_none()
@@ -392,15 +387,23 @@ class Agreements:
             raise NotFound(f"no sharing agreement #{agreement_id}")
         return row
 
+    def _require(self, principal: Principal, action: Action, agreement_id: int, *, by_owner: bool) -> None:
+        """The table's check against the agreement's owner (``by_owner``) or requester, before its change (an
+        agreement's two agencies never change)."""
+        with self._gov.session() as session:
+            row = self._row(session, agreement_id)
+            agency_id = row.owner_id if by_owner else row.requester_id
+        require(principal, action, agency_id, audit=self._audit)
+
     def accept(
         self, principal: Principal, agreement_id: int, *, terms: Terms | None = None, note: str | None = None
     ) -> AgreementView:
         """The owner's admin accepts, on the requested terms or narrower ones."""
         note = _note(note)
+        self._require(principal, Action.SHARING_DECIDE, agreement_id, by_owner=True)
 
         def change(session: Session) -> tuple[SharingEvent, AgreementView]:
             row = self._row(session, agreement_id)
-            _require_admin(principal, row.owner_id, "accept a request for its data")
             if row.state != AgreementState.PENDING.value:
                 raise Conflict(f"agreement #{row.id} is {row.state}; only a pending request can be accepted")
             requested = Terms.model_validate_json(row.requested_terms)
@@ -429,10 +432,11 @@ class Agreements:
         note: str | None,
     ) -> AgreementView:
         note = _note(note)
+        action = Action.SHARING_DECIDE if by_owner else Action.SHARING_WITHDRAW
+        self._require(principal, action, agreement_id, by_owner=by_owner)
 
         def change(session: Session) -> tuple[SharingEvent, AgreementView]:
             row = self._row(session, agreement_id)
-            _require_admin(principal, row.owner_id if by_owner else row.requester_id, f"{state.value[:-1]} it")
             if row.state not in {s.value for s in from_states}:
                 raise Conflict(f"agreement #{row.id} is {row.state}; cannot be {state.value}")
             now = self._clock.now_ms()
@@ -480,7 +484,8 @@ class Agreements:
         )
 
     def listing(self, principal: Principal) -> list[AgreementView]:
-        """Agreements in both directions of the caller's agency (any of its users may see its agreements)."""
+        """Agreements in both directions of the caller's agency (its admins, investigators and auditors)."""
+        require(principal, Action.SHARING_VIEW, principal.agency_id, audit=self._audit)
         with self._gov.session() as session:
             rows = session.scalars(
                 select(SharingAgreement)
@@ -503,6 +508,7 @@ class Agreements:
             return [self._view(session, row) for row in rows]
 
     def get(self, principal: Principal, agreement_id: int) -> AgreementView:
+        require(principal, Action.SHARING_VIEW, principal.agency_id, audit=self._audit)
         with self._gov.session() as session:
             row = self._row(session, agreement_id)
             if principal.agency_id not in (row.requester_id, row.owner_id):

@@ -81,9 +81,13 @@ class Health:
                 health.detail = detail[:200]
         return True
 
-    def states(self, who: Actor | HasActor, agency_id: int) -> list[CameraState]:
-        """Every camera of the agency with its health, by camera id (its admins, the console)."""
+    def states_for(self, who: Actor | HasActor, agency_id: int) -> list[CameraState]:
+        """:meth:`states` for one of the agency's admins or the console (``camera.health``; refusals audited)."""
         require(who, Action.CAMERA_HEALTH, agency_id, audit=self._audit)
+        return self.states(agency_id)
+
+    def states(self, agency_id: int) -> list[CameraState]:
+        """Every camera of the agency with its health, by camera id."""
         return [state for _, state in self._states(agency_id)]
 
     def silent_counts(self) -> dict[str, int]:

@@ -107,7 +107,7 @@ TABLE: dict[Action, Rule] = {
     Action.AUDIT_READ: Rule("read the audit entries of the agency's users", _OVERSIGHT),
     Action.AUDIT_EXPORT: Rule("export the audit entries of the agency's users", _OVERSIGHT),
     Action.AUDIT_VERIFY: Rule("verify the audit chain", _OVERSIGHT, Scope.ANY),
-    Action.ACCESS_LOG_READ: Rule("read the agency's access log", _OVERSIGHT),
+    Action.ACCESS_LOG_READ: Rule("read the agency's access log", _OVERSIGHT, console=False),
     Action.TRANSPARENCY_READ: Rule("read a transparency report", _EVERYONE, Scope.ANY),
     Action.SEARCH: Rule("search reads", _SEARCHERS, Scope.ANY, console=False),
     Action.INGEST: Rule("ingest reads", frozenset({Role.DEVICE})),
@@ -127,7 +127,8 @@ class Decision:
     reason: str
 
 
-def _actor(who: Actor | HasActor) -> Actor:
+def actor_of(who: Actor | HasActor) -> Actor:
+    """The audit actor of a console operator or a principal."""
     return who if isinstance(who, Actor) else who.actor
 
 
@@ -143,7 +144,7 @@ def _plural(roles: frozenset[Role]) -> str:
 def allowed(who: Actor | HasActor, action: Action, agency_id: int | None) -> Decision:
     """Whether ``who`` may do ``action`` for the agency ``agency_id``, and why (pure; nothing audited)."""
     rule = TABLE[action]
-    actor = _actor(who)
+    actor = actor_of(who)
     if actor.role is None:
         if rule.console:
             return Decision(True, f"an operator at the console may {rule.what}")
@@ -170,7 +171,7 @@ def require(
     decision = allowed(who, action, agency_id)
     if decision.allowed:
         return decision.reason
-    audit.append(_actor(who), ActionRefused(operation=action.value, reason=decision.reason, agency_id=agency_id))
+    audit.append(actor_of(who), ActionRefused(operation=action.value, reason=decision.reason, agency_id=agency_id))
     if unseen is not None:
         raise NotFound(unseen)
     raise PermissionDenied(decision.reason)

@@ -18,7 +18,7 @@ from plateledger.audit.events import AuditExported, AuditListed, event_classes
 from plateledger.audit.log import Actor, AuditLog, VerifyResult, entry_fields
 from plateledger.core.clock import iso_ms
 from plateledger.core.errors import FieldInvalid
-from plateledger.policy.actions import Action, HasActor, require
+from plateledger.policy.actions import Action, HasActor, actor_of, require
 from plateledger.store.models import AuditEntry
 
 MAX_LIMIT = 1000
@@ -118,7 +118,7 @@ class AuditEntries:
         ]
         page = AuditPage(rows, rows[-1].seq if len(rows) == limit else None)
         filters = {"agency_id": agency_id, "action": action, "after_seq": after_seq, "limit": limit}
-        actor = who if isinstance(who, Actor) else who.actor
+        actor = actor_of(who)
         if export:
             self._audit.append(actor, AuditExported(filters=filters, entries=len(rows)))
         else:

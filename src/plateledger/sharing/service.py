@@ -29,7 +29,7 @@ from plateledger.audit.log import Actor, AuditLog
 from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, iso_ms, parse_iso_ms
 from plateledger.core.errors import Conflict, FieldInvalid, NotFound
-from plateledger.policy.actions import Action, require
+from plateledger.policy.actions import Action, HasActor, actor_of, require
 from plateledger.policy.gate import Agreement, Book, Owner
 from plateledger.policy.rules import (
     DEFAULT,
@@ -233,11 +233,15 @@ class Policies:
             for r in rows
         ]
 
-    def set(self, actor: Actor, slug: str, policy: Policy, *, preset: str | None = None) -> PolicyVersion:
-        """Store ``policy`` as the agency's next version and audit old and new. The caller has checked that
-        ``actor`` may (see :meth:`set_as`); operators at the console call this directly."""
+    def set(self, who: Actor | HasActor, slug: str, policy: Policy, *, preset: str | None = None) -> PolicyVersion:
+        """Store ``policy`` as the agency's next version and audit old and new: for the agency's admins and
+        operators at the console (``policy.set``; refusals audited)."""
         if preset is not None and preset not in {p.value for p in Preset}:
             raise FieldInvalid("preset", "one of " + ", ".join(p.value for p in Preset))
+        with self._gov.session() as session:
+            agency_id = self._agency(session, slug).id
+        require(who, Action.POLICY_SET, agency_id, audit=self._audit)
+        actor = actor_of(who)
         now = self._clock.now_ms()
 
         def change(session: Session) -> tuple[PolicyChanged, int]:
@@ -270,10 +274,8 @@ class Policies:
         return self.current(slug)
 
     def set_as(self, principal: Principal, slug: str, policy: Policy, *, preset: str | None = None) -> PolicyVersion:
-        with self._gov.session() as session:
-            agency = self._agency(session, slug)
-        require(principal, Action.POLICY_SET, agency.id, audit=self._audit)
-        return self.set(principal.actor, slug, policy, preset=preset)
+        """:meth:`set` for a signed-in user (kept for the entry points that name it)."""
+        return self.set(principal, slug, policy, preset=preset)
 
 
 def preset_policy(name: str) -> Policy:
@@ -340,6 +342,7 @@ class Agreements:
         note: str | None = None,
     ) -> AgreementView:
         """The requester's admin asks the owner for access on ``terms``."""
+        require(principal, Action.SHARING_REQUEST, principal.agency_id, audit=self._audit)
         note = _note(note)
         if attestation is not None and not 10 <= len(attestation) <= 500:
             raise FieldInvalid("attestation", "10-500 characters")
@@ -348,7 +351,6 @@ class Agreements:
             raise FieldInvalid("terms.expires_ms", "must be in the future")
         if terms.expires_ms > now + MAX_AGREEMENT_DAYS * 86_400_000:
             raise FieldInvalid("terms.expires_ms", f"at most {MAX_AGREEMENT_DAYS} days ahead")
-        require(principal, Action.SHARING_REQUEST, principal.agency_id, audit=self._audit)
 
         def change(session: Session) -> tuple[SharingEvent, AgreementView]:
             target = session.scalars(select(Agency).where(Agency.slug == owner)).one_or_none()

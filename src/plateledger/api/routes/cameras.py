@@ -90,7 +90,7 @@ def camera_health(platform: PlatformDep, principal: PrincipalDep) -> list[Camera
             silent_after_s=s.silent_after_s,
             silent=s.silent,
         )
-        for s in platform.health.states(principal, principal.agency_id)
+        for s in platform.health.states_for(principal, principal.agency_id)
     ]
 
 

@@ -36,7 +36,7 @@ def _cameras_page(request: Request, platform: Platform, signed: SignedIn, releas
     just did, shown once."""
     principal = signed.principal
     own = platform.registry.cameras(principal.agency_id)
-    states = platform.health.states(principal, principal.agency_id)
+    states = platform.health.states_for(principal, principal.agency_id)
     silent = {s.external_id for s in states if s.silent}
     pending = platform.quarantine.pending(principal.actor, principal.agency_slug)
     settings = platform.settings

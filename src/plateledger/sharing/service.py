@@ -273,6 +273,11 @@ class Policies:
         self._audit.record(actor, change)
         return self.current(slug)
 
+    def editing(self, principal: Principal) -> PolicyVersion:
+        """The caller's agency's policy in force, to edit (``policy.set``: its admins; refusals audited)."""
+        require(principal, Action.POLICY_SET, principal.agency_id, audit=self._audit)
+        return self.current(principal.agency_slug)
+
     def set_as(self, principal: Principal, slug: str, policy: Policy, *, preset: str | None = None) -> PolicyVersion:
         """:meth:`set` for a signed-in user (kept for the entry points that name it)."""
         return self.set(principal, slug, policy, preset=preset)
@@ -485,9 +490,11 @@ class Agreements:
             note=note,
         )
 
-    def listing(self, principal: Principal) -> list[AgreementView]:
-        """Agreements in both directions of the caller's agency (its admins, investigators and auditors)."""
-        require(principal, Action.SHARING_VIEW, principal.agency_id, audit=self._audit)
+    def listing(self, principal: Principal, *, manage: bool = False) -> list[AgreementView]:
+        """Agreements in both directions of the caller's agency (its admins, investigators and auditors; with
+        ``manage``, for deciding on them: its admins)."""
+        action = Action.SHARING_DECIDE if manage else Action.SHARING_VIEW
+        require(principal, action, principal.agency_id, audit=self._audit)
         with self._gov.session() as session:
             rows = session.scalars(
                 select(SharingAgreement)

@@ -16,7 +16,6 @@ from plateledger.api.deps import PlatformDep
 from plateledger.auth.sessions import SignedIn
 from plateledger.core.errors import FieldInvalid
 from plateledger.platform import Platform
-from plateledger.policy.actions import Action, require
 from plateledger.policy.rules import PRESETS, Policy, Terms, date_text, describe
 from plateledger.sharing.service import AgreementView, make_terms, parse_policy, preset_policy
 from plateledger.web.render import page, see_other
@@ -52,8 +51,7 @@ def _shown(view: AgreementView) -> dict[str, Any]:
 
 @router.get("/ui/admin/sharing")
 def sharing_page(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
-    require(signed.principal, Action.SHARING_DECIDE, signed.principal.agency_id, audit=platform.audit)
-    views = [_shown(v) for v in platform.agreements.listing(signed.principal)]
+    views = [_shown(v) for v in platform.agreements.listing(signed.principal, manage=True)]
     mine = signed.principal.agency_slug
     others = [a for a in platform.registry.agencies() if a.slug != mine]
     expires = date_text(platform.clock.now_ms() + 365 * 86_400_000)
@@ -114,7 +112,7 @@ def _policy_page(
     error: str | None = None,
 ) -> Response:
     principal = signed.principal
-    current = platform.policies.current(principal.agency_slug)
+    current = platform.policies.editing(principal)
     where = {"country": principal.country, "state": principal.state}
     presets = [
         {"name": name.value, "encodes": encodes, "text": describe(policy, **where)}
@@ -137,7 +135,6 @@ def _policy_page(
 
 @router.get("/ui/admin/policy")
 def policy_page(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
-    require(signed.principal, Action.POLICY_SET, signed.principal.agency_id, audit=platform.audit)
     return _policy_page(request, platform, signed)
 
 
@@ -155,7 +152,6 @@ async def set_policy(request: Request, platform: PlatformDep, signed: SessionDep
     audited); ``preset`` stores a preset as it is."""
     form = await checked_form(request, platform, signed)
     principal = signed.principal
-    require(principal, Action.POLICY_SET, principal.agency_id, audit=platform.audit)
     action = field(form, "action")
     if action == "preset":
         name = field(form, "preset")

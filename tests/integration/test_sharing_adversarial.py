@@ -301,7 +301,7 @@ def test_auditor_and_device_tokens_cannot_search_and_the_refusal_is_recorded_per
     world: World, channel: str, role: str, requester: str
 ) -> None:
     params = {"plate": PLATE, "purpose": "stolen_vehicle", "case_number": "C-3"}
-    with pytest.raises(PermissionDenied, match=f"{role} token cannot search reads"):
+    with pytest.raises(PermissionDenied, match=f"{role} cannot search reads"):
         CHANNELS[channel](world, world.tokens[requester][role], params)
     with opened(world.settings, FixedClock(world.now_ms)) as platform:
         last = next(

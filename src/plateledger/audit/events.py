@@ -152,6 +152,37 @@ class AuditExported(AuditEvent):
 
 
 @dataclass(frozen=True)
+class AuditListed(AuditEvent):
+    """Audit log entries listed by an auditor, an admin or the console (``entries`` of them, with the filters:
+    ``agency`` whose users' entries, ``action``, ``after_seq``, ``limit``)."""
+
+    action: ClassVar[str] = "audit.listed"
+    filters: Json = field(default_factory=dict)
+    entries: int = 0
+
+    def params(self) -> Json:
+        return {"filters": self.filters}
+
+    def counts(self) -> Json:
+        return {"entries": self.entries}
+
+
+@dataclass(frozen=True)
+class ActionRefused(AuditEvent):
+    """An operation of the authorisation table (docs/permissions.md) refused: ``operation`` (the table's action),
+    the ``reason``, and the ``agency_id`` it was asked for (None where no agency is concerned)."""
+
+    action: ClassVar[str] = "action.refused"
+    outcome: str = "refused"
+    operation: str = ""
+    reason: str = ""
+    agency_id: int | None = None
+
+    def params(self) -> Json:
+        return {"operation": self.operation, "reason": self.reason, "agency_id": self.agency_id}
+
+
+@dataclass(frozen=True)
 class ReadsIngested(AuditEvent):
     """One ingest batch (an HTTP request or a file chunk) with its stored / duplicate / rejected counts."""
 

@@ -39,9 +39,9 @@ from plateledger.audit.log import AuditLog
 from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, SystemClock, iso_ms
 from plateledger.core.errors import FieldInvalid, NotFound, PermissionDenied
+from plateledger.policy.actions import Action, require
 from plateledger.store.governance import Governance
 from plateledger.store.models import Agency, AuditEntry, Camera, HotList, HotListEntry
-from plateledger.vocab import Role
 
 SEARCH_ACTIONS = ("search.plate", "search.area", "search.refused", "image.viewed")
 #: Hot-list matches on the owner's reads: an alert raised for the list's agency, or withheld by the owner's policy.
@@ -57,7 +57,6 @@ OUTCOMES = (PERMITTED, WITHHELD)
 MAX_LIMIT = 1000
 #: The query of a covert list's match while the list entry is in force, in place of plate, list, entry and read.
 SEALED = {"covert": True}
-VIEW_ROLES = frozenset({Role.ADMIN, Role.AUDITOR})
 _BATCH = 2000
 
 
@@ -212,8 +211,7 @@ class AccessLog:
             if outcome is not None and outcome not in OUTCOMES:
                 raise FieldInvalid("outcome", " or ".join(OUTCOMES))
             owner, _ = self._owner(slug)
-            if principal.agency_id != owner.id or principal.role not in VIEW_ROLES:
-                raise PermissionDenied("only the owner agency's admins and auditors may read its access log")
+            require(principal, Action.ACCESS_LOG_READ, owner.id, audit=self._audit)
         except (FieldInvalid, NotFound, PermissionDenied) as refusal:
             self._audit.append(
                 principal.actor,

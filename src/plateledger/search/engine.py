@@ -19,10 +19,11 @@ from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, parse_iso_ms
 from plateledger.core.errors import FieldInvalid, PermissionDenied, StoreUnavailable
 from plateledger.core.text import PRINTABLE_64, WARRANT
+from plateledger.policy.actions import Action, allowed
 from plateledger.policy.gate import Decision, Gate, Permit, Request
 from plateledger.sharing.service import Books
 from plateledger.store.queries import StoredRead
-from plateledger.vocab import SEARCH_ROLES, Purpose, QueryKind
+from plateledger.vocab import Purpose, QueryKind
 
 MAX_NOTE = 500
 
@@ -219,8 +220,9 @@ class SearchEngine:
         )
         decisions = [d for d in permit.decisions if owner_id is None or d.owner.agency_id == owner_id]
         refused = [d for d in decisions if not d.allowed]
-        if principal.role not in SEARCH_ROLES:
-            reason = f"a {principal.role.value} token cannot search reads"
+        decision = allowed(principal, Action.SEARCH, None)  # the table's rule; audited as search.refused
+        if not decision.allowed:
+            reason = decision.reason
             self.refuse(
                 principal,
                 kind,
@@ -249,12 +251,12 @@ class SearchEngine:
         truncated = len(reads) > limit
         reads = reads[:limit]
         owners = {d.owner.agency_id: d.owner for d in permit.decisions}
-        allowed = [d for d in decisions if d.allowed]
-        per_owner = {d.owner.slug: 0 for d in allowed}
+        permitted = [d for d in decisions if d.allowed]
+        per_owner = {d.owner.slug: 0 for d in permitted}
         for read in reads:
             per_owner[owners[read.owner].slug] += 1
         withheld, others = ({d.owner.slug: d.rule for d in refused}, None) if owner_id is not None else compact(refused)
-        limited = [d for d in allowed if d.clipped]
+        limited = [d for d in permitted if d.clipped]
         seq = self._audit.append(
             principal.actor,
             event(

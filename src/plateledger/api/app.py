@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plateledger import __version__
 from plateledger.alerts.delivery import Broker
-from plateledger.api import problems
+from plateledger.api import openapi, problems
 from plateledger.api.redact import install_log_filter
 from plateledger.api.routes import (
     admin,
@@ -98,6 +98,7 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
     app.state.platform = platform
     app.state.broker = Broker(platform.alerts, heartbeat_s=platform.settings.alert_heartbeat_s)
     problems.install(app)
+    openapi.install(app)
     install_log_filter()
     _metrics(app, platform, collectors)
 

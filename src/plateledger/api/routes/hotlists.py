@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from plateledger.api.deps import PlatformDep, PrincipalDep
 from plateledger.api.hotlist_schemas import ChangeOut, EntriesIn, EntryOut, HotListIn, HotListOut, ImportOut, RemoveIn
+from plateledger.api.vocabulary import ImportFormatName, ImportModeName, PurposeName
 from plateledger.core.errors import PayloadTooLarge
 from plateledger.hotlists.importer import ImportRequest, add_entries, build_options, remove_entries, run_import
 
@@ -82,10 +83,10 @@ async def import_file(
     request: Request,
     platform: PlatformDep,
     principal: PrincipalDep,
-    format: Annotated[str, Query(description="csv, ncic, ca-doj or genetec", max_length=16)],
-    mode: Annotated[str, Query(description="complete (replace the list) or incremental", max_length=16)],
+    format: Annotated[ImportFormatName, Query(description="csv, ncic, ca-doj or genetec", max_length=16)],
+    mode: Annotated[ImportModeName, Query(description="complete (replace the list) or incremental", max_length=16)],
     skip_invalid: Annotated[bool, Query(description="Apply the valid lines; the rejected count is audited")] = False,
-    purpose: Annotated[str | None, Query(description="Purpose of lines that carry none", max_length=64)] = None,
+    purpose: Annotated[PurposeName | None, Query(description="Purpose of lines that carry none", max_length=64)] = None,
     reference: Annotated[str | None, Query(description="Reference of lines that carry none", max_length=64)] = None,
     reason: Annotated[str | None, Query(description="Reason of lines that carry none", max_length=500)] = None,
     expires: Annotated[str | None, Query(description="Expiry of lines that carry none", max_length=40)] = None,

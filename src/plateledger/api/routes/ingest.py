@@ -22,6 +22,7 @@ from plateledger.api.deps import PlatformDep, bearer
 from plateledger.api.redact import redact_path
 from plateledger.api.routes.reads import read_body
 from plateledger.api.schemas import Rejection
+from plateledger.api.vocabulary import SourceName
 from plateledger.audit.events import IngestRefused
 from plateledger.audit.log import Actor
 from plateledger.auth.tokens import Principal
@@ -37,7 +38,7 @@ CONTENT_TYPES = ("application/json", "text/json", "application/xml", "text/xml",
 #: Headers in which equipment names itself when its body does not (Survision sends its serial number).
 CAMERA_HEADERS = ("survision-serial-number",)
 
-SourceParam = Annotated[str, Path(description="Source adapter: " + ", ".join(sorted(SOURCES)), max_length=64)]
+SourceParam = Annotated[SourceName, Path(description="Source adapter: " + ", ".join(sorted(SOURCES)), max_length=64)]
 CameraParam = Annotated[
     str | None,
     Query(

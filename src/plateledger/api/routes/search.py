@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from plateledger.api.deps import PlatformDep, PrincipalDep
 from plateledger.api.schemas import SearchOut
+from plateledger.api.vocabulary import PurposeName
 from plateledger.search.area import AreaSearch
 from plateledger.search.plate import PlateSearch
 from plateledger.search.results import result_json
@@ -25,7 +26,7 @@ def search_plate(
     platform: PlatformDep,
     principal: PrincipalDep,
     plate: Annotated[str | None, Query(description="Plate, or a pattern with * and ?")] = None,
-    purpose: Annotated[str | None, Query(description="Required; from the closed purpose taxonomy")] = None,
+    purpose: Annotated[PurposeName | None, Query(description="Required; from the closed purpose taxonomy")] = None,
     case_number: Annotated[str | None, Query(description="Required; 1-64 printable characters")] = None,
     fuzzy: Annotated[str | None, Query(description="true to match OCR-confusable characters")] = None,
     since: Annotated[str | None, Query(description="ISO 8601 with a time zone (inclusive)")] = None,
@@ -65,7 +66,7 @@ def search_plate(
 def search_area(
     platform: PlatformDep,
     principal: PrincipalDep,
-    purpose: Annotated[str | None, Query(description="Required; from the closed purpose taxonomy")] = None,
+    purpose: Annotated[PurposeName | None, Query(description="Required; from the closed purpose taxonomy")] = None,
     case_number: Annotated[str | None, Query(description="Required; 1-64 printable characters")] = None,
     lat: Annotated[str | None, Query(description="Centre latitude (with lon and radius_m)")] = None,
     lon: Annotated[str | None, Query(description="Centre longitude")] = None,

@@ -159,3 +159,8 @@ def test_a_value_outside_a_vocabulary_still_gets_the_domains_refusal(client: Tes
     assert response.status_code == 422
     assert response.json()["field"] == "purpose"
     assert platform.audit.entries(action="search.refused")
+
+
+def test_component_names_are_plain(spec: dict[str, Any]) -> None:
+    """No two response models share a name (FastAPI would name them by module path)."""
+    assert not [name for name in spec["components"]["schemas"] if "__" in name]

@@ -49,7 +49,7 @@ class PeriodOut(BaseModel):
     until: str
 
 
-class PolicyOut(BaseModel):
+class ReportPolicyOut(BaseModel):
     version: int = Field(description="0: the documented default, no policy set")
     preset: PresetName | None
     matches_preset: bool | None = Field(description="Whether the policy is still exactly the preset it came from")
@@ -87,7 +87,7 @@ class RuleCount(BaseModel):
     count: int
 
 
-class AlertsOut(BaseModel):
+class AlertCountsOut(BaseModel):
     raised: int = Field(description="Hot-list alerts raised on the agency's reads in the period")
     withheld: int = Field(description="Hot-list matches on its reads its policy withheld (no alert existed)")
     withheld_by_rule: list[RuleCount]
@@ -101,7 +101,7 @@ class SearchesOut(BaseModel):
     by_purpose: list[PurposeCount]
     by_requester: list[RequesterCount]
     refusals_by_rule: list[RuleCount]
-    alerts: AlertsOut
+    alerts: AlertCountsOut
 
 
 class PartnerOut(BaseModel):
@@ -133,7 +133,7 @@ class TransparencyOut(BaseModel):
     agency: AgencyOut
     generated: str
     period: PeriodOut
-    policy: PolicyOut
+    policy: ReportPolicyOut
     retention: RetentionOut
     cameras: CamerasOut
     reads_collected: int = Field(description="Reads this agency's cameras took in the period")

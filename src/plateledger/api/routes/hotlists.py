@@ -77,7 +77,18 @@ def remove_many(list_id: ListId, body: RemoveIn, platform: PlatformDep, principa
     return remove_entries(platform.hotlists, principal, list_id, body.plates)
 
 
-@router.post("/{list_id}/import", response_model=ImportOut, responses={**ERRORS, 400: {}, 413: {}})
+IMPORT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "The hot-list file, as its source writes it (`format` says which)",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.post(
+    "/{list_id}/import", response_model=ImportOut, responses={**ERRORS, 400: {}, 413: {}}, openapi_extra=IMPORT_BODY
+)
 async def import_file(
     list_id: ListId,
     request: Request,

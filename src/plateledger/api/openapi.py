@@ -65,8 +65,8 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "additionalProperties": True,
 }
 
-#: Statuses the handler answers that no class of the hierarchy carries (yet): Starlette's 405 for a method a
-#: path does not have, and 429 for a request over a budget or rate limit.
+#: Statuses the handler answers that no class of the hierarchy may carry: Starlette's 405 for a method a path
+#: does not have, and 429 for a request over a budget or rate limit (until a class of the hierarchy has it).
 HTTP_ONLY = {405: "Method not allowed", 429: "Too many requests"}
 #: Client errors whose cause is a request body (declared on operations that take one).
 BODY_ONLY = frozenset({415})
@@ -108,7 +108,7 @@ def error_titles(classes: Iterable[type[PlateledgerError]] | None = None) -> dic
         if 400 <= cls.status < 500 or cls.status == 503:
             titles.setdefault(cls.status, []).append(cls.title)
     for status, title in HTTP_ONLY.items():
-        titles.setdefault(status, []).append(title)
+        titles.setdefault(status, [title])  # a class of the hierarchy with the status names it better
     return titles
 
 

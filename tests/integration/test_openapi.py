@@ -164,3 +164,12 @@ def test_a_value_outside_a_vocabulary_still_gets_the_domains_refusal(client: Tes
 def test_component_names_are_plain(spec: dict[str, Any]) -> None:
     """No two response models share a name (FastAPI would name them by module path)."""
     assert not [name for name in spec["components"]["schemas"] if "__" in name]
+
+
+def test_what_the_domain_requires_is_required_in_the_document(spec: dict[str, Any]) -> None:
+    """Search parameters are optional at the HTTP layer (so that their absence is refused and audited by the
+    search service) but required in the document, which clients read."""
+    search = {p["name"]: p for p in spec["paths"]["/api/v1/search/plate"]["get"]["parameters"]}
+    assert all(search[name]["required"] for name in ("plate", "purpose", "case_number"))
+    assert not search["warrant"]["required"]
+    assert "x-required" not in str(spec)

@@ -26,6 +26,7 @@ from plateledger.core.errors import (
     NotFound,
     PermissionDenied,
     PlateledgerError,
+    TooManyRequests,
 )
 from plateledger.core.settings import Settings, load_settings
 from plateledger.platform import Platform
@@ -117,7 +118,7 @@ def server_request(
     if response.status_code == 422:
         field = str(answer.get("field", "request")) if isinstance(answer, dict) else "request"
         raise FieldInvalid(field, detail.partition(": ")[2] or detail)
-    kinds = (InvalidInput, AuthenticationFailed, PermissionDenied, NotFound, Conflict)
+    kinds = (InvalidInput, AuthenticationFailed, PermissionDenied, NotFound, Conflict, TooManyRequests)
     kind = {cls.status: cls for cls in kinds}.get(response.status_code, PlateledgerError)
     raise kind(f"server refused: {detail}")
 

@@ -17,6 +17,7 @@ and exits with ``exit_code``. The domain never raises HTTP exceptions.
     ├── NotFound                404  no such agency, user, camera or token
     ├── Conflict                409  already exists; a data directory already seeded
     ├── DataDirectoryBusy       409  another process holds the embedded store
+    ├── TooManyRequests         429  a user's query budget is spent; ``retry_after_s`` says when it returns
     ├── ConfigurationError      500  settings refused at start-up
     └── AuditUnavailable        503  the audit log could not be written: the request fails closed
 """
@@ -118,6 +119,20 @@ class Conflict(PlateledgerError):
 class DataDirectoryBusy(Conflict):
     title = "Data directory busy"
     slug = "data-directory-busy"
+
+
+class TooManyRequests(PlateledgerError):
+    """A budget is spent (a user's searches or reads per window of its agency's policy); ``retry_after_s`` is
+    how many seconds until the window lets the next request through (the HTTP ``Retry-After``)."""
+
+    status = 429
+    title = "Too many requests"
+    slug = "too-many-requests"
+    exit_code = 8
+
+    def __init__(self, detail: str, retry_after_s: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after_s = max(1, retry_after_s)
 
 
 class ConfigurationError(PlateledgerError):

@@ -3,7 +3,9 @@
 A search is validated (a malformed request is refused and audited before any owner is evaluated), then the
 gate decides each owner from the current :class:`~plateledger.policy.gate.Book`; the store answers only for
 the permitted owners and windows; the outcome is audited; only then is it returned. If the audit append fails
-nothing is returned (invariant 2).
+nothing is returned (invariant 2). Each search also spends the requesting user's query budget
+(:mod:`plateledger.search.budget`, from the requester's own policy): a spent budget is refused and audited like
+any other refusal, and a search returns no more reads than the budget has left.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from plateledger.audit.events import SearchAnswered, SearchRefused
 from plateledger.audit.log import AuditLog
 from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, parse_iso_ms
-from plateledger.core.errors import FieldInvalid, PermissionDenied
+from plateledger.core.errors import FieldInvalid, PermissionDenied, TooManyRequests
 from plateledger.core.text import PRINTABLE_64
 from plateledger.policy.gate import Decision, Gate, Permit, Request
+from plateledger.search.budget import Budgets
 from plateledger.sharing.service import Books
 from plateledger.store.queries import StoredRead
 from plateledger.vocab import SEARCH_ROLES, Purpose, QueryKind
@@ -109,11 +112,14 @@ def compact(refused: list[Decision]) -> tuple[dict[str, str], str | None]:
 
 
 class SearchEngine:
-    def __init__(self, *, audit: AuditLog, gate: Gate, books: Books, clock: Clock) -> None:
+    def __init__(
+        self, *, audit: AuditLog, gate: Gate, books: Books, clock: Clock, budgets: Budgets | None = None
+    ) -> None:
         self._audit = audit
         self._gate = gate
         self._books = books
         self._clock = clock
+        self._budgets = budgets or Budgets()
 
     def refuse(
         self,
@@ -182,6 +188,12 @@ class SearchEngine:
                 principal, kind, reason, purpose=purpose.value, case_number=case_number, query=query, refused=refused
             )
             raise PermissionDenied(reason)
+        budget = book.policy(principal.agency_id).query_budget
+        try:
+            limit = min(limit, self._budgets.check(budget, principal.user_id))
+        except TooManyRequests as spent:
+            self.refuse(principal, kind, spent.detail, purpose=purpose.value, case_number=case_number, query=query)
+            raise
         reads = fetch(permit)
         truncated = len(reads) > limit
         reads = reads[:limit]
@@ -204,6 +216,7 @@ class SearchEngine:
                 warrant=warrant,
             ),
         )
+        self._budgets.spend(budget, principal.user_id, len(reads))
         return SearchResult(
             kind=kind,
             purpose=purpose.value,

@@ -75,10 +75,14 @@ def test_reads_are_clipped_to_the_budget_then_refused(platform: Platform, city: 
 
 def test_the_window_passing_restores_access(platform: Platform, city: AgencyKit) -> None:
     budget(platform, city, window_seconds=1, max_queries=2)
-    search(platform, city.investigator, PATTERNS[0])
-    search(platform, city.investigator, PATTERNS[1])
-    with pytest.raises(TooManyRequests):
-        search(platform, city.investigator, PATTERNS[2])
+    # Searches that straddle a bucket boundary weigh less: search until refused (within the same second).
+    for attempt in range(20):
+        try:
+            search(platform, city.investigator, PATTERNS[attempt % len(PATTERNS)])
+        except TooManyRequests:
+            break
+    else:
+        pytest.fail("never refused")
     time.sleep(2.1)  # the sliding window weighs the previous 1-second bucket: two buckets later it is empty
     assert len(search(platform, city.investigator, PATTERNS[2]).reads) == 3
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from plateledger.api.redact import redact_path
+from plateledger.auth.client import client_address, networks
 from plateledger.auth.tokens import Principal
 from plateledger.platform import Platform
 
@@ -29,9 +30,26 @@ def bearer(request: Request) -> str | None:
     return None
 
 
+def client_of(request: Request, platform: Platform) -> str | None:
+    """The request's client address for the audit log and the sign-in lockout: the socket peer, or
+    ``X-Forwarded-For`` when the peer is one of ``trusted_proxies`` (:mod:`plateledger.auth.client`)."""
+    peer = request.client.host if request.client else None
+    trusted = networks(tuple(platform.settings.trusted_proxies))
+    return client_address(peer, request.headers.get("x-forwarded-for"), trusted)
+
+
+def get_client(request: Request, platform: PlatformDep) -> str | None:
+    return client_of(request, platform)
+
+
+ClientDep = Annotated[str | None, Depends(get_client)]
+
+
 def get_principal(request: Request, platform: PlatformDep) -> Principal:
-    """Authenticate the bearer token; a refusal is audited before the 401 goes out."""
-    return platform.tokens.authenticate(bearer(request), where=f"{request.method} {redact_path(request.url.path)}")
+    """Authenticate the bearer token (the principal carries the request's client address); a refusal is audited
+    before the 401 goes out."""
+    where = f"{request.method} {redact_path(request.url.path)}"
+    return platform.tokens.authenticate(bearer(request), where=where, client=client_of(request, platform))
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -44,6 +44,7 @@ def list_entries(
                 "action": e.action,
                 "actor": e.actor_username,
                 "agency_id": e.actor_agency_id,
+                "client": e.client,
                 "purpose": e.purpose,
                 "case_number": e.case_number,
                 "outcome": e.outcome,
@@ -58,5 +59,6 @@ def list_entries(
     for row in rows:
         out.print(
             f"{row['seq']:>7} {row['ts']} {row['action']:<18} {row['outcome']:<8} {row['actor'] or '':<20} "
+            f"{row['client'] or '-':<15} "
             f"{row['purpose'] or ''} {row['case_number'] or ''} {row['params']} {row['counts']}"
         )

@@ -122,8 +122,9 @@ class DataDirectoryBusy(Conflict):
 
 
 class TooManyRequests(PlateledgerError):
-    """A budget is spent (a user's searches or reads per window of its agency's policy); ``retry_after_s`` is
-    how many seconds until the window lets the next request through (the HTTP ``Retry-After``)."""
+    """A user's query budget is spent (searches or reads per window, from its agency's policy).
+
+    ``retry_after_s``: seconds until the window lets the next request through (the HTTP ``Retry-After``)."""
 
     status = 429
     title = "Too many requests"

@@ -21,7 +21,7 @@ from fastapi import Depends, Request
 from starlette.datastructures import FormData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from plateledger.api.deps import PlatformDep
+from plateledger.api.deps import PlatformDep, client_of
 from plateledger.audit.events import AuthRefused
 from plateledger.audit.log import Actor
 from plateledger.auth.sessions import SignedIn
@@ -87,7 +87,7 @@ class SignInRequired(Exception):
 
 def current(request: Request, platform: PlatformDep) -> SignedIn:
     try:
-        return platform.sessions.resolve(request.cookies.get(SESSION_COOKIE))
+        return platform.sessions.resolve(request.cookies.get(SESSION_COOKIE), client=client_of(request, platform))
     except AuthenticationFailed as refusal:
         raise SignInRequired(refusal.detail) from None
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from plateledger.api.deps import PlatformDep, PrincipalDep
+from plateledger.api.deps import ClientDep, PlatformDep, PrincipalDep
 from plateledger.api.schemas import CameraIn, CameraOut, LoginIn, TokenIn, TokenOut, VerifyOut
 from plateledger.auth.tokens import Principal
 from plateledger.core.clock import iso_ms
@@ -22,9 +22,10 @@ def _require(principal: Principal, *roles: Role) -> None:
 
 
 @router.post("/auth/login", response_model=TokenOut, tags=["auth"], responses={401: {}})
-def login(body: LoginIn, platform: PlatformDep) -> TokenOut:
-    """Exchange a username and password for a bearer token (success and failure are audited)."""
-    _, issued = platform.tokens.login(body.username, body.password)
+def login(body: LoginIn, platform: PlatformDep, client: ClientDep) -> TokenOut:
+    """Exchange a username and password for a bearer token (success and failure are audited). Every refusal
+    (unknown user, wrong password, too many failures from this address) gets the same 401."""
+    _, issued = platform.tokens.login(body.username, body.password, client=client)
     return TokenOut(token_id=issued.token_id, token=issued.secret, expires=iso_ms(issued.expires_ms))
 
 
@@ -77,6 +78,7 @@ def audit_entries(
             "ts": iso_ms(e.ts_ms),
             "action": e.action,
             "actor": e.actor_username,
+            "client": e.client,
             "purpose": e.purpose,
             "case_number": e.case_number,
             "outcome": e.outcome,

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from plateledger.api.deps import PlatformDep
+from plateledger.api.deps import ClientDep, PlatformDep
 from plateledger.audit.log import Actor
 from plateledger.auth.sessions import SignedIn
 from plateledger.core.errors import AuthenticationFailed, PlateledgerError
@@ -76,16 +76,16 @@ def sign_in_form(
 
 
 @router.post("/ui/sign-in")
-async def sign_in(request: Request, platform: PlatformDep) -> Response:
+async def sign_in(request: Request, platform: PlatformDep, client: ClientDep) -> Response:
     form = await request.form()
     given, expected = form.get(CSRF_FIELD), request.cookies.get(SIGNIN_COOKIE)
     if not isinstance(given, str) or not expected or not secrets.compare_digest(given, expected):
-        refuse_csrf(platform, request, Actor(username="anonymous", agency_id=None))
+        refuse_csrf(platform, request, Actor(username="anonymous", agency_id=None, client=client))
     username, next_ = field(form, "username"), _local(field(form, "next"))
     password = form.get("password")
     try:
         secret, signed = platform.sessions.sign_in(
-            username, password if isinstance(password, str) else "", field(form, "code") or None
+            username, password if isinstance(password, str) else "", field(form, "code") or None, client=client
         )
     except PlateledgerError as refused:
         return _sign_in_page(request, error=refused.detail, username=username, next_=next_, status=refused.status)

@@ -1,7 +1,8 @@
 """Issue 15, defect 13: a per-user query budget bounds how much one user can pull. Many wildcard searches are
-refused after the budget of the agency's policy (library, API with 429 and Retry-After, web page), each refusal is
-audited as ``search.refused``, another user of the same agency keeps searching, and the window passing restores
-access. The budget counts on the wall clock (the ``limits`` library), so the expiry test uses a 1-second window."""
+refused after the budget of the agency's policy (library, API with 429 and Retry-After, web page, CLI commands each
+in a process of their own), each refusal is audited as ``search.refused``, another user of the same agency keeps
+searching, and the window passing restores access. The budget counts on the wall clock (the ``limits`` library), so
+the expiry test uses a 1-second window."""
 
 from __future__ import annotations
 
@@ -15,12 +16,15 @@ from fastapi.testclient import TestClient
 from plateledger.api.app import create_app
 from plateledger.audit.log import SYSTEM
 from plateledger.auth.tokens import Principal
+from plateledger.core.clock import FixedClock
 from plateledger.core.errors import TooManyRequests
+from plateledger.core.settings import Settings
 from plateledger.platform import Platform
 from plateledger.policy.rules import Policy, QueryBudget, describe
+from tests.integration.test_processes import run
 from tests.integration.test_web import csrf_of, sign_in
 from tests.integration.web_kit import WebNetwork, web_network
-from tests.support import HOUR_MS, NOW_MS, AgencyKit, ingest, read, search, seed_agency
+from tests.support import HOUR_MS, NOW_MS, AgencyKit, ingest, opened, read, search, seed_agency
 
 BASE = "https://testserver"
 PATTERNS = [f"{c}{d}K*" for c in "ABC" for d in "123"]
@@ -128,3 +132,24 @@ def test_web_search_page_shows_the_refusal(platform: Platform, web: tuple[TestCl
     assert second.status_code == 429
     assert "query budget exceeded: 1 searches per 3600 s" in second.text
     assert last_refusal(platform)[:2] == ("search.refused", "refused")
+
+
+@pytest.mark.slow
+def test_cli_commands_in_separate_processes_share_the_budget(settings: Settings) -> None:
+    """Each CLI command is a process of its own: the window is restored from the audit log."""
+    with opened(settings, FixedClock(time.time_ns() // 1_000_000)) as platform:  # the CLI runs on the system clock
+        kit = seed_agency(platform, "budget-pd")
+        budget(platform, kit, max_queries=2)
+    token = kit.tokens["investigator"]
+    args = ["search", "plate", "ABC123", "--purpose", "stolen_vehicle", "--case", "C-13", "--token", token]
+    args += ["--data", str(settings.data)]
+    run(*args)
+    run(*args)
+    refused = run(*args, check=False)
+    assert refused.returncode == 8
+    assert refused.stderr.strip().startswith("error: query budget exceeded: 2 searches per 3600 s for each user")
+    assert "Traceback" not in refused.stderr
+    with opened(settings, FixedClock(time.time_ns() // 1_000_000)) as platform:
+        action, outcome, _, params = last_refusal(platform)
+    assert (action, outcome) == ("search.refused", "refused")
+    assert str(params["reason"]).startswith("query budget exceeded")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -174,6 +174,15 @@ class AuditLog:
             if agency_id is not None:
                 query = query.where(AuditEntry.actor_agency_id == agency_id)
             return list(session.scalars(query.order_by(AuditEntry.seq).limit(limit)))
+
+    def counts_since(self, user_id: int, *, since_ms: int, actions: Collection[str]) -> list[str]:
+        """The ``counts`` JSON of ``user_id``'s entries of ``actions`` made at or after ``since_ms`` (the query
+        budget restores a user's window from them: :mod:`plateledger.search.budget`)."""
+        with self._gov.session() as session:
+            query = select(AuditEntry.counts).where(
+                AuditEntry.actor_user_id == user_id, AuditEntry.ts_ms >= since_ms, AuditEntry.action.in_(actions)
+            )
+            return list(session.scalars(query))
 
     def _head(self) -> tuple[int, str] | None:
         with self._gov.session() as session:

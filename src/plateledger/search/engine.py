@@ -14,6 +14,9 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
+
+import orjson
 
 from plateledger.audit.events import SearchAnswered, SearchRefused
 from plateledger.audit.log import AuditLog
@@ -28,6 +31,8 @@ from plateledger.store.queries import StoredRead
 from plateledger.vocab import SEARCH_ROLES, Purpose, QueryKind
 
 MAX_NOTE = 500
+#: The audit actions of answered searches: what a query budget counts.
+ANSWERED = frozenset(cls.action for cls in SearchAnswered.__subclasses__())
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,12 @@ class SearchEngine:
         self._clock = clock
         self._budgets = budgets or Budgets()
 
+    def _history(self, principal: Principal, seconds: int) -> tuple[int, int]:
+        """The principal's answered searches of the last ``seconds``, and the reads they returned (audit log)."""
+        since = self._clock.now_ms() - seconds * 1000
+        counts = self._audit.counts_since(principal.user_id, since_ms=since, actions=ANSWERED)
+        return len(counts), sum(sum(orjson.loads(c).get("per_owner", {}).values()) for c in counts)
+
     def refuse(
         self,
         principal: Principal,
@@ -190,7 +201,7 @@ class SearchEngine:
             raise PermissionDenied(reason)
         budget = book.policy(principal.agency_id).query_budget
         try:
-            limit = min(limit, self._budgets.check(budget, principal.user_id))
+            limit = min(limit, self._budgets.check(budget, principal.user_id, partial(self._history, principal)))
         except TooManyRequests as spent:
             self.refuse(principal, kind, spent.detail, purpose=purpose.value, case_number=case_number, query=query)
             raise

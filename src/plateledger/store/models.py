@@ -96,6 +96,8 @@ class AuditEntry(Base):
     """One link of the hash chain. Append-only: the library never updates or deletes a row."""
 
     __tablename__ = "audit_log"
+    #: A user's recent entries: the query budget's window after a restart or in a CLI command.
+    __table_args__ = (Index("ix_audit_log_actor_user_ts", "actor_user_id", "ts_ms"),)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     ts_ms: Mapped[int] = mapped_column(BigInteger)
     action: Mapped[str] = mapped_column(String(64), index=True)

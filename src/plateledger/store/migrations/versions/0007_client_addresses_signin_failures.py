@@ -1,4 +1,5 @@
-"""client address on audit entries; sign-in failures per client address and username (lockout no longer per user)
+"""client address on audit entries; sign-in failures per client address and username (lockout no longer per user);
+an index of audit entries by user and time (the query budget's window)
 
 Revision ID: 0007
 Revises: 0006
@@ -20,6 +21,7 @@ def upgrade() -> None:
     # Existing entries keep client NULL, which the hash leaves out: their hashes still verify.
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.add_column(sa.Column("client", sa.String(length=45), nullable=True))
+        batch_op.create_index("ix_audit_log_actor_user_ts", ["actor_user_id", "ts_ms"], unique=False)
     op.create_table(
         "signin_failures",
         sa.Column("client", sa.String(length=45), nullable=False),
@@ -41,4 +43,5 @@ def downgrade() -> None:
         batch_op.add_column(sa.Column("locked_until_ms", sa.BigInteger(), nullable=True))
     op.drop_table("signin_failures")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_log_actor_user_ts")
         batch_op.drop_column("client")

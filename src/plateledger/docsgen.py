@@ -42,7 +42,8 @@ def cli_reference() -> str:
         "",
         "Errors print one line on stderr (`error: ...`) and exit non-zero: 2 invalid input, 3 authentication or",
         "permission, 4 not found, 5 conflict (including a data directory held by a running server),",
-        "6 configuration, 7 audit log unavailable; 1 for commands whose own help says so.",
+        "6 configuration, 7 audit log unavailable, 8 query budget spent (try again later); 1 for commands whose own",
+        "help says so.",
         "",
     ]
     for path, command in _commands(root, "plateledger"):

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from plateledger.api.redact import redact_path
-from plateledger.core.errors import PlateledgerError
+from plateledger.core.errors import PlateledgerError, TooManyRequests
 
 PROBLEM = "application/problem+json"
 log = logging.getLogger("plateledger.api")
@@ -33,6 +33,8 @@ def problem_for(error: PlateledgerError, path: str) -> JSONResponse:
     if report:
         extra["report"] = report
     headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    if isinstance(error, TooManyRequests):
+        headers = {"Retry-After": str(error.retry_after_s)}
     response = problem(error.status, error.title, error.detail, error.type_uri, **extra)
     if headers:
         response.headers.update(headers)

@@ -6,11 +6,12 @@ Unknown ``PLATELEDGER_*`` variables are refused so a typo cannot silently leave 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from plateledger.core.errors import ConfigurationError
@@ -122,10 +123,30 @@ class Settings(BaseSettings):
     )
 
     login_max_failures: int = Field(
-        5, ge=1, le=100, description="Consecutive failed sign-ins (web or API) after which the user is locked out."
+        5,
+        ge=1,
+        le=100,
+        description="Failed sign-ins (web or API) of one username from one client address after which that "
+        "address is locked out for that username (others, and that username from elsewhere, are not).",
     )
     login_lockout_minutes: int = Field(
-        15, ge=1, le=7 * 24 * 60, description="How long a user stays locked out after `login_max_failures` failures."
+        15,
+        ge=1,
+        le=7 * 24 * 60,
+        description="Length of the first lockout; each further lockout of the same address doubles it (up to a day).",
+    )
+    login_client_max_failures: int = Field(
+        50,
+        ge=1,
+        le=10_000,
+        description="Failed sign-ins of one client address across all usernames after which the address is locked "
+        "out for every username (password spraying).",
+    )
+    trusted_proxies: list[str] = Field(
+        [],
+        max_length=100,
+        description='CIDRs of reverse proxies whose `X-Forwarded-For` names the client (e.g. `["10.0.0.0/8"]`); '
+        "empty: the socket peer is the client and the header is ignored.",
     )
     web_session_hours: int = Field(
         12, ge=1, le=30 * 24, description="Lifetime of a web sign-in session (then the user signs in again)."
@@ -212,6 +233,16 @@ class Settings(BaseSettings):
         le=1000,
         description="Consecutive failed webhook attempts after which the webhook is disabled (an admin re-enables it).",
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"not a CIDR or address: {cidr[:60]!r}") from None
+        return value
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:

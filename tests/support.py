@@ -6,6 +6,8 @@ hypothesis tests, which must not use function-scoped fixtures) can call them too
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import secrets
 import socket
@@ -26,6 +28,7 @@ from sqlalchemy.engine import make_url
 from plateledger.audit.log import SYSTEM, Actor
 from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, FixedClock
+from plateledger.core.logging import LogFormat, LogLevel, configure_logging
 from plateledger.core.settings import ENV_PREFIX, Settings, load_settings
 from plateledger.platform import Platform
 from plateledger.search.plate import PlateSearch, SearchResult
@@ -182,6 +185,26 @@ def clear_settings_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(ENV_PREFIX) and not name.startswith(ENV_PREFIX + "TEST_"):
             monkeypatch.delenv(name)
+
+
+@contextmanager
+def captured_logs(fmt: LogFormat = "json", level: LogLevel = "debug") -> Iterator[io.StringIO]:
+    """Every log record, as :func:`configure_logging` formats it, written to the yielded buffer; the root logger's
+    handlers and level are put back on exit."""
+    root = logging.getLogger()
+    handlers, old_level = list(root.handlers), root.level
+    buffer = io.StringIO()
+    configure_logging(level, fmt, stream=buffer)
+    try:
+        yield buffer
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(old_level)
+
+
+def json_lines(buffer: io.StringIO) -> list[dict[str, Any]]:
+    """The records of :func:`captured_logs` in JSON, each of which must be one line."""
+    return [orjson.loads(entry) for entry in buffer.getvalue().splitlines()]
 
 
 # -- a server in a subprocess ------------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ import logging
 import os
 import secrets
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -226,6 +228,24 @@ def wait_for_health(url: str, timeout_s: float = 60) -> None:
         except httpx2.TransportError:
             time.sleep(0.2)
     raise AssertionError("server did not start")
+
+
+@contextmanager
+def spawned_server(data: Path, **settings: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``plateledger serve`` on ``data`` in a subprocess (``settings`` as PLATELEDGER_* variables; stderr piped,
+    as text), once it answers /healthz; killed on exit if still running."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX) or k.startswith(ENV_PREFIX + "TEST_")}
+    env.update({ENV_PREFIX + name.upper(): value for name, value in settings.items()})
+    command = [sys.executable, "-m", "plateledger", "serve", "--data", str(data), "--port", str(port)]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_health(f"http://127.0.0.1:{port}")
+        yield proc, f"http://127.0.0.1:{port}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
 
 
 # -- throwaway PostgreSQL databases ----------------------------------------------------------------------------

@@ -48,7 +48,7 @@ def cli_reference() -> str:
     lines += ["## `plateledger`", "", "Options before the command (`plateledger --config FILE serve`).", ""]
     lines += ["| parameter | meaning | default |", "|---|---|---|"]
     lines += [
-        f"| {', '.join(f'`{o}`' for o in param.opts)} | {_cell(param.help or '')} | |"
+        f"| {', '.join(f'`{o}`' for o in param.opts)} | {_cell(getattr(param, 'help', None) or '')} | |"
         for param in root.params
         if param.name != "help"
     ]
@@ -124,7 +124,7 @@ def configuration_reference() -> str:
         "default silently in force. In `production`, binding all interfaces is refused.",
         "",
         "Settings can also come from a TOML file named by `plateledger --config FILE` or `PLATELEDGER_CONFIG`:",
-        "top-level `name = value` pairs with the names below (`port = 8080`, `log_format = \"json\"`); an unknown",
+        'top-level `name = value` pairs with the names below (`port = 8080`, `log_format = "json"`); an unknown',
         "name is refused too. Precedence: a command-line flag, then the environment, then the file, then the",
         "default (docs/operations.md, Running it).",
         "",

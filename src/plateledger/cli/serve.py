@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import logging
-from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from plateledger.alerts.mqtt import MqttPublisher
 from plateledger.alerts.sender import WebhookSender
 from plateledger.app import create_app
 from plateledger.cli.common import DataOpt, JsonOpt, err, out, print_json, settings_for, start_logging
 from plateledger.cli.httpserver import run_http
+from plateledger.cli.progress import progress
 from plateledger.core.clock import SystemClock, iso_ms
 from plateledger.demo.trickle import Trickle
 from plateledger.mqtt.ingest import MqttIngest
@@ -165,16 +164,8 @@ def demo(
     try:
         if not json:
             err.print(f"seeding the demo network with {reads:,} reads ...")
-        with Progress(
-            TextColumn("seeding"),
-            BarColumn(),
-            TextColumn("{task.completed:,}/{task.total:,} reads"),
-            TimeElapsedColumn(),
-            console=err,
-            disable=json or not err.is_terminal,
-        ) as bar:
-            task = bar.add_task("demo", total=reads)
-            summary = seed_demo(platform, reads=reads, progress=partial(bar.advance, task)).as_json()
+        with progress("seeding", reads, unit="reads", every_s=settings.progress_interval_s, bar=not json) as advance:
+            summary = seed_demo(platform, reads=reads, progress=advance).as_json()
         if json:
             print_json(summary)
         else:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import logging
+import sys
+import threading
 
 import pytest
 
-from plateledger.core.logging import REQUEST_ID, resolve_format
+from plateledger.core.logging import REQUEST_ID, _uncaught, _uncaught_in_thread, resolve_format
 from tests.support import captured_logs, json_lines
 
 log = logging.getLogger("plateledger.test")
@@ -80,3 +82,24 @@ class _Terminal(io.StringIO):
 def test_auto_format_is_text_on_a_terminal_only(stream: io.StringIO, expected: str) -> None:
     assert resolve_format("auto", stream) == expected
     assert resolve_format("json", stream) == "json"
+
+
+def test_uncaught_exceptions_are_records_too() -> None:
+    def fail() -> None:
+        raise KeyError("gone\nfor good")
+
+    with captured_logs("json") as buffer:
+        try:
+            fail()
+        except KeyError:
+            kind, error, trace = sys.exc_info()
+            assert kind is not None
+            assert error is not None
+            _uncaught(kind, error, trace)
+            thread = threading.Thread(name="worker-1")
+            _uncaught_in_thread(threading.ExceptHookArgs((kind, error, trace, thread)))
+    main, worker = json_lines(buffer)
+    assert main["level"] == "critical"
+    assert main["message"].startswith("uncaught KeyError")
+    assert worker["message"].startswith("uncaught KeyError in thread worker-1")
+    assert "raise KeyError" in worker["exc_info"]

@@ -19,7 +19,7 @@ from plateledger.auth.tokens import Principal
 from plateledger.cli.output import err as err
 from plateledger.cli.output import out as out
 from plateledger.core.errors import DataDirectoryBusy, PlateledgerError, error_from_problem
-from plateledger.core.logging import configure_logging
+from plateledger.core.logging import configure_logging, log_uncaught
 from plateledger.core.settings import Settings, load_settings
 from plateledger.platform import Platform
 from plateledger.store.lock import read_holder
@@ -55,6 +55,7 @@ def settings_for(data: Path | None, **overrides: Any) -> Settings:
 def start_logging(settings: Settings) -> None:
     """Log records of a long-running command (serve, demo, mqtt) on stderr, at the settings' level and format."""
     configure_logging(settings.log_level, settings.log_format)
+    log_uncaught()
 
 
 @contextmanager

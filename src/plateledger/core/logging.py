@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 from contextvars import ContextVar
+from types import TracebackType
 from typing import IO, Any, Literal
 
 import orjson
@@ -125,3 +127,28 @@ def configure_logging(level: LogLevel, fmt: LogFormat, stream: IO[str] | None = 
     root.setLevel(level.upper())
     # The HTTP client's INFO record of each request holds the whole URL, and a webhook's URL can hold its secret.
     logging.getLogger("httpx2").setLevel(max(logging.WARNING, root.level))
+
+
+def _uncaught(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+    logging.getLogger("plateledger").critical("uncaught %s: %s", kind.__name__, error, exc_info=(kind, error, trace))
+
+
+def _uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is None:  # SystemExit without a value: the thread just ended
+        return
+    name = args.thread.name if args.thread is not None else "?"
+    logging.getLogger("plateledger").error(
+        "uncaught %s in thread %s: %s",
+        args.exc_type.__name__,
+        name,
+        args.exc_value,
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+    )
+
+
+def log_uncaught() -> None:
+    """In a long-running process: an uncaught exception (main thread or another) and a Python warning become log
+    records too, one line each in JSON, instead of a bare traceback on stderr."""
+    sys.excepthook = _uncaught
+    threading.excepthook = _uncaught_in_thread
+    logging.captureWarnings(True)

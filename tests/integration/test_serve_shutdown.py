@@ -14,13 +14,15 @@ import httpx2
 import orjson
 import pytest
 
+from plateledger.store.lock import read_holder
 from tests.support import spawned_server
 
 pytestmark = pytest.mark.slow
 
 
 def test_sigterm_stops_the_server_cleanly_with_json_logs(tmp_path: Path) -> None:
-    with spawned_server(tmp_path / "data", log_format="json", shutdown_timeout_s="5") as (proc, url):
+    data = tmp_path / "data"
+    with spawned_server(data, log_format="json", shutdown_timeout_s="5") as (proc, url):
         answered = httpx2.get(f"{url}/healthz", headers={"X-Request-ID": "probe-1"})
         assert answered.headers["X-Request-ID"] == "probe-1"
         started = time.monotonic()
@@ -28,6 +30,7 @@ def test_sigterm_stops_the_server_cleanly_with_json_logs(tmp_path: Path) -> None
         _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, stderr[-2000:]
     assert time.monotonic() - started < 10
+    assert read_holder(data) is None  # the stores were closed and the lock released, not left to a crash
     records = [orjson.loads(line) for line in stderr.splitlines()]  # every line one JSON record
     messages = {(r["logger"], r["message"]) for r in records}
     assert ("uvicorn.error", "Shutting down") in messages

@@ -44,7 +44,7 @@ def test_the_file_is_named_by_the_environment_too(config: Path, monkeypatch: pyt
         ("prot = 9000\n", "unknown setting(s): prot"),
         ('config = "other.toml"\n', "unknown setting(s): config"),
         ("port = \n", "not valid TOML"),
-        ("port = 99999\n", "port: Input should be less than or equal to 65535"),
+        ("port = 99999\n", "bad.toml: port: Input should be less than or equal to 65535"),
     ],
     ids=["typo", "nested-config", "syntax", "out-of-bounds"],
 )

@@ -325,4 +325,12 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
+        named = clean.get("config") or os.environ.get(ENV_PREFIX + "CONFIG")
+        if (
+            named
+            and where in Settings.model_fields
+            and where not in clean
+            and ENV_PREFIX + where.upper() not in os.environ
+        ):
+            where = f"config file {named}: {where}"  # the value can only have come from the file
         raise ConfigurationError(f"{where}: {first['msg']}") from None

@@ -59,3 +59,8 @@ def test_a_bad_file_is_refused_naming_the_key(tmp_path: Path, text: str, message
 def test_a_missing_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="cannot read it"):
         load_settings(config=tmp_path / "missing.toml")
+
+
+def test_log_level_is_read_in_any_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLATELEDGER_LOG_LEVEL", "WARNING")
+    assert load_settings(log_format="JSON").log_level == "warning"

@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -262,6 +262,11 @@ class Settings(BaseSettings):
         """Keyword arguments, then the environment, then the config file."""
         named = getattr(init_settings, "init_kwargs", {}).get("config") or os.environ.get(ENV_PREFIX + "CONFIG")
         return init_settings, env_settings, _ConfigFile(settings_cls, Path(named) if named else None)
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _lower_case(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value  # LOG_LEVEL=INFO, as operators write it
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:

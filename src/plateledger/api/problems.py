@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from plateledger.api.redact import redact_path
 from plateledger.core.errors import PlateledgerError, TooManyRequests
+from plateledger.core.logging import REQUEST_ID
 
 PROBLEM = "application/problem+json"
 log = logging.getLogger("plateledger.api")
@@ -76,10 +77,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled error on %s", redact_path(request.url.path))
-        return problem(
+        response = problem(
             500,
             "Internal error",
             "the server failed; the request was not completed",
             "https://plateledger.org/problems/internal",
             instance=redact_path(request.url.path),
         )
+        # Answered outside the request-id middleware (api/request_log.py), whose id is still set here.
+        if rid := REQUEST_ID.get():
+            response.headers["X-Request-ID"] = rid
+        return response

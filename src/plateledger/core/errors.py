@@ -20,6 +20,7 @@ locally).
     ├── Conflict                409  already exists; a data directory already seeded
     ├── DataDirectoryBusy       409  another process holds the embedded store
     ├── ConfigurationError      500  settings refused at start-up
+    ├── BackupInvalid           422  a backup that is incomplete or does not match its manifest: nothing restored
     └── AuditUnavailable        503  the audit log could not be written: the request fails closed
 """
 
@@ -151,6 +152,13 @@ class ConfigurationError(PlateledgerError):
     title = "Configuration error"
     slug = "configuration-error"
     exit_code = 6
+
+
+class BackupInvalid(PlateledgerError):
+    status = 422
+    title = "Backup invalid"
+    slug = "backup-invalid"
+    exit_code = 8
 
 
 class AuditUnavailable(PlateledgerError):

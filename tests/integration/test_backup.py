@@ -7,15 +7,18 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 import pytest
+from fastapi.testclient import TestClient
 
+from plateledger.app import create_app
 from plateledger.audit.log import SYSTEM
 from plateledger.backup.manifest import Manifest
 from plateledger.core.clock import FixedClock
-from plateledger.core.errors import BackupInvalid, ConfigurationError, Conflict
+from plateledger.core.errors import AuthenticationFailed, BackupInvalid, ConfigurationError, Conflict
 from plateledger.core.settings import Settings, load_settings
 from plateledger.platform import Platform
 from tests.integration.test_retention import key_count, rows, seed
@@ -160,3 +163,34 @@ def test_restore_refuses_an_incomplete_backup_or_a_used_directory(backup_dir: Pa
     (backup_dir / "manifest.json").unlink()
     with pytest.raises(BackupInvalid, match=r"no manifest\.json"):
         Platform.restore(backup_dir, restored_settings(tmp_path), SYSTEM)
+
+
+def test_operator_route_makes_a_backup_for_the_operator_token_only(
+    platform_factory: Callable[..., Platform], tmp_path: Path
+) -> None:
+    token = "operator-token-of-the-test-suite-0123456789"
+    first = platform_factory()
+    closed = TestClient(create_app(platform=first))
+    answer = closed.post("/api/v1/operator/backup", json={"dest": str(tmp_path / "b0")})
+    assert (answer.status_code, answer.json()["type"]) == (401, AuthenticationFailed.problem_type())
+    first.close()  # (chDB: one open store per data directory)
+
+    platform = platform_factory(operator_token=token)
+    kit = seed_agency(platform, "city", roles=("admin", "device"))
+    ingest(platform, kit, [read("7ABC123", camera=kit.cameras[0])])
+    client = TestClient(create_app(platform=platform))
+    for header in (f"Bearer {kit.tokens['admin']}", "Bearer nope", None):  # an agency admin is not the operator
+        sent = client.post(
+            "/api/v1/operator/backup",
+            json={"dest": str(tmp_path / "b1")},
+            headers={"Authorization": header} if header else {},
+        )
+        assert sent.status_code == 401
+    assert not (tmp_path / "b1").exists()
+    made = client.post(
+        "/api/v1/operator/backup", json={"dest": str(tmp_path / "b1")}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert made.status_code == 200, made.text
+    assert made.json()["manifest"]["per_owner"] == {"city": 1}
+    (entry,) = platform.audit.entries(action="backup.made")
+    assert entry.actor_username == "operator"

@@ -8,7 +8,6 @@ directory; the backup is written on the server's host, by the server's user.
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,9 +15,8 @@ from fastapi import APIRouter, Header
 from pydantic import BaseModel, Field
 
 from plateledger.api.deps import PlatformDep
+from plateledger.api.metrics_auth import require_instance_token
 from plateledger.audit.log import Actor
-from plateledger.core.errors import AuthenticationFailed
-from plateledger.core.settings import Settings
 
 router = APIRouter(prefix="/api/v1/operator")
 OPERATOR = Actor(username="operator", agency_id=None)
@@ -28,20 +26,15 @@ class BackupIn(BaseModel):
     dest: str = Field(min_length=1, max_length=500, description="Absolute path on the server's host (new or empty)")
 
 
-def require_operator_token(settings: Settings, authorization: str | None) -> None:
-    """Return when ``authorization`` is ``Bearer <operator_token>``; raise :class:`AuthenticationFailed` otherwise."""
-    if settings.operator_token is None:
-        raise AuthenticationFailed("operator routes are closed: set operator_token")
-    scheme, _, given = (authorization or "").partition(" ")
-    expected = settings.operator_token.get_secret_value()
-    if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip().encode(), expected.encode()):
-        raise AuthenticationFailed("this route needs the operator token (setting operator_token) as a bearer token")
-
-
 @router.post("/backup", tags=["operator"], responses={401: {}, 409: {}})
 def make_backup(
     body: BackupIn, platform: PlatformDep, authorization: Annotated[str | None, Header()] = None
 ) -> dict[str, Any]:
     """Write a backup of the data directory to `dest` on the server's host (audited as `backup.made`)."""
-    require_operator_token(platform.settings, authorization)
+    require_instance_token(
+        platform.settings.operator_token,
+        authorization,
+        closed="operator routes are closed: set operator_token",
+        wrong="this route needs the operator token (setting operator_token) as a bearer token",
+    )
     return platform.backups.make(OPERATOR, Path(body.dest)).as_json()

@@ -52,7 +52,8 @@ def completions(platform: Platform) -> list[dict[str, object]]:
     ]
 
 
-def test_quarantined_reads_past_the_limit_are_deleted(platform: Platform) -> None:
+def test_quarantined_reads_past_the_limit_are_deleted(gov_platform: Platform) -> None:
+    platform = gov_platform
     city, _county = seed(platform)  # city keeps reads 30 days
     quarantine(platform, city, 31, 2)
     # An ISO time and a line without a parseable one (which goes by its arrival time, now).
@@ -75,7 +76,8 @@ def test_quarantined_reads_past_the_limit_are_deleted(platform: Platform) -> Non
     ]
 
 
-def test_alert_hits_go_with_their_read(platform: Platform, clock: FixedClock) -> None:
+def test_alert_hits_go_with_their_read(gov_platform: Platform, clock: FixedClock) -> None:
+    platform = gov_platform
     kit = seed_agency(platform, "city", roles=("investigator", "device"))
     platform.policies.set(SYSTEM, "city", Policy(retention_days=30, hit_retention_days=90))
     entry = hot_list(platform, kit, "stolen", "7ABC123")

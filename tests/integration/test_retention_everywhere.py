@@ -15,6 +15,7 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
+from plateledger.adapters.base import Adapted, Image, SourceRead
 from plateledger.audit.log import SYSTEM
 from plateledger.cameras.quarantine import Held
 from plateledger.core.clock import FixedClock
@@ -114,7 +115,9 @@ def kill_at(point: str, data: Path, signal_file: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("point", ["retention.audited", "retention.keys_deleted", "retention.reads_deleted"])
+@pytest.mark.parametrize(
+    "point", ["retention.audited", "retention.keys_deleted", "retention.reads_deleted", "retention.images_deleted"]
+)
 def test_a_killed_run_is_completed_by_the_next(point: str, settings: Settings, tmp_path: Path) -> None:
     now = int(time.time() * 1000)  # the CLI runs on the system clock
     clock = FixedClock(now)
@@ -124,6 +127,9 @@ def test_a_killed_run_is_completed_by_the_next(point: str, settings: Settings, t
         camera = city.cameras[0]
         ages = [40, 31, 40, 29, 2, 1]  # days: three past the 30-day limit
         ingest(platform, city, [read(f"R{i}", camera=camera, ts=now - d * DAY_MS) for i, d in enumerate(ages)])
+        crop = Image("plate", "image/jpeg", b"\xff\xd8an-expired-crop")  # with a fourth expired read
+        old = SourceRead(plate="IMG1", ts_ms=now - 35 * DAY_MS, camera=camera, source_ts="", images=(crop,))
+        assert platform.vendor.store(SYSTEM, city.agency, Adapted(reads=[old]), channel="http", source="test").images
         quarantine(platform, city, 31, 2, now=now)
         before = platform.reads.count()
     kill_at(point, settings.data, tmp_path / "reached")
@@ -136,7 +142,7 @@ def test_a_killed_run_is_completed_by_the_next(point: str, settings: Settings, t
         assert completions(platform) == []  # the killed run did not complete
         report = platform.retention.run(SYSTEM)
         claimed = orjson.loads(run.counts)["deleted"]
-        assert claimed == 3
+        assert claimed == 4
         assert platform.reads.count() == key_count(platform) == before - claimed
         assert report.deleted == 0  # the new run finds nothing more
         assert report.resumed is not None
@@ -144,9 +150,10 @@ def test_a_killed_run_is_completed_by_the_next(point: str, settings: Settings, t
         assert completions(platform)[0] == {
             "run_seq": run.seq,
             "resumed": True,
-            "images": 0,
+            "images": int(point != "retention.images_deleted"),  # (killed after the images: done by then)
             "quarantined": 1,
             "alerts": 0,
         }
+        assert not any(p.is_file() for p in settings.images_dir.rglob("*"))  # the expired read's image is gone
         assert quarantined(platform) == ["Q1"]
         assert platform.audit.verify().intact

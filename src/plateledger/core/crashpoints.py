@@ -7,7 +7,8 @@ outside tests) a crash point costs one dictionary lookup.
 
 Points: ``retention.audited`` (the run's entry is committed, nothing deleted yet), ``retention.keys_deleted``
 (``read_keys`` rows of the expired reads deleted, the reads not yet), ``retention.reads_deleted`` (the reads
-store done; images, quarantine and alert hits not yet).
+store done; images, quarantine and alert hits not yet), ``retention.images_deleted`` (images done; quarantine,
+alert hits and the completion entry not yet).
 """
 
 from __future__ import annotations

@@ -224,6 +224,7 @@ class Retention:
     ) -> RetentionCompleted:
         """The run's steps outside the reads store, then its completion entry (which clears the pending row)."""
         images = self._images.expire(bounds, held) if self._images is not None else 0
+        crashpoint("retention.images_deleted")
         held_set = set(held)
 
         def change(session: Session) -> tuple[RetentionCompleted, RetentionCompleted]:

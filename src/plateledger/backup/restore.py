@@ -7,7 +7,7 @@ from pathlib import Path
 
 from plateledger.backup.manifest import Manifest
 from plateledger.backup.service import copy_images, empty_target
-from plateledger.core.errors import BackupInvalid, ConfigurationError
+from plateledger.core.errors import BackupInvalid, ConfigurationError, StoreUnavailable
 from plateledger.core.settings import Settings
 from plateledger.store.reads import ReadsStore
 from plateledger.store.snapshot import TABLES, attach, copy_file
@@ -35,8 +35,9 @@ def unpack(src: Path, settings: Settings) -> None:
     store = ReadsStore(settings.reads_dir)
     try:
         attach(store, src / "reads")
-    except (RuntimeError, OSError) as exc:
-        first = str(exc).splitlines()[0][:300] if str(exc) else exc.__class__.__name__
+    except (StoreUnavailable, RuntimeError, OSError) as exc:
+        text = (getattr(exc, "__notes__", None) or [str(exc)])[0]  # the engine's message, kept as a note
+        first = text.splitlines()[0][:300] if text else exc.__class__.__name__
         raise BackupInvalid(f"the backup's reads store cannot be restored: {first}") from exc
     finally:
         store.close()

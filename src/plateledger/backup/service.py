@@ -28,6 +28,7 @@ from plateledger.audit.log import Actor, AuditLog
 from plateledger.backup.manifest import Manifest
 from plateledger.core.clock import Clock
 from plateledger.core.errors import BackupInvalid, ConfigurationError, Conflict
+from plateledger.policy.actions import Action, require
 from plateledger.retention.service import Retention, RetentionReport
 from plateledger.store.governance import Governance
 from plateledger.store.models import Agency
@@ -107,7 +108,9 @@ class Backups:
         self._clock = clock
 
     def make(self, actor: Actor, dest: Path) -> BackupReport:
-        """Write a backup of the data directory to ``dest`` (new or empty), then audit it."""
+        """Write a backup of the data directory to ``dest`` (new or empty), then audit it. Only the instance's
+        operator (the console, or the server's operator route) may: no agency user (authorisation table)."""
+        require(actor, Action.BACKUP_MAKE, None, audit=self._audit)
         database = sqlite_path(self._gov.url)
         if database is None:
             raise ConfigurationError(

@@ -52,8 +52,10 @@ def test_backup_while_serving_then_restore_after_the_source_is_lost(
     report = orjson.loads(run("restore", str(dest), "--data", str(restored), "--json").stdout)
     assert (report["reads"], report["retention_removed"]) == (100, 0)
     assert "audit log intact" in run("audit", "verify", "--data", str(restored)).stdout
-    actions = [e["action"] for e in orjson.loads(run("audit", "list", "--data", str(restored), "--json").stdout)]
-    assert actions[-3:] == ["backup.restored", "retention.run", "retention.completed"]
+    listed = orjson.loads(run("audit", "list", "--data", str(restored), "--limit", "1000", "--json").stdout)
+    actions = [e["action"] for e in listed["entries"]]
+    at = actions.index("backup.restored")
+    assert actions[at : at + 3] == ["backup.restored", "retention.run", "retention.completed"]
     assert "ingest.batch" in actions
 
     (dest / "manifest.json").write_text("{}")

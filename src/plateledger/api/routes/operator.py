@@ -9,9 +9,9 @@ directory; the backup is written on the server's host, by the server's user.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from plateledger.api.deps import PlatformDep
@@ -26,15 +26,17 @@ class BackupIn(BaseModel):
     dest: str = Field(min_length=1, max_length=500, description="Absolute path on the server's host (new or empty)")
 
 
-@router.post("/backup", tags=["operator"], responses={401: {}, 409: {}})
-def make_backup(
-    body: BackupIn, platform: PlatformDep, authorization: Annotated[str | None, Header()] = None
-) -> dict[str, Any]:
-    """Write a backup of the data directory to `dest` on the server's host (audited as `backup.made`)."""
+def operator_only(request: Request, platform: PlatformDep) -> None:
+    """The operator token, checked before the body is read (a request without it is 401, whatever it sends)."""
     require_instance_token(
         platform.settings.operator_token,
-        authorization,
+        request.headers.get("authorization"),
         closed="operator routes are closed: set operator_token",
         wrong="this route needs the operator token (setting operator_token) as a bearer token",
     )
+
+
+@router.post("/backup", tags=["operator"], dependencies=[Depends(operator_only)], responses={401: {}, 409: {}})
+def make_backup(body: BackupIn, platform: PlatformDep) -> dict[str, Any]:
+    """Write a backup of the data directory to `dest` on the server's host (audited as `backup.made`)."""
     return platform.backups.make(OPERATOR, Path(body.dest)).as_json()

@@ -9,6 +9,7 @@ import typer
 
 from plateledger.cli.common import DataOpt, JsonOpt, opened, operator, out, print_json, server_request, server_url
 from plateledger.cli.common import settings_for as settings_for
+from plateledger.cli.output import shown
 from plateledger.core.clock import iso_ms
 from plateledger.core.errors import DataDirectoryBusy, PermissionDenied
 from plateledger.platform import Platform
@@ -45,7 +46,7 @@ def backup(dest: DestArg, data: DataOpt = None, json: JsonOpt = False) -> None:
     manifest = answer["manifest"]
     reads = sum(manifest["per_owner"].values())
     out.print(
-        f"backup written to {answer['dest']}: {reads:,} reads, {manifest['images']:,} images, audit log up to "
+        f"backup written to {shown(answer['dest'])}: {reads:,} reads, {manifest['images']:,} images, audit log up to "
         f"entry {manifest['audit_seq']} (made {iso_ms(manifest['made_ms'])}; recorded as entry {answer['audit_seq']})"
     )
 

@@ -34,6 +34,7 @@ from plateledger.api.routes import (
     hotlists,
     images,
     ingest,
+    operator,
     reads,
     search,
     sharing,
@@ -149,5 +150,6 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
     app.include_router(hotlists.router)
     app.include_router(alerts.router)
     app.include_router(webhooks.router)
+    app.include_router(operator.router)
     web.install(app, platform)
     return app

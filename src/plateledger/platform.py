@@ -5,17 +5,21 @@ API, CLI and demo all open a :class:`Platform` and call its services; none reach
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 from plateledger.agencies.registry import Registry
 from plateledger.alerts.matcher import Matcher
 from plateledger.alerts.service import Alerts
 from plateledger.alerts.targets import TargetGuard
 from plateledger.alerts.webhooks import Webhooks
-from plateledger.audit.log import AuditLog
+from plateledger.audit.log import Actor, AuditLog
 from plateledger.auth.sessions import Sessions
 from plateledger.auth.signin import Credentials
 from plateledger.auth.tokens import Tokens
+from plateledger.backup.restore import check_source, unpack
+from plateledger.backup.service import Backups, RestoreReport
 from plateledger.cameras.health import Health
 from plateledger.cameras.quarantine import Quarantine
 from plateledger.cameras.vendor import VendorIngest
@@ -72,6 +76,7 @@ class Platform:
     images: ImageStore
     vendor: VendorIngest
     image_views: ImageViews
+    backups: Backups
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None, url: str | None = None) -> Platform:
@@ -162,7 +167,31 @@ class Platform:
             images=images,
             vendor=VendorIngest(ingest=ingest, registry=registry, quarantine=quarantine, health=health, images=images),
             image_views=ImageViews(reads=reads, engine=engine, images=images, registry=registry),
+            backups=Backups(
+                reads=reads,
+                governance=governance,
+                audit=audit,
+                retention=retention,
+                images_dir=settings.images_dir,
+                clock=clock,
+            ),
         )
+
+    @classmethod
+    def restore(cls, src: Path, settings: Settings, actor: Actor, *, clock: Clock | None = None) -> RestoreReport:
+        """Restore the backup at ``src`` into ``settings.data`` (new or empty), verify it against its manifest,
+        audit the restore and apply retention again. On any failure the new directory is removed again."""
+        manifest = check_source(src, settings)
+        try:
+            unpack(src, settings)
+            platform = cls.open(settings, clock=clock)
+            try:
+                return platform.backups.check_restored(actor, manifest, src.absolute())
+            finally:
+                platform.close()
+        except BaseException:
+            shutil.rmtree(settings.data, ignore_errors=True)
+            raise
 
     def close(self) -> None:
         self.reads.close()

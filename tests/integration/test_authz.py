@@ -123,6 +123,9 @@ OPS: dict[Action, Callable[[World, Any], object]] = {
     Action.ALERT_DECIDE: lambda w, who: w.platform.alerts.decide(who, 999_999, "dismissed", "checked"),
     Action.WEBHOOK_MANAGE: lambda w, who: w.platform.webhooks.listing(who),
     Action.RETENTION_RUN: lambda w, who: w.platform.retention.run(actor_of(who)),
+    Action.BACKUP_MAKE: lambda w, who: w.platform.backups.make(
+        actor_of(who), w.platform.settings.data.parent / f"backup-{next(_fresh)}"
+    ),
     Action.AUDIT_READ: lambda w, who: w.platform.audit_entries.listing(who, w.city.agency.id),
     Action.AUDIT_EXPORT: lambda w, who: w.platform.audit_entries.listing(who, w.city.agency.id, export=True),
     Action.AUDIT_VERIFY: lambda w, who: w.platform.audit_entries.verify(who),
@@ -144,7 +147,9 @@ SELF: frozenset[Action] = frozenset(
     }
 )
 #: Actions asked for no agency in particular.
-NO_AGENCY = frozenset({Action.AGENCY_CREATE, Action.RETENTION_RUN, Action.AUDIT_VERIFY, Action.SEARCH})
+NO_AGENCY = frozenset(
+    {Action.AGENCY_CREATE, Action.RETENTION_RUN, Action.BACKUP_MAKE, Action.AUDIT_VERIFY, Action.SEARCH}
+)
 #: Checked at the entry points that take reads (HTTP, MQTT) as ``ingest.refused``: see test_ingest_is_for_devices.
 AT_THE_DOOR = frozenset({Action.INGEST})
 

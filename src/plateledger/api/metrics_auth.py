@@ -12,15 +12,29 @@ from __future__ import annotations
 
 import secrets
 
+from pydantic import SecretStr
+
 from plateledger.core.errors import AuthenticationFailed
 from plateledger.core.settings import Settings
 
 
 def require_metrics_token(settings: Settings, authorization: str | None) -> None:
     """Return when ``authorization`` is ``Bearer <metrics_token>``; raise :class:`AuthenticationFailed` otherwise."""
-    if settings.metrics_token is None:
-        raise AuthenticationFailed("/metrics is closed: set metrics_token and scrape with it as a bearer token")
+    require_instance_token(
+        settings.metrics_token,
+        authorization,
+        closed="/metrics is closed: set metrics_token and scrape with it as a bearer token",
+        wrong="/metrics needs the metrics token (setting metrics_token) as a bearer token",
+    )
+
+
+def require_instance_token(token: SecretStr | None, authorization: str | None, *, closed: str, wrong: str) -> None:
+    """Return when ``authorization`` is ``Bearer <token>`` (an instance operator's token setting); raise
+    :class:`AuthenticationFailed` with ``closed`` when the setting is unset, ``wrong`` for any other header."""
+    if token is None:
+        raise AuthenticationFailed(closed)
     scheme, _, given = (authorization or "").partition(" ")
-    expected = settings.metrics_token.get_secret_value()
-    if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip().encode(), expected.encode()):
-        raise AuthenticationFailed("/metrics needs the metrics token (setting metrics_token) as a bearer token")
+    if scheme.lower() != "bearer" or not secrets.compare_digest(
+        given.strip().encode(), token.get_secret_value().encode()
+    ):
+        raise AuthenticationFailed(wrong)

@@ -481,6 +481,73 @@ class RetentionRun(AuditEvent):
 
 
 @dataclass(frozen=True)
+class RetentionCompleted(AuditEvent):
+    """The end of a retention run (``run_seq``: its ``retention.run`` entry), appended once every store has done
+    its part: the reads and their keys are gone, and in the same transaction as this entry the run's quarantined
+    reads (``quarantined``) and alert hits (``alerts``, with their webhook delivery log) were deleted; ``images``:
+    image links deleted. ``resumed`` is true when a run that was interrupted (a crash) was completed by a later run
+    or start-up: its counts are then what the completion removed."""
+
+    action: ClassVar[str] = "retention.completed"
+    run_seq: int = 0
+    resumed: bool = False
+    images: int = 0
+    quarantined: int = 0
+    alerts: int = 0
+
+    def params(self) -> Json:
+        return {"run_seq": self.run_seq, "resumed": self.resumed}
+
+    def counts(self) -> Json:
+        return {"images": self.images, "quarantined": self.quarantined, "alerts": self.alerts}
+
+
+@dataclass(frozen=True)
+class BackupMade(AuditEvent):
+    """A backup of the data directory written to ``dest`` (appended after the copy is complete; if the append
+    fails, the backup is deleted). ``audit_seq``/``audit_hash``: the audit head the backup holds (this entry is
+    not in it); ``per_owner``: the reads per owner slug in it; ``images``: image files copied."""
+
+    action: ClassVar[str] = "backup.made"
+    dest: str = ""
+    audit_seq: int = 0
+    audit_hash: str = ""
+    per_owner: dict[str, int] = field(default_factory=dict)
+    images: int = 0
+
+    def params(self) -> Json:
+        return {"dest": self.dest, "audit_seq": self.audit_seq, "audit_hash": self.audit_hash}
+
+    def counts(self) -> Json:
+        return {"reads": sum(self.per_owner.values()), "per_owner": self.per_owner, "images": self.images}
+
+
+@dataclass(frozen=True)
+class BackupRestored(AuditEvent):
+    """This data directory restored from the backup at ``source`` (made at ``made_ms``), appended after the
+    audit chain up to the backup's head (``audit_seq``/``audit_hash``) and the reads per owner (``per_owner``)
+    were verified against its manifest, and before retention is applied again (the next entry)."""
+
+    action: ClassVar[str] = "backup.restored"
+    source: str = ""
+    made_ms: int = 0
+    audit_seq: int = 0
+    audit_hash: str = ""
+    per_owner: dict[str, int] = field(default_factory=dict)
+
+    def params(self) -> Json:
+        return {
+            "source": self.source,
+            "made_ms": self.made_ms,
+            "audit_seq": self.audit_seq,
+            "audit_hash": self.audit_hash,
+        }
+
+    def counts(self) -> Json:
+        return {"reads": sum(self.per_owner.values()), "per_owner": self.per_owner}
+
+
+@dataclass(frozen=True)
 class AccessLogViewed(AuditEvent):
     """An owner's access log read by one of its admins or auditors (``entries``: how many were shown), or an
     attempt refused (``outcome`` refused, with the reason). Reading who searched an owner's data is itself an

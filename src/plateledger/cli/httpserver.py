@@ -61,8 +61,8 @@ class _Server(uvicorn.Server):
 
 
 def _stopped(sig: int, frame: FrameType | None) -> None:
-    """SIGTERM after uvicorn has stopped (uvicorn raises the signal it caught again when it returns): the caller
-    goes on to close the stores and exits 0."""
+    """SIGTERM or Ctrl-C after uvicorn has stopped (uvicorn raises the signal it caught again when it returns): the
+    caller goes on to close the stores and exits 0, a clean stop either way."""
 
 
 def run_http(app: FastAPI, settings: Settings) -> None:
@@ -80,4 +80,5 @@ def run_http(app: FastAPI, settings: Settings) -> None:
         timeout_graceful_shutdown=settings.shutdown_timeout_s,
     )
     signal.signal(signal.SIGTERM, _stopped)
+    signal.signal(signal.SIGINT, _stopped)
     _Server(config, Deadline(2 * settings.shutdown_timeout_s)).run()

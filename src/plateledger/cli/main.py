@@ -12,7 +12,20 @@ from typing import Annotated
 import typer
 
 from plateledger import __version__
-from plateledger.cli import admin, alerts, audit, cameras, hotlists, mqtt, reads, reports, retention, serve, sharing
+from plateledger.cli import (
+    admin,
+    alerts,
+    audit,
+    backup,
+    cameras,
+    hotlists,
+    mqtt,
+    reads,
+    reports,
+    retention,
+    serve,
+    sharing,
+)
 from plateledger.cli.common import err
 from plateledger.cli.output import shown
 from plateledger.core.errors import PlateledgerError
@@ -56,6 +69,8 @@ app.command("mqtt")(mqtt.mqtt)
 app.add_typer(reads.search, name="search")
 app.add_typer(audit.audit, name="audit")
 app.add_typer(retention.retention, name="retention")
+app.command("backup")(backup.backup)
+app.command("restore")(backup.restore)
 app.add_typer(admin.agencies, name="agencies")
 app.add_typer(admin.users, name="users")
 app.add_typer(admin.tokens, name="tokens")

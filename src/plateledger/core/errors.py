@@ -21,6 +21,7 @@ locally).
     ├── DataDirectoryBusy       409  another process holds the embedded store
     ├── TooManyRequests         429  a user's query budget is spent; ``retry_after_s`` says when it returns
     ├── ConfigurationError      500  settings refused at start-up
+    ├── BackupInvalid           422  a backup that is incomplete or does not match its manifest: nothing restored
     ├── AuditUnavailable        503  the audit log could not be written: the request fails closed
     └── StoreUnavailable        503  the reads store's engine refused or failed a query (its text is logged, never sent)
 """
@@ -168,6 +169,13 @@ class ConfigurationError(PlateledgerError):
     title = "Configuration error"
     slug = "configuration-error"
     exit_code = 6
+
+
+class BackupInvalid(PlateledgerError):
+    status = 422
+    title = "Backup invalid"
+    slug = "backup-invalid"
+    exit_code = 10
 
 
 class AuditUnavailable(PlateledgerError):

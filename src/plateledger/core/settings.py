@@ -182,6 +182,14 @@ class Settings(BaseSettings):
         description="Bearer token a Prometheus scraper presents on GET /metrics (the metrics hold every agency's "
         "figures, so no agency user's token opens them); unset: /metrics refuses every request (401).",
     )
+    operator_token: SecretStr | None = Field(
+        None,
+        min_length=32,
+        max_length=256,
+        description="Bearer token of the instance's operator for POST /api/v1/operator/backup (a backup holds every "
+        "agency's data, so no agency user's token may ask for one); `plateledger backup` presents it when a server "
+        "holds the data directory. Unset: the server makes no backups.",
+    )
 
     alert_heartbeat_s: float = Field(
         15.0, ge=0.05, le=300, description="Seconds between heartbeat comments on an idle alert stream (SSE)."

@@ -142,8 +142,9 @@ class ImageStore:
                     session.execute(delete(ReadImage).where(ReadImage.id.in_([i for i, _ in chunk])))
                 deleted += len(gone)
                 orphans.update(sha for _, sha in gone)
-        # Files go only after the links' deletion is committed (a failed commit leaves every image whole).
-        with self._gov.session() as session:
+            # Files go inside the links' transaction, before it commits: a crash after the commit would otherwise
+            # leave files no link refers to, which no later run finds. A failed commit leaves links to missing
+            # files of expired reads, which the rerun of the retention run deletes.
             for sha in sorted(orphans):
                 if session.scalar(select(ReadImage.id).where(ReadImage.sha256 == sha).limit(1)) is None:
                     self._path(sha).unlink(missing_ok=True)

@@ -47,6 +47,7 @@ class Action(StrEnum):
     ALERT_DECIDE = "alert.decide"
     WEBHOOK_MANAGE = "webhook.manage"
     RETENTION_RUN = "retention.run"
+    BACKUP_MAKE = "backup.make"
     AUDIT_READ = "audit.read"
     AUDIT_EXPORT = "audit.export"
     AUDIT_VERIFY = "audit.verify"
@@ -104,6 +105,7 @@ TABLE: dict[Action, Rule] = {
     Action.ALERT_DECIDE: Rule("confirm or dismiss an alert", _SEARCHERS, console=False),
     Action.WEBHOOK_MANAGE: Rule("manage alert webhooks", _ADMIN, console=False),
     Action.RETENTION_RUN: Rule("run retention", frozenset(), Scope.ANY),
+    Action.BACKUP_MAKE: Rule("back up the data directory (every agency's data)", frozenset(), Scope.ANY),
     Action.AUDIT_READ: Rule("read the audit entries of the agency's users", _OVERSIGHT),
     Action.AUDIT_EXPORT: Rule("export the audit entries of the agency's users", _OVERSIGHT),
     Action.AUDIT_VERIFY: Rule("verify the audit chain", _OVERSIGHT, Scope.ANY),

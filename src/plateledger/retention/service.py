@@ -6,8 +6,13 @@ a case (a :class:`~plateledger.store.models.ReadHold`), which are deleted when o
 
 The audit entry (:class:`~plateledger.audit.events.RetentionRun`) is appended *before* anything is deleted,
 with the exact counts the deletion then removes (the store counts, calls back, and deletes under one lock). If
-the append fails, nothing is deleted (fail closed). If the deletion itself fails after the entry, the error is
-raised and the next run deletes (and records) the same reads again.
+the append fails, nothing is deleted (fail closed).
+
+A run is resumable: the entry commits with a ``retention.pending`` row (the limits and holds it applies), every
+step deletes by that same condition (so doing a step twice deletes nothing more), and the steps run in order:
+the reads store (journalled itself: ``ReadsStore._delete_expired``), images, then quarantined reads and alert hits
+in the transaction of the :class:`~plateledger.audit.events.RetentionCompleted` entry, which removes the row. A
+run killed at any step is completed by the next run (before its own), so the stores and the audit log agree.
 """
 
 from __future__ import annotations
@@ -15,24 +20,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+import orjson
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from plateledger.audit.events import RetentionRun
+from plateledger.audit.events import RetentionCompleted, RetentionRun
 from plateledger.audit.log import Actor, AuditLog
 from plateledger.core.clock import Clock
+from plateledger.core.crashpoints import crashpoint
 from plateledger.core.errors import FieldInvalid, NotFound
 from plateledger.images.store import ImageStore
 from plateledger.policy.actions import Action, require
 from plateledger.policy.rules import DAY_MS, DEFAULT, Policy
+from plateledger.retention.sweep import sweep_alerts, sweep_quarantine
 from plateledger.sharing.service import policies_in_force
 from plateledger.store.governance import Governance
-from plateledger.store.models import Agency, ReadHold
+from plateledger.store.models import Agency, AuditEntry, Meta, ReadHold
 from plateledger.store.reads import Expiry, ExpiryCount, ReadsStore
 
 #: What a hold links a read to.
 HOLD_KINDS = ("alert", "case")
 MAX_HOLD_TEXT = 64
+#: The ``meta`` row of a run whose entry is written and whose deletion is not complete.
+PENDING = "retention.pending"
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,8 @@ class RetentionReport:
     ran_ms: int
     owners: list[OwnerRetention] = field(default_factory=list)
     outdated_parts: int = 0
+    completed: RetentionCompleted | None = None
+    resumed: RetentionCompleted | None = None
 
     @property
     def deleted(self) -> int:
@@ -74,6 +86,8 @@ class RetentionReport:
             "deleted": self.deleted,
             "outdated_parts": self.outdated_parts,
             "owners": [o.as_json() for o in self.owners],
+            "removed": self.completed.counts() if self.completed else {},
+            "resumed_run": self.resumed.run_seq if self.resumed else None,
         }
 
 
@@ -161,12 +175,72 @@ class Retention:
                 },
                 per_owner={o.slug: {"deleted": o.deleted, "held": o.held, "remaining": o.remaining} for o in report},
             )
-            seq.append(self._audit.append(actor, event))
+            pending = orjson.dumps(
+                {"limits": {str(o): [e.cutoff_ms, e.hit_cutoff_ms] for o, e in limits.items()}, "held": held}
+            ).decode()
+            seq.append(
+                self._audit.record(actor, lambda session: (event, session.merge(Meta(key=PENDING, value=pending))))[0]
+            )
 
+        resumed = self._resume(actor, settle_s=settle_s)
         result = self._reads.expire(limits, held, before_delete=audit, settle_s=settle_s)
-        if self._images is not None:  # the images of the deleted reads go with them (same limits, same holds)
-            self._images.expire({o: (e.cutoff_ms, e.hit_cutoff_ms) for o, e in limits.items()}, held)
-        return RetentionReport(audit_seq=seq[0], ran_ms=now, owners=report, outdated_parts=result.outdated_parts)
+        crashpoint("retention.reads_deleted")
+        bounds = {o: (e.cutoff_ms, e.hit_cutoff_ms) for o, e in limits.items()}
+        completed = self._complete(actor, seq[0], bounds, held, resumed=False)
+        return RetentionReport(
+            audit_seq=seq[0],
+            ran_ms=now,
+            owners=report,
+            outdated_parts=result.outdated_parts,
+            completed=completed,
+            resumed=resumed,
+        )
+
+    def _resume(self, actor: Actor, *, settle_s: float) -> RetentionCompleted | None:
+        """Complete a run that a crash interrupted after its entry was written (its ``retention.pending`` row is
+        still there): the same deletions, by the same limits and holds, then its completion entry."""
+        with self._gov.session() as session:
+            row = session.get(Meta, PENDING)
+            if row is None:
+                return None
+            pending = orjson.loads(row.value)
+            run_seq = session.scalar(
+                select(AuditEntry.seq)
+                .where(AuditEntry.action == RetentionRun.action)
+                .order_by(AuditEntry.seq.desc())
+                .limit(1)
+            )
+        bounds = {int(o): (int(c), int(h)) for o, (c, h) in pending["limits"].items()}
+        held = [(int(o), str(r)) for o, r in pending["held"]]
+        self._reads.expire({o: Expiry(c, h) for o, (c, h) in bounds.items()}, held, settle_s=settle_s)
+        return self._complete(actor, int(run_seq or 0), bounds, held, resumed=True)
+
+    def _complete(
+        self,
+        actor: Actor,
+        run_seq: int,
+        bounds: dict[int, tuple[int, int]],
+        held: list[tuple[int, str]],
+        *,
+        resumed: bool,
+    ) -> RetentionCompleted:
+        """The run's steps outside the reads store, then its completion entry (which clears the pending row)."""
+        images = self._images.expire(bounds, held) if self._images is not None else 0
+        crashpoint("retention.images_deleted")
+        held_set = set(held)
+
+        def change(session: Session) -> tuple[RetentionCompleted, RetentionCompleted]:
+            event = RetentionCompleted(
+                run_seq=run_seq,
+                resumed=resumed,
+                images=images,
+                quarantined=sweep_quarantine(session, bounds),
+                alerts=sweep_alerts(session, bounds, held_set),
+            )
+            session.execute(delete(Meta).where(Meta.key == PENDING))
+            return event, event
+
+        return self._audit.record(actor, change)[1]
 
     def hold(self, owner_id: int, read_id: str, kind: str, reference: str, *, session: Session | None = None) -> bool:
         """Keep one of ``owner_id``'s reads for its hit retention rather than the normal one, because it is linked

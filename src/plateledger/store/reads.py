@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 import shutil
 import tempfile
@@ -24,6 +25,7 @@ from typing import Any, Protocol
 import orjson
 from chdb import session as _chdb_session
 
+from plateledger.core.crashpoints import crashpoint
 from plateledger.core.errors import ConfigurationError, StoreUnavailable
 from plateledger.store import fastpath, sql
 from plateledger.store.cameras import CameraInfo
@@ -150,7 +152,9 @@ class ReadsStore:
             self._apply_part_settings()
             self._upgrade()
             self._query("CREATE DATABASE IF NOT EXISTS staging")
+            self._finish_expiry()
             self._reconcile_keys()
+            shutil.rmtree(path / "shadow", ignore_errors=True)  # a backup's frozen parts, if one was killed
             self._mirror = Mirror(self._query, self._rows, self._tmp)
             self._mirror.load(())
         except Exception as exc:  # chDB raises its own error types for a damaged directory
@@ -521,22 +525,48 @@ class ReadsStore:
             if before_delete is not None:
                 before_delete(counts)
             if any(c.expired for c in counts.values()):
-                # Keys first, computed from the reads they stand for: a crash between the two mutations leaves
-                # fewer keys than reads, which start-up repairs (_reconcile_keys).
-                self._query(
-                    f"ALTER TABLE read_keys DELETE WHERE {mine} AND key IN "
-                    f"(SELECT {sql.READ_KEY} FROM reads WHERE {mine} AND {sql.EXPIRED}) SETTINGS mutations_sync = 2",
-                    params,
-                )
-                self._query(
-                    f"ALTER TABLE reads DELETE WHERE {mine} AND {sql.EXPIRED} SETTINGS mutations_sync = 2", params
-                )
+                crashpoint("retention.audited")
+                self._delete_expired(params)
         deadline = time.monotonic() + (settle_s if any(c.expired for c in counts.values()) else 0.0)
         while True:
             outdated = self.outdated_parts()
             if outdated == 0 or time.monotonic() >= deadline:
                 return ExpiryResult(counts, outdated)
             time.sleep(0.05)
+
+    @property
+    def _expiry_journal(self) -> Path:
+        return self.path / "expiry-pending.json"
+
+    def _delete_expired(self, params: dict[str, Any]) -> None:
+        """Delete the expired reads and their keys, journalled: the condition's parameters are written (and
+        synced) to ``expiry-pending.json`` first and removed once both mutations are done, so a crash between
+        them is completed on the next open (:meth:`_finish_expiry`) with the same condition. Both mutations are
+        idempotent: run again, they delete what is left of the same set. Keys first, computed from the reads they
+        stand for (the keys of reads already deleted cannot be found again)."""
+        journal = self._expiry_journal
+        with tempfile.NamedTemporaryFile(dir=self.path, delete=False) as handle:
+            handle.write(orjson.dumps(params))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, journal)
+        mine = "owner IN {owners:Array(UInt32)}"
+        self._query(
+            f"ALTER TABLE read_keys DELETE WHERE {mine} AND key IN "
+            f"(SELECT {sql.READ_KEY} FROM reads WHERE {mine} AND {sql.EXPIRED}) SETTINGS mutations_sync = 2",
+            params,
+        )
+        crashpoint("retention.keys_deleted")
+        self._query(f"ALTER TABLE reads DELETE WHERE {mine} AND {sql.EXPIRED} SETTINGS mutations_sync = 2", params)
+        journal.unlink()
+
+    def _finish_expiry(self) -> None:
+        """Complete a deletion a crash interrupted (its journal is still there), before anything else runs."""
+        try:
+            params = orjson.loads(self._expiry_journal.read_bytes())
+        except FileNotFoundError:
+            return
+        self._delete_expired(params)
 
     def outdated_parts(self) -> int:
         """Superseded parts of ``reads`` and ``read_keys`` not yet removed from disk."""

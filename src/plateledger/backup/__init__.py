@@ -1,0 +1,1 @@
+"""Backups of a whole data directory and their restore (docs/operations.md, "Backup and restore")."""

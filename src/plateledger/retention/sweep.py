@@ -1,0 +1,75 @@
+"""Retention in the governance store: the copies of read data kept outside the reads store.
+
+* **Quarantined reads** (``quarantined_reads``: reads from vendor camera ids not yet registered, held as their
+  canonical JSON line) go by the read's own time (``ts`` of the line; the time it arrived when the line has none
+  that parses), under the owner's normal limit: a held read is not in the store, so no hold applies to it.
+* **Alert hits** (``alerts``: plate, time, place and camera of the read that matched) go with their read: by the
+  read's time, under the owner's limits, a confirmed hit (which holds its read) at the hit limit. Their webhook
+  delivery log goes with them.
+
+Both run in the transaction of the run's ``retention.completed`` entry, so the counts it records are exactly what
+was deleted, and a crash before it commits deletes nothing here (the rerun does it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+import orjson
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from plateledger.store.models import Alert, QuarantinedRead, WebhookDelivery
+
+CHUNK = 500
+
+
+def read_ms(line: str, received_ms: int) -> int:
+    """The time of a quarantined read's canonical line (epoch ms or ISO 8601), else when it arrived."""
+    try:
+        ts = orjson.loads(line).get("ts")
+        if isinstance(ts, int | float) and not isinstance(ts, bool):
+            return int(ts)
+        if isinstance(ts, str):
+            if ts.strip().lstrip("-").isdigit():
+                return int(ts)
+            return int(datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp() * 1000)
+    except (ValueError, AttributeError, OverflowError):
+        pass
+    return received_ms
+
+
+def _delete_ids(session: Session, model: type[QuarantinedRead] | type[Alert], ids: list[int]) -> None:
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        if model is Alert:
+            session.execute(delete(WebhookDelivery).where(WebhookDelivery.alert_id.in_(chunk)))
+        session.execute(delete(model).where(model.id.in_(chunk)))
+
+
+def sweep_quarantine(session: Session, limits: Mapping[int, tuple[int, int]]) -> int:
+    """Delete the quarantined reads past their owner's normal limit; return how many."""
+    gone: list[int] = []
+    for owner_id, (cutoff, _hit_cutoff) in limits.items():
+        rows = session.execute(
+            select(QuarantinedRead.id, QuarantinedRead.line, QuarantinedRead.received_ms).where(
+                QuarantinedRead.agency_id == owner_id
+            )
+        )
+        gone.extend(row_id for row_id, line, received in rows if read_ms(line, received) < cutoff)
+    _delete_ids(session, QuarantinedRead, gone)
+    return len(gone)
+
+
+def sweep_alerts(session: Session, limits: Mapping[int, tuple[int, int]], held: set[tuple[int, str]]) -> int:
+    """Delete the alert hits whose read retention deletes (the rule of ``store/sql.py``'s EXPIRED); return how
+    many."""
+    gone: list[int] = []
+    for owner_id, (cutoff, hit_cutoff) in limits.items():
+        rows = session.execute(
+            select(Alert.id, Alert.read_id, Alert.read_ms).where(Alert.owner_id == owner_id, Alert.read_ms < cutoff)
+        )
+        gone.extend(alert_id for alert_id, read_id, ts in rows if ts < hit_cutoff or (owner_id, read_id) not in held)
+    _delete_ids(session, Alert, gone)
+    return len(gone)

@@ -24,7 +24,9 @@ from plateledger.core.settings import Settings
 from plateledger.hotlists.importer import Imports
 from plateledger.hotlists.service import HotLists
 from plateledger.images.store import ImageStore
+from plateledger.ingest.reconcile import reconcile
 from plateledger.ingest.service import Ingestor
+from plateledger.ops.readiness import Integrity
 from plateledger.policy.gate import Gate
 from plateledger.reports.access_log import AccessLog
 from plateledger.reports.transparency import TransparencyReports
@@ -70,6 +72,7 @@ class Platform:
     images: ImageStore
     vendor: VendorIngest
     image_views: ImageViews
+    integrity: Integrity
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None, url: str | None = None) -> Platform:
@@ -85,7 +88,18 @@ class Platform:
                 governance.close()
             lock.release()
             raise
+        reads.fault = settings.fault_kill_at
         audit = AuditLog(governance, clock)
+        # The outcome of every batch a stopped process left without one, then the damage found on open.
+        integrity = Integrity(reads=reads, governance=governance, settings=settings, clock=clock)
+        try:
+            reconcile(reads=reads, governance=governance, audit=audit)
+            integrity.inspect(deep=False)
+        except BaseException:
+            reads.close()
+            governance.close()
+            lock.release()
+            raise
         registry = Registry(governance, audit, clock)
         books = Books(governance)
         engine = SearchEngine(audit=audit, gate=Gate(), books=books, clock=clock)
@@ -158,6 +172,7 @@ class Platform:
             images=images,
             vendor=VendorIngest(ingest=ingest, registry=registry, quarantine=quarantine, health=health, images=images),
             image_views=ImageViews(reads=reads, engine=engine, images=images, registry=registry),
+            integrity=integrity,
         )
 
     def close(self) -> None:

@@ -20,7 +20,8 @@ locally).
     ├── Conflict                409  already exists; a data directory already seeded
     ├── DataDirectoryBusy       409  another process holds the embedded store
     ├── ConfigurationError      500  settings refused at start-up
-    └── AuditUnavailable        503  the audit log could not be written: the request fails closed
+    ├── AuditUnavailable        503  the audit log could not be written: the request fails closed
+    └── StorageFull             507  a store's disk is full: nothing of the write was acknowledged
 """
 
 from __future__ import annotations
@@ -158,6 +159,16 @@ class AuditUnavailable(PlateledgerError):
     title = "Audit log unavailable"
     slug = "audit-unavailable"
     exit_code = 7
+
+
+class StorageFull(PlateledgerError):
+    """A store could not write because its disk is full (``detail`` names the store and the path); what the
+    request wanted stored is not acknowledged, and the audit log says exactly what was stored."""
+
+    status = 507
+    title = "Insufficient storage"
+    slug = "storage-full"
+    exit_code = 8
 
 
 def all_error_classes() -> list[type[PlateledgerError]]:

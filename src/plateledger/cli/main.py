@@ -10,7 +10,20 @@ import sys
 import typer
 
 from plateledger import __version__
-from plateledger.cli import admin, alerts, audit, cameras, hotlists, mqtt, reads, reports, retention, serve, sharing
+from plateledger.cli import (
+    admin,
+    alerts,
+    audit,
+    cameras,
+    doctor,
+    hotlists,
+    mqtt,
+    reads,
+    reports,
+    retention,
+    serve,
+    sharing,
+)
 from plateledger.cli.common import err
 from plateledger.cli.output import shown
 from plateledger.core.errors import PlateledgerError
@@ -39,6 +52,7 @@ app.add_typer(hotlists.hotlist, name="hotlist")
 app.command("access-log")(reports.access_log)
 app.add_typer(reports.report, name="report")
 app.add_typer(alerts.alerts, name="alerts")
+app.command("doctor")(doctor.doctor)
 
 
 @app.command("version")

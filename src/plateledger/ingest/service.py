@@ -22,7 +22,14 @@ from plateledger.audit.events import IngestIntent, IngestRefused, ReadsIngested
 from plateledger.audit.log import Actor, AuditLog
 from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock
-from plateledger.core.errors import AuditUnavailable, InvalidInput, PayloadTooLarge, PermissionDenied, PlateledgerError
+from plateledger.core.errors import (
+    AuditUnavailable,
+    InvalidInput,
+    PayloadTooLarge,
+    PermissionDenied,
+    PlateledgerError,
+    StorageFull,
+)
 from plateledger.core.settings import Settings
 from plateledger.ingest.canonical import CsvConverter, jsonl_blocks, open_input
 from plateledger.store.models import Agency
@@ -147,7 +154,7 @@ class Ingestor:
         audit log that cannot be written is raised as it is: nothing was accepted."""
         try:
             yield
-        except AuditUnavailable:
+        except (AuditUnavailable, StorageFull):  # not a refusal of the input: nothing to audit it with
             raise
         except PlateledgerError as refusal:
             self._audit.append(actor, IngestRefused(reason=f"{prefix}{refusal.detail}"[:300]))

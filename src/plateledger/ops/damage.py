@@ -10,7 +10,7 @@ checksums fail. ``plateledger doctor`` prints a :class:`Damage`; ``/readyz`` fai
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -62,7 +62,17 @@ class Damage:
             f"{'unknown' if part.rows is None else part.rows} rows) at {part.path}"
             for part in self.broken
         ]
-        lines += [f"damaged part: {f.table}/{f.part} fails its checksums: {f.message}" for f in self.faults]
+        for fault in self.faults:
+            rows = "unknown" if fault.rows is None else str(fault.rows)
+            owners = (
+                "owners unreadable"
+                if fault.owners is None
+                else "owners " + ", ".join(f"{o}: {n} reads" for o, n in sorted(fault.owners.items()))
+            )
+            lines.append(
+                f"damaged part: {fault.table}/{fault.part} ({rows} rows; {owners}) fails its checksums, so searches "
+                f"that read it fail: {fault.message}"
+            )
         for gap in self.gaps:
             records = []
             if gap.audited is not None:
@@ -102,7 +112,10 @@ class Damage:
                 {"table": p.table, "part": p.name, "reason": p.reason, "rows": p.rows, "path": p.path}
                 for p in self.broken
             ],
-            "failed_checksums": [{"table": f.table, "part": f.part, "message": f.message} for f in self.faults],
+            "failed_checksums": [
+                {"table": f.table, "part": f.part, "rows": f.rows, "owners": f.owners, "message": f.message}
+                for f in self.faults
+            ],
             "owners": [
                 {"owner": g.owner, "stored": g.stored, "audited": g.audited, "keys": g.keys, "missing": g.missing}
                 for g in self.gaps
@@ -140,7 +153,10 @@ def inspect(reads: ReadsStore, governance: Governance, *, deep: bool) -> Damage:
         slugs = {int(i): str(s) for i, s in session.execute(select(Agency.id, Agency.slug))}
     keys = {slugs.get(o, str(o)): pair for o, pair in reads.keys_at_open.items()}
     if deep:
-        damage.faults = reads.failed_checks()
+        damage.faults = [
+            replace(f, owners={slugs.get(int(o), o): n for o, n in f.owners.items()} if f.owners else f.owners)
+            for f in reads.failed_checks()
+        ]
         stored = {slugs.get(o, str(o)): n for o, n in reads.counts_by_owner().items()}
         audited = audited_by_owner(governance)
         for owner in sorted(set(stored) | set(audited) | set(keys)):

@@ -43,6 +43,10 @@ class PartFault:
     table: str
     part: str
     message: str
+    #: Rows of the part (``system.parts``), and its reads per owner (the id, as text, where the owner column
+    #: still reads; ``ops/damage.py`` puts slugs in its place).
+    rows: int | None = None
+    owners: dict[str, int] | None = None
 
 
 def _rows_of(path: Path) -> int | None:
@@ -68,5 +72,41 @@ def failed_checks(rows: Rows) -> list[PartFault]:
     for table in TABLES:
         for part, passed, message in rows(f"CHECK TABLE {table} SETTINGS check_query_single_value_result = 0", None):
             if not int(passed):
-                faults.append(PartFault(table, str(part), str(message).splitlines()[0][:300]))
+                faults.append(_fault(rows, table, str(part), str(message).splitlines()[0][:300]))
     return faults
+
+
+def _fault(rows: Rows, table: str, part: str, message: str) -> PartFault:
+    """A failed part with its row count and, where its ``owner`` column can still be read, its owners."""
+    params: dict[str, Any] = {"t": table, "part": part}
+    found = rows(
+        "SELECT rows FROM system.parts WHERE database = currentDatabase() AND table = {t:String} AND active "
+        "AND name = {part:String}",
+        params,
+    )
+    count = int(found[0][0]) if found else None
+    owners: dict[str, int] | None = None
+    if table == "reads":
+        try:
+            owners = {
+                str(o): int(n)
+                for o, n in rows("SELECT owner, count() FROM reads WHERE _part = {part:String} GROUP BY owner", params)
+            }
+        except Exception:  # noqa: BLE001 - the damage may be in the owner column itself
+            owners = None
+    return PartFault(table, part, message, count, owners)
+
+
+def detach(query: Callable[[str, dict[str, Any] | None], Any], rows: Rows, fault: PartFault) -> None:
+    """Detach ``fault``'s part and name it ``broken_<part>`` in ``detached/``, as ClickHouse names a part it found
+    broken, so it is reported (and kept) like one."""
+    if fault.table not in TABLES:
+        raise ValueError(f"not a reads-store table: {fault.table}")
+    query(f"ALTER TABLE {fault.table} DETACH PART {{part:String}}", {"part": fault.part})
+    for name, path in rows(
+        "SELECT name, path FROM system.detached_parts WHERE database = currentDatabase() AND table = {t:String} "
+        "AND name = {part:String}",
+        {"t": fault.table, "part": fault.part},
+    ):
+        source = Path(str(path))
+        source.rename(source.parent / f"broken_{name}")

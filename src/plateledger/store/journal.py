@@ -24,7 +24,11 @@ from plateledger.core.errors import StorageFull
 
 _STRUCTURE = "batch UInt32, owner UInt32, key UInt64"
 #: How ClickHouse and the OS word a full disk (ENOSPC, or a reservation ClickHouse refused).
-_DISK_FULL = re.compile(r"No space left on device|errno: 28|NOT_ENOUGH_SPACE|Not enough space|Cannot reserve", re.I)
+_DISK_FULL = re.compile(
+    r"No space left on device|errno: 28|NOT_ENOUGH_SPACE|Not enough space|Cannot reserve|database or disk is full|"
+    r"could not extend file",
+    re.I,
+)
 
 
 def is_disk_full(error: BaseException) -> bool:
@@ -37,7 +41,9 @@ def is_disk_full(error: BaseException) -> bool:
 def storage_full(where: Path, error: BaseException) -> StorageFull:
     """The error a full disk under ``where`` raises, naming the store and the engine's words."""
     first = (str(error).splitlines() or [error.__class__.__name__])[0][:200]
-    return StorageFull(f"disk full: the reads store at {where} could not write ({first}); nothing of it was stored")
+    return StorageFull(
+        f"disk full: the reads store at {where} could not write ({first}); the write is not acknowledged"
+    )
 
 
 @dataclass(frozen=True)

@@ -515,6 +515,10 @@ class ReadsStore:
         """Attached parts whose checksums fail (reads the whole store)."""
         return damage.failed_checks(self._rows)
 
+    def detach_damaged(self, fault: damage.PartFault) -> None:
+        """Detach a part that fails its checksums, as ``broken`` (``store/damage.py``)."""
+        damage.detach(self._query, self._rows, fault)
+
     def counts_by_owner(self) -> dict[int, int]:
         """Reads per owner id."""
         return {int(o): int(c) for o, c in self._rows("SELECT owner, count() FROM reads GROUP BY owner")}
@@ -565,6 +569,10 @@ class ReadsStore:
     # -- statistics -------------------------------------------------------------------------------------------
     def count(self) -> int:
         return int(self._scalar("SELECT count() FROM reads"))
+
+    def key_count(self) -> int:
+        """Keys in ``read_keys`` (one per stored read while the two agree)."""
+        return int(self._scalar("SELECT count() FROM read_keys"))
 
     def bytes_on_disk(self) -> int:
         return int(

@@ -22,7 +22,7 @@ from plateledger.core.errors import ConfigurationError, StorageFull
 from plateledger.core.settings import load_settings
 from plateledger.ops.damage import audited_by_owner
 from plateledger.platform import Platform
-from tests.support import HOUR_MS, NOW_MS, METRICS_TOKEN, opened, seed_agency
+from tests.support import HOUR_MS, METRICS_TOKEN, NOW_MS, opened, seed_agency
 
 
 def random_reads(count: int, camera: str, tag: str) -> list[dict[str, object]]:
@@ -92,7 +92,8 @@ def test_disk_full_during_http_ingest_is_507_and_audit_equals_store(small_disk: 
                 assert "disk full" in problem["detail"]
             if statuses[-3:] == [507, 507, 507]:
                 break
-        assert 507 in statuses and 200 in statuses
+        assert 507 in statuses
+        assert 200 in statuses
     grow(small_disk)
     with opened(settings, FixedClock(NOW_MS)) as platform:
         assert platform.reads.count() == acknowledged

@@ -26,8 +26,7 @@ def doctor(
     part, the owners and the reads affected, and what to do. Exits 1 when damage is found."""
     with opened(data) as platform:
         if detach_damaged:
-            for fault in platform.reads.failed_checks():
-                platform.reads.detach_damaged(fault)
+            for fault in platform.integrity.detach_damaged():
                 out.print(f"detached {shown(fault.table)}/{shown(fault.part)} as broken")
         damage = platform.integrity.inspect(deep=True)
     if json:

@@ -162,8 +162,9 @@ class AuditUnavailable(PlateledgerError):
 
 
 class StorageFull(PlateledgerError):
-    """A store could not write because its disk is full (``detail`` names the store and the path); what the
-    request wanted stored is not acknowledged, and the audit log says exactly what was stored."""
+    """A store's disk is full: the write was not acknowledged.
+
+    ``detail`` names the store and the path; the audit log says exactly what was stored."""
 
     status = 507
     title = "Insufficient storage"

@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from plateledger.core.clock import Clock
 from plateledger.core.settings import Settings
 from plateledger.ops.damage import Damage, inspect
+from plateledger.store.damage import PartFault
 from plateledger.store.governance import Governance
 from plateledger.store.models import AuditHead
 from plateledger.store.reads import ReadsStore
@@ -77,6 +78,15 @@ class Integrity:
             self._deep, self._deep_at_ms = damage, self.clock.now_ms()
         self.alarm(damage)
         return damage
+
+    def detach_damaged(self) -> list[PartFault]:
+        """Detach every part failing its checksums, as broken (searches then stop failing on it; the part and
+        the reads it held are reported as a broken part and missing reads). Returns the parts detached."""
+        faults = self.reads.failed_checks()
+        for fault in faults:
+            self.reads.detach_damaged(fault)
+            log.error("DAMAGE: detached %s/%s as broken (it failed its checksums)", fault.table, fault.part)
+        return faults
 
     def alarm(self, damage: Damage) -> None:
         for line in damage.lines():

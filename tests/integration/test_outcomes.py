@@ -158,3 +158,25 @@ def test_kill_9_at_each_step_of_a_cli_ingest(tmp_path: Path, step: str) -> None:
         platform.ingest.ingest_file(SYSTEM, kit, source, fmt="jsonl")
         assert platform.reads.count() == 500
         assert_records_agree(platform, "bay")
+
+
+def test_a_batch_is_audited_as_intent_then_outcome_and_duplicates_alone(platform: Platform) -> None:
+    kit = seed_agency(platform, "bay")
+    batch = random_reads(20, "bay-fixed", "d")
+    lines = [orjson.dumps(r) for r in batch]
+    for _ in range(2):
+        platform.ingest.store_lines(kit.device.actor, kit.agency, lines, channel="http", source="api")
+    [intent] = platform.audit.entries(action="ingest.intent")
+    assert orjson.loads(intent.counts) == {"to_store": 20, "duplicates": 0, "rejected": 0}
+    first, again = entries(platform, "ingest.batch")
+    assert first == (
+        "ok",
+        {"owner": "bay", "channel": "http", "source": "api", "intent": intent.seq},
+        {"stored": 20, "duplicates": 0, "rejected": 0},
+    )
+    assert again == (
+        "ok",
+        {"owner": "bay", "channel": "http", "source": "api"},
+        {"stored": 0, "duplicates": 20, "rejected": 0},
+    )
+    assert_records_agree(platform, "bay")

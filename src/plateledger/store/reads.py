@@ -298,8 +298,8 @@ class ReadsStore:
 
         ``before_commit`` is called with the batch's counts after validation and before anything is inserted;
         if it raises (the audit log could not be written), nothing of the batch is stored. A batch with reads to
-        insert has ``intent`` set by then: its keys are journalled (``store/journal.py``). ``after_commit`` is
-        called after the insert with the batch's counts and None, or, when the insert failed, with the counts of
+        insert has ``intent`` set by then: its keys are journalled (``store/journal.py``). For such a batch,
+        ``after_commit`` is called after the insert with the batch's counts and None, or, when the insert failed, with the counts of
         what was really stored (``stored``: the batch's reads found in the store) and the error, which is then
         raised. An error ``after_commit`` raises is raised instead of returning the result (the reads stay
         stored; the intent file is kept for the start-up reconciliation). A full disk raises
@@ -438,6 +438,8 @@ class ReadsStore:
                 self._fault("after-insert")
             finished = True
             for pending, result in zip(group[:committed], results[:committed], strict=True):
+                if not result.intent:  # nothing to insert: its before_commit entry was its outcome
+                    continue
                 try:
                     if pending.after_commit is not None:
                         pending.after_commit(result, failure)

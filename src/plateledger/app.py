@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plateledger import __version__, web
 from plateledger.alerts.delivery import Broker
-from plateledger.api import docs, problems
+from plateledger.api import docs, openapi, problems
 from plateledger.api.limits import BodyLimit, route_limits
 from plateledger.api.metrics_auth import require_metrics_token
 from plateledger.api.redact import install_log_filter
@@ -145,6 +145,7 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
     app.state.broker = Broker(platform.alerts, heartbeat_s=platform.settings.alert_heartbeat_s)
     problems.install(app)
     _errors(app, platform)
+    openapi.install(app)
     install_log_filter()
     docs.install(app)
     _metrics(app, platform, collectors)
@@ -155,7 +156,8 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    @app.get("/readyz", tags=["health"])
+    # Not in the OpenAPI document (like /metrics): a probe's JSON, 503 while not ready, not a problem+json error.
+    @app.get("/readyz", include_in_schema=False)
     def readyz() -> Response:
         """Readiness: each check named, with its result (503 while any fails; docs/operations.md)."""
         readiness = platform.integrity.readiness()

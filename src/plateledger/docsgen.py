@@ -79,8 +79,10 @@ def api_reference() -> str:
         "# HTTP API reference",
         "",
         "Generated from the OpenAPI document (`/openapi.json`) by `python -m plateledger.docsgen`; do not edit.",
-        "Authenticate with `Authorization: Bearer <token>`. Errors are RFC 9457 `application/problem+json`:",
-        "`type`, `title`, `status`, `detail`, `instance`, and `field` when one field is at fault.",
+        "Authenticate with `Authorization: Bearer <token>` (the `bearer` security scheme) wherever an operation",
+        "says so. Errors are RFC 9457 `application/problem+json` (schema `Problem`): `type`, `title`, `status`,",
+        "`detail`, `instance`, and `field` when one field is at fault. A method a path does not have is a 405",
+        "whose `Allow` header names those it has.",
         "",
         "| status | type | when |",
         "|---|---|---|",
@@ -98,12 +100,24 @@ def api_reference() -> str:
                 lines += ["| parameter | in | required | description |", "|---|---|---|---|"]
                 for p in params:
                     desc = p.get("description", "") or p.get("schema", {}).get("description", "")
+                    values = _enum_values(p.get("schema", {}))
+                    if values:
+                        desc = f"{desc} (one of {', '.join(f'`{v}`' for v in values)})".strip()
                     required = "yes" if p.get("required") else "no"
                     lines.append(f"| `{p['name']}` | {p['in']} | {required} | {_cell(desc)} |")
                 lines.append("")
             codes = ", ".join(sorted(op.get("responses", {})))
-            lines += [f"Responses: {codes}", ""]
+            token = "bearer token" if op.get("security") else "none (public)"
+            lines += [f"Token: {token}. Responses: {codes}", ""]
     return "\n".join(lines)
+
+
+def _enum_values(schema: dict[str, Any]) -> list[str]:
+    """The closed vocabulary of a parameter's schema (``enum``, possibly inside ``anyOf`` with null)."""
+    for option in schema.get("anyOf", [schema]):
+        if "enum" in option:
+            return [str(v) for v in option["enum"]]
+    return []
 
 
 def configuration_reference() -> str:
@@ -129,7 +143,34 @@ def configuration_reference() -> str:
     return "\n".join(lines)
 
 
-GENERATED = {"cli.md": cli_reference, "api.md": api_reference, "configuration.md": configuration_reference}
+def permissions_reference() -> str:
+    from plateledger.policy.actions import markdown_table
+
+    intro = (
+        "# Permissions\n\n"
+        "Generated from `plateledger.policy.actions.TABLE` by `python -m plateledger.docsgen`; do not edit by hand.\n\n"
+        "Every management and read operation is an *action*. Each service calls `require(who, action, agency)` "
+        "before it acts: the API, the web UI and the CLI reach the same check, so a refusal reads the same "
+        "through each door. A refusal is appended to the audit log as `action.refused` (with the action, the "
+        "reason and the agency asked for) before the error is returned; if that append fails, the request "
+        "fails with 503 (fail closed).\n\n"
+        "- **roles**: the roles that may do it; **agency**: *own agency* when the role must belong to the "
+        "agency acted on (agency A's admin cannot manage agency B), *any agency* when the target does not "
+        "matter.\n"
+        "- **console**: whether an operator at the command line, acting locally on the data directory (no "
+        "token), may do it. Commands that take `--token` act as that token's user instead.\n"
+        "- What a search may *read* is not decided here but by each data owner's policy and sharing agreements "
+        "([sharing.md](sharing.md)); this table only says who may ask.\n\n"
+    )
+    return intro + markdown_table()
+
+
+GENERATED = {
+    "cli.md": cli_reference,
+    "api.md": api_reference,
+    "configuration.md": configuration_reference,
+    "permissions.md": permissions_reference,
+}
 
 
 def main() -> None:

@@ -113,9 +113,9 @@ def test_disk_full_during_cli_ingest_is_storage_full_and_audit_equals_store(smal
         ["ingest", str(source), "--agency", "bay", "--data", str(settings.data)],
         env={"PLATELEDGER_INGEST_CHUNK_BYTES": str(1024 * 1024)},
     )
-    # main() prints the error's one line and exits with its code (8).
+    # main() prints the error's one line and exits with its code (9).
     assert isinstance(result.exception, StorageFull), result.output
-    assert StorageFull.exit_code == 8
+    assert StorageFull.exit_code == 9
     assert "disk full" in result.exception.detail
     grow(small_disk)
     with opened(settings, FixedClock(NOW_MS)) as platform:

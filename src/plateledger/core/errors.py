@@ -21,6 +21,7 @@ locally).
     ├── DataDirectoryBusy       409  another process holds the embedded store
     ├── ConfigurationError      500  settings refused at start-up
     ├── AuditUnavailable        503  the audit log could not be written: the request fails closed
+    ├── StoreUnavailable        503  the reads store's engine refused or failed a query (its text is logged, never sent)
     └── StorageFull             507  a store's disk is full: nothing of the write was acknowledged
 """
 
@@ -161,6 +162,16 @@ class AuditUnavailable(PlateledgerError):
     exit_code = 7
 
 
+class StoreUnavailable(PlateledgerError):
+    """The reads store's engine refused or failed a statement. The engine's own text goes to the log, never to
+    the client; a search that meets it is refused and audited."""
+
+    status = 503
+    title = "Reads store unavailable"
+    slug = "store-unavailable"
+    exit_code = 8
+
+
 class StorageFull(PlateledgerError):
     """A store's disk is full: the write was not acknowledged.
 
@@ -169,7 +180,7 @@ class StorageFull(PlateledgerError):
     status = 507
     title = "Insufficient storage"
     slug = "storage-full"
-    exit_code = 8
+    exit_code = 9
 
 
 def all_error_classes() -> list[type[PlateledgerError]]:

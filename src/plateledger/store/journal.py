@@ -12,6 +12,7 @@ in the store before it, and in no other batch of the pass), so the count is exac
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import re
 import uuid
@@ -22,6 +23,7 @@ from typing import Any
 
 from plateledger.core.errors import StorageFull
 
+_log = logging.getLogger("plateledger.store.reads")
 _STRUCTURE = "batch UInt32, owner UInt32, key UInt64"
 #: How ClickHouse and the OS word a full disk (ENOSPC, or a reservation ClickHouse refused).
 _DISK_FULL = re.compile(
@@ -31,19 +33,21 @@ _DISK_FULL = re.compile(
 )
 
 
-def is_disk_full(error: BaseException) -> bool:
-    """Whether ``error`` (an OSError or an engine's error) says the disk is full."""
+def is_disk_full(error: BaseException | str) -> bool:
+    """Whether ``error`` (an OSError, an engine's error or its text) says the disk is full."""
     if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
         return True
     return _DISK_FULL.search(str(error)) is not None
 
 
-def storage_full(where: Path, error: BaseException) -> StorageFull:
-    """The error a full disk under ``where`` raises, naming the store and the engine's words."""
-    first = (str(error).splitlines() or [error.__class__.__name__])[0][:200]
-    return StorageFull(
-        f"disk full: the reads store at {where} could not write ({first}); the write is not acknowledged"
-    )
+def storage_full(where: Path, error: BaseException | str) -> StorageFull:
+    """The error a full disk under ``where`` raises. The client reads that the disk is full; the path and the
+    engine's or the OS's words go to the operator's log (and stay as a note on the error)."""
+    text = str(error) or error.__class__.__name__
+    _log.error("disk full: the reads store at %s could not write: %s", where, text[:2000])
+    full = StorageFull("disk full: the reads store could not write; the write is not acknowledged")
+    full.add_note(f"{where}: {text}")
+    return full
 
 
 @dataclass(frozen=True)

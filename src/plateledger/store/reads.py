@@ -9,6 +9,7 @@ them. chDB runs one statement at a time per process, so every call holds ``self.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import shutil
@@ -23,7 +24,7 @@ from typing import Any, Protocol
 import orjson
 from chdb import session as _chdb_session
 
-from plateledger.core.errors import ConfigurationError
+from plateledger.core.errors import ConfigurationError, StoreUnavailable
 from plateledger.store import damage, fastpath, sql
 from plateledger.store.cameras import CameraInfo
 from plateledger.store.journal import Journal, is_disk_full, kill_here, storage_full
@@ -32,6 +33,7 @@ from plateledger.store.queries import AreaQuery, PlateQuery, StoredRead, area_sq
 
 #: chDB ships no type information.
 chdb_session: Any = _chdb_session
+_log = logging.getLogger(__name__)
 
 
 class OwnerWindows(Protocol):
@@ -88,6 +90,15 @@ class _Pending:
     now_ms: int
     result: BatchResult | None = None
     error: BaseException | None = None
+
+
+def _engine_failed(text: str) -> StoreUnavailable:
+    """The error for a statement chDB refused or failed: the engine's text is logged and kept as a note for the
+    operator (start-up errors show it), never put in the detail a client sees."""
+    _log.error("reads store statement failed: %s", text[:2000])
+    error = StoreUnavailable("the reads store could not answer; the operator's log has the engine's message")
+    error.add_note(text)
+    return error
 
 
 @dataclass(frozen=True)
@@ -155,7 +166,8 @@ class ReadsStore:
             self._mirror.load(())
         except Exception as exc:  # chDB raises its own error types for a damaged directory
             self._session.close()
-            first = str(exc).splitlines()[0][:300] if str(exc) else exc.__class__.__name__
+            text = "\n".join(getattr(exc, "__notes__", ())) or str(exc)
+            first = text.splitlines()[0][:300] if text else exc.__class__.__name__
             raise ConfigurationError(f"reads store at {path} cannot be opened: {first}") from exc
 
     # -- plumbing -------------------------------------------------------------------------------------------
@@ -163,15 +175,13 @@ class ReadsStore:
         with self._lock:
             try:
                 result = self._session.query(statement, fmt, params=params or {})
-            except Exception as error:  # chDB raises its own error types
+            except RuntimeError as error:  # chDB's ChdbError
                 if is_disk_full(error):
-                    raise storage_full(self.path, error) from error
-                raise
+                    raise storage_full(self.path, str(error)) from error
+                raise _engine_failed(str(error)) from error
         if result is not None and getattr(result, "has_error", lambda: False)():
-            failure = RuntimeError(result.error_message())
-            if is_disk_full(failure):
-                raise storage_full(self.path, failure)
-            raise failure
+            text = result.error_message()
+            raise storage_full(self.path, text) if is_disk_full(text) else _engine_failed(text)
         return result
 
     def _rows(self, statement: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
@@ -299,10 +309,10 @@ class ReadsStore:
         ``before_commit`` is called with the batch's counts after validation and before anything is inserted;
         if it raises (the audit log could not be written), nothing of the batch is stored. A batch with reads to
         insert has ``intent`` set by then: its keys are journalled (``store/journal.py``). For such a batch,
-        ``after_commit`` is called after the insert with the batch's counts and None, or, when the insert failed, with the counts of
-        what was really stored (``stored``: the batch's reads found in the store) and the error, which is then
-        raised. An error ``after_commit`` raises is raised instead of returning the result (the reads stay
-        stored; the intent file is kept for the start-up reconciliation). A full disk raises
+        ``after_commit`` is called after the insert with the batch's counts and None, or, when the insert failed,
+        with the counts of what was really stored (``stored``: the batch's reads found in the store) and the
+        error, which is then raised. An error ``after_commit`` raises is raised instead of returning the result
+        (the reads stay stored; the intent file is kept for the start-up reconciliation). A full disk raises
         :class:`~plateledger.core.errors.StorageFull`.
 
         Batches that arrive while another is being written are written together, in one pass (group commit):

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import FastAPI, Header, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
@@ -87,6 +88,19 @@ def _metrics(app: FastAPI, platform: Platform, collectors: Sequence[Collector]) 
         ["agency"],
         registry=registry,
     )
+    ready = Gauge("plateledger_ready", "1 while every readiness check passes (GET /readyz)", registry=registry)
+    ready_check = Gauge("plateledger_ready_check", "1 while this readiness check passes", ["check"], registry=registry)
+    check_seconds = Gauge(
+        "plateledger_ready_check_seconds", "How long the readiness check took", ["check"], registry=registry
+    )
+    broken_parts = Gauge(
+        "plateledger_damaged_parts",
+        "Reads-store parts detached as broken or failing their checksums",
+        registry=registry,
+    )
+    reads_missing = Gauge(
+        "plateledger_reads_missing", "Reads on record (audit log, read_keys) but not in the store", registry=registry
+    )
     app.add_middleware(_Observe, requests=requests, latency=latency)
 
     @app.get("/metrics", include_in_schema=False)
@@ -96,6 +110,13 @@ def _metrics(app: FastAPI, platform: Platform, collectors: Sequence[Collector]) 
         silent.clear()
         for agency, count in platform.health.silent_counts().items():
             silent.labels(agency).set(count)
+        readiness = platform.integrity.readiness()
+        ready.set(int(readiness.ready))
+        for check in readiness.checks:
+            ready_check.labels(check.name).set(int(check.ok))
+            check_seconds.labels(check.name).set(check.seconds)
+        broken_parts.set(len(readiness.damage.broken) + len(readiness.damage.faults))
+        reads_missing.set(readiness.damage.missing)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -137,6 +158,13 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
+
+    # Not in the OpenAPI document (like /metrics): a probe's JSON, 503 while not ready, not a problem+json error.
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> Response:
+        """Readiness: each check named, with its result (503 while any fails; docs/operations.md)."""
+        readiness = platform.integrity.readiness()
+        return JSONResponse(readiness.as_json(), status_code=200 if readiness.ready else 503)
 
     app.include_router(reads.router)
     app.include_router(ingest.router)

@@ -28,7 +28,9 @@ from plateledger.core.settings import Settings
 from plateledger.hotlists.importer import Imports
 from plateledger.hotlists.service import HotLists
 from plateledger.images.store import ImageStore
+from plateledger.ingest.reconcile import reconcile
 from plateledger.ingest.service import Ingestor
+from plateledger.ops.readiness import Integrity
 from plateledger.policy.gate import Gate
 from plateledger.reports.access_log import AccessLog
 from plateledger.reports.audit_entries import AuditEntries
@@ -77,6 +79,7 @@ class Platform:
     vendor: VendorIngest
     image_views: ImageViews
     backups: Backups
+    integrity: Integrity
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None, url: str | None = None) -> Platform:
@@ -92,7 +95,18 @@ class Platform:
                 governance.close()
             lock.release()
             raise
+        reads.fault = settings.fault_kill_at
         audit = AuditLog(governance, clock)
+        # The outcome of every batch a stopped process left without one, then the damage found on open.
+        integrity = Integrity(reads=reads, governance=governance, settings=settings, clock=clock)
+        try:
+            reconcile(reads=reads, governance=governance, audit=audit)
+            integrity.inspect(deep=False)
+        except BaseException:
+            reads.close()
+            governance.close()
+            lock.release()
+            raise
         registry = Registry(governance, audit, clock)
         books = Books(governance)
         engine = SearchEngine(audit=audit, gate=Gate(), books=books, clock=clock)
@@ -175,6 +189,7 @@ class Platform:
                 images_dir=settings.images_dir,
                 clock=clock,
             ),
+            integrity=integrity,
         )
 
     @classmethod

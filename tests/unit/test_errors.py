@@ -68,3 +68,23 @@ def test_exit_codes_tell_a_spent_budget_from_other_refusals() -> None:
 def test_field_invalid_names_the_field_and_the_rule() -> None:
     error = FieldInvalid("case_number", "required")
     assert (error.field, error.rule, error.detail) == ("case_number", "required", "case_number: required")
+
+
+def test_exit_codes_tell_the_failures_apart() -> None:
+    """Scripts branch on the CLI's exit code: a new kind of failure takes a code of its own. A subclass may share
+    its parent's (every input error exits 2); otherwise only the two credential refusals share 3, on purpose."""
+
+    def family(cls: type[PlateledgerError]) -> str:
+        """The topmost ancestor below PlateledgerError with the same exit code."""
+        for base in reversed(cls.__mro__):
+            below_root = issubclass(base, PlateledgerError) and base is not PlateledgerError
+            if below_root and base.exit_code == cls.exit_code:
+                return base.__name__
+        return cls.__name__
+
+    by_code: dict[int, set[str]] = {}
+    for cls in CLASSES:
+        if cls is not PlateledgerError:
+            by_code.setdefault(cls.exit_code, set()).add(family(cls))
+    clashes = {code: names for code, names in by_code.items() if len(names) > 1}
+    assert clashes == {3: {"AuthenticationFailed", "PermissionDenied"}}, clashes

@@ -184,7 +184,12 @@ class ActionRefused(AuditEvent):
 
 @dataclass(frozen=True)
 class ReadsIngested(AuditEvent):
-    """One ingest batch (an HTTP request or a file chunk) with its stored / duplicate / rejected counts."""
+    """One ingest batch (an HTTP request or a file chunk) with its stored / duplicate / rejected counts: what was
+    really stored. ``outcome``: ``ok``; ``failed`` when the insert failed (a full disk: ``stored`` counts the batch's
+    reads found in the store afterwards, usually 0); ``recovered`` when the start-up reconciliation wrote it for a
+    batch whose process stopped before its outcome (``stored`` counted in the store). ``intent``: the sequence
+    number of the batch's ``ingest.intent`` entry (absent when nothing was to be inserted); ``not_stored``: reads
+    the intent announced that are not in the store (absent when 0)."""
 
     action: ClassVar[str] = "ingest.batch"
     owner: str = ""
@@ -193,12 +198,46 @@ class ReadsIngested(AuditEvent):
     stored: int = 0
     duplicates: int = 0
     rejected: int = 0
+    intent: int | None = None
+    not_stored: int = 0
+    error: str = ""
 
     def params(self) -> Json:
-        return {"owner": self.owner, "channel": self.channel, "source": self.source}
+        params: Json = {"owner": self.owner, "channel": self.channel, "source": self.source}
+        if self.intent is not None:
+            params["intent"] = self.intent
+        if self.error:
+            params["error"] = self.error
+        return params
 
     def counts(self) -> Json:
-        return {"stored": self.stored, "duplicates": self.duplicates, "rejected": self.rejected}
+        counts: Json = {"stored": self.stored, "duplicates": self.duplicates, "rejected": self.rejected}
+        if self.not_stored:
+            counts["not_stored"] = self.not_stored
+        return counts
+
+
+@dataclass(frozen=True)
+class IngestIntent(AuditEvent):
+    """A batch about to insert reads, appended after validation and before the insert (if the append fails,
+    nothing is inserted). It claims nothing stored: ``to_store`` is what the insert will try. Its ``ingest.batch``
+    entry follows with what was stored (``params.intent`` names this entry). ``batch``: the batch's keys on disk
+    (``<intent file>/<batch>`` under ``DATA/reads/intents/``), kept until the outcome is written."""
+
+    action: ClassVar[str] = "ingest.intent"
+    owner: str = ""
+    channel: str = ""
+    source: str = ""
+    batch: str = ""
+    to_store: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+
+    def params(self) -> Json:
+        return {"owner": self.owner, "channel": self.channel, "source": self.source, "batch": self.batch}
+
+    def counts(self) -> Json:
+        return {"to_store": self.to_store, "duplicates": self.duplicates, "rejected": self.rejected}
 
 
 @dataclass(frozen=True)

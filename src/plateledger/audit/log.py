@@ -27,6 +27,7 @@ from plateledger.audit.events import AuditEvent
 from plateledger.core.clock import Clock
 from plateledger.core.errors import AuditUnavailable
 from plateledger.store.governance import Governance
+from plateledger.store.journal import is_disk_full
 from plateledger.store.models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
@@ -163,7 +164,10 @@ class AuditLog:
                     session.execute(_MOVE_HEAD, {"head_seq": seq, "head_hash": prev_hash})
             return seqs, value
         except SQLAlchemyError as exc:
-            raise AuditUnavailable(f"audit log append failed, request refused: {exc.__class__.__name__}") from exc
+            cause = " (disk full)" if is_disk_full(exc) else ""
+            raise AuditUnavailable(
+                f"audit log append failed{cause}, request refused: {exc.__class__.__name__}"
+            ) from exc
 
     def entries(
         self,

@@ -18,6 +18,7 @@ from plateledger.cli import (
     audit,
     backup,
     cameras,
+    doctor,
     hotlists,
     mqtt,
     reads,
@@ -81,6 +82,7 @@ app.add_typer(hotlists.hotlist, name="hotlist")
 app.command("access-log")(reports.access_log)
 app.add_typer(reports.report, name="report")
 app.add_typer(alerts.alerts, name="alerts")
+app.command("doctor")(doctor.doctor)
 
 
 @app.command("version")

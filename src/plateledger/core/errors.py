@@ -23,7 +23,8 @@ locally).
     ├── ConfigurationError      500  settings refused at start-up
     ├── BackupInvalid           422  a backup that is incomplete or does not match its manifest: nothing restored
     ├── AuditUnavailable        503  the audit log could not be written: the request fails closed
-    └── StoreUnavailable        503  the reads store's engine refused or failed a query (its text is logged, never sent)
+    ├── StoreUnavailable        503  the reads store's engine refused or failed a query (its text is logged, never sent)
+    └── StorageFull             507  a store's disk is full: nothing of the write was acknowledged
 """
 
 from __future__ import annotations
@@ -193,6 +194,17 @@ class StoreUnavailable(PlateledgerError):
     title = "Reads store unavailable"
     slug = "store-unavailable"
     exit_code = 8
+
+
+class StorageFull(PlateledgerError):
+    """A store's disk is full: the write was not acknowledged.
+
+    ``detail`` names the store and the path; the audit log says exactly what was stored."""
+
+    status = 507
+    title = "Insufficient storage"
+    slug = "storage-full"
+    exit_code = 11
 
 
 def all_error_classes() -> list[type[PlateledgerError]]:

@@ -246,6 +246,25 @@ class Settings(BaseSettings):
         le=1000,
         description="Consecutive failed webhook attempts after which the webhook is disabled (an admin re-enables it).",
     )
+    # -- integrity and readiness (docs/operations.md, "Damage and readiness") --
+    ready_min_free_bytes: int = Field(
+        1 << 30,
+        ge=0,
+        description="GET /readyz fails while the data directory's disk has less free space than this (bytes).",
+    )
+    integrity_check_interval_s: int = Field(
+        3600,
+        ge=0,
+        le=7 * 86400,
+        description="How often GET /readyz re-verifies every reads-store part's checksums (CHECK TABLE, which "
+        "reads the whole store); 0: on every call. Detached (broken) parts are looked for on every call.",
+    )
+    fault_kill_at: Literal["before-insert", "mid-insert", "after-insert"] | None = Field(
+        None,
+        description="Tests only (refused in production): kill the process (SIGKILL) at this step of the next "
+        "ingest batch that stores reads: after its intent entry, between the reads and read_keys inserts, or "
+        "after both inserts and before its outcome entry.",
+    )
 
     # -- running it (docs/operations.md, "Running it") --------------------------------------------------------
     config: Path | None = Field(
@@ -313,6 +332,8 @@ class Settings(BaseSettings):
             raise ValueError("host: binding all interfaces in production is refused; bind 127.0.0.1 behind a TLS proxy")
         if self.environment == "production" and self.webhook_allow_loopback:
             raise ValueError("webhook_allow_loopback: refused in production (webhooks go to public https:// only)")
+        if self.environment == "production" and self.fault_kill_at is not None:
+            raise ValueError("fault_kill_at: a test hook, refused in production")
         if self.mqtt_ingest_url and not self.mqtt_ingest_token:
             raise ValueError("mqtt_ingest_token: required when mqtt_ingest_url is set (a device token of the owner)")
         return self

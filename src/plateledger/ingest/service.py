@@ -18,11 +18,18 @@ import orjson
 
 from plateledger.agencies.registry import Registry
 from plateledger.alerts.matcher import Matcher
-from plateledger.audit.events import IngestRefused, ReadsIngested
+from plateledger.audit.events import IngestIntent, IngestRefused, ReadsIngested
 from plateledger.audit.log import Actor, AuditLog
 from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock
-from plateledger.core.errors import AuditUnavailable, InvalidInput, PayloadTooLarge, PermissionDenied, PlateledgerError
+from plateledger.core.errors import (
+    AuditUnavailable,
+    InvalidInput,
+    PayloadTooLarge,
+    PermissionDenied,
+    PlateledgerError,
+    StorageFull,
+)
 from plateledger.core.settings import Settings
 from plateledger.ingest.canonical import CsvConverter, jsonl_blocks, open_input
 from plateledger.policy.actions import Action, allowed
@@ -64,20 +71,49 @@ class Ingestor:
         return self.store_block(actor, owner, b"\n".join(lines), channel=channel, source=source)
 
     def store_block(self, actor: Actor, owner: Agency, block: bytes, *, channel: str, source: str) -> BatchResult:
-        """Validate and store one block of JSON lines for ``owner``. The batch's audit entry is committed after
-        validation and before the insert: if the audit log cannot be written, nothing of the batch is stored."""
+        """Validate and store one block of JSON lines for ``owner``. The audit log records outcomes: a batch with
+        reads to insert gets an ``ingest.intent`` entry after validation and before the insert (if it cannot be
+        written, nothing of the batch is stored) and an ``ingest.batch`` entry after it with what was stored (a
+        failed insert: ``failed``, with the reads really stored); a batch with nothing to insert gets its
+        ``ingest.batch`` entry alone. A batch whose process stopped in between is completed at the next start-up
+        (``ingest/reconcile.py``). A full disk raises StorageFull."""
+        intents: dict[str, tuple[int, int]] = {}  # batch reference -> (intent entry, reads it announced)
 
-        def audit(result: BatchResult) -> None:
+        def outcome(result: BatchResult, error: BaseException | None = None) -> None:
             self._audit.append(
                 actor,
                 ReadsIngested(
+                    outcome="ok" if error is None else "failed",
                     owner=owner.slug,
                     channel=channel,
                     source=source,
                     stored=result.stored,
                     duplicates=result.duplicates,
                     rejected=len(result.rejected),
+                    intent=intents[result.intent][0] if result.intent in intents else None,
+                    not_stored=intents[result.intent][1] - result.stored if result.intent in intents else 0,
+                    error="" if error is None else str(error)[:300],
                 ),
+            )
+
+        def audit(result: BatchResult) -> None:
+            if not result.stored:
+                outcome(result)
+                return
+            intents[result.intent] = (
+                self._audit.append(
+                    actor,
+                    IngestIntent(
+                        owner=owner.slug,
+                        channel=channel,
+                        source=source,
+                        batch=result.intent,
+                        to_store=result.stored,
+                        duplicates=result.duplicates,
+                        rejected=len(result.rejected),
+                    ),
+                ),
+                result.stored,
             )
 
         if not block.strip():  # nothing to store, but the request is still on the record
@@ -96,6 +132,7 @@ class Ingestor:
             max_read_bytes=self._settings.max_read_bytes,
             source=source,
             before_commit=audit,
+            after_commit=outcome,
         )
         # Hot-list alerts of the reads just stored, inline: after the batch is committed and audited, in order.
         if result.matches and self._matcher is not None:
@@ -119,7 +156,7 @@ class Ingestor:
         audit log that cannot be written is raised as it is: nothing was accepted."""
         try:
             yield
-        except AuditUnavailable:
+        except (AuditUnavailable, StorageFull):  # not a refusal of the input: nothing to audit it with
             raise
         except PlateledgerError as refusal:
             self._audit.append(actor, IngestRefused(reason=f"{prefix}{refusal.detail}"[:300]))

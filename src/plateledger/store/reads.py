@@ -27,8 +27,9 @@ from chdb import session as _chdb_session
 
 from plateledger.core.crashpoints import crashpoint
 from plateledger.core.errors import ConfigurationError, StoreUnavailable
-from plateledger.store import fastpath, sql
+from plateledger.store import damage, fastpath, sql
 from plateledger.store.cameras import CameraInfo
+from plateledger.store.journal import Journal, is_disk_full, kill_here, storage_full
 from plateledger.store.matching import Match, Mirror, MirrorEntry
 from plateledger.store.queries import AreaQuery, PlateQuery, StoredRead, area_sql, ch_array, plate_sql, stored_read
 
@@ -62,6 +63,9 @@ class BatchResult:
     rejected: list[tuple[int, str]] = field(default_factory=list)
     #: The batch's stored reads that matched an active hot-list entry (see ``store/matching.py``).
     matches: list[Match] = field(default_factory=list)
+    #: Where the batch's keys were journalled before its insert (``<intent file>/<batch>``, see
+    #: ``store/journal.py``); '' when the batch had nothing to insert.
+    intent: str = ""
 
     @property
     def total(self) -> int:
@@ -84,6 +88,7 @@ class _Pending:
     country: str
     source: str
     before_commit: Callable[[BatchResult], None] | None
+    after_commit: Callable[[BatchResult, BaseException | None], None] | None
     now_ms: int
     result: BatchResult | None = None
     error: BaseException | None = None
@@ -146,6 +151,12 @@ class ReadsStore:
         self._session = chdb_session.Session(str(path))
         self._tmp = path / "tmp-staging"
         self._tmp.mkdir(exist_ok=True)
+        #: The ``fault_kill_at`` test hook (settings refuse it in production).
+        self.fault: str | None = None
+        #: Per owner id, (reads, read_keys) found at open when the two disagreed (before the keys were rebuilt).
+        self.keys_at_open: dict[int, tuple[int, int]] = {}
+        self._keys_stale = False
+        self.journal = Journal(path / "intents", self._query, self._rows)
         try:
             for statement in sql.SCHEMA:
                 self._query(statement)
@@ -169,9 +180,12 @@ class ReadsStore:
             try:
                 result = self._session.query(statement, fmt, params=params or {})
             except RuntimeError as error:  # chDB's ChdbError
+                if is_disk_full(error):
+                    raise storage_full(self.path, str(error)) from error
                 raise _engine_failed(str(error)) from error
         if result is not None and getattr(result, "has_error", lambda: False)():
-            raise _engine_failed(result.error_message())
+            text = result.error_message()
+            raise storage_full(self.path, text) if is_disk_full(text) else _engine_failed(text)
         return result
 
     def _rows(self, statement: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
@@ -243,11 +257,20 @@ class ReadsStore:
         self._query(f"ALTER TABLE reads MATERIALIZE PROJECTION {sql.AREA_PROJECTION_NAME}")
 
     def _reconcile_keys(self) -> None:
-        """If a crash stopped an insert between ``reads`` and ``read_keys``, rebuild the missing keys."""
+        """If a crash stopped an insert between ``reads`` and ``read_keys``, rebuild the missing keys. What the two
+        held per owner before the rebuild is kept in ``keys_at_open`` (more keys than reads: reads were lost)."""
         reads = int(self._scalar("SELECT count() FROM reads"))
         keys = int(self._scalar("SELECT count() FROM read_keys"))
+        self._keys_stale = False
         if reads == keys:
             return
+        self.keys_at_open = {
+            int(owner): (int(r), int(k))
+            for owner, r, k in self._rows(
+                "SELECT owner, sum(r), sum(k) FROM (SELECT owner, 1 AS r, 0 AS k FROM reads "
+                "UNION ALL SELECT owner, 0, 1 FROM read_keys) GROUP BY owner HAVING sum(r) != sum(k) ORDER BY owner"
+            )
+        }
         self._query("TRUNCATE TABLE read_keys")
         self._query(f"INSERT INTO read_keys SELECT owner, {sql.READ_KEY} FROM reads")
 
@@ -280,6 +303,7 @@ class ReadsStore:
         max_read_bytes: int,
         source: str,
         before_commit: Callable[[BatchResult], None] | None = None,
+        after_commit: Callable[[BatchResult, BaseException | None], None] | None = None,
     ) -> BatchResult:
         """Validate, de-duplicate and store one batch of canonical reads: ``block`` holds one JSON object per line.
 
@@ -287,7 +311,13 @@ class ReadsStore:
         reads, but they keep their place in the numbering.
 
         ``before_commit`` is called with the batch's counts after validation and before anything is inserted;
-        if it raises (the audit log could not be written), nothing of the batch is stored.
+        if it raises (the audit log could not be written), nothing of the batch is stored. A batch with reads to
+        insert has ``intent`` set by then: its keys are journalled (``store/journal.py``). For such a batch,
+        ``after_commit`` is called after the insert with the batch's counts and None, or, when the insert failed,
+        with the counts of what was really stored (``stored``: the batch's reads found in the store) and the
+        error, which is then raised. An error ``after_commit`` raises is raised instead of returning the result
+        (the reads stay stored; the intent file is kept for the start-up reconciliation). A full disk raises
+        :class:`~plateledger.core.errors.StorageFull`.
 
         Batches that arrive while another is being written are written together, in one pass (group commit):
         the SQL validator's fixed cost (~70 ms of query analysis) is paid once per pass, not per batch. Each
@@ -298,7 +328,7 @@ class ReadsStore:
         """
         if not block.strip():
             return BatchResult()
-        pending = _Pending(block, owner, tuple(cameras), country, source, before_commit, now_ms)
+        pending = _Pending(block, owner, tuple(cameras), country, source, before_commit, after_commit, now_ms)
         with self._queue_lock:
             self._queue.append(pending)
         with self._lock:
@@ -315,6 +345,8 @@ class ReadsStore:
         """Stage, validate, de-duplicate and insert the batches of ``group``; set each one's result or error."""
         files: list[Path] = []
         try:
+            if self._keys_stale:  # an earlier pass stored reads but could not store their keys
+                self._reconcile_keys()
             staged = fastpath.staged_rows(
                 [(p.block, p.owner, p.country, p.source, fastpath.camera_positions(p.cameras)) for p in group],
                 now_ms=max(p.now_ms for p in group),
@@ -339,8 +371,13 @@ class ReadsStore:
                 path.unlink(missing_ok=True)
 
     def _staging_file(self, data: bytes) -> Path:
-        with tempfile.NamedTemporaryFile(dir=self._tmp, suffix=".jsonl", delete=False) as handle:
-            handle.write(data)
+        try:
+            with tempfile.NamedTemporaryFile(dir=self._tmp, suffix=".jsonl", delete=False) as handle:
+                handle.write(data)
+        except OSError as error:
+            if is_disk_full(error):
+                raise storage_full(self.path, error) from error
+            raise
         return Path(handle.name)
 
     @staticmethod
@@ -397,36 +434,110 @@ class ReadsStore:
             results[int(batch)].stored = int(fresh)
             results[int(batch)].duplicates = int(valid) - int(fresh)
         try:
-            # Fail closed, batch by batch in arrival order: the batches whose audit entries were written are
-            # stored; from the first whose entry could not be written on, nothing is (a batch's first copies
-            # of reads never depend on a later batch, so the stored prefix is exactly what was audited).
-            committed = 0
-            for pending, result in zip(group, results, strict=True):
-                if pending.before_commit is not None:
-                    try:
-                        pending.before_commit(result)
-                    except Exception as error:  # noqa: BLE001 - handed to this batch and the ones after it
-                        for later in group[committed:]:
-                            later.error = error
-                        break
-                committed += 1
-            # 4. Reads first, then keys: a crash between the two is repaired by _reconcile_keys at start-up.
+            journal = ""
+            if any(r.stored for r in results):
+                journal = self.journal.write("staging.fresh")
+                for number, result in enumerate(results):
+                    if result.stored:
+                        result.intent = f"{journal}/{number}"
+            committed = self._audit_intents(group, results)
+            failure: Exception | None = None
             if any(r.stored for r in results[:committed]):
-                self._query(
-                    f"INSERT INTO reads ({sql.STORED_COLUMNS}) SELECT {sql.STORED_SELECT} FROM staging.fresh "
-                    "WHERE batch < {committed:UInt32}",
-                    {"committed": committed},
-                )
-                self._query(
-                    "INSERT INTO read_keys SELECT owner, key FROM staging.fresh WHERE batch < {committed:UInt32}",
-                    {"committed": committed},
-                )
+                self._fault("before-insert")
+                try:
+                    self._insert(committed)
+                except Exception as error:  # noqa: BLE001 - counted, audited, then handed to each batch
+                    failure = error
+                    self._count_stored(results, committed, params)
+                self._fault("after-insert")
+            finished = True
+            for pending, result in zip(group[:committed], results[:committed], strict=True):
+                if not result.intent:  # nothing to insert: its before_commit entry was its outcome
+                    continue
+                try:
+                    if pending.after_commit is not None:
+                        pending.after_commit(result, failure)
+                except Exception as error:  # noqa: BLE001 - this batch's outcome could not be audited
+                    pending.error = error
+                    finished = False
+                if failure is not None and pending.error is None:
+                    pending.error = failure
+            if journal and finished:
+                self.journal.drop(journal)
+            if failure is None and any(r.stored for r in results[:committed]):
                 # 5. Hot-list matching of what was just stored (only new reads: duplicates never match twice).
                 for match in self._mirror.match(committed, params["now_ms"]):
                     results[match.batch].matches.append(match)
         finally:
             self._drop_staging()
         return results
+
+    @staticmethod
+    def _audit_intents(group: list[_Pending], results: list[BatchResult]) -> int:
+        """Call each batch's ``before_commit`` in arrival order; return how many were audited. Fail closed: from
+        the first batch whose entry could not be written on, nothing is stored (a batch's first copies of reads
+        never depend on a later batch, so the stored prefix is exactly what was audited)."""
+        committed = 0
+        for pending, result in zip(group, results, strict=True):
+            if pending.before_commit is not None:
+                try:
+                    pending.before_commit(result)
+                except Exception as error:  # noqa: BLE001 - handed to this batch and the ones after it
+                    for later in group[committed:]:
+                        later.error = error
+                    break
+            committed += 1
+        return committed
+
+    def _insert(self, committed: int) -> None:
+        """4. Reads first, then keys: a crash between the two is repaired by _reconcile_keys at start-up, and a
+        failure between them by the next pass."""
+        self._query(
+            f"INSERT INTO reads ({sql.STORED_COLUMNS}) SELECT {sql.STORED_SELECT} FROM staging.fresh "
+            "WHERE batch < {committed:UInt32}",
+            {"committed": committed},
+        )
+        self._keys_stale = True
+        self._fault("mid-insert")
+        self._query(
+            "INSERT INTO read_keys SELECT owner, key FROM staging.fresh WHERE batch < {committed:UInt32}",
+            {"committed": committed},
+        )
+        self._keys_stale = False
+
+    def _count_stored(self, results: list[BatchResult], committed: int, params: dict[str, Any]) -> None:
+        """After a failed insert: set each audited batch's ``stored`` to its reads that are in the store."""
+        found = {
+            int(batch): int(count)
+            for batch, count in self._rows(
+                "SELECT batch, count() FROM staging.fresh WHERE batch < {committed:UInt32} AND (owner, key) IN "
+                f"(SELECT owner, {sql.READ_KEY} FROM reads WHERE owner IN {{owners:Array(UInt32)}}) GROUP BY batch",
+                {**params, "committed": committed},
+            )
+        }
+        for number, result in enumerate(results[:committed]):
+            result.stored = found.get(number, 0)
+
+    def _fault(self, point: str) -> None:
+        if self.fault == point:
+            kill_here()
+
+    # -- damage -----------------------------------------------------------------------------------------------
+    def detached_parts(self) -> list[damage.DetachedPart]:
+        """Every detached part of the store's tables (``store/damage.py``)."""
+        return damage.detached_parts(self._rows)
+
+    def failed_checks(self) -> list[damage.PartFault]:
+        """Attached parts whose checksums fail (reads the whole store)."""
+        return damage.failed_checks(self._rows)
+
+    def detach_damaged(self, fault: damage.PartFault) -> None:
+        """Detach a part that fails its checksums, as ``broken`` (``store/damage.py``)."""
+        damage.detach(self._query, self._rows, fault)
+
+    def counts_by_owner(self) -> dict[int, int]:
+        """Reads per owner id."""
+        return {int(o): int(c) for o, c in self._rows("SELECT owner, count() FROM reads GROUP BY owner")}
 
     def _stage_and_validate(self, group: list[_Pending], files: list[Path], params: dict[str, Any]) -> None:
         """The SQL validator: raw lines into ``staging.raw``, then parsed and checked into ``staging.parsed``."""
@@ -474,6 +585,10 @@ class ReadsStore:
     # -- statistics -------------------------------------------------------------------------------------------
     def count(self) -> int:
         return int(self._scalar("SELECT count() FROM reads"))
+
+    def key_count(self) -> int:
+        """Keys in ``read_keys`` (one per stored read while the two agree)."""
+        return int(self._scalar("SELECT count() FROM read_keys"))
 
     def bytes_on_disk(self) -> int:
         return int(

@@ -1,0 +1,1 @@
+"""Operations: damage inspection and readiness of an opened platform (docs/operations.md)."""

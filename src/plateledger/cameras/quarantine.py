@@ -23,7 +23,7 @@ from plateledger.audit.log import Actor, AuditLog
 from plateledger.cameras import require_admin
 from plateledger.core.clock import Clock
 from plateledger.core.errors import Conflict, FieldInvalid, NotFound
-from plateledger.core.text import VISIBLE_64
+from plateledger.core.text import camera_id_problem, check_camera_id
 from plateledger.ingest.service import Ingestor
 from plateledger.store.governance import Governance
 from plateledger.store.models import Agency, Camera, CameraAlias, QuarantinedRead
@@ -107,8 +107,8 @@ class Quarantine:
             room = max(0, self._max - int(stored or 0))
             counts: Counter[str] = Counter()
             for item in held:
-                if not VISIBLE_64.fullmatch(item.vendor_camera):
-                    refused.append((item.index, "camera: must be 1-64 printable characters without spaces"))
+                if (problem := camera_id_problem(item.vendor_camera)) is not None:
+                    refused.append((item.index, f"camera: {problem}"))
                 elif room <= 0:
                     refused.append(
                         (
@@ -170,8 +170,7 @@ class Quarantine:
         """Map ``vendor_camera`` onto the registered ``camera`` and release its quarantined reads."""
         agency = self._registry.agency(agency_slug)
         require_admin(actor, agency)
-        if not VISIBLE_64.fullmatch(vendor_camera):
-            raise FieldInvalid("vendor_camera", "1-64 printable characters without spaces")
+        check_camera_id(vendor_camera, "vendor_camera")
         with self._gov.session() as session:
             target = session.scalars(
                 select(Camera).where(Camera.agency_id == agency.id, Camera.external_id == camera)

@@ -51,8 +51,9 @@ DataOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON")]
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+#: Markup off: camera ids, names and reasons are printed as they are (``[b]`` in an id is text, not style).
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 def settings_for(data: Path | None, **overrides: Any) -> Settings:

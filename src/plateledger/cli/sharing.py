@@ -274,6 +274,6 @@ def presets(json: JsonOpt = False) -> None:
         print_json(rows)
         return
     for row in rows:
-        out.print(f"[bold]{row['name']}[/bold]: {row['encodes']}")
+        out.print(f"[bold]{row['name']}[/bold]: {row['encodes']}", markup=True)
         for line in row["text"]:
             out.print(f"  {line}")

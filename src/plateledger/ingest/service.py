@@ -16,6 +16,7 @@ from plateledger.audit.log import Actor, AuditLog
 from plateledger.core.clock import Clock
 from plateledger.core.errors import InvalidInput, PayloadTooLarge, PlateledgerError
 from plateledger.core.settings import Settings
+from plateledger.core.text import UTF8_BOM
 from plateledger.hotlists.matcher import Matcher
 from plateledger.ingest.canonical import CsvConverter, jsonl_blocks, open_input
 from plateledger.store.models import Agency
@@ -99,7 +100,7 @@ class Ingestor:
         if len(body) > self._settings.max_body_bytes:
             raise PayloadTooLarge(f"body larger than {self._settings.max_body_bytes} bytes")
         try:
-            data: Any = orjson.loads(body)
+            data: Any = orjson.loads(body.removeprefix(UTF8_BOM))
         except orjson.JSONDecodeError as exc:
             raise InvalidInput(f"body is not valid JSON: {exc.msg} at position {exc.pos}") from None
         if not isinstance(data, list):

@@ -26,7 +26,7 @@ from plateledger.audit.events import IngestRefused
 from plateledger.audit.log import Actor
 from plateledger.auth.tokens import Principal
 from plateledger.core.errors import InvalidInput, PermissionDenied, PlateledgerError, UnsupportedMediaType
-from plateledger.core.text import VISIBLE_64
+from plateledger.core.text import MAX_CAMERA_ID, check_camera_id
 from plateledger.platform import Platform
 from plateledger.vocab import Role
 
@@ -43,7 +43,7 @@ CameraParam = Annotated[
     Query(
         description="Camera id for reads whose payload names no camera (e.g. Survision without its serial-number "
         "header)",
-        max_length=64,
+        max_length=MAX_CAMERA_ID,
     ),
 ]
 
@@ -69,9 +69,7 @@ def _media_type(request: Request) -> str:
 
 def _default_camera(request: Request, camera: str | None) -> str | None:
     value = camera or next((request.headers[h] for h in CAMERA_HEADERS if request.headers.get(h)), None)
-    if value is not None and not VISIBLE_64.fullmatch(value.strip()):
-        raise InvalidInput("camera: must be 1-64 printable characters without spaces")
-    return value.strip() if value else None
+    return check_camera_id(value) if value else None
 
 
 def _adapt(source: str, body: bytes, content_type: str) -> Adapted:

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from plateledger.api.app import create_app
 from plateledger.auth.passwords import hash_password
 from plateledger.cli.main import app as cli_app
+from plateledger.core.clock import FixedClock
 from plateledger.core.settings import Settings
 from plateledger.core.text import MAX_CAMERA_ID, UTF8_BOM, camera_id_problem
 from plateledger.platform import Platform
@@ -178,3 +179,44 @@ def test_bom_json_accepted_on_every_ingest_path(platform: Platform, settings: Se
     result: BatchResult = platform.ingest.ingest_file(kit.device.actor, kit.agency, csv, fmt="csv")
     assert (result.stored, result.rejected) == (1, [])
     assert [r.plate for r in search(platform, kit.investigator, "BOM?").reads] == ["BOM1", "BOM2", "BOM3"]
+
+
+def test_plates_keep_their_characters_through_cli_and_http(settings: Settings, tmp_path: Path) -> None:
+    platform = Platform.open(settings, clock=FixedClock(NOW_MS))
+    try:
+        kit = seed_agency(platform, "city", cameras=(CameraSpec(MOBILE, None, None, True),))
+        client = TestClient(create_app(platform=platform))
+        posted = client.post(
+            "/api/v1/reads",
+            content=orjson.dumps([read("MÜ-AB 12", camera=MOBILE), read("Ж123", camera=MOBILE)]),
+            headers=bearer(kit.tokens["device"]),
+        )
+        assert posted.status_code == 200, posted.text
+        assert posted.json()["stored"] == 1
+        assert [r["reason"] for r in posted.json()["rejected"]] == [
+            'plate: "Ж" (U+0416) is not a plate character: plates hold A-Z, 0-9 and Ä Ö Ü (docs/ingest.md)'
+        ]
+        # The Plate Recognizer sample with a French accent in the plate, as OCR engines send it.
+        payload = orjson.loads(snapshot())
+        payload["results"][0]["plate"] = "1946éSH"
+        vendor = client.post(
+            "/api/v1/ingest/platerecognizer?camera=" + quote(MOBILE),
+            content=orjson.dumps(payload),
+            headers=bearer(kit.tokens["device"]),
+        )
+        assert vendor.status_code == 200, vendor.text
+        assert [r["plate"] for r in camera_search(client, kit, "1946 ésh", MOBILE)] == ["1946ESH"]
+        assert [r["plate"] for r in camera_search(client, kit, "mü-a*", MOBILE)] == ["MÜAB12"]
+        assert [r["plate"] for r in camera_search(client, kit, "MU-AB 12", MOBILE)] == []  # Ü is not U ...
+        fuzzy = search(platform, kit.investigator, "MUAB12", fuzzy=True).reads
+        assert [r.plate for r in fuzzy] == ["MÜAB12"]  # ... but a fuzzy match of it
+    finally:
+        platform.close()
+
+    jsonl = tmp_path / "plates.jsonl"
+    lines = [read("1946éSH", camera=MOBILE, read_id="a"), read("STRAßE1", camera=MOBILE, read_id="b")]
+    jsonl.write_bytes(b"\n".join(orjson.dumps(r) for r in lines))
+    result = CliRunner().invoke(cli_app, ["ingest", str(jsonl), "--agency", "city", "--data", str(settings.data)])
+    assert result.exit_code == 1, result.output
+    assert 'line 2 rejected: plate: "ß" (U+00DF) is not a plate character' in result.stdout
+    assert "stored 1, duplicates 0, rejected 1" in result.stdout

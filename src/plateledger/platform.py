@@ -102,7 +102,15 @@ class Platform:
             max_failures=settings.login_max_failures,
             lockout_minutes=settings.login_lockout_minutes,
         )
-        ingest = Ingestor(reads=reads, registry=registry, audit=audit, clock=clock, settings=settings, matcher=matcher)
+        ingest = Ingestor(
+            reads=reads,
+            registry=registry,
+            audit=audit,
+            clock=clock,
+            settings=settings,
+            matcher=matcher,
+            retention_days=retention.limit_days,
+        )
         quarantine = Quarantine(
             governance=governance,
             registry=registry,

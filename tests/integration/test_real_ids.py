@@ -4,6 +4,7 @@ with ``camera_id: null``."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -27,7 +28,7 @@ from tests.integration.test_cameras_cli import cli
 from tests.integration.test_ingest_endpoints import bearer
 from tests.integration.test_web import BASE, sign_in
 from tests.integration.web_kit import PASSWORD
-from tests.support import HOUR_MS, NOW_MS, AgencyKit, CameraSpec, read, search, seed_agency
+from tests.support import DAY_MS, HOUR_MS, NOW_MS, AgencyKit, CameraSpec, opened, read, search, seed_agency
 from tests.unit.adapters_support import sample_json
 from tests.unit.openalpr_payloads import group_v2
 
@@ -220,3 +221,75 @@ def test_plates_keep_their_characters_through_cli_and_http(settings: Settings, t
     assert result.exit_code == 1, result.output
     assert 'line 2 rejected: plate: "ß" (U+00DF) is not a plate character' in result.stdout
     assert "stored 1, duplicates 0, rejected 1" in result.stdout
+
+
+def test_cli_quarantine_unknown_holds_then_map_releases(settings: Settings, tmp_path: Path) -> None:
+    with opened(settings, FixedClock(NOW_MS)) as platform:
+        seed_agency(platform, "city", cameras=(CameraSpec("gate-1"),))
+    reads = tmp_path / "export.jsonl"
+    lines = [
+        read("7ABC001", camera="gate-1", read_id="r1"),
+        read("7ABC002", camera=MOBILE, read_id="r2"),  # not registered yet: held
+        read("7ABC003", camera="cam\t9", read_id="r3"),  # not a camera id at all: refused, named
+        read("7ABC004", camera=MOBILE, read_id="r4"),
+    ]
+    reads.write_bytes(b"\n".join(orjson.dumps(r) for r in lines))
+    runner = CliRunner()
+    plain = runner.invoke(cli_app, ["ingest", str(reads), "--agency", "city", "--data", str(settings.data)])
+    assert "line 2 rejected: camera: not a camera registered to this agency" in plain.stdout  # the default
+    held = runner.invoke(
+        cli_app,
+        ["ingest", str(reads), "--agency", "city", "--quarantine-unknown", "--json", "--data", str(settings.data)],
+    )
+    assert held.exit_code == 1, held.output  # one read refused
+    summary = orjson.loads(held.stdout)
+    assert (summary["stored"], summary["duplicates"], summary["quarantined"]) == (0, 1, 2)
+    reason = "camera: must be printable: U+0009 is a control, format or separator character"
+    assert summary["files"][0]["rejected"] == [{"index": 2, "reason": reason}]
+    pending = cli(settings, "cameras", "quarantine", "--agency", "city")
+    assert [(p["vendor_camera"], p["reads"]) for p in pending] == [(MOBILE, 2)]
+    released = cli(settings, "cameras", "approve", MOBILE, "--agency", "city", "--mobile")
+    assert released["stored"] == 2
+
+
+def test_http_quarantine_unknown_and_retention_warning(platform: Platform) -> None:
+    kit = seed_agency(platform, "city", cameras=(CameraSpec("gate-1"),))
+    client = TestClient(create_app(platform=platform))
+    device = bearer(kit.tokens["device"])
+    old = NOW_MS - 400 * DAY_MS  # past the default retention of 365 days
+    body = orjson.dumps([read("7ABC001", camera="gate-1", ts=old), read("7ABC002", camera=MOBILE)])
+    rejected = client.post("/api/v1/reads", content=body, headers=device).json()
+    assert (rejected["stored"], rejected["quarantined"], rejected["rejected_count"]) == (1, 0, 1)
+    assert rejected["warnings"] == [
+        {
+            "code": "older_than_retention",
+            "count": 1,
+            "detail": "1 read(s) are older than the owner's retention of 365 days: the next retention run "
+            "deletes them (unless an alert or case holds them)",
+        }
+    ]
+    held = client.post("/api/v1/reads?quarantine_unknown=true", content=body, headers=device).json()
+    assert (held["stored"], held["duplicates"], held["quarantined"], held["rejected"]) == (0, 1, 1, [])
+    pending = platform.quarantine.pending(kit.admin.actor, "city")
+    assert [(p.vendor_camera, p.reads) for p in pending] == [(MOBILE, 1)]
+    mapped = client.post(
+        f"/api/v1/cameras/quarantine/{quote(MOBILE)}/map",
+        json={"camera": "gate-1"},
+        headers=bearer(kit.tokens["admin"]),
+    )
+    assert mapped.json()["stored"] == 1, mapped.text
+
+
+def test_cli_warns_of_reads_older_than_retention(settings: Settings, tmp_path: Path) -> None:
+    with opened(settings, FixedClock(NOW_MS)) as platform:
+        seed_agency(platform, "city", cameras=(CameraSpec("gate-1"),))
+    reads = tmp_path / "history.csv"
+    now = int(time.time() * 1000)  # the CLI runs on the system clock
+    reads.write_text(f"plate,ts,camera\n7OLD001,{now - 400 * DAY_MS},gate-1\n7NEW001,{now - HOUR_MS},gate-1\n")
+    args = ["ingest", str(reads), "--agency", "city", "--format", "csv", "--data", str(settings.data)]
+    result = CliRunner().invoke(cli_app, args)
+    assert result.exit_code == 0, result.output
+    assert "stored 2, duplicates 0, rejected 0" in result.stdout
+    assert "warning: 1 read(s) are older than the owner's retention of 365 days" in result.stderr
+    summary = cli(settings, *args[:-2])
+    assert [(w["code"], w["count"]) for w in summary["warnings"]] == []  # duplicates now: nothing stored anew

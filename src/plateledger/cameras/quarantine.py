@@ -33,6 +33,17 @@ from plateledger.store.reads import BatchResult
 RELEASE_BATCH = 5_000
 
 
+def _object(line: bytes) -> dict[str, object] | None:
+    """A canonical line's JSON object, or None for a blank line or one that is not a JSON object."""
+    if not line.strip():
+        return None
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 @dataclass(frozen=True)
 class Held:
     """One read to hold: its index in the caller's batch, the vendor camera id and its canonical JSON line."""
@@ -136,6 +147,32 @@ class Quarantine:
 
         self._audit.record(actor, change)
         return refused
+
+    def store_block(self, actor: Actor, owner: Agency, block: bytes, channel: str, source: str) -> BatchResult:
+        """Canonical ingest that holds the reads of unknown cameras (``ingest --quarantine-unknown``, ``POST
+        /api/v1/reads?quarantine_unknown=true``), as the vendor endpoints do: a line naming a camera that is
+        neither registered to ``owner`` nor mapped onto one is held (``ingest.quarantined``); a mapped vendor id
+        is replaced by its camera; the rest is stored by ``Ingestor.store_block``. Indexes are the block's lines,
+        as without quarantine. A held read is validated when it is released."""
+        known = {c.external_id for c in self._registry.cameras(owner.id)}
+        aliases = self.aliases(owner.id)
+        lines = block.split(b"\n")
+        held: list[Held] = []
+        for index, line in enumerate(lines):
+            read = _object(line)
+            camera = read.get("camera") if read is not None else None
+            if not isinstance(camera, str) or camera in known:
+                continue  # stored, or refused by the validator with its rule
+            if camera in aliases:
+                lines[index] = orjson.dumps({**read, "camera": aliases[camera]})  # type: ignore[dict-item]
+            else:
+                held.append(Held(index, camera, line))
+                lines[index] = b""  # a blank line keeps its index and is not a read
+        refused = self.hold(actor, owner, held, channel=channel, source=source) if held else []
+        result = self._ingest.store_block(actor, owner, b"\n".join(lines), channel=channel, source=source)
+        result.rejected = sorted(result.rejected + refused)
+        result.quarantined = len(held) - len(refused)
+        return result
 
     def pending(self, actor: Actor, agency_slug: str) -> list[PendingCamera]:
         """The agency's vendor camera ids with reads waiting, oldest first."""

@@ -19,10 +19,15 @@ from plateledger.core.settings import Settings
 from plateledger.core.text import UTF8_BOM
 from plateledger.hotlists.matcher import Matcher
 from plateledger.ingest.canonical import CsvConverter, jsonl_blocks, open_input
+from plateledger.ingest.expiring import count_older
+from plateledger.policy.rules import DAY_MS
 from plateledger.store.models import Agency
 from plateledger.store.reads import BatchResult, ReadsStore
 
 Progress = Callable[[int], None]
+#: Stores one block of canonical lines for an owner, as ``Ingestor.store_block`` does (``Quarantine.store_block``
+#: holds the reads of unknown cameras first): (actor, owner, block, channel, source) -> result.
+BlockStore = Callable[[Actor, Agency, bytes, str, str], BatchResult]
 
 
 class Ingestor:
@@ -35,7 +40,10 @@ class Ingestor:
         clock: Clock,
         settings: Settings,
         matcher: Matcher | None = None,
+        retention_days: Callable[[int], int] | None = None,
     ) -> None:
+        #: The owner's retention in days (``Retention.limit_days``): reads older are counted as a warning.
+        self._retention_days = retention_days
         self._reads = reads
         self._matcher = matcher
         self._registry = registry
@@ -85,16 +93,25 @@ class Ingestor:
         # Hot-list alerts of the reads just stored, inline: after the batch is committed and audited, in order.
         if result.matches and self._matcher is not None:
             self._matcher.process(result.matches)
+        if self._retention_days is not None and result.stored:
+            result.retention_days = self._retention_days(owner.id)
+            result.past_retention = count_older(block, now_ms - result.retention_days * DAY_MS)
         return result
 
-    def ingest_json_body(self, actor: Actor, owner: Agency, body: bytes) -> BatchResult:
-        """POST /api/v1/reads: a JSON array of canonical reads. A malformed body is refused whole (audited)."""
+    def _store_block(self, actor: Actor, owner: Agency, block: bytes, channel: str, source: str) -> BatchResult:
+        return self.store_block(actor, owner, block, channel=channel, source=source)
+
+    def ingest_json_body(
+        self, actor: Actor, owner: Agency, body: bytes, *, store: BlockStore | None = None
+    ) -> BatchResult:
+        """POST /api/v1/reads: a JSON array of canonical reads. A malformed body is refused whole (audited).
+        ``store``: how the block is stored (default ``store_block``)."""
         try:
             block = self._split_body(body)
         except PlateledgerError as refusal:
             self._audit.append(actor, IngestRefused(reason=refusal.detail[:300]))
             raise
-        return self.store_block(actor, owner, block, channel="http", source="api")
+        return (store or self._store_block)(actor, owner, block, "http", "api")
 
     def _split_body(self, body: bytes) -> bytes:
         if len(body) > self._settings.max_body_bytes:
@@ -126,6 +143,7 @@ class Ingestor:
         ts_format: str | None = None,
         tz: str = "UTC",
         progress: Progress | None = None,
+        store: BlockStore | None = None,
     ) -> BatchResult:
         """Ingest one JSONL or CSV file (gzip accepted) in chunks. Rejections are indexed from 0 by JSONL line
         (blank lines keep their number but are not reads) or by CSV data row."""
@@ -140,7 +158,7 @@ class Ingestor:
             offset = 0
             try:
                 for block, lines in blocks:
-                    result = self.store_block(actor, owner, block, channel="file", source=fmt)
+                    result = (store or self._store_block)(actor, owner, block, "file", fmt)
                     result.rejected = [(offset + i, reason) for i, reason in result.rejected]
                     total.add(result)
                     offset += lines

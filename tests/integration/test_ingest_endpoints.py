@@ -82,6 +82,7 @@ def test_genetec_with_header_token_is_stored_with_its_raw_values(
         "heartbeats": 0,
         "images": 2,
         "ignored": [],
+        "warnings": [],
     }
     (read,) = plate_search(client, city, "9HKA742")
     assert read["ts"] == "2024-10-24T20:29:26.000Z"

@@ -29,7 +29,7 @@ from tests.integration.test_ingest_endpoints import bearer
 from tests.integration.test_web import BASE, sign_in
 from tests.integration.web_kit import PASSWORD
 from tests.support import DAY_MS, HOUR_MS, NOW_MS, AgencyKit, CameraSpec, opened, read, search, seed_agency
-from tests.unit.adapters_support import sample_json
+from tests.unit.adapters_support import sample, sample_json
 from tests.unit.openalpr_payloads import group_v2
 
 #: A real mobile unit's id, as its reads carry it.
@@ -268,6 +268,10 @@ def test_http_quarantine_unknown_and_retention_warning(platform: Platform) -> No
             "deletes them (unless an alert or case holds them)",
         }
     ]
+    # A vendor endpoint warns alike: the Plate Recognizer sample as documented was read in 2020.
+    vendor = client.post("/api/v1/ingest/platerecognizer?camera=gate-1", content=sample(SNAPSHOT), headers=device)
+    assert (vendor.json()["stored"], len(vendor.json()["warnings"])) == (1, 1), vendor.text
+    assert vendor.json()["warnings"][0].startswith("1 read(s) are older than the owner's retention of 365 days")
     held = client.post("/api/v1/reads?quarantine_unknown=true", content=body, headers=device).json()
     assert (held["stored"], held["duplicates"], held["quarantined"], held["rejected"]) == (0, 1, 1, [])
     pending = platform.quarantine.pending(kit.admin.actor, "city")

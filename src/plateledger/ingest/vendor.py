@@ -29,6 +29,7 @@ from plateledger.audit.log import Actor
 from plateledger.cameras.health import Health
 from plateledger.cameras.quarantine import Held, Quarantine
 from plateledger.images.store import ImageStore
+from plateledger.ingest.expiring import warnings
 from plateledger.ingest.service import Ingestor
 from plateledger.plates import normalise
 from plateledger.store.models import Agency
@@ -50,6 +51,8 @@ class VendorResult:
     ignored: list[str] = field(default_factory=list)
     heartbeats: int = 0
     images: int = 0
+    #: What the sender should know about stored reads (``ingest/expiring.py``).
+    warnings: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -61,6 +64,7 @@ class VendorResult:
             "heartbeats": self.heartbeats,
             "images": self.images,
             "ignored": self.ignored,
+            "warnings": self.warnings,
         }
 
 
@@ -109,6 +113,7 @@ class VendorIngest:
                 held.append(Held(index, read.camera, line))
         batch = self._ingest.store_lines(actor, owner, lines, channel=channel, source=source)
         result.stored, result.duplicates = batch.stored, batch.duplicates
+        result.warnings = [w.message() for w in warnings(batch)]
         result.rejected.extend((stored_idx[i], reason) for i, reason in batch.rejected)
         if held:
             refused = self._quarantine.hold(actor, owner, held, channel=channel, source=source)

@@ -57,6 +57,9 @@ class VendorIngestOut(BaseModel):
     heartbeats: int = Field(description="Camera status messages recorded")
     images: int = Field(description="Images stored with accepted reads")
     ignored: list[str] = Field(description="Parts of the payload not stored, and why (test pings, frames, ...)")
+    warnings: list[str] = Field(
+        default_factory=list, description="What the sender should know about stored reads (older than retention)"
+    )
 
 
 def _media_type(request: Request) -> str:
@@ -111,6 +114,7 @@ async def _ingest(
         heartbeats=result.heartbeats,
         images=result.images,
         ignored=result.ignored,
+        warnings=result.warnings,
     )
 
 

@@ -17,8 +17,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[test]'
+$(VENV)/.installed: $(BIN)/python pyproject.toml verify/pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]' -e ./verify
 	touch $@
 
 $(LEAFLET):
@@ -35,8 +35,9 @@ demo: setup
 	$(BIN)/plateledger demo --data $(DATA) --reads $(READS)
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks verify
+	$(BIN)/ruff format --check src tests benchmarks verify
+	$(BIN)/lint-imports
 
 typecheck: setup
 	$(BIN)/mypy
@@ -57,4 +58,4 @@ bench-quick: setup
 	$(BIN)/python benchmarks/run.py --reads 1e6 --searches 500 --area-searches 100 --http-batches 20 --alert-seconds 10
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -24,6 +24,7 @@ import gzip
 import os
 import platform as pyplatform
 import resource
+import secrets
 import shutil
 import signal
 import socket
@@ -47,10 +48,10 @@ import orjson
 from numpy.typing import NDArray
 
 import plateledger
-from plateledger.agencies.registry import CameraInfo
 from plateledger.audit.log import Actor
 from plateledger.core.settings import load_settings
 from plateledger.platform import Platform
+from plateledger.store.cameras import CameraInfo
 from plateledger.store.sql import EFFECTIVE_READ_ID
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,6 +62,8 @@ AGENCY = "bench-pd"
 OTHER_AGENCY = "bench-county"
 INVESTIGATOR = "bench-investigator"
 DEVICE = "bench-device"
+#: The benchmark server's metrics_token (its own /metrics gives the server-side latency).
+METRICS_TOKEN = secrets.token_urlsafe(32)
 BENCH_ACTOR = Actor(username="cli:benchmark", agency_id=None)
 OTHER_READS = 100
 OTHER_CAMERAS = 3
@@ -465,6 +468,7 @@ class Server:
         with log_path.open("wb") as log_file:
             process = subprocess.Popen(
                 [cli("plateledger"), "serve", "--data", str(data), "--port", str(port)],
+                env={**os.environ, "PLATELEDGER_METRICS_TOKEN": METRICS_TOKEN},
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
             )
@@ -644,7 +648,8 @@ class SearchRun:
 def route_seconds(client: httpx2.Client, route: str) -> tuple[float, float]:
     """(count, sum of seconds) of the server's own latency histogram for ``route`` (from /metrics)."""
     count = total = 0.0
-    for line in client.get("/metrics").text.splitlines():
+    metrics = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    for line in metrics.text.splitlines():
         if f'route="{route}"' not in line:
             continue
         name, value = line.split("{", 1)[0], float(line.rsplit(" ", 1)[1])

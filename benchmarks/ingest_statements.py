@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from plateledger.agencies.registry import CameraInfo
+from plateledger.store.cameras import CameraInfo
 from plateledger.store.matching import MirrorEntry
 from plateledger.store.reads import ReadsStore
 

@@ -33,9 +33,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core import BENCH_ACTOR, DAY_MS, GEN_CHUNK, WINDOW_MS, ReadSource, Tokens
-from plateledger.agencies.registry import CameraInfo
 from plateledger.core.settings import load_settings
 from plateledger.platform import Platform
+from plateledger.store.cameras import CameraInfo
 from policy import GRAPH, build, load_graph
 
 INVESTIGATOR = "bench-investigator"

@@ -22,7 +22,7 @@ import pytest
 from plateledger.core.clock import FixedClock
 from plateledger.core.settings import Settings, load_settings
 from plateledger.platform import Platform
-from tests.support import NOW_MS, clear_settings_environment, create_database, drop_database
+from tests.support import METRICS_TOKEN, NOW_MS, clear_settings_environment, create_database, drop_database
 
 POSTGRES_ENV = "PLATELEDGER_TEST_POSTGRES_URL"
 
@@ -45,7 +45,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(data_dir: Path) -> Settings:
-    return load_settings(data=data_dir)
+    return load_settings(data=data_dir, metrics_token=METRICS_TOKEN)
 
 
 @pytest.fixture

@@ -39,6 +39,9 @@ HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 
 ROLES = ("admin", "investigator", "auditor", "device")
+#: The suite's ``metrics_token`` (the settings fixtures set it): ``/metrics`` opens to it only.
+METRICS_TOKEN = "metrics-token-of-the-test-suite-0123456789"
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ def cli_reference() -> str:
 
 
 def api_reference() -> str:
-    from plateledger.api.app import create_app
+    from plateledger.app import create_app
     from plateledger.platform import Platform
 
     with tempfile.TemporaryDirectory() as tmp:

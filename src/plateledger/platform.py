@@ -8,7 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from plateledger.agencies.registry import Registry
+from plateledger.alerts.matcher import Matcher
 from plateledger.alerts.service import Alerts
+from plateledger.alerts.targets import TargetGuard
 from plateledger.alerts.webhooks import Webhooks
 from plateledger.audit.log import AuditLog
 from plateledger.auth.sessions import Sessions
@@ -16,13 +18,13 @@ from plateledger.auth.signin import Credentials
 from plateledger.auth.tokens import Tokens
 from plateledger.cameras.health import Health
 from plateledger.cameras.quarantine import Quarantine
+from plateledger.cameras.vendor import VendorIngest
 from plateledger.core.clock import Clock, SystemClock
 from plateledger.core.settings import Settings
-from plateledger.hotlists.matcher import Matcher
+from plateledger.hotlists.importer import Imports
 from plateledger.hotlists.service import HotLists
 from plateledger.images.store import ImageStore
 from plateledger.ingest.service import Ingestor
-from plateledger.ingest.vendor import VendorIngest
 from plateledger.policy.gate import Gate
 from plateledger.reports.access_log import AccessLog
 from plateledger.reports.transparency import TransparencyReports
@@ -57,6 +59,7 @@ class Platform:
     engine: SearchEngine
     lock: DataLock
     hotlists: HotLists
+    imports: Imports
     alerts: Alerts
     webhooks: Webhooks
     matcher: Matcher
@@ -119,6 +122,7 @@ class Platform:
             clock=clock,
             max_reads=settings.quarantine_max_reads,
         )
+        hotlists = HotLists(governance, audit, clock, max_entry_days=settings.hotlist_max_entry_days)
         health = Health(
             governance=governance, audit=audit, clock=clock, default_silent_s=settings.camera_silent_after_s
         )
@@ -142,9 +146,10 @@ class Platform:
             books=books,
             engine=engine,
             lock=lock,
-            hotlists=HotLists(governance, audit, clock, max_entry_days=settings.hotlist_max_entry_days),
+            hotlists=hotlists,
+            imports=Imports(hotlists, settings, clock),
             alerts=alerts,
-            webhooks=Webhooks(governance, audit, clock),
+            webhooks=Webhooks(governance, audit, clock, TargetGuard(allow_loopback=settings.webhook_allow_loopback)),
             matcher=matcher,
             access_log=access_log,
             transparency=TransparencyReports(

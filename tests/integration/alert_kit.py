@@ -15,7 +15,7 @@ import orjson
 import uvicorn
 
 from plateledger.alerts.service import Hit
-from plateledger.api.app import create_app
+from plateledger.app import create_app
 from plateledger.hotlists.service import EntryIn
 from plateledger.platform import Platform
 from tests.support import DAY_MS, AgencyKit, free_port
@@ -61,9 +61,9 @@ def raise_alert(platform: Platform, kit: AgencyKit, entry_id: int, read_id: str,
 
 
 @contextmanager
-def serving(platform: Platform) -> Iterator[str]:
-    """The API of ``platform`` served by uvicorn in a thread; yields its base URL."""
-    port = free_port()
+def serving(platform: Platform, port: int | None = None) -> Iterator[str]:
+    """The API of ``platform`` served by uvicorn in a thread (on ``port``, else a free one); yields its base URL."""
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(platform=platform), port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

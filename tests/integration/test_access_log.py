@@ -10,8 +10,8 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from plateledger.api.app import create_app
 from plateledger.api.report_schemas import AccessLogOut
+from plateledger.app import create_app
 from plateledger.audit.events import AreaSearched, SearchRefused
 from plateledger.audit.log import SYSTEM
 from plateledger.auth.tokens import Principal

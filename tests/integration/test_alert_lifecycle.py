@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from plateledger.alerts.service import VERIFY_FIRST
-from plateledger.api.app import create_app
+from plateledger.app import create_app
 from plateledger.cli.main import app as cli_app
 from plateledger.core.clock import SystemClock
 from plateledger.core.settings import Settings

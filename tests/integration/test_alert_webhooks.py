@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from plateledger.alerts.sender import WebhookSender
-from plateledger.api.app import create_app
+from plateledger.app import create_app
 from plateledger.platform import Platform
 from tests.integration.alert_kit import Receiver, hot_list, raise_alert
 from tests.support import AgencyKit, seed_agency
@@ -28,7 +28,9 @@ def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
 
 @pytest.fixture
 def opened(platform_factory: Callable[..., Platform]) -> Iterator[tuple[Platform, WebhookSender]]:
-    platform = platform_factory(webhook_retry_base_s=0.05, webhook_max_attempts=3, webhook_disable_after=4)
+    platform = platform_factory(
+        webhook_retry_base_s=0.05, webhook_max_attempts=3, webhook_disable_after=4, webhook_allow_loopback=True
+    )
     sender = WebhookSender(platform.alerts, platform.webhooks, platform.settings, platform.clock)
     sender.start()
     yield platform, sender

@@ -9,17 +9,20 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from plateledger.api.app import create_app
 from plateledger.api.schemas import SearchOut
+from plateledger.app import create_app
 from plateledger.audit.log import SYSTEM
 from plateledger.core.errors import all_error_classes
 from plateledger.core.settings import load_settings
 from plateledger.platform import Platform
+from tests.support import METRICS_AUTH, METRICS_TOKEN
 
 
 @pytest.fixture
 def platform(tmp_path: Path) -> Iterator[Platform]:
-    platform = Platform.open(load_settings(data=tmp_path / "data", max_batch_reads=50, max_body_bytes=64 * 1024))
+    platform = Platform.open(
+        load_settings(data=tmp_path / "data", max_batch_reads=50, max_body_bytes=64 * 1024, metrics_token=METRICS_TOKEN)
+    )
     for slug, name in (("bayview-pd", "Bayview PD"), ("harbor-pd", "Harbor PD")):
         platform.registry.create_agency(SYSTEM, slug=slug, name=name, kind="municipal", country="US", state="CA")
         platform.registry.add_camera(SYSTEM, agency_slug=slug, external_id="cam-1", lat=37.8, lon=-122.27)
@@ -162,10 +165,10 @@ def test_bad_tokens_refused_and_audited(platform: Platform, client: TestClient) 
 
 def test_login_issues_token_and_audits_failures(platform: Platform, client: TestClient) -> None:
     platform.registry.create_user(
-        SYSTEM, agency_slug="bayview-pd", username="alice", role="investigator", password="s3cret!"
+        SYSTEM, agency_slug="bayview-pd", username="alice", role="investigator", password="s3cret! horse"
     )
     assert client.post("/api/v1/auth/login", json={"username": "alice", "password": "wrong"}).status_code == 401
-    ok = client.post("/api/v1/auth/login", json={"username": "alice", "password": "s3cret!"})
+    ok = client.post("/api/v1/auth/login", json={"username": "alice", "password": "s3cret! horse"})
     assert ok.status_code == 200
     assert platform.tokens.authenticate(ok.json()["token"]).username == "alice"
     assert platform.audit.entries(action="auth.login_failed")
@@ -211,7 +214,7 @@ def test_audit_endpoints(platform: Platform, client: TestClient) -> None:
 
 def test_health_metrics_openapi(client: TestClient) -> None:
     assert client.get("/healthz").json()["status"] == "ok"
-    assert "plateledger_reads_stored" in client.get("/metrics").text
+    assert "plateledger_reads_stored" in client.get("/metrics", headers=METRICS_AUTH).text
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/v1/reads", "/api/v1/search/plate", "/api/v1/auth/login"} <= set(paths)
 

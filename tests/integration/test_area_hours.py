@@ -10,10 +10,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from plateledger.agencies.registry import CameraInfo
 from plateledger.policy.gate import Book, Gate, Owner, Permit, Request
 from plateledger.policy.rules import DEFAULT
 from plateledger.store import sql
+from plateledger.store.cameras import CameraInfo
 from plateledger.store.queries import AreaQuery, PlateQuery, area_sql
 from plateledger.store.reads import ReadsStore
 from plateledger.vocab import QueryKind, Role

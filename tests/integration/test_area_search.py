@@ -16,8 +16,8 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from plateledger.api.app import create_app
 from plateledger.api.schemas import SearchOut
+from plateledger.app import create_app
 from plateledger.audit.log import SYSTEM
 from plateledger.core.errors import FieldInvalid, PermissionDenied
 from plateledger.platform import Platform

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import orjson
 from fastapi.testclient import TestClient
 
-from plateledger.api.app import create_app
+from plateledger.app import create_app
 from plateledger.audit.log import SYSTEM
 from plateledger.platform import Platform
 from tests.support import AgencyKit, ingest, read, search, seed_agency

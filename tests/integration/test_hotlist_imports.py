@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from plateledger.api.app import create_app
+from plateledger.app import create_app
 from plateledger.cli.main import app as cli_app
 from plateledger.core.clock import SystemClock
 from plateledger.core.errors import ImportRefused, NotFound

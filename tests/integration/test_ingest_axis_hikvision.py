@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from plateledger.api.app import create_app
+from plateledger.app import create_app
 from plateledger.core.clock import FixedClock
 from plateledger.core.settings import load_settings
 from plateledger.platform import Platform

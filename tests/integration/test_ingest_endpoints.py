@@ -12,14 +12,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from plateledger.api.app import create_app
 from plateledger.api.redact import RedactTokens
+from plateledger.app import create_app
 from plateledger.core.clock import FixedClock
 from plateledger.core.errors import NotFound
 from plateledger.core.settings import load_settings
 from plateledger.platform import Platform
 from plateledger.store.models import AuditEntry
-from tests.support import AgencyKit, CameraSpec, seed_agency
+from tests.support import METRICS_AUTH, METRICS_TOKEN, AgencyKit, CameraSpec, seed_agency
 from tests.unit.adapters_support import sample, sample_json
 from tests.unit.openalpr_payloads import results_v2
 
@@ -32,7 +32,9 @@ CLOCK_MS = 1_729_900_000_000
 
 @pytest.fixture
 def platform(tmp_path: Path) -> Iterator[Platform]:
-    settings = load_settings(data=tmp_path / "data", max_body_bytes=512 * 1024, quarantine_max_reads=5)
+    settings = load_settings(
+        data=tmp_path / "data", max_body_bytes=512 * 1024, quarantine_max_reads=5, metrics_token=METRICS_TOKEN
+    )
     opened = Platform.open(settings, clock=FixedClock(CLOCK_MS))
     yield opened
     opened.close()
@@ -301,7 +303,7 @@ def test_silent_cameras_in_metrics(client: TestClient, platform: Platform, city:
     client.post("/api/v1/ingest/genetec", content=sample(GENETEC), headers=bearer(city.tokens["device"]))
     clock = platform.clock
     assert isinstance(clock, FixedClock)
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers=METRICS_AUTH).text
     # Both cameras were registered at the clock's now: silent only after the default hour without anything.
     assert 'plateledger_cameras_silent{agency="city"} 0.0' in metrics
     clock.advance(2 * 3_600_000)
@@ -309,13 +311,13 @@ def test_silent_cameras_in_metrics(client: TestClient, platform: Platform, city:
     health = {h["external_id"]: h for h in client.get("/api/v1/cameras/health", headers=admin).json()}
     assert (health[SHARP]["silent"], health[SHARP]["last_read"]) == (True, "2024-10-24T20:29:26.000Z")
     assert (health["SN-7"]["silent"], health["SN-7"]["last_read"]) == (True, None)
-    assert 'plateledger_cameras_silent{agency="city"} 2.0' in client.get("/metrics").text
+    assert 'plateledger_cameras_silent{agency="city"} 2.0' in client.get("/metrics", headers=METRICS_AUTH).text
     configured = client.patch(
         "/api/v1/cameras/SN-7", json={"silent_after_s": 3 * 3600}, headers=bearer(city.tokens["admin"])
     )
     assert configured.status_code == 204
     assert last_audit(platform).action == "camera.configured"
-    assert 'plateledger_cameras_silent{agency="city"} 1.0' in client.get("/metrics").text
+    assert 'plateledger_cameras_silent{agency="city"} 1.0' in client.get("/metrics", headers=METRICS_AUTH).text
     bad = client.patch("/api/v1/cameras/SN-7", json={"silent_after_s": 5}, headers=bearer(city.tokens["admin"]))
     assert bad.status_code == 422
     assert bad.json()["field"] == "silent_after_s"

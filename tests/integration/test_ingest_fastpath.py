@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from plateledger.agencies.registry import CameraInfo
 from plateledger.store import fastpath
+from plateledger.store.cameras import CameraInfo
 from plateledger.store.reads import ReadsStore
 from plateledger.store.sql import STORED_COLUMNS
 

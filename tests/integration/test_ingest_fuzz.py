@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plateledger.api.app import create_app
+from plateledger.app import create_app
 from plateledger.core.clock import FixedClock
 from plateledger.core.settings import load_settings
 from plateledger.platform import Platform

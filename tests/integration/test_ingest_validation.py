@@ -376,7 +376,7 @@ def test_bad_mapping_names_the_map_field() -> None:
 # -- HTTP bodies ------------------------------------------------------------------------------------------------
 def test_json_body_stores_valid_reads_and_rejects_by_index(platform: Platform, city: AgencyKit) -> None:
     body = orjson.dumps([ok(plate="HTTP1"), ok(plate=None), ok(plate="HTTP2", read_id="h-2")])
-    result = platform.ingest.ingest_json_body(city.device.actor, city.agency, body)
+    result = platform.ingest.ingest_json_body(city.device, body)
     assert result.stored == 2
     assert result.rejected == [(1, "plate: required")]
     (entry,) = platform.audit.entries(action="ingest.batch")
@@ -401,7 +401,7 @@ def test_malformed_body_is_refused_whole_and_audited(
     kit = seed_city(platform)
 
     with pytest.raises(error, match=message) as caught:
-        platform.ingest.ingest_json_body(kit.device.actor, kit.agency, body)
+        platform.ingest.ingest_json_body(kit.device, body)
 
     assert type(caught.value) is error
     assert platform.reads.count() == 0

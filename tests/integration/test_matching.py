@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from plateledger.alerts.retroactive import add_entries
-from plateledger.api.app import create_app
+from plateledger.app import create_app
 from plateledger.core.clock import FixedClock
 from plateledger.hotlists.service import EntryIn
 from plateledger.plates import confusable_key, is_pattern, normalise_pattern, pattern_matches

@@ -17,15 +17,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from plateledger.api.app import create_app
+from plateledger.app import create_app
 from plateledger.audit.log import SYSTEM
 from plateledger.core.clock import SystemClock
 from plateledger.core.errors import AuthenticationFailed, ConfigurationError, PermissionDenied
 from plateledger.core.settings import Settings, load_settings
-from plateledger.ingest.mqtt import MqttIngest
+from plateledger.mqtt.ingest import MqttIngest
 from plateledger.platform import Platform
 from tests.integration.mqtt_kit import publish, start_broker, wait_until
-from tests.support import NOW_MS, AgencyKit, free_port, opened, search, seed_agency
+from tests.support import METRICS_AUTH, NOW_MS, AgencyKit, free_port, opened, search, seed_agency
 
 UPDATE = "frigate/tracked_object_update"
 EVENTS = "frigate/events"
@@ -129,7 +129,7 @@ def test_published_vehicles_become_one_searchable_read_each(
 
     # the worker's counters are on the API's /metrics when it runs inside serve
     with TestClient(create_app(platform=platform, collectors=[metrics.registry])) as client:
-        text = client.get("/metrics").text
+        text = client.get("/metrics", headers=METRICS_AUTH).text
     assert 'plateledger_mqtt_ingest_messages_total{outcome="malformed"} 2.0' in text
     assert 'plateledger_mqtt_ingest_reads_total{outcome="stored"} 2.0' in text
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from chdb import session as _chdb_session
 
-from plateledger.agencies.registry import CameraInfo
 from plateledger.policy.gate import Book, Gate, Owner, Request
 from plateledger.policy.rules import DEFAULT
 from plateledger.store import sql
+from plateledger.store.cameras import CameraInfo
 from plateledger.store.queries import AreaQuery
 from plateledger.store.reads import BatchResult, ReadsStore
 from plateledger.vocab import QueryKind, Role

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from typer.testing import CliRunner
 
-from plateledger.api.app import create_app
+from plateledger.app import create_app
 from plateledger.auth.passwords import hash_password
 from plateledger.cli.main import app as cli_app
 from plateledger.core.clock import FixedClock

@@ -28,7 +28,7 @@ from plateledger.policy.rules import Policy
 from plateledger.retention.scheduler import RetentionJob
 from plateledger.store import sql
 from plateledger.store.reads import ReadsStore
-from tests.support import DAY_MS, NOW_MS, AgencyKit, ingest, opened, read, seed_agency
+from tests.support import DAY_MS, METRICS_AUTH, METRICS_TOKEN, NOW_MS, AgencyKit, ingest, opened, read, seed_agency
 
 CLI = [sys.executable, "-m", "plateledger.cli.main"]
 OPERATOR = SYSTEM
@@ -372,6 +372,7 @@ def test_serve_runs_retention_and_stops_cleanly(settings: Settings) -> None:
         port = sock.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PLATELEDGER_")}
     env["PLATELEDGER_RETENTION_INTERVAL_S"] = "3600"
+    env["PLATELEDGER_METRICS_TOKEN"] = METRICS_TOKEN
     proc = subprocess.Popen(
         [*CLI, "serve", "--data", str(settings.data), "--port", str(port)], stdout=subprocess.DEVNULL, env=env
     )
@@ -379,7 +380,7 @@ def test_serve_runs_retention_and_stops_cleanly(settings: Settings) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                metrics = httpx2.get(f"http://127.0.0.1:{port}/metrics", timeout=1)
+                metrics = httpx2.get(f"http://127.0.0.1:{port}/metrics", headers=METRICS_AUTH, timeout=1)
                 if metrics.status_code == 200 and "plateledger_reads_stored 1.0" in metrics.text:
                     break
             except httpx2.TransportError:

@@ -9,7 +9,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from plateledger.api.app import create_app
+from plateledger.app import create_app
 from plateledger.core.clock import FixedClock
 from plateledger.core.errors import Conflict, FieldInvalid, NotFound, PermissionDenied
 from plateledger.platform import Platform

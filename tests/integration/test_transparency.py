@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from plateledger.api.app import create_app
 from plateledger.api.report_schemas import TransparencyOut
+from plateledger.app import create_app
 from plateledger.audit.log import SYSTEM
 from plateledger.core.clock import FixedClock
 from plateledger.core.errors import FieldInvalid, NotFound

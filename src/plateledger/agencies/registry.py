@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from plateledger.audit.events import AgencyCreated, CameraAdded, UserCreated
 from plateledger.audit.log import Actor, AuditLog
-from plateledger.auth.passwords import hash_password
+from plateledger.auth.passwords import check_password, hash_password
 from plateledger.core.clock import Clock
 from plateledger.core.errors import Conflict, FieldInvalid, NotFound
 from plateledger.core.text import camera_id_problem, check_camera_id
+from plateledger.store.cameras import CameraInfo
 from plateledger.store.governance import Governance, bump_policy_generation
 from plateledger.store.models import Agency, Camera, User
 from plateledger.vocab import AgencyKind, Role
@@ -22,15 +22,6 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 #: How long a camera list read for ingest is reused (another process sharing a PostgreSQL governance store
 #: may register cameras; they are seen within this time).
 CAMERA_CACHE_MS = 10_000
-
-
-@dataclass(frozen=True)
-class CameraInfo:
-    external_id: str
-    name: str
-    mobile: bool
-    lat: float | None
-    lon: float | None
 
 
 def _check_position(lat: float | None, lon: float | None, mobile: bool) -> None:
@@ -90,12 +81,14 @@ class Registry:
             raise FieldInvalid("username", "1-64 letters, digits or _.@-")
         if role not in {r.value for r in Role}:
             raise FieldInvalid("role", f"must be one of {', '.join(r.value for r in Role)}")
+        if password is not None:  # None: a token-only user; any password given follows the one policy
+            check_password(password)
         agency = self.agency(agency_slug)
         user = User(
             agency_id=agency.id,
             username=username,
             role=role,
-            password_hash=hash_password(password) if password else None,
+            password_hash=hash_password(password) if password is not None else None,
             created_ms=self._clock.now_ms(),
         )
         try:

@@ -1,8 +1,9 @@
 """The webhook sender of ``plateledger serve``: a background thread that POSTs each alert to its agency's webhooks.
 
 :meth:`WebhookSender.offer` is the listener subscribed to ``Alerts``: it only puts the alert on a queue, so
-ingest never waits for a receiver. The thread signs each body (:func:`plateledger.alerts.webhooks.sign`), logs
-every attempt in the delivery log, retries a failed one after ``base_s``, ``2 × base_s``, ``4 × base_s`` … up
+ingest never waits for a receiver. The thread signs each body (:func:`plateledger.alerts.webhooks.sign`), checks
+the target again and sends to the address it checked (:mod:`plateledger.alerts.targets`: DNS may have changed),
+logs every attempt in the delivery log, retries a failed one after ``base_s``, ``2 × base_s``, ``4 × base_s`` … up
 to ``max_attempts`` attempts, and stops sending to a webhook once it is disabled (after ``disable_after``
 consecutive failed attempts). Retries pending when the server stops are not resumed by the next one.
 """
@@ -24,6 +25,7 @@ import orjson
 from plateledger.alerts.service import Alerts
 from plateledger.alerts.webhooks import Target, Webhooks, sign
 from plateledger.core.clock import Clock
+from plateledger.core.errors import FieldInvalid
 from plateledger.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,10 @@ class WebhookSender:
         self.base_s = settings.webhook_retry_base_s
         self.disable_after = settings.webhook_disable_after
         self._client = httpx2.Client(
-            timeout=settings.webhook_timeout_s, transport=transport, headers={"User-Agent": USER_AGENT}
+            timeout=settings.webhook_timeout_s,
+            transport=transport,
+            headers={"User-Agent": USER_AGENT},
+            follow_redirects=False,  # a redirect could point anywhere, past the target check
         )
         self._incoming: queue.Queue[tuple[int, dict[str, Any]] | None] = queue.Queue()
         self._jobs: list[_Job] = []
@@ -143,11 +148,20 @@ class WebhookSender:
         code: int | None = None
         error = ""
         try:
-            response = self._client.post(job.target.url, content=job.body, headers=headers)
+            # Checked again now (DNS may have changed since registration) and sent to the address checked.
+            pinned = self._webhooks.guard.pin(job.target.url)
+            response = self._client.post(
+                pinned.url,
+                content=job.body,
+                headers={**headers, "Host": pinned.host},
+                extensions={"sni_hostname": pinned.server_name},
+            )
             code = response.status_code
             if not 200 <= code < 300:
                 error = f"HTTP {code}"
-        except httpx2.HTTPError as exc:
+        except FieldInvalid as refused:
+            error = f"target refused: {refused.rule}"
+        except (httpx2.HTTPError, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         if not error:
             status, retry_in = "delivered", None

@@ -4,8 +4,10 @@ Each alert is POSTed as JSON with ``X-Plateledger-Timestamp`` (Unix seconds) and
 hex HMAC-SHA256 under the webhook's secret of ``"{timestamp}.{body}"`` (see docs/alerts.md for how to verify).
 The secret is shown once, when the webhook is created; it is stored because signing needs it.
 
-Alerts of covert lists are never sent to webhooks: a webhook's receiver is not a named viewer of the list.
-The sending itself is done by :class:`plateledger.alerts.sender.WebhookSender`, a background thread.
+A webhook's URL must be https:// and reach only public addresses, at registration and before each delivery
+(:mod:`plateledger.alerts.targets`). Alerts of covert lists are never sent to webhooks: a webhook's receiver is not
+a named viewer of the list. The sending itself is done by :class:`plateledger.alerts.sender.WebhookSender`, a
+background thread.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from plateledger.alerts.targets import TargetGuard
 from plateledger.audit.events import WebhookCreated, WebhookDeleted, WebhookDisabled, WebhookEnabled
 from plateledger.audit.log import SYSTEM, AuditLog
 from plateledger.auth.tokens import Principal
@@ -72,10 +74,12 @@ class Target:
 
 
 class Webhooks:
-    def __init__(self, governance: Governance, audit: AuditLog, clock: Clock) -> None:
+    def __init__(self, governance: Governance, audit: AuditLog, clock: Clock, guard: TargetGuard) -> None:
         self._gov = governance
         self._audit = audit
         self._clock = clock
+        #: Where a webhook may send (checked at registration here, and by the sender before each delivery).
+        self.guard = guard
 
     # -- administration (an agency admin, audited) ---------------------------------------------------------
     @staticmethod
@@ -94,9 +98,9 @@ class Webhooks:
         """Register a webhook; the answer holds its ``secret``, shown this once."""
         self._admin(principal)
         url = url.strip()
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > MAX_URL:
-            raise FieldInvalid("url", f"an http:// or https:// URL of at most {MAX_URL} characters")
+        if not url or len(url) > MAX_URL:
+            raise FieldInvalid("url", f"an https:// URL of at most {MAX_URL} characters")
+        self.guard.validate(url)
         secret = secrets.token_urlsafe(32)
 
         def change(session: Session) -> tuple[WebhookCreated, dict[str, Any]]:

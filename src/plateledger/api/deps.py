@@ -1,4 +1,5 @@
-"""Request dependencies: the platform and the authenticated principal."""
+"""Request dependencies of the API routes: the platform (``appstate``'s, shared with the UI) and the authenticated
+principal."""
 
 from __future__ import annotations
 
@@ -7,18 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from plateledger.api.redact import redact_path
+from plateledger.appstate import PlatformDep as PlatformDep
 from plateledger.auth.tokens import Principal
-from plateledger.platform import Platform
-
-
-async def get_platform(request: Request) -> Platform:
-    """``async`` on purpose: it does no I/O, and a plain ``def`` dependency costs a hop through the threadpool
-    on every request."""
-    platform: Platform = request.app.state.platform
-    return platform
-
-
-PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
 def bearer(request: Request) -> str | None:

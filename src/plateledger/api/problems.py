@@ -40,9 +40,9 @@ def problem_for(error: PlateledgerError, path: str) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
-    @app.exception_handler(PlateledgerError)
-    async def _domain(request: Request, error: PlateledgerError) -> JSONResponse:
-        return problem_for(error, request.url.path)
+    """Request validation, HTTP and unexpected errors as problem+json, on every path. Library errors
+    (:class:`PlateledgerError`) are answered by the app factory (``app.py``), which chooses between
+    :func:`problem_for` and the UI's error page by path."""
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:

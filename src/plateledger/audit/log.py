@@ -81,6 +81,12 @@ class VerifyResult:
     problem: str = ""
 
 
+def unreadable(what: str, exc: SQLAlchemyError) -> str:
+    """One line saying the log could not be read (a dropped table, a damaged file), naming the engine's error."""
+    first = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+    return f"audit log cannot be read, so it cannot be {what}: {exc.__class__.__name__}: {first}"
+
+
 class AuditLog:
     def __init__(self, governance: Governance, clock: Clock) -> None:
         self._gov = governance
@@ -156,13 +162,16 @@ class AuditLog:
         action: str | None = None,
         agency_id: int | None = None,
     ) -> list[AuditEntry]:
-        with self._gov.session() as session:
-            query = select(AuditEntry).where(AuditEntry.seq > after_seq)
-            if action:
-                query = query.where(AuditEntry.action == action)
-            if agency_id is not None:
-                query = query.where(AuditEntry.actor_agency_id == agency_id)
-            return list(session.scalars(query.order_by(AuditEntry.seq).limit(limit)))
+        query = select(AuditEntry).where(AuditEntry.seq > after_seq)
+        if action:
+            query = query.where(AuditEntry.action == action)
+        if agency_id is not None:
+            query = query.where(AuditEntry.actor_agency_id == agency_id)
+        try:
+            with self._gov.session() as session:
+                return list(session.scalars(query.order_by(AuditEntry.seq).limit(limit)))
+        except SQLAlchemyError as exc:
+            raise AuditUnavailable(unreadable("listed", exc)) from exc
 
     def _head(self) -> tuple[int, str] | None:
         with self._gov.session() as session:
@@ -188,7 +197,14 @@ class AuditLog:
 
     def verify(self) -> VerifyResult:
         """Walk the chain up to the head read at the start (appends made meanwhile are not its concern) and report
-        the first sequence number where it breaks. A missing head (the migration creates it) is a break too."""
+        the first sequence number where it breaks. A missing head (the migration creates it) is a break too. A log
+        that cannot be read at all (a dropped table) raises :class:`AuditUnavailable`."""
+        try:
+            return self._verify()
+        except SQLAlchemyError as exc:
+            raise AuditUnavailable(unreadable("verified", exc)) from exc
+
+    def _verify(self) -> VerifyResult:
         head = self._head()
         if head is None:
             return VerifyResult(False, 0, 1, "chain head missing")

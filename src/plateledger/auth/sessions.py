@@ -15,16 +15,17 @@ import pyotp
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from plateledger.audit.events import SignedOut, TotpChanged
-from plateledger.audit.log import AuditLog
+from plateledger.audit.events import AuthRefused, SignedOut, TotpChanged
+from plateledger.audit.log import Actor, AuditLog
 from plateledger.auth.signin import Credentials, totp_ok
 from plateledger.auth.tokens import Principal, principal_of, token_hash
 from plateledger.core.clock import Clock
-from plateledger.core.errors import AuthenticationFailed, Conflict, FieldInvalid
+from plateledger.core.errors import AuthenticationFailed, Conflict, FieldInvalid, PermissionDenied
 from plateledger.store.governance import Governance
 from plateledger.store.models import Agency, User, WebSession
 
 HOUR_MS = 3_600_000
+CSRF_REFUSED = "the form's CSRF token is missing or wrong: reload the page and submit it again"
 
 
 @dataclass(frozen=True)
@@ -132,3 +133,13 @@ class Sessions:
             return TotpChanged(enabled=enabled), None
 
         self._audit.record(principal.actor, change)
+
+    # -- forms (CSRF) ----------------------------------------------------------------------------------------
+    def check_form(self, actor: Actor, *, given: object, expected: str | None, same_origin: bool, path: str) -> None:
+        """Accept a state-changing form whose CSRF token ``given`` matches ``expected`` (the session's, or the
+        sign-in cookie's; compared in constant time) and that came from this site; otherwise the refusal is
+        audited (``auth.refused``, with ``path``) and PermissionDenied raised."""
+        if same_origin and isinstance(given, str) and expected and secrets.compare_digest(given, expected):
+            return
+        self._audit.append(actor, AuthRefused(reason="csrf token missing or wrong", path=path[:200]))
+        raise PermissionDenied(CSRF_REFUSED)

@@ -96,6 +96,17 @@ class IssuedToken:
     expires_ms: int
 
 
+@dataclass(frozen=True)
+class LiveToken:
+    """A token not revoked (its secret is never kept): for an agency's list of tokens."""
+
+    id: int
+    username: str
+    label: str
+    expires_ms: int
+    expired: bool
+
+
 class Tokens:
     def __init__(
         self, governance: Governance, audit: AuditLog, clock: Clock, ttl_days: int, credentials: Credentials
@@ -203,3 +214,15 @@ class Tokens:
         principal = principal_of(user, agency, None)
         # The password was the credential: a signed-in user gets a token of the default lifetime for itself.
         return principal, self._create(principal.actor, username, label, self._ttl_days)
+
+    def live(self, agency_id: int) -> list[LiveToken]:
+        """The tokens of ``agency_id``'s users that are not revoked (expired ones included, marked), oldest first."""
+        now = self._clock.now_ms()
+        with self._gov.session() as session:
+            rows = session.execute(
+                select(ApiToken.id, User.username, ApiToken.label, ApiToken.expires_ms)
+                .join(User, User.id == ApiToken.user_id)
+                .where(User.agency_id == agency_id, ApiToken.revoked_ms.is_(None))
+                .order_by(ApiToken.id)
+            ).all()
+        return [LiveToken(tid, name, label, expires, expires <= now) for tid, name, label, expires in rows]

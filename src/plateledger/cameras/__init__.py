@@ -1,4 +1,5 @@
-"""Cameras beyond registration: quarantine of reads from unknown vendor camera ids, and camera health."""
+"""Cameras beyond registration: vendor reads mapped onto the owner's cameras at ingest (``vendor.py``), quarantine
+of reads from unknown vendor camera ids, and camera health."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from plateledger.cli.common import DataOpt, JsonOpt, opened, operator, out, print_json
+from plateledger.cli.output import printable
 from plateledger.core.clock import iso_ms
 
 agencies = typer.Typer(help="Agencies (data owners and requesters).", no_args_is_help=True)
@@ -41,7 +42,7 @@ def agencies_list(data: DataOpt = None, json: JsonOpt = False) -> None:
     if json:
         print_json(rows)
         return
-    for row in rows:
+    for row in printable(rows):
         out.print(f"{row['slug']:<28} {row['kind']:<10} {row['country']}-{row['state']:<4} {row['name']}")
 
 
@@ -51,7 +52,8 @@ def users_add(
     agency: Annotated[str, typer.Option(help="Agency slug")],
     role: Annotated[str, typer.Option(help="admin|investigator|auditor|device")],
     password: Annotated[
-        str | None, typer.Option(help="Password for web/API sign-in (omit for token-only users)")
+        str | None,
+        typer.Option(help="Password for web/API sign-in, at least 12 characters (omit for token-only users)"),
     ] = None,
     data: DataOpt = None,
 ) -> None:
@@ -130,6 +132,6 @@ def cameras_list(
     if json:
         print_json(rows)
         return
-    for row in rows:
+    for row in printable(rows):
         where = "mobile" if row["mobile"] else f"{row['lat']:.5f},{row['lon']:.5f}"
         out.print(f"{row['external_id']:<24} {where:<24} {row['name']}")

@@ -13,6 +13,7 @@ import typer
 
 from plateledger.alerts.service import VERIFY_FIRST
 from plateledger.cli.common import DataOpt, JsonOpt, TokenOpt, call, err, out, print_json
+from plateledger.cli.output import printable
 
 alerts = typer.Typer(help="Hot-list alerts: list, view, confirm or dismiss (verify first).", no_args_is_help=True)
 AlertArg = Annotated[int, typer.Argument(help="Alert id", min=1)]
@@ -31,7 +32,8 @@ def _print(answer: dict[str, Any], json: bool) -> None:
     if json:
         print_json(answer)
         return
-    out.print(_line(answer), markup=False)
+    answer = printable(answer)
+    out.print(_line(answer))
     if answer["note"]:
         decided = f"{answer['state']} by {answer['decided_by']} at {answer['decided']}"
         out.print(f"    {decided}: {answer['note']}", markup=False)
@@ -63,8 +65,8 @@ def listing(
     if json:
         print_json(answer)
         return
-    for alert in answer["alerts"]:
-        out.print(_line(alert), markup=False)
+    for alert in printable(answer["alerts"]):
+        out.print(_line(alert))
     err.print(f"{len(answer['alerts'])} alert(s). note: {answer['verify_first']}", markup=False)
 
 

@@ -6,15 +6,22 @@ from typing import Annotated
 
 import typer
 
-from plateledger.cli.common import DataOpt, JsonOpt, opened, out, print_json
+from plateledger.cli.common import DataOpt, JsonOpt, opened, out, print_json, settings_for
+from plateledger.cli.output import printable, shown
 from plateledger.core.clock import iso_ms
+from plateledger.core.errors import AuditUnavailable
+from plateledger.store.governance import missing_sqlite_file
 
 audit = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 
 
 @audit.command("verify")
 def verify(data: DataOpt = None, json: JsonOpt = False) -> None:
-    """Check the whole chain. Exit 0 when intact; 1 naming the first bad sequence number otherwise."""
+    """Check the whole chain. Exit 0 when intact; 1 naming the first bad sequence number otherwise; 7 when there
+    is no audit log to read (no governance database, a dropped table)."""
+    missing = missing_sqlite_file(settings_for(data).governance_url)
+    if missing is not None:  # opening would create an empty store, and an empty log verifies
+        raise AuditUnavailable(f"no governance database at {missing}: there is no audit log to verify")
     with opened(data) as platform:
         result = platform.audit.verify()
     if json:
@@ -22,7 +29,7 @@ def verify(data: DataOpt = None, json: JsonOpt = False) -> None:
     elif result.intact:
         out.print(f"audit log intact: {result.entries} entries")
     else:
-        out.print(f"audit log BROKEN at sequence {result.first_bad_seq}: {result.problem}")
+        out.print(f"audit log BROKEN at sequence {result.first_bad_seq}: {shown(result.problem or '')}")
     if not result.intact:
         raise typer.Exit(1)
 
@@ -55,7 +62,7 @@ def list_entries(
     if json:
         print_json(rows)
         return
-    for row in rows:
+    for row in printable(rows):
         out.print(
             f"{row['seq']:>7} {row['ts']} {row['action']:<18} {row['outcome']:<8} {row['actor'] or '':<20} "
             f"{row['purpose'] or ''} {row['case_number'] or ''} {row['params']} {row['counts']}"

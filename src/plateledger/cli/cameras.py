@@ -10,6 +10,7 @@ import typer
 from plateledger.cameras.quarantine import Release
 from plateledger.cli.admin import cameras
 from plateledger.cli.common import DataOpt, JsonOpt, opened, operator, out, print_json
+from plateledger.cli.output import shown
 from plateledger.core.clock import iso_ms
 
 __all__ = ["cameras"]
@@ -32,9 +33,10 @@ def health(agency: AgencyOpt, data: DataOpt = None, json: JsonOpt = False) -> No
         return
     for s in states:
         flag = "SILENT" if s.silent else "ok"
-        fault = "" if s.healthy else f"  fault: {s.detail}"
+        fault = "" if s.healthy else f"  fault: {shown(s.detail)}"
         out.print(
-            f"{s.external_id:<24} {flag:<6} read {_when(s.last_read_ms):<24} heartbeat {_when(s.last_heartbeat_ms):<24}"
+            f"{shown(s.external_id):<24} {flag:<6} read {_when(s.last_read_ms):<24} "
+            f"heartbeat {_when(s.last_heartbeat_ms):<24}"
             f" every {s.silent_after_s}s{fault}"
         )
 
@@ -62,8 +64,8 @@ def quarantine(agency: AgencyOpt, data: DataOpt = None, json: JsonOpt = False) -
         return
     for p in pending:
         out.print(
-            f"{p.vendor_camera:<32} {p.reads:>8,} reads  {iso_ms(p.first_received_ms)} .. "
-            f"{iso_ms(p.last_received_ms)}  via {', '.join(p.sources)}"
+            f"{shown(p.vendor_camera):<32} {p.reads:>8,} reads  {iso_ms(p.first_received_ms)} .. "
+            f"{iso_ms(p.last_received_ms)}  via {shown(', '.join(p.sources))}"
         )
     if not pending:
         out.print("no reads in quarantine")
@@ -85,11 +87,12 @@ def _report(release: Release, json: bool) -> None:
         )
         return
     out.print(
-        f"{release.vendor_camera} {release.how} as {release.camera}: {release.released:,} reads released, "
+        f"{shown(release.vendor_camera)} {release.how} as {shown(release.camera)}: "
+        f"{release.released:,} reads released, "
         f"{result.stored:,} stored, {result.duplicates:,} duplicates, {len(result.rejected):,} rejected"
     )
     for index, reason in result.rejected[:20]:
-        out.print(f"  read {index}: {reason}")
+        out.print(f"  read {index}: {shown(reason)}")
 
 
 @cameras.command("map")

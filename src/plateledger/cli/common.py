@@ -12,21 +12,12 @@ from typing import Annotated, Any
 import httpx2
 import orjson
 import typer
-from rich.console import Console
 
 from plateledger.audit.log import Actor
 from plateledger.auth.tokens import Principal
-from plateledger.core.errors import (
-    AuthenticationFailed,
-    Conflict,
-    DataDirectoryBusy,
-    FieldInvalid,
-    ImportRefused,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-    PlateledgerError,
-)
+from plateledger.cli.output import err as err
+from plateledger.cli.output import out as out
+from plateledger.core.errors import DataDirectoryBusy, PlateledgerError, error_from_problem
 from plateledger.core.settings import Settings, load_settings
 from plateledger.platform import Platform
 from plateledger.store.lock import read_holder
@@ -50,10 +41,6 @@ DataOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON")]
-
-#: Markup off: camera ids, names and reasons are printed as they are (``[b]`` in an id is text, not style).
-out = Console(highlight=False, soft_wrap=True, markup=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 def settings_for(data: Path | None, **overrides: Any) -> Settings:
@@ -94,7 +81,8 @@ def server_request(
     content: bytes | None = None,
 ) -> httpx2.Response:
     """Ask the server that holds the data directory (same gate, same audit log). A refusal is raised as the
-    library error of its status, so the CLI exits as it would have locally."""
+    library error its problem ``type`` names (:func:`~plateledger.core.errors.error_from_problem`), so the CLI
+    exits as it would have locally."""
     clean = {k: v for k, v in (params or {}).items() if v is not None and v is not False}
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
@@ -112,15 +100,9 @@ def server_request(
         answer = response.json()
     except ValueError:
         answer = None
-    detail = str(answer.get("detail", response.text)) if isinstance(answer, dict) else response.text
-    if response.status_code == 422 and isinstance(answer, dict) and isinstance(answer.get("report"), dict):
-        raise ImportRefused(detail, answer["report"])
-    if response.status_code == 422:
-        field = str(answer.get("field", "request")) if isinstance(answer, dict) else "request"
-        raise FieldInvalid(field, detail.partition(": ")[2] or detail)
-    kinds = (InvalidInput, AuthenticationFailed, PermissionDenied, NotFound, Conflict)
-    kind = {cls.status: cls for cls in kinds}.get(response.status_code, PlateledgerError)
-    raise kind(f"server refused: {detail}")
+    if not isinstance(answer, dict):
+        answer = {"detail": f"the server at {url} answered {response.status_code}: {response.text[:200]}"}
+    raise error_from_problem(response.status_code, answer)
 
 
 def server_url(data: Path | None) -> str:

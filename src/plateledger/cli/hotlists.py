@@ -6,16 +6,16 @@ server holds it, sends the same request to that server (same checks, same audit 
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from plateledger.auth.tokens import Principal
 from plateledger.cli.common import DataOpt, JsonOpt, TokenOpt, call, err, out, print_json
-from plateledger.core.errors import FieldInvalid, ImportRefused, PayloadTooLarge
-from plateledger.hotlists.importer import ImportRequest, add_entries, build_options, remove_entries, run_import
-from plateledger.platform import Platform
+from plateledger.cli.output import printable
+from plateledger.core.errors import FieldInvalid, ImportRefused
+from plateledger.hotlists.importer import ImportRequest, add_entries, remove_entries
 
 hotlist = typer.Typer(help="Hot lists of your agency: lists, entries, imports of hot-list files.", no_args_is_help=True)
 
@@ -24,6 +24,7 @@ LineOpt = Annotated[str | None, typer.Option(help="For lines that carry none")]
 
 
 def _show_list(view: dict[str, Any]) -> None:
+    view = printable(view)
     covert = " covert" if view["covert"] else ""
     out.print(
         f"#{view['id']} {view['name']}: {view['default_purpose']}, {view['alert_level']} alerts, "
@@ -32,6 +33,7 @@ def _show_list(view: dict[str, Any]) -> None:
 
 
 def _show_entry(entry: dict[str, Any]) -> None:
+    entry = printable(entry)
     region = f" {entry['region']}" if entry["region"] else ""
     removed = f" (removed {entry['removed']})" if entry.get("removed") else ""
     out.print(
@@ -231,57 +233,38 @@ def import_file(
             content = handle.read(1024 * 1024 * 1024 + 1)
     except OSError as exc:
         raise FieldInvalid("file", f"cannot read {file}: {exc.strerror}") from None
-    params = {
-        "format": format,
-        "mode": mode,
-        "skip_invalid": skip_invalid,
-        "purpose": purpose,
-        "reference": reference,
-        "reason": reason,
-        "expires": expires,
-        "expiry_days": expiry_days,
-        "country": country,
-        "delimiter": delimiter,
-        "columns": columns,
-        "kind": kind,
-        "filename": file.name,
-    }
-
-    def local(platform: Platform, who: Principal) -> dict[str, Any]:
-        limit = platform.settings.hotlist_import_max_bytes
-        if len(content) > limit:
-            raise PayloadTooLarge(f"file: more than the {limit} bytes a hot-list import may have")
-        options = build_options(
-            platform.settings,
-            now_ms=platform.clock.now_ms(),
-            expiry_days=expiry_days,
-            country=country,
-            purpose=purpose,
-            reference=reference,
-            reason=reason,
-            expires=expires,
-            delimiter=delimiter,
-            columns=columns,
-            kind=kind,
-            filename=file.name,
-        )
-        ask = ImportRequest(format=format, mode=mode, skip_invalid=skip_invalid, source="cli")
-        return run_import(platform.hotlists, who, list_id, content, ask, options, max_bytes=limit)
+    ask = ImportRequest(
+        format=format,
+        mode=mode,
+        skip_invalid=skip_invalid,
+        source="cli",
+        purpose=purpose,
+        reference=reference,
+        reason=reason,
+        expires=expires,
+        expiry_days=expiry_days,
+        country=country,
+        delimiter=delimiter,
+        columns=columns,
+        kind=kind,
+        filename=file.name,
+    )
+    params = {k: v for k, v in asdict(ask).items() if k != "source"}
 
     try:
         answer = call(
             data,
             token,
             where="cli hotlist import",
-            local=local,
+            local=lambda p, who: p.imports.run(who, list_id, content, ask),
             method="POST",
             path=f"/api/v1/hotlists/{list_id}/import",
             params=params,
             content=content,
         )
     except ImportRefused as refused:
-        for error in refused.report.get("errors", []):
-            err.print(f"line {error['line']}: {error['field']}: {error['reason']}", markup=False)
+        for error in printable(refused.report.get("errors", [])):
+            err.print(f"line {error['line']}: {error['field']}: {error['reason']}")
         raise
     if json:
         print_json(answer)
@@ -290,5 +273,5 @@ def import_file(
         f"{answer['mode']} import of {answer['records']} records: added {answer['added']}, "
         f"removed {answer['removed']}, rejected {answer['rejected']}, skipped {len(answer['skipped'])}"
     )
-    for error in answer["errors"]:
+    for error in printable(answer["errors"]):
         out.print(f"  rejected line {error['line']}: {error['field']}: {error['reason']}")

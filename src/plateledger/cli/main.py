@@ -12,6 +12,7 @@ import typer
 from plateledger import __version__
 from plateledger.cli import admin, alerts, audit, cameras, hotlists, mqtt, reads, reports, retention, serve, sharing
 from plateledger.cli.common import err
+from plateledger.cli.output import shown
 from plateledger.core.errors import PlateledgerError
 
 app = typer.Typer(
@@ -50,7 +51,7 @@ def main() -> None:
     try:
         app()
     except PlateledgerError as error:
-        err.print(f"error: {error.detail}", markup=False)
+        err.print(f"error: {shown(error.detail)}")
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")

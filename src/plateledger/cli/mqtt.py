@@ -12,7 +12,7 @@ from prometheus_client import start_http_server
 
 from plateledger.cli.common import DataOpt, err, opened, out
 from plateledger.core.errors import DataDirectoryBusy
-from plateledger.ingest.mqtt import MqttIngest
+from plateledger.mqtt.ingest import MqttIngest
 
 
 def mqtt(

@@ -27,6 +27,7 @@ from plateledger.cli.common import (
     out,
     print_json,
 )
+from plateledger.cli.output import printable
 from plateledger.core.errors import (
     FieldInvalid,
     InvalidInput,
@@ -125,7 +126,7 @@ def ingest(
     if json:
         print_json(summary)
     else:
-        for entry in summary["files"]:
+        for entry in printable(summary["files"]):
             for rejection in entry["rejected"][:REJECTIONS_SHOWN]:
                 where = f"line {rejection['index'] + 1}" if format == "jsonl" else f"row {rejection['index'] + 1}"
                 out.print(f"{entry['file']}: {where} rejected: {rejection['reason']}")
@@ -199,6 +200,7 @@ def _print_result(body: dict[str, Any], json: bool) -> None:
     if json:
         print_json(body)
         return
+    body = printable(body)
     out.print(f"{body['count']} reads, obtained under {body['obtained_under']} (audit #{body['audit_seq']})")
     for read in body["reads"]:
         where = f"{read['lat']:.5f},{read['lon']:.5f}" if read["lat"] is not None else "no position"

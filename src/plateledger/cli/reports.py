@@ -11,6 +11,7 @@ import orjson
 import typer
 
 from plateledger.cli.common import DataOpt, JsonOpt, call, opened, out, print_json, server_request, server_url
+from plateledger.cli.output import printable
 from plateledger.core.errors import DataDirectoryBusy, FieldInvalid
 from plateledger.reports.access_log import page_json
 from plateledger.reports.transparency import DEFAULT_DAYS, render_html
@@ -56,8 +57,8 @@ def access_log(
     if json:
         print_json(body)
         return
-    for entry in body["entries"]:
-        out.print(_line(entry), markup=False)
+    for entry in printable(body["entries"]):
+        out.print(_line(entry))
     if body["next_after_seq"] is not None:
         out.print(f"(more: --after {body['next_after_seq']})")
 

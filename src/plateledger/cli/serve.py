@@ -13,11 +13,11 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from plateledger.alerts.mqtt import MqttPublisher
 from plateledger.alerts.sender import WebhookSender
-from plateledger.api.app import create_app
+from plateledger.app import create_app
 from plateledger.cli.common import DataOpt, JsonOpt, err, out, print_json, settings_for
 from plateledger.core.clock import SystemClock, iso_ms
 from plateledger.demo.trickle import Trickle
-from plateledger.ingest.mqtt import MqttIngest
+from plateledger.mqtt.ingest import MqttIngest
 from plateledger.platform import Platform
 from plateledger.retention.scheduler import RetentionJob
 

@@ -14,6 +14,7 @@ import orjson
 import typer
 
 from plateledger.cli.common import DataOpt, JsonOpt, TokenOpt, call, out, print_json
+from plateledger.cli.output import printable
 from plateledger.core.errors import FieldInvalid
 from plateledger.platform import Platform
 from plateledger.policy.rules import PRESETS, describe
@@ -49,6 +50,7 @@ def _terms_body(kinds: str | None, purposes: str | None, lookback: int | None, e
 
 
 def _show(view: dict[str, Any]) -> None:
+    view = printable(view)
     terms = view["granted_terms"] or view["requested_terms"]
     label = "granted" if view["granted_terms"] else "requested"
     out.print(
@@ -179,6 +181,7 @@ def _show_policy(answer: dict[str, Any], json: bool) -> None:
     if json:
         print_json(answer)
         return
+    answer = printable(answer)
     preset = f", from preset {answer['preset']}" if answer["preset"] else ""
     out.print(f"{answer['agency']} policy version {answer['version']}{preset}")
     for line in answer["text"]:
@@ -205,7 +208,7 @@ def _policy_command(name: str, path: str, local: Callable[[Platform, str], Any],
         elif json:
             print_json(answer)
         else:
-            for version in answer:
+            for version in printable(answer):
                 out.print(f"version {version['version']} by {version['created_by']} at {version['created']}")
 
     command.__doc__ = doc
@@ -274,6 +277,6 @@ def presets(json: JsonOpt = False) -> None:
         print_json(rows)
         return
     for row in rows:
-        out.print(f"[bold]{row['name']}[/bold]: {row['encodes']}", markup=True)
+        out.print(f"{row['name']}: {row['encodes']}", style="bold")
         for line in row["text"]:
             out.print(f"  {line}")

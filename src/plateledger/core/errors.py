@@ -2,7 +2,9 @@
 
 Every error the library raises on purpose is a :class:`PlateledgerError`. The HTTP layer maps each class to
 an RFC 9457 problem (``status`` and ``type`` below) in one handler; the CLI prints ``str(error)`` on one line
-and exits with ``exit_code``. The domain never raises HTTP exceptions.
+and exits with ``exit_code``. The domain never raises HTTP exceptions. A problem comes back to its class through
+:func:`error_from_problem` (the CLI forwarding to the server that holds the data directory exits as it would have
+locally).
 
 ::
 
@@ -23,7 +25,10 @@ and exits with ``exit_code``. The domain never raises HTTP exceptions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
+
+PROBLEM_TYPE_BASE = "https://plateledger.org/problems/"
 
 
 class PlateledgerError(Exception):
@@ -40,7 +45,17 @@ class PlateledgerError(Exception):
 
     @property
     def type_uri(self) -> str:
-        return f"https://plateledger.org/problems/{self.slug}"
+        return self.problem_type()
+
+    @classmethod
+    def problem_type(cls) -> str:
+        """The problem ``type`` URI of this class."""
+        return PROBLEM_TYPE_BASE + cls.slug
+
+    @classmethod
+    def from_problem(cls, problem: Mapping[str, Any]) -> PlateledgerError:
+        """This error again, from the problem+json body the HTTP handler made of it."""
+        return cls(str(problem.get("detail") or cls.title))
 
 
 class InvalidInput(PlateledgerError):
@@ -62,6 +77,12 @@ class FieldInvalid(InvalidInput):
         self.field = field
         self.rule = rule
 
+    @classmethod
+    def from_problem(cls, problem: Mapping[str, Any]) -> PlateledgerError:
+        field = str(problem.get("field") or "request")
+        detail = str(problem.get("detail") or cls.title)
+        return cls(field, detail.removeprefix(f"{field}: "))
+
 
 class ImportRefused(InvalidInput):
     """A hot-list import with invalid lines, refused as a whole; ``report`` names each line, field and reason."""
@@ -73,6 +94,11 @@ class ImportRefused(InvalidInput):
     def __init__(self, detail: str, report: dict[str, Any] | None = None) -> None:
         super().__init__(detail)
         self.report: dict[str, Any] = report or {}
+
+    @classmethod
+    def from_problem(cls, problem: Mapping[str, Any]) -> PlateledgerError:
+        report = problem.get("report")
+        return cls(str(problem.get("detail") or cls.title), dict(report) if isinstance(report, Mapping) else None)
 
 
 class PayloadTooLarge(InvalidInput):
@@ -143,3 +169,16 @@ def all_error_classes() -> list[type[PlateledgerError]]:
         found.append(cls)
         stack.extend(cls.__subclasses__())
     return found
+
+
+def error_from_problem(status: int, problem: Mapping[str, Any] | None) -> PlateledgerError:
+    """The error a problem+json answer stands for: the class its ``type`` names, else (a ``type`` of no class here,
+    such as ``about:blank``) the first class of the tree with its ``status``, else :class:`PlateledgerError`.
+    Derived from the classes, so a class added to the tree is mapped without a change here."""
+    body: Mapping[str, Any] = problem if problem is not None else {}
+    classes = all_error_classes()
+    by_type = {cls.problem_type(): cls for cls in classes}
+    found = by_type.get(str(body.get("type", "")))
+    if found is None:
+        found = next((cls for cls in classes if cls.status == status), PlateledgerError)
+    return found.from_problem(body)

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from plateledger.core.errors import ConfigurationError
@@ -42,7 +42,14 @@ class Settings(BaseSettings):
         16 * 1024 * 1024,
         ge=1024,
         le=256 * 1024 * 1024,
-        description="Largest accepted HTTP request body.",
+        description="Largest body of an ingest request (POST /api/v1/reads, /api/v1/ingest/{source}).",
+    )
+    max_request_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        le=256 * 1024 * 1024,
+        description="Largest request body of every other route (sign-in, forms, JSON requests); a larger one is "
+        "refused with 413 before it is read. Hot-list imports take up to `hotlist_import_max_bytes`.",
     )
     max_read_bytes: int = Field(
         16 * 1024,
@@ -142,6 +149,14 @@ class Settings(BaseSettings):
         "`make setup`), served by the web UI under /ui/vendor/leaflet/.",
     )
 
+    metrics_token: SecretStr | None = Field(
+        None,
+        min_length=32,
+        max_length=256,
+        description="Bearer token a Prometheus scraper presents on GET /metrics (the metrics hold every agency's "
+        "figures, so no agency user's token opens them); unset: /metrics refuses every request (401).",
+    )
+
     alert_heartbeat_s: float = Field(
         15.0, ge=0.05, le=300, description="Seconds between heartbeat comments on an idle alert stream (SSE)."
     )
@@ -185,6 +200,11 @@ class Settings(BaseSettings):
         le=3600,
         description="Delay before the first webhook retry; doubled for each further attempt (exponential backoff).",
     )
+    webhook_allow_loopback: bool = Field(
+        False,
+        description="Development only (refused in production): let webhooks use http:// and loopback targets "
+        "(127.0.0.0/8, ::1), for a local receiver. Otherwise a webhook must be https:// to a public address.",
+    )
     webhook_timeout_s: float = Field(5.0, ge=0.1, le=60, description="Timeout of one webhook POST.")
     webhook_disable_after: int = Field(
         20,
@@ -197,6 +217,8 @@ class Settings(BaseSettings):
     def _refuse_unsafe(self) -> Settings:
         if self.environment == "production" and self.host in {"0.0.0.0", "::"}:  # noqa: S104
             raise ValueError("host: binding all interfaces in production is refused; bind 127.0.0.1 behind a TLS proxy")
+        if self.environment == "production" and self.webhook_allow_loopback:
+            raise ValueError("webhook_allow_loopback: refused in production (webhooks go to public https:// only)")
         if self.mqtt_ingest_url and not self.mqtt_ingest_token:
             raise ValueError("mqtt_ingest_token: required when mqtt_ingest_url is set (a device token of the owner)")
         return self

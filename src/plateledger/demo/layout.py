@@ -26,9 +26,9 @@ from pathlib import Path
 from random import Random
 from typing import NamedTuple
 
-from plateledger.agencies.registry import CameraInfo
 from plateledger.core.errors import FieldInvalid, NotFound
 from plateledger.demo.simulate import Area, Getaway, SimCamera, World
+from plateledger.store.cameras import CameraInfo
 from plateledger.vocab import AgencyKind
 
 ATTRIBUTION = "Camera positions © OpenStreetMap contributors (ODbL 1.0)"

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from plateledger.auth.tokens import Principal
+from plateledger.core.clock import Clock
 from plateledger.core.errors import FieldInvalid, ImportRefused, NotFound, PayloadTooLarge
 from plateledger.core.settings import Settings
 from plateledger.hotlists import imports
@@ -34,10 +35,64 @@ class Mode(StrEnum):
 
 @dataclass(frozen=True)
 class ImportRequest:
+    """What an import is asked to do, as a door received it (checked by :meth:`Imports.run`): the file's format,
+    the mode, whether invalid lines are skipped, which door asked (``source``, in the audit entry), what lines
+    lacking a value get (``purpose``, ``reference``, ``reason``, ``expires`` or ``expiry_days``), and how the
+    format is read (``country`` of two-letter states, genetec's ``delimiter`` and ``columns``, ca-doj's ``kind``,
+    else from ``filename``)."""
+
     format: str
     mode: str = Mode.INCREMENTAL.value
     skip_invalid: bool = False
     source: str = "import"
+    purpose: str | None = None
+    reference: str | None = None
+    reason: str | None = None
+    expires: str | None = None
+    expiry_days: int | None = None
+    country: str = "US"
+    delimiter: str = ";"
+    columns: str | None = None
+    kind: str | None = None
+    filename: str | None = None
+
+
+class Imports:
+    """Importing a hot-list file: the one operation the API, the CLI and the web UI call."""
+
+    def __init__(self, hotlists: HotLists, settings: Settings, clock: Clock) -> None:
+        self._hotlists = hotlists
+        self._settings = settings
+        self._clock = clock
+
+    @property
+    def max_bytes(self) -> int:
+        """The largest file an import takes (``hotlist_import_max_bytes``); a door reads at most one byte more."""
+        return self._settings.hotlist_import_max_bytes
+
+    def run(
+        self, principal: Principal, list_id: int, data: bytes, request: ImportRequest, *, declared: int | None = None
+    ) -> dict[str, Any]:
+        """Import ``data`` into the list; return the report (:class:`ImportRefused` with it if refused whole).
+        ``declared``: the length a request declared, where it did (a door reads nothing of a file declared
+        larger than :attr:`max_bytes`)."""
+        if max(len(data), declared or 0) > self.max_bytes:
+            raise PayloadTooLarge(f"file: more than the {self.max_bytes} bytes a hot-list import may have")
+        options = build_options(
+            self._settings,
+            now_ms=self._clock.now_ms(),
+            expiry_days=request.expiry_days,
+            country=request.country,
+            purpose=request.purpose,
+            reference=request.reference,
+            reason=request.reason,
+            expires=request.expires,
+            delimiter=request.delimiter,
+            columns=request.columns,
+            kind=request.kind,
+            filename=request.filename,
+        )
+        return run_import(self._hotlists, principal, list_id, data, request, options, max_bytes=self.max_bytes)
 
 
 def plate_key(text: str) -> str:

@@ -1,33 +1,47 @@
-"""Ingest service: batches of canonical reads from files (CLI) and HTTP, each batch audited with its counts."""
+"""Ingest service: batches of canonical reads from files (CLI) and HTTP, each batch audited with its counts.
+
+A body an entry point received (``POST /api/v1/reads`` here, vendor payloads in ``ingest/vendor.py``) is handed
+over whole with the credential's principal: the checks (a device token, the size, the shape) and the audit of a
+refusal (``ingest.refused``) happen here, the same for every door.
+"""
 
 from __future__ import annotations
 
 import csv
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
 import orjson
 
 from plateledger.agencies.registry import Registry
+from plateledger.alerts.matcher import Matcher
 from plateledger.audit.events import IngestRefused, ReadsIngested
 from plateledger.audit.log import Actor, AuditLog
+from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock
-from plateledger.core.errors import InvalidInput, PayloadTooLarge, PlateledgerError
+from plateledger.core.errors import AuditUnavailable, InvalidInput, PayloadTooLarge, PermissionDenied, PlateledgerError
 from plateledger.core.settings import Settings
 from plateledger.core.text import UTF8_BOM
-from plateledger.hotlists.matcher import Matcher
 from plateledger.ingest.canonical import CsvConverter, jsonl_blocks, open_input
 from plateledger.ingest.expiring import count_older
 from plateledger.policy.rules import DAY_MS
 from plateledger.store.models import Agency
 from plateledger.store.reads import BatchResult, ReadsStore
+from plateledger.vocab import Role
 
 Progress = Callable[[int], None]
 #: Stores one block of canonical lines for an owner, as ``Ingestor.store_block`` does (``Quarantine.store_block``
 #: holds the reads of unknown cameras first): (actor, owner, block, channel, source) -> result.
 BlockStore = Callable[[Actor, Agency, bytes, str, str], BatchResult]
+
+
+def require_device(principal: Principal) -> None:
+    """Only a device token ingests reads (PermissionDenied otherwise)."""
+    if principal.role != Role.DEVICE:
+        raise PermissionDenied("only a device token may ingest reads")
 
 
 class Ingestor:
@@ -102,20 +116,39 @@ class Ingestor:
         return self.store_block(actor, owner, block, channel=channel, source=source)
 
     def ingest_json_body(
-        self, actor: Actor, owner: Agency, body: bytes, *, store: BlockStore | None = None
+        self, principal: Principal, body: bytes, *, declared: int | None = None, store: BlockStore | None = None
     ) -> BatchResult:
-        """POST /api/v1/reads: a JSON array of canonical reads. A malformed body is refused whole (audited).
-        ``store``: how the block is stored (default ``store_block``)."""
-        try:
+        """POST /api/v1/reads: a JSON array of canonical reads from a device of the owner agency (the owner comes
+        from the credential); ``declared``: the length the request declared, where it did. A refused body (not a
+        device, too large, malformed) is audited and refused whole. ``store``: how the block is stored (default
+        ``store_block``; ``Quarantine.store_block`` holds reads of unknown cameras)."""
+        with self.refusals(principal.actor):
+            require_device(principal)
+            self.check_size(body, declared)
             block = self._split_body(body)
-        except PlateledgerError as refusal:
-            self._audit.append(actor, IngestRefused(reason=refusal.detail[:300]))
+        owner = self._registry.agency_by_id(principal.agency_id)
+        return (store or self._store_block)(principal.actor, owner, block, "http", "api")
+
+    @contextmanager
+    def refusals(self, actor: Actor, prefix: str = "") -> Iterator[None]:
+        """Audit a refusal raised inside (``ingest.refused``, its reason after ``prefix``), then raise it on. An
+        audit log that cannot be written is raised as it is: nothing was accepted."""
+        try:
+            yield
+        except AuditUnavailable:
             raise
-        return (store or self._store_block)(actor, owner, block, "http", "api")
+        except PlateledgerError as refusal:
+            self._audit.append(actor, IngestRefused(reason=f"{prefix}{refusal.detail}"[:300]))
+            raise
+
+    def check_size(self, body: bytes, declared: int | None = None) -> None:
+        """PayloadTooLarge for a body over ``max_body_bytes``, or declared so (an entry point reads at most one
+        byte more than the limit, and nothing of a body declared larger)."""
+        if max(len(body), declared or 0) > self._settings.max_body_bytes:
+            raise PayloadTooLarge(f"body larger than {self._settings.max_body_bytes} bytes")
 
     def _split_body(self, body: bytes) -> bytes:
-        if len(body) > self._settings.max_body_bytes:
-            raise PayloadTooLarge(f"body larger than {self._settings.max_body_bytes} bytes")
+        self.check_size(body)
         try:
             data: Any = orjson.loads(body.removeprefix(UTF8_BOM))
         except orjson.JSONDecodeError as exc:
@@ -146,9 +179,10 @@ class Ingestor:
         store: BlockStore | None = None,
     ) -> BatchResult:
         """Ingest one JSONL or CSV file (gzip accepted) in chunks. Rejections are indexed from 0 by JSONL line
-        (blank lines keep their number but are not reads) or by CSV data row."""
+        (blank lines keep their number but are not reads) or by CSV data row. A file that cannot be opened or
+        read to its end is refused (audited as ``ingest.refused``; chunks before the damage stay stored)."""
         total = BatchResult()
-        with open_input(path) as handle:
+        with self.refusals(actor, prefix=f"{fmt}: "), open_input(path) as handle:
             blocks: Iterator[tuple[bytes, int]]
             if fmt == "csv":
                 rows = CsvConverter(mapping or {}, ts_format, tz).lines(handle, self._settings.ingest_chunk_reads)

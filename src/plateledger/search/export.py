@@ -2,17 +2,18 @@
 
 The reads come from a search that went through the gate and was audited like any other; the export is then
 recorded (``search.exported``, naming the search's entry) before the file is handed over. Every row states the
-purpose and case the reads were obtained under.
+purpose and case the reads were obtained under. Text cells that a spreadsheet would run as a formula are escaped
+(:mod:`plateledger.core.csvsafe`); numbers stay numbers.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 
 from plateledger.audit.events import SearchExported
 from plateledger.audit.log import AuditLog
 from plateledger.auth.tokens import Principal
+from plateledger.core.csvsafe import SafeWriter
 from plateledger.search.engine import SearchResult
 from plateledger.search.results import read_json
 
@@ -35,12 +36,12 @@ COLUMNS = (
 
 def csv_text(result: SearchResult) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = SafeWriter(buffer)
     writer.writerow(COLUMNS)
     for read in result.reads:
         row = read_json(read, result.owner_names)
         row.update(purpose=result.purpose, case_number=result.case_number, warrant=result.warrant)
-        writer.writerow(["" if row.get(c) is None else row[c] for c in COLUMNS])
+        writer.writerow(row.get(c) for c in COLUMNS)
     return buffer.getvalue()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -57,6 +58,16 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+def missing_sqlite_file(url: str) -> Path | None:
+    """The database file of SQLite ``url`` when it does not exist: opening it would create an empty store, which a
+    reader such as ``plateledger audit verify`` must not mistake for an intact one."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path
+
+
 class Governance:
     """Owns the engine and hands out sessions; repositories take a Session."""
 
@@ -93,7 +104,7 @@ def bump_policy_generation(session: Session) -> None:
 
 def bump_hotlist_generation(session: Session) -> None:
     """Call in the transaction of any change of hot lists or their entries: the matcher reloads its mirror of
-    the active entries when the counter moves (``hotlists/matcher.py``)."""
+    the active entries when the counter moves (``alerts/matcher.py``)."""
     session.execute(
         update(HotListGeneration).where(HotListGeneration.id == 1).values(value=HotListGeneration.value + 1)
     )

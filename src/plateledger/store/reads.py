@@ -1,8 +1,10 @@
 """The reads store: one embedded ClickHouse (chDB) under DATA/reads.
 
-All reads-store SQL lives in ``store/``. Queries that return reads take a :class:`~plateledger.policy.gate.Permit`,
-which only the policy gate can construct: there is no way to read rows out of this store without a gate
-decision (invariant 1). chDB runs one statement at a time per process, so every call holds ``self._lock``.
+All reads-store SQL lives in ``store/``. Queries that return reads take the owners and time windows a gate
+decision allows (:class:`OwnerWindows`: in every caller the policy gate's ``Permit``, which only the gate can
+construct), so there is no way to read rows out of this store without a gate decision (invariant 1). The store
+states what it needs as a protocol instead of importing the gate: it sits below the domains and imports none of
+them. chDB runs one statement at a time per process, so every call holds ``self._lock``.
 """
 
 from __future__ import annotations
@@ -16,22 +18,27 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 from chdb import session as _chdb_session
 
-from plateledger.agencies.registry import CameraInfo
 from plateledger.core.errors import ConfigurationError
 from plateledger.store import fastpath, sql
+from plateledger.store.cameras import CameraInfo
 from plateledger.store.matching import Match, Mirror, MirrorEntry
 from plateledger.store.queries import AreaQuery, PlateQuery, StoredRead, area_sql, ch_array, plate_sql, stored_read
 
 #: chDB ships no type information.
 chdb_session: Any = _chdb_session
 
-if TYPE_CHECKING:
-    from plateledger.policy.gate import Permit
+
+class OwnerWindows(Protocol):
+    """What a query needs of a gate decision: the owners and windows it allows, as a ClickHouse condition on
+    ``owner`` and ``ts`` (None when nothing was allowed). :class:`plateledger.policy.gate.Permit` is the one
+    implementation, and ``search/`` the one caller, always with a permit the gate issued."""
+
+    def sql_clause(self) -> str | None: ...
 
 
 def _ch_string(value: str) -> str:
@@ -435,8 +442,8 @@ class ReadsStore:
         for table in ("raw", "parsed", "fresh", "cand"):
             self._query(f"DROP TABLE IF EXISTS staging.{table} SYNC")
 
-    # -- queries (through a Permit only) ----------------------------------------------------------------------
-    def plate_history(self, permit: Permit, query: PlateQuery) -> list[StoredRead]:
+    # -- queries (through a gate decision only) --------------------------------------------------------------
+    def plate_history(self, permit: OwnerWindows, query: PlateQuery) -> list[StoredRead]:
         """Reads matching ``query`` from the owners and time windows ``permit`` allows, sorted by time."""
         owner_clause = permit.sql_clause()
         if owner_clause is None:
@@ -444,7 +451,7 @@ class ReadsStore:
         statement, params = plate_sql(query, owner_clause)
         return [stored_read(r) for r in self._rows(statement, params)]
 
-    def area_reads(self, permit: Permit, query: AreaQuery) -> list[StoredRead]:
+    def area_reads(self, permit: OwnerWindows, query: AreaQuery) -> list[StoredRead]:
         """Reads inside ``query``'s circle or polygon and time window, from the owners and windows ``permit``
         allows, ordered by (time, owner, read id), at most ``query.limit``."""
         owner_clause = permit.sql_clause()

@@ -1,4 +1,5 @@
-"""The web UI: server-rendered pages (Jinja2) with small vanilla JavaScript modules, mounted in the API's app.
+"""The web UI: server-rendered pages (Jinja2) with small vanilla JavaScript modules, mounted beside the API in
+the one HTTP app (``app.py``), under :data:`UI_PREFIX`.
 
 It is another client of the library: every page calls the same services as the API routes (search engine,
 sharing, hot lists, alerts, reports, audit), so the policy gate and the audit log apply unchanged. See
@@ -14,16 +15,18 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from plateledger.api import problems
 from plateledger.core.errors import AuthenticationFailed, PlateledgerError
 from plateledger.platform import Platform
 from plateledger.web import render
 from plateledger.web.routes import access, admin, alerts, cameras, hotlists, public, search, session, sharing
 from plateledger.web.security import SESSION_COOKIE, SecurityHeaders, SignInRequired, content_security_policy
 
+#: Every UI path starts with this; ``app.py`` answers errors under it with :func:`error_page`.
+UI_PREFIX = "/ui/"
+
 
 def install(app: FastAPI, platform: Platform) -> None:
-    """Mount the UI's routes, static assets and error pages on ``app`` (the API's app)."""
+    """Mount the UI's routes, static assets and sign-in redirect on ``app`` (the one HTTP app)."""
     app.add_middleware(SecurityHeaders, csp=content_security_policy(platform.settings))
     app.mount("/ui/static", StaticFiles(directory=str(files("plateledger.web") / "static")), name="ui-static")
     app.mount(
@@ -34,22 +37,19 @@ def install(app: FastAPI, platform: Platform) -> None:
     for module in (session, search, alerts, hotlists, sharing, admin, cameras, access, public):
         app.include_router(module.router)
 
-    async def domain_error(request: Request, error: Exception) -> Response:
-        """The API's problem+json everywhere but under /ui/, where the same error is a readable page."""
-        assert isinstance(error, PlateledgerError)
-        if not request.url.path.startswith("/ui/"):
-            return problems.problem_for(error, request.url.path)
-        try:
-            signed = platform.sessions.resolve(request.cookies.get(SESSION_COOKIE))
-        except AuthenticationFailed:
-            signed = None
-        return render.error_page(request, error, signed)
-
     async def sign_in_required(request: Request, error: Exception) -> Response:
         reason = error.reason if isinstance(error, SignInRequired) else "please sign in"
         response = RedirectResponse("/ui/sign-in?" + urlencode({"reason": reason[:100]}), status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
-    app.add_exception_handler(PlateledgerError, domain_error)
     app.add_exception_handler(SignInRequired, sign_in_required)
+
+
+def error_page(request: Request, error: PlateledgerError, platform: Platform) -> Response:
+    """A library error on a UI path as a readable page (with the navigation of whoever is signed in)."""
+    try:
+        signed = platform.sessions.resolve(request.cookies.get(SESSION_COOKIE))
+    except AuthenticationFailed:
+        signed = None
+    return render.error_page(request, error, signed)

@@ -10,6 +10,7 @@ import jinja2
 import orjson
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from markupsafe import Markup
 
 from plateledger import __version__
 from plateledger.auth.sessions import SignedIn
@@ -78,11 +79,11 @@ def page(
     return HTMLResponse(body, status_code=status)
 
 
-def json_for_page(body: Any) -> str:
+def json_for_page(body: Any) -> Markup:
     """JSON to embed in a page's ``<script type="application/json">``: <, > and & escaped, so no value can close
-    the element."""
+    the element. The one place the UI marks text as safe markup (templates use no ``| safe``)."""
     text = orjson.dumps(body).decode()
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))  # noqa: S704
 
 
 def see_other(url: str) -> RedirectResponse:

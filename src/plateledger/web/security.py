@@ -13,7 +13,6 @@ cookie, and CSRF checks on every state-changing form.
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -21,9 +20,7 @@ from fastapi import Depends, Request
 from starlette.datastructures import FormData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from plateledger.api.deps import PlatformDep
-from plateledger.audit.events import AuthRefused
-from plateledger.audit.log import Actor
+from plateledger.appstate import PlatformDep
 from plateledger.auth.sessions import SignedIn
 from plateledger.core.errors import AuthenticationFailed, PermissionDenied
 from plateledger.core.settings import Settings
@@ -32,7 +29,6 @@ from plateledger.platform import Platform
 SESSION_COOKIE = "plateledger_session"
 SIGNIN_COOKIE = "plateledger_signin"
 CSRF_FIELD = "csrf"
-CSRF_REFUSED = "the form's CSRF token is missing or wrong: reload the page and submit it again"
 
 
 def content_security_policy(settings: Settings) -> str:
@@ -102,18 +98,20 @@ def _same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc == request.headers.get("host", "")
 
 
-def refuse_csrf(platform: Platform, request: Request, actor: Actor) -> None:
-    platform.audit.append(actor, AuthRefused(reason="csrf token missing or wrong", path=request.url.path[:200]))
-    raise PermissionDenied(CSRF_REFUSED)
-
-
 async def checked_form(request: Request, platform: Platform, signed: SignedIn) -> FormData:
     """The POSTed form, once its CSRF token matches the session's (else audited and PermissionDenied)."""
     form = await request.form()
-    given = form.get(CSRF_FIELD)
-    if not _same_origin(request) or not isinstance(given, str) or not secrets.compare_digest(given, signed.csrf):
+    try:
+        platform.sessions.check_form(
+            signed.principal.actor,
+            given=form.get(CSRF_FIELD),
+            expected=signed.csrf,
+            same_origin=_same_origin(request),
+            path=request.url.path,
+        )
+    except PermissionDenied:
         await form.close()
-        refuse_csrf(platform, request, signed.principal.actor)
+        raise
     return form
 
 

@@ -3,6 +3,7 @@ everyone but its creator and named viewers)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -10,8 +11,8 @@ from starlette.concurrency import run_in_threadpool
 
 from plateledger.api.deps import PlatformDep, PrincipalDep
 from plateledger.api.hotlist_schemas import ChangeOut, EntriesIn, EntryOut, HotListIn, HotListOut, ImportOut, RemoveIn
-from plateledger.core.errors import PayloadTooLarge
-from plateledger.hotlists.importer import ImportRequest, add_entries, build_options, remove_entries, run_import
+from plateledger.api.routes.reads import declared_length, read_body
+from plateledger.hotlists.importer import ImportRequest, add_entries, remove_entries
 
 router = APIRouter(prefix="/api/v1/hotlists", tags=["hotlists"])
 ListId = Annotated[int, Path(ge=1, le=2_147_483_647)]
@@ -99,30 +100,23 @@ async def import_file(
     """Import a hot-list file sent as the raw request body. Every line is validated first; if any is invalid the
     import is refused whole (422, `report` lists each line, field and reason) unless `skip_invalid`. A complete
     import replaces the list, an incremental one adds or updates by plate; one transaction either way."""
-    limit = platform.settings.hotlist_import_max_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"file: more than the {limit} bytes a hot-list import may have")
-    data = bytearray()
-    async for chunk in request.stream():
-        data.extend(chunk)
-        if len(data) > limit:
-            raise PayloadTooLarge(f"file: more than the {limit} bytes a hot-list import may have")
-    options = build_options(
-        platform.settings,
-        now_ms=platform.clock.now_ms(),
-        expiry_days=expiry_days,
-        country=country,
+    data = await read_body(request, platform.imports.max_bytes)
+    ask = ImportRequest(
+        format=format,
+        mode=mode,
+        skip_invalid=skip_invalid,
+        source="api",
         purpose=purpose,
         reference=reference,
         reason=reason,
         expires=expires,
+        expiry_days=expiry_days,
+        country=country,
         delimiter=delimiter,
         columns=columns,
         kind=kind,
         filename=filename,
     )
-    ask = ImportRequest(format=format, mode=mode, skip_invalid=skip_invalid, source="api")
     return await run_in_threadpool(
-        run_import, platform.hotlists, principal, list_id, bytes(data), ask, options, max_bytes=limit
+        partial(platform.imports.run, principal, list_id, data, ask, declared=declared_length(request))
     )

@@ -2,38 +2,31 @@
 
 Authenticated by a device token in the ``Authorization: Bearer`` header, or, for equipment that cannot set
 headers, in the path (``/api/v1/ingest/{source}/{token}``; never logged: see ``api/redact.py``). The body is read
-up to ``max_body_bytes``, adapted (``plateledger.adapters``) and stored by the one vendor storing layer
-(``ingest/vendor.py``). Every refusal is audited (``ingest.refused``) and answered as problem+json naming the
-field and rule; the answer to an accepted payload says what happened to each part of it.
+up to one byte over ``max_body_bytes`` and handed to the vendor ingest layer (``cameras/vendor.py``), which checks,
+adapts (``plateledger.adapters``) and stores it, and audits every refusal (``ingest.refused``); a refusal is
+answered as problem+json naming the field and rule, an accepted payload with what happened to each part of it.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from plateledger.adapters import SOURCES, adapter
-from plateledger.adapters.base import Adapted
+from plateledger.adapters import SOURCES
 from plateledger.api.deps import PlatformDep, bearer
 from plateledger.api.redact import redact_path
-from plateledger.api.routes.reads import read_body
+from plateledger.api.routes.reads import declared_length, read_body
 from plateledger.api.schemas import Rejection
-from plateledger.audit.events import IngestRefused
-from plateledger.audit.log import Actor
 from plateledger.auth.tokens import Principal
-from plateledger.core.errors import InvalidInput, PermissionDenied, PlateledgerError, UnsupportedMediaType
-from plateledger.core.text import MAX_CAMERA_ID, check_camera_id
+from plateledger.core.text import MAX_CAMERA_ID
 from plateledger.platform import Platform
-from plateledger.vocab import Role
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
 
-#: Content types an adapter may be sent (the adapter decides which of them its source uses).
-CONTENT_TYPES = ("application/json", "text/json", "application/xml", "text/xml", "multipart/form-data", "text/plain")
 #: Headers in which equipment names itself when its body does not (Survision sends its serial number).
 CAMERA_HEADERS = ("survision-serial-number",)
 
@@ -62,49 +55,25 @@ class VendorIngestOut(BaseModel):
     )
 
 
-def _media_type(request: Request) -> str:
-    content_type = request.headers.get("content-type", "")
-    media = content_type.split(";", 1)[0].strip().lower()
-    if media and media not in CONTENT_TYPES:
-        raise UnsupportedMediaType(f"content-type: {media[:64]!r} is not one of {', '.join(CONTENT_TYPES)}")
-    return content_type
-
-
 def _default_camera(request: Request, camera: str | None) -> str | None:
-    value = camera or next((request.headers[h] for h in CAMERA_HEADERS if request.headers.get(h)), None)
-    return check_camera_id(value) if value else None
-
-
-def _adapt(source: str, body: bytes, content_type: str) -> Adapted:
-    """The adapter's answer; a payload it cannot read is an InvalidInput naming why, never a server error."""
-    adapt = adapter(source)
-    try:
-        return adapt(body, content_type)
-    except PlateledgerError:
-        raise
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError, OverflowError) as exc:
-        raise InvalidInput(f"body: not a {source} payload this adapter can read ({exc.__class__.__name__})") from None
+    return camera or next((request.headers[h] for h in CAMERA_HEADERS if request.headers.get(h)), None)
 
 
 async def _ingest(
     request: Request, platform: Platform, principal: Principal, source: str, camera: str | None
 ) -> VendorIngestOut:
-    actor: Actor = principal.actor
-    try:
-        if principal.role != Role.DEVICE:
-            raise PermissionDenied("only a device token may ingest reads")
-        adapter(source)  # an unknown source is refused before the body is read
-        content_type = _media_type(request)
-        default_camera = _default_camera(request, camera)
-        body = await read_body(request, platform.settings.max_body_bytes)
-        adapted = await run_in_threadpool(_adapt, source, body, content_type)
-    except PlateledgerError as refusal:
-        platform.audit.append(actor, IngestRefused(reason=f"{source[:64]}: {refusal.detail}"[:300]))
-        raise
-    if default_camera is not None:
-        adapted.reads = [r if r.camera else replace(r, camera=default_camera) for r in adapted.reads]
-    owner = platform.registry.agency_by_id(principal.agency_id)
-    result = await run_in_threadpool(platform.vendor.store, actor, owner, adapted, channel="http", source=source)
+    body = await read_body(request, platform.settings.max_body_bytes)
+    result = await run_in_threadpool(
+        partial(
+            platform.vendor.receive,
+            principal,
+            source,
+            body,
+            content_type=request.headers.get("content-type", ""),
+            declared=declared_length(request),
+            camera=_default_camera(request, camera),
+        )
+    )
     return VendorIngestOut(
         stored=result.stored,
         duplicates=result.duplicates,

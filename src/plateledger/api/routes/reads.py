@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -9,24 +10,29 @@ from starlette.concurrency import run_in_threadpool
 
 from plateledger.api.deps import PlatformDep, PrincipalDep
 from plateledger.api.schemas import IngestOut, IngestWarning, Rejection
-from plateledger.audit.events import IngestRefused
-from plateledger.core.errors import PayloadTooLarge, PermissionDenied
 from plateledger.ingest.expiring import warnings
-from plateledger.vocab import Role
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+def declared_length(request: Request) -> int | None:
+    """The body length the request declares (``Content-Length``), if it declares one."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"body larger than {limit} bytes")
+    return int(declared) if declared and declared.isdigit() else None
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, read up to one byte more than ``limit``, so that a larger body is never held in memory
+    (the library refuses, and audits, a body over its limit); a body declared larger is not read at all."""
+    declared = declared_length(request)
+    if declared is not None and declared > limit:
+        return b""
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > limit:
-            raise PayloadTooLarge(f"body larger than {limit} bytes")
-    return bytes(body)
+            break
+    return bytes(body[: limit + 1])
 
 
 @router.post(
@@ -46,18 +52,12 @@ async def post_reads(
 ) -> IngestOut:
     """Stores the valid reads; each rejected read comes back with its index and reason. Stored reads are
     on disk and the batch is in the audit log before the response is sent."""
-    if principal.role != Role.DEVICE:
-        platform.audit.append(principal.actor, IngestRefused(reason="only device tokens may ingest"))
-        raise PermissionDenied("only a device token may ingest reads")
-    try:
-        body = await read_body(request, platform.settings.max_body_bytes)
-    except PayloadTooLarge as refusal:
-        platform.audit.append(principal.actor, IngestRefused(reason=refusal.detail))
-        raise
-    owner = platform.registry.agency_by_id(principal.agency_id)
+    body = await read_body(request, platform.settings.max_body_bytes)
     # Synchronous store work runs in the threadpool so the event loop stays free.
     store = platform.quarantine.store_block if quarantine_unknown else None
-    result = await run_in_threadpool(platform.ingest.ingest_json_body, principal.actor, owner, body, store=store)
+    result = await run_in_threadpool(
+        partial(platform.ingest.ingest_json_body, principal, body, declared=declared_length(request), store=store)
+    )
     return IngestOut(
         stored=result.stored,
         duplicates=result.duplicates,

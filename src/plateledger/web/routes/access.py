@@ -10,7 +10,7 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from plateledger.api.deps import PlatformDep
+from plateledger.appstate import PlatformDep
 from plateledger.audit.events import AuditExported, event_classes
 from plateledger.audit.log import entry_fields
 from plateledger.auth.sessions import SignedIn

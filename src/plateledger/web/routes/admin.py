@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
-from plateledger.api.deps import PlatformDep
+from plateledger.appstate import PlatformDep
 from plateledger.auth.sessions import SignedIn
 from plateledger.auth.tokens import IssuedToken
 from plateledger.core.errors import FieldInvalid
 from plateledger.platform import Platform
-from plateledger.store.models import ApiToken, User
 from plateledger.web.render import page, see_other
 from plateledger.web.routes.sharing import require_admin
 from plateledger.web.security import SessionDep, checked_form, field
@@ -30,16 +28,7 @@ def _users_page(request: Request, platform: Platform, signed: SignedIn, issued: 
     """The agency's users and live tokens; ``issued``: a token just created, its secret shown this once."""
     principal = signed.principal
     people = platform.registry.users(principal.agency_id)
-    with platform.governance.session() as session:
-        ids = [u.id for u in people]
-        tokens = session.execute(
-            select(ApiToken, User.username)
-            .join(User, User.id == ApiToken.user_id)
-            .where(ApiToken.user_id.in_(ids), ApiToken.revoked_ms.is_(None))
-            .order_by(ApiToken.id)
-        ).all()
-    now = platform.clock.now_ms()
-    live = [{"token": t, "username": name, "expired": t.expires_ms <= now} for t, name in tokens]
+    live = platform.tokens.live(principal.agency_id)
     return page(request, "users.html", signed, users=people, tokens=live, issued=issued)
 
 
@@ -47,15 +36,12 @@ def _users_page(request: Request, platform: Platform, signed: SignedIn, issued: 
 async def create_user(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
     form = await checked_form(request, platform, signed)
     require_admin(signed)
-    password = field(form, "password")
-    if len(password) < 12:
-        raise FieldInvalid("password", "at least 12 characters")
     platform.registry.create_user(
         signed.principal.actor,
         agency_slug=signed.principal.agency_slug,
         username=field(form, "username"),
         role=field(form, "role"),
-        password=password,
+        password=field(form, "password"),
     )
     return see_other("/ui/admin/users")
 

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from plateledger.alerts.delivery import Broker
 from plateledger.alerts.service import VERIFY_FIRST
-from plateledger.api.deps import PlatformDep
+from plateledger.appstate import PlatformDep
 from plateledger.core.errors import FieldInvalid, PlateledgerError
 from plateledger.web.render import page, see_other
 from plateledger.web.security import SessionDep, checked_form, field

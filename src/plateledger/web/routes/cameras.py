@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from plateledger.api.deps import PlatformDep
+from plateledger.appstate import PlatformDep
 from plateledger.auth.sessions import SignedIn
 from plateledger.cameras.quarantine import Release
 from plateledger.core.errors import FieldInvalid

@@ -11,11 +11,11 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from plateledger.api.deps import PlatformDep
+from plateledger.appstate import PlatformDep
 from plateledger.auth.sessions import SignedIn
 from plateledger.core.clock import parse_iso_ms
-from plateledger.core.errors import FieldInvalid, ImportRefused, PayloadTooLarge
-from plateledger.hotlists.importer import ImportRequest, add_entries, build_options, remove_entries, run_import
+from plateledger.core.errors import FieldInvalid, ImportRefused
+from plateledger.hotlists.importer import ImportRequest, add_entries, remove_entries
 from plateledger.hotlists.imports import Format
 from plateledger.platform import Platform
 from plateledger.web.render import page, see_other
@@ -100,35 +100,21 @@ async def import_file(list_id: ListId, request: Request, platform: PlatformDep, 
     try:
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise FieldInvalid("file", "choose a file to import")
-        limit = platform.settings.hotlist_import_max_bytes
-        data = await upload.read(limit + 1)
+        data = await upload.read(platform.imports.max_bytes + 1)
     finally:
         await form.close()
-    if len(data) > limit:
-        raise PayloadTooLarge(f"file: more than the {limit} bytes a hot-list import may have")
-    options = build_options(
-        platform.settings,
-        now_ms=platform.clock.now_ms(),
-        country="US",
-        purpose=field(form, "purpose") or None,
-        reference=field(form, "reference") or None,
-        reason=field(form, "reason") or None,
-        expires=None,
-        delimiter=";",
-        columns=None,
-        kind=None,
-        filename=upload.filename,
-    )
     ask = ImportRequest(
         format=field(form, "format"),
         mode=field(form, "mode") or "incremental",
         skip_invalid=field(form, "skip_invalid") == "yes",
         source="web",
+        purpose=field(form, "purpose") or None,
+        reference=field(form, "reference") or None,
+        reason=field(form, "reason") or None,
+        filename=upload.filename,
     )
     try:
-        report = await run_in_threadpool(
-            run_import, platform.hotlists, signed.principal, list_id, data, ask, options, max_bytes=limit
-        )
+        report = await run_in_threadpool(platform.imports.run, signed.principal, list_id, data, ask)
         report["refused"] = ""
     except ImportRefused as refused:
         report = {**refused.report, "refused": refused.detail}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from plateledger.api.deps import PlatformDep
+from plateledger.appstate import PlatformDep
 from plateledger.core.errors import AuthenticationFailed
 from plateledger.web.render import page
 from plateledger.web.security import SESSION_COOKIE

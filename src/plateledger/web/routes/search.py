@@ -11,9 +11,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from markupsafe import Markup
 from starlette.datastructures import FormData
 
-from plateledger.api.deps import PlatformDep
+from plateledger.appstate import PlatformDep
 from plateledger.auth.sessions import SignedIn
 from plateledger.core.errors import PlateledgerError
 from plateledger.platform import Platform
@@ -97,7 +98,7 @@ def _timeline(reads: list[dict[str, Any]], times: list[int]) -> dict[str, Any]:
     return {"points": points, "start": first, "end": last}
 
 
-def _map_data(platform: Platform, signed: SignedIn, rows: list[dict[str, Any]]) -> str:
+def _map_data(platform: Platform, signed: SignedIn, rows: list[dict[str, Any]]) -> Markup:
     cameras = [
         {"id": c.external_id, "name": c.name, "lat": c.lat, "lon": c.lon}
         for c in platform.registry.cameras(signed.principal.agency_id)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from plateledger.api.deps import PlatformDep
+from plateledger.appstate import PlatformDep
 from plateledger.audit.log import Actor
 from plateledger.auth.sessions import SignedIn
 from plateledger.core.errors import AuthenticationFailed, PlateledgerError
@@ -21,7 +21,6 @@ from plateledger.web.security import (
     SessionDep,
     checked_form,
     field,
-    refuse_csrf,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -78,9 +77,13 @@ def sign_in_form(
 @router.post("/ui/sign-in")
 async def sign_in(request: Request, platform: PlatformDep) -> Response:
     form = await request.form()
-    given, expected = form.get(CSRF_FIELD), request.cookies.get(SIGNIN_COOKIE)
-    if not isinstance(given, str) or not expected or not secrets.compare_digest(given, expected):
-        refuse_csrf(platform, request, Actor(username="anonymous", agency_id=None))
+    platform.sessions.check_form(
+        Actor(username="anonymous", agency_id=None),
+        given=form.get(CSRF_FIELD),
+        expected=request.cookies.get(SIGNIN_COOKIE),
+        same_origin=True,  # before any session, the double-submit cookie (SameSite=Strict) is the check
+        path=request.url.path,
+    )
     username, next_ = field(form, "username"), _local(field(form, "next"))
     password = form.get("password")
     try:

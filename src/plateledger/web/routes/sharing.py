@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from plateledger.api.deps import PlatformDep
+from plateledger.appstate import PlatformDep
 from plateledger.auth.sessions import SignedIn
 from plateledger.core.errors import FieldInvalid, PermissionDenied
 from plateledger.platform import Platform

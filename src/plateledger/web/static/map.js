@@ -12,6 +12,16 @@
   }
   const data = JSON.parse(source.textContent);
 
+  // Leaflet reads a string tooltip or attribution as HTML. Camera ids and names, plates and owner names come from
+  // other people (another agency, a camera's payload), so a tooltip gets an element holding the text, and the
+  // attribution (a string only) the text escaped: markup is never built from data.
+  function label(text) {
+    const span = document.createElement("span");
+    span.textContent = text;
+    return span;
+  }
+  const escaped = (text) => label(text).innerHTML;
+
   function fit(map, points) {
     if (points.length === 1) map.setView(points[0], 15);
     else if (points.length > 1) map.fitBounds(L.latLngBounds(points).pad(0.15));
@@ -23,10 +33,10 @@
     const map = L.map(element, { preferCanvas: false, keyboard: true });
     fit(map, points);
     if (data.tiles) {
-      L.tileLayer(data.tiles, { attribution: data.attribution, maxZoom: 19 }).addTo(map);
+      L.tileLayer(data.tiles, { attribution: escaped(data.attribution), maxZoom: 19 }).addTo(map);
     } else {
       element.classList.add("plain");
-      map.attributionControl.addAttribution("Camera positions " + data.attribution);
+      map.attributionControl.addAttribution(escaped("Camera positions " + data.attribution));
     }
     map.attributionControl.setPrefix("Leaflet");
     L.control.scale({ metric: true, imperial: true }).addTo(map);
@@ -35,7 +45,7 @@
         L.circleMarker([c.lat, c.lon], {
           radius: 4, color: "#55606e", weight: 1, fillOpacity: 0.6, className: c.silent ? "camera silent" : "camera",
         })
-          .bindTooltip(`camera ${c.id}: ${c.name}`))
+          .bindTooltip(label(`camera ${c.id}: ${c.name}`)))
     ).addTo(map);
     return { map, cameras };
   }
@@ -48,7 +58,7 @@
     const byPlate = new Map();
     reads.forEach((r, i) => {
       L.circleMarker([r.lat, r.lon], { radius: 7, color: "#b3261e", weight: 2, fillOpacity: 0.8, className: "read" })
-        .bindTooltip(`${i + 1}. ${r.ts} ${r.plate} at ${r.camera} (${r.owner})`)
+        .bindTooltip(label(`${i + 1}. ${r.ts} ${r.plate} at ${r.camera} (${r.owner})`))
         .addTo(map);
       if (!byPlate.has(r.plate)) byPlate.set(r.plate, []);
       byPlate.get(r.plate).push([r.lat, r.lon]);

@@ -1,7 +1,10 @@
 """The one storing layer for vendor payloads: what an adapter produced, stored for the owner agency.
 
-HTTP (``POST /api/v1/ingest/{source}``) and MQTT both call :meth:`VendorIngest.store` with the owner agency
-(from the credential, never the payload) and an :class:`~plateledger.adapters.base.Adapted`. It
+HTTP (``POST /api/v1/ingest/{source}``) hands :meth:`VendorIngest.receive` the body as the equipment sent it,
+with the credential's principal: the checks (a device token, a known source, the content type, the size) and the
+adapter run here, and a refusal is audited (``ingest.refused``) before it is raised. MQTT, which adapts its
+messages itself, calls :meth:`VendorIngest.store` with the owner agency (from the credential, never the payload)
+and an :class:`~plateledger.adapters.base.Adapted`. It
 
 * maps each read's vendor camera id onto the owner's cameras (an admin's mapping first, then the id itself);
 * stores the reads of known cameras through :meth:`Ingestor.store_lines` — the same SQL validation,
@@ -18,22 +21,29 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
 
+from plateledger.adapters import adapter
 from plateledger.adapters.base import Adapted, SourceRead
 from plateledger.agencies.registry import Registry
 from plateledger.audit.log import Actor
+from plateledger.auth.tokens import Principal
 from plateledger.cameras.health import Health
 from plateledger.cameras.quarantine import Held, Quarantine
+from plateledger.core.errors import InvalidInput, PlateledgerError, UnsupportedMediaType
+from plateledger.core.text import check_camera_id
 from plateledger.images.store import ImageStore
 from plateledger.ingest.expiring import warnings
-from plateledger.ingest.service import Ingestor
+from plateledger.ingest.service import Ingestor, require_device
 from plateledger.plates import normalise
 from plateledger.store.models import Agency
 
+#: Content types an adapter may be sent (the adapter decides which of them its source uses).
+CONTENT_TYPES = ("application/json", "text/json", "application/xml", "text/xml", "multipart/form-data", "text/plain")
 NO_CAMERA = (
     "camera: required: this source's payload does not name its camera; "
     "send the camera id as ?camera=ID in the URL (or the source's serial-number header)"
@@ -68,6 +78,26 @@ class VendorResult:
         }
 
 
+def _check_media_type(content_type: str) -> None:
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media and media not in CONTENT_TYPES:
+        raise UnsupportedMediaType(f"content-type: {media[:64]!r} is not one of {', '.join(CONTENT_TYPES)}")
+
+
+def _default_camera(camera: str | None) -> str | None:
+    return check_camera_id(camera) if camera else None
+
+
+def _adapt(adapt: Callable[[bytes, str], Adapted], source: str, body: bytes, content_type: str) -> Adapted:
+    """The adapter's answer; a payload it cannot read is an InvalidInput naming why, never a server error."""
+    try:
+        return adapt(body, content_type)
+    except PlateledgerError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError, OverflowError) as exc:
+        raise InvalidInput(f"body: not a {source} payload this adapter can read ({exc.__class__.__name__})") from None
+
+
 def image_read_id(source: str, read: SourceRead) -> str:
     """The read id given to a read that carries images but no id of its own, so the images can be linked to
     it: derived from the source, camera, time and plate, so a re-sent payload gets the same id."""
@@ -84,6 +114,33 @@ class VendorIngest:
         self._quarantine = quarantine
         self._health = health
         self._images = images
+
+    def receive(
+        self,
+        principal: Principal,
+        source: str,
+        body: bytes,
+        *,
+        content_type: str,
+        camera: str | None = None,
+        declared: int | None = None,
+    ) -> VendorResult:
+        """Adapt and store one payload sent over HTTP by a device of the owner agency. ``camera`` names the camera
+        of reads whose payload names none (a query parameter or a serial-number header); ``declared`` the length the
+        request declared, where it did. A refusal (not a device,
+        an unknown source or content type, a bad camera id, a body too large or unreadable) is audited as
+        ``ingest.refused`` and raised; nothing of a refused payload is stored."""
+        with self._ingest.refusals(principal.actor, prefix=f"{source[:64]}: "):
+            require_device(principal)
+            adapt = adapter(source)
+            _check_media_type(content_type)
+            default_camera = _default_camera(camera)
+            self._ingest.check_size(body, declared)
+            adapted = _adapt(adapt, source, body, content_type)
+        if default_camera is not None:
+            adapted.reads = [r if r.camera else replace(r, camera=default_camera) for r in adapted.reads]
+        owner = self._registry.agency_by_id(principal.agency_id)
+        return self.store(principal.actor, owner, adapted, channel="http", source=source)
 
     def store(self, actor: Actor, owner: Agency, adapted: Adapted, *, channel: str, source: str) -> VendorResult:
         """Store what one payload produced for ``owner``; ``channel`` is ``http`` or ``mqtt``, ``source`` the

@@ -1,19 +1,29 @@
-"""The FastAPI app factory. Dependencies are explicit: the app gets an opened Platform and uses nothing else."""
+"""The HTTP app factory: the API (``api/``) and the web UI (``web/``) mounted side by side on one FastAPI app, with
+the metrics and health endpoints. Dependencies are explicit: the app gets an opened Platform and uses nothing else.
+
+The API and the UI never import each other; what they share (the platform in the app's state) is in
+``appstate.py``. The one choice between them is made here: a library error is answered as RFC 9457
+problem+json (``api/problems.py``) everywhere except under the UI's prefix, where a person reads the same error
+as a page (``web.error_page``).
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Annotated
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Header, Request, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from plateledger import __version__
+from plateledger import __version__, web
 from plateledger.alerts.delivery import Broker
-from plateledger.api import problems
+from plateledger.api import docs, problems
+from plateledger.api.limits import BodyLimit, route_limits
+from plateledger.api.metrics_auth import require_metrics_token
 from plateledger.api.redact import install_log_filter
 from plateledger.api.routes import (
     admin,
@@ -29,8 +39,8 @@ from plateledger.api.routes import (
     transparency,
     webhooks,
 )
+from plateledger.core.errors import PlateledgerError
 from plateledger.platform import Platform
-from plateledger.web import install as install_web
 
 
 class _Observe:
@@ -78,12 +88,25 @@ def _metrics(app: FastAPI, platform: Platform, collectors: Sequence[Collector]) 
     app.add_middleware(_Observe, requests=requests, latency=latency)
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(authorization: Annotated[str | None, Header()] = None) -> Response:
+        require_metrics_token(platform.settings, authorization)
         reads_total.set(platform.reads.count())
         silent.clear()
         for agency, count in platform.health.silent_counts().items():
             silent.labels(agency).set(count)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _errors(app: FastAPI, platform: Platform) -> None:
+    """Library errors: problem+json for the API (and any other path), the error page under the UI's prefix."""
+
+    async def library_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, PlateledgerError)
+        if request.url.path.startswith(web.UI_PREFIX):
+            return web.error_page(request, error, platform)
+        return problems.problem_for(error, request.url.path)
+
+    app.add_exception_handler(PlateledgerError, library_error)
 
 
 def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> FastAPI:
@@ -94,12 +117,18 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
         version=__version__,
         description="ALPR data platform: every read leaves the store only through the policy gate, "
         "and every access is on a hash-chained audit log before it is answered.",
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.platform = platform
     app.state.broker = Broker(platform.alerts, heartbeat_s=platform.settings.alert_heartbeat_s)
     problems.install(app)
+    _errors(app, platform)
     install_log_filter()
+    docs.install(app)
     _metrics(app, platform, collectors)
+    settings = platform.settings
+    app.add_middleware(BodyLimit, default=settings.max_request_bytes, routes=route_limits(settings))
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -117,5 +146,5 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
     app.include_router(hotlists.router)
     app.include_router(alerts.router)
     app.include_router(webhooks.router)
-    install_web(app, platform)
+    web.install(app, platform)
     return app

@@ -1,0 +1,1 @@
+"""Sharing: owner policies and agreements between agencies (``service.py``)."""

@@ -67,9 +67,11 @@ def jsonl_blocks(handle: IO[bytes], target_bytes: int) -> Iterator[tuple[bytes, 
     goes through Python as a few large blocks, not millions of small objects. A single line longer than the block
     size is refused (no read is that long).
     """
-    rest = handle.read(len(UTF8_BOM)).removeprefix(UTF8_BOM)  # a byte-order mark before the first line
+    first = handle.read(len(UTF8_BOM)).removeprefix(UTF8_BOM)  # a byte-order mark before the first line
+    rest = b""
     while True:
-        data = handle.read(target_bytes)
+        data = first + handle.read(target_bytes)
+        first = b""
         if not data:
             break
         data = rest + data

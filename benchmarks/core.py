@@ -302,14 +302,46 @@ class ReadSource:
         return matrix[matrix != 0].tobytes()
 
 
+def distinct_per_camera(camera: NDArray[np.int64], ts: NDArray[np.int64], chunk: int, chunks: int) -> NDArray[np.int64]:
+    """``ts`` moved by a few ms so that no two reads of one camera share a millisecond, by construction: chunk
+    ``chunk`` of ``chunks`` uses only the milliseconds congruent to ``chunk`` modulo ``chunks`` (so no two chunks
+    meet), and within the chunk each camera's times are made strictly increasing in steps of ``chunks``. A read
+    never moves earlier than the start of its ``chunks``-ms slot, nor later than that plus ``chunks`` ms per
+    read of its camera it had to make room for. The store keys a read without an id by (camera, ms, plate), so
+    no read of a run is a duplicate of another."""
+    if not 0 <= chunk < chunks:
+        raise ValueError("chunk must be in [0, chunks)")
+    rows = len(ts)
+    if rows == 0:
+        return ts
+    slot = ts - ts % chunks + chunk
+    order = np.lexsort((slot, camera))
+    cam, at = camera[order], slot[order]
+    first = np.ones(rows, dtype=bool)
+    first[1:] = cam[1:] != cam[:-1]
+    group = np.cumsum(first) - 1
+    starts = np.flatnonzero(first)
+    rank = np.arange(rows, dtype=np.int64) - starts[group]  # index of each read within its camera
+    # t_i = max(at_i, t_{i-1} + chunks) within a camera is rank_i * chunks + the running maximum of
+    # at_j - rank_j * chunks; an offset per camera keeps one camera's maximum from running into the next.
+    offset = group.astype(np.int64) * (int(at.max() - at.min()) + rows * chunks + 1)
+    floor = np.maximum.accumulate(at - rank * chunks + offset) - offset
+    result = np.empty_like(ts)
+    result[order] = floor + rank * chunks
+    return result
+
+
 def write_reads_file(path: Path, source: ReadSource, rng: np.random.Generator, count: int, now_ms: int) -> int:
     """Write ``count`` reads over the 30 days before ``now_ms`` as JSONL; return the file size in bytes."""
     with path.open("wb") as handle:
-        for start in range(0, count, GEN_CHUNK):
+        chunks = -(-count // GEN_CHUNK)
+        for chunk, start in enumerate(range(0, count, GEN_CHUNK)):
             rows = min(GEN_CHUNK, count - start)
             idx = source.sample_plates(rng, rows)
-            ts = now_ms - 1_000 - rng.integers(0, WINDOW_MS, size=rows)
-            handle.write(source.render(rng, source.plates[idx], idx, ts))
+            ts = now_ms - 1_000 - rng.integers(chunks, WINDOW_MS, size=rows)
+            cameras = rng.integers(0, len(source.camera_ids), size=rows)
+            ts = distinct_per_camera(cameras, ts, chunk, chunks)
+            handle.write(source.render(rng, source.plates[idx], idx, ts, cameras))
     return path.stat().st_size
 
 
@@ -326,7 +358,9 @@ def fresh_batches(
     plates = make_plates(rng, rows)
     idx = rng.integers(0, len(source.plates), size=rows)
     ts = now_ms - 1_000 - rng.integers(0, 3_600_000, size=rows)
-    at = None if cameras is None else cameras[rng.integers(0, len(cameras), size=rows)]
+    pool = np.arange(len(source.camera_ids), dtype=np.int64) if cameras is None else cameras
+    at = pool[rng.integers(0, len(pool), size=rows)]
+    ts = distinct_per_camera(at, ts, 0, 1)
     lines = source.render(rng, plates, idx, ts, at).rstrip(b"\n").split(b"\n")
     return [b"[" + b",".join(lines[i : i + HTTP_BATCH]) + b"]" for i in range(0, rows, HTTP_BATCH)]
 

@@ -32,7 +32,7 @@ from typing import BinaryIO, cast
 import numpy as np
 from numpy.typing import NDArray
 
-from core import BENCH_ACTOR, DAY_MS, GEN_CHUNK, WINDOW_MS, ReadSource, Tokens
+from core import BENCH_ACTOR, DAY_MS, GEN_CHUNK, WINDOW_MS, ReadSource, Tokens, distinct_per_camera
 from plateledger.core.settings import load_settings
 from plateledger.platform import Platform
 from plateledger.store.cameras import CameraInfo
@@ -46,6 +46,7 @@ ROUTE_STEPS = 6
 STEP_S = 240
 NEAR_CAMERAS = 20
 HOUR_S = 3_600
+WEEK_MS = 7 * DAY_MS
 
 
 @dataclass(frozen=True)
@@ -199,11 +200,11 @@ class Routines:
         camera = np.where(commute, route_camera, errand_camera)
         local_s = np.where(commute, route_s, errand_s)
         ts = (today - days_back) * DAY_MS + ((local_s - self.utc_offset_s) * 1000).astype(np.int64)
-        ts = np.where(ts > now_ms - 1_000, ts - DAY_MS, ts)
-        # A weekend commute moved back to Friday can fall before the window: a week later it is a Friday too.
-        # (Clamping it to the window's start gave several reads of one vehicle the same camera and ms, which the
-        # store rightly counts as duplicates, so a run stored fewer reads than generated on some weekdays.)
-        ts = np.where(ts < now_ms - WINDOW_MS + 1_000, ts + 7 * DAY_MS, ts)
+        # Into the window by whole weeks, so that a commute stays on its weekday: local times run from about 12 h
+        # before to 36 h after the UTC day's start, so one week either way is always enough, on any weekday and
+        # at any hour. (Shifting by a day left late reads in the future and clamping gave duplicates.)
+        ts = np.where(ts > now_ms - 1_000, ts - WEEK_MS, ts)
+        ts = np.where(ts <= now_ms - WINDOW_MS + 1_000, ts + WEEK_MS, ts)
         return camera.astype(np.int64), ts.astype(np.int64)
 
 
@@ -231,10 +232,12 @@ def write_owner_files(
     written = [0] * len(paths)
     with ExitStack() as stack:
         handles = [stack.enter_context(_writer(path, compress)) for path in paths]
-        for start in range(0, count, GEN_CHUNK):
+        chunks = -(-count // GEN_CHUNK)
+        for chunk, start in enumerate(range(0, count, GEN_CHUNK)):
             rows = min(GEN_CHUNK, count - start)
             vehicles = source.sample_plates(rng, rows)
             camera, ts = routines.reads(rng, vehicles, now_ms)
+            ts = distinct_per_camera(camera, ts, chunk, chunks)
             owner = network.camera_owner[camera]
             for index, handle in enumerate(handles):
                 mask = owner == index
@@ -246,13 +249,22 @@ def write_owner_files(
 
 
 def generate(
-    directory: Path, network: Network, rng: np.random.Generator, reads: int, plates: int, *, compress: bool
+    directory: Path,
+    network: Network,
+    rng: np.random.Generator,
+    reads: int,
+    plates: int,
+    *,
+    compress: bool,
+    now_ms: int | None = None,
 ) -> tuple[ReadSource, list[tuple[Path, int]], dict[str, float]]:
-    """Plate pool, routines and the owners' files; returns the source, the files and generation figures."""
+    """Plate pool, routines and the owners' files (reads over the 30 days before ``now_ms``, the clock's time if
+    None); returns the source, the files and generation figures."""
     started = time.perf_counter()
     source = ReadSource.build(rng, plates, network.cameras)
     routines = Routines.build(rng, plates, network.cameras)
-    now_ms = time.time_ns() // 1_000_000
+    if now_ms is None:
+        now_ms = time.time_ns() // 1_000_000
     files = write_owner_files(directory, network, source, routines, rng, reads, now_ms, compress=compress)
     elapsed = time.perf_counter() - started
     size = sum(path.stat().st_size for path, _ in files)

@@ -31,9 +31,6 @@ SQL_PACKAGES = frozenset({"sqlalchemy", "chdb"})
 
 #: (module, finding) -> why it is still there.
 EXEMPT: dict[tuple[str, str], str] = {
-    ("plateledger.web.routes.access", "audit.append"): (
-        "AuditExported: moved into the one audit-listing operation by the authz branch (remove at merge)"
-    ),
     ("plateledger.app", "reads.count"): (
         "the plateledger_reads_stored gauge of /metrics: a row count, no read leaves the store"
     ),

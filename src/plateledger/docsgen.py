@@ -129,7 +129,34 @@ def configuration_reference() -> str:
     return "\n".join(lines)
 
 
-GENERATED = {"cli.md": cli_reference, "api.md": api_reference, "configuration.md": configuration_reference}
+def permissions_reference() -> str:
+    from plateledger.policy.actions import markdown_table
+
+    intro = (
+        "# Permissions\n\n"
+        "Generated from `plateledger.policy.actions.TABLE` by `python -m plateledger.docsgen`; do not edit by hand.\n\n"
+        "Every management and read operation is an *action*. Each service calls `require(who, action, agency)` "
+        "before it acts: the API, the web UI and the CLI reach the same check, so a refusal reads the same "
+        "through each door. A refusal is appended to the audit log as `action.refused` (with the action, the "
+        "reason and the agency asked for) before the error is returned; if that append fails, the request "
+        "fails with 503 (fail closed).\n\n"
+        "- **roles**: the roles that may do it; **agency**: *own agency* when the role must belong to the "
+        "agency acted on (agency A's admin cannot manage agency B), *any agency* when the target does not "
+        "matter.\n"
+        "- **console**: whether an operator at the command line, acting locally on the data directory (no "
+        "token), may do it. Commands that take `--token` act as that token's user instead.\n"
+        "- What a search may *read* is not decided here but by each data owner's policy and sharing agreements "
+        "([sharing.md](sharing.md)); this table only says who may ask.\n\n"
+    )
+    return intro + markdown_table()
+
+
+GENERATED = {
+    "cli.md": cli_reference,
+    "api.md": api_reference,
+    "configuration.md": configuration_reference,
+    "permissions.md": permissions_reference,
+}
 
 
 def main() -> None:

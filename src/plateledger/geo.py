@@ -16,6 +16,8 @@ EARTH_RADIUS_M = 6_371_008.8
 _M_PER_DEG_MIN = 110_574.0
 #: Relative margin on boxes: geoDistance uses the WGS-84 ellipsoid, which differs from a sphere by < 0.6%.
 _MARGIN = 1.01
+#: A vertex: (lat, lon) in degrees, or on the integer grid of :func:`ring_problem`.
+Point = tuple[float, float] | tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -76,25 +78,65 @@ def shoelace_area(vertices: tuple[tuple[float, float], ...]) -> float:
     return total / 2
 
 
-def _orientation(a: tuple[float, float], b: tuple[float, float], c: tuple[float, float]) -> float:
+def _orientation(a: Point, b: Point, c: Point) -> float:
     return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
 
 
-def _crosses(a: tuple[float, float], b: tuple[float, float], c: tuple[float, float], d: tuple[float, float]) -> bool:
-    """True when segments ab and cd properly cross (touching at an end point does not count)."""
+def _touches(a: Point, b: Point, c: Point, d: Point) -> bool:
+    """True when segments ab and cd share any point: they cross, or an end of one lies on the other (collinear
+    overlaps included)."""
     d1, d2 = _orientation(c, d, a), _orientation(c, d, b)
     d3, d4 = _orientation(a, b, c), _orientation(a, b, d)
-    return ((d1 > 0 > d2) or (d1 < 0 < d2)) and ((d3 > 0 > d4) or (d3 < 0 < d4))
+    if ((d1 > 0 > d2) or (d1 < 0 < d2)) and ((d3 > 0 > d4) or (d3 < 0 < d4)):
+        return True
+    return (
+        (d1 == 0 and _within(c, d, a))
+        or (d2 == 0 and _within(c, d, b))
+        or (d3 == 0 and _within(a, b, c))
+        or (d4 == 0 and _within(a, b, d))
+    )
 
 
-def self_intersects(vertices: tuple[tuple[float, float], ...]) -> bool:
-    """True when two non-adjacent edges of the closed ring cross (a bow tie, a figure eight)."""
-    edges = list(zip(vertices, vertices[1:] + vertices[:1], strict=True))
-    count = len(edges)
+def _within(a: Point, b: Point, p: Point) -> bool:
+    """For ``p`` on the line through a and b: whether it lies on the segment."""
+    return min(a[0], b[0]) <= p[0] <= max(a[0], b[0]) and min(a[1], b[1]) <= p[1] <= max(a[1], b[1])
+
+
+#: Polygon vertices are compared on a grid of 1e-7 degrees (about 1 cm), exactly, in integers.
+GRID = 10_000_000
+#: Edges meeting at a vertex at an angle whose sine is below this fold back onto each other: a spike.
+_SPIKE_SINE = 1e-6
+
+
+def _grid(vertex: tuple[float, float]) -> tuple[int, int]:
+    return round(vertex[0] * GRID), round(vertex[1] * GRID)
+
+
+def ring_problem(vertices: tuple[tuple[float, float], ...]) -> str | None:
+    """Why ``vertices`` (an open ring: the first vertex is not repeated at the end) is not a simple polygon, or
+    None: a repeated vertex, a spike (the edges either side of a vertex fold back onto, or almost onto, each
+    other), or two edges that cross or touch. Vertices are numbered from 1 as given and compared on the
+    :data:`GRID` exactly. ClickHouse's ``pointInPolygon`` refuses such rings with an engine error, so a search
+    checks them first and names the problem."""
+    count = len(vertices)
+    points = [_grid(v) for v in vertices]
+    first_at: dict[tuple[int, int], int] = {}
+    for number, point in enumerate(points, start=1):
+        if point in first_at:
+            return f"vertex {number} repeats vertex {first_at[point]}; give each corner once"
+        first_at[point] = number
+    for i in range(count):
+        a, b, c = points[i - 1], points[i], points[(i + 1) % count]
+        dot = (b[0] - a[0]) * (c[0] - b[0]) + (b[1] - a[1]) * (c[1] - b[1])
+        cross = _orientation(a, b, c)
+        lengths = math.hypot(b[0] - a[0], b[1] - a[1]) * math.hypot(c[0] - b[0], c[1] - b[1])
+        if dot < 0 and abs(cross) <= _SPIKE_SINE * lengths:
+            return f"vertex {i + 1} is a spike: the edges either side of it fold back onto each other"
+    edges = list(zip(points, points[1:] + points[:1], strict=True))
     for i in range(count):
         for j in range(i + 2, count):
             if i == 0 and j == count - 1:
                 continue  # adjacent through the closing vertex
-            if _crosses(*edges[i], *edges[j]):
-                return True
-    return False
+            if _touches(*edges[i], *edges[j]):
+                return f"edges {i + 1} and {j + 1} cross or touch; give the vertices in order around the area"
+    return None

@@ -27,6 +27,7 @@ from plateledger.images.store import ImageStore
 from plateledger.ingest.service import Ingestor
 from plateledger.policy.gate import Gate
 from plateledger.reports.access_log import AccessLog
+from plateledger.reports.audit_entries import AuditEntries
 from plateledger.reports.transparency import TransparencyReports
 from plateledger.retention.service import Retention
 from plateledger.search.area import AreaSearches
@@ -64,6 +65,7 @@ class Platform:
     webhooks: Webhooks
     matcher: Matcher
     access_log: AccessLog
+    audit_entries: AuditEntries
     transparency: TransparencyReports
     quarantine: Quarantine
     health: Health
@@ -91,7 +93,7 @@ class Platform:
         engine = SearchEngine(audit=audit, gate=Gate(), books=books, clock=clock)
         policies = Policies(governance, audit, clock)
         agreements = Agreements(governance, audit, clock)
-        access_log = AccessLog(governance, audit)
+        access_log = AccessLog(governance, audit, clock)
         images = ImageStore(
             root=settings.images_dir, governance=governance, clock=clock, max_bytes=settings.image_max_bytes
         )
@@ -152,6 +154,7 @@ class Platform:
             webhooks=Webhooks(governance, audit, clock, TargetGuard(allow_loopback=settings.webhook_allow_loopback)),
             matcher=matcher,
             access_log=access_log,
+            audit_entries=AuditEntries(audit),
             transparency=TransparencyReports(
                 registry=registry,
                 policies=policies,

@@ -207,7 +207,7 @@ def test_tokens_create_and_revoke_over_http(platform: Platform, client: TestClie
 def test_audit_endpoints(platform: Platform, client: TestClient) -> None:
     auditor = token(platform, "bayview-pd-auditor")
     assert client.get("/api/v1/audit/verify", headers=auditor).json()["intact"] is True
-    entries = client.get("/api/v1/audit", headers=auditor).json()
+    entries = client.get("/api/v1/audit", headers=auditor).json()["entries"]
     assert all(e["action"] for e in entries)
     assert client.get("/api/v1/audit", headers=token(platform, "bayview-pd-investigator")).status_code == 403
 

@@ -61,7 +61,7 @@ def seeded(settings: Settings) -> dict[str, str]:
 def test_audit_list_escapes_what_another_agency_wrote(settings: Settings, seeded: dict[str, str]) -> None:
     text = cli(settings, "audit", "list", "--limit", "1000")
     assert_inert(text)
-    rows: list[dict[str, Any]] = orjson.loads(cli(settings, "audit", "list", "--limit", "1000", "--json"))
+    rows: list[dict[str, Any]] = orjson.loads(cli(settings, "audit", "list", "--limit", "1000", "--json"))["entries"]
     assert EVIL in [row["case_number"] for row in rows]  # --json is exact
 
 

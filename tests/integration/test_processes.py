@@ -119,7 +119,8 @@ def test_search_refusal_audit_and_tamper_detection(data: Path) -> None:
     assert refused.returncode == 2
     assert refused.stderr.strip().startswith("error: purpose: required")
     assert "Traceback" not in refused.stderr
-    entries = orjson.loads(run("audit", "list", "--action", "search.refused", "--data", str(data), "--json").stdout)
+    listed = run("audit", "list", "--action", "search.refused", "--data", str(data), "--json").stdout
+    entries = orjson.loads(listed)["entries"]
     assert entries
     assert entries[-1]["outcome"] == "refused"
     assert run("audit", "verify", "--data", str(data)).returncode == 0

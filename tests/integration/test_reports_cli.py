@@ -57,7 +57,7 @@ def test_access_log_and_transparency_report_locally_and_through_a_server(
     assert "withheld: no sharing agreement with this owner (default deny)" in text
     refused = access_log(data, tokens["alpha-investigator"], check=False)
     assert refused.returncode == 3
-    assert refused.stderr.startswith("error: only the owner agency's admins and auditors")
+    assert refused.stderr.startswith("error: an investigator cannot read the agency's access log")
     assert access_log(data, tokens["beta-admin"], "--agency", "alpha", check=False).returncode == 3
 
     report = orjson.loads(run("report", "transparency", "alpha", "--format", "json", "--data", str(data)).stdout)

@@ -85,11 +85,13 @@ def test_only_the_right_admin_takes_each_step(
         with pytest.raises(PermissionDenied):
             platform.agreements.request(who, owner="owner-pd", terms=terms(clock.now_ms()))
     view = platform.agreements.request(asker.admin, owner="owner-pd", terms=terms(clock.now_ms()))
-    for who in (asker.admin, third.admin, owner.investigator, owner.auditor):
+    for who in (asker.admin, owner.investigator, owner.auditor):
         with pytest.raises(PermissionDenied):
             platform.agreements.accept(who, view.id)
         with pytest.raises(PermissionDenied):
             platform.agreements.decline(who, view.id)
+    with pytest.raises(NotFound):  # to a third agency the agreement does not exist (issue 15: no probing)
+        platform.agreements.accept(third.admin, view.id)
     with pytest.raises(PermissionDenied):
         platform.agreements.withdraw(owner.admin, view.id)
     with pytest.raises(NotFound):
@@ -266,3 +268,63 @@ def test_sharing_and_policy_over_http(gov_platform: Platform, kits: dict[str, Ag
         actions = [e.action for e in session.query(AuditEntry).order_by(AuditEntry.seq)]
     assert actions.count("policy.changed") == 1
     assert actions.count("sharing.revoked") == 1
+
+
+def test_an_expired_agreement_does_not_block_a_new_request(
+    gov_platform: Platform, kits: dict[str, AgencyKit], clock: FixedClock
+) -> None:
+    """Issue 15, defect 14: an expired agreement (or a request whose terms expired unanswered) grants nothing,
+    so a new request must not be refused with 409 until someone withdraws it; the old one stays as history."""
+    platform, owner, asker = gov_platform, kits["owner"], kits["asker"]
+    client = TestClient(create_app(platform=platform))
+    ingest(platform, owner, [read("6EXP001", camera=owner.cameras[0], ts=clock.now_ms() - DAY_MS)])
+    ask = PlateSearch(plate="6EXP001", purpose="stolen_vehicle", case_number="C-14")
+    soon = clock.now_ms() + 10 * DAY_MS
+    old = platform.agreements.request(asker.admin, owner="owner-pd", terms=terms(clock.now_ms(), expires_ms=soon))
+    platform.agreements.accept(owner.admin, old.id)
+    unanswered = platform.agreements.request(kits["third"].admin, owner="owner-pd", terms=terms(soon, expires_ms=soon))
+    clock.advance(11 * DAY_MS)
+    body = {
+        "owner": "owner-pd",
+        "terms": {
+            "query_kinds": ["plate"],
+            "purposes": ["stolen_vehicle"],
+            "max_lookback_days": 200,
+            "expires": "2027-06-30",
+        },
+    }
+    response = client.post("/api/v1/sharing/requests", json=body, headers=bearer(asker, "admin"))
+    assert response.status_code == 201, response.text
+    renewed = response.json()
+    assert renewed["state"] == "pending"
+    response = client.post("/api/v1/sharing/requests", json=body, headers=bearer(kits["third"], "admin"))
+    assert response.status_code == 201, response.text
+    assert client.post("/api/v1/sharing/requests", json=body, headers=bearer(asker, "admin")).status_code == 409
+    history = {a["id"]: a for a in client.get("/api/v1/sharing/agreements", headers=bearer(owner, "admin")).json()}
+    assert (history[old.id]["state"], history[old.id]["expired"]) == ("accepted", True)
+    assert history[unanswered.id]["state"] == "pending"
+    assert platform.searches.search(asker.investigator, ask).reads == []
+    platform.agreements.accept(owner.admin, renewed["id"])
+    assert [r.owner for r in platform.searches.search(asker.investigator, ask).reads] == [owner.agency.id]
+
+
+def test_a_third_agency_cannot_tell_an_agreement_from_a_made_up_id(
+    gov_platform: Platform, kits: dict[str, AgencyKit], clock: FixedClock
+) -> None:
+    """Issue 15 (oracles like defect 2): accepting, declining, revoking or withdrawing another pair's agreement
+    answered 403 where a made-up id got 404."""
+    platform, third = gov_platform, kits["third"]
+    client = TestClient(create_app(platform=platform))
+    view = platform.agreements.request(kits["asker"].admin, owner="owner-pd", terms=terms(clock.now_ms()))
+    made_up = view.id + 1000
+    for step in ("accept", "decline", "revoke", "withdraw"):
+        answers = []
+        for agreement_id in (view.id, made_up):
+            response = client.post(
+                f"/api/v1/sharing/agreements/{agreement_id}/{step}", json={}, headers=bearer(third, "admin")
+            )
+            body = response.json()
+            answers.append((response.status_code, body["detail"].replace(str(agreement_id), "#"), body["type"]))
+        assert answers[0] == answers[1], step
+        assert answers[0][0] == 404
+    assert client.get(f"/api/v1/sharing/agreements/{view.id}", headers=bearer(third, "admin")).status_code == 404

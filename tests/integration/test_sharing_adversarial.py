@@ -22,12 +22,13 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from plateledger.app import create_app
 from plateledger.cli.main import app as cli_app
 from plateledger.core.clock import FixedClock
-from plateledger.core.errors import PermissionDenied
+from plateledger.core.errors import FieldInvalid, PermissionDenied
 from plateledger.core.settings import Settings, load_settings
 from plateledger.platform import Platform
 from plateledger.policy.gate import DEFAULT_DENY
@@ -258,6 +259,41 @@ def test_lookback_is_clipped_without_a_warrant_and_never_beyond_the_limit(
             assert orjson.loads(entry.params)["warrant"] == warrant
 
 
+BLANK_WARRANTS = [" ", "   ", "\t", " \t ", "\x00", "W-1\x1b[2J", "W-1\n", "--", "x" * 65]
+
+
+@pytest.mark.parametrize("warrant", BLANK_WARRANTS, ids=range(len(BLANK_WARRANTS)))
+def test_a_blank_or_malformed_warrant_is_refused_and_audited_through_every_door(world: World, warrant: str) -> None:
+    """Issue 15, defect 3: a warrant of one space counted as a warrant and lifted the lookback limit."""
+    token = world.tokens["ca-partner"]["investigator"]
+    query = {"plate": PLATE, "purpose": "violent_crime", "case_number": "C-W", "warrant": warrant}
+    with opened(world.settings, FixedClock(world.now_ms)) as platform:
+        with pytest.raises(FieldInvalid) as refused:
+            platform.searches.search(platform.tokens.authenticate(token), PlateSearch(**query))
+        assert refused.value.field == "warrant"
+        response = TestClient(create_app(platform=platform)).get(
+            "/api/v1/search/plate", params=query, headers={"Authorization": f"Bearer {token}"}
+        )
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "warrant"
+    args = ["search", "plate", PLATE, "--purpose", "violent_crime", "--case", "C-W", "--warrant", warrant]
+    cli = CliRunner().invoke(cli_app, [*args, "--token", token, "--data", str(world.settings.data), "--json"])
+    assert cli.exit_code != 0
+    assert isinstance(cli.exception, FieldInvalid) or "warrant" in cli.output, cli.output
+    with opened(world.settings, FixedClock(world.now_ms)) as platform, platform.governance.session() as session:
+        last = session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(3)).all()
+    assert [e.action for e in last] == ["search.refused"] * 3
+    assert all("warrant" in orjson.loads(e.params)["reason"] for e in last)
+
+
+def test_a_warrant_is_stripped_of_surrounding_spaces_and_recorded_so(world: World) -> None:
+    params = {"plate": PLATE, "purpose": "violent_crime", "case_number": "C-W", "warrant": "  W-2026-7 "}
+    for channel in sorted(CHANNELS):
+        body = CHANNELS[channel](world, world.tokens["ca-partner"]["investigator"], params)
+        assert body["warrant"] == "W-2026-7"
+        assert owner_reads(world, body) == WITHIN_LOOKBACK
+
+
 @pytest.mark.parametrize("channel", sorted(CHANNELS))
 @pytest.mark.parametrize("role", ["auditor", "device"])
 @pytest.mark.parametrize("requester", [OWNER, "ca-partner"])
@@ -265,7 +301,7 @@ def test_auditor_and_device_tokens_cannot_search_and_the_refusal_is_recorded_per
     world: World, channel: str, role: str, requester: str
 ) -> None:
     params = {"plate": PLATE, "purpose": "stolen_vehicle", "case_number": "C-3"}
-    with pytest.raises(PermissionDenied, match=f"{role} token cannot search reads"):
+    with pytest.raises(PermissionDenied, match=f"{role} cannot search reads"):
         CHANNELS[channel](world, world.tokens[requester][role], params)
     with opened(world.settings, FixedClock(world.now_ms)) as platform:
         last = next(

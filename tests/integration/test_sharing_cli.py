@@ -10,11 +10,13 @@ import pytest
 from typer.testing import CliRunner
 
 from plateledger.cli.main import app
-from plateledger.core.clock import SystemClock
+from plateledger.core.clock import FixedClock, SystemClock
 from plateledger.core.errors import Conflict, FieldInvalid, PermissionDenied
 from plateledger.core.settings import Settings
 from plateledger.platform import Platform
-from tests.support import seed_agency
+from plateledger.policy.rules import Terms
+from plateledger.vocab import Purpose, QueryKind
+from tests.support import DAY_MS, seed_agency
 
 
 @pytest.fixture
@@ -89,3 +91,30 @@ def test_sharing_commands(settings: Settings, tokens: dict[str, dict[str, str]])
     again = cli(settings, "sharing", "request", "owner-pd", *terms, "--expires", "2029-12-31", "--token", asker)
     assert cli(settings, "sharing", "withdraw", str(again["id"]), "--token", asker)["state"] == "withdrawn"
     assert cli(settings, "sharing", "list", "--token", owner)[-1]["state"] == "withdrawn"
+
+
+def test_an_expired_agreement_does_not_block_a_new_request_from_the_cli(settings: Settings) -> None:
+    """Issue 15, defect 14: the agreement was made 30 days ago and expired yesterday (the CLI runs on the
+    system clock); a new request succeeds, and the expired one stays listed as history."""
+    month_ago = SystemClock().now_ms() - 30 * DAY_MS
+    platform = Platform.open(settings, clock=FixedClock(month_ago))
+    try:
+        owner, asker = (seed_agency(platform, slug) for slug in ("owner-pd", "asker-pd"))
+        terms = Terms(
+            query_kinds=frozenset({QueryKind.PLATE}),
+            purposes=frozenset({Purpose.STOLEN_VEHICLE}),
+            max_lookback_days=30,
+            expires_ms=month_ago + 29 * DAY_MS,
+        )
+        old = platform.agreements.request(asker.admin, owner="owner-pd", terms=terms)
+        platform.agreements.accept(owner.admin, old.id)
+    finally:
+        platform.close()
+    token = asker.tokens["admin"]
+    ask = ["--kinds", "plate", "--purposes", "stolen_vehicle", "--lookback-days", "30", "--expires", "2029-12-31"]
+    renewed = cli(settings, "sharing", "request", "owner-pd", *ask, "--token", token)
+    assert renewed["state"] == "pending"
+    listing = {a["id"]: a for a in cli(settings, "sharing", "list", "--token", token)}
+    assert (listing[old.id]["state"], listing[old.id]["expired"]) == ("accepted", True)
+    with pytest.raises(Conflict):
+        cli(settings, "sharing", "request", "owner-pd", *ask, "--token", token)

@@ -436,7 +436,7 @@ def test_cameras_page_and_quarantine_are_for_admins_only(
         "/ui/admin/cameras/quarantine/approve", data={"csrf": csrf_of(page.text), "vendor_camera": "GEN-UNIT-4"}
     )
     assert refused.status_code == 403
-    assert "administer" in refused.text
+    assert "only admins can" in refused.text
     assert platform.quarantine.pending(network.palm.admin.actor, "palm-pd")[0].reads == 1
     assert search(platform, network.palm.investigator, "7QRT001").reads == []
 
@@ -488,6 +488,7 @@ def test_alert_shows_no_crop_when_there_is_none_or_the_owner_withholds_it(
     withheld = client.get(f"/ui/alerts/{alert_id}/crop")
     assert (withheld.status_code, withheld.content) == (204, b"")
     last = platform.audit.entries(after_seq=0, limit=100_000)[-1]
-    assert last.action == "image.viewed"  # the attempt is on the log, with the rule that withheld the read
+    # The attempt is on the log as a refusal, with the rule that withheld the read (issue 15: never as a view).
+    assert last.action == "search.refused"
     assert "owner's policy prohibits purpose stolen_vehicle" in last.params
     assert client.get("/ui/alerts").status_code == 200

@@ -211,6 +211,17 @@ def test_lookback_is_clipped_to_the_tightest_limit() -> None:
     assert within.earliest_ms == NOW - 90 * DAY_MS
 
 
+@pytest.mark.parametrize("warrant", ["", " ", "   ", "\t", "\n", "\x00", " W-1", "W-1\n", "--"])
+def test_a_blank_or_malformed_warrant_is_no_warrant(warrant: str) -> None:
+    """Issue 15, defect 3: a warrant of one space lifted the lookback limit."""
+    policy = Policy(plate_lookback_days=365, warrant_after_days=90)
+    decision = decide(request(since_days=400, warrant=warrant), OWN, policy, None)
+    assert decision.earliest_ms == NOW - 90 * DAY_MS
+    assert (
+        decision.clipped == "limited to the last 90 days: longer lookback requires a warrant or court-order reference"
+    )
+
+
 # -- exhaustive grid and properties -------------------------------------------------------------------------
 
 

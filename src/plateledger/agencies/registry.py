@@ -6,16 +6,18 @@ import re
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from plateledger.audit.events import AgencyCreated, CameraAdded, UserCreated
+from plateledger.audit.events import AgencyCreated, AuditEvent, CameraAdded, UserCreated
 from plateledger.audit.log import Actor, AuditLog
 from plateledger.auth.passwords import check_password, hash_password
 from plateledger.core.clock import Clock
 from plateledger.core.errors import Conflict, FieldInvalid, NotFound
 from plateledger.core.text import camera_id_problem, check_camera_id
+from plateledger.policy.actions import Action, HasActor, require
 from plateledger.store.cameras import CameraInfo
 from plateledger.store.governance import Governance, bump_policy_generation
-from plateledger.store.models import Agency, Camera, User
+from plateledger.store.models import Agency, Base, Camera, User
 from plateledger.vocab import AgencyKind, Role
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -33,6 +35,15 @@ def _check_position(lat: float | None, lon: float | None, mobile: bool) -> None:
         raise FieldInvalid("lat", "must be between -90 and 90")
     if not -180 <= lon <= 180:
         raise FieldInvalid("lon", "must be between -180 and 180")
+
+
+def _insert(session: Session, rows: list[Base], conflict: str) -> None:
+    """Add ``rows`` in the audit transaction; a duplicate is Conflict (and nothing, entry included, commits)."""
+    session.add_all(rows)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(conflict) from None
 
 
 class Registry:
@@ -59,14 +70,14 @@ class Registry:
             state=state,
             created_ms=self._clock.now_ms(),
         )
-        try:
-            with self._gov.session() as session:
-                session.add(agency)
-                bump_policy_generation(session)
-        except IntegrityError:
-            raise Conflict(f"agency {slug!r} already exists") from None
-        self._audit.append(actor, AgencyCreated(slug=slug, kind=kind))
-        return agency
+        require(actor, Action.AGENCY_CREATE, None, audit=self._audit)
+
+        def change(session: Session) -> tuple[AuditEvent, Agency]:
+            _insert(session, [agency], f"agency {slug!r} already exists")
+            bump_policy_generation(session)
+            return AgencyCreated(slug=slug, kind=kind), agency
+
+        return self._audit.record(actor, change)[1]
 
     def create_user(
         self,
@@ -84,6 +95,7 @@ class Registry:
         if password is not None:  # None: a token-only user; any password given follows the one policy
             check_password(password)
         agency = self.agency(agency_slug)
+        require(actor, Action.USER_CREATE, agency.id, audit=self._audit)
         user = User(
             agency_id=agency.id,
             username=username,
@@ -91,13 +103,12 @@ class Registry:
             password_hash=hash_password(password) if password is not None else None,
             created_ms=self._clock.now_ms(),
         )
-        try:
-            with self._gov.session() as session:
-                session.add(user)
-        except IntegrityError:
-            raise Conflict(f"user {username!r} already exists") from None
-        self._audit.append(actor, UserCreated(username=username, role=role, agency=agency_slug))
-        return user
+
+        def change(session: Session) -> tuple[AuditEvent, User]:
+            _insert(session, [user], f"user {username!r} already exists")
+            return UserCreated(username=username, role=role, agency=agency_slug), user
+
+        return self._audit.record(actor, change)[1]
 
     def add_camera(
         self,
@@ -114,6 +125,7 @@ class Registry:
         check_camera_id(external_id, "external_id")
         _check_position(lat, lon, mobile)
         agency = self.agency(agency_slug)
+        require(actor, Action.CAMERA_ADD, agency.id, audit=self._audit)
         camera = Camera(
             agency_id=agency.id,
             external_id=external_id,
@@ -124,26 +136,28 @@ class Registry:
             direction=direction,
             created_ms=self._clock.now_ms(),
         )
-        try:
-            with self._gov.session() as session:
-                session.add(camera)
-                bump_policy_generation(session)
-        except IntegrityError:
-            raise Conflict(f"camera {external_id!r} already exists for {agency_slug}") from None
+
+        def change(session: Session) -> tuple[AuditEvent, Camera]:
+            _insert(session, [camera], f"camera {external_id!r} already exists for {agency_slug}")
+            bump_policy_generation(session)
+            return CameraAdded(agency=agency_slug, external_id=external_id, mobile=mobile), camera
+
+        self._audit.record(actor, change)
         self._camera_cache.pop(agency.id, None)
-        self._audit.append(actor, CameraAdded(agency=agency_slug, external_id=external_id, mobile=mobile))
         return camera
 
     def add_cameras_bulk(self, actor: Actor, agency_slug: str, cameras: list[CameraInfo]) -> int:
         """Register many cameras in one transaction (demo, migrations from another system); one audit entry each."""
         agency = self.agency(agency_slug)
+        require(actor, Action.CAMERA_ADD, agency.id, audit=self._audit)
         now = self._clock.now_ms()
         for cam in cameras:
             if (problem := camera_id_problem(cam.external_id)) is not None:
                 raise FieldInvalid("external_id", f"{cam.external_id!r}: {problem}")
             _check_position(cam.lat, cam.lon, cam.mobile)
-        with self._gov.session() as session:
-            session.add_all(
+
+        def change(session: Session) -> tuple[list[AuditEvent], None]:
+            rows: list[Base] = [
                 Camera(
                     agency_id=agency.id,
                     external_id=c.external_id,
@@ -154,14 +168,13 @@ class Registry:
                     created_ms=now,
                 )
                 for c in cameras
-            )
+            ]
+            _insert(session, rows, f"a camera of the batch is already registered to {agency_slug}")
             bump_policy_generation(session)
+            return [CameraAdded(agency=agency_slug, external_id=c.external_id, mobile=c.mobile) for c in cameras], None
+
+        self._audit.record_all(actor, change)
         self._camera_cache.pop(agency.id, None)
-        for cam in cameras:
-            self._audit.append(
-                actor,
-                CameraAdded(agency=agency_slug, external_id=cam.external_id, mobile=cam.mobile),
-            )
         return len(cameras)
 
     def agency(self, slug: str) -> Agency:
@@ -188,6 +201,16 @@ class Registry:
             if agency_id is not None:
                 query = query.where(User.agency_id == agency_id)
             return list(session.scalars(query))
+
+    def camera_list(self, who: Actor | HasActor, agency_id: int) -> list[CameraInfo]:
+        """An agency's cameras, for one of its users (``camera.list``; refusals audited)."""
+        require(who, Action.CAMERA_LIST, agency_id, audit=self._audit)
+        return self.cameras(agency_id)
+
+    def users_of(self, who: Actor | HasActor, agency_id: int) -> list[User]:
+        """An agency's users, for one of its admins or the console (``user.list``; refusals audited)."""
+        require(who, Action.USER_LIST, agency_id, audit=self._audit)
+        return self.users(agency_id)
 
     def cameras(self, agency_id: int) -> list[CameraInfo]:
         """An agency's cameras. Ingest asks on every batch, so answers are cached for CAMERA_CACHE_MS; a camera

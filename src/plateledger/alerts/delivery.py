@@ -23,9 +23,8 @@ from typing import Any
 import anyio.to_thread
 import orjson
 
-from plateledger.alerts.service import ALERT_ROLES, Alerts
+from plateledger.alerts.service import Alerts
 from plateledger.auth.tokens import Principal
-from plateledger.core.errors import PermissionDenied
 
 REPLAY_PAGE = 1000
 #: Milliseconds a client should wait before reconnecting (the SSE ``retry`` field).
@@ -78,11 +77,9 @@ class Broker:
         for subscription in targets:
             subscription.offer(body)
 
-    @staticmethod
-    def check(principal: Principal) -> None:
-        """PermissionDenied for roles that do not receive alerts (call before the response starts)."""
-        if principal.role not in ALERT_ROLES:
-            raise PermissionDenied(f"a {principal.role.value} token cannot see alerts")
+    def check(self, principal: Principal) -> None:
+        """PermissionDenied (audited) for roles that do not receive alerts (call before the response starts)."""
+        self._alerts.require_view(principal)
 
     def connect(self, principal: Principal) -> Subscription:
         """Register a stream on the running loop."""

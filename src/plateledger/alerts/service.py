@@ -25,8 +25,9 @@ from plateledger.audit.events import AlertDecided, AlertRaised, AlertWithheld, A
 from plateledger.audit.log import SYSTEM, AuditLog
 from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, iso_ms
-from plateledger.core.errors import Conflict, FieldInvalid, NotFound, PermissionDenied
+from plateledger.core.errors import Conflict, FieldInvalid, NotFound
 from plateledger.hotlists.service import may_see
+from plateledger.policy.actions import Action, allowed, require
 from plateledger.policy.gate import Gate, Owner, Request
 from plateledger.retention.service import Retention
 from plateledger.search.image import ImageAsk
@@ -41,7 +42,6 @@ VERIFY_FIRST = (
     "before acting, and confirm or dismiss the alert."
 )
 MAX_NOTE = 500
-ALERT_ROLES = frozenset({Role.ADMIN, Role.INVESTIGATOR})
 
 
 class AlertState(StrEnum):
@@ -257,7 +257,7 @@ class Alerts:
 
     # -- reading and deciding ----------------------------------------------------------------------------------
     def _visible(self, session: Session, principal: Principal, alert: Alert | None) -> tuple[Alert, HotList]:
-        if alert is None or alert.agency_id != principal.agency_id or principal.role not in ALERT_ROLES:
+        if alert is None or not allowed(principal, Action.ALERT_VIEW, alert.agency_id).allowed:
             raise NotFound("no such alert")
         hot_list = session.get(HotList, alert.hot_list_id)
         if hot_list is None or not may_see(session, principal, hot_list):
@@ -270,6 +270,10 @@ class Alerts:
         if entry is None or owner is None:  # foreign keys make this impossible
             raise NotFound("no such alert")
         return alert_json(alert, hot_list.name, entry, owner.name)
+
+    def require_view(self, principal: Principal) -> None:
+        """The table's check that ``principal`` may see its agency's alerts (refusals audited)."""
+        require(principal, Action.ALERT_VIEW, principal.agency_id, audit=self._audit)
 
     def visible_to(self, principal: Principal, agency_id: int, body: dict[str, Any]) -> bool:
         """Whether a delivered alert (of ``agency_id``) may be shown to ``principal`` (live streams)."""
@@ -289,8 +293,7 @@ class Alerts:
     def listing(
         self, principal: Principal, *, state: str | None = None, after_id: int = 0, limit: int = 100
     ) -> list[dict[str, Any]]:
-        if principal.role not in ALERT_ROLES:
-            raise PermissionDenied(f"a {principal.role.value} token cannot see alerts")
+        self.require_view(principal)
         if state is not None and state not in {s.value for s in AlertState}:
             raise FieldInvalid("state", "new, confirmed or dismissed")
         if not 1 <= limit <= 1000:
@@ -338,6 +341,7 @@ class Alerts:
 
     def decide(self, principal: Principal, alert_id: int, state: str, note: str) -> dict[str, Any]:
         """Confirm or dismiss a new alert, with a note (required)."""
+        require(principal, Action.ALERT_DECIDE, principal.agency_id, audit=self._audit)
         if state not in (AlertState.CONFIRMED.value, AlertState.DISMISSED.value):
             raise FieldInvalid("state", "confirmed or dismissed")
         note = note.strip()

@@ -26,11 +26,11 @@ from plateledger.audit.events import WebhookCreated, WebhookDeleted, WebhookDisa
 from plateledger.audit.log import SYSTEM, AuditLog
 from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, iso_ms
-from plateledger.core.errors import FieldInvalid, NotFound, PermissionDenied
+from plateledger.core.errors import FieldInvalid, NotFound
 from plateledger.hotlists.service import machine_delivery_allowed
+from plateledger.policy.actions import Action, require
 from plateledger.store.governance import Governance
 from plateledger.store.models import Webhook, WebhookDelivery
-from plateledger.vocab import Role
 
 MAX_URL = 500
 
@@ -82,10 +82,8 @@ class Webhooks:
         self.guard = guard
 
     # -- administration (an agency admin, audited) ---------------------------------------------------------
-    @staticmethod
-    def _admin(principal: Principal) -> None:
-        if principal.role is not Role.ADMIN:
-            raise PermissionDenied("only an admin of the agency manages its webhooks")
+    def _admin(self, principal: Principal) -> None:
+        require(principal, Action.WEBHOOK_MANAGE, principal.agency_id, audit=self._audit)
 
     @staticmethod
     def _own(session: Session, principal: Principal, webhook_id: int) -> Webhook:

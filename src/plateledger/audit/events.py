@@ -115,7 +115,8 @@ class SearchRefused(AuditEvent):
 @dataclass(frozen=True)
 class SearchExported(AuditEvent):
     """A search's answer downloaded as a file (``rows`` reads, ``format`` csv): appended after the search's own
-    entry (``search_seq``) and before the file is sent."""
+    entry (``search_seq``) and before the file is sent. ``per_owner``: the reads of each owner in the file (by
+    slug; owners with none are left out), so each owner's access log shows the download."""
 
     action: ClassVar[str] = "search.exported"
     purpose: str = ""
@@ -123,6 +124,7 @@ class SearchExported(AuditEvent):
     search_seq: int = 0
     format: str = "csv"
     rows: int = 0
+    per_owner: dict[str, int] = field(default_factory=dict)
 
     def purpose_case(self) -> tuple[str | None, str | None]:
         return self.purpose, self.case_number
@@ -131,7 +133,7 @@ class SearchExported(AuditEvent):
         return {"search_seq": self.search_seq, "format": self.format}
 
     def counts(self) -> Json:
-        return {"rows": self.rows}
+        return {"rows": self.rows, "per_owner": self.per_owner}
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,37 @@ class AuditExported(AuditEvent):
 
     def counts(self) -> Json:
         return {"entries": self.entries}
+
+
+@dataclass(frozen=True)
+class AuditListed(AuditEvent):
+    """Audit log entries listed by an auditor, an admin or the console (``entries`` of them, with the filters:
+    ``agency`` whose users' entries, ``action``, ``after_seq``, ``limit``)."""
+
+    action: ClassVar[str] = "audit.listed"
+    filters: Json = field(default_factory=dict)
+    entries: int = 0
+
+    def params(self) -> Json:
+        return {"filters": self.filters}
+
+    def counts(self) -> Json:
+        return {"entries": self.entries}
+
+
+@dataclass(frozen=True)
+class ActionRefused(AuditEvent):
+    """An operation of the authorisation table (docs/permissions.md) refused: ``operation`` (the table's action),
+    the ``reason``, and the ``agency_id`` it was asked for (None where no agency is concerned)."""
+
+    action: ClassVar[str] = "action.refused"
+    outcome: str = "refused"
+    operation: str = ""
+    reason: str = ""
+    agency_id: int | None = None
+
+    def params(self) -> Json:
+        return {"operation": self.operation, "reason": self.reason, "agency_id": self.agency_id}
 
 
 @dataclass(frozen=True)

@@ -89,15 +89,18 @@ class Sessions:
             return SignedIn(principal_of(user, agency, None), web.id, web.csrf, bool(user.totp_secret))
 
     def sign_out(self, signed: SignedIn, *, everywhere: bool = False) -> int:
-        """End this session, or every session of its user; audited. Returns how many ended."""
+        """End this session, or every session of its user, in the transaction of its audit entry (if the entry
+        cannot be written the sessions stay valid). Returns how many ended."""
         principal = signed.principal
-        with self._gov.session() as session:
+
+        def change(session: Session) -> tuple[SignedOut, int]:
             query = delete(WebSession).where(WebSession.user_id == principal.user_id)
             if not everywhere:
                 query = query.where(WebSession.id == signed.session_id)
             ended = int(session.execute(query).rowcount)  # type: ignore[attr-defined]
-        self._audit.append(principal.actor, SignedOut(everywhere=everywhere, sessions=ended))
-        return ended
+            return SignedOut(everywhere=everywhere, sessions=ended), ended
+
+        return self._audit.record(principal.actor, change)[1]
 
     def count(self, principal: Principal) -> int:
         with self._gov.session() as session:

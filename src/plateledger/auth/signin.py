@@ -9,10 +9,13 @@ TOTP must give a valid code with the password; a wrong or missing code counts as
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pyotp
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from plateledger.audit.events import LoginFailed, LoginLocked, LoginSucceeded
+from plateledger.audit.events import AuditEvent, LoginFailed, LoginLocked, LoginSucceeded
 from plateledger.audit.log import Actor, AuditLog
 from plateledger.auth.passwords import verify_password
 from plateledger.core.clock import Clock, iso_ms
@@ -58,25 +61,43 @@ class Credentials:
             elif user.totp_secret and not totp_ok(user.totp_secret, code, now):
                 reason = "a valid one-time code is required" if code else "this user signs in with a one-time code"
             else:
-                user.failed_logins = 0
-                user.locked_until_ms = None
                 reason = ""
-        actor = Actor(username=username, agency_id=agency.id if agency else None)
         if not reason and user is not None and agency is not None:
-            self._audit.append(Actor(username, agency.id, user.id, user.role), LoginSucceeded(username=username))
+            self._audit.record(Actor(username, agency.id, user.id, user.role), self._succeeded(user.id, username))
             return user, agency
-        self._audit.append(actor, LoginFailed(username=username, reason=reason))
-        if user is not None and not reason.startswith("too many"):
-            self._count_failure(actor, user.id, now)
+        actor = Actor(username=username, agency_id=agency.id if agency else None)
+        counted = user is not None and not reason.startswith("too many")
+        self._audit.record_all(actor, self._failed(user.id if user and counted else None, username, reason, now))
         raise AuthenticationFailed(reason)
 
-    def _count_failure(self, actor: Actor, user_id: int, now: int) -> None:
-        with self._gov.session() as session:
+    @staticmethod
+    def _succeeded(user_id: int, username: str) -> Callable[[Session], tuple[AuditEvent, None]]:
+        """Clear the user's failure count, in the transaction of its ``auth.login`` entry."""
+
+        def change(session: Session) -> tuple[AuditEvent, None]:
+            user = session.get_one(User, user_id)
+            user.failed_logins = 0
+            user.locked_until_ms = None
+            return LoginSucceeded(username=username), None
+
+        return change
+
+    def _failed(
+        self, user_id: int | None, username: str, reason: str, now: int
+    ) -> Callable[[Session], tuple[list[AuditEvent], None]]:
+        """``auth.login_failed``, and for a known user the failure counted (and, at ``login_max_failures``, the
+        lockout with its ``auth.locked`` entry), in one transaction."""
+
+        def change(session: Session) -> tuple[list[AuditEvent], None]:
+            events: list[AuditEvent] = [LoginFailed(username=username, reason=reason)]
+            if user_id is None:
+                return events, None
             user = session.get_one(User, user_id)
             user.failed_logins += 1
-            if user.failed_logins < self._max_failures:
-                return
-            failures, user.failed_logins = user.failed_logins, 0
-            user.locked_until_ms = now + self._lockout_ms
-            until = user.locked_until_ms
-        self._audit.append(actor, LoginLocked(username=actor.username, failures=failures, until_ms=until))
+            if user.failed_logins >= self._max_failures:
+                failures, user.failed_logins = user.failed_logins, 0
+                user.locked_until_ms = now + self._lockout_ms
+                events.append(LoginLocked(username=username, failures=failures, until_ms=user.locked_until_ms))
+            return events, None
+
+        return change

@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
 from plateledger.audit.events import (
     AuthRefused,
@@ -16,7 +17,8 @@ from plateledger.audit.events import (
 from plateledger.audit.log import Actor, AuditLog
 from plateledger.auth.signin import Credentials
 from plateledger.core.clock import Clock
-from plateledger.core.errors import AuthenticationFailed, FieldInvalid, NotFound, PermissionDenied
+from plateledger.core.errors import AuthenticationFailed, FieldInvalid, NotFound
+from plateledger.policy.actions import Action, refuse_unseen, require
 from plateledger.store.governance import Governance
 from plateledger.store.models import Agency, ApiToken, User
 from plateledger.vocab import Role
@@ -127,46 +129,56 @@ class Tokens:
         ttl = self._ttl_days if ttl_days is None else ttl_days
         if not 1 <= ttl <= longest:
             raise FieldInvalid("ttl_days", f"must be between 1 and {longest} days")
-        if actor.role is not None and actor.role != Role.ADMIN:
-            raise PermissionDenied("only an admin may create tokens")
+        require(actor, Action.TOKEN_CREATE, self._user(username).agency_id, audit=self._audit)
         return self._create(actor, username, label, ttl)
 
+    def _user(self, username: str) -> User:
+        with self._gov.session() as session:
+            user = session.scalars(select(User).where(User.username == username)).one_or_none()
+        if user is None:
+            raise NotFound(f"no user named {username!r}")
+        return user
+
     def _create(self, actor: Actor, username: str, label: str, ttl: int) -> IssuedToken:
+        """The token row and its ``token.created`` entry, in one transaction (both or neither)."""
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         now = self._clock.now_ms()
         expires = now + ttl * DAY_MS
-        with self._gov.session() as session:
+
+        def change(session: Session) -> tuple[TokenCreated, int]:
             user = session.scalars(select(User).where(User.username == username)).one_or_none()
             if user is None:
                 raise NotFound(f"no user named {username!r}")
-            if actor.agency_id is not None and actor.agency_id != user.agency_id:
-                raise PermissionDenied("tokens can only be created for users of your own agency")
             token = ApiToken(
-                user_id=user.id,
-                token_hash=token_hash(secret),
-                label=label,
-                created_ms=now,
-                expires_ms=expires,
+                user_id=user.id, token_hash=token_hash(secret), label=label, created_ms=now, expires_ms=expires
             )
             session.add(token)
             session.flush()
-            token_id = token.id
-        self._audit.append(actor, TokenCreated(token_id=token_id, for_user=username, expires_ms=expires))
+            return TokenCreated(token_id=token.id, for_user=username, expires_ms=expires), token.id
+
+        token_id = self._audit.record(actor, change)[1]
         return IssuedToken(token_id=token_id, secret=secret, expires_ms=expires)
 
     def revoke(self, actor: Actor, token_id: int) -> None:
+        """Revoke a token: one's own (any role), or, for an admin, any token of its agency's users."""
         with self._gov.session() as session:
             token = session.get(ApiToken, token_id)
             user = session.get(User, token.user_id) if token else None
-            if token is None or user is None:
-                raise NotFound(f"no token with id {token_id}")
-            if actor.agency_id is not None and actor.agency_id != user.agency_id:
-                raise NotFound(f"no token with id {token_id}")
-            if actor.role not in (None, Role.ADMIN) and actor.user_id != user.id:
-                raise PermissionDenied("only an admin may revoke other users' tokens")
-            if token.revoked_ms is None:
-                token.revoked_ms = self._clock.now_ms()
-        self._audit.append(actor, TokenRevoked(token_id=token_id))
+        own = user is not None and actor.user_id is not None and actor.user_id == user.id
+        action = Action.TOKEN_REVOKE_OWN if own else Action.TOKEN_REVOKE
+        # Another agency's tokens stay unseen: refused and audited exactly as an id never issued.
+        foreign = user is not None and actor.agency_id is not None and actor.agency_id != user.agency_id
+        if token is None or user is None or foreign:
+            refuse_unseen(actor, action, audit=self._audit, message=f"no token with id {token_id}")
+        require(actor, action, user.agency_id, audit=self._audit)
+
+        def change(session: Session) -> tuple[TokenRevoked, None]:
+            row = session.get_one(ApiToken, token_id)
+            if row.revoked_ms is None:
+                row.revoked_ms = self._clock.now_ms()
+            return TokenRevoked(token_id=token_id), None
+
+        self._audit.record(actor, change)
 
     def authenticate(self, secret: str | None, *, where: str = "") -> Principal:
         """Resolve a bearer secret to its principal. A refusal is audited (``auth.refused``, with ``where``

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from plateledger.audit.events import CameraConfigured
 from plateledger.audit.log import Actor, AuditLog
-from plateledger.cameras import require_admin
 from plateledger.core.clock import Clock
 from plateledger.core.errors import FieldInvalid, NotFound
+from plateledger.policy.actions import Action, HasActor, require
 from plateledger.store.governance import Governance
 from plateledger.store.models import Agency, Camera, CameraHealth
 
@@ -81,6 +81,11 @@ class Health:
                 health.detail = detail[:200]
         return True
 
+    def states_for(self, who: Actor | HasActor, agency_id: int) -> list[CameraState]:
+        """:meth:`states` for one of the agency's admins or the console (``camera.health``; refusals audited)."""
+        require(who, Action.CAMERA_HEALTH, agency_id, audit=self._audit)
+        return self.states(agency_id)
+
     def states(self, agency_id: int) -> list[CameraState]:
         """Every camera of the agency with its health, by camera id."""
         return [state for _, state in self._states(agency_id)]
@@ -126,7 +131,7 @@ class Health:
 
     def configure(self, actor: Actor, agency: Agency, camera: str, silent_after_s: int | None) -> None:
         """Set a camera's silent interval (None: back to the default); audited with the change."""
-        require_admin(actor, agency)
+        require(actor, Action.CAMERA_CONFIGURE, agency.id, audit=self._audit)
         if silent_after_s is not None and not MIN_SILENT_S <= silent_after_s <= MAX_SILENT_S:
             raise FieldInvalid("silent_after_s", f"must be between {MIN_SILENT_S} and {MAX_SILENT_S} seconds")
 

@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 from plateledger.agencies.registry import Registry
 from plateledger.audit.events import QuarantineReleased, ReadsQuarantined
 from plateledger.audit.log import Actor, AuditLog
-from plateledger.cameras import require_admin
 from plateledger.core.clock import Clock
 from plateledger.core.errors import Conflict, FieldInvalid, NotFound
 from plateledger.core.text import camera_id_problem, check_camera_id
 from plateledger.ingest.service import Ingestor
+from plateledger.policy.actions import Action, require
 from plateledger.store.governance import Governance
 from plateledger.store.models import Agency, Camera, CameraAlias, QuarantinedRead
 from plateledger.store.reads import BatchResult
@@ -177,7 +177,7 @@ class Quarantine:
     def pending(self, actor: Actor, agency_slug: str) -> list[PendingCamera]:
         """The agency's vendor camera ids with reads waiting, oldest first."""
         agency = self._registry.agency(agency_slug)
-        require_admin(actor, agency)
+        require(actor, Action.QUARANTINE_MANAGE, agency.id, audit=self._audit)
         with self._gov.session() as session:
             rows = session.execute(
                 select(
@@ -206,7 +206,7 @@ class Quarantine:
     def map(self, actor: Actor, agency_slug: str, vendor_camera: str, camera: str) -> Release:
         """Map ``vendor_camera`` onto the registered ``camera`` and release its quarantined reads."""
         agency = self._registry.agency(agency_slug)
-        require_admin(actor, agency)
+        require(actor, Action.QUARANTINE_MANAGE, agency.id, audit=self._audit)
         check_camera_id(vendor_camera, "vendor_camera")
         with self._gov.session() as session:
             target = session.scalars(
@@ -254,7 +254,7 @@ class Quarantine:
     ) -> Release:
         """Register ``vendor_camera`` as a new camera of the agency and release its quarantined reads."""
         agency = self._registry.agency(agency_slug)
-        require_admin(actor, agency)
+        require(actor, Action.QUARANTINE_MANAGE, agency.id, audit=self._audit)
         self._registry.add_camera(
             actor, agency_slug=agency_slug, external_id=vendor_camera, name=name, mobile=mobile, lat=lat, lon=lon
         )

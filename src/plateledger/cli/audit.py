@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 
-from plateledger.cli.common import DataOpt, JsonOpt, opened, out, print_json, settings_for
+from plateledger.cli.common import DataOpt, JsonOpt, opened, operator, out, print_json, settings_for
 from plateledger.cli.output import printable, shown
-from plateledger.core.clock import iso_ms
 from plateledger.core.errors import AuditUnavailable
 from plateledger.store.governance import missing_sqlite_file
 
@@ -37,33 +36,24 @@ def verify(data: DataOpt = None, json: JsonOpt = False) -> None:
 @audit.command("list")
 def list_entries(
     after: Annotated[int, typer.Option(help="Show entries after this sequence number")] = 0,
-    limit: Annotated[int, typer.Option(help="Most entries to show")] = 50,
+    limit: Annotated[int, typer.Option(help="Most entries to show (1-1000)")] = 50,
     action: Annotated[str | None, typer.Option(help="Only this action, e.g. search.plate")] = None,
+    agency: Annotated[str | None, typer.Option(help="Only the entries of this agency's users (slug)")] = None,
     data: DataOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """List audit entries in sequence order."""
+    """List audit entries in sequence order (the listing is itself audited). `--json` prints what
+    `GET /api/v1/audit` answers: `entries` and `next_after_seq`."""
     with opened(data) as platform:
-        rows = [
-            {
-                "seq": e.seq,
-                "ts": iso_ms(e.ts_ms),
-                "action": e.action,
-                "actor": e.actor_username,
-                "agency_id": e.actor_agency_id,
-                "purpose": e.purpose,
-                "case_number": e.case_number,
-                "outcome": e.outcome,
-                "params": e.params,
-                "counts": e.counts,
-            }
-            for e in platform.audit.entries(after_seq=after, limit=limit, action=action)
-        ]
+        agency_id = platform.registry.agency(agency).id if agency else None
+        listed = platform.audit_entries.listing(operator(), agency_id, after_seq=after, limit=limit, action=action)
     if json:
-        print_json(rows)
+        print_json(listed.as_json())
         return
-    for row in printable(rows):
+    stored = [{**e.as_json(), "params": e.stored["params"], "counts": e.stored["counts"]} for e in listed.entries]
+    for row in printable(stored):  # stored text escaped: another agency's case numbers and notes land here
         out.print(
             f"{row['seq']:>7} {row['ts']} {row['action']:<18} {row['outcome']:<8} {row['actor'] or '':<20} "
-            f"{row['purpose'] or ''} {row['case_number'] or ''} {row['params']} {row['counts']}"
+            f"{row['purpose'] or ''} {row['case_number'] or ''} {row['params']} {row['counts']}",
+            markup=False,
         )

@@ -27,7 +27,7 @@ def _when(ms: int | None) -> str:
 def health(agency: AgencyOpt, data: DataOpt = None, json: JsonOpt = False) -> None:
     """Each camera's last read and heartbeat, and whether it is silent (nothing for longer than its interval)."""
     with opened(data) as platform:
-        states = platform.health.states(platform.registry.agency(agency).id)
+        states = platform.health.states_for(operator(), platform.registry.agency(agency).id)
     if json:
         print_json([s.__dict__ for s in states])
         return

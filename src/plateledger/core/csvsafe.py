@@ -33,7 +33,8 @@ class SafeWriter:
     """``csv.writer`` whose every cell goes through :func:`safe_cell`."""
 
     def __init__(self, stream: _Writable) -> None:
-        self._writer = csv.writer(stream, lineterminator="\n")
+        # RFC 4180 line ends: a cell holding a lone CR or LF is then quoted (with "\n" alone, a CR is not).
+        self._writer = csv.writer(stream, lineterminator="\r\n")
 
     def writerow(self, row: Iterable[object]) -> None:
         self._writer.writerow([safe_cell(cell) for cell in row])

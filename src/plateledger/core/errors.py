@@ -20,7 +20,8 @@ locally).
     ├── Conflict                409  already exists; a data directory already seeded
     ├── DataDirectoryBusy       409  another process holds the embedded store
     ├── ConfigurationError      500  settings refused at start-up
-    └── AuditUnavailable        503  the audit log could not be written: the request fails closed
+    ├── AuditUnavailable        503  the audit log could not be written: the request fails closed
+    └── StoreUnavailable        503  the reads store's engine refused or failed a query (its text is logged, never sent)
 """
 
 from __future__ import annotations
@@ -158,6 +159,16 @@ class AuditUnavailable(PlateledgerError):
     title = "Audit log unavailable"
     slug = "audit-unavailable"
     exit_code = 7
+
+
+class StoreUnavailable(PlateledgerError):
+    """The reads store's engine refused or failed a statement. The engine's own text goes to the log, never to
+    the client; a search that meets it is refused and audited."""
+
+    status = 503
+    title = "Reads store unavailable"
+    slug = "store-unavailable"
+    exit_code = 8
 
 
 def all_error_classes() -> list[type[PlateledgerError]]:

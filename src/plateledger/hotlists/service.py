@@ -20,18 +20,18 @@ from plateledger.audit.events import HotListChanged, HotListCreated
 from plateledger.audit.log import AuditLog
 from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, iso_ms
-from plateledger.core.errors import FieldInvalid, NotFound, PermissionDenied
+from plateledger.core.errors import FieldInvalid, NotFound
 from plateledger.core.text import PRINTABLE_64, REGION
 from plateledger.plates import is_pattern, normalise_pattern, validate_plate
+from plateledger.policy.actions import Action, allowed, require
 from plateledger.policy.rules import DAY_MS
 from plateledger.store.governance import Governance, bump_hotlist_generation
 from plateledger.store.models import HotList, HotListEntry, HotListViewer, User
-from plateledger.vocab import Purpose, Role
+from plateledger.vocab import Purpose
 
 #: A pattern entry needs this many literal characters, so that no entry matches a large share of all plates.
 MIN_PATTERN_LITERALS = 3
 MAX_REASON = 500
-LIST_ROLES = frozenset({Role.ADMIN, Role.INVESTIGATOR})
 
 
 class AlertLevel(StrEnum):
@@ -153,7 +153,7 @@ def validate_entry(raw: EntryIn, *, default_purpose: str, now_ms: int, max_days:
 def may_see(session: Session, principal: Principal, row: HotList) -> bool:
     """Whether ``principal`` may see the list (and its alerts): a user of its agency who may keep lists, and for a
     covert list its creator or a named viewer."""
-    if row.agency_id != principal.agency_id or principal.role not in LIST_ROLES:
+    if not allowed(principal, Action.HOTLIST_VIEW, row.agency_id).allowed:
         return False
     if not row.covert or row.created_by == principal.username:
         return True
@@ -189,8 +189,7 @@ class HotLists:
     ) -> ListView:
         """A new list. ``match_confusable``: its entries also match reads whose plate differs only in characters
         OCR confuses (O/0, B/8, ...; ``plates.confusable_key``)."""
-        if principal.role not in LIST_ROLES:
-            raise PermissionDenied(f"a {principal.role.value} token cannot keep hot lists")
+        require(principal, Action.HOTLIST_MANAGE, principal.agency_id, audit=self._audit)
         name = name.strip()
         if not 1 <= len(name) <= 200:
             raise FieldInvalid("name", "1-200 characters")
@@ -274,8 +273,7 @@ class HotLists:
 
     def listing(self, principal: Principal) -> list[ListView]:
         """The caller's agency's lists that the caller may see."""
-        if principal.role not in LIST_ROLES:
-            raise PermissionDenied(f"a {principal.role.value} token cannot see hot lists")
+        require(principal, Action.HOTLIST_VIEW, principal.agency_id, audit=self._audit)
         found = []
         with self._gov.session() as session:
             for row in session.scalars(

@@ -93,6 +93,13 @@ class ImageStore:
 
     def find(self, owner_id: int, read_id: str, kind: str) -> StoredImage:
         """The link of a read's image (no bytes: those come from :meth:`data`, after the gate said yes)."""
+        found = self.find_link(owner_id, read_id, kind)
+        if found is None:
+            raise NotFound(f"no {kind} image for that read")
+        return found
+
+    def find_link(self, owner_id: int, read_id: str, kind: str) -> StoredImage | None:
+        """:meth:`find`, with None for a read without such an image."""
         with self._gov.session() as session:
             link = session.scalars(
                 select(ReadImage).where(
@@ -100,7 +107,7 @@ class ImageStore:
                 )
             ).one_or_none()
         if link is None:
-            raise NotFound(f"no {kind} image for that read")
+            return None
         return StoredImage(
             link.owner_id, link.read_id, link.kind, link.sha256, link.content_type, link.size, link.plate, link.read_ms
         )

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from plateledger.core.text import WARRANT
 from plateledger.policy.rules import DAY_MS, HOUR_MS, AgreementState, Policy, Terms, date_text
 from plateledger.vocab import SEARCH_ROLES, QueryKind, Role
 
@@ -124,12 +125,18 @@ def _area_rule(request: Request, policy: Policy) -> str | None:
     return None
 
 
+def warrant_given(warrant: str | None) -> bool:
+    """Whether ``warrant`` is a warrant reference (searches validate it; the gate still never counts a blank or
+    malformed one as a warrant)."""
+    return warrant is not None and WARRANT.fullmatch(warrant) is not None
+
+
 def _window(request: Request, owner: Owner, policy: Policy, agreement_days: int | None, rule: str) -> Decision:
     """Allowed: clip the lookback to the tightest limit that applies."""
     limits = [(policy.lookback_days(request.query_kind), "owner's lookback limit")]
     if agreement_days is not None:
         limits.append((agreement_days, "agreement's lookback limit"))
-    if policy.warrant_after_days is not None and not request.warrant:
+    if policy.warrant_after_days is not None and not warrant_given(request.warrant):
         limits.append((policy.warrant_after_days, "longer lookback requires a warrant or court-order reference"))
     days, why = min(limits, key=lambda item: item[0])
     earliest = request.now_ms - days * DAY_MS

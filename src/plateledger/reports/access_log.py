@@ -1,9 +1,11 @@
-"""An owner's access log: every search that touched the owner's data or was refused it, derived from the audit log.
+"""An owner's access log: every access to the owner's data (search, image, alert, export) or refusal of it, derived
+from the audit log.
 
 The audit log is the single source: nothing else is written, so the access log cannot disagree with it. A hot-list
 match on X's reads (``alert.raised``, ``alert.withheld`` naming X as ``owner``) is in X's log as kind ``alert``,
-permitted (1 read) or withheld with the rule. An entry of ``search.plate``, ``search.area`` or ``search.refused``
-concerns owner X when (see docs/audit.md, "How
+permitted (1 read) or withheld with the rule. A download of a search's answer (``search.exported``) is in X's log
+as kind ``export`` when the file holds X's reads (``counts.per_owner``). An entry of ``search.plate``,
+``search.area``, ``image.viewed`` (kind ``image``) or ``search.refused`` concerns owner X when (see docs/audit.md, "How
 refusals are recorded"):
 
 * X's slug is in ``counts.per_owner`` — permitted, with the reads returned (0 included);
@@ -14,6 +16,10 @@ refusals are recorded"):
 A malformed refusal (neither ``withheld`` nor ``withheld_others``) was refused before any owner was evaluated
 and concerns no owner. SQL narrows the scan (action, time, and the owner's slug or a ``withheld_others`` in the
 text); :func:`touch` decides each candidate exactly.
+
+A match of a **covert** list is sealed while its list entry is in force (not expired, not removed): the owner
+sees that agency X's covert list matched one of its reads, when, the outcome and the purpose, but not the plate,
+the case reference, the list, the entry or the read; once the entry expires or is removed, the whole entry.
 
 Reading the access log is itself an access to audit data: :meth:`AccessLog.view` is for the owner's admins and
 auditors only and records an ``access_log.viewed`` entry (or its refusal) before answering.
@@ -31,21 +37,26 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from plateledger.audit.events import AccessLogViewed
 from plateledger.audit.log import AuditLog
 from plateledger.auth.tokens import Principal
-from plateledger.core.clock import iso_ms
+from plateledger.core.clock import Clock, SystemClock, iso_ms
 from plateledger.core.errors import FieldInvalid, NotFound, PermissionDenied
+from plateledger.policy.actions import Action, require
 from plateledger.store.governance import Governance
-from plateledger.store.models import Agency, AuditEntry, Camera
-from plateledger.vocab import Role
+from plateledger.store.models import Agency, AuditEntry, Camera, HotList, HotListEntry
 
-SEARCH_ACTIONS = ("search.plate", "search.area", "search.refused")
+SEARCH_ACTIONS = ("search.plate", "search.area", "search.refused", "image.viewed")
 #: Hot-list matches on the owner's reads: an alert raised for the list's agency, or withheld by the owner's policy.
 ALERT_ACTIONS = ("alert.raised", "alert.withheld")
-ACTIONS = SEARCH_ACTIONS + ALERT_ACTIONS
+#: A search's answer downloaded: the owner's reads in the file (``counts.per_owner``).
+EXPORT_ACTIONS = ("search.exported",)
+ACTIONS = SEARCH_ACTIONS + ALERT_ACTIONS + EXPORT_ACTIONS
+#: The access-log kind of each action that is not a search (``search.plate`` is ``plate`` and so on).
+KINDS = {"image.viewed": "image", "search.exported": "export", "alert.raised": "alert", "alert.withheld": "alert"}
 #: How the owner's data fared in one search.
 PERMITTED, WITHHELD = "permitted", "withheld"
 OUTCOMES = (PERMITTED, WITHHELD)
 MAX_LIMIT = 1000
-VIEW_ROLES = frozenset({Role.ADMIN, Role.AUDITOR})
+#: The query of a covert list's match while the list entry is in force, in place of plate, list, entry and read.
+SEALED = {"covert": True}
 _BATCH = 2000
 
 
@@ -106,6 +117,9 @@ def touch(
         if action == "alert.raised":
             return Touch(PERMITTED, 1, None, None)
         return Touch(WITHHELD, None, str(params.get("rule", "")), None)
+    if action in EXPORT_ACTIONS:
+        exported = _dict(counts.get("per_owner")).get(slug)
+        return Touch(PERMITTED, int(exported), None, None) if exported else None
     if action not in SEARCH_ACTIONS:
         return None
     per_owner = _dict(counts.get("per_owner"))
@@ -156,9 +170,10 @@ def page_json(page: AccessLogPage) -> dict[str, Any]:
 
 
 class AccessLog:
-    def __init__(self, governance: Governance, audit: AuditLog) -> None:
+    def __init__(self, governance: Governance, audit: AuditLog, clock: Clock | None = None) -> None:
         self._gov = governance
         self._audit = audit
+        self._clock: Clock = clock or SystemClock()
 
     def _owner(self, slug: str) -> tuple[Agency, int | None]:
         with self._gov.session() as session:
@@ -196,8 +211,7 @@ class AccessLog:
             if outcome is not None and outcome not in OUTCOMES:
                 raise FieldInvalid("outcome", " or ".join(OUTCOMES))
             owner, _ = self._owner(slug)
-            if principal.agency_id != owner.id or principal.role not in VIEW_ROLES:
-                raise PermissionDenied("only the owner agency's admins and auditors may read its access log")
+            require(principal, Action.ACCESS_LOG_READ, owner.id, audit=self._audit)
         except (FieldInvalid, NotFound, PermissionDenied) as refusal:
             self._audit.append(
                 principal.actor,
@@ -260,17 +274,46 @@ class AccessLog:
                 if missing:
                     for agency in session.scalars(select(Agency).where(Agency.id.in_(missing))):
                         names[agency.id] = (agency.slug, agency.name)
+            sealed = self._sealed(rows)
             for row in rows:
-                entry = self._entry(row, slug, first_camera, names)
+                entry = self._entry(row, slug, first_camera, names, sealed)
                 if entry is not None:
                     yield entry
             if len(rows) < _BATCH:
                 return
             cursor = rows[-1].seq
 
+    def _sealed(self, rows: list[AuditEntry]) -> set[int]:
+        """The hot-list entries, among the alert rows', of a covert list that are still in force (neither expired
+        nor removed): their matches are shown sealed (:data:`SEALED`)."""
+        ids: set[int] = set()
+        for row in rows:
+            if row.action in ALERT_ACTIONS:
+                entry_id = _dict(orjson.loads(row.params)).get("entry_id")
+                if isinstance(entry_id, int):
+                    ids.add(entry_id)
+        if not ids:
+            return set()
+        with self._gov.session() as session:
+            found = session.scalars(
+                select(HotListEntry.id)
+                .join(HotList, HotList.id == HotListEntry.hot_list_id)
+                .where(
+                    HotListEntry.id.in_(ids),
+                    HotList.covert.is_(True),
+                    HotListEntry.removed_ms.is_(None),
+                    HotListEntry.expires_ms > self._clock.now_ms(),
+                )
+            )
+            return set(found)
+
     @staticmethod
     def _entry(
-        row: AuditEntry, slug: str, first_camera: int | None, names: dict[int, tuple[str, str]]
+        row: AuditEntry,
+        slug: str,
+        first_camera: int | None,
+        names: dict[int, tuple[str, str]],
+        sealed: set[int],
     ) -> AccessEntry | None:
         params = _dict(orjson.loads(row.params))
         counts = _dict(orjson.loads(row.counts))
@@ -278,13 +321,23 @@ class AccessLog:
         if touched is None:
             return None
         requester = names.get(row.actor_agency_id) if row.actor_agency_id is not None else None
+        case_number = row.case_number
         refused = row.action == "search.refused"
-        kind = str(params.get("kind", "plate")) if refused else row.action.removeprefix("search.")
+        kind = (
+            str(params.get("kind", "plate")) if refused else KINDS.get(row.action, row.action.removeprefix("search."))
+        )
+        if refused and "image" in _dict(params.get("query")):
+            kind = "image"
         if row.action in ALERT_ACTIONS:
             # Alerts are raised by the system for the list's agency, which the entry names.
             kind, agency = "alert", params.get("agency")
             requester = (str(agency), str(params.get("agency_name", agency))) if agency else None
             params = {**params, "query": {k: params.get(k) for k in ("plate", "list_id", "entry_id", "read_id")}}
+            if params.get("entry_id") in sealed:
+                # A covert list's match while its entry is in force: which agency, when, the outcome and the
+                # purpose; not the plate, the case reference, the list, the entry or the read (docs/hotlists.md).
+                params = {**params, "query": dict(SEALED)}
+                case_number = None
         warrant = params.get("warrant")
         return AccessEntry(
             seq=row.seq,
@@ -296,7 +349,7 @@ class AccessLog:
             requester_name=requester[1] if requester else None,
             user=row.actor_username,
             purpose=row.purpose,
-            case_number=row.case_number,
+            case_number=case_number,
             query=_dict(params.get("query")),
             rows=touched.rows,
             rule=touched.rule,

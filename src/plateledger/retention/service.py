@@ -23,6 +23,7 @@ from plateledger.audit.log import Actor, AuditLog
 from plateledger.core.clock import Clock
 from plateledger.core.errors import FieldInvalid, NotFound
 from plateledger.images.store import ImageStore
+from plateledger.policy.actions import Action, require
 from plateledger.policy.rules import DAY_MS, DEFAULT, Policy
 from plateledger.sharing.service import policies_in_force
 from plateledger.store.governance import Governance
@@ -123,6 +124,7 @@ class Retention:
         Raises :class:`~plateledger.core.errors.AuditUnavailable` (and deletes nothing) if the entry cannot be
         appended. ``settle_s``: how long to wait for the superseded parts to leave the disk.
         """
+        require(actor, Action.RETENTION_RUN, None, audit=self._audit)
         now = self._clock.now_ms()
         owners, held = self._owners()
         limits = {

@@ -17,12 +17,13 @@ from plateledger.audit.events import SearchAnswered, SearchRefused
 from plateledger.audit.log import AuditLog
 from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, parse_iso_ms
-from plateledger.core.errors import FieldInvalid, PermissionDenied
-from plateledger.core.text import PRINTABLE_64
+from plateledger.core.errors import FieldInvalid, PermissionDenied, StoreUnavailable
+from plateledger.core.text import PRINTABLE_64, WARRANT
+from plateledger.policy.actions import Action, allowed
 from plateledger.policy.gate import Decision, Gate, Permit, Request
 from plateledger.sharing.service import Books
 from plateledger.store.queries import StoredRead
-from plateledger.vocab import SEARCH_ROLES, Purpose, QueryKind
+from plateledger.vocab import Purpose, QueryKind
 
 MAX_NOTE = 500
 
@@ -49,6 +50,8 @@ class SearchResult:
     warrant: str | None = None
     #: Area search: where the next page starts (None on the last page; plate search pages by ``since``).
     next_cursor: str | None = None
+    #: The slug of each owner in ``owner_names`` (what audit entries name owners by).
+    owner_slugs: dict[int, str] = field(default_factory=dict)
 
 
 def parse_time(value: int | str | None, field: str) -> int | None:
@@ -93,11 +96,19 @@ def validate_purpose_case(purpose: str | None, case_number: str | None) -> tuple
 
 
 def validate_warrant(value: str | None) -> str | None:
-    if value is None or value == "":
+    """The warrant or court-order reference as recorded: None when none was given, else stripped and checked
+    against :data:`~plateledger.core.text.WARRANT`. A blank one is refused, never taken as a warrant."""
+    if value is None:
         return None
-    if not PRINTABLE_64.fullmatch(value):
-        raise FieldInvalid("warrant", "1-64 printable ASCII characters")
-    return value
+    text = value.strip(" \t")  # other whitespace and control characters are refused, not stripped
+    if not text:
+        raise FieldInvalid("warrant", "must not be blank; leave it out when there is no warrant")
+    if not WARRANT.fullmatch(text):
+        raise FieldInvalid(
+            "warrant",
+            "1-64 characters: letters, digits, spaces and - / . : # _ ( ), beginning and ending with a letter or digit",
+        )
+    return text
 
 
 def compact(refused: list[Decision]) -> tuple[dict[str, str], str | None]:
@@ -125,8 +136,15 @@ class SearchEngine:
         case_number: str | None,
         query: dict[str, object],
         refused: list[Decision] | None = None,
+        by_owner: bool = False,
     ) -> None:
-        withheld, others = compact(refused or [])
+        """Audit a refused search. ``refused``: the gate's refusals to record; ``by_owner`` names each owner with
+        its rule instead of folding the most common rule into ``withheld_others`` (a request about one owner's
+        read, such as an image, concerns that owner only)."""
+        if by_owner:
+            withheld, others = {d.owner.slug: d.rule for d in refused or []}, None
+        else:
+            withheld, others = compact(refused or [])
         self._audit.append(
             principal.actor,
             SearchRefused(
@@ -139,6 +157,36 @@ class SearchEngine:
                 withheld_others=others,
             ),
         )
+
+    def permit(
+        self,
+        principal: Principal,
+        *,
+        kind: QueryKind,
+        purpose: Purpose,
+        case_number: str,
+        since_ms: int | None,
+        warrant: str | None = None,
+        radius_m: float | None = None,
+        window_ms: int | None = None,
+    ) -> Permit:
+        """The gate's decision for every owner, from the current book (nothing is fetched or audited)."""
+        request = Request(
+            agency_id=principal.agency_id,
+            agency_kind=principal.agency_kind,
+            country=principal.country,
+            state=principal.state,
+            role=principal.role,
+            purpose=purpose.value,
+            case_number=case_number,
+            query_kind=kind,
+            since_ms=since_ms,
+            now_ms=self._clock.now_ms(),
+            warrant=warrant,
+            radius_m=radius_m,
+            window_ms=window_ms,
+        )
+        return self._gate.permit(request, self._books.current())
 
     def run(
         self,
@@ -155,42 +203,60 @@ class SearchEngine:
         warrant: str | None = None,
         radius_m: float | None = None,
         window_ms: int | None = None,
+        owner_id: int | None = None,
     ) -> SearchResult:
         """Decide, fetch at most ``limit`` reads (``fetch`` is asked for one more to detect truncation), audit,
-        answer. A request refused for every owner by role is audited and raised as PermissionDenied."""
-        request = Request(
-            agency_id=principal.agency_id,
-            agency_kind=principal.agency_kind,
-            country=principal.country,
-            state=principal.state,
-            role=principal.role,
-            purpose=purpose.value,
+        answer. A request refused for every owner by role is audited and raised as PermissionDenied. With
+        ``owner_id`` the request concerns that one owner's read (an image): only its decision is recorded."""
+        permit = self.permit(
+            principal,
+            kind=kind,
+            purpose=purpose,
             case_number=case_number,
-            query_kind=kind,
             since_ms=since_ms,
-            now_ms=self._clock.now_ms(),
             warrant=warrant,
             radius_m=radius_m,
             window_ms=window_ms,
         )
-        book = self._books.current()
-        permit = self._gate.permit(request, book)
-        refused = list(permit.refused)
-        if principal.role not in SEARCH_ROLES:
-            reason = f"a {principal.role.value} token cannot search reads"
+        decisions = [d for d in permit.decisions if owner_id is None or d.owner.agency_id == owner_id]
+        refused = [d for d in decisions if not d.allowed]
+        decision = allowed(principal, Action.SEARCH, None)  # the table's rule; audited as search.refused
+        if not decision.allowed:
+            reason = decision.reason
             self.refuse(
-                principal, kind, reason, purpose=purpose.value, case_number=case_number, query=query, refused=refused
+                principal,
+                kind,
+                reason,
+                purpose=purpose.value,
+                case_number=case_number,
+                query=query,
+                refused=refused,
+                by_owner=owner_id is not None,
             )
             raise PermissionDenied(reason)
-        reads = fetch(permit)
+        try:
+            reads = fetch(permit)
+        except StoreUnavailable as failure:  # refused and audited like any refusal; the engine's text is logged
+            self.refuse(
+                principal,
+                kind,
+                failure.detail,
+                purpose=purpose.value,
+                case_number=case_number,
+                query=query,
+                refused=refused,
+                by_owner=owner_id is not None,
+            )
+            raise
         truncated = len(reads) > limit
         reads = reads[:limit]
         owners = {d.owner.agency_id: d.owner for d in permit.decisions}
-        per_owner = {d.owner.slug: 0 for d in permit.allowed}
+        permitted = [d for d in decisions if d.allowed]
+        per_owner = {d.owner.slug: 0 for d in permitted}
         for read in reads:
             per_owner[owners[read.owner].slug] += 1
-        withheld, others = compact(refused)
-        limited = [d for d in permit.allowed if d.clipped]
+        withheld, others = ({d.owner.slug: d.rule for d in refused}, None) if owner_id is not None else compact(refused)
+        limited = [d for d in permitted if d.clipped]
         seq = self._audit.append(
             principal.actor,
             event(
@@ -211,6 +277,7 @@ class SearchEngine:
             query=query,
             reads=reads,
             owner_names={o.agency_id: o.name for o in owners.values()},
+            owner_slugs={o.agency_id: o.slug for o in owners.values()},
             withheld=[Withheld(d.owner.name, d.rule) for d in refused],
             limited=[Withheld(d.owner.name, d.clipped or "") for d in limited],
             audit_seq=seq,

@@ -9,6 +9,7 @@ purpose and case the reads were obtained under. Text cells that a spreadsheet wo
 from __future__ import annotations
 
 import io
+from collections import Counter
 
 from plateledger.audit.events import SearchExported
 from plateledger.audit.log import AuditLog
@@ -54,6 +55,7 @@ def export_csv(audit: AuditLog, principal: Principal, result: SearchResult) -> s
             case_number=result.case_number,
             search_seq=result.audit_seq,
             rows=len(result.reads),
+            per_owner=dict(Counter(result.owner_slugs[read.owner] for read in result.reads)),
         ),
     )
     return csv_text(result)

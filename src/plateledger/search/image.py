@@ -4,7 +4,11 @@ An image is an access to the read it shows, so it needs what a search of that re
 (and a warrant where the owner's policy requires one for the read's age) — and the gate decides it exactly as
 it decides a plate search (``SearchEngine.run`` with the image link's plate and time). The bytes leave only
 when the gate returned the read; the access is on the audit log (``image.viewed``, or ``search.refused``)
-before the answer. An image that does not exist and one the caller may not see get the same 404.
+before the answer, naming the image's owner only (so it is in that owner's access log, and no other's).
+
+An image that does not exist and one the caller may not see get the same 404 *and the same audit entry*: the
+owner is decided first, and its images are looked at only when it lets the caller see reads of that age; a
+refusal names the owner with the gate's rule, or (owner permitted, no such image in the window) with no rule.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from plateledger.images.store import ImageStore, StoredImage
 from plateledger.search.engine import SearchEngine, validate_purpose_case, validate_warrant
 from plateledger.store.queries import PlateQuery
 from plateledger.store.reads import ReadsStore
-from plateledger.vocab import QueryKind
+from plateledger.vocab import SEARCH_ROLES, QueryKind
 
 KINDS = ("plate", "overview")
 UNAVAILABLE = "no such image, or no image of that read you may see under this purpose and case"
@@ -64,35 +68,65 @@ class ImageViews:
             if not VISIBLE_64.fullmatch(ask.read_id):
                 raise FieldInvalid("read_id", "1-64 printable characters")
             owner = self._registry.agency(ask.owner)
-            link = self._images.find(owner.id, ask.read_id, ask.kind)
         except PlateledgerError as refusal:
-            reason = UNAVAILABLE if isinstance(refusal, NotFound) else refusal.detail
             self._engine.refuse(
                 principal,
                 QueryKind.PLATE,
-                reason,
+                refusal.detail,
                 purpose=ask.purpose,
                 case_number=ask.case_number,
                 query=ask.audit_params(),
             )
-            if isinstance(refusal, NotFound):
-                raise NotFound(UNAVAILABLE) from None
             raise
-        query = PlateQuery(plate=link.plate, since_ms=link.read_ms, until_ms=link.read_ms + 1, limit=10_000)
+        if principal.role not in SEARCH_ROLES:  # refused and audited by the engine, whatever the read id
+            self._engine.run(
+                principal, event=ImageViewed, kind=QueryKind.PLATE, purpose=purpose, case_number=case_number,
+                query=ask.audit_params(), since_ms=None, limit=1, fetch=lambda permit: [], warrant=warrant,
+                owner_id=owner.id,
+            )  # fmt: skip
+        # The owner is decided before its images are looked at, so that whether the read exists shows in neither
+        # the answer nor the requester's audit entry unless the owner lets the requester see that read.
+        permit = self._engine.permit(
+            principal, kind=QueryKind.PLATE, purpose=purpose, case_number=case_number, since_ms=None, warrant=warrant
+        )
+        decision = next((d for d in permit.decisions if d.owner.agency_id == owner.id), None)
+        link = None
+        if decision is not None and decision.allowed:
+            link = self._images.find_link(owner.id, ask.read_id, ask.kind)
+            if link is not None and decision.earliest_ms is not None and link.read_ms < decision.earliest_ms:
+                link = None  # outside the window the owner allows: as if it did not exist
+        if link is None:
+            refused = [decision] if decision is not None and not decision.allowed else []
+            self._engine.refuse(
+                principal,
+                QueryKind.PLATE,
+                UNAVAILABLE,
+                purpose=purpose.value,
+                case_number=case_number,
+                query=ask.audit_params(),
+                refused=refused,
+                by_owner=True,
+            )
+            raise NotFound(UNAVAILABLE)
+        found = link
+        query = PlateQuery(plate=found.plate, since_ms=found.read_ms, until_ms=found.read_ms + 1, limit=10_000)
         result = self._engine.run(
             principal,
             event=ImageViewed,
+            query=ask.audit_params(),
+            since_ms=found.read_ms,
+            limit=1,
+            fetch=lambda permit: [
+                r
+                for r in self._reads.plate_history(permit, query)
+                if r.owner == owner.id and r.read_id == found.read_id
+            ],
+            owner_id=owner.id,
             kind=QueryKind.PLATE,
             purpose=purpose,
             case_number=case_number,
-            query=ask.audit_params(),
-            since_ms=link.read_ms,
-            limit=1,
-            fetch=lambda permit: [
-                r for r in self._reads.plate_history(permit, query) if r.owner == owner.id and r.read_id == link.read_id
-            ],
             warrant=warrant,
         )
-        if not result.reads:
+        if not result.reads:  # the read is gone (retention) while its image link was still there
             raise NotFound(UNAVAILABLE)
-        return ViewedImage(image=link, data=self._images.data(link), audit_seq=result.audit_seq)
+        return ViewedImage(image=found, data=self._images.data(found), audit_seq=result.audit_seq)

@@ -28,7 +28,8 @@ from plateledger.audit.events import (
 from plateledger.audit.log import Actor, AuditLog
 from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, iso_ms, parse_iso_ms
-from plateledger.core.errors import Conflict, FieldInvalid, NotFound, PermissionDenied
+from plateledger.core.errors import Conflict, FieldInvalid, NotFound
+from plateledger.policy.actions import Action, HasActor, actor_of, refuse_unseen, require
 from plateledger.policy.gate import Agreement, Book, Owner
 from plateledger.policy.rules import (
     DEFAULT,
@@ -42,7 +43,6 @@ from plateledger.policy.rules import (
 )
 from plateledger.store.governance import Governance, bump_policy_generation
 from plateledger.store.models import Agency, AgencyPolicy, Camera, PolicyGeneration, SharingAgreement
-from plateledger.vocab import Role
 
 MAX_NOTE = 500
 GENERATION = select(PolicyGeneration.value).where(PolicyGeneration.id == 1)
@@ -105,9 +105,10 @@ def _note(note: str | None) -> str:
     return note or ""
 
 
-def _require_admin(principal: Principal, agency_id: int, what: str) -> None:
-    if principal.role is not Role.ADMIN or principal.agency_id != agency_id:
-        raise PermissionDenied(f"only an admin of the agency concerned may {what}")
+def _lapsed(row: SharingAgreement, now_ms: int) -> bool:
+    """Whether the terms that govern ``row`` (granted once accepted, else requested) have expired."""
+    terms = row.granted_terms or row.requested_terms
+    return int(orjson.loads(terms)["expires_ms"]) <= now_ms
 
 
 def terms_json(terms: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -238,11 +239,15 @@ class Policies:
             for r in rows
         ]
 
-    def set(self, actor: Actor, slug: str, policy: Policy, *, preset: str | None = None) -> PolicyVersion:
-        """Store ``policy`` as the agency's next version and audit old and new. The caller has checked that
-        ``actor`` may (see :meth:`set_as`); operators at the console call this directly."""
+    def set(self, who: Actor | HasActor, slug: str, policy: Policy, *, preset: str | None = None) -> PolicyVersion:
+        """Store ``policy`` as the agency's next version and audit old and new: for the agency's admins and
+        operators at the console (``policy.set``; refusals audited)."""
         if preset is not None and preset not in {p.value for p in Preset}:
             raise FieldInvalid("preset", "one of " + ", ".join(p.value for p in Preset))
+        with self._gov.session() as session:
+            agency_id = self._agency(session, slug).id
+        require(who, Action.POLICY_SET, agency_id, audit=self._audit)
+        actor = actor_of(who)
         now = self._clock.now_ms()
 
         def change(session: Session) -> tuple[PolicyChanged, int]:
@@ -274,11 +279,14 @@ class Policies:
         self._audit.record(actor, change)
         return self.current(slug)
 
+    def editing(self, principal: Principal) -> PolicyVersion:
+        """The caller's agency's policy in force, to edit (``policy.set``: its admins; refusals audited)."""
+        require(principal, Action.POLICY_SET, principal.agency_id, audit=self._audit)
+        return self.current(principal.agency_slug)
+
     def set_as(self, principal: Principal, slug: str, policy: Policy, *, preset: str | None = None) -> PolicyVersion:
-        with self._gov.session() as session:
-            agency = self._agency(session, slug)
-        _require_admin(principal, agency.id, "change its policy")
-        return self.set(principal.actor, slug, policy, preset=preset)
+        """:meth:`set` for a signed-in user (kept for the entry points that name it)."""
+        return self.set(principal, slug, policy, preset=preset)
 
 
 def preset_policy(name: str) -> Policy:
@@ -345,6 +353,7 @@ class Agreements:
         note: str | None = None,
     ) -> AgreementView:
         """The requester's admin asks the owner for access on ``terms``."""
+        require(principal, Action.SHARING_REQUEST, principal.agency_id, audit=self._audit)
         note = _note(note)
         if attestation is not None and not 10 <= len(attestation) <= 500:
             raise FieldInvalid("attestation", "10-500 characters")
@@ -353,7 +362,6 @@ class Agreements:
             raise FieldInvalid("terms.expires_ms", "must be in the future")
         if terms.expires_ms > now + MAX_AGREEMENT_DAYS * 86_400_000:
             raise FieldInvalid("terms.expires_ms", f"at most {MAX_AGREEMENT_DAYS} days ahead")
-        _require_admin(principal, principal.agency_id, "request sharing")
 
         def change(session: Session) -> tuple[SharingEvent, AgreementView]:
             target = session.scalars(select(Agency).where(Agency.slug == owner)).one_or_none()
@@ -362,13 +370,16 @@ class Agreements:
             if target.id == principal.agency_id:
                 raise FieldInvalid("owner", "an agency always sees its own reads; request access to another agency")
             open_states = (AgreementState.PENDING.value, AgreementState.ACCEPTED.value)
-            existing = session.scalars(
+            rows = session.scalars(
                 select(SharingAgreement).where(
                     SharingAgreement.requester_id == principal.agency_id,
                     SharingAgreement.owner_id == target.id,
                     SharingAgreement.state.in_(open_states),
                 )
-            ).first()
+            )
+            # An expired agreement (or a request whose terms expired before it was answered) grants nothing and
+            # can never grant again: it stays as history and does not block a new request.
+            existing = next((r for r in rows if not _lapsed(r, now)), None)
             if existing is not None:
                 raise Conflict(f"agreement #{existing.id} with {owner} is already {existing.state}")
             row = SharingAgreement(
@@ -386,21 +397,34 @@ class Agreements:
 
         return self._audit.record(principal.actor, change)[1]
 
-    def _row(self, session: Session, agreement_id: int) -> SharingAgreement:
+    def _row(self, session: Session, agreement_id: int, principal: Principal) -> SharingAgreement:
+        """The agreement, for a user of one of its two agencies; to anyone else it does not exist (the same
+        NotFound as for an id never used, so a third agency cannot probe which agreements exist)."""
         row = session.get(SharingAgreement, agreement_id)
-        if row is None:
+        if row is None or principal.agency_id not in (row.requester_id, row.owner_id):
             raise NotFound(f"no sharing agreement #{agreement_id}")
         return row
+
+    def _require(self, principal: Principal, action: Action, agreement_id: int, *, by_owner: bool) -> None:
+        """The table's check against the agreement's owner (``by_owner``) or requester, before its change (an
+        agreement's two agencies never change)."""
+        with self._gov.session() as session:
+            row = session.get(SharingAgreement, agreement_id)
+            parties = (row.requester_id, row.owner_id) if row is not None else ()
+            agency_id = (row.owner_id if by_owner else row.requester_id) if row is not None else None
+        if agency_id is None or principal.agency_id not in parties:  # a stranger's refusal looks like a made-up id's
+            refuse_unseen(principal, action, audit=self._audit, message=f"no sharing agreement #{agreement_id}")
+        require(principal, action, agency_id, audit=self._audit)
 
     def accept(
         self, principal: Principal, agreement_id: int, *, terms: Terms | None = None, note: str | None = None
     ) -> AgreementView:
         """The owner's admin accepts, on the requested terms or narrower ones."""
         note = _note(note)
+        self._require(principal, Action.SHARING_DECIDE, agreement_id, by_owner=True)
 
         def change(session: Session) -> tuple[SharingEvent, AgreementView]:
-            row = self._row(session, agreement_id)
-            _require_admin(principal, row.owner_id, "accept a request for its data")
+            row = self._row(session, agreement_id, principal)
             if row.state != AgreementState.PENDING.value:
                 raise Conflict(f"agreement #{row.id} is {row.state}; only a pending request can be accepted")
             requested = Terms.model_validate_json(row.requested_terms)
@@ -429,10 +453,11 @@ class Agreements:
         note: str | None,
     ) -> AgreementView:
         note = _note(note)
+        action = Action.SHARING_DECIDE if by_owner else Action.SHARING_WITHDRAW
+        self._require(principal, action, agreement_id, by_owner=by_owner)
 
         def change(session: Session) -> tuple[SharingEvent, AgreementView]:
-            row = self._row(session, agreement_id)
-            _require_admin(principal, row.owner_id if by_owner else row.requester_id, f"{state.value[:-1]} it")
+            row = self._row(session, agreement_id, principal)
             if row.state not in {s.value for s in from_states}:
                 raise Conflict(f"agreement #{row.id} is {row.state}; cannot be {state.value}")
             now = self._clock.now_ms()
@@ -479,8 +504,11 @@ class Agreements:
             note=note,
         )
 
-    def listing(self, principal: Principal) -> list[AgreementView]:
-        """Agreements in both directions of the caller's agency (any of its users may see its agreements)."""
+    def listing(self, principal: Principal, *, manage: bool = False) -> list[AgreementView]:
+        """Agreements in both directions of the caller's agency (its admins, investigators and auditors; with
+        ``manage``, for deciding on them: its admins)."""
+        action = Action.SHARING_DECIDE if manage else Action.SHARING_VIEW
+        require(principal, action, principal.agency_id, audit=self._audit)
         with self._gov.session() as session:
             rows = session.scalars(
                 select(SharingAgreement)
@@ -503,11 +531,9 @@ class Agreements:
             return [self._view(session, row) for row in rows]
 
     def get(self, principal: Principal, agreement_id: int) -> AgreementView:
+        require(principal, Action.SHARING_VIEW, principal.agency_id, audit=self._audit)
         with self._gov.session() as session:
-            row = self._row(session, agreement_id)
-            if principal.agency_id not in (row.requester_id, row.owner_id):
-                raise NotFound(f"no sharing agreement #{agreement_id}")
-            return self._view(session, row)
+            return self._view(session, self._row(session, agreement_id, principal))
 
 
 def policies_in_force(session: Session) -> dict[int, tuple[int, str]]:

@@ -9,6 +9,7 @@ them. chDB runs one statement at a time per process, so every call holds ``self.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import shutil
@@ -23,7 +24,7 @@ from typing import Any, Protocol
 import orjson
 from chdb import session as _chdb_session
 
-from plateledger.core.errors import ConfigurationError
+from plateledger.core.errors import ConfigurationError, StoreUnavailable
 from plateledger.store import fastpath, sql
 from plateledger.store.cameras import CameraInfo
 from plateledger.store.matching import Match, Mirror, MirrorEntry
@@ -31,6 +32,7 @@ from plateledger.store.queries import AreaQuery, PlateQuery, StoredRead, area_sq
 
 #: chDB ships no type information.
 chdb_session: Any = _chdb_session
+_log = logging.getLogger(__name__)
 
 
 class OwnerWindows(Protocol):
@@ -93,6 +95,15 @@ class _Pending:
     error: BaseException | None = None
 
 
+def _engine_failed(text: str) -> StoreUnavailable:
+    """The error for a statement chDB refused or failed: the engine's text is logged and kept as a note for the
+    operator (start-up errors show it), never put in the detail a client sees."""
+    _log.error("reads store statement failed: %s", text[:2000])
+    error = StoreUnavailable("the reads store could not answer; the operator's log has the engine's message")
+    error.add_note(text)
+    return error
+
+
 @dataclass(frozen=True)
 class Expiry:
     """One owner's limits for :meth:`ReadsStore.expire` (epoch ms): its reads older than ``cutoff_ms`` go, except
@@ -152,15 +163,19 @@ class ReadsStore:
             self._mirror.load(())
         except Exception as exc:  # chDB raises its own error types for a damaged directory
             self._session.close()
-            first = str(exc).splitlines()[0][:300] if str(exc) else exc.__class__.__name__
+            text = "\n".join(getattr(exc, "__notes__", ())) or str(exc)
+            first = text.splitlines()[0][:300] if text else exc.__class__.__name__
             raise ConfigurationError(f"reads store at {path} cannot be opened: {first}") from exc
 
     # -- plumbing -------------------------------------------------------------------------------------------
     def _query(self, statement: str, params: dict[str, Any] | None = None, fmt: str = "CSV") -> Any:
         with self._lock:
-            result = self._session.query(statement, fmt, params=params or {})
+            try:
+                result = self._session.query(statement, fmt, params=params or {})
+            except RuntimeError as error:  # chDB's ChdbError
+                raise _engine_failed(str(error)) from error
         if result is not None and getattr(result, "has_error", lambda: False)():
-            raise RuntimeError(result.error_message())
+            raise _engine_failed(result.error_message())
         return result
 
     def _rows(self, statement: str, params: dict[str, Any] | None = None) -> list[list[Any]]:

@@ -16,7 +16,8 @@ from plateledger import __version__
 from plateledger.auth.sessions import SignedIn
 from plateledger.core.clock import iso_ms
 from plateledger.core.errors import PlateledgerError
-from plateledger.vocab import Purpose, QueryKind, Role
+from plateledger.policy.actions import Action, allowed
+from plateledger.vocab import Purpose, QueryKind
 
 PURPOSES = [p.value for p in Purpose]
 QUERY_KINDS = [k.value for k in QueryKind]
@@ -29,19 +30,26 @@ def when(ms: int | None) -> str:
     return iso_ms(ms).replace("T", " ").removesuffix("Z")[:19] + " UTC"
 
 
+#: The menu: each page with the table's action that opens it (docs/permissions.md).
+MENU: tuple[tuple[str, str, Action], ...] = (
+    ("Search", "/ui/search", Action.SEARCH),
+    ("Alerts", "/ui/alerts", Action.ALERT_VIEW),
+    ("Hot lists", "/ui/hotlists", Action.HOTLIST_VIEW),
+    ("Sharing", "/ui/admin/sharing", Action.SHARING_DECIDE),
+    ("Policy", "/ui/admin/policy", Action.POLICY_SET),
+    ("Users", "/ui/admin/users", Action.USER_LIST),
+    ("Cameras", "/ui/admin/cameras", Action.CAMERA_HEALTH),
+    ("Access log", "/ui/access-log", Action.ACCESS_LOG_READ),
+    ("Audit", "/ui/audit", Action.AUDIT_READ),
+)
+
+
 def nav(signed: SignedIn | None) -> list[tuple[str, str]]:
-    """The menu for the signed-in user's role."""
+    """The menu: the pages the signed-in user may open."""
     if signed is None:
         return [("Public reports", "/ui/public")]
-    role = signed.principal.role
-    items: list[tuple[str, str]] = []
-    if role in (Role.ADMIN, Role.INVESTIGATOR):
-        items += [("Search", "/ui/search"), ("Alerts", "/ui/alerts"), ("Hot lists", "/ui/hotlists")]
-    if role is Role.ADMIN:
-        items += [("Sharing", "/ui/admin/sharing"), ("Policy", "/ui/admin/policy"), ("Users", "/ui/admin/users")]
-        items += [("Cameras", "/ui/admin/cameras")]
-    if role in (Role.ADMIN, Role.AUDITOR):
-        items += [("Access log", "/ui/access-log"), ("Audit", "/ui/audit")]
+    principal = signed.principal
+    items = [(name, path) for name, path, action in MENU if allowed(principal, action, principal.agency_id).allowed]
     return [*items, ("Public reports", "/ui/public"), ("Account", "/ui/account")]
 
 

@@ -10,7 +10,6 @@ from starlette.concurrency import run_in_threadpool
 
 from plateledger.api.deps import PlatformDep, PrincipalDep
 from plateledger.api.schemas import Rejection, Strict
-from plateledger.cameras import require_admin
 from plateledger.cameras.quarantine import Release
 from plateledger.core.clock import iso_ms
 from plateledger.core.text import MAX_CAMERA_ID
@@ -80,7 +79,6 @@ def _release_out(release: Release) -> ReleaseOut:
 @router.get("/health", response_model=list[CameraHealthOut])
 def camera_health(platform: PlatformDep, principal: PrincipalDep) -> list[CameraHealthOut]:
     """Every camera of your agency with its last read and heartbeat, and whether it has gone silent (admin)."""
-    require_admin(principal.actor, platform.registry.agency_by_id(principal.agency_id))
     return [
         CameraHealthOut(
             external_id=s.external_id,
@@ -93,7 +91,7 @@ def camera_health(platform: PlatformDep, principal: PrincipalDep) -> list[Camera
             silent_after_s=s.silent_after_s,
             silent=s.silent,
         )
-        for s in platform.health.states(principal.agency_id)
+        for s in platform.health.states_for(principal, principal.agency_id)
     ]
 
 

@@ -11,15 +11,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from plateledger.appstate import PlatformDep
-from plateledger.audit.events import AuditExported, event_classes
-from plateledger.audit.log import entry_fields
-from plateledger.auth.sessions import SignedIn
-from plateledger.core.errors import FieldInvalid, PermissionDenied
-from plateledger.platform import Platform
+from plateledger.audit.events import event_classes
+from plateledger.core.errors import FieldInvalid
 from plateledger.reports.access_log import MAX_LIMIT, entry_json
 from plateledger.search.engine import parse_time
-from plateledger.store.models import AuditEntry
-from plateledger.vocab import Role
 from plateledger.web.render import page
 from plateledger.web.routes.search import utc
 from plateledger.web.security import SessionDep, checked_form, field
@@ -58,19 +53,6 @@ def access_log(
     return page(request, "access_log.html", signed, entries=entries, next_after=log.next_after_seq, filters=filters)
 
 
-def _require_auditor(signed: SignedIn) -> None:
-    if signed.principal.role not in (Role.ADMIN, Role.AUDITOR):
-        raise PermissionDenied("only the agency's admins and auditors may read its audit entries")
-
-
-def _entries(platform: Platform, signed: SignedIn, action: str, after_seq: int) -> list[AuditEntry]:
-    if action and action not in ACTIONS:
-        raise FieldInvalid("action", "one of the audit event types in docs/audit.md")
-    return platform.audit.entries(
-        after_seq=after_seq, limit=AUDIT_PAGE, action=action or None, agency_id=signed.principal.agency_id
-    )
-
-
 @router.get("/ui/audit")
 def audit_browser(
     request: Request,
@@ -79,12 +61,19 @@ def audit_browser(
     action: Annotated[str, Query(max_length=64)] = "",
     after_seq: Annotated[int, Query(ge=0, le=2**62)] = 0,
 ) -> Response:
-    _require_auditor(signed)
-    entries = _entries(platform, signed, action, after_seq)
-    chain = platform.audit.verify()
-    more = entries[-1].seq if len(entries) == AUDIT_PAGE else None
+    listed = platform.audit_entries.listing(
+        signed.principal, signed.principal.agency_id, after_seq=after_seq, limit=AUDIT_PAGE, action=action or None
+    )
+    chain = platform.audit_entries.verify(signed.principal)
     return page(
-        request, "audit.html", signed, entries=entries, chain=chain, actions=ACTIONS, action=action, next_after=more
+        request,
+        "audit.html",
+        signed,
+        entries=listed.entries,
+        chain=chain,
+        actions=ACTIONS,
+        action=action,
+        next_after=listed.next_after_seq,
     )
 
 
@@ -92,14 +81,18 @@ def audit_browser(
 async def audit_export(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
     """The filtered page as JSON lines (with hashes, so the chain can be checked), audited before it is sent."""
     form = await checked_form(request, platform, signed)
-    _require_auditor(signed)
     action, after = field(form, "action"), field(form, "after_seq") or "0"
     if not after.isdigit():
         raise FieldInvalid("after_seq", "a whole number")
-    entries = _entries(platform, signed, action, int(after))
-    filters = {"action": action or None, "after_seq": int(after)}
-    platform.audit.append(signed.principal.actor, AuditExported(filters=filters, entries=len(entries)))
-    body = b"".join(orjson.dumps({**entry_fields(e), "hash": e.hash}) + b"\n" for e in entries)
+    listed = platform.audit_entries.listing(
+        signed.principal,
+        signed.principal.agency_id,
+        after_seq=int(after),
+        limit=AUDIT_PAGE,
+        action=action or None,
+        export=True,
+    )
+    body = b"".join(orjson.dumps(e.stored) + b"\n" for e in listed.entries)
     return Response(
         body,
         media_type="application/x-ndjson",

@@ -12,7 +12,6 @@ from plateledger.auth.tokens import IssuedToken
 from plateledger.core.errors import FieldInvalid
 from plateledger.platform import Platform
 from plateledger.web.render import page, see_other
-from plateledger.web.routes.sharing import require_admin
 from plateledger.web.security import SessionDep, checked_form, field
 
 router = APIRouter(include_in_schema=False)
@@ -20,14 +19,13 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/ui/admin/users")
 def users(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
-    require_admin(signed)
     return _users_page(request, platform, signed, None)
 
 
 def _users_page(request: Request, platform: Platform, signed: SignedIn, issued: IssuedToken | None) -> Response:
     """The agency's users and live tokens; ``issued``: a token just created, its secret shown this once."""
     principal = signed.principal
-    people = platform.registry.users(principal.agency_id)
+    people = platform.registry.users_of(principal, principal.agency_id)
     live = platform.tokens.live(principal.agency_id)
     return page(request, "users.html", signed, users=people, tokens=live, issued=issued)
 
@@ -35,7 +33,6 @@ def _users_page(request: Request, platform: Platform, signed: SignedIn, issued: 
 @router.post("/ui/admin/users")
 async def create_user(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
     form = await checked_form(request, platform, signed)
-    require_admin(signed)
     platform.registry.create_user(
         signed.principal.actor,
         agency_slug=signed.principal.agency_slug,
@@ -50,7 +47,6 @@ async def create_user(request: Request, platform: PlatformDep, signed: SessionDe
 async def create_token(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
     """The secret is shown once, on the page this answers with."""
     form = await checked_form(request, platform, signed)
-    require_admin(signed)
     days = field(form, "ttl_days") or str(platform.settings.token_ttl_days)
     if not days.isdigit():
         raise FieldInvalid("ttl_days", "a whole number of days")
@@ -63,6 +59,5 @@ async def create_token(request: Request, platform: PlatformDep, signed: SessionD
 @router.post("/ui/admin/tokens/{token_id}/revoke")
 async def revoke_token(token_id: int, request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
     await checked_form(request, platform, signed)
-    require_admin(signed)
     platform.tokens.revoke(signed.principal.actor, token_id)
     return see_other("/ui/admin/users")

@@ -12,7 +12,7 @@ from plateledger.appstate import PlatformDep
 from plateledger.audit.log import Actor
 from plateledger.auth.sessions import SignedIn
 from plateledger.core.errors import AuthenticationFailed, PlateledgerError
-from plateledger.vocab import Role
+from plateledger.policy.actions import Action, allowed
 from plateledger.web.render import page, see_other
 from plateledger.web.security import (
     CSRF_FIELD,
@@ -31,7 +31,7 @@ NOTICES = frozenset({"please sign in", "your session has ended; please sign in a
 
 
 def home_of(signed: SignedIn) -> str:
-    return "/ui/search" if signed.principal.role in (Role.ADMIN, Role.INVESTIGATOR) else "/ui/access-log"
+    return "/ui/search" if allowed(signed.principal, Action.SEARCH, None).allowed else "/ui/access-log"
 
 
 def _local(target: str) -> str:

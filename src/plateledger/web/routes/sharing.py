@@ -14,21 +14,15 @@ from starlette.datastructures import FormData
 
 from plateledger.appstate import PlatformDep
 from plateledger.auth.sessions import SignedIn
-from plateledger.core.errors import FieldInvalid, PermissionDenied
+from plateledger.core.errors import FieldInvalid
 from plateledger.platform import Platform
 from plateledger.policy.rules import PRESETS, Policy, Terms, date_text, describe
 from plateledger.sharing.service import AgreementView, make_terms, parse_policy, preset_policy
-from plateledger.vocab import Role
 from plateledger.web.render import page, see_other
 from plateledger.web.security import SessionDep, checked_form, field, fields
 
 router = APIRouter(include_in_schema=False)
 AgreementId = Annotated[int, Path(ge=1, le=2_147_483_647)]
-
-
-def require_admin(signed: SignedIn) -> None:
-    if signed.principal.role is not Role.ADMIN:
-        raise PermissionDenied(f"a {signed.principal.role.value} cannot administer the agency; ask an admin")
 
 
 def _lookback(form: FormData) -> int:
@@ -57,8 +51,7 @@ def _shown(view: AgreementView) -> dict[str, Any]:
 
 @router.get("/ui/admin/sharing")
 def sharing_page(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
-    require_admin(signed)
-    views = [_shown(v) for v in platform.agreements.listing(signed.principal)]
+    views = [_shown(v) for v in platform.agreements.listing(signed.principal, manage=True)]
     mine = signed.principal.agency_slug
     others = [a for a in platform.registry.agencies() if a.slug != mine]
     expires = date_text(platform.clock.now_ms() + 365 * 86_400_000)
@@ -76,7 +69,6 @@ def sharing_page(request: Request, platform: PlatformDep, signed: SessionDep) ->
 @router.post("/ui/admin/sharing/request")
 async def request_sharing(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
     form = await checked_form(request, platform, signed)
-    require_admin(signed)
     platform.agreements.request(
         signed.principal,
         owner=field(form, "owner"),
@@ -96,7 +88,6 @@ async def agreement_step(
     signed: SessionDep,
 ) -> Response:
     form = await checked_form(request, platform, signed)
-    require_admin(signed)
     note = field(form, "note") or None
     if step == "accept":
         narrowed = terms_from(form) if field(form, "narrow") == "yes" else None
@@ -121,7 +112,7 @@ def _policy_page(
     error: str | None = None,
 ) -> Response:
     principal = signed.principal
-    current = platform.policies.current(principal.agency_slug)
+    current = platform.policies.editing(principal)
     where = {"country": principal.country, "state": principal.state}
     presets = [
         {"name": name.value, "encodes": encodes, "text": describe(policy, **where)}
@@ -144,7 +135,6 @@ def _policy_page(
 
 @router.get("/ui/admin/policy")
 def policy_page(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
-    require_admin(signed)
     return _policy_page(request, platform, signed)
 
 
@@ -161,7 +151,6 @@ async def set_policy(request: Request, platform: PlatformDep, signed: SessionDep
     """``action=preview`` shows what the draft would allow without saving; ``save`` stores it (a new version,
     audited); ``preset`` stores a preset as it is."""
     form = await checked_form(request, platform, signed)
-    require_admin(signed)
     principal = signed.principal
     action = field(form, "action")
     if action == "preset":

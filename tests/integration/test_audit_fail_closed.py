@@ -1,0 +1,169 @@
+"""Killing the audit writer: while the governance database refuses writes, a change and its audit entry fail
+together. Token creation, user creation, sign-out and sign-in make their change in the audit entry's
+transaction (``AuditLog.record``), so the operation fails with AuditUnavailable (503 through the API) and leaves
+nothing unaudited behind; a refusal whose entry cannot be written fails closed the same way."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event, func, select, update
+
+from plateledger.app import create_app
+from plateledger.auth.passwords import hash_password
+from plateledger.core.errors import AuditUnavailable, AuthenticationFailed
+from plateledger.platform import Platform
+from plateledger.store.models import ApiToken, User
+from tests.support import AgencyKit, seed_agency
+
+PASSWORD = "correct horse battery"
+
+
+def _short_busy_wait(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=50")
+    cursor.close()
+
+
+@contextmanager
+def database_locked(platform: Platform) -> Iterator[None]:
+    """Another connection holds the governance database's write lock (reads still work, in WAL mode): every
+    write fails once the platform's busy wait (made short here) runs out."""
+    engine = platform.governance.engine
+    event.listen(engine, "connect", _short_busy_wait)  # after the platform's own pragmas
+    engine.dispose()
+    holder = sqlite3.connect(str(engine.url.database), isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        event.remove(engine, "connect", _short_busy_wait)
+        engine.dispose()
+
+
+@contextmanager
+def audit_table_refusing(platform: Platform) -> Iterator[None]:
+    """The audit table alone refuses inserts (a trigger): the change's own writes would succeed, so a change
+    committed before its entry would stay, unaudited."""
+    database = str(platform.governance.engine.url.database)
+    with sqlite3.connect(database) as db:
+        db.execute("CREATE TRIGGER audit_writer_down BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'down'); END")
+    try:
+        yield
+    finally:
+        with sqlite3.connect(database) as db:
+            db.execute("DROP TRIGGER audit_writer_down")
+
+
+Down = Callable[[Platform], AbstractContextManager[None]]
+WRITER_DOWN = {"database-locked": database_locked, "audit-table-refusing": audit_table_refusing}
+
+
+@pytest.fixture(params=sorted(WRITER_DOWN))
+def audit_writer_down(request: pytest.FixtureRequest) -> Callable[[Platform], AbstractContextManager[None]]:
+    """Each way of killing the audit writer."""
+    down: Callable[[Platform], AbstractContextManager[None]] = WRITER_DOWN[request.param]
+    return down
+
+
+@pytest.fixture
+def city(platform: Platform) -> AgencyKit:
+    kit = seed_agency(platform, "city")
+    platform.registry.create_user(kit.admin.actor, agency_slug="city", username="ann", role="investigator")
+    with platform.governance.session() as session:
+        session.execute(update(User).values(password_hash=hash_password(PASSWORD)))
+    return kit
+
+
+def _count(platform: Platform, query: Any) -> int:
+    with platform.governance.session() as session:
+        return int(session.scalar(query) or 0)
+
+
+def _tokens_of(platform: Platform, username: str) -> int:
+    return _count(platform, select(func.count()).select_from(ApiToken).join(User).where(User.username == username))
+
+
+def _entries(platform: Platform) -> int:
+    return len(platform.audit.entries(after_seq=0, limit=1_000_000))
+
+
+def test_token_creation_leaves_no_token_when_the_audit_log_is_down(
+    platform: Platform, city: AgencyKit, audit_writer_down: Down
+) -> None:
+    tokens, entries = _tokens_of(platform, "ann"), _entries(platform)
+    with audit_writer_down(platform), pytest.raises(AuditUnavailable):
+        platform.tokens.issue(city.admin.actor, "ann")
+    assert _tokens_of(platform, "ann") == tokens
+    assert _entries(platform) == entries
+    assert platform.audit.verify().intact
+
+
+def test_token_creation_through_the_api_answers_503_and_stores_nothing(
+    platform: Platform, city: AgencyKit, audit_writer_down: Down
+) -> None:
+    tokens = _tokens_of(platform, "ann")
+    with TestClient(create_app(platform=platform)) as client:
+        headers = {"Authorization": f"Bearer {city.tokens['admin']}"}
+        with audit_writer_down(platform):
+            response = client.post("/api/v1/tokens", json={"username": "ann"}, headers=headers)
+        assert response.status_code == 503, response.text
+        assert response.json()["type"].endswith("/audit-unavailable")
+    assert _tokens_of(platform, "ann") == tokens
+
+
+def test_user_creation_leaves_no_user_when_the_audit_log_is_down(
+    platform: Platform, city: AgencyKit, audit_writer_down: Down
+) -> None:
+    with audit_writer_down(platform), pytest.raises(AuditUnavailable):
+        platform.registry.create_user(city.admin.actor, agency_slug="city", username="bob", role="auditor")
+    assert _count(platform, select(func.count()).select_from(User).where(User.username == "bob")) == 0
+    assert platform.audit.verify().intact
+
+
+def test_sign_out_keeps_the_session_when_the_audit_log_is_down(
+    platform: Platform, city: AgencyKit, audit_writer_down: Down
+) -> None:
+    secret, signed = platform.sessions.sign_in("ann", PASSWORD)
+    with audit_writer_down(platform), pytest.raises(AuditUnavailable):
+        platform.sessions.sign_out(signed)
+    assert platform.sessions.resolve(secret).session_id == signed.session_id  # still signed in: nothing ended
+    assert platform.sessions.sign_out(signed) == 1  # and it ends, audited, once the log is back
+
+
+def test_sign_in_does_not_clear_failures_unaudited(
+    platform: Platform, city: AgencyKit, audit_writer_down: Down
+) -> None:
+    """A correct password clears the failure count only together with its ``auth.login`` entry."""
+    with pytest.raises(AuthenticationFailed):
+        platform.sessions.sign_in("ann", "wrong password")
+    failures = select(User.failed_logins).where(User.username == "ann")
+    assert _count(platform, failures) == 1
+    with audit_writer_down(platform):
+        with pytest.raises(AuditUnavailable):
+            platform.sessions.sign_in("ann", PASSWORD)
+        with pytest.raises(AuditUnavailable):
+            platform.sessions.sign_in("ann", "wrong password")
+    assert _count(platform, failures) == 1  # neither cleared nor counted
+    platform.sessions.sign_in("ann", PASSWORD)
+    assert _count(platform, failures) == 0
+
+
+def test_a_refusal_that_cannot_be_audited_fails_closed(
+    platform: Platform, city: AgencyKit, audit_writer_down: Down
+) -> None:
+    """An investigator's token request is refused, but the refusal must be on the record first: 503, not 403."""
+    with audit_writer_down(platform), pytest.raises(AuditUnavailable):
+        platform.tokens.issue(city.investigator.actor, "ann")
+    with TestClient(create_app(platform=platform)) as client:
+        headers = {"Authorization": f"Bearer {city.tokens['investigator']}"}
+        with audit_writer_down(platform):
+            response = client.post("/api/v1/tokens", json={"username": "ann"}, headers=headers)
+        assert response.status_code == 503, response.text

@@ -1,0 +1,370 @@
+"""The authorisation table (docs/permissions.md) enforced where the operations live.
+
+Every :class:`Action` is tried against every role of the agency concerned, an operator at the console and an
+admin of a foreign agency, at library level; the management operations with an HTTP route, a web page or a CLI
+command are tried through those doors too. Each outcome must be the table's, and each refusal must have left an
+``action.refused`` entry with the table's reason.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+from typer.testing import CliRunner
+
+from plateledger.app import create_app
+from plateledger.audit.log import Actor
+from plateledger.auth.passwords import hash_password
+from plateledger.auth.tokens import Principal
+from plateledger.cli.main import app
+from plateledger.core.clock import SystemClock
+from plateledger.core.errors import NotFound, PermissionDenied, PlateledgerError
+from plateledger.core.settings import Settings
+from plateledger.docsgen import permissions_reference
+from plateledger.platform import Platform
+from plateledger.policy.actions import TABLE, Action, Scope, actor_of, allowed
+from plateledger.policy.rules import date_text
+from plateledger.sharing.service import make_terms, preset_policy
+from plateledger.store.models import User
+from tests.integration.test_web import BASE, sign_in
+from tests.integration.web_kit import PASSWORD
+from tests.support import NOW_MS, AgencyKit, search, seed_agency
+
+Who = Actor | Principal
+CONSOLE = Actor(username="cli:tester", agency_id=None)
+_fresh = itertools.count(1)
+EXPIRES = date_text(NOW_MS + 300 * 86_400_000)
+
+
+@dataclass
+class World:
+    platform: Platform
+    city: AgencyKit
+    county: AgencyKit
+
+    def cases(self) -> dict[str, Who]:
+        """Every role of the agency acted on, the console, and an admin of another agency."""
+        found: dict[str, Who] = {role: self.city.principals[role] for role in ("admin", "investigator", "auditor")}
+        found["device"] = self.city.device
+        found["console"] = CONSOLE
+        found["foreign-admin"] = self.county.admin
+        return found
+
+
+@pytest.fixture
+def world(platform: Platform) -> World:
+    city, county = seed_agency(platform, "city"), seed_agency(platform, "county")
+    platform.registry.create_user(CONSOLE, agency_slug="city", username="city-other", role="investigator")
+    return World(platform, city, county)
+
+
+def _pending_from(world: World, requester: str, owner: str) -> int:
+    """A new pending request of a fresh admin agency (``requester`` side) to ``owner``; returns its id."""
+    platform = world.platform
+    terms = make_terms(query_kinds=["plate"], purposes=["stolen_vehicle"], max_lookback_days=30, expires=EXPIRES)
+    if requester == "city":
+        target = seed_agency(platform, f"owner-{next(_fresh)}", roles=("admin",))
+        return platform.agreements.request(world.city.admin, owner=target.slug, terms=terms).id
+    other = seed_agency(platform, f"asker-{next(_fresh)}", roles=("admin",))
+    return platform.agreements.request(other.admin, owner=owner, terms=terms).id
+
+
+def _token_of(world: World, username: str) -> int:
+    return world.platform.tokens.issue(CONSOLE, username).token_id
+
+
+def _own_token(world: World, who: Who) -> None:
+    world.platform.tokens.revoke(actor_of(who), _token_of(world, actor_of(who).username))
+
+
+#: One library call per action, acting on agency "city" (or, for the actions that act on the caller's own agency
+#: by construction, on the caller's agency). A call that gets past the check may fail later (a made-up id): only
+#: the check's outcome is tested.
+OPS: dict[Action, Callable[[World, Any], object]] = {
+    Action.AGENCY_CREATE: lambda w, who: w.platform.registry.create_agency(
+        actor_of(who), slug=f"new-{next(_fresh)}", name="New", kind="municipal", country="US", state="CA"
+    ),
+    Action.USER_CREATE: lambda w, who: w.platform.registry.create_user(
+        actor_of(who), agency_slug="city", username=f"user-{next(_fresh)}", role="investigator"
+    ),
+    Action.USER_LIST: lambda w, who: w.platform.registry.users_of(who, w.city.agency.id),
+    Action.TOKEN_CREATE: lambda w, who: w.platform.tokens.issue(actor_of(who), "city-other"),
+    Action.TOKEN_REVOKE: lambda w, who: w.platform.tokens.revoke(actor_of(who), _token_of(w, "city-other")),
+    Action.TOKEN_REVOKE_OWN: _own_token,
+    Action.POLICY_SET: lambda w, who: w.platform.policies.set(who, "city", preset_policy("strict"), preset="strict"),
+    Action.POLICY_VIEW: lambda w, who: w.platform.policies.current("city"),
+    Action.SHARING_REQUEST: lambda w, who: w.platform.agreements.request(
+        who,
+        owner="county" if who.agency_id == w.city.agency.id else "city",
+        terms=make_terms(query_kinds=["plate"], purposes=["stolen_vehicle"], max_lookback_days=9, expires=EXPIRES),
+    ),
+    Action.SHARING_DECIDE: lambda w, who: w.platform.agreements.decline(who, _pending_from(w, "other", "city")),
+    Action.SHARING_WITHDRAW: lambda w, who: w.platform.agreements.withdraw(who, _pending_from(w, "city", "")),
+    Action.SHARING_VIEW: lambda w, who: w.platform.agreements.listing(who),
+    Action.CAMERA_LIST: lambda w, who: w.platform.registry.camera_list(who, w.city.agency.id),
+    Action.CAMERA_ADD: lambda w, who: w.platform.registry.add_camera(
+        actor_of(who), agency_slug="city", external_id=f"cam-{next(_fresh)}", mobile=True
+    ),
+    Action.CAMERA_CONFIGURE: lambda w, who: w.platform.health.configure(actor_of(who), w.city.agency, "city-fixed", 60),
+    Action.CAMERA_HEALTH: lambda w, who: w.platform.health.states_for(who, w.city.agency.id),
+    Action.QUARANTINE_MANAGE: lambda w, who: w.platform.quarantine.pending(actor_of(who), "city"),
+    Action.HOTLIST_MANAGE: lambda w, who: w.platform.hotlists.create(
+        who, name=f"list {next(_fresh)}", default_purpose="stolen_vehicle"
+    ),
+    Action.HOTLIST_VIEW: lambda w, who: w.platform.hotlists.listing(who),
+    Action.ALERT_VIEW: lambda w, who: w.platform.alerts.listing(who),
+    Action.ALERT_DECIDE: lambda w, who: w.platform.alerts.decide(who, 999_999, "dismissed", "checked"),
+    Action.WEBHOOK_MANAGE: lambda w, who: w.platform.webhooks.listing(who),
+    Action.RETENTION_RUN: lambda w, who: w.platform.retention.run(actor_of(who)),
+    Action.AUDIT_READ: lambda w, who: w.platform.audit_entries.listing(who, w.city.agency.id),
+    Action.AUDIT_EXPORT: lambda w, who: w.platform.audit_entries.listing(who, w.city.agency.id, export=True),
+    Action.AUDIT_VERIFY: lambda w, who: w.platform.audit_entries.verify(who),
+    Action.ACCESS_LOG_READ: lambda w, who: w.platform.access_log.view(who, "city"),
+    Action.TRANSPARENCY_READ: lambda w, who: w.platform.transparency.build("city", days=30),
+    Action.SEARCH: lambda w, who: search(w.platform, who, "7ABC123"),
+}
+#: Actions whose operation acts on the caller's own agency whatever is asked (there is no other agency to name).
+SELF: frozenset[Action] = frozenset(
+    {
+        Action.TOKEN_REVOKE_OWN,
+        Action.SHARING_REQUEST,
+        Action.SHARING_VIEW,
+        Action.HOTLIST_MANAGE,
+        Action.HOTLIST_VIEW,
+        Action.ALERT_VIEW,
+        Action.ALERT_DECIDE,
+        Action.WEBHOOK_MANAGE,
+    }
+)
+#: Actions asked for no agency in particular.
+NO_AGENCY = frozenset({Action.AGENCY_CREATE, Action.RETENTION_RUN, Action.AUDIT_VERIFY, Action.SEARCH})
+#: Checked at the entry points that take reads (HTTP, MQTT) as ``ingest.refused``: see test_ingest_is_for_devices.
+AT_THE_DOOR = frozenset({Action.INGEST})
+
+
+def refusals(platform: Platform, after: int, action: Action) -> list[dict[str, Any]]:
+    found = []
+    for entry in platform.audit.entries(after_seq=after, limit=10_000, action="action.refused"):
+        params = orjson.loads(entry.params)
+        if params["operation"] == action.value:
+            found.append({**params, "outcome": entry.outcome, "actor": entry.actor_username})
+    return found
+
+
+def head(platform: Platform) -> int:
+    entries = platform.audit.entries(after_seq=0, limit=1_000_000)
+    return entries[-1].seq if entries else 0
+
+
+def test_every_action_has_a_rule_and_a_test() -> None:
+    assert set(TABLE) == set(Action)
+    assert set(OPS) | AT_THE_DOOR == set(Action)
+
+
+def test_the_table_pins_the_rules_that_matter() -> None:
+    """A few rows written out, so that a change of the table is a visible change of this test too."""
+    city_admin = Actor("a", 1, 1, "admin")
+    assert allowed(city_admin, Action.USER_CREATE, 1).allowed
+    assert not allowed(city_admin, Action.USER_CREATE, 2).allowed  # agency A's admin on agency B
+    assert not allowed(Actor("i", 1, 2, "investigator"), Action.AUDIT_READ, 1).allowed
+    assert allowed(Actor("u", 1, 3, "auditor"), Action.ACCESS_LOG_READ, 1).allowed
+    assert not allowed(Actor("u", 1, 3, "auditor"), Action.SEARCH, None).allowed
+    assert not allowed(Actor("d", 1, 4, "device"), Action.SEARCH, None).allowed
+    assert allowed(CONSOLE, Action.RETENTION_RUN, None).allowed
+    assert not allowed(city_admin, Action.RETENTION_RUN, None).allowed
+    assert not allowed(CONSOLE, Action.SEARCH, None).allowed
+    assert all(rule.scope is Scope.OWN or not rule.roles or action in OPS for action, rule in TABLE.items())
+
+
+def test_permissions_doc_is_generated_from_the_table() -> None:
+    from tests.test_docs import DOCS
+
+    assert (DOCS / "permissions.md").read_text() == permissions_reference()
+
+
+@pytest.mark.parametrize("action", sorted(OPS, key=str))
+def test_library_enforces_the_table_and_audits_each_refusal(world: World, action: Action) -> None:
+    platform = world.platform
+    for case, who in world.cases().items():
+        target = None if action in NO_AGENCY else actor_of(who).agency_id if action in SELF else world.city.agency.id
+        expected = allowed(who, action, target)
+        if isinstance(who, Actor) and (not TABLE[action].console or action is Action.TOKEN_REVOKE_OWN):
+            assert action is Action.TOKEN_REVOKE_OWN or not expected.allowed
+            continue  # these take a user's credential: the console has no door to them (and no token of its own)
+        before = head(platform)
+        raised: PlateledgerError | None = None
+        try:
+            OPS[action](world, who)
+        except PlateledgerError as error:
+            raised = error
+        if expected.allowed:
+            assert not isinstance(raised, PermissionDenied), (case, raised)
+            assert refusals(platform, before, action) == [], case
+            continue
+        assert isinstance(raised, PermissionDenied | NotFound), (case, action, raised)
+        if action is Action.SEARCH:  # the search's own refusal entry carries the per-owner rules
+            assert raised.detail == expected.reason
+            assert [e.action for e in platform.audit.entries(after_seq=before)] == ["search.refused"]
+            continue
+        (entry,) = refusals(platform, before, action)
+        if isinstance(raised, NotFound):  # another agency's target: refused and audited as a made-up id would be
+            assert (entry["reason"], entry["outcome"], entry["agency_id"]) == (raised.detail, "refused", None), case
+            continue
+        assert (entry["reason"], entry["outcome"], entry["agency_id"]) == (expected.reason, "refused", target), case
+
+
+def test_another_agencys_token_or_agreement_is_refused_as_a_made_up_id(world: World) -> None:
+    """A foreign admin learns nothing from the answer or from its own agency's audit entries: a real id of another
+    agency's token or agreement and an id never used are refused alike (NotFound, one ``action.refused`` entry
+    naming no agency), and the refusal is on the log."""
+    platform, stranger = world.platform, world.county.admin
+    real_token, real_agreement = _token_of(world, "city-other"), _pending_from(world, "other", "city")
+    attempts = {
+        "token": (lambda i: platform.tokens.revoke(stranger.actor, i), real_token, "no token with id {}"),
+        "agreement": (lambda i: platform.agreements.decline(stranger, i), real_agreement, "no sharing agreement #{}"),
+    }
+    for what, (attempt, real, message) in attempts.items():
+        seen = []
+        for target in (real, 999_999):
+            before = head(platform)
+            with pytest.raises(NotFound) as raised:
+                attempt(target)
+            assert raised.value.detail == message.format(target), what
+            entries = platform.audit.entries(after_seq=before)
+            assert [e.action for e in entries] == ["action.refused"], what
+            params = orjson.loads(entries[0].params)
+            seen.append((params["operation"], params["agency_id"], params["reason"].replace(str(target), "N")))
+        assert seen[0] == seen[1], (what, seen)
+        assert seen[0][1] is None, what
+
+
+# -- through the doors -----------------------------------------------------------------------------------------
+@pytest.fixture
+def client(world: World) -> Iterator[TestClient]:
+    with TestClient(create_app(platform=world.platform), base_url=BASE, follow_redirects=False) as test_client:
+        yield test_client
+
+
+def _bearer(who: Principal, world: World) -> dict[str, str]:
+    kit = world.city if who.agency_id == world.city.agency.id else world.county
+    return {"Authorization": f"Bearer {kit.tokens[who.role.value]}"}
+
+
+#: HTTP requests of management operations, on agency "city" (the routes that name no agency act on the caller's).
+API: list[tuple[Action, str, str, dict[str, Any] | None]] = [  # the token is for a user of "city"
+    (Action.TOKEN_CREATE, "POST", "/api/v1/tokens", {"username": "city-other"}),
+    (Action.CAMERA_LIST, "GET", "/api/v1/cameras", None),
+    (Action.CAMERA_ADD, "POST", "/api/v1/cameras", {"external_id": "api-cam", "mobile": True}),
+    (Action.CAMERA_HEALTH, "GET", "/api/v1/cameras/health", None),
+    (Action.QUARANTINE_MANAGE, "GET", "/api/v1/cameras/quarantine", None),
+    (Action.POLICY_SET, "PUT", "/api/v1/policies/city", {"preset": "strict"}),
+    (Action.SHARING_VIEW, "GET", "/api/v1/sharing/agreements", None),
+    (Action.HOTLIST_VIEW, "GET", "/api/v1/hotlists", None),
+    (Action.ALERT_VIEW, "GET", "/api/v1/alerts", None),
+    (Action.WEBHOOK_MANAGE, "GET", "/api/v1/webhooks", None),
+    (Action.AUDIT_READ, "GET", "/api/v1/audit", None),
+    (Action.AUDIT_VERIFY, "GET", "/api/v1/audit/verify", None),
+    (Action.ACCESS_LOG_READ, "GET", "/api/v1/agencies/city/access-log", None),
+]
+
+
+@pytest.mark.parametrize(("action", "method", "path", "body"), API, ids=[a[2] + " " + a[1] for a in API])
+def test_api_enforces_the_table(
+    world: World, client: TestClient, action: Action, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    for case, who in world.cases().items():
+        if isinstance(who, Actor):
+            continue  # the console has no HTTP door
+        names_city = "/city" in path or action is Action.TOKEN_CREATE
+        target = world.city.agency.id if names_city or who.agency_id == world.city.agency.id else who.agency_id
+        expected = allowed(who, action, target)
+        before = head(world.platform)
+        response = client.request(method, path, json=body, headers=_bearer(who, world))
+        if expected.allowed:
+            assert response.status_code < 400 or response.status_code == 409, (case, response.text)
+            continue
+        assert response.status_code == 403, (case, response.text)
+        assert response.json()["detail"] == expected.reason
+        assert [e["reason"] for e in refusals(world.platform, before, action)] == [expected.reason], case
+
+
+def test_foreign_admin_refusals_are_audited_through_the_api(world: World, client: TestClient) -> None:
+    """Agency A's admin acting on agency B: refused, and the entry names B and the reason."""
+    before = head(world.platform)
+    headers = _bearer(world.county.admin, world)
+    assert client.put("/api/v1/policies/city", json={"preset": "open"}, headers=headers).status_code == 403
+    assert client.post("/api/v1/tokens", json={"username": "city-other"}, headers=headers).status_code == 403
+    found = refusals(world.platform, before, Action.POLICY_SET) + refusals(world.platform, before, Action.TOKEN_CREATE)
+    assert [(e["actor"], e["agency_id"]) for e in found] == [("county-admin", world.city.agency.id)] * 2
+    assert all("for another agency" in e["reason"] for e in found)
+
+
+def test_ingest_is_for_devices(world: World, client: TestClient) -> None:
+    body = [{"plate": "7ABC123", "ts": NOW_MS - 60_000, "camera": "city-fixed"}]
+    for case, who in world.cases().items():
+        if isinstance(who, Actor):
+            continue
+        response = client.post("/api/v1/reads", json=body, headers=_bearer(who, world))
+        expected = allowed(who, Action.INGEST, who.agency_id)
+        assert (response.status_code == 200) is expected.allowed, (case, response.text)
+
+
+WEB: list[tuple[Action, str]] = [
+    (Action.USER_LIST, "/ui/admin/users"),
+    (Action.POLICY_SET, "/ui/admin/policy"),
+    (Action.SHARING_DECIDE, "/ui/admin/sharing"),
+    (Action.CAMERA_HEALTH, "/ui/admin/cameras"),
+    (Action.AUDIT_READ, "/ui/audit"),
+]
+
+
+@pytest.mark.parametrize(("action", "path"), WEB)
+def test_web_pages_enforce_the_table(world: World, client: TestClient, action: Action, path: str) -> None:
+    with world.platform.governance.session() as session:
+        session.execute(update(User).values(password_hash=hash_password(PASSWORD)))
+    for role in ("admin", "investigator", "auditor"):
+        who = world.city.principals[role]
+        client.cookies.clear()
+        sign_in(client, who.username)
+        expected = allowed(who, action, who.agency_id)
+        before = head(world.platform)
+        page = client.get(path)
+        assert (page.status_code == 200) is expected.allowed, (role, page.status_code)
+        if not expected.allowed:
+            assert page.status_code == 403
+            assert [e["reason"] for e in refusals(world.platform, before, action)] == [expected.reason], role
+
+
+def _cli(settings: Settings, *args: str) -> Any:
+    return CliRunner().invoke(app, [*args, "--data", str(settings.data)])
+
+
+def test_cli_token_commands_and_console_enforce_the_table(settings: Settings) -> None:
+    platform = Platform.open(settings, clock=SystemClock())  # the CLI checks tokens against the real time
+    try:
+        city = seed_agency(platform, "city")
+    finally:
+        platform.close()
+    # A user's token at the CLI: the same check and the same audited refusal as through the API.
+    investigator = city.tokens["investigator"]
+    refused = _cli(settings, "policy", "set", "city", "--preset", "strict", "--token", investigator)
+    assert isinstance(refused.exception, PermissionDenied), refused.output
+    denied = _cli(settings, "access-log", "--token", investigator, "--json")
+    assert isinstance(denied.exception, PermissionDenied), denied.output
+    assert _cli(settings, "policy", "set", "city", "--preset", "strict", "--token", city.tokens["admin"]).exit_code == 0
+    # The console keeps its powers, and reads the audit log in the API's shape.
+    assert _cli(settings, "users", "add", "extra", "--agency", "city", "--role", "auditor").exit_code == 0
+    listed = _cli(settings, "audit", "list", "--action", "action.refused", "--json")
+    assert listed.exit_code == 0, listed.output
+    page = orjson.loads(listed.stdout)
+    assert set(page) == {"entries", "next_after_seq"}
+    reasons = [(e["actor"], e["params"]["operation"]) for e in page["entries"]]
+    assert reasons == [("city-investigator", "policy.set"), ("city-investigator", "access_log.read")]
+    assert page["entries"][0]["params"]["reason"] == allowed(city.investigator, Action.POLICY_SET, 1).reason

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plateledger import __version__, web
 from plateledger.alerts.delivery import Broker
-from plateledger.api import docs, problems
+from plateledger.api import docs, openapi, problems
 from plateledger.api.limits import BodyLimit, route_limits
 from plateledger.api.metrics_auth import require_metrics_token
 from plateledger.api.redact import install_log_filter
@@ -124,6 +124,7 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
     app.state.broker = Broker(platform.alerts, heartbeat_s=platform.settings.alert_heartbeat_s)
     problems.install(app)
     _errors(app, platform)
+    openapi.install(app)
     install_log_filter()
     docs.install(app)
     _metrics(app, platform, collectors)

@@ -79,8 +79,10 @@ def api_reference() -> str:
         "# HTTP API reference",
         "",
         "Generated from the OpenAPI document (`/openapi.json`) by `python -m plateledger.docsgen`; do not edit.",
-        "Authenticate with `Authorization: Bearer <token>`. Errors are RFC 9457 `application/problem+json`:",
-        "`type`, `title`, `status`, `detail`, `instance`, and `field` when one field is at fault.",
+        "Authenticate with `Authorization: Bearer <token>` (the `bearer` security scheme) wherever an operation",
+        "says so. Errors are RFC 9457 `application/problem+json` (schema `Problem`): `type`, `title`, `status`,",
+        "`detail`, `instance`, and `field` when one field is at fault. A method a path does not have is a 405",
+        "whose `Allow` header names those it has.",
         "",
         "| status | type | when |",
         "|---|---|---|",
@@ -98,12 +100,24 @@ def api_reference() -> str:
                 lines += ["| parameter | in | required | description |", "|---|---|---|---|"]
                 for p in params:
                     desc = p.get("description", "") or p.get("schema", {}).get("description", "")
+                    values = _enum_values(p.get("schema", {}))
+                    if values:
+                        desc = f"{desc} (one of {', '.join(f'`{v}`' for v in values)})".strip()
                     required = "yes" if p.get("required") else "no"
                     lines.append(f"| `{p['name']}` | {p['in']} | {required} | {_cell(desc)} |")
                 lines.append("")
             codes = ", ".join(sorted(op.get("responses", {})))
-            lines += [f"Responses: {codes}", ""]
+            token = "bearer token" if op.get("security") else "none (public)"
+            lines += [f"Token: {token}. Responses: {codes}", ""]
     return "\n".join(lines)
+
+
+def _enum_values(schema: dict[str, Any]) -> list[str]:
+    """The closed vocabulary of a parameter's schema (``enum``, possibly inside ``anyOf`` with null)."""
+    for option in schema.get("anyOf", [schema]):
+        if "enum" in option:
+            return [str(v) for v in option["enum"]]
+    return []
 
 
 def configuration_reference() -> str:

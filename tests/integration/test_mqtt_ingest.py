@@ -165,8 +165,12 @@ def test_vehicles_still_open_are_stored_at_stop(platform: Platform, kit: AgencyK
 
 def test_the_token_decides_the_owner_and_must_be_a_device(platform: Platform, kit: AgencyKit) -> None:
     url = "mqtt://127.0.0.1:1"
+    before = platform.audit.entries(after_seq=0, limit=1_000_000)[-1].seq
     with pytest.raises(PermissionDenied):
         MqttIngest(platform, url=url, token=kit.tokens["investigator"]).start()
+    (refusal,) = platform.audit.entries(after_seq=before)  # refused and audited as on every ingest door
+    assert (refusal.action, refusal.actor_username) == ("ingest.refused", kit.principals["investigator"].username)
+    assert "mqtt: " in refusal.params
     with pytest.raises(AuthenticationFailed):
         MqttIngest(platform, url=url, token="not-a-token").start()
     with pytest.raises(ConfigurationError, match="mqtt_ingest_url must look like"):

@@ -141,18 +141,28 @@ def test_csrf_refusals_are_checked_and_audited_by_the_session_service(platform: 
 def test_a_json_body_refusal_is_audited_by_the_library(platform_factory: Any) -> None:
     platform = platform_factory(max_body_bytes=1024)
     kit = seed_agency(platform, "bay-pd")
-    with pytest.raises(PermissionDenied, match="only a device token"):
+    with pytest.raises(PermissionDenied, match="cannot ingest reads: only devices can"):
         platform.ingest.ingest_json_body(kit.investigator, b"[]")
     with pytest.raises(PayloadTooLarge):  # declared larger: the entry point read nothing of it
         platform.ingest.ingest_json_body(kit.device, b"", declared=10_000)
-    assert refusals(platform) == ["only a device token may ingest reads", "body larger than 1024 bytes"]
+    assert refusals(platform) == [
+        "an investigator cannot ingest reads: only devices can",
+        "body larger than 1024 bytes",
+    ]
     assert platform.audit.entries(action="ingest.batch") == []
 
 
 @pytest.mark.parametrize(
     ("role", "source", "content_type", "camera", "error", "reason"),
     [
-        ("admin", "genetec", "application/json", None, PermissionDenied, "genetec: only a device token"),
+        (
+            "admin",
+            "genetec",
+            "application/json",
+            None,
+            PermissionDenied,
+            "genetec: an admin cannot ingest reads: only devices can",
+        ),
         ("device", "nosuch", "application/json", None, NotFound, "nosuch: no adapter for source"),
         ("device", "genetec", "image/png", None, UnsupportedMediaType, "genetec: content-type"),
         ("device", "genetec", "application/json", "a b", InvalidInput, "genetec: camera:"),

@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from plateledger.alerts.service import MAX_NOTE, VERIFY_FIRST
 from plateledger.api.schemas import Strict
+from plateledger.api.vocabulary import AlertStateName, PurposeName
 
 
 class AlertListOut(BaseModel):
@@ -18,7 +19,7 @@ class AlertEntryOut(BaseModel):
     plate: str | None
     pattern: bool = Field(description="Whether `plate` is a wildcard pattern")
     region: str | None
-    purpose: str
+    purpose: PurposeName
     reference: str
     reason: str
     expires: str | None
@@ -38,7 +39,7 @@ class AlertReadOut(BaseModel):
 
 class AlertOut(BaseModel):
     id: int = Field(description="The alert id; also the SSE event id of the live stream")
-    state: str = Field(description="new, confirmed or dismissed")
+    state: AlertStateName = Field(description="new, confirmed or dismissed")
     created: str | None
     list: AlertListOut
     entry: AlertEntryOut

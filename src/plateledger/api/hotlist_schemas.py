@@ -5,13 +5,14 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from plateledger.api.schemas import Strict
+from plateledger.api.vocabulary import AlertLevelName, ImportFormatName, ImportModeName, PurposeName, VisibilityName
 
 
 class HotListIn(Strict):
     name: str = Field(min_length=1, max_length=200)
-    default_purpose: str = Field(description="Purpose of entries that name none (closed taxonomy)", max_length=64)
-    alert_level: str = Field("medium", description="low, medium or high", max_length=16)
-    visibility: str = Field("private", description="private or shared", max_length=16)
+    default_purpose: PurposeName = Field(description="Purpose of entries that name none", max_length=64)
+    alert_level: AlertLevelName = Field("medium", description="low, medium or high", max_length=16)
+    visibility: VisibilityName = Field("private", description="private or shared", max_length=16)
     covert: bool = Field(False, description="Visible only to its creator and the named viewers")
     viewers: list[str] = Field(
         default_factory=list, description="Usernames of your agency (covert lists)", max_length=200
@@ -21,9 +22,9 @@ class HotListIn(Strict):
 class HotListOut(BaseModel):
     id: int
     name: str
-    default_purpose: str
-    alert_level: str
-    visibility: str
+    default_purpose: PurposeName
+    alert_level: AlertLevelName
+    visibility: VisibilityName
     covert: bool
     created: str
     created_by: str
@@ -33,7 +34,7 @@ class HotListOut(BaseModel):
 class EntryBody(Strict):
     plate: str = Field(description="A plate, or a pattern: `*` any run, `?` one character", max_length=32)
     region: str | None = Field(None, description="ISO 3166-2 like US-CA", max_length=8)
-    purpose: str | None = Field(None, description="Default: the list's purpose", max_length=64)
+    purpose: PurposeName | None = Field(None, description="Default: the list's purpose", max_length=64)
     reference: str = Field(description="Case number or source record id", max_length=64)
     reason: str = Field(max_length=500)
     expires: str = Field(description="Last day (ISO date, UTC) or an ISO 8601 time with a zone", max_length=40)
@@ -52,7 +53,7 @@ class EntryOut(BaseModel):
     plate: str
     pattern: bool
     region: str | None
-    purpose: str
+    purpose: PurposeName
     reference: str
     reason: str
     expires: str
@@ -80,8 +81,8 @@ class LineNote(BaseModel):
 
 class ImportOut(BaseModel):
     list_id: int
-    format: str
-    mode: str
+    format: ImportFormatName
+    mode: ImportModeName
     applied: bool
     records: int = Field(description="Records read from the file (blank, header and footer lines not counted)")
     added: int

@@ -60,13 +60,16 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        return problem(
+        response = problem(
             error.status_code,
             str(error.detail),
             str(error.detail),
             "about:blank",
             instance=redact_path(request.url.path),
         )
+        if error.headers:  # a 405's Allow, for one
+            response.headers.update(error.headers)
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:

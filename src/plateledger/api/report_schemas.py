@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from plateledger.api.vocabulary import AgencyKindName, PresetName, PurposeName, QueryKindName
+
 
 class AccessEntryOut(BaseModel):
     seq: int = Field(description="The audit entry this row is derived from")
@@ -36,7 +38,7 @@ class AccessLogOut(BaseModel):
 class AgencyOut(BaseModel):
     slug: str
     name: str
-    kind: str
+    kind: AgencyKindName
     country: str
     state: str
 
@@ -47,9 +49,9 @@ class PeriodOut(BaseModel):
     until: str
 
 
-class PolicyOut(BaseModel):
+class ReportPolicyOut(BaseModel):
     version: int = Field(description="0: the documented default, no policy set")
-    preset: str | None
+    preset: PresetName | None
     matches_preset: bool | None = Field(description="Whether the policy is still exactly the preset it came from")
     set_at: str | None
     text: list[str] = Field(description="Generated from the policy in force (never written separately)")
@@ -67,7 +69,7 @@ class CamerasOut(BaseModel):
 
 
 class PurposeCount(BaseModel):
-    purpose: str
+    purpose: str = Field(description="As the searches gave it (`none` when they gave none)")
     permitted: int
     withheld: int
 
@@ -85,7 +87,7 @@ class RuleCount(BaseModel):
     count: int
 
 
-class AlertsOut(BaseModel):
+class AlertCountsOut(BaseModel):
     raised: int = Field(description="Hot-list alerts raised on the agency's reads in the period")
     withheld: int = Field(description="Hot-list matches on its reads its policy withheld (no alert existed)")
     withheld_by_rule: list[RuleCount]
@@ -99,15 +101,15 @@ class SearchesOut(BaseModel):
     by_purpose: list[PurposeCount]
     by_requester: list[RequesterCount]
     refusals_by_rule: list[RuleCount]
-    alerts: AlertsOut
+    alerts: AlertCountsOut
 
 
 class PartnerOut(BaseModel):
     agency: str
     name: str
     agreement: int
-    query_kinds: list[str]
-    purposes: list[str]
+    query_kinds: list[QueryKindName]
+    purposes: list[PurposeName]
     max_lookback_days: int | None
     expires: str
     attested: bool
@@ -131,7 +133,7 @@ class TransparencyOut(BaseModel):
     agency: AgencyOut
     generated: str
     period: PeriodOut
-    policy: PolicyOut
+    policy: ReportPolicyOut
     retention: RetentionOut
     cameras: CamerasOut
     reads_collected: int = Field(description="Reads this agency's cameras took in the period")

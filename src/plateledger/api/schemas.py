@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from plateledger.api.vocabulary import AgreementStateName, PresetName, PurposeName, QueryKindName
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -90,7 +92,7 @@ class WithheldOut(BaseModel):
 
 class SearchOut(BaseModel):
     obtained_under: str = Field(description="The purpose and case (and warrant) these results were obtained under")
-    purpose: str
+    purpose: PurposeName
     case_number: str
     warrant: str | None
     count: int
@@ -114,8 +116,8 @@ class VerifyOut(BaseModel):
 
 
 class TermsIn(Strict):
-    query_kinds: list[str] = Field(description="plate, area and/or alert", min_length=1, max_length=3)
-    purposes: list[str] = Field(description="Purposes from the closed taxonomy", min_length=1, max_length=32)
+    query_kinds: list[QueryKindName] = Field(description="plate, area and/or alert", min_length=1, max_length=3)
+    purposes: list[PurposeName] = Field(description="Purposes from the closed taxonomy", min_length=1, max_length=32)
     max_lookback_days: int = Field(ge=1, le=3650)
     expires: str = Field(description="Last day in force (ISO date, UTC) or an ISO 8601 time with a zone", max_length=40)
 
@@ -139,8 +141,8 @@ class NoteIn(Strict):
 
 
 class TermsOut(BaseModel):
-    query_kinds: list[str]
-    purposes: list[str]
+    query_kinds: list[QueryKindName]
+    purposes: list[PurposeName]
     max_lookback_days: int
     expires_ms: int
     expires: str
@@ -152,7 +154,7 @@ class AgreementOut(BaseModel):
     requester_name: str
     owner: str
     owner_name: str
-    state: str = Field(description="pending, accepted, declined, revoked or withdrawn")
+    state: AgreementStateName = Field(description="pending, accepted, declined, revoked or withdrawn")
     active: bool = Field(description="Accepted and unexpired: the only case in which it grants anything")
     expired: bool
     requested_terms: TermsOut
@@ -168,14 +170,14 @@ class AgreementOut(BaseModel):
 
 
 class PolicyIn(Strict):
-    preset: str | None = Field(None, description="california, illinois, strict or open")
+    preset: PresetName | None = Field(None, description="california, illinois, strict or open")
     policy: dict[str, Any] | None = Field(None, description="A full policy; omitted: the preset's")
 
 
 class PolicyOut(BaseModel):
     agency: str
     version: int = Field(description="0 is the documented default, in force until an admin sets a policy")
-    preset: str | None
+    preset: PresetName | None
     created: str | None
     created_by: str | None
     policy: dict[str, Any]
@@ -183,7 +185,7 @@ class PolicyOut(BaseModel):
 
 
 class PresetOut(BaseModel):
-    name: str
+    name: PresetName
     encodes: str
     policy: dict[str, Any]
     text: list[str]

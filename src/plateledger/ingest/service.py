@@ -27,10 +27,10 @@ from plateledger.core.settings import Settings
 from plateledger.core.text import UTF8_BOM
 from plateledger.ingest.canonical import CsvConverter, jsonl_blocks, open_input
 from plateledger.ingest.expiring import count_older
+from plateledger.policy.actions import Action, allowed
 from plateledger.policy.rules import DAY_MS
 from plateledger.store.models import Agency
 from plateledger.store.reads import BatchResult, ReadsStore
-from plateledger.vocab import Role
 
 Progress = Callable[[int], None]
 #: Stores one block of canonical lines for an owner, as ``Ingestor.store_block`` does (``Quarantine.store_block``
@@ -39,9 +39,11 @@ BlockStore = Callable[[Actor, Agency, bytes, str, str], BatchResult]
 
 
 def require_device(principal: Principal) -> None:
-    """Only a device token ingests reads (PermissionDenied otherwise)."""
-    if principal.role != Role.DEVICE:
-        raise PermissionDenied("only a device token may ingest reads")
+    """Only a device token ingests reads, as the authorisation table says (PermissionDenied otherwise). Callers
+    audit the refusal as ``ingest.refused`` (:meth:`Ingestor.refusals`), the entry every ingest door writes."""
+    decision = allowed(principal, Action.INGEST, principal.agency_id)
+    if not decision.allowed:
+        raise PermissionDenied(decision.reason)
 
 
 class Ingestor:

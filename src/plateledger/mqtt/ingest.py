@@ -32,11 +32,10 @@ from plateledger.core.errors import (
     AuditUnavailable,
     ConfigurationError,
     InvalidInput,
-    PermissionDenied,
     PlateledgerError,
 )
+from plateledger.ingest.service import require_device
 from plateledger.platform import Platform
-from plateledger.vocab import Role
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 30.0
@@ -123,8 +122,8 @@ class MqttIngest:
     # ---- authentication and storing (worker thread, via asyncio.to_thread) ----------------------------------
     def _principal(self) -> Principal:
         principal = self._platform.tokens.authenticate(self._token, where="mqtt")
-        if principal.role != Role.DEVICE:
-            raise PermissionDenied("only a device token may ingest reads over MQTT")
+        with self._platform.ingest.refusals(principal.actor, prefix="mqtt: "):  # audited as every door's refusal
+            require_device(principal)
         return principal
 
     def _store(self, reads: list[SourceRead]) -> None:

@@ -15,6 +15,7 @@ from plateledger.alerts.delivery import Broker
 from plateledger.alerts.service import VERIFY_FIRST
 from plateledger.api.alert_schemas import AlertOut, AlertsOut, DecisionIn
 from plateledger.api.deps import PlatformDep, PrincipalDep
+from plateledger.api.vocabulary import AlertStateName
 from plateledger.core.errors import FieldInvalid
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
@@ -26,7 +27,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {403: {}, 404: {}, 409: {}, 422: {}}
 def list_alerts(
     platform: PlatformDep,
     principal: PrincipalDep,
-    state: Annotated[str | None, Query(description="new, confirmed or dismissed")] = None,
+    state: Annotated[AlertStateName | None, Query(description="new, confirmed or dismissed")] = None,
     after_id: Annotated[int, Query(ge=0, description="Only alerts with a greater id (paging)")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from plateledger.api.deps import PlatformDep, PrincipalDep
 from plateledger.api.hotlist_schemas import ChangeOut, EntriesIn, EntryOut, HotListIn, HotListOut, ImportOut, RemoveIn
 from plateledger.api.routes.reads import declared_length, read_body
+from plateledger.api.vocabulary import ImportFormatName, ImportModeName, PurposeName
 from plateledger.hotlists.importer import ImportRequest, add_entries, remove_entries
 
 router = APIRouter(prefix="/api/v1/hotlists", tags=["hotlists"])
@@ -77,16 +78,27 @@ def remove_many(list_id: ListId, body: RemoveIn, platform: PlatformDep, principa
     return remove_entries(platform.hotlists, principal, list_id, body.plates)
 
 
-@router.post("/{list_id}/import", response_model=ImportOut, responses={**ERRORS, 400: {}, 413: {}})
+IMPORT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "The hot-list file, as its source writes it (`format` says which)",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.post(
+    "/{list_id}/import", response_model=ImportOut, responses={**ERRORS, 400: {}, 413: {}}, openapi_extra=IMPORT_BODY
+)
 async def import_file(
     list_id: ListId,
     request: Request,
     platform: PlatformDep,
     principal: PrincipalDep,
-    format: Annotated[str, Query(description="csv, ncic, ca-doj or genetec", max_length=16)],
-    mode: Annotated[str, Query(description="complete (replace the list) or incremental", max_length=16)],
+    format: Annotated[ImportFormatName, Query(description="csv, ncic, ca-doj or genetec", max_length=16)],
+    mode: Annotated[ImportModeName, Query(description="complete (replace the list) or incremental", max_length=16)],
     skip_invalid: Annotated[bool, Query(description="Apply the valid lines; the rejected count is audited")] = False,
-    purpose: Annotated[str | None, Query(description="Purpose of lines that carry none", max_length=64)] = None,
+    purpose: Annotated[PurposeName | None, Query(description="Purpose of lines that carry none", max_length=64)] = None,
     reference: Annotated[str | None, Query(description="Reference of lines that carry none", max_length=64)] = None,
     reason: Annotated[str | None, Query(description="Reason of lines that carry none", max_length=500)] = None,
     expires: Annotated[str | None, Query(description="Expiry of lines that carry none", max_length=40)] = None,

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Path, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from plateledger.api.deps import PlatformDep, PrincipalDep
+from plateledger.api.openapi import REQUIRED
+from plateledger.api.vocabulary import ImageKindName, PurposeName
 from plateledger.search.image import ImageAsk
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
@@ -24,9 +26,9 @@ async def get_image(
     principal: PrincipalDep,
     owner: Annotated[str, Path(max_length=64, description="The read's owner agency (slug)")],
     read_id: Annotated[str, Path(max_length=64, description="The read's id, as search results give it")],
-    kind: Annotated[str, Path(max_length=16, description="plate or overview")],
-    purpose: Annotated[str | None, Query(max_length=64)] = None,
-    case_number: Annotated[str | None, Query(max_length=64)] = None,
+    kind: Annotated[ImageKindName, Path(max_length=16, description="plate or overview")],
+    purpose: Annotated[PurposeName | None, Query(max_length=64, json_schema_extra=REQUIRED)] = None,
+    case_number: Annotated[str | None, Query(max_length=64, json_schema_extra=REQUIRED)] = None,
     warrant: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
     """The gate decides the read the image belongs to exactly as for a plate search; the access is on the audit

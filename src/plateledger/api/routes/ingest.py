@@ -21,6 +21,7 @@ from plateledger.api.deps import PlatformDep, bearer
 from plateledger.api.redact import redact_path
 from plateledger.api.routes.reads import declared_length, read_body
 from plateledger.api.schemas import Rejection
+from plateledger.api.vocabulary import SourceName
 from plateledger.auth.tokens import Principal
 from plateledger.core.text import MAX_CAMERA_ID
 from plateledger.platform import Platform
@@ -30,7 +31,7 @@ router = APIRouter(prefix="/api/v1", tags=["ingest"])
 #: Headers in which equipment names itself when its body does not (Survision sends its serial number).
 CAMERA_HEADERS = ("survision-serial-number",)
 
-SourceParam = Annotated[str, Path(description="Source adapter: " + ", ".join(sorted(SOURCES)), max_length=64)]
+SourceParam = Annotated[SourceName, Path(description="Source adapter: " + ", ".join(sorted(SOURCES)), max_length=64)]
 CameraParam = Annotated[
     str | None,
     Query(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -13,6 +13,39 @@ from plateledger.api.schemas import IngestOut, IngestWarning, Rejection
 from plateledger.ingest.expiring import warnings
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
+
+#: The body as the OpenAPI document states it (the route reads it raw, so that a bad read is refused alone).
+READS_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "A JSON array of canonical reads (ingest contract v1, docs/formats.md)",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["plate", "ts", "camera"],
+                        "properties": {
+                            "read_id": {"type": "string", "maxLength": 64},
+                            "plate": {"type": "string", "description": "As read; normalised to A-Z 0-9"},
+                            "region": {"type": "string", "description": "ISO 3166-2, e.g. US-CA"},
+                            "ts": {
+                                "anyOf": [{"type": "string"}, {"type": "integer"}],
+                                "description": "ISO 8601 with a zone, or epoch ms",
+                            },
+                            "camera": {"type": "string", "description": "A camera id of the token's agency"},
+                            "lat": {"type": "number"},
+                            "lon": {"type": "number"},
+                            "confidence": {"type": "number", "description": "0-1 (0-100 is normalised)"},
+                            "vehicle": {"type": "object"},
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
 
 
 def declared_length(request: Request) -> int | None:
@@ -40,6 +73,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     response_model=IngestOut,
     summary="Ingest a JSON array of canonical reads (at most max_batch_reads)",
     responses={400: {}, 401: {}, 403: {}, 413: {}},
+    openapi_extra=READS_BODY,
 )
 async def post_reads(
     request: Request,

@@ -8,12 +8,20 @@ import orjson
 from fastapi import APIRouter, Query, Response
 
 from plateledger.api.deps import PlatformDep, PrincipalDep
+from plateledger.api.openapi import REQUIRED
 from plateledger.api.schemas import SearchOut
+from plateledger.api.vocabulary import PurposeName
 from plateledger.search.area import AreaSearch
 from plateledger.search.plate import PlateSearch
 from plateledger.search.results import result_json
 
 router = APIRouter(prefix="/api/v1/search", tags=["search"])
+
+# Required, and taken as optional so that the search service refuses (and audits) a search without them.
+PurposeParam = Annotated[
+    PurposeName | None, Query(description="From the closed purpose taxonomy", json_schema_extra=REQUIRED)
+]
+CaseParam = Annotated[str | None, Query(description="1-64 printable characters", json_schema_extra=REQUIRED)]
 
 
 @router.get(
@@ -24,9 +32,11 @@ router = APIRouter(prefix="/api/v1/search", tags=["search"])
 def search_plate(
     platform: PlatformDep,
     principal: PrincipalDep,
-    plate: Annotated[str | None, Query(description="Plate, or a pattern with * and ?")] = None,
-    purpose: Annotated[str | None, Query(description="Required; from the closed purpose taxonomy")] = None,
-    case_number: Annotated[str | None, Query(description="Required; 1-64 printable characters")] = None,
+    plate: Annotated[
+        str | None, Query(description="Plate, or a pattern with * and ?", json_schema_extra=REQUIRED)
+    ] = None,
+    purpose: PurposeParam = None,
+    case_number: CaseParam = None,
     fuzzy: Annotated[str | None, Query(description="true to match OCR-confusable characters")] = None,
     since: Annotated[str | None, Query(description="ISO 8601 with a time zone (inclusive)")] = None,
     until: Annotated[str | None, Query(description="ISO 8601 with a time zone (exclusive)")] = None,
@@ -65,8 +75,8 @@ def search_plate(
 def search_area(
     platform: PlatformDep,
     principal: PrincipalDep,
-    purpose: Annotated[str | None, Query(description="Required; from the closed purpose taxonomy")] = None,
-    case_number: Annotated[str | None, Query(description="Required; 1-64 printable characters")] = None,
+    purpose: PurposeParam = None,
+    case_number: CaseParam = None,
     lat: Annotated[str | None, Query(description="Centre latitude (with lon and radius_m)")] = None,
     lon: Annotated[str | None, Query(description="Centre longitude")] = None,
     radius_m: Annotated[str | None, Query(description="Radius in metres (at most 50,000)")] = None,
@@ -74,10 +84,10 @@ def search_area(
         str | None, Query(description="Instead of a circle: 'lat,lon;lat,lon;...', 3-100 vertices")
     ] = None,
     since: Annotated[
-        str | None, Query(description="Required; ISO 8601 with a time zone or epoch ms (inclusive)")
+        str | None, Query(description="ISO 8601 with a time zone or epoch ms (inclusive)", json_schema_extra=REQUIRED)
     ] = None,
     until: Annotated[
-        str | None, Query(description="Required; ISO 8601 with a time zone or epoch ms (exclusive)")
+        str | None, Query(description="ISO 8601 with a time zone or epoch ms (exclusive)", json_schema_extra=REQUIRED)
     ] = None,
     limit: Annotated[str | None, Query(description="Most reads per page (default search_page)")] = None,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,

@@ -51,6 +51,7 @@ import plateledger
 from plateledger.audit.log import Actor
 from plateledger.core.settings import load_settings
 from plateledger.platform import Platform
+from plateledger.policy.rules import Policy, QueryBudget
 from plateledger.store.cameras import CameraInfo
 from plateledger.store.sql import EFFECTIVE_READ_ID
 
@@ -61,6 +62,8 @@ SEED = 20251101
 AGENCY = "bench-pd"
 OTHER_AGENCY = "bench-county"
 INVESTIGATOR = "bench-investigator"
+#: The benchmarks run thousands of searches per user: their agencies set a budget no run reaches, explicitly.
+BENCH_BUDGET = QueryBudget(window_seconds=86_400, max_queries=1_000_000, max_reads=100_000_000)
 DEVICE = "bench-device"
 #: The benchmark server's metrics_token (its own /metrics gives the server-side latency).
 METRICS_TOKEN = secrets.token_urlsafe(32)
@@ -389,6 +392,7 @@ def setup_data_dir(data: Path, cameras: list[CameraInfo], other_cameras: list[Ca
         registry.add_cameras_bulk(BENCH_ACTOR, OTHER_AGENCY, other_cameras)
         registry.create_user(BENCH_ACTOR, agency_slug=AGENCY, username=INVESTIGATOR, role="investigator")
         registry.create_user(BENCH_ACTOR, agency_slug=AGENCY, username=DEVICE, role="device")
+        platform.policies.set(BENCH_ACTOR, AGENCY, Policy(query_budget=BENCH_BUDGET))
         return Tokens(
             investigator=platform.tokens.issue(BENCH_ACTOR, INVESTIGATOR, label="benchmark").secret,
             device=platform.tokens.issue(BENCH_ACTOR, DEVICE, label="benchmark").secret,

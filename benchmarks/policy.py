@@ -44,13 +44,13 @@ from typing import Any
 import numpy as np
 import orjson
 
-from core import summarise_ms
+from core import BENCH_BUDGET, summarise_ms
 from plateledger.audit.log import Actor
 from plateledger.auth.tokens import Principal
 from plateledger.core.settings import load_settings
 from plateledger.platform import Platform
 from plateledger.policy.gate import Gate, Request
-from plateledger.policy.rules import ILLINOIS_ATTESTATION, PRESETS, Preset, Terms
+from plateledger.policy.rules import ILLINOIS_ATTESTATION, PRESETS, Policy, Preset, Terms
 from plateledger.search.engine import compact
 from plateledger.search.plate import PlateSearch
 from plateledger.store.governance import bump_policy_generation
@@ -139,7 +139,6 @@ def build(platform: Platform, agencies: dict[str, GraphAgency], grants: list[tup
             session.flush()
             ids[ident] = row.id
         for ident in owners:
-            spec = agencies[ident]
             session.add(
                 Camera(
                     agency_id=ids[ident],
@@ -151,19 +150,21 @@ def build(platform: Platform, agencies: dict[str, GraphAgency], grants: list[tup
                     created_ms=now,
                 )
             )
-            preset = {"CA": Preset.CALIFORNIA, "IL": Preset.ILLINOIS}.get(spec.state)
-            if preset is not None:
-                body = PRESETS[preset][0].model_dump_json()
-                session.add(
-                    AgencyPolicy(
-                        agency_id=ids[ident],
-                        version=1,
-                        body=body,
-                        preset=preset.value,
-                        created_ms=now,
-                        created_by="bench",
-                    )
+        for ident, spec in agencies.items():
+            # Owners in California and Illinois under their state's preset; every agency, requesters included,
+            # with a query budget no run reaches (each requester runs thousands of searches).
+            preset = {"CA": Preset.CALIFORNIA, "IL": Preset.ILLINOIS}.get(spec.state) if ident in owners else None
+            policy = PRESETS[preset][0] if preset is not None else Policy()
+            session.add(
+                AgencyPolicy(
+                    agency_id=ids[ident],
+                    version=1,
+                    body=policy.model_copy(update={"query_budget": BENCH_BUDGET}).model_dump_json(),
+                    preset=preset.value if preset is not None else None,
+                    created_ms=now,
+                    created_by="bench",
                 )
+            )
         terms = Terms(
             query_kinds=frozenset(QueryKind),
             purposes=frozenset(Purpose),

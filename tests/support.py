@@ -6,9 +6,13 @@ hypothesis tests, which must not use function-scoped fixtures) can call them too
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import secrets
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +30,7 @@ from sqlalchemy.engine import make_url
 from plateledger.audit.log import SYSTEM, Actor
 from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, FixedClock
+from plateledger.core.logging import LogFormat, LogLevel, configure_logging
 from plateledger.core.settings import ENV_PREFIX, Settings, load_settings
 from plateledger.platform import Platform
 from plateledger.search.plate import PlateSearch, SearchResult
@@ -184,6 +189,26 @@ def clear_settings_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+@contextmanager
+def captured_logs(fmt: LogFormat = "json", level: LogLevel = "debug") -> Iterator[io.StringIO]:
+    """Every log record, as :func:`configure_logging` formats it, written to the yielded buffer; the root logger's
+    handlers and level are put back on exit."""
+    root = logging.getLogger()
+    handlers, old_level = list(root.handlers), root.level
+    buffer = io.StringIO()
+    configure_logging(level, fmt, stream=buffer)
+    try:
+        yield buffer
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(old_level)
+
+
+def json_lines(buffer: io.StringIO) -> list[dict[str, Any]]:
+    """The records of :func:`captured_logs` in JSON, each of which must be one line."""
+    return [orjson.loads(entry) for entry in buffer.getvalue().splitlines()]
+
+
 # -- a server in a subprocess ------------------------------------------------------------------------------------
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now."""
@@ -203,6 +228,24 @@ def wait_for_health(url: str, timeout_s: float = 60) -> None:
         except httpx2.TransportError:
             time.sleep(0.2)
     raise AssertionError("server did not start")
+
+
+@contextmanager
+def spawned_server(data: Path, **settings: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``plateledger serve`` on ``data`` in a subprocess (``settings`` as PLATELEDGER_* variables; stderr piped,
+    as text), once it answers /healthz; killed on exit if still running."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX) or k.startswith(ENV_PREFIX + "TEST_")}
+    env.update({ENV_PREFIX + name.upper(): value for name, value in settings.items()})
+    command = [sys.executable, "-m", "plateledger", "serve", "--data", str(data), "--port", str(port)]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_health(f"http://127.0.0.1:{port}")
+        yield proc, f"http://127.0.0.1:{port}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
 
 
 # -- throwaway PostgreSQL databases ----------------------------------------------------------------------------

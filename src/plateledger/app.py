@@ -25,6 +25,7 @@ from plateledger.api import docs, openapi, problems
 from plateledger.api.limits import BodyLimit, route_limits
 from plateledger.api.metrics_auth import require_metrics_token
 from plateledger.api.redact import install_log_filter
+from plateledger.api.request_log import RequestLog
 from plateledger.api.routes import (
     admin,
     agencies,
@@ -130,6 +131,7 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
     _metrics(app, platform, collectors)
     settings = platform.settings
     app.add_middleware(BodyLimit, default=settings.max_request_bytes, routes=route_limits(settings))
+    app.add_middleware(RequestLog)  # outermost of ours: the request id is set for every line of the request
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -42,9 +42,18 @@ def cli_reference() -> str:
         "",
         "Errors print one line on stderr (`error: ...`) and exit non-zero: 2 invalid input, 3 authentication or",
         "permission, 4 not found, 5 conflict (including a data directory held by a running server),",
-        "6 configuration, 7 audit log unavailable; 1 for commands whose own help says so.",
+        "6 configuration, 7 audit log unavailable, 8 query budget spent (try again later); 1 for commands whose own",
+        "help says so.",
         "",
     ]
+    lines += ["## `plateledger`", "", "Options before the command (`plateledger --config FILE serve`).", ""]
+    lines += ["| parameter | meaning | default |", "|---|---|---|"]
+    lines += [
+        f"| {', '.join(f'`{o}`' for o in param.opts)} | {_cell(getattr(param, 'help', None) or '')} | |"
+        for param in root.params
+        if param.name != "help"
+    ]
+    lines.append("")
     for path, command in _commands(root, "plateledger"):
         lines += [f"## `{path}`", "", (command.help or "").strip(), ""]
         arguments = [p for p in command.params if p.param_type_name == "argument"]
@@ -128,6 +137,11 @@ def configuration_reference() -> str:
         f"Each setting is read from the environment as `{ENV_PREFIX}<NAME>` (or a command-line option where the",
         "command has one). Unknown `PLATELEDGER_*` variables are refused at start-up, so a typo cannot leave a",
         "default silently in force. In `production`, binding all interfaces is refused.",
+        "",
+        "Settings can also come from a TOML file named by `plateledger --config FILE` or `PLATELEDGER_CONFIG`:",
+        'top-level `name = value` pairs with the names below (`port = 8080`, `log_format = "json"`); an unknown',
+        "name is refused too. Precedence: a command-line flag, then the environment, then the file, then the",
+        "default (docs/operations.md, Running it).",
         "",
         "| setting | environment variable | default | description |",
         "|---|---|---|---|",

@@ -106,6 +106,7 @@ class Platform:
             clock,
             max_failures=settings.login_max_failures,
             lockout_minutes=settings.login_lockout_minutes,
+            client_max_failures=settings.login_client_max_failures,
         )
         ingest = Ingestor(
             reads=reads,

@@ -10,17 +10,18 @@ import itertools
 import sqlite3
 import threading
 from contextlib import closing
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from plateledger.audit.events import AgencyCreated, PlateSearched, SearchRefused
-from plateledger.audit.log import GENESIS, SYSTEM, AuditLog, entry_hash
+from plateledger.audit.log import GENESIS, SYSTEM, Actor, AuditLog, entry_hash
 from plateledger.core.clock import FixedClock
 from plateledger.core.errors import AuditUnavailable, AuthenticationFailed
 from plateledger.platform import Platform
-from plateledger.store.governance import Governance
+from plateledger.store.governance import Governance, make_engine, migrate
 from tests.support import NOW_MS, ingest, read, search, seed_agency
 
 Statement = tuple[str, dict[str, Any]]
@@ -345,3 +346,59 @@ def test_verify_while_appending_never_reports_a_false_break(platform: Platform) 
         stop.set()
         writer.join()
     assert all(r.intact for r in results), [r for r in results if not r.intact]
+
+
+# -- the client address (issue 15, defect 10) ---------------------------------------------------------------------
+
+
+@tamper_paths
+def test_the_client_address_is_covered_by_the_hash_when_set(gov_platform: Platform, via: str) -> None:
+    fill(gov_platform, entries=2)
+    gov_platform.audit.append(Actor("web-user", None, client="198.51.100.7"), AgencyCreated(slug="x", kind="county"))
+    fill(gov_platform, entries=1)
+    assert gov_platform.audit.verify().intact
+    for seq, forged in ((3, "198.51.100.8"), (3, None), (2, "198.51.100.7")):
+        original = row(gov_platform, seq)["client"]
+        execute(gov_platform, via, ("UPDATE audit_log SET client = :v WHERE seq = :seq", {"v": forged, "seq": seq}))
+        assert_broken_at(gov_platform, seq, "entry content does not match its hash")
+        execute(gov_platform, via, ("UPDATE audit_log SET client = :v WHERE seq = :seq", {"v": original, "seq": seq}))
+    assert gov_platform.audit.verify().intact
+
+
+def test_entries_written_before_the_client_column_still_verify_after_the_upgrade(
+    governance_url: str, data_dir: Path, clock: FixedClock
+) -> None:
+    """A log written at revision 0006 (no client column: raw rows hashed the old way) is upgraded to the client
+    column, verifies, and goes on verifying with entries that record a client."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(governance_url)
+    migrate(engine, "0006")
+    prev = GENESIS
+    with engine.begin() as connection:
+        for seq in (1, 2, 3):
+            old = {k: None for k in HASHED} | {
+                "seq": seq,
+                "ts_ms": NOW_MS + seq,
+                "action": "agency.created",
+                "actor_username": "system",
+                "outcome": "ok",
+                "params": f'{{"kind":"county","slug":"c{seq}"}}',
+                "counts": "{}",
+                "prev_hash": prev,
+            }
+            prev = entry_hash(old)
+            columns = ", ".join([*old, "hash"])
+            values = ", ".join(":" + c for c in [*old, "hash"])
+            connection.execute(text(f"INSERT INTO audit_log ({columns}) VALUES ({values})"), {**old, "hash": prev})
+        connection.execute(text("UPDATE audit_head SET seq = 3, hash = :hash WHERE id = 1"), {"hash": prev})
+    engine.dispose()
+    governance = Governance(governance_url)  # upgrades to the newest revision
+    try:
+        log = AuditLog(governance, clock)
+        assert (log.verify().intact, log.verify().entries) == (True, 3)
+        log.append(Actor("web-user", None, client="2001:db8::1"), AgencyCreated(slug="d", kind="county"))
+        log.append(SYSTEM, AgencyCreated(slug="e", kind="county"))
+        assert (log.verify().intact, log.verify().entries) == (True, 5)
+        assert [e.client for e in log.entries()] == [None, None, None, "2001:db8::1", None]
+    finally:
+        governance.close()

@@ -26,13 +26,14 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from plateledger.app import create_app
+from plateledger.audit.log import SYSTEM
 from plateledger.cli.main import app as cli_app
 from plateledger.core.clock import FixedClock
 from plateledger.core.errors import FieldInvalid, PermissionDenied
 from plateledger.core.settings import Settings, load_settings
 from plateledger.platform import Platform
 from plateledger.policy.gate import DEFAULT_DENY
-from plateledger.policy.rules import PRESETS, Preset, Terms
+from plateledger.policy.rules import PRESETS, Policy, Preset, QueryBudget, Terms
 from plateledger.search.area import AreaSearch
 from plateledger.search.plate import PlateSearch
 from plateledger.search.results import result_json
@@ -85,7 +86,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
             )
         }
         owner_admin = kits[OWNER].admin
-        platform.policies.set_as(owner_admin, OWNER, PRESETS[Preset.CALIFORNIA][0], preset="california")
+        # Each agency's investigator searches in many tests of this module, well within an hour: a query budget
+        # none of them reaches (the budget itself is tested in test_query_budget.py).
+        roomy = {"query_budget": QueryBudget(max_queries=100_000, max_reads=10_000_000)}
+        for slug in kits:
+            platform.policies.set(SYSTEM, slug, Policy().model_copy(update=roomy))
+        california = PRESETS[Preset.CALIFORNIA][0].model_copy(update=roomy)
+        platform.policies.set_as(owner_admin, OWNER, california, preset="california")
 
         def agreement(slug: str, expires_days: int = 365) -> int:
             terms = Terms(**everything, expires_ms=clock.now_ms() + expires_days * DAY_MS)  # type: ignore[arg-type]

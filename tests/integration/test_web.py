@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from plateledger.app import create_app
+from plateledger.auth.signin import REFUSED
 from plateledger.cameras.quarantine import Held
 from plateledger.core.clock import FixedClock
 from plateledger.platform import Platform
@@ -123,10 +124,11 @@ def test_repeated_failures_lock_the_user_for_web_and_api(
     form = client.get("/ui/sign-in")
     locked = client.post("/ui/sign-in", data={"csrf": csrf_of(form.text), "username": user, "password": PASSWORD})
     assert locked.status_code == 401
-    assert "locked until" in locked.text
+    assert REFUSED in locked.text  # the same words as a wrong password: no hint that the name exists
     api = client.post("/api/v1/auth/login", json={"username": user, "password": PASSWORD})
     assert api.status_code == 401
-    assert "locked until" in api.json()["detail"]
+    assert api.json()["detail"] == REFUSED
+    assert "locked until" in orjson.loads(platform.audit.entries(limit=10_000)[-1].params)["reason"]
     clock = platform.clock
     assert isinstance(clock, FixedClock)
     clock.advance(platform.settings.login_lockout_minutes * 60_000 + 1)

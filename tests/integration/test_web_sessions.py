@@ -3,6 +3,7 @@ web UI's sign-in (``auth/sessions.py``, ``auth/signin.py``)."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from sqlalchemy import select
 
@@ -49,8 +50,9 @@ def test_lockout_counts_consecutive_failures_and_is_audited(gov_platform: Platfo
     for _ in range(platform.settings.login_max_failures):
         with pytest.raises(AuthenticationFailed):
             platform.sessions.sign_in(user, "wrong")
-    with pytest.raises(AuthenticationFailed, match="locked until"):
+    with pytest.raises(AuthenticationFailed, match="bad username or password"):
         platform.sessions.sign_in(user, PASSWORD)
+    assert "locked until" in orjson.loads(platform.audit.entries(limit=10_000)[-1].params)["reason"]
     locked = [e for e in platform.audit.entries(limit=10_000) if e.action == "auth.locked"]
     assert len(locked) == 1
     assert locked[0].actor_username == user

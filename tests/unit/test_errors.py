@@ -57,6 +57,12 @@ def test_client_errors_and_server_errors() -> None:
     assert by_name["AuthenticationFailed"].status == 401
     assert by_name["PermissionDenied"].status == 403
     assert by_name["AuditUnavailable"].status == 503
+    assert (by_name["TooManyRequests"].status, by_name["TooManyRequests"].exit_code) == (429, 9)
+
+
+def test_exit_codes_tell_a_spent_budget_from_other_refusals() -> None:
+    codes = {cls.__name__: cls.exit_code for cls in CLASSES}
+    assert codes["TooManyRequests"] not in {c for name, c in codes.items() if name != "TooManyRequests"}
 
 
 def test_field_invalid_names_the_field_and_the_rule() -> None:

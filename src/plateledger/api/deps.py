@@ -8,7 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from plateledger.api.redact import redact_path
+from plateledger.appstate import ClientDep as ClientDep
 from plateledger.appstate import PlatformDep as PlatformDep
+from plateledger.appstate import client_of
 from plateledger.auth.tokens import Principal
 
 
@@ -21,8 +23,10 @@ def bearer(request: Request) -> str | None:
 
 
 def get_principal(request: Request, platform: PlatformDep) -> Principal:
-    """Authenticate the bearer token; a refusal is audited before the 401 goes out."""
-    return platform.tokens.authenticate(bearer(request), where=f"{request.method} {redact_path(request.url.path)}")
+    """Authenticate the bearer token (the principal carries the request's client address); a refusal is audited
+    before the 401 goes out."""
+    where = f"{request.method} {redact_path(request.url.path)}"
+    return platform.tokens.authenticate(bearer(request), where=where, client=client_of(request, platform))
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from plateledger.api.redact import redact_path
-from plateledger.core.errors import PlateledgerError
+from plateledger.core.errors import PlateledgerError, TooManyRequests
+from plateledger.core.logging import REQUEST_ID
 
 PROBLEM = "application/problem+json"
 log = logging.getLogger("plateledger.api")
@@ -33,6 +34,8 @@ def problem_for(error: PlateledgerError, path: str) -> JSONResponse:
     if report:
         extra["report"] = report
     headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    if isinstance(error, TooManyRequests):
+        headers = {"Retry-After": str(error.retry_after_s)}
     response = problem(error.status, error.title, error.detail, error.type_uri, **extra)
     if headers:
         response.headers.update(headers)
@@ -74,10 +77,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled error on %s", redact_path(request.url.path))
-        return problem(
+        response = problem(
             500,
             "Internal error",
             "the server failed; the request was not completed",
             "https://plateledger.org/problems/internal",
             instance=redact_path(request.url.path),
         )
+        # Answered outside the request-id middleware (api/request_log.py), whose id is still set here.
+        if rid := REQUEST_ID.get():
+            response.headers["X-Request-ID"] = rid
+        return response

@@ -235,7 +235,8 @@ class LoginFailed(AuditEvent):
 
 @dataclass(frozen=True)
 class LoginLocked(AuditEvent):
-    """A user locked out after ``failures`` consecutive failed sign-ins, until ``until_ms`` (epoch ms)."""
+    """The entry's client address locked out of ``username`` (``*``: of every username, after failures across
+    usernames) after ``failures`` failed sign-ins, until ``until_ms`` (epoch ms). Others are not locked out."""
 
     action: ClassVar[str] = "auth.locked"
     outcome: str = "refused"

@@ -1,8 +1,11 @@
 """The append-only, hash-chained audit log.
 
 Each entry's hash is SHA-256 over the canonical JSON of its fields and the previous entry's hash; the first
-entry chains from 64 zeros. The ``audit_head`` row holds the newest sequence and hash, so deleting the newest
-entries is detected too. Appends are serialised (a process lock, and on PostgreSQL a row lock on the head).
+entry chains from 64 zeros. An entry made for an HTTP request also records the client address
+(``Actor.client``); the hash covers it only when it is set, so entries made before the field existed (and CLI
+entries, which have none) hash exactly as before. The ``audit_head`` row holds the newest sequence and hash, so
+deleting the newest entries is detected too. Appends are serialised (a process lock, and on PostgreSQL a row lock
+on the head).
 
 ``append`` commits before it returns; a failure raises :class:`AuditUnavailable` and the caller's request fails.
 """
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -46,6 +49,9 @@ class Actor:
     agency_id: int | None
     user_id: int | None = None
     role: str | None = None
+    #: The client address of the HTTP request acted on (socket peer, or X-Forwarded-For from a trusted proxy);
+    #: None at the command line.
+    client: str | None = None
 
 
 SYSTEM = Actor(username="system", agency_id=None)
@@ -56,8 +62,8 @@ def entry_hash(fields: dict[str, Any]) -> str:
 
 
 def entry_fields(entry: AuditEntry) -> dict[str, Any]:
-    """Every field of an entry the hash covers (all but the hash itself)."""
-    return {
+    """Every field of an entry the hash covers (all but the hash itself; ``client`` only when set)."""
+    fields = {
         "seq": entry.seq,
         "ts_ms": entry.ts_ms,
         "action": entry.action,
@@ -71,6 +77,9 @@ def entry_fields(entry: AuditEntry) -> dict[str, Any]:
         "counts": entry.counts,
         "prev_hash": entry.prev_hash,
     }
+    if entry.client is not None:
+        fields["client"] = entry.client
+    return fields
 
 
 @dataclass(frozen=True)
@@ -141,8 +150,10 @@ class AuditLog:
                         "counts": orjson.dumps(event.counts(), option=orjson.OPT_SORT_KEYS).decode(),
                         "prev_hash": prev_hash,
                     }
+                    if actor.client is not None:
+                        fields["client"] = actor.client
                     prev_hash = entry_hash(fields)
-                    rows.append({**fields, "hash": prev_hash})
+                    rows.append({**fields, "client": actor.client, "hash": prev_hash})
                     seqs.append(seq)
                 if rows:
                     session.execute(_INSERT_ENTRIES, rows)
@@ -172,6 +183,15 @@ class AuditLog:
                 return list(session.scalars(query.order_by(AuditEntry.seq).limit(limit)))
         except SQLAlchemyError as exc:
             raise AuditUnavailable(unreadable("listed", exc)) from exc
+
+    def counts_since(self, user_id: int, *, since_ms: int, actions: Collection[str]) -> list[str]:
+        """The ``counts`` JSON of ``user_id``'s entries of ``actions`` made at or after ``since_ms`` (the query
+        budget restores a user's window from them: :mod:`plateledger.search.budget`)."""
+        with self._gov.session() as session:
+            query = select(AuditEntry.counts).where(
+                AuditEntry.actor_user_id == user_id, AuditEntry.ts_ms >= since_ms, AuditEntry.action.in_(actions)
+            )
+            return list(session.scalars(query))
 
     def _head(self) -> tuple[int, str] | None:
         with self._gov.session() as session:

@@ -48,9 +48,12 @@ class Sessions:
         self._credentials = credentials
         self._ttl_ms = hours * HOUR_MS
 
-    def sign_in(self, username: str, password: str, code: str | None = None) -> tuple[str, SignedIn]:
-        """Check the credentials (audited, with lockout) and open a session; returns the cookie secret."""
-        user, agency = self._credentials.check(username, password, code)
+    def sign_in(
+        self, username: str, password: str, code: str | None = None, *, client: str | None = None
+    ) -> tuple[str, SignedIn]:
+        """Check the credentials from ``client`` (audited, with lockout) and open a session; returns the cookie
+        secret."""
+        user, agency = self._credentials.check(username, password, code, client=client)
         secret = secrets.token_urlsafe(32)
         now = self._clock.now_ms()
         with self._gov.session() as session:
@@ -64,11 +67,12 @@ class Sessions:
             )
             session.add(row)
             session.flush()
-            signed = SignedIn(principal_of(user, agency, None), row.id, row.csrf, bool(user.totp_secret))
+            signed = SignedIn(principal_of(user, agency, None, client), row.id, row.csrf, bool(user.totp_secret))
         return secret, signed
 
-    def resolve(self, secret: str | None) -> SignedIn:
-        """The session of a cookie secret; AuthenticationFailed when absent, unknown, expired or the user disabled."""
+    def resolve(self, secret: str | None, *, client: str | None = None) -> SignedIn:
+        """The session of a cookie secret, acting for ``client`` (the request's address); AuthenticationFailed when
+        absent, unknown, expired or the user disabled."""
         if not secret:
             raise AuthenticationFailed("please sign in")
         now = self._clock.now_ms()
@@ -86,7 +90,7 @@ class Sessions:
                 session.delete(web)
                 raise AuthenticationFailed("your session has ended; please sign in again")
             web.seen_ms = now
-            return SignedIn(principal_of(user, agency, None), web.id, web.csrf, bool(user.totp_secret))
+            return SignedIn(principal_of(user, agency, None, client), web.id, web.csrf, bool(user.totp_secret))
 
     def sign_out(self, signed: SignedIn, *, everywhere: bool = False) -> int:
         """End this session, or every session of its user, in the transaction of its audit entry (if the entry

@@ -1,15 +1,20 @@
 """Password sign-in with lockout and the optional one-time-code (TOTP) second factor, shared by the API's
 ``/auth/login`` and the web UI's sign-in.
 
-Every attempt is audited: ``auth.login`` or ``auth.login_failed``; the failure that reaches
-``login_max_failures`` consecutive failures also appends ``auth.locked`` and locks the user for
-``login_lockout_minutes``, during which even the right password is refused (and audited). A user who turned on
-TOTP must give a valid code with the password; a wrong or missing code counts as a failure.
+The lockout is kept per client address and username, so no one can lock a user out from elsewhere: after
+``login_max_failures`` failures of one username from one address, that address is locked out for that username for
+``login_lockout_minutes``, doubled at each further lockout (up to a day); after ``login_client_max_failures``
+failures of one address across every username (password spraying), that address is locked out for all of them.
+Failures are forgotten a lockout's length after the last one, and a successful sign-in clears its pair.
+
+Unknown username, wrong password, disabled user and locked-out address all get the same answer
+(:data:`REFUSED`, 401), and the password hash is computed in each case, so neither the text, the status nor the
+time tells whether a username exists. The audit entry says which it was: ``auth.login_failed`` with the reason;
+the failure that starts a lockout also appends ``auth.locked``. A user who turned on TOTP must give a valid code
+with the password; a wrong or missing code counts as a failure.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import pyotp
 from sqlalchemy import select
@@ -17,13 +22,20 @@ from sqlalchemy.orm import Session
 
 from plateledger.audit.events import AuditEvent, LoginFailed, LoginLocked, LoginSucceeded
 from plateledger.audit.log import Actor, AuditLog
-from plateledger.auth.passwords import verify_password
+from plateledger.auth.passwords import hash_password, verify_password
 from plateledger.core.clock import Clock, iso_ms
 from plateledger.core.errors import AuthenticationFailed
 from plateledger.store.governance import Governance
-from plateledger.store.models import Agency, User
+from plateledger.store.models import Agency, SigninFailures, User
 
+#: The one answer to a refused password sign-in, whatever the reason.
+REFUSED = "sign-in refused: bad username or password, or too many failed attempts from this address; try later"
 BAD_CREDENTIALS = "bad username or password"
+#: The key of an address's failures across every username.
+ANY_USER = ""
+MAX_LOCKOUT_MS = 86_400_000
+#: Client recorded when the entry point knows none (an HTTP server always gives one).
+UNKNOWN_CLIENT = "unknown"
 
 
 def totp_ok(secret: str, code: str | None, now_ms: int) -> bool:
@@ -36,68 +48,110 @@ def totp_ok(secret: str, code: str | None, now_ms: int) -> bool:
 
 class Credentials:
     def __init__(
-        self, governance: Governance, audit: AuditLog, clock: Clock, *, max_failures: int, lockout_minutes: int
+        self,
+        governance: Governance,
+        audit: AuditLog,
+        clock: Clock,
+        *,
+        max_failures: int,
+        lockout_minutes: int,
+        client_max_failures: int = 50,
     ) -> None:
         self._gov = governance
         self._audit = audit
         self._clock = clock
-        self._max_failures = max_failures
+        self._limits = {False: max_failures, True: client_max_failures}
         self._lockout_ms = lockout_minutes * 60_000
+        # Verified against when there is no user's hash to check, so an unknown name costs the same time.
+        self._decoy = hash_password("plateledger decoy password")
 
-    def check(self, username: str, password: str, code: str | None = None) -> tuple[User, Agency]:
-        """The user and agency for a correct username, password (and code, where TOTP is on); otherwise the
-        failure is counted and audited and AuthenticationFailed raised."""
+    def check(
+        self, username: str, password: str, code: str | None = None, *, client: str | None = None
+    ) -> tuple[User, Agency]:
+        """The user and agency for a correct username, password (and code, where TOTP is on) from ``client``;
+        otherwise the failure is counted and audited and AuthenticationFailed raised."""
         username = username[:64]
+        where = client or UNKNOWN_CLIENT
         now = self._clock.now_ms()
+        shown = REFUSED
         with self._gov.session() as session:
             user = session.scalars(select(User).where(User.username == username)).one_or_none()
             agency = session.get(Agency, user.agency_id) if user else None
-            if user is None or agency is None:
-                reason = BAD_CREDENTIALS
-            elif user.locked_until_ms is not None and user.locked_until_ms > now:
-                reason = f"too many failed sign-ins: locked until {iso_ms(user.locked_until_ms)}"
-            elif user.disabled or not verify_password(user.password_hash, password):
-                reason = BAD_CREDENTIALS
+            locked = self._locked_until(session, where, username, now)
+            hashed = user.password_hash if user is not None and user.password_hash else self._decoy
+            password_ok = verify_password(hashed, password)  # always run: the same time whatever the outcome
+            if locked is not None:
+                reason = f"too many failed sign-ins from this address: locked until {iso_ms(locked)}"
+            elif user is None or agency is None:
+                reason = "no such user"
+            elif user.disabled or not password_ok:
+                reason = "user disabled" if user.disabled else BAD_CREDENTIALS
             elif user.totp_secret and not totp_ok(user.totp_secret, code, now):
                 reason = "a valid one-time code is required" if code else "this user signs in with a one-time code"
+                # Asked for only after the right password: saying so tells nothing about the username.
+                shown = reason
             else:
                 reason = ""
+        actor = Actor(username=username, agency_id=agency.id if agency else None, client=client)
         if not reason and user is not None and agency is not None:
-            self._audit.record(Actor(username, agency.id, user.id, user.role), self._succeeded(user.id, username))
+
+            def succeeded(session: Session) -> tuple[AuditEvent, None]:
+                pair = session.get(SigninFailures, (where, username))
+                if pair is not None:
+                    session.delete(pair)
+                return LoginSucceeded(username=username), None
+
+            self._audit.record(Actor(username, agency.id, user.id, user.role, client), succeeded)
             return user, agency
-        actor = Actor(username=username, agency_id=agency.id if agency else None)
-        counted = user is not None and not reason.startswith("too many")
-        self._audit.record_all(actor, self._failed(user.id if user and counted else None, username, reason, now))
-        raise AuthenticationFailed(reason)
+        if locked is not None:
+            self._audit.append(actor, LoginFailed(username=username, reason=reason))
+        else:
+            self._count_failure(actor, where, reason, now)
+        raise AuthenticationFailed(shown)
+
+    def _lockout(self, earlier: int) -> int:
+        """Length of a lockout after ``earlier`` lockouts: the base, doubled each time, at most a day."""
+        return min(self._lockout_ms << min(earlier, 16), MAX_LOCKOUT_MS)
 
     @staticmethod
-    def _succeeded(user_id: int, username: str) -> Callable[[Session], tuple[AuditEvent, None]]:
-        """Clear the user's failure count, in the transaction of its ``auth.login`` entry."""
+    def _locked_until(session: Session, client: str, username: str, now: int) -> int | None:
+        rows = session.scalars(
+            select(SigninFailures).where(
+                SigninFailures.client == client, SigninFailures.username.in_([username, ANY_USER])
+            )
+        )
+        return max((r.locked_until_ms for r in rows if r.locked_until_ms and r.locked_until_ms > now), default=None)
 
-        def change(session: Session) -> tuple[AuditEvent, None]:
-            user = session.get_one(User, user_id)
-            user.failed_logins = 0
-            user.locked_until_ms = None
-            return LoginSucceeded(username=username), None
+    def _count_failure(self, actor: Actor, client: str, reason: str, now: int) -> None:
+        """Audit the failure and count it against the (address, username) pair and the address; the failure that
+        reaches a limit locks the pair (or the address) and is audited as ``auth.locked`` too."""
 
-        return change
-
-    def _failed(
-        self, user_id: int | None, username: str, reason: str, now: int
-    ) -> Callable[[Session], tuple[list[AuditEvent], None]]:
-        """``auth.login_failed``, and for a known user the failure counted (and, at ``login_max_failures``, the
-        lockout with its ``auth.locked`` entry), in one transaction."""
-
-        def change(session: Session) -> tuple[list[AuditEvent], None]:
-            events: list[AuditEvent] = [LoginFailed(username=username, reason=reason)]
-            if user_id is None:
-                return events, None
-            user = session.get_one(User, user_id)
-            user.failed_logins += 1
-            if user.failed_logins >= self._max_failures:
-                failures, user.failed_logins = user.failed_logins, 0
-                user.locked_until_ms = now + self._lockout_ms
-                events.append(LoginLocked(username=username, failures=failures, until_ms=user.locked_until_ms))
+        def count(session: Session) -> tuple[list[AuditEvent], None]:
+            events: list[AuditEvent] = [LoginFailed(username=actor.username, reason=reason)]
+            for any_user in (False, True):
+                key = (client, ANY_USER if any_user else actor.username)
+                row = session.get(SigninFailures, key)
+                if row is None:
+                    row = SigninFailures(client=key[0], username=key[1], failures=0, lockouts=0, last_ms=now)
+                    session.add(row)
+                elif now - row.last_ms > MAX_LOCKOUT_MS:
+                    row.failures = row.lockouts = 0  # a day without failures: a fresh start
+                elif now - row.last_ms > self._lockout(row.lockouts):
+                    row.failures = 0  # quiet for a lockout's length: earlier failures are forgotten
+                row.failures += 1
+                row.last_ms = now
+                if row.failures >= self._limits[any_user]:
+                    length = self._lockout(row.lockouts)
+                    row.locked_until_ms = now + length
+                    row.lockouts += 1
+                    events.append(
+                        LoginLocked(
+                            username="*" if any_user else actor.username,
+                            failures=row.failures,
+                            until_ms=row.locked_until_ms,
+                        )
+                    )
+                    row.failures = 0
             return events, None
 
-        return change
+        self._audit.record_all(actor, count)

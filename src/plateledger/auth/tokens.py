@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -46,10 +47,14 @@ class Principal:
     country: str
     state: str
     token_id: int | None = None
+    #: The client address of the HTTP request this principal acts in (None at the command line).
+    client: str | None = None
 
     @property
     def actor(self) -> Actor:
-        return Actor(username=self.username, agency_id=self.agency_id, user_id=self.user_id, role=self.role)
+        return Actor(
+            username=self.username, agency_id=self.agency_id, user_id=self.user_id, role=self.role, client=self.client
+        )
 
 
 #: A token's principal by the token's hash. Columns, not ORM objects, and built once: every API request runs
@@ -76,7 +81,7 @@ _BY_HASH = (
 )
 
 
-def principal_of(user: User, agency: Agency, token_id: int | None) -> Principal:
+def principal_of(user: User, agency: Agency, token_id: int | None, client: str | None = None) -> Principal:
     return Principal(
         user_id=user.id,
         username=user.username,
@@ -88,6 +93,7 @@ def principal_of(user: User, agency: Agency, token_id: int | None) -> Principal:
         country=agency.country,
         state=agency.state,
         token_id=token_id,
+        client=client,
     )
 
 
@@ -180,14 +186,14 @@ class Tokens:
 
         self._audit.record(actor, change)
 
-    def authenticate(self, secret: str | None, *, where: str = "") -> Principal:
-        """Resolve a bearer secret to its principal. A refusal is audited (``auth.refused``, with ``where``
-        the request came in) before AuthenticationFailed is raised."""
+    def authenticate(self, secret: str | None, *, where: str = "", client: str | None = None) -> Principal:
+        """Resolve a bearer secret to its principal (acting for ``client``, the request's address). A refusal is
+        audited (``auth.refused``, with ``where`` the request came in) before AuthenticationFailed is raised."""
         try:
-            return self._resolve(secret)
+            return dataclasses.replace(self._resolve(secret), client=client)
         except AuthenticationFailed as refusal:
             self._audit.append(
-                Actor(username="anonymous", agency_id=None),
+                Actor(username="anonymous", agency_id=None, client=client),
                 AuthRefused(reason=refusal.detail, path=where[:200]),
             )
             raise
@@ -219,11 +225,13 @@ class Tokens:
             token_id=row.id,
         )
 
-    def login(self, username: str, password: str, *, label: str = "login") -> tuple[Principal, IssuedToken]:
-        """Check a password (with lockout, audited: :class:`~plateledger.auth.signin.Credentials`); on success
-        issue a token for the user."""
-        user, agency = self._credentials.check(username, password)
-        principal = principal_of(user, agency, None)
+    def login(
+        self, username: str, password: str, *, client: str | None = None, label: str = "login"
+    ) -> tuple[Principal, IssuedToken]:
+        """Check a password from ``client`` (with lockout, audited: :class:`~plateledger.auth.signin.Credentials`);
+        on success issue a token for the user."""
+        user, agency = self._credentials.check(username, password, client=client)
+        principal = principal_of(user, agency, None, client)
         # The password was the credential: a signed-in user gets a token of the default lifetime for itself.
         return principal, self._create(principal.actor, username, label, self._ttl_days)
 

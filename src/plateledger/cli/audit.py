@@ -54,6 +54,7 @@ def list_entries(
     for row in printable(stored):  # stored text escaped: another agency's case numbers and notes land here
         out.print(
             f"{row['seq']:>7} {row['ts']} {row['action']:<18} {row['outcome']:<8} {row['actor'] or '':<20} "
+            f"{row['client'] or '-':<15} "
             f"{row['purpose'] or ''} {row['case_number'] or ''} {row['params']} {row['counts']}",
             markup=False,
         )

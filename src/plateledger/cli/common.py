@@ -12,12 +12,14 @@ from typing import Annotated, Any
 import httpx2
 import orjson
 import typer
+from typer._click.globals import get_current_context
 
 from plateledger.audit.log import Actor
 from plateledger.auth.tokens import Principal
 from plateledger.cli.output import err as err
 from plateledger.cli.output import out as out
 from plateledger.core.errors import DataDirectoryBusy, PlateledgerError, error_from_problem
+from plateledger.core.logging import configure_logging, log_uncaught
 from plateledger.core.settings import Settings, load_settings
 from plateledger.platform import Platform
 from plateledger.store.lock import read_holder
@@ -44,7 +46,16 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 
 
 def settings_for(data: Path | None, **overrides: Any) -> Settings:
-    return load_settings(data=data, **overrides)
+    """The settings of this command: its flags, the environment, the file of ``plateledger --config FILE``."""
+    context = get_current_context(silent=True)
+    config = context.find_root().params.get("config") if context is not None else None
+    return load_settings(data=data, config=config, **overrides)
+
+
+def start_logging(settings: Settings) -> None:
+    """Log records of a long-running command (serve, demo, mqtt) on stderr, at the settings' level and format."""
+    configure_logging(settings.log_level, settings.log_format)
+    log_uncaught()
 
 
 @contextmanager

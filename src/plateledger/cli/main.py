@@ -6,6 +6,8 @@ User mistakes print one line on stderr and exit non-zero (the error's ``exit_cod
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -19,9 +21,34 @@ app = typer.Typer(
     name="plateledger",
     help="Plateledger: ALPR data bound to owners' policies, declared purposes and a hash-chained audit log.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="TOML file of settings [env PLATELEDGER_CONFIG]; flags override the environment, which "
+            "overrides the file",
+            show_default=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit", callback=_print_version, is_eager=True)
+    ] = False,
+) -> None:
+    """Plateledger: ALPR data bound to owners' policies, declared purposes and a hash-chained audit log."""
+
+
 app.command("serve")(serve.serve)
 app.command("demo")(serve.demo)
 app.command("ingest")(reads.ingest)
@@ -49,7 +76,7 @@ def version() -> None:
 
 def main() -> None:
     try:
-        app()
+        app(prog_name="plateledger")
     except PlateledgerError as error:
         err.print(f"error: {shown(error.detail)}")
         sys.exit(error.exit_code)

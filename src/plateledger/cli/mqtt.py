@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from typing import Annotated
@@ -10,7 +9,7 @@ from typing import Annotated
 import typer
 from prometheus_client import start_http_server
 
-from plateledger.cli.common import DataOpt, err, opened, out
+from plateledger.cli.common import DataOpt, err, opened, out, settings_for, start_logging
 from plateledger.core.errors import DataDirectoryBusy
 from plateledger.mqtt.ingest import MqttIngest
 
@@ -41,7 +40,7 @@ def mqtt(
     """
     if quiet is not None and not 0.1 <= quiet <= 600:
         raise typer.BadParameter("must be between 0.1 and 600", param_hint="--quiet")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    start_logging(settings_for(data))
     try:
         with opened(data) as platform:
             worker = MqttIngest.configured(platform, url=broker, token=token, topic=topic, quiet_s=quiet)

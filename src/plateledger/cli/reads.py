@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
-from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from plateledger.auth.tokens import Principal
 from plateledger.cli.common import (
@@ -21,18 +19,19 @@ from plateledger.cli.common import (
     SearchTokenOpt,
     WarrantOpt,
     call,
-    err,
     opened,
     operator,
     out,
     print_json,
 )
-from plateledger.cli.output import printable
+from plateledger.cli.output import err, printable
+from plateledger.cli.progress import progress
 from plateledger.core.errors import (
     FieldInvalid,
     InvalidInput,
 )
 from plateledger.ingest.canonical import parse_mapping
+from plateledger.ingest.count import count_records
 from plateledger.ingest.expiring import warnings
 from plateledger.platform import Platform
 from plateledger.search.area import AreaSearch
@@ -84,16 +83,14 @@ def ingest(
     with opened(data) as platform:
         owner = platform.registry.agency(agency)
         actor = operator(owner.id)
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TextColumn("{task.completed:,} reads"),
-            TimeElapsedColumn(),
-            console=err,
-            disable=json or not err.is_terminal,
-        ) as bar:
-            for path in files:
-                task = bar.add_task(path.name, total=None)
+        for path in files:
+            with progress(
+                f"ingest {path.name}",
+                count_records(path, format),  # type: ignore[arg-type]
+                unit="lines" if format == "jsonl" else "rows",
+                every_s=platform.settings.progress_interval_s,
+                bar=not json,
+            ) as advance:
                 result = platform.ingest.ingest_file(
                     actor,
                     owner,
@@ -102,19 +99,19 @@ def ingest(
                     mapping=mapping,
                     ts_format=ts_format,
                     tz=tz,
-                    progress=partial(bar.advance, task),
+                    progress=advance,
                     store=platform.quarantine.store_block if quarantine_unknown else None,
                 )
-                total.add(result)
-                summary["files"].append(
-                    {
-                        "file": str(path),
-                        "stored": result.stored,
-                        "duplicates": result.duplicates,
-                        "rejected": [{"index": i, "reason": r} for i, r in result.rejected],
-                        "quarantined": result.quarantined,
-                    }
-                )
+            total.add(result)
+            summary["files"].append(
+                {
+                    "file": str(path),
+                    "stored": result.stored,
+                    "duplicates": result.duplicates,
+                    "rejected": [{"index": i, "reason": r} for i, r in result.rejected],
+                    "quarantined": result.quarantined,
+                }
+            )
     notes = [{"code": w.code, "count": w.count, "detail": w.message()} for w in warnings(total)]
     summary.update(
         stored=total.stored,

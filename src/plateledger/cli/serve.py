@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from functools import partial
+import logging
 from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 import typer
-import uvicorn
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from plateledger.alerts.mqtt import MqttPublisher
 from plateledger.alerts.sender import WebhookSender
 from plateledger.app import create_app
-from plateledger.cli.common import DataOpt, JsonOpt, err, out, print_json, settings_for
+from plateledger.cli.common import DataOpt, JsonOpt, err, out, print_json, settings_for, start_logging
+from plateledger.cli.httpserver import run_http
+from plateledger.cli.progress import progress
 from plateledger.core.clock import SystemClock, iso_ms
 from plateledger.demo.trickle import Trickle
 from plateledger.mqtt.ingest import MqttIngest
 from plateledger.platform import Platform
 from plateledger.retention.scheduler import RetentionJob
+
+log = logging.getLogger("plateledger.serve")
 
 
 def _serve(platform: Platform, *, live_reads: bool = False) -> None:
@@ -28,11 +30,12 @@ def _serve(platform: Platform, *, live_reads: bool = False) -> None:
     # Load the hot-list matching mirror before taking traffic, so the first batch is not the one that waits for it.
     platform.matcher.sync(platform.clock.now_ms())
     if platform.matcher.last_load_entries:
-        out.print(
-            f"hot-list matching: {platform.matcher.last_load_entries:,} active entries loaded "
-            f"in {platform.matcher.last_load_s:.1f} s"
+        log.info(
+            "hot-list matching: %s active entries loaded in %.1f s",
+            platform.matcher.last_load_entries,
+            platform.matcher.last_load_s,
         )
-    out.print(f"serving http://{settings.host}:{settings.port}  (OpenAPI: /docs, /openapi.json; Ctrl-C stops)")
+    log.info("serving http://%s:%s (OpenAPI: /docs, /openapi.json; Ctrl-C stops)", settings.host, settings.port)
     job = RetentionJob(platform.retention, settings.retention_interval_s) if settings.retention_interval_s else None
     trickle = Trickle(platform) if live_reads else None
     sender = WebhookSender(platform.alerts, platform.webhooks, settings, platform.clock)
@@ -48,7 +51,7 @@ def _serve(platform: Platform, *, live_reads: bool = False) -> None:
     collectors = [ingest.metrics.registry] if ingest else []
     try:
         app = create_app(platform=platform, collectors=collectors)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        run_http(app, settings)
     finally:
         for worker in (trickle, ingest, mqtt, sender, job):
             if worker is not None:
@@ -62,6 +65,7 @@ def serve(
 ) -> None:
     """Serve the HTTP API on the data directory (takes its lock; CLI searches then go through the server)."""
     settings = settings_for(data, host=host, port=port)
+    start_logging(settings)
     platform = Platform.open(settings, url=f"http://{settings.host}:{settings.port}")
     try:
         _serve(platform)
@@ -154,21 +158,14 @@ def demo(
     if reads < 0:
         raise typer.BadParameter("must be >= 0", param_hint="--reads")
     settings = settings_for(data, host=host, port=port)
+    start_logging(settings)
     url = None if no_serve else f"http://{settings.host}:{settings.port}"
     platform = Platform.open(settings, url=url)
     try:
         if not json:
             err.print(f"seeding the demo network with {reads:,} reads ...")
-        with Progress(
-            TextColumn("seeding"),
-            BarColumn(),
-            TextColumn("{task.completed:,}/{task.total:,} reads"),
-            TimeElapsedColumn(),
-            console=err,
-            disable=json or not err.is_terminal,
-        ) as bar:
-            task = bar.add_task("demo", total=reads)
-            summary = seed_demo(platform, reads=reads, progress=partial(bar.advance, task)).as_json()
+        with progress("seeding", reads, unit="reads", every_s=settings.progress_interval_s, bar=not json) as advance:
+            summary = seed_demo(platform, reads=reads, progress=advance).as_json()
         if json:
             print_json(summary)
         else:

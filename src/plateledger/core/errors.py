@@ -19,6 +19,7 @@ locally).
     ├── NotFound                404  no such agency, user, camera or token
     ├── Conflict                409  already exists; a data directory already seeded
     ├── DataDirectoryBusy       409  another process holds the embedded store
+    ├── TooManyRequests         429  a user's query budget is spent; ``retry_after_s`` says when it returns
     ├── ConfigurationError      500  settings refused at start-up
     ├── AuditUnavailable        503  the audit log could not be written: the request fails closed
     └── StoreUnavailable        503  the reads store's engine refused or failed a query (its text is logged, never sent)
@@ -145,6 +146,21 @@ class Conflict(PlateledgerError):
 class DataDirectoryBusy(Conflict):
     title = "Data directory busy"
     slug = "data-directory-busy"
+
+
+class TooManyRequests(PlateledgerError):
+    """A user's query budget is spent (searches or reads per window, from its agency's policy).
+
+    ``retry_after_s``: seconds until the window lets the next request through (the HTTP ``Retry-After``)."""
+
+    status = 429
+    title = "Too many requests"
+    slug = "too-many-requests"
+    exit_code = 9
+
+    def __init__(self, detail: str, retry_after_s: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after_s = max(1, retry_after_s)
 
 
 class ConfigurationError(PlateledgerError):

@@ -1,19 +1,25 @@
 """The one validated settings object. Built in ``main()`` or the app factory, never at import time.
 
-Values come from keyword arguments, then ``PLATELEDGER_*`` environment variables, then the defaults below.
-Unknown ``PLATELEDGER_*`` variables are refused so a typo cannot silently leave a default in force.
+Values come from keyword arguments (the CLI's flags), then ``PLATELEDGER_*`` environment variables, then a TOML
+config file (``config``: ``--config FILE`` or ``PLATELEDGER_CONFIG``), then the defaults below. Unknown
+``PLATELEDGER_*`` variables and unknown keys in the file are refused so a typo cannot silently leave a default in
+force.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from plateledger.core.errors import ConfigurationError
+from plateledger.core.logging import LogFormat, LogLevel
 
 ENV_PREFIX = "PLATELEDGER_"
 #: Variables read by the CLI, not settings of the instance (``PLATELEDGER_TOKEN``: the caller's API token).
@@ -122,10 +128,30 @@ class Settings(BaseSettings):
     )
 
     login_max_failures: int = Field(
-        5, ge=1, le=100, description="Consecutive failed sign-ins (web or API) after which the user is locked out."
+        5,
+        ge=1,
+        le=100,
+        description="Failed sign-ins (web or API) of one username from one client address after which that "
+        "address is locked out for that username (others, and that username from elsewhere, are not).",
     )
     login_lockout_minutes: int = Field(
-        15, ge=1, le=7 * 24 * 60, description="How long a user stays locked out after `login_max_failures` failures."
+        15,
+        ge=1,
+        le=7 * 24 * 60,
+        description="Length of the first lockout; each further lockout of the same address doubles it (up to a day).",
+    )
+    login_client_max_failures: int = Field(
+        50,
+        ge=1,
+        le=10_000,
+        description="Failed sign-ins of one client address across all usernames after which the address is locked "
+        "out for every username (password spraying).",
+    )
+    trusted_proxies: list[str] = Field(
+        [],
+        max_length=100,
+        description='CIDRs of reverse proxies whose `X-Forwarded-For` names the client (e.g. `["10.0.0.0/8"]`); '
+        "empty: the socket peer is the client and the header is ignored.",
     )
     web_session_hours: int = Field(
         12, ge=1, le=30 * 24, description="Lifetime of a web sign-in session (then the user signs in again)."
@@ -213,6 +239,66 @@ class Settings(BaseSettings):
         description="Consecutive failed webhook attempts after which the webhook is disabled (an admin re-enables it).",
     )
 
+    # -- running it (docs/operations.md, "Running it") --------------------------------------------------------
+    config: Path | None = Field(
+        None,
+        description="TOML file of settings (`plateledger --config FILE`), one `name = value` per setting; unknown "
+        "names are refused. A CLI flag overrides the environment, which overrides the file, which overrides the "
+        "defaults.",
+    )
+    log_level: LogLevel = Field(
+        "info",
+        description="Least severe log records written: debug, info (with the access log), warning, error or critical.",
+    )
+    log_format: LogFormat = Field(
+        "auto",
+        description="Log records on stderr: `json` (one JSON object per line, tracebacks in a field), `text` (for "
+        "people), or `auto` (text on a terminal, json otherwise).",
+    )
+    shutdown_timeout_s: int = Field(
+        10,
+        ge=1,
+        le=600,
+        description="On SIGTERM or Ctrl-C, `plateledger serve` lets requests in flight finish for this long, then "
+        "stops its workers and closes the stores; if that is not done within the same time again (a stuck "
+        "database), it exits at once with status 1, as after a crash, which the stores recover from.",
+    )
+    progress_interval_s: float = Field(
+        10.0,
+        ge=0.1,
+        le=3600,
+        description="Seconds between the progress lines long CLI commands (`ingest`, `demo`) print on stderr "
+        "when it is not a terminal (on a terminal they draw a progress bar).",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keyword arguments, then the environment, then the config file."""
+        named = getattr(init_settings, "init_kwargs", {}).get("config") or os.environ.get(ENV_PREFIX + "CONFIG")
+        return init_settings, env_settings, _ConfigFile(settings_cls, Path(named) if named else None)
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _lower_case(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value  # LOG_LEVEL=INFO, as operators write it
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"not a CIDR or address: {cidr[:60]!r}") from None
+        return value
+
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
         if self.environment == "production" and self.host in {"0.0.0.0", "::"}:  # noqa: S104
@@ -236,6 +322,32 @@ class Settings(BaseSettings):
         return self.data / "images"
 
 
+class _ConfigFile(PydanticBaseSettingsSource):
+    """The settings of a TOML file: top-level ``name = value`` pairs, named as the settings are."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
+        super().__init__(settings_cls)
+        self.path = path
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # not used: __call__ returns the whole file
+
+    def __call__(self) -> dict[str, Any]:
+        if self.path is None:
+            return {}
+        try:
+            with self.path.open("rb") as handle:
+                values = tomllib.load(handle)
+        except OSError as exc:
+            raise ConfigurationError(f"config file {self.path}: cannot read it ({exc.strerror})") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigurationError(f"config file {self.path}: not valid TOML: {exc}") from None
+        unknown = sorted(k for k in values if k not in Settings.model_fields or k == "config")
+        if unknown:
+            raise ConfigurationError(f"config file {self.path}: unknown setting(s): {', '.join(unknown)}")
+        return values
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build and validate settings; unknown PLATELEDGER_* variables and bad values raise ConfigurationError."""
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
@@ -249,4 +361,12 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
+        named = clean.get("config") or os.environ.get(ENV_PREFIX + "CONFIG")
+        if (
+            named
+            and where in Settings.model_fields
+            and where not in clean
+            and ENV_PREFIX + where.upper() not in os.environ
+        ):
+            where = f"config file {named}: {where}"  # the value can only have come from the file
         raise ConfigurationError(f"{where}: {first['msg']}") from None

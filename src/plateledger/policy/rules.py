@@ -31,6 +31,15 @@ class AreaLimits(_Strict):
     max_window_hours: int = Field(24, ge=1, le=24 * 31)
 
 
+class QueryBudget(_Strict):
+    """How much one of the agency's users may pull: searches and reads returned per window (any owner's reads,
+    every kind of search). Enforced by :mod:`plateledger.search.budget`."""
+
+    window_seconds: int = Field(3600, ge=1, le=86_400)
+    max_queries: int = Field(60, ge=1, le=1_000_000)
+    max_reads: int = Field(5_000, ge=1, le=100_000_000)
+
+
 class Policy(_Strict):
     """What an owner allows on its reads. Applies to its own users too, except the requester rules."""
 
@@ -45,6 +54,8 @@ class Policy(_Strict):
     #: Lookback beyond this many days needs a warrant or court-order reference recorded with the search.
     warrant_after_days: int | None = Field(None, ge=1, le=MAX_DAYS)
     area: AreaLimits = AreaLimits()
+    #: Per-user budget of this agency's own users (searches and reads returned per window).
+    query_budget: QueryBudget = QueryBudget()
     retention_days: int = Field(365, ge=1, le=MAX_DAYS)
     #: Retention of reads linked to a hot-list alert or a case.
     hit_retention_days: int = Field(1825, ge=1, le=MAX_DAYS)
@@ -156,6 +167,17 @@ def _days(n: int) -> str:
     return "1 day" if n == 1 else f"{n} days"
 
 
+def _window(seconds: int) -> str:
+    """The window in words (hour, 2 hours, 10 minutes, 30 seconds): the largest unit that divides it."""
+    if seconds % 3600 == 0:
+        n, unit = seconds // 3600, "hour"
+    elif seconds % 60 == 0:
+        n, unit = seconds // 60, "minute"
+    else:
+        n, unit = seconds, "second"
+    return unit if n == 1 else f"{n} {unit}s"
+
+
 def _join(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
@@ -202,6 +224,12 @@ def describe(policy: Policy, *, country: str, state: str) -> list[str]:
             f"Looking back more than {_days(policy.warrant_after_days)} requires a warrant or court-order "
             "reference, recorded with the search."
         )
+    budget = policy.query_budget
+    lines.append(
+        f"Each of this agency's users may run at most {budget.max_queries} searches and receive at most "
+        f"{budget.max_reads} reads in any {_window(budget.window_seconds)}; beyond that, searches are refused "
+        "(and the refusal recorded) until the window has passed."
+    )
     lines.append(
         f"Reads are deleted {_days(policy.retention_days)} after they were taken; reads linked to a hot-list "
         f"alert or a case are kept {_days(policy.hit_retention_days)}."

@@ -34,6 +34,8 @@ class AuditRow:
     action: str
     actor: str | None
     actor_agency_id: int | None
+    #: The client address of an HTTP request (socket peer, or a trusted proxy's X-Forwarded-For); None at the console.
+    client: str | None
     purpose: str | None
     case_number: str | None
     outcome: str
@@ -51,6 +53,7 @@ class AuditRow:
             "action": self.action,
             "actor": self.actor,
             "actor_agency_id": self.actor_agency_id,
+            "client": self.client,
             "purpose": self.purpose,
             "case_number": self.case_number,
             "outcome": self.outcome,
@@ -68,6 +71,7 @@ def _row(entry: AuditEntry) -> AuditRow:
         action=entry.action,
         actor=entry.actor_username,
         actor_agency_id=entry.actor_agency_id,
+        client=entry.client,
         purpose=entry.purpose,
         case_number=entry.case_number,
         outcome=entry.outcome,

@@ -3,7 +3,9 @@
 A search is validated (a malformed request is refused and audited before any owner is evaluated), then the
 gate decides each owner from the current :class:`~plateledger.policy.gate.Book`; the store answers only for
 the permitted owners and windows; the outcome is audited; only then is it returned. If the audit append fails
-nothing is returned (invariant 2).
+nothing is returned (invariant 2). Each search also spends the requesting user's query budget
+(:mod:`plateledger.search.budget`, from the requester's own policy): a spent budget is refused and audited like
+any other refusal, and a search returns no more reads than the budget has left.
 """
 
 from __future__ import annotations
@@ -12,20 +14,26 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
+
+import orjson
 
 from plateledger.audit.events import SearchAnswered, SearchRefused
 from plateledger.audit.log import AuditLog
 from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, parse_iso_ms
-from plateledger.core.errors import FieldInvalid, PermissionDenied, StoreUnavailable
+from plateledger.core.errors import FieldInvalid, PermissionDenied, StoreUnavailable, TooManyRequests
 from plateledger.core.text import PRINTABLE_64, WARRANT
 from plateledger.policy.actions import Action, allowed
 from plateledger.policy.gate import Decision, Gate, Permit, Request
+from plateledger.search.budget import Budgets
 from plateledger.sharing.service import Books
 from plateledger.store.queries import StoredRead
 from plateledger.vocab import Purpose, QueryKind
 
 MAX_NOTE = 500
+#: The audit actions of answered searches: what a query budget counts.
+ANSWERED = frozenset(cls.action for cls in SearchAnswered.__subclasses__())
 
 
 @dataclass(frozen=True)
@@ -120,11 +128,20 @@ def compact(refused: list[Decision]) -> tuple[dict[str, str], str | None]:
 
 
 class SearchEngine:
-    def __init__(self, *, audit: AuditLog, gate: Gate, books: Books, clock: Clock) -> None:
+    def __init__(
+        self, *, audit: AuditLog, gate: Gate, books: Books, clock: Clock, budgets: Budgets | None = None
+    ) -> None:
         self._audit = audit
         self._gate = gate
         self._books = books
         self._clock = clock
+        self._budgets = budgets or Budgets()
+
+    def _history(self, principal: Principal, seconds: int) -> tuple[int, int]:
+        """The principal's answered searches of the last ``seconds``, and the reads they returned (audit log)."""
+        since = self._clock.now_ms() - seconds * 1000
+        counts = self._audit.counts_since(principal.user_id, since_ms=since, actions=ANSWERED)
+        return len(counts), sum(sum(orjson.loads(c).get("per_owner", {}).values()) for c in counts)
 
     def refuse(
         self,
@@ -234,6 +251,20 @@ class SearchEngine:
                 by_owner=owner_id is not None,
             )
             raise PermissionDenied(reason)
+        budget = self._books.current().policy(principal.agency_id).query_budget
+        try:
+            limit = min(limit, self._budgets.check(budget, principal.user_id, partial(self._history, principal)))
+        except TooManyRequests as spent:
+            self.refuse(
+                principal,
+                kind,
+                spent.detail,
+                purpose=purpose.value,
+                case_number=case_number,
+                query=query,
+                by_owner=owner_id is not None,
+            )
+            raise
         try:
             reads = fetch(permit)
         except StoreUnavailable as failure:  # refused and audited like any refusal; the engine's text is logged
@@ -270,6 +301,7 @@ class SearchEngine:
                 warrant=warrant,
             ),
         )
+        self._budgets.spend(budget, principal.user_id, len(reads))
         return SearchResult(
             kind=kind,
             purpose=purpose.value,

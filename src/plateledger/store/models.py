@@ -45,9 +45,6 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_ms: Mapped[int] = mapped_column(BigInteger)
-    #: Consecutive failed sign-ins; at ``login_max_failures`` the user is locked until ``locked_until_ms``.
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    locked_until_ms: Mapped[int | None] = mapped_column(BigInteger)
     #: Base32 TOTP secret once the user has confirmed a code (sign-in then asks for one); ``totp_pending`` while
     #: enrolling.
     totp_secret: Mapped[str | None] = mapped_column(String(64))
@@ -99,6 +96,8 @@ class AuditEntry(Base):
     """One link of the hash chain. Append-only: the library never updates or deletes a row."""
 
     __tablename__ = "audit_log"
+    #: A user's recent entries: the query budget's window after a restart or in a CLI command.
+    __table_args__ = (Index("ix_audit_log_actor_user_ts", "actor_user_id", "ts_ms"),)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     ts_ms: Mapped[int] = mapped_column(BigInteger)
     action: Mapped[str] = mapped_column(String(64), index=True)
@@ -112,6 +111,22 @@ class AuditEntry(Base):
     counts: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    #: The client address of the HTTP request the entry was made for (None from the CLI and for entries older than
+    #: the column). The hash covers it only when set, so entries made before it keep their hashes.
+    client: Mapped[str | None] = mapped_column(String(45))
+
+
+class SigninFailures(Base):
+    """Failed sign-ins of one client address: per username (``username``), and across every username (``""``).
+    At the limit the pair is locked until ``locked_until_ms``, for longer at each further lockout."""
+
+    __tablename__ = "signin_failures"
+    client: Mapped[str] = mapped_column(String(45), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    lockouts: Mapped[int] = mapped_column(Integer)
+    last_ms: Mapped[int] = mapped_column(BigInteger)
+    locked_until_ms: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class AuditHead(Base):

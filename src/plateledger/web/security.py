@@ -20,7 +20,7 @@ from fastapi import Depends, Request
 from starlette.datastructures import FormData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from plateledger.appstate import PlatformDep
+from plateledger.appstate import PlatformDep, client_of
 from plateledger.auth.sessions import SignedIn
 from plateledger.core.errors import AuthenticationFailed, PermissionDenied
 from plateledger.core.settings import Settings
@@ -83,7 +83,7 @@ class SignInRequired(Exception):
 
 def current(request: Request, platform: PlatformDep) -> SignedIn:
     try:
-        return platform.sessions.resolve(request.cookies.get(SESSION_COOKIE))
+        return platform.sessions.resolve(request.cookies.get(SESSION_COOKIE), client=client_of(request, platform))
     except AuthenticationFailed as refusal:
         raise SignInRequired(refusal.detail) from None
 

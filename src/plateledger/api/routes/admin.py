@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from plateledger.api.deps import PlatformDep, PrincipalDep
+from plateledger.api.deps import ClientDep, PlatformDep, PrincipalDep
 from plateledger.api.schemas import CameraIn, CameraOut, LoginIn, TokenIn, TokenOut, VerifyOut
 from plateledger.core.clock import iso_ms
 
@@ -14,9 +14,10 @@ router = APIRouter(prefix="/api/v1")
 
 
 @router.post("/auth/login", response_model=TokenOut, tags=["auth"], responses={401: {}})
-def login(body: LoginIn, platform: PlatformDep) -> TokenOut:
-    """Exchange a username and password for a bearer token (success and failure are audited)."""
-    _, issued = platform.tokens.login(body.username, body.password)
+def login(body: LoginIn, platform: PlatformDep, client: ClientDep) -> TokenOut:
+    """Exchange a username and password for a bearer token (success and failure are audited). Every refusal
+    (unknown user, wrong password, too many failures from this address) gets the same 401."""
+    _, issued = platform.tokens.login(body.username, body.password, client=client)
     return TokenOut(token_id=issued.token_id, token=issued.secret, expires=iso_ms(issued.expires_ms))
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from plateledger.appstate import PlatformDep
+from plateledger.appstate import ClientDep, PlatformDep
 from plateledger.audit.log import Actor
 from plateledger.auth.sessions import SignedIn
 from plateledger.core.errors import AuthenticationFailed, PlateledgerError
@@ -75,10 +75,10 @@ def sign_in_form(
 
 
 @router.post("/ui/sign-in")
-async def sign_in(request: Request, platform: PlatformDep) -> Response:
+async def sign_in(request: Request, platform: PlatformDep, client: ClientDep) -> Response:
     form = await request.form()
     platform.sessions.check_form(
-        Actor(username="anonymous", agency_id=None),
+        Actor(username="anonymous", agency_id=None, client=client),
         given=form.get(CSRF_FIELD),
         expected=request.cookies.get(SIGNIN_COOKIE),
         same_origin=True,  # before any session, the double-submit cookie (SameSite=Strict) is the check
@@ -88,7 +88,7 @@ async def sign_in(request: Request, platform: PlatformDep) -> Response:
     password = form.get("password")
     try:
         secret, signed = platform.sessions.sign_in(
-            username, password if isinstance(password, str) else "", field(form, "code") or None
+            username, password if isinstance(password, str) else "", field(form, "code") or None, client=client
         )
     except PlateledgerError as refused:
         return _sign_in_page(request, error=refused.detail, username=username, next_=next_, status=refused.status)

@@ -127,7 +127,15 @@ class Platform:
             lockout_minutes=settings.login_lockout_minutes,
             client_max_failures=settings.login_client_max_failures,
         )
-        ingest = Ingestor(reads=reads, registry=registry, audit=audit, clock=clock, settings=settings, matcher=matcher)
+        ingest = Ingestor(
+            reads=reads,
+            registry=registry,
+            audit=audit,
+            clock=clock,
+            settings=settings,
+            matcher=matcher,
+            retention_days=retention.limit_days,
+        )
         quarantine = Quarantine(
             governance=governance,
             registry=registry,

@@ -124,7 +124,8 @@ def test_user_fields_are_validated(gov_platform: Platform, username: str, role: 
 @pytest.mark.parametrize(
     ("external_id", "position", "field"),
     [
-        ("cam 1", {"lat": 1.0, "lon": 2.0}, "external_id"),
+        (" cam 1", {"lat": 1.0, "lon": 2.0}, "external_id"),  # edge whitespace (inner spaces are fine)
+        ("cam\t1", {"lat": 1.0, "lon": 2.0}, "external_id"),
         ("", {"lat": 1.0, "lon": 2.0}, "external_id"),
         ("c" * 65, {"lat": 1.0, "lon": 2.0}, "external_id"),
         ("cam-1\n", {"lat": 1.0, "lon": 2.0}, "external_id"),

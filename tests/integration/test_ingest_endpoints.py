@@ -85,6 +85,7 @@ def test_genetec_with_header_token_is_stored_with_its_raw_values(
         "heartbeats": 0,
         "images": 2,
         "ignored": [],
+        "warnings": [],
     }
     (read,) = plate_search(client, city, "9HKA742")
     assert read["ts"] == "2024-10-24T20:29:26.000Z"
@@ -200,7 +201,7 @@ def test_survision_without_a_camera_is_rejected_with_the_fix(client: TestClient,
         ("/api/v1/ingest/genetec", sample(GENETEC), "image/png", 415, "content-type"),
         ("/api/v1/ingest/genetec", b"x" * (600 * 1024), "application/json", 413, "larger than"),
         ("/api/v1/ingest/nosuch", b"{}", "application/json", 404, "no adapter for source"),
-        ("/api/v1/ingest/genetec?camera=a%20b", sample(GENETEC), "application/json", 400, "camera:"),
+        ("/api/v1/ingest/genetec?camera=a%09b", sample(GENETEC), "application/json", 422, "camera:"),
         ("/api/v1/ingest/survision", b'{"anpr": {"@date": "soon"}}', "application/json", 422, "anpr.@date"),
         ("/api/v1/ingest/genetec", b"\xff\xfe", "application/json", 400, "not UTF-8"),
     ],

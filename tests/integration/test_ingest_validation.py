@@ -70,7 +70,7 @@ def ok(**fields: Any) -> dict[str, Any]:
 
 
 def test_plate_of_64_characters_normalising_to_10_is_kept_as_read(platform: Platform, city: AgencyKit) -> None:
-    raw = "Ä" * 54 + "ABC-123-XY"  # 64 characters, 118 bytes
+    raw = "·" * 54 + "ABC-123-XY"  # 64 characters, 118 bytes (middle dots are separators)
     assert store_lines(platform, city, [line(**ok(plate=raw))]).stored == 1
     (stored,) = history(platform, city, "ABC123XY")
     assert stored.plate_raw == raw

@@ -182,8 +182,9 @@ def test_region_and_camera_filters(platform: Platform, network: Network) -> None
     with pytest.raises(FieldInvalid) as caught:
         search(platform, investigator, "ABC123", region="California")
     assert caught.value.field == "region"
+    assert search(platform, investigator, "ABC123", camera="has space").reads == []  # a valid id, no reads
     with pytest.raises(FieldInvalid) as caught:
-        search(platform, investigator, "ABC123", camera="has space")
+        search(platform, investigator, "ABC123", camera="has\ttab")
     assert caught.value.field == "camera"
 
 

@@ -57,7 +57,7 @@ def test_genetec_documented_variants() -> None:
         JSON,
     ).reads
     assert (read.camera, read.ts_ms, read.source_ts) == (
-        "G637821011231200521C_-_Camera",
+        "G637821011231200521C - Camera",
         1_729_801_766_250,
         "2024-10-24 20:29:26.250",
     )

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import base64
+import io
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import orjson
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from plateledger.adapters import normalise as n
 from plateledger.core.errors import FieldInvalid, InvalidInput, PayloadTooLarge
+from plateledger.core.text import UTF8_BOM
+from plateledger.ingest.canonical import jsonl_blocks
 from tests.unit.adapters_support import multipart
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(64))
@@ -256,3 +260,26 @@ def test_multipart_cut_short_is_refused(cut: int) -> None:
     body = multipart([("json", None, None, b"{}")])
     with pytest.raises(InvalidInput):
         n.multipart_parts(body[:cut], "multipart/form-data; boundary=plateledger-test")
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(JSON_VALUES)
+def test_a_byte_order_mark_changes_nothing(value: object) -> None:
+    body = orjson.dumps(value)
+    assert n.parse_json(UTF8_BOM + body).value == n.parse_json(body).value == value
+
+
+@given(st.lists(st.binary(max_size=30).filter(lambda b: b"\n" not in b), min_size=1, max_size=8), st.integers(4, 64))
+def test_jsonl_blocks_skip_a_byte_order_mark(lines: list[bytes], size: int) -> None:
+    data = b"\n".join(lines)
+    assume(not data.startswith(UTF8_BOM))
+    with_mark = list(jsonl_blocks(io.BytesIO(UTF8_BOM + data), max(size, max(map(len, lines)) + 4)))
+    without = list(jsonl_blocks(io.BytesIO(data), max(size, max(map(len, lines)) + 4)))
+    assert b"\n".join(b for b, _ in with_mark) == b"\n".join(b for b, _ in without)
+    assert sum(n for _, n in with_mark) == sum(n for _, n in without)

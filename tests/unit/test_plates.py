@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import string
+import unicodedata
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +16,8 @@ from plateledger.plates import (
     CONFUSABLE_FROM,
     MAX_PLATE,
     MIN_WILDCARD_LITERALS,
+    PLATE_ALPHABET,
+    SEPARATOR_CATEGORIES,
     confusable_key,
     is_pattern,
     normalise,
@@ -32,14 +35,39 @@ ALNUM = frozenset(string.ascii_uppercase + string.digits)
     [
         ("abc123", "ABC123"),
         ("7-ABC.123", "7ABC123"),
-        (" ab c\t12 ", "ABC12"),
-        ("ÄB1", "B1"),  # non-ASCII letters are dropped, not transliterated
-        ("ＡＢＣ１２３", ""),  # full-width forms are not ASCII either
+        (" ab c 12 ", "ABC12"),
+        ("MÜ-ab 12", "MÜAB12"),  # German plates keep Ä Ö Ü
+        ("mü·ab·12", "MÜAB12"),
+        ("1946éSH", "1946ESH"),  # other diacritics fold to the base letter: was 1946SH (é dropped)
+        ("1946e\u0301SH", "1946ESH"),  # composed first (NFC)
+        ("ÅÑČ1", "ANC1"),
+        ("А123ВС77", "A123BC77"),  # Cyrillic letters of Russian plates are their Latin look-alikes
+        ("ΙΚΑ-1234", "IKA1234"),  # Greek
         ("", ""),
     ],
 )
 def test_normalise_examples(raw: str, expected: str) -> None:
     assert normalise(raw) == expected
+    assert validate_plate(raw or "X") == (expected or "X")
+
+
+@pytest.mark.parametrize(
+    ("raw", "named"),
+    [
+        ("ЖAB123", '"Ж" (U+0416)'),
+        ("京A12345", '"京" (U+4EAC)'),
+        ("ＡＢＣ１２３", '"Ａ" (U+FF21)'),  # full-width forms are refused, not dropped
+        ("STRAßE1", '"ß" (U+00DF)'),
+        ("AB\t12", "U+0009"),  # a control character is named by its code point only
+        ("AB\u200b12", "U+200B"),  # so is a zero-width space (a format character)
+        ("q\u0301AB", '"\u0301" (U+0301)'),  # a combining mark with no precomposed letter
+    ],
+)
+def test_validate_plate_names_a_character_outside_the_alphabet(raw: str, named: str) -> None:
+    with pytest.raises(FieldInvalid) as caught:
+        validate_plate(raw)
+    assert caught.value.field == "plate"
+    assert caught.value.rule.startswith(f"{named} is not a plate character")
 
 
 def test_confusable_key_folds_the_documented_pairs() -> None:
@@ -49,7 +77,7 @@ def test_confusable_key_folds_the_documented_pairs() -> None:
     assert confusable_key("ABC123") != confusable_key("ABC124")
 
 
-@pytest.mark.parametrize("raw", ["", "--- ...", "ABCDEFGHIJK", "ÄÖÜ"])
+@pytest.mark.parametrize("raw", ["", "--- ...", "ABCDEFGHIJK", "—·—"])
 def test_validate_plate_refuses_empty_or_too_long(raw: str) -> None:
     with pytest.raises(FieldInvalid) as caught:
         validate_plate(raw)
@@ -72,6 +100,8 @@ def test_validate_plate_names_the_given_field() -> None:
         ("ab-c?1", "ABC?1"),
         ("*7ab*", "*7AB*"),
         ("?ab?c?", "?AB?C?"),
+        ("mü-a*", "MÜA*"),
+        ("1946é?h", "1946E?H"),
     ],
 )
 def test_normalise_pattern_examples(raw: str, expected: str) -> None:
@@ -103,17 +133,32 @@ def test_pattern_to_like() -> None:
 
 
 # -- properties ------------------------------------------------------------------------------------------------
+def _separator(ch: str) -> bool:
+    return unicodedata.category(ch)[0] in SEPARATOR_CATEGORIES
+
+
 @given(st.text())
 @example("ǅ")  # a title-case letter: upper() must not turn anything into A-Z
-@example("ß")  # upper() of ß is "SS": must be dropped before upper-casing
-def test_normalise_is_idempotent_and_only_ascii_alnum(raw: str) -> None:
+@example("ß")  # upper() of ß is "SS": refused, never two letters
+@example("1946éSH")
+def test_normalise_never_drops_a_character_silently(raw: str) -> None:
     plate = normalise(raw)
-    assert set(plate) <= ALNUM
-    assert normalise(plate) == plate
-    assert plate == "".join(ch for ch in raw if ch in string.ascii_letters + string.digits).upper()
+    composed = unicodedata.normalize("NFC", raw)
+    # One character out for each character in that is not a separator: nothing vanishes without a rule.
+    assert len(plate) == sum(not _separator(ch) for ch in composed)
+    if any(ch not in PLATE_ALPHABET for ch in plate) or not 1 <= len(plate) <= MAX_PLATE:
+        with pytest.raises(FieldInvalid, match=r"^plate: "):
+            validate_plate(raw)
+        return
+    valid = validate_plate(raw)
+    assert set(valid) <= set(PLATE_ALPHABET)
+    assert validate_plate(valid) == valid
+    # ASCII letters and digits are kept in order, upper-cased.
+    ascii_only = "".join(ch for ch in composed if ch in string.ascii_letters + string.digits).upper()
+    assert [ch for ch in valid if ch in ALNUM] == list(ascii_only) or not composed.isascii()
 
 
-@given(st.text(alphabet=string.ascii_uppercase + string.digits, max_size=MAX_PLATE))
+@given(st.text(alphabet=PLATE_ALPHABET, max_size=MAX_PLATE))
 def test_confusable_key_keeps_length_and_is_idempotent(plate: str) -> None:
     key = confusable_key(plate)
     assert len(key) == len(plate)

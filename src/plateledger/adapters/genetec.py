@@ -3,7 +3,7 @@
 One JSON object per read (a JSON array of them is accepted too). Every value is a string, numbers included.
 Time comes split into ``DateUtc`` (``MM/DD/YYYY``, also ``YYYY-MM-DD``) and ``TimeUtc`` (``HH:MM:SS[.fff]``);
 the local pair is ignored. ``ConfidenceScore`` runs 0-100. The camera is the SharpV's ``SharpName`` (the unit),
-else ``CameraName`` with its spaces turned into ``_`` (camera ids have no spaces). ``State`` is a bare state or
+else ``CameraName`` as named (runs of whitespace become one space). ``State`` is a bare state or
 province code: it is passed on as such and the store gives it the owner agency's country. ``Relative Motion``
 ("Moving Away", "Approaching") is relative to the camera, not a compass heading, so no direction is stored.
 ``IsHit: Yes`` (the SharpV's own hot-list hit) is recorded as the vendor alert. ``PlateImage`` is the plate
@@ -39,7 +39,7 @@ def _camera(item: n.Node) -> str:
     if node is not None and node.text(256).strip():
         return node.ident()
     name = item.require("CameraName")
-    text = "_".join(name.text(256).split())
+    text = " ".join(name.text(256).split())
     return n.Node(text, name.path).ident()
 
 

@@ -31,7 +31,7 @@ from plateledger.adapters.multipart import Part as Part
 from plateledger.adapters.multipart import is_multipart as is_multipart
 from plateledger.adapters.multipart import multipart_parts as multipart_parts
 from plateledger.core.errors import FieldInvalid, InvalidInput, PayloadTooLarge
-from plateledger.core.text import REGION, VISIBLE_64
+from plateledger.core.text import REGION, UTF8_BOM, VISIBLE_64
 from plateledger.plates import validate_plate
 
 #: Longest string an adapter reads, other than base64 images (plates, ids, names, times are far shorter).
@@ -165,9 +165,10 @@ class Node:
 
 def parse_json(body: bytes) -> Node:
     """The root of a JSON body. InvalidInput for a body that is not UTF-8 or not JSON (orjson refuses nesting
-    deeper than 1024 levels, NaN and integers beyond 64 bits, so none of those reaches an adapter)."""
+    deeper than 1024 levels, NaN and integers beyond 64 bits, so none of those reaches an adapter). A leading
+    UTF-8 byte-order mark is skipped (OpenALPR agent 2.8 sends one)."""
     try:
-        text = body.decode("utf-8")
+        text = body.removeprefix(UTF8_BOM).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"body is not UTF-8 (byte {exc.start})") from None
     try:

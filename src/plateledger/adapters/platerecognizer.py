@@ -58,12 +58,9 @@ def _multipart(body: bytes, content_type: str) -> tuple[bytes, tuple[Image, ...]
 def _snapshot(data: n.Node, fallback: n.Node | None, images: tuple[Image, ...], adapted: Adapted) -> None:
     data.obj()
     camera_node = data.get("camera_id") or fallback
-    if camera_node is None:
-        raise FieldInvalid(
-            data.path + ".camera_id" if data.path else "camera_id",
-            "is required: set camera_id on the Snapshot request or Stream camera so the read has a camera",
-        )
-    camera = camera_node.ident()
+    # A Snapshot response made without camera_id has "camera_id": null: the reads get the camera of the URL
+    # (?camera=ID), or are refused by the storing layer as naming no camera.
+    camera = camera_node.ident() if camera_node is not None else ""
     stamp = data.require("timestamp")
     ts_ms = n.iso_ms(stamp)
     results = data.require("results").items()

@@ -13,7 +13,7 @@ from plateledger.audit.log import Actor, AuditLog
 from plateledger.auth.passwords import check_password, hash_password
 from plateledger.core.clock import Clock
 from plateledger.core.errors import Conflict, FieldInvalid, NotFound
-from plateledger.core.text import VISIBLE_64
+from plateledger.core.text import camera_id_problem, check_camera_id
 from plateledger.policy.actions import Action, HasActor, require
 from plateledger.store.cameras import CameraInfo
 from plateledger.store.governance import Governance, bump_policy_generation
@@ -122,8 +122,7 @@ class Registry:
         lon: float | None = None,
         direction: float | None = None,
     ) -> Camera:
-        if not VISIBLE_64.fullmatch(external_id):
-            raise FieldInvalid("external_id", "1-64 printable characters without spaces")
+        check_camera_id(external_id, "external_id")
         _check_position(lat, lon, mobile)
         agency = self.agency(agency_slug)
         require(actor, Action.CAMERA_ADD, agency.id, audit=self._audit)
@@ -153,8 +152,8 @@ class Registry:
         require(actor, Action.CAMERA_ADD, agency.id, audit=self._audit)
         now = self._clock.now_ms()
         for cam in cameras:
-            if not VISIBLE_64.fullmatch(cam.external_id):
-                raise FieldInvalid("external_id", f"{cam.external_id!r}: 1-64 printable characters")
+            if (problem := camera_id_problem(cam.external_id)) is not None:
+                raise FieldInvalid("external_id", f"{cam.external_id!r}: {problem}")
             _check_position(cam.lat, cam.lon, cam.mobile)
 
         def change(session: Session) -> tuple[list[AuditEvent], None]:

@@ -52,11 +52,21 @@ class Rejection(BaseModel):
     reason: str
 
 
+class IngestWarning(BaseModel):
+    code: str = Field(description="older_than_retention: reads the owner's next retention run deletes")
+    count: int = Field(description="How many reads of the request")
+    detail: str
+
+
 class IngestOut(BaseModel):
     stored: int
     duplicates: int
     rejected_count: int
     rejected: list[Rejection]
+    quarantined: int = Field(0, description="Reads of unknown cameras held (with quarantine_unknown=true)")
+    warnings: list[IngestWarning] = Field(
+        default_factory=list, description="What the sender should know about stored reads (see docs/ingest.md)"
+    )
 
 
 class ReadOut(BaseModel):

@@ -22,7 +22,7 @@ from plateledger.audit.events import QuarantineReleased, ReadsQuarantined
 from plateledger.audit.log import Actor, AuditLog
 from plateledger.core.clock import Clock
 from plateledger.core.errors import Conflict, FieldInvalid, NotFound
-from plateledger.core.text import VISIBLE_64
+from plateledger.core.text import camera_id_problem, check_camera_id
 from plateledger.ingest.service import Ingestor
 from plateledger.policy.actions import Action, require
 from plateledger.store.governance import Governance
@@ -31,6 +31,17 @@ from plateledger.store.reads import BatchResult
 
 #: Quarantined reads handed to the store per batch on release.
 RELEASE_BATCH = 5_000
+
+
+def _object(line: bytes) -> dict[str, object] | None:
+    """A canonical line's JSON object, or None for a blank line or one that is not a JSON object."""
+    if not line.strip():
+        return None
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 @dataclass(frozen=True)
@@ -107,8 +118,8 @@ class Quarantine:
             room = max(0, self._max - int(stored or 0))
             counts: Counter[str] = Counter()
             for item in held:
-                if not VISIBLE_64.fullmatch(item.vendor_camera):
-                    refused.append((item.index, "camera: must be 1-64 printable characters without spaces"))
+                if (problem := camera_id_problem(item.vendor_camera)) is not None:
+                    refused.append((item.index, f"camera: {problem}"))
                 elif room <= 0:
                     refused.append(
                         (
@@ -136,6 +147,32 @@ class Quarantine:
 
         self._audit.record(actor, change)
         return refused
+
+    def store_block(self, actor: Actor, owner: Agency, block: bytes, channel: str, source: str) -> BatchResult:
+        """Canonical ingest that holds the reads of unknown cameras (``ingest --quarantine-unknown``, ``POST
+        /api/v1/reads?quarantine_unknown=true``), as the vendor endpoints do: a line naming a camera that is
+        neither registered to ``owner`` nor mapped onto one is held (``ingest.quarantined``); a mapped vendor id
+        is replaced by its camera; the rest is stored by ``Ingestor.store_block``. Indexes are the block's lines,
+        as without quarantine. A held read is validated when it is released."""
+        known = {c.external_id for c in self._registry.cameras(owner.id)}
+        aliases = self.aliases(owner.id)
+        lines = block.split(b"\n")
+        held: list[Held] = []
+        for index, line in enumerate(lines):
+            read = _object(line)
+            camera = read.get("camera") if read is not None else None
+            if not isinstance(camera, str) or camera in known:
+                continue  # stored, or refused by the validator with its rule
+            if camera in aliases:
+                lines[index] = orjson.dumps({**read, "camera": aliases[camera]})  # type: ignore[dict-item]
+            else:
+                held.append(Held(index, camera, line))
+                lines[index] = b""  # a blank line keeps its index and is not a read
+        refused = self.hold(actor, owner, held, channel=channel, source=source) if held else []
+        result = self._ingest.store_block(actor, owner, b"\n".join(lines), channel=channel, source=source)
+        result.rejected = sorted(result.rejected + refused)
+        result.quarantined = len(held) - len(refused)
+        return result
 
     def pending(self, actor: Actor, agency_slug: str) -> list[PendingCamera]:
         """The agency's vendor camera ids with reads waiting, oldest first."""
@@ -170,8 +207,7 @@ class Quarantine:
         """Map ``vendor_camera`` onto the registered ``camera`` and release its quarantined reads."""
         agency = self._registry.agency(agency_slug)
         require(actor, Action.QUARANTINE_MANAGE, agency.id, audit=self._audit)
-        if not VISIBLE_64.fullmatch(vendor_camera):
-            raise FieldInvalid("vendor_camera", "1-64 printable characters without spaces")
+        check_camera_id(vendor_camera, "vendor_camera")
         with self._gov.session() as session:
             target = session.scalars(
                 select(Camera).where(Camera.agency_id == agency.id, Camera.external_id == camera)

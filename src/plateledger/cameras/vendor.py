@@ -35,8 +35,9 @@ from plateledger.auth.tokens import Principal
 from plateledger.cameras.health import Health
 from plateledger.cameras.quarantine import Held, Quarantine
 from plateledger.core.errors import InvalidInput, PlateledgerError, UnsupportedMediaType
-from plateledger.core.text import VISIBLE_64
+from plateledger.core.text import check_camera_id
 from plateledger.images.store import ImageStore
+from plateledger.ingest.expiring import warnings
 from plateledger.ingest.service import Ingestor, require_device
 from plateledger.plates import normalise
 from plateledger.store.models import Agency
@@ -60,6 +61,8 @@ class VendorResult:
     ignored: list[str] = field(default_factory=list)
     heartbeats: int = 0
     images: int = 0
+    #: What the sender should know about stored reads (``ingest/expiring.py``).
+    warnings: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -71,6 +74,7 @@ class VendorResult:
             "heartbeats": self.heartbeats,
             "images": self.images,
             "ignored": self.ignored,
+            "warnings": self.warnings,
         }
 
 
@@ -81,11 +85,7 @@ def _check_media_type(content_type: str) -> None:
 
 
 def _default_camera(camera: str | None) -> str | None:
-    if not camera:
-        return None
-    if not VISIBLE_64.fullmatch(camera.strip()):
-        raise InvalidInput("camera: must be 1-64 printable characters without spaces")
-    return camera.strip()
+    return check_camera_id(camera) if camera else None
 
 
 def _adapt(adapt: Callable[[bytes, str], Adapted], source: str, body: bytes, content_type: str) -> Adapted:
@@ -170,6 +170,7 @@ class VendorIngest:
                 held.append(Held(index, read.camera, line))
         batch = self._ingest.store_lines(actor, owner, lines, channel=channel, source=source)
         result.stored, result.duplicates = batch.stored, batch.duplicates
+        result.warnings = [w.message() for w in warnings(batch)]
         result.rejected.extend((stored_idx[i], reason) for i, reason in batch.rejected)
         if held:
             refused = self._quarantine.hold(actor, owner, held, channel=channel, source=source)

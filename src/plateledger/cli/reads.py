@@ -24,7 +24,7 @@ from plateledger.cli.common import (
     out,
     print_json,
 )
-from plateledger.cli.output import printable
+from plateledger.cli.output import err, printable
 from plateledger.cli.progress import progress
 from plateledger.core.errors import (
     FieldInvalid,
@@ -32,6 +32,7 @@ from plateledger.core.errors import (
 )
 from plateledger.ingest.canonical import parse_mapping
 from plateledger.ingest.count import count_records
+from plateledger.ingest.expiring import warnings
 from plateledger.platform import Platform
 from plateledger.search.area import AreaSearch
 from plateledger.search.engine import SearchResult
@@ -57,12 +58,21 @@ def ingest(
     ] = None,
     ts_format: Annotated[str | None, typer.Option(help="strptime format of the CSV time column")] = None,
     tz: Annotated[str, typer.Option(help="Zone of CSV times that carry none")] = "UTC",
+    quarantine_unknown: Annotated[
+        bool,
+        typer.Option(
+            "--quarantine-unknown",
+            help="Hold reads of cameras the agency has not registered (see `cameras quarantine`) instead of "
+            "rejecting them",
+        ),
+    ] = False,
     data: DataOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Ingest canonical reads from files. Exit 0 when every read was stored or was a duplicate, 1 when some
-    were rejected (each listed with its line or row and reason; --json gives 0-based indexes), 2 on unusable
-    input."""
+    """Ingest canonical reads from files. Exit 0 when every read was stored, was a duplicate or was held in
+    quarantine, 1 when some were rejected (each listed with its line or row and reason; --json gives 0-based
+    indexes), 2 on unusable input. Reads older than the agency's retention are stored with a warning: the next
+    retention run deletes them."""
     if format not in ("jsonl", "csv"):
         raise FieldInvalid("format", "jsonl or csv")
     if format == "jsonl" and (map or ts_format):
@@ -90,6 +100,7 @@ def ingest(
                     ts_format=ts_format,
                     tz=tz,
                     progress=advance,
+                    store=platform.quarantine.store_block if quarantine_unknown else None,
                 )
             total.add(result)
             summary["files"].append(
@@ -98,9 +109,17 @@ def ingest(
                     "stored": result.stored,
                     "duplicates": result.duplicates,
                     "rejected": [{"index": i, "reason": r} for i, r in result.rejected],
+                    "quarantined": result.quarantined,
                 }
             )
-    summary.update(stored=total.stored, duplicates=total.duplicates, rejected=len(total.rejected))
+    notes = [{"code": w.code, "count": w.count, "detail": w.message()} for w in warnings(total)]
+    summary.update(
+        stored=total.stored,
+        duplicates=total.duplicates,
+        rejected=len(total.rejected),
+        quarantined=total.quarantined,
+        warnings=notes,
+    )
     if json:
         print_json(summary)
     else:
@@ -110,7 +129,10 @@ def ingest(
                 out.print(f"{entry['file']}: {where} rejected: {rejection['reason']}")
             if len(entry["rejected"]) > REJECTIONS_SHOWN:
                 out.print(f"{entry['file']}: ... {len(entry['rejected']) - REJECTIONS_SHOWN} more rejected")
-        out.print(f"stored {total.stored}, duplicates {total.duplicates}, rejected {len(total.rejected)}")
+        held = f", quarantined {total.quarantined}" if quarantine_unknown else ""
+        out.print(f"stored {total.stored}, duplicates {total.duplicates}, rejected {len(total.rejected)}{held}")
+        for note in notes:
+            err.print(f"warning: {note['detail']}")
     if total.rejected:
         raise typer.Exit(1)
 

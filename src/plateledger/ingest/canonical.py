@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import orjson
 
 from plateledger.core.errors import FieldInvalid, InvalidInput
+from plateledger.core.text import UTF8_BOM
 
 CANONICAL_FIELDS = ("read_id", "plate", "region", "ts", "camera", "lat", "lon", "confidence")
 VEHICLE_FIELDS = ("make", "model", "color", "type", "direction")
@@ -62,12 +63,15 @@ def parse_mapping(text: str | None) -> dict[str, str]:
 def jsonl_blocks(handle: IO[bytes], target_bytes: int) -> Iterator[tuple[bytes, int]]:
     """Yield (block, number of lines) of about ``target_bytes`` each, cut at line ends, lines untouched.
 
-    The reads store splits and validates the lines itself, so a file goes through Python as a few large blocks,
-    not millions of small objects. A single line longer than the block size is refused (no read is that long).
+    A leading UTF-8 byte-order mark is skipped. The reads store splits and validates the lines itself, so a file
+    goes through Python as a few large blocks, not millions of small objects. A single line longer than the block
+    size is refused (no read is that long).
     """
+    first = handle.read(len(UTF8_BOM)).removeprefix(UTF8_BOM)  # a byte-order mark before the first line
     rest = b""
     while True:
-        data = handle.read(target_bytes)
+        data = first + handle.read(target_bytes)
+        first = b""
         if not data:
             break
         data = rest + data
@@ -139,7 +143,8 @@ class CsvConverter:
             return NOT_UTF8
 
     def lines(self, handle: IO[bytes], chunk: int) -> Iterator[list[bytes]]:
-        text = io.TextIOWrapper(handle, encoding="utf-8", errors="surrogateescape", newline="")
+        # utf-8-sig: a leading byte-order mark is skipped, not read as part of the first column's name.
+        text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="surrogateescape", newline="")
         try:
             yield from self._records(text, chunk)
         finally:

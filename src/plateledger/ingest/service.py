@@ -31,12 +31,18 @@ from plateledger.core.errors import (
     StorageFull,
 )
 from plateledger.core.settings import Settings
+from plateledger.core.text import UTF8_BOM
 from plateledger.ingest.canonical import CsvConverter, jsonl_blocks, open_input
+from plateledger.ingest.expiring import count_older
 from plateledger.policy.actions import Action, allowed
+from plateledger.policy.rules import DAY_MS
 from plateledger.store.models import Agency
 from plateledger.store.reads import BatchResult, ReadsStore
 
 Progress = Callable[[int], None]
+#: Stores one block of canonical lines for an owner, as ``Ingestor.store_block`` does (``Quarantine.store_block``
+#: holds the reads of unknown cameras first): (actor, owner, block, channel, source) -> result.
+BlockStore = Callable[[Actor, Agency, bytes, str, str], BatchResult]
 
 
 def require_device(principal: Principal) -> None:
@@ -57,7 +63,10 @@ class Ingestor:
         clock: Clock,
         settings: Settings,
         matcher: Matcher | None = None,
+        retention_days: Callable[[int], int] | None = None,
     ) -> None:
+        #: The owner's retention in days (``Retention.limit_days``): reads older are counted as a warning.
+        self._retention_days = retention_days
         self._reads = reads
         self._matcher = matcher
         self._registry = registry
@@ -137,18 +146,27 @@ class Ingestor:
         # Hot-list alerts of the reads just stored, inline: after the batch is committed and audited, in order.
         if result.matches and self._matcher is not None:
             self._matcher.process(result.matches)
+        if self._retention_days is not None and result.stored:
+            result.retention_days = self._retention_days(owner.id)
+            result.past_retention = count_older(block, now_ms - result.retention_days * DAY_MS)
         return result
 
-    def ingest_json_body(self, principal: Principal, body: bytes, *, declared: int | None = None) -> BatchResult:
+    def _store_block(self, actor: Actor, owner: Agency, block: bytes, channel: str, source: str) -> BatchResult:
+        return self.store_block(actor, owner, block, channel=channel, source=source)
+
+    def ingest_json_body(
+        self, principal: Principal, body: bytes, *, declared: int | None = None, store: BlockStore | None = None
+    ) -> BatchResult:
         """POST /api/v1/reads: a JSON array of canonical reads from a device of the owner agency (the owner comes
         from the credential); ``declared``: the length the request declared, where it did. A refused body (not a
-        device, too large, malformed) is audited and refused whole."""
+        device, too large, malformed) is audited and refused whole. ``store``: how the block is stored (default
+        ``store_block``; ``Quarantine.store_block`` holds reads of unknown cameras)."""
         with self.refusals(principal.actor):
             require_device(principal)
             self.check_size(body, declared)
             block = self._split_body(body)
         owner = self._registry.agency_by_id(principal.agency_id)
-        return self.store_block(principal.actor, owner, block, channel="http", source="api")
+        return (store or self._store_block)(principal.actor, owner, block, "http", "api")
 
     @contextmanager
     def refusals(self, actor: Actor, prefix: str = "") -> Iterator[None]:
@@ -171,7 +189,7 @@ class Ingestor:
     def _split_body(self, body: bytes) -> bytes:
         self.check_size(body)
         try:
-            data: Any = orjson.loads(body)
+            data: Any = orjson.loads(body.removeprefix(UTF8_BOM))
         except orjson.JSONDecodeError as exc:
             raise InvalidInput(f"body is not valid JSON: {exc.msg} at position {exc.pos}") from None
         if not isinstance(data, list):
@@ -197,6 +215,7 @@ class Ingestor:
         ts_format: str | None = None,
         tz: str = "UTC",
         progress: Progress | None = None,
+        store: BlockStore | None = None,
     ) -> BatchResult:
         """Ingest one JSONL or CSV file (gzip accepted) in chunks. Rejections are indexed from 0 by JSONL line
         (blank lines keep their number but are not reads) or by CSV data row. A file that cannot be opened or
@@ -212,7 +231,7 @@ class Ingestor:
             offset = 0
             try:
                 for block, lines in blocks:
-                    result = self.store_block(actor, owner, block, channel="file", source=fmt)
+                    result = (store or self._store_block)(actor, owner, block, "file", fmt)
                     result.rejected = [(offset + i, reason) for i, reason in result.rejected]
                     total.add(result)
                     offset += lines

@@ -124,6 +124,14 @@ class Retention:
             held = [(h.owner_id, h.read_id) for h in session.scalars(select(ReadHold))]
         return owners, held
 
+    def limit_days(self, agency_id: int) -> int:
+        """The retention of ``agency_id``'s policy in force, in days: older reads are deleted by the next run
+        unless an alert or a case holds them."""
+        with self._gov.session() as session:
+            found = policies_in_force(session).get(agency_id)
+        policy = Policy.model_validate_json(found[1]) if found is not None else DEFAULT
+        return policy.retention_days
+
     def run(self, actor: Actor, *, settle_s: float = 60.0) -> RetentionReport:
         """One retention run for every owner, audited as ``actor`` (an operator, or ``SYSTEM`` when scheduled).
 

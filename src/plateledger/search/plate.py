@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from plateledger.audit.events import PlateSearched
 from plateledger.auth.tokens import Principal
 from plateledger.core.errors import FieldInvalid, PlateledgerError
-from plateledger.core.text import REGION, VISIBLE_64
+from plateledger.core.text import REGION, check_camera_id
 from plateledger.plates import is_pattern, normalise_pattern, pattern_to_like, validate_plate
 from plateledger.search.engine import (
     MAX_NOTE,
@@ -87,8 +87,8 @@ class PlateSearches:
         region = ask.region.upper() if ask.region else None
         if region is not None and not REGION.fullmatch(region):
             raise FieldInvalid("region", "ISO 3166-2 like US-CA")
-        if ask.camera is not None and not VISIBLE_64.fullmatch(ask.camera):
-            raise FieldInvalid("camera", "1-64 printable characters")
+        if ask.camera is not None:
+            check_camera_id(ask.camera)
         pattern = is_pattern(ask.plate)
         query = PlateQuery(
             plate=None if pattern else validate_plate(ask.plate),

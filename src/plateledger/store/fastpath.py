@@ -156,6 +156,8 @@ def typed_row(
     camera = read.get("camera")
     if not isinstance(plate_s, str) or len(plate_s) > 64 or not isinstance(camera, str) or len(camera) > 64:
         return None
+    if not plate_s.isascii() or not plate_s.isprintable():
+        return None  # plates with other characters, or refused ones, are normalised (or refused) by the SQL path
     plate = _NOT_ALNUM.sub("", plate_s).upper()
     ts_ms = _ts_ms(read.get("ts"))
     position = cameras.get(camera)

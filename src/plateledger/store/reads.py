@@ -66,6 +66,11 @@ class BatchResult:
     #: Where the batch's keys were journalled before its insert (``<intent file>/<batch>``, see
     #: ``store/journal.py``); '' when the batch had nothing to insert.
     intent: str = ""
+    #: Reads sent older than the owner's retention (``ingest/expiring.py``), and that retention in days.
+    past_retention: int = 0
+    retention_days: int | None = None
+    #: Reads of cameras the owner has not registered, held in quarantine (``--quarantine-unknown``).
+    quarantined: int = 0
 
     @property
     def total(self) -> int:
@@ -76,6 +81,9 @@ class BatchResult:
         self.duplicates += other.duplicates
         self.rejected.extend(other.rejected)
         self.matches.extend(other.matches)
+        self.past_retention += other.past_retention
+        self.retention_days = other.retention_days if other.retention_days is not None else self.retention_days
+        self.quarantined += other.quarantined
 
 
 @dataclass

@@ -7,7 +7,7 @@ first rule it breaks, as ``field: rule``.
 
 from __future__ import annotations
 
-from plateledger.plates import CONFUSABLE_FROM, CONFUSABLE_TO, MAX_PLATE
+from plateledger.plates import CONFUSABLE_FROM, CONFUSABLE_TO, FOREIGN_RULE, MAP_FROM, MAP_TO, MAX_PLATE, PLATE_ALPHABET
 
 MAX_STRING = 64
 #: Earliest accepted read time. Older stamps are clock faults, and ClickHouse's DateTime64 range starts at 1900.
@@ -140,7 +140,47 @@ HELD = f"(owner, {EFFECTIVE_READ_ID}) IN {{held:Array(Tuple(UInt32, String))}}"
 EXPIRED = f"(ts < {_owner_cutoff('hit_cutoffs')} OR (ts < {_owner_cutoff('cutoffs')} AND NOT {HELD}))"
 #: A read past the normal cutoff that a hold keeps until the hit cutoff.
 KEPT_BY_HOLD = f"(ts >= {_owner_cutoff('hit_cutoffs')} AND ts < {_owner_cutoff('cutoffs')} AND {HELD})"
-FOLD = f"translate({{}}, '{CONFUSABLE_FROM}', '{CONFUSABLE_TO}')"
+_ASCII_PAIRS = [(a, b) for a, b in zip(CONFUSABLE_FROM, CONFUSABLE_TO, strict=True) if a.isascii()]
+#: The confusable fold of ``plates.confusable_key``: ``translate`` (bytes) for ASCII plates, ``translateUTF8`` for
+#: plates with Ä Ö Ü.
+FOLD = (
+    "if(length({0}) = lengthUTF8({0}), "
+    f"translate({{0}}, '{''.join(a for a, _ in _ASCII_PAIRS)}', '{''.join(b for _, b in _ASCII_PAIRS)}'), "
+    f"translateUTF8({{0}}, '{CONFUSABLE_FROM}', '{CONFUSABLE_TO}'))"
+)
+#: ASCII characters that are separators (``plates.SEPARATOR_CATEGORIES``: every printable one but A-Z a-z 0-9).
+_ASCII_SEPARATORS = "[\\\\x20-\\\\x2f\\\\x3a-\\\\x40\\\\x5b-\\\\x60\\\\x7b-\\\\x7e]"
+#: ``plates.normalise`` of the JSON string ``plate_s``: an ASCII plate upper-cased without separators; any other
+#: NFC-composed, mapped by ``plates.CHAR_MAP`` and without separators (RE2's \p{Z} \p{P} \p{S}). Not UTF-8: ''
+#: (the line is refused as such first).
+PLATE_NORMALISED = (
+    f"multiIf(length(plate_s) = lengthUTF8(plate_s), upper(replaceRegexpAll(plate_s, '{_ASCII_SEPARATORS}', '')), "
+    f"isValidUTF8(plate_s), replaceRegexpAll(translateUTF8(normalizeUTF8NFC(plate_s), '{MAP_FROM}', '{MAP_TO}'), "
+    "'[\\\\p{Z}\\\\p{P}\\\\p{S}]', ''), '')"
+)
+
+
+def _code_point(char: str) -> str:
+    """The code point of the one-character UTF-8 string ``char``, as ``plates.describe`` writes it (U+XXXX)."""
+    byte = [f"toUInt32(reinterpretAsUInt8(substring({char}, {i}, 1)))" for i in (1, 2, 3, 4)]
+    value = (
+        f"multiIf(length({char}) = 1, {byte[0]}, "
+        f"length({char}) = 2, bitOr(bitShiftLeft(bitAnd({byte[0]}, 31), 6), bitAnd({byte[1]}, 63)), "
+        f"length({char}) = 3, bitOr(bitOr(bitShiftLeft(bitAnd({byte[0]}, 15), 12), "
+        f"bitShiftLeft(bitAnd({byte[1]}, 63), 6)), bitAnd({byte[2]}, 63)), "
+        f"bitOr(bitOr(bitShiftLeft(bitAnd({byte[0]}, 7), 18), bitShiftLeft(bitAnd({byte[1]}, 63), 12)), "
+        f"bitOr(bitShiftLeft(bitAnd({byte[2]}, 63), 6), bitAnd({byte[3]}, 63))))"
+    )
+    return f"concat('U+', leftPad(trim(LEADING '0' FROM hex({value})), 4, '0'))"
+
+
+#: ``plates.describe`` of the first character of ``plate_n`` outside ``plates.PLATE_ALPHABET`` ('' when none).
+FOREIGN_CHAR = f"extract(plate_n, '([^{PLATE_ALPHABET}])')"
+FOREIGN_DESCRIPTION = (
+    "if(match(foreign_c, '\\\\p{C}'), "
+    f"{_code_point('foreign_c')}, concat('\"', foreign_c, '\" (', {_code_point('foreign_c')}, ')'))"
+)
+
 #: Confidence on 0-1 from ``conf_v`` (Float64, NULL when not sent): sources on 0-100 are scaled down.
 CONFIDENCE = "toFloat32(multiIf(conf_v IS NULL, nan, conf_v > 1, conf_v / 100, conf_v))"
 
@@ -217,7 +257,8 @@ def parse_select(source_table: str) -> str:
     sts_raw, sconf_raw = _raw("source_ts"), _raw("source_confidence")
     columns = {
         "plate_s": f"if({_is_str(plate_raw)}, {_str(plate_raw)}, '')",
-        "plate_n": "upper(replaceRegexpAll(plate_s, '[^A-Za-z0-9]', ''))",
+        "plate_n": PLATE_NORMALISED,
+        "foreign_c": FOREIGN_CHAR,
         "ts_s": f"if({_is_str(ts_raw)}, {_str(ts_raw)}, '')",
         "ts_ms": (
             f"if({_is_num(ts_raw)}, toInt64OrNull({ts_raw}), "
@@ -260,8 +301,9 @@ def parse_select(source_table: str) -> str:
         (_absent(plate_raw), "plate: required"),
         (f"NOT {_is_str(plate_raw)}", "plate: must be a string"),
         ("lengthUTF8(plate_s) > 64", "plate: longer than 64 characters"),
+        ("foreign_c != ''", "plate: " + FOREIGN_RULE.format(char="{char}")),
         (
-            f"NOT (length(plate_n) BETWEEN 1 AND {MAX_PLATE})",
+            f"NOT (lengthUTF8(plate_n) BETWEEN 1 AND {MAX_PLATE})",
             f"plate: must have 1-{MAX_PLATE} letters or digits after normalisation",
         ),
         (_absent(ts_raw), "ts: required"),
@@ -323,7 +365,11 @@ def parse_select(source_table: str) -> str:
         [f"bitShiftLeft(toUInt64(ifNull({cond}, 0) != 0), {bit})" for bit, (cond, _) in enumerate(rules)]
     )
     messages = "[" + ", ".join(f"'{msg}'" for _, msg in rules) + "]"
-    reason = f"if(rule_mask = 0, '', arrayElement({messages}, bitCount(bitXor(rule_mask, rule_mask - 1))))"
+    first = f"arrayElement({messages}, bitCount(bitXor(rule_mask, rule_mask - 1)))"
+    # The plate rule names its character: {char} is filled in only for the rows that break it.
+    reason = (
+        f"if(rule_mask = 0, '', if(foreign_c = '', {first}, replaceOne({first}, '{{char}}', {FOREIGN_DESCRIPTION})))"
+    )
     defs = ",\n        ".join(f"{expr} AS {name}" for name, expr in columns.items())
     return f"""
     SELECT

@@ -12,10 +12,11 @@ from plateledger.api.deps import PlatformDep, PrincipalDep
 from plateledger.api.schemas import Rejection, Strict
 from plateledger.cameras.quarantine import Release
 from plateledger.core.clock import iso_ms
+from plateledger.core.text import MAX_CAMERA_ID
 
 router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"])
 
-VendorCamera = Annotated[str, Path(min_length=1, max_length=64, description="The vendor's camera id")]
+VendorCamera = Annotated[str, Path(min_length=1, max_length=MAX_CAMERA_ID, description="The vendor's camera id")]
 
 
 class CameraHealthOut(BaseModel):
@@ -39,7 +40,7 @@ class PendingOut(BaseModel):
 
 
 class MapIn(Strict):
-    camera: str = Field(min_length=1, max_length=64, description="The registered camera the vendor id is")
+    camera: str = Field(min_length=1, max_length=MAX_CAMERA_ID, description="The registered camera the vendor id is")
 
 
 class ApproveIn(Strict):

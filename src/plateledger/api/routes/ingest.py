@@ -23,6 +23,7 @@ from plateledger.api.routes.reads import declared_length, read_body
 from plateledger.api.schemas import Rejection
 from plateledger.api.vocabulary import SourceName
 from plateledger.auth.tokens import Principal
+from plateledger.core.text import MAX_CAMERA_ID
 from plateledger.platform import Platform
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
@@ -36,7 +37,7 @@ CameraParam = Annotated[
     Query(
         description="Camera id for reads whose payload names no camera (e.g. Survision without its serial-number "
         "header)",
-        max_length=64,
+        max_length=MAX_CAMERA_ID,
     ),
 ]
 
@@ -50,6 +51,9 @@ class VendorIngestOut(BaseModel):
     heartbeats: int = Field(description="Camera status messages recorded")
     images: int = Field(description="Images stored with accepted reads")
     ignored: list[str] = Field(description="Parts of the payload not stored, and why (test pings, frames, ...)")
+    warnings: list[str] = Field(
+        default_factory=list, description="What the sender should know about stored reads (older than retention)"
+    )
 
 
 def _default_camera(request: Request, camera: str | None) -> str | None:
@@ -80,6 +84,7 @@ async def _ingest(
         heartbeats=result.heartbeats,
         images=result.images,
         ignored=result.ignored,
+        warnings=result.warnings,
     )
 
 

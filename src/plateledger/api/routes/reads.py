@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from plateledger.api.deps import PlatformDep, PrincipalDep
-from plateledger.api.schemas import IngestOut, Rejection
+from plateledger.api.schemas import IngestOut, IngestWarning, Rejection
+from plateledger.ingest.expiring import warnings
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
 
@@ -74,17 +75,28 @@ async def read_body(request: Request, limit: int) -> bytes:
     responses={400: {}, 401: {}, 403: {}, 413: {}},
     openapi_extra=READS_BODY,
 )
-async def post_reads(request: Request, platform: PlatformDep, principal: PrincipalDep) -> IngestOut:
+async def post_reads(
+    request: Request,
+    platform: PlatformDep,
+    principal: PrincipalDep,
+    quarantine_unknown: Annotated[
+        bool,
+        Query(description="Hold reads of cameras the agency has not registered, as the vendor endpoints do"),
+    ] = False,
+) -> IngestOut:
     """Stores the valid reads; each rejected read comes back with its index and reason. Stored reads are
     on disk and the batch is in the audit log before the response is sent."""
     body = await read_body(request, platform.settings.max_body_bytes)
     # Synchronous store work runs in the threadpool so the event loop stays free.
+    store = platform.quarantine.store_block if quarantine_unknown else None
     result = await run_in_threadpool(
-        partial(platform.ingest.ingest_json_body, principal, body, declared=declared_length(request))
+        partial(platform.ingest.ingest_json_body, principal, body, declared=declared_length(request), store=store)
     )
     return IngestOut(
         stored=result.stored,
         duplicates=result.duplicates,
         rejected_count=len(result.rejected),
         rejected=[Rejection(index=i, reason=r) for i, r in result.rejected],
+        quarantined=result.quarantined,
+        warnings=[IngestWarning(code=w.code, count=w.count, detail=w.message()) for w in warnings(result)],
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from plateledger.core.errors import all_error_classes
+from plateledger.core.errors import PlateledgerError, all_error_classes
 from plateledger.core.settings import CLI_ENV, ENV_PREFIX, Settings, load_settings
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -40,10 +40,12 @@ def cli_reference() -> str:
         "",
         "Generated from the code by `python -m plateledger.docsgen`; do not edit by hand.",
         "",
-        "Errors print one line on stderr (`error: ...`) and exit non-zero: 2 invalid input, 3 authentication or",
-        "permission, 4 not found, 5 conflict (including a data directory held by a running server),",
-        "6 configuration, 7 audit log unavailable, 8 query budget spent (try again later); 1 for commands whose own",
-        "help says so.",
+        "Errors print one line on stderr (`error: ...`) and exit non-zero, with the code of the kind of failure",
+        "(1 for commands whose own help says so):",
+        "",
+        "| exit | error | HTTP | what |",
+        "|---|---|---|---|",
+        *_exit_codes(),
         "",
     ]
     lines += ["## `plateledger`", "", "Options before the command (`plateledger --config FILE serve`).", ""]
@@ -72,6 +74,21 @@ def cli_reference() -> str:
             lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
             lines.append("")
     return "\n".join(lines)
+
+
+def _exit_codes() -> list[str]:
+    """One row per exit code of the error hierarchy (core/errors.py), the family's first class named."""
+    rows: dict[int, list[type[PlateledgerError]]] = {}
+    for cls in all_error_classes():
+        if cls is not PlateledgerError:
+            rows.setdefault(cls.exit_code, []).append(cls)
+    lines = []
+    for code, classes in sorted(rows.items()):
+        names = ", ".join(f"`{c.__name__}`" for c in classes)
+        statuses = ", ".join(sorted({str(c.status) for c in classes}))
+        what = "; ".join(sorted({c.title.lower() for c in classes}))
+        lines.append(f"| {code} | {names} | {statuses} | {what} |")
+    return lines
 
 
 def api_reference() -> str:

@@ -38,7 +38,7 @@ from plateledger.audit.events import AccessLogViewed
 from plateledger.audit.log import AuditLog
 from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, SystemClock, iso_ms
-from plateledger.core.errors import FieldInvalid, NotFound, PermissionDenied
+from plateledger.core.errors import FieldInvalid, NotFound
 from plateledger.policy.actions import Action, require
 from plateledger.store.governance import Governance
 from plateledger.store.models import Agency, AuditEntry, Camera, HotList, HotListEntry
@@ -211,13 +211,14 @@ class AccessLog:
             if outcome is not None and outcome not in OUTCOMES:
                 raise FieldInvalid("outcome", " or ".join(OUTCOMES))
             owner, _ = self._owner(slug)
-            require(principal, Action.ACCESS_LOG_READ, owner.id, audit=self._audit)
-        except (FieldInvalid, NotFound, PermissionDenied) as refusal:
+        except (FieldInvalid, NotFound) as refusal:
             self._audit.append(
                 principal.actor,
                 AccessLogViewed(outcome="refused", agency=slug[:64], filters=filters, reason=refusal.detail[:300]),
             )
             raise
+        # A refusal by the table is audited there (``action.refused``), once: no second entry for the same refusal.
+        require(principal, Action.ACCESS_LOG_READ, owner.id, audit=self._audit)
         page = self.page(slug, after_seq=after_seq, limit=limit, since_ms=since_ms, until_ms=until_ms, outcome=outcome)
         self._audit.append(principal.actor, AccessLogViewed(agency=slug, filters=filters, entries=len(page.entries)))
         return page

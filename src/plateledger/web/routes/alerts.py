@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from plateledger.alerts.delivery import Broker
 from plateledger.alerts.service import VERIFY_FIRST
 from plateledger.appstate import PlatformDep
-from plateledger.core.errors import FieldInvalid, PlateledgerError
+from plateledger.core.errors import AuditUnavailable, FieldInvalid, PlateledgerError
 from plateledger.web.render import page, see_other
 from plateledger.web.security import SessionDep, checked_form, field
 
@@ -59,10 +59,13 @@ async def alerts_stream(
 @router.get("/ui/alerts/{alert_id}/crop")
 async def crop(alert_id: AlertId, platform: PlatformDep, signed: SessionDep) -> Response:
     """The plate crop of the alert's read, through the policy gate under the alert's purpose and case (audited);
-    204 when the read has none or the gate refuses it. 404 for an alert the user may not see."""
+    204 when the read has none or the gate refuses it. 404 for an alert the user may not see; 503 (the error page)
+    when the view or its refusal cannot be audited: an audit outage is never an empty answer."""
     ask = platform.alerts.image_ask(signed.principal, alert_id)
     try:
         viewed = await run_in_threadpool(platform.image_views.view, signed.principal, ask)
+    except AuditUnavailable:
+        raise
     except PlateledgerError:
         return Response(status_code=204)
     return Response(

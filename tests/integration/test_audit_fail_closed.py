@@ -167,3 +167,25 @@ def test_a_refusal_that_cannot_be_audited_fails_closed(
         with audit_writer_down(platform):
             response = client.post("/api/v1/tokens", json={"username": "ann"}, headers=headers)
         assert response.status_code == 503, response.text
+
+
+def _pending_totp(platform: Platform, username: str) -> str | None:
+    with platform.governance.session() as session:
+        return session.scalars(select(User.totp_pending).where(User.username == username)).one()
+
+
+def test_starting_one_time_codes_stores_no_secret_unaudited(
+    platform: Platform, city: AgencyKit, audit_writer_down: Down
+) -> None:
+    """The pending TOTP secret is stored in the transaction of its ``auth.totp_started`` entry, or not at all."""
+    _, signed = platform.sessions.sign_in("ann", PASSWORD)
+    entries = _entries(platform)
+    with audit_writer_down(platform), pytest.raises(AuditUnavailable):
+        platform.sessions.start_totp(signed.principal)
+    assert _pending_totp(platform, "ann") is None
+    assert _entries(platform) == entries
+    secret = platform.sessions.start_totp(signed.principal)
+    assert _pending_totp(platform, "ann") == secret
+    (entry,) = platform.audit.entries(after_seq=entries)
+    assert (entry.action, entry.actor_username) == ("auth.totp_started", "ann")
+    assert secret not in entry.params + entry.counts  # never the secret

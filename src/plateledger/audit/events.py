@@ -303,6 +303,14 @@ class SignedOut(AuditEvent):
 
 
 @dataclass(frozen=True)
+class TotpStarted(AuditEvent):
+    """A user started setting up one-time codes (TOTP): a new pending secret was stored, not in force until a
+    code of it confirms it (``auth.totp_changed``). Never the secret."""
+
+    action: ClassVar[str] = "auth.totp_started"
+
+
+@dataclass(frozen=True)
 class TotpChanged(AuditEvent):
     """A user turned the one-time-code second factor (TOTP) on or off (after entering a valid code)."""
 

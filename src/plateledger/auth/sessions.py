@@ -15,7 +15,7 @@ import pyotp
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from plateledger.audit.events import AuthRefused, SignedOut, TotpChanged
+from plateledger.audit.events import AuthRefused, SignedOut, TotpChanged, TotpStarted
 from plateledger.audit.log import Actor, AuditLog
 from plateledger.auth.signin import Credentials, totp_ok
 from plateledger.auth.tokens import Principal, principal_of, token_hash
@@ -112,14 +112,17 @@ class Sessions:
 
     # -- one-time codes (TOTP) -------------------------------------------------------------------------------
     def start_totp(self, principal: Principal) -> str:
-        """A new pending secret for the user's authenticator app (not in force until a code confirms it)."""
-        secret = pyotp.random_base32()
-        with self._gov.session() as session:
+        """A new pending secret for the user's authenticator app (not in force until a code confirms it), stored in
+        the transaction of its ``auth.totp_started`` entry."""
+
+        def change(session: Session) -> tuple[TotpStarted, str]:
             user = session.get_one(User, principal.user_id)
             if user.totp_secret:
                 raise Conflict("one-time codes are already on; turn them off first")
-            user.totp_pending = secret
-        return secret
+            user.totp_pending = pyotp.random_base32()
+            return TotpStarted(), user.totp_pending
+
+        return self._audit.record(principal.actor, change)[1]
 
     @staticmethod
     def provisioning_uri(principal: Principal, secret: str) -> str:

@@ -18,7 +18,7 @@ from plateledger.app import create_app
 from plateledger.auth.passwords import hash_password
 from plateledger.core.errors import AuditUnavailable, AuthenticationFailed
 from plateledger.platform import Platform
-from plateledger.store.models import ApiToken, SigninFailures, User
+from plateledger.store.models import ApiToken, SigninFailures, User, WebSession
 from tests.support import AgencyKit, seed_agency
 
 PASSWORD = "correct horse battery"
@@ -49,17 +49,24 @@ def database_locked(platform: Platform) -> Iterator[None]:
 
 
 @contextmanager
-def audit_table_refusing(platform: Platform) -> Iterator[None]:
-    """The audit table alone refuses inserts (a trigger): the change's own writes would succeed, so a change
-    committed before its entry would stay, unaudited."""
+def inserts_refused(platform: Platform, table: str, when: str = "1") -> Iterator[None]:
+    """``table`` alone refuses inserts (of rows where the SQL condition ``when`` holds, on ``NEW``): a trigger."""
     database = str(platform.governance.engine.url.database)
     with sqlite3.connect(database) as db:
-        db.execute("CREATE TRIGGER audit_writer_down BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'down'); END")
+        db.execute(
+            f"CREATE TRIGGER writer_down BEFORE INSERT ON {table} WHEN {when} BEGIN SELECT RAISE(ABORT, 'down'); END"
+        )
     try:
         yield
     finally:
         with sqlite3.connect(database) as db:
-            db.execute("DROP TRIGGER audit_writer_down")
+            db.execute("DROP TRIGGER writer_down")
+
+
+def audit_table_refusing(platform: Platform) -> AbstractContextManager[None]:
+    """The audit table alone refuses inserts: the change's own writes would succeed, so a change committed before
+    its entry would stay, unaudited."""
+    return inserts_refused(platform, "audit_log")
 
 
 Down = Callable[[Platform], AbstractContextManager[None]]
@@ -189,3 +196,35 @@ def test_starting_one_time_codes_stores_no_secret_unaudited(
     (entry,) = platform.audit.entries(after_seq=entries)
     assert (entry.action, entry.actor_username) == ("auth.totp_started", "ann")
     assert secret not in entry.params + entry.counts  # never the secret
+
+
+def _web_sessions(platform: Platform) -> int:
+    return _count(platform, select(func.count()).select_from(WebSession))
+
+
+def test_a_sign_in_is_on_the_log_only_with_its_session(platform: Platform, city: AgencyKit) -> None:
+    """The ``auth.login`` entry and the web session commit together: a session that cannot be stored leaves no
+    entry claiming a sign-in (nor clears the failure count), and a working sign-in leaves both."""
+    with pytest.raises(AuthenticationFailed):
+        platform.sessions.sign_in("ann", "wrong password")
+    entries = _entries(platform)
+    with inserts_refused(platform, "web_sessions"), pytest.raises(AuditUnavailable):
+        platform.sessions.sign_in("ann", PASSWORD)
+    assert _entries(platform) == entries
+    assert _web_sessions(platform) == 0
+    failures = select(func.sum(SigninFailures.failures)).where(SigninFailures.username == "ann")
+    assert _count(platform, failures) == 1
+    secret, signed = platform.sessions.sign_in("ann", PASSWORD)
+    (entry,) = platform.audit.entries(after_seq=entries)
+    assert (entry.action, entry.actor_username) == ("auth.login", "ann")
+    assert platform.sessions.resolve(secret).session_id == signed.session_id
+    assert _web_sessions(platform) == 1
+
+
+def test_a_sign_in_whose_entry_cannot_be_written_opens_no_session(
+    platform: Platform, city: AgencyKit, audit_writer_down: Down
+) -> None:
+    with audit_writer_down(platform), pytest.raises(AuditUnavailable):
+        platform.sessions.sign_in("ann", PASSWORD)
+    assert _web_sessions(platform) == 0
+

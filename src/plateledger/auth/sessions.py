@@ -52,11 +52,11 @@ class Sessions:
         self, username: str, password: str, code: str | None = None, *, client: str | None = None
     ) -> tuple[str, SignedIn]:
         """Check the credentials from ``client`` (audited, with lockout) and open a session; returns the cookie
-        secret."""
-        user, agency = self._credentials.check(username, password, code, client=client)
+        secret. The session row is inserted in the transaction of the ``auth.login`` entry: both or neither."""
         secret = secrets.token_urlsafe(32)
-        now = self._clock.now_ms()
-        with self._gov.session() as session:
+
+        def open_session(session: Session, user: User, _agency: Agency) -> tuple[int, str]:
+            now = self._clock.now_ms()
             row = WebSession(
                 user_id=user.id,
                 secret_hash=token_hash(secret),
@@ -67,8 +67,12 @@ class Sessions:
             )
             session.add(row)
             session.flush()
-            signed = SignedIn(principal_of(user, agency, None, client), row.id, row.csrf, bool(user.totp_secret))
-        return secret, signed
+            return row.id, row.csrf
+
+        user, agency, (row_id, csrf) = self._credentials.check_then(
+            username, password, code, client=client, then=open_session
+        )
+        return secret, SignedIn(principal_of(user, agency, None, client), row_id, csrf, bool(user.totp_secret))
 
     def resolve(self, secret: str | None, *, client: str | None = None) -> SignedIn:
         """The session of a cookie secret, acting for ``client`` (the request's address); AuthenticationFailed when

@@ -16,6 +16,9 @@ with the password; a wrong or missing code counts as a failure.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import pyotp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,6 +39,11 @@ ANY_USER = ""
 MAX_LOCKOUT_MS = 86_400_000
 #: Client recorded when the entry point knows none (an HTTP server always gives one).
 UNKNOWN_CLIENT = "unknown"
+T = TypeVar("T")
+
+
+def _nothing(_session: Session, _user: User, _agency: Agency) -> None:
+    return None
 
 
 def totp_ok(secret: str, code: str | None, now_ms: int) -> bool:
@@ -70,6 +78,21 @@ class Credentials:
     ) -> tuple[User, Agency]:
         """The user and agency for a correct username, password (and code, where TOTP is on) from ``client``;
         otherwise the failure is counted and audited and AuthenticationFailed raised."""
+        user, agency, _ = self.check_then(username, password, code, client=client, then=_nothing)
+        return user, agency
+
+    def check_then(
+        self,
+        username: str,
+        password: str,
+        code: str | None = None,
+        *,
+        client: str | None = None,
+        then: Callable[[Session, User, Agency], T],
+    ) -> tuple[User, Agency, T]:
+        """:meth:`check`, and on success ``then`` (what the sign-in opens: a web session) runs in the transaction of
+        the ``auth.login`` entry: the entry, the cleared failures and ``then``'s writes commit together or not at
+        all, so the log never records a sign-in whose session was not made. Returns ``then``'s value too."""
         username = username[:64]
         where = client or UNKNOWN_CLIENT
         now = self._clock.now_ms()
@@ -95,14 +118,14 @@ class Credentials:
         actor = Actor(username=username, agency_id=agency.id if agency else None, client=client)
         if not reason and user is not None and agency is not None:
 
-            def succeeded(session: Session) -> tuple[AuditEvent, None]:
+            def succeeded(session: Session) -> tuple[AuditEvent, T]:
                 pair = session.get(SigninFailures, (where, username))
                 if pair is not None:
                     session.delete(pair)
-                return LoginSucceeded(username=username), None
+                return LoginSucceeded(username=username), then(session, user, agency)
 
-            self._audit.record(Actor(username, agency.id, user.id, user.role, client), succeeded)
-            return user, agency
+            opened = self._audit.record(Actor(username, agency.id, user.id, user.role, client), succeeded)[1]
+            return user, agency, opened
         if locked is not None:
             self._audit.append(actor, LoginFailed(username=username, reason=reason))
         else:

@@ -10,16 +10,19 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, func, select, update
 
+from plateledger.adapters.base import Adapted, SourceRead
 from plateledger.app import create_app
 from plateledger.auth.passwords import hash_password
+from plateledger.cameras.quarantine import Release
 from plateledger.core.errors import AuditUnavailable, AuthenticationFailed
 from plateledger.platform import Platform
 from plateledger.store.models import ApiToken, SigninFailures, User, WebSession
-from tests.support import AgencyKit, seed_agency
+from tests.support import HOUR_MS, NOW_MS, AgencyKit, search, seed_agency
 
 PASSWORD = "correct horse battery"
 
@@ -228,3 +231,48 @@ def test_a_sign_in_whose_entry_cannot_be_written_opens_no_session(
         platform.sessions.sign_in("ann", PASSWORD)
     assert _web_sessions(platform) == 0
 
+
+def _released_entries(platform: Platform) -> list[str]:
+    return [e.counts for e in platform.audit.entries(action="camera.quarantine_released")]
+
+
+@pytest.mark.parametrize("failing", ["ingest.intent", "camera.quarantine_released"])
+@pytest.mark.parametrize("how", ["mapped", "approved"])
+def test_a_quarantine_release_is_recorded_only_after_its_reads_are_stored(
+    platform: Platform, city: AgencyKit, failing: str, how: str
+) -> None:
+    """The release's entry never claims reads the store did not take: whether the store's own entry
+    (``ingest.intent``: nothing stored) or the release's entry (reads stored, release not recorded) cannot be
+    written, no ``camera.quarantine_released`` is on the log, the reads wait in quarantine and no mapping is made;
+    the retry releases them once, the reads stored before counted as duplicates."""
+    held = [
+        SourceRead(plate=plate, ts_ms=NOW_MS - HOUR_MS, camera="lane-3", source_ts="", read_id=f"q-{plate}")
+        for plate in ("QRL001", "QRL002")
+    ]
+    platform.vendor.store(city.device.actor, city.agency, Adapted(reads=held), channel="http", source="genetec")
+
+    def release() -> Release:
+        if how == "mapped":
+            return platform.quarantine.map(city.admin.actor, "city", "lane-3", "city-fixed")
+        return platform.quarantine.approve(city.admin.actor, "city", "lane-3", mobile=True)
+
+    with inserts_refused(platform, "audit_log", f"NEW.action = '{failing}'"), pytest.raises(AuditUnavailable):
+        release()
+    assert _released_entries(platform) == []
+    assert [(p.vendor_camera, p.reads) for p in platform.quarantine.pending(city.admin.actor, "city")] == [
+        ("lane-3", 2)
+    ]
+    assert platform.quarantine.aliases(city.agency.id) == {}
+    done = release()
+    assert platform.quarantine.pending(city.admin.actor, "city") == []
+    stored_before = 2 if failing == "camera.quarantine_released" else 0
+    assert (done.released, done.result.stored, done.result.duplicates) == (2, 2 - stored_before, stored_before)
+    (counts,) = _released_entries(platform)
+    assert orjson.loads(counts) == {
+        "released": 2,
+        "stored": 2 - stored_before,
+        "duplicates": stored_before,
+        "rejected": 0,
+    }
+    assert len(search(platform, city.investigator, "QRL001").reads) == 1
+    assert platform.audit.verify().intact

@@ -1,7 +1,6 @@
-"""Entries record outcomes, and an audit outage is never hidden (BRIEF invariants 2 and 3): a sign-in entry
-commits with its session, a one-time-code set-up with its entry, a quarantine release is recorded only after
-the store holds its reads, and a view whose entry cannot be written answers 503, not an empty 204. The audit
-writer is killed with the fixtures of ``test_audit_fail_closed``."""
+"""An audit outage is never hidden (BRIEF invariant 2): a view whose entry cannot be written answers 503, not an
+empty 204. The audit writer is killed with the fixtures of ``test_audit_fail_closed`` (where the tests of changes
+and their entries committing together are)."""
 
 from __future__ import annotations
 

@@ -408,8 +408,9 @@ class ReadsQuarantined(AuditEvent):
 @dataclass(frozen=True)
 class QuarantineReleased(AuditEvent):
     """An admin mapped a vendor camera id onto a registered camera (``how``: ``mapped``) or approved it as a new
-    camera (``approved``); ``released``: quarantined reads handed to the store (their ``ingest.batch`` entries
-    follow with what was stored)."""
+    camera (``approved``), after its quarantined reads were handed to the store (their ``ingest.batch`` entries
+    come before it): ``released`` reads removed from quarantine, of which the store ``stored``, found
+    ``duplicates`` (already stored, e.g. by a release that failed before its entry) or ``rejected``."""
 
     action: ClassVar[str] = "camera.quarantine_released"
     agency: str = ""
@@ -417,12 +418,20 @@ class QuarantineReleased(AuditEvent):
     camera: str = ""
     how: str = ""
     released: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
 
     def params(self) -> Json:
         return {"agency": self.agency, "vendor_camera": self.vendor_camera, "camera": self.camera, "how": self.how}
 
     def counts(self) -> Json:
-        return {"released": self.released}
+        return {
+            "released": self.released,
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+        }
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,9 @@ matching) with their original times, and later reads from that vendor id go stra
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import orjson
 from sqlalchemy import delete, func, select
@@ -204,7 +206,8 @@ class Quarantine:
         ]
 
     def map(self, actor: Actor, agency_slug: str, vendor_camera: str, camera: str) -> Release:
-        """Map ``vendor_camera`` onto the registered ``camera`` and release its quarantined reads."""
+        """Map ``vendor_camera`` onto the registered ``camera`` and release its quarantined reads (the mapping is
+        made in the transaction of the release's entry, after the reads are stored: :meth:`_release`)."""
         agency = self._registry.agency(agency_slug)
         require(actor, Action.QUARANTINE_MANAGE, agency.id, audit=self._audit)
         check_camera_id(vendor_camera, "vendor_camera")
@@ -212,19 +215,17 @@ class Quarantine:
             target = session.scalars(
                 select(Camera).where(Camera.agency_id == agency.id, Camera.external_id == camera)
             ).one_or_none()
+            mapped = self._alias(session, agency, vendor_camera) is not None
         if target is None:
             raise NotFound(f"no camera {camera[:64]!r} registered to {agency_slug}")
         if vendor_camera == camera:
             raise FieldInvalid("vendor_camera", "already the id of a registered camera: approve it instead")
+        if mapped:  # refused before any read is stored under ``camera``
+            raise Conflict(f"vendor camera {vendor_camera!r} is already mapped for {agency_slug}")
         created = self._clock.now_ms()
 
-        def change(session: Session) -> tuple[QuarantineReleased, None]:
-            existing = session.scalars(
-                select(CameraAlias).where(
-                    CameraAlias.agency_id == agency.id, CameraAlias.vendor_camera == vendor_camera
-                )
-            ).one_or_none()
-            if existing is not None:
+        def add_alias(session: Session) -> None:
+            if self._alias(session, agency, vendor_camera) is not None:
                 raise Conflict(f"vendor camera {vendor_camera!r} is already mapped for {agency_slug}")
             session.add(
                 CameraAlias(
@@ -235,11 +236,8 @@ class Quarantine:
                     created_by=actor.username[:64],
                 )
             )
-            session.flush()
-            return self._released_event(session, agency, vendor_camera, camera, "mapped"), None
 
-        self._audit.record(actor, change)
-        return self._release(actor, agency, vendor_camera, camera, "mapped")
+        return self._release(actor, agency, vendor_camera, camera, "mapped", add_alias)
 
     def approve(
         self,
@@ -252,58 +250,132 @@ class Quarantine:
         lat: float | None = None,
         lon: float | None = None,
     ) -> Release:
-        """Register ``vendor_camera`` as a new camera of the agency and release its quarantined reads."""
+        """Register ``vendor_camera`` as a new camera of the agency and release its quarantined reads. An approval
+        whose release failed after the camera was registered (``camera.added``) is completed by approving again:
+        the camera stays as registered and the reads still waiting are released."""
         agency = self._registry.agency(agency_slug)
         require(actor, Action.QUARANTINE_MANAGE, agency.id, audit=self._audit)
-        self._registry.add_camera(
-            actor, agency_slug=agency_slug, external_id=vendor_camera, name=name, mobile=mobile, lat=lat, lon=lon
-        )
-        self._audit.record(
-            actor,
-            lambda session: (self._released_event(session, agency, vendor_camera, vendor_camera, "approved"), None),
-        )
-        return self._release(actor, agency, vendor_camera, vendor_camera, "approved")
+        with self._gov.session() as session:
+            registered = session.scalar(
+                select(Camera.id).where(Camera.agency_id == agency.id, Camera.external_id == vendor_camera)
+            )
+            waiting = self._waiting(session, agency, vendor_camera)
+        if registered is None or not waiting:
+            self._registry.add_camera(
+                actor, agency_slug=agency_slug, external_id=vendor_camera, name=name, mobile=mobile, lat=lat, lon=lon
+            )
+        return self._release(actor, agency, vendor_camera, vendor_camera, "approved", None)
 
-    def _released_event(
-        self, session: Session, agency: Agency, vendor_camera: str, camera: str, how: str
-    ) -> QuarantineReleased:
-        waiting = session.scalar(
-            select(func.count())
-            .select_from(QuarantinedRead)
-            .where(QuarantinedRead.agency_id == agency.id, QuarantinedRead.vendor_camera == vendor_camera)
-        )
-        return QuarantineReleased(
-            agency=agency.slug, vendor_camera=vendor_camera, camera=camera, how=how, released=int(waiting or 0)
+    @staticmethod
+    def _alias(session: Session, agency: Agency, vendor_camera: str) -> CameraAlias | None:
+        return session.scalars(
+            select(CameraAlias).where(CameraAlias.agency_id == agency.id, CameraAlias.vendor_camera == vendor_camera)
+        ).one_or_none()
+
+    @staticmethod
+    def _waiting(session: Session, agency: Agency, vendor_camera: str, *, after_id: int = 0) -> int:
+        """How many of ``vendor_camera``'s reads wait in quarantine (those after row ``after_id``)."""
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(QuarantinedRead)
+                .where(
+                    QuarantinedRead.agency_id == agency.id,
+                    QuarantinedRead.vendor_camera == vendor_camera,
+                    QuarantinedRead.id > after_id,
+                )
+            )
+            or 0
         )
 
-    def _release(self, actor: Actor, agency: Agency, vendor_camera: str, camera: str, how: str) -> Release:
-        """Hand the held reads (audited by the caller) to the store in batches, each removed from quarantine once
-        its batch is stored (a crash in between re-sends it on the next release: the store counts it as a
-        duplicate)."""
+    def _release(
+        self,
+        actor: Actor,
+        agency: Agency,
+        vendor_camera: str,
+        camera: str,
+        how: str,
+        then: Callable[[Session], None] | None,
+    ) -> Release:
+        """Store the held reads, then record the release. The entry records an outcome, never a write that did
+        not happen: the reads go to the store first, in batches (each audited by the ingest path, and idempotent:
+        a read stored before counts as a duplicate); then one transaction removes them from quarantine, makes
+        ``then``'s change (the mapping) and appends ``camera.quarantine_released`` with what the store did. If
+        the store or that append fails, the reads stay in quarantine and a later release stores nothing twice.
+        Reads held meanwhile (after the last stored row) are stored too before the release is recorded."""
         total = BatchResult()
         released = 0
+        last_id = 0
         while True:
             with self._gov.session() as session:
                 rows = session.execute(
                     select(QuarantinedRead.id, QuarantinedRead.line, QuarantinedRead.source)
-                    .where(QuarantinedRead.agency_id == agency.id, QuarantinedRead.vendor_camera == vendor_camera)
+                    .where(
+                        QuarantinedRead.agency_id == agency.id,
+                        QuarantinedRead.vendor_camera == vendor_camera,
+                        QuarantinedRead.id > last_id,
+                    )
                     .order_by(QuarantinedRead.id)
                     .limit(RELEASE_BATCH)
                 ).all()
-            if not rows:
-                break
-            by_source: dict[str, list[tuple[int, bytes]]] = {}
-            for row_id, line, source in rows:
-                read = orjson.loads(line)
-                read["camera"] = camera
-                by_source.setdefault(source, []).append((row_id, orjson.dumps(read)))
-            for source, items in by_source.items():
-                result = self._ingest.store_lines(
-                    actor, agency, [line for _, line in items], channel="quarantine", source=source
+            if rows:
+                last_id = rows[-1][0]
+                by_source: dict[str, list[bytes]] = {}
+                for _, line, source in rows:
+                    read = orjson.loads(line)
+                    read["camera"] = camera
+                    by_source.setdefault(source, []).append(orjson.dumps(read))
+                for source, lines in by_source.items():
+                    result = self._ingest.store_lines(actor, agency, lines, channel="quarantine", source=source)
+                    result.rejected = [(released + i, reason) for i, reason in result.rejected]
+                    total.add(result)
+                    released += len(lines)
+                continue
+            try:
+                self._audit.record(
+                    actor, partial(self._released, agency, vendor_camera, camera, how, then, last_id, total)
                 )
-                result.rejected = [(released + i, reason) for i, reason in result.rejected]
-                total.add(result)
-                released += len(items)
-                with self._gov.session() as session:
-                    session.execute(delete(QuarantinedRead).where(QuarantinedRead.id.in_([i for i, _ in items])))
-        return Release(vendor_camera=vendor_camera, camera=camera, how=how, released=released, result=total)
+            except _MoreArrived:
+                continue  # rolled back, no entry: store those first
+            return Release(vendor_camera=vendor_camera, camera=camera, how=how, released=released, result=total)
+
+    def _released(
+        self,
+        agency: Agency,
+        vendor_camera: str,
+        camera: str,
+        how: str,
+        then: Callable[[Session], None] | None,
+        upto: int,
+        total: BatchResult,
+        session: Session,
+    ) -> tuple[QuarantineReleased, None]:
+        """The release's change, once its reads up to row ``upto`` are stored (``total``): ``then``'s change, the
+        rows removed from quarantine, and the event saying what the store did."""
+        if then is not None:
+            then(session)
+            session.flush()  # the mapping's write first: it takes SQLite's write lock, so no read is held meanwhile
+        if self._waiting(session, agency, vendor_camera, after_id=upto):
+            raise _MoreArrived
+        session.execute(
+            delete(QuarantinedRead).where(
+                QuarantinedRead.agency_id == agency.id,
+                QuarantinedRead.vendor_camera == vendor_camera,
+                QuarantinedRead.id <= upto,
+            )
+        )
+        event = QuarantineReleased(
+            agency=agency.slug,
+            vendor_camera=vendor_camera,
+            camera=camera,
+            how=how,
+            released=total.total,
+            stored=total.stored,
+            duplicates=total.duplicates,
+            rejected=len(total.rejected),
+        )
+        return event, None
+
+
+class _MoreArrived(Exception):
+    """Rolls back a release's transaction (without an entry) when more reads were held after the last one stored."""

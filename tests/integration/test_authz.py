@@ -185,6 +185,10 @@ def test_the_table_pins_the_rules_that_matter() -> None:
     assert allowed(CONSOLE, Action.RETENTION_RUN, None).allowed
     assert not allowed(city_admin, Action.RETENTION_RUN, None).allowed
     assert not allowed(CONSOLE, Action.SEARCH, None).allowed
+    # What is published needs no credential, and the table claims no role check that nothing does.
+    assert {action for action, rule in TABLE.items() if rule.public} == {Action.POLICY_VIEW, Action.TRANSPARENCY_READ}
+    assert all(not rule.roles for rule in TABLE.values() if rule.public)
+    assert allowed(Actor("d", 1, 4, "device"), Action.TRANSPARENCY_READ, 2).reason.startswith("anyone may")
     assert all(rule.scope is Scope.OWN or not rule.roles or action in OPS for action, rule in TABLE.items())
 
 

@@ -32,7 +32,8 @@ from plateledger.platform import Platform
 from plateledger.policy.actions import TABLE, Action, Scope, actor_of, allowed
 from plateledger.policy.rules import date_text
 from plateledger.sharing.service import make_terms, preset_policy
-from plateledger.store.models import User
+from plateledger.store.models import User, Webhook
+from tests.integration.alert_kit import hot_list, raise_alert
 from tests.integration.test_web import BASE, sign_in
 from tests.integration.web_kit import PASSWORD
 from tests.support import NOW_MS, AgencyKit, search, seed_agency
@@ -215,7 +216,8 @@ def test_library_enforces_the_table_and_audits_each_refusal(world: World, action
             raised = error
         if expected.allowed:
             assert not isinstance(raised, PermissionDenied), (case, raised)
-            assert refusals(platform, before, action) == [], case
+            unseen = [raised.detail] if isinstance(raised, NotFound) else []  # a made-up id, refused as one
+            assert [e["reason"] for e in refusals(platform, before, action)] in ([], unseen), case
             continue
         assert isinstance(raised, PermissionDenied | NotFound), (case, action, raised)
         if action is Action.SEARCH:  # the search's own refusal entry carries the per-owner rules
@@ -229,19 +231,48 @@ def test_library_enforces_the_table_and_audits_each_refusal(world: World, action
         assert (entry["reason"], entry["outcome"], entry["agency_id"]) == (expected.reason, "refused", target), case
 
 
-def test_another_agencys_token_or_agreement_is_refused_as_a_made_up_id(world: World) -> None:
-    """A foreign admin learns nothing from the answer or from its own agency's audit entries: a real id of another
-    agency's token or agreement and an id never used are refused alike (NotFound, one ``action.refused`` entry
-    naming no agency), and the refusal is on the log."""
-    platform, stranger = world.platform, world.county.admin
+def _alert_and_webhook_of_city(world: World) -> tuple[int, int]:
+    """A real alert of the city's investigator's list, and a real webhook of the city: ids to probe with."""
+    platform = world.platform
+    alert_id = raise_alert(platform, world.city, hot_list(platform, world.city, "alerting", "7ABC123"), "read-1")
+    with platform.governance.session() as session:
+        hook = Webhook(agency_id=world.city.agency.id, url="https://hooks.example.org/", secret="s", created_ms=NOW_MS)
+        session.add(hook)
+        session.flush()
+        return alert_id, hook.id
+
+
+def test_another_agencys_target_is_refused_as_a_made_up_id(world: World) -> None:
+    """A caller learns nothing from the answer or from its own agency's audit entries: a real id of another
+    agency's token, user, agreement, hot list, alert or webhook (or of its own agency's list or alert, to a role
+    that may not see them) and an id never used are refused alike (NotFound, one ``action.refused`` entry naming
+    no agency), and the refusal is on the log."""
+    platform, stranger, auditor = world.platform, world.county.admin, world.city.auditor
+    hotlists, alerts, hooks, agreements = platform.hotlists, platform.alerts, platform.webhooks, platform.agreements
     real_token, real_agreement = _token_of(world, "city-other"), _pending_from(world, "other", "city")
-    attempts = {
-        "token": (lambda i: platform.tokens.revoke(stranger.actor, i), real_token, "no token with id {}"),
-        "agreement": (lambda i: platform.agreements.decline(stranger, i), real_agreement, "no sharing agreement #{}"),
+    real_list = hotlists.create(world.city.investigator, name="probed", default_purpose="stolen_vehicle").id
+    real_alert, real_hook = _alert_and_webhook_of_city(world)
+    never = 999_999
+    attempts: dict[str, tuple[Callable[[Any], object], Any, Any, str]] = {
+        "token": (lambda i: platform.tokens.revoke(stranger.actor, i), real_token, never, "no token with id {}"),
+        "token for": (lambda u: platform.tokens.issue(stranger.actor, u), "city-other", "nobody", "no user named '{}'"),
+        "agreement": (lambda i: agreements.decline(stranger, i), real_agreement, never, "no sharing agreement #{}"),
+        "agreement shown": (lambda i: agreements.get(stranger, i), real_agreement, never, "no sharing agreement #{}"),
+        "list": (lambda i: hotlists.get(stranger, i), real_list, never, "no such hot list"),
+        "list entries": (lambda i: hotlists.entries(stranger, i), real_list, never, "no such hot list"),
+        "list changed": (lambda i: hotlists.apply(stranger, i, add=[]), real_list, never, "no such hot list"),
+        "list to an auditor": (lambda i: hotlists.get(auditor, i), real_list, never, "no such hot list"),
+        "alert": (lambda i: alerts.view(stranger, i), real_alert, never, "no such alert"),
+        "alert decided": (lambda i: alerts.decide(stranger, i, "dismissed", "x"), real_alert, never, "no such alert"),
+        "alert image": (lambda i: alerts.image_ask(stranger, i), real_alert, never, "no such alert"),
+        "alert to an auditor": (lambda i: alerts.view(auditor, i), real_alert, never, "no such alert"),
+        "webhook deleted": (lambda i: hooks.delete(stranger, i), real_hook, never, "no such webhook"),
+        "webhook enabled": (lambda i: hooks.enable(stranger, i), real_hook, never, "no such webhook"),
+        "webhook deliveries": (lambda i: hooks.deliveries(stranger, i), real_hook, never, "no such webhook"),
     }
-    for what, (attempt, real, message) in attempts.items():
+    for what, (attempt, real, made_up, message) in attempts.items():
         seen = []
-        for target in (real, 999_999):
+        for target in (real, made_up):
             before = head(platform)
             with pytest.raises(NotFound) as raised:
                 attempt(target)
@@ -299,20 +330,40 @@ def test_api_enforces_the_table(
         if expected.allowed:
             assert response.status_code < 400 or response.status_code == 409, (case, response.text)
             continue
-        assert response.status_code == 403, (case, response.text)
-        assert response.json()["detail"] == expected.reason
-        assert [e["reason"] for e in refusals(world.platform, before, action)] == [expected.reason], case
+        assert_refused(world.platform, before, action, response, expected.reason, target)
+
+
+def assert_refused(
+    platform: Platform, before: int, action: Action, response: Any, reason: str, agency_id: int | None
+) -> None:
+    """The door answered a refusal of ``action`` and its one ``action.refused`` entry is on the log: 403 with the
+    table's ``reason`` for ``agency_id``, or, for a target the caller may not know of, 404 with the entry a
+    made-up id leaves (its message, no agency)."""
+    found = [(e["reason"], e["agency_id"]) for e in refusals(platform, before, action)]
+    if response.status_code == 404:
+        detail = response.json()["detail"]
+        assert found == [(detail, None)], (action, detail, found)
+        return
+    assert response.status_code == 403, (action, response.status_code, response.text[:300])
+    if response.headers.get("content-type", "").startswith("application/problem+json"):
+        assert response.json()["detail"] == reason
+    assert found == [(reason, agency_id)], (action, found)
 
 
 def test_foreign_admin_refusals_are_audited_through_the_api(world: World, client: TestClient) -> None:
-    """Agency A's admin acting on agency B: refused, and the entry names B and the reason."""
+    """Agency A's admin acting on agency B: refused, and the entry names B and the reason; a token for B's user is
+    refused as for a name no one has (B's users are not probed through A's refusals)."""
     before = head(world.platform)
     headers = _bearer(world.county.admin, world)
     assert client.put("/api/v1/policies/city", json={"preset": "open"}, headers=headers).status_code == 403
-    assert client.post("/api/v1/tokens", json={"username": "city-other"}, headers=headers).status_code == 403
-    found = refusals(world.platform, before, Action.POLICY_SET) + refusals(world.platform, before, Action.TOKEN_CREATE)
-    assert [(e["actor"], e["agency_id"]) for e in found] == [("county-admin", world.city.agency.id)] * 2
-    assert all("for another agency" in e["reason"] for e in found)
+    (found,) = refusals(world.platform, before, Action.POLICY_SET)
+    assert (found["actor"], found["agency_id"]) == ("county-admin", world.city.agency.id)
+    assert "for another agency" in found["reason"]
+    for username in ("city-other", "no-such-user"):
+        before = head(world.platform)
+        response = client.post("/api/v1/tokens", json={"username": username}, headers=headers)
+        assert response.json()["detail"] == f"no user named {username!r}"
+        assert_refused(world.platform, before, Action.TOKEN_CREATE, response, "", None)
 
 
 def test_ingest_is_for_devices(world: World, client: TestClient) -> None:

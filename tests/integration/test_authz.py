@@ -28,13 +28,14 @@ from plateledger.core.clock import SystemClock
 from plateledger.core.errors import NotFound, PermissionDenied, PlateledgerError
 from plateledger.core.settings import Settings
 from plateledger.docsgen import permissions_reference
+from plateledger.hotlists.service import COVERT_CHANGE
 from plateledger.platform import Platform
 from plateledger.policy.actions import TABLE, Action, Scope, actor_of, allowed
 from plateledger.policy.rules import date_text
 from plateledger.sharing.service import make_terms, preset_policy
 from plateledger.store.models import User, Webhook
 from tests.integration.alert_kit import hot_list, raise_alert
-from tests.integration.test_web import BASE, sign_in
+from tests.integration.test_web import BASE, csrf_of, sign_in
 from tests.integration.web_kit import PASSWORD
 from tests.support import NOW_MS, AgencyKit, search, seed_agency
 
@@ -385,10 +386,15 @@ WEB: list[tuple[Action, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("action", "path"), WEB)
-def test_web_pages_enforce_the_table(world: World, client: TestClient, action: Action, path: str) -> None:
+def _passwords(world: World) -> None:
+    """Every user may sign in to the web UI (with the kit's password)."""
     with world.platform.governance.session() as session:
         session.execute(update(User).values(password_hash=hash_password(PASSWORD)))
+
+
+@pytest.mark.parametrize(("action", "path"), WEB)
+def test_web_pages_enforce_the_table(world: World, client: TestClient, action: Action, path: str) -> None:
+    _passwords(world)
     for role in ("admin", "investigator", "auditor"):
         who = world.city.principals[role]
         client.cookies.clear()
@@ -428,3 +434,149 @@ def test_cli_token_commands_and_console_enforce_the_table(settings: Settings) ->
     reasons = [(e["actor"], e["params"]["operation"]) for e in page["entries"]]
     assert reasons == [("city-investigator", "policy.set"), ("city-investigator", "access_log.read")]
     assert page["entries"][0]["params"]["reason"] == allowed(city.investigator, Action.POLICY_SET, 1).reason
+
+
+# -- the operations reviewers found untried through a door (each refusal: its status and its audit entry) --------
+@dataclass
+class Targets:
+    """Real targets of agency "city" to act on: a list, a covert list with a named viewer, an alert, an agreement
+    asked of the city and one the city asked for."""
+
+    plain: int
+    covert: int
+    alert: int
+    incoming: int
+    outgoing: int
+
+
+@pytest.fixture
+def targets(world: World) -> Targets:
+    hotlists, investigator = world.platform.hotlists, world.city.investigator
+    plain = hotlists.create(investigator, name="plain", default_purpose="stolen_vehicle").id
+    covert = hotlists.create(
+        investigator, name="covert", default_purpose="stolen_vehicle", covert=True, viewers=["city-other"]
+    ).id
+    alert, _hook = _alert_and_webhook_of_city(world)
+    return Targets(plain, covert, alert, _pending_from(world, "other", "city"), _pending_from(world, "city", ""))
+
+
+ENTRY = {"plate": "7XYZ999", "reference": "C-1", "reason": "stolen", "expires": EXPIRES}
+TERMS = {"query_kinds": ["plate"], "purposes": ["stolen_vehicle"], "max_lookback_days": 9, "expires": EXPIRES}
+
+
+def test_more_actions_are_refused_and_audited_through_the_api(
+    world: World, client: TestClient, targets: Targets
+) -> None:
+    city, t = world.city, targets
+    investigator, auditor, device = city.investigator, city.auditor, city.device
+    tries: list[tuple[Action, Principal, str, str, Any]] = [
+        (Action.TOKEN_REVOKE, investigator, "DELETE", f"/api/v1/tokens/{_token_of(world, 'city-other')}", None),
+        (Action.SHARING_REQUEST, investigator, "POST", "/api/v1/sharing/requests", {"owner": "county", "terms": TERMS}),
+        (Action.SHARING_DECIDE, investigator, "POST", f"/api/v1/sharing/agreements/{t.incoming}/decline", {}),
+        (Action.SHARING_WITHDRAW, investigator, "POST", f"/api/v1/sharing/agreements/{t.outgoing}/withdraw", {}),
+        (
+            Action.HOTLIST_MANAGE,
+            auditor,
+            "POST",
+            "/api/v1/hotlists",
+            {"name": "x", "default_purpose": "stolen_vehicle"},
+        ),
+        (Action.HOTLIST_MANAGE, auditor, "POST", f"/api/v1/hotlists/{t.plain}/entries", {"entries": [ENTRY]}),
+        (Action.HOTLIST_MANAGE, device, "POST", f"/api/v1/hotlists/{t.plain}/entries", {"entries": [ENTRY]}),
+        (Action.HOTLIST_MANAGE, auditor, "DELETE", f"/api/v1/hotlists/{t.plain}/entries/7ABC123", None),
+        (Action.HOTLIST_MANAGE, device, "POST", f"/api/v1/hotlists/{t.plain}/import?format=csv&mode=incremental", b""),
+        (Action.ALERT_DECIDE, auditor, "POST", f"/api/v1/alerts/{t.alert}/dismiss", {"note": "checked"}),
+    ]
+    for action, who, method, path, body in tries:
+        before = head(world.platform)
+        sent = {"content": body} if isinstance(body, bytes) else {"json": body}
+        response = client.request(method, path, headers=_bearer(who, world), **sent)
+        reason = allowed(who, action, city.agency.id).reason
+        assert_refused(world.platform, before, action, response, reason, city.agency.id)
+    # A named viewer of a covert list sees it and may not change it.
+    viewer = {"Authorization": f"Bearer {world.platform.tokens.issue(CONSOLE, 'city-other').secret}"}
+    assert client.get(f"/api/v1/hotlists/{t.covert}/entries", headers=viewer).status_code == 200
+    before = head(world.platform)
+    response = client.post(f"/api/v1/hotlists/{t.covert}/entries", json={"entries": [ENTRY]}, headers=viewer)
+    assert_refused(world.platform, before, Action.HOTLIST_MANAGE, response, COVERT_CHANGE, city.agency.id)
+    assert world.platform.hotlists.entries(city.investigator, t.covert) == []
+    # What is published needs no credential at all.
+    assert client.get("/transparency/city.json").status_code == 200
+
+
+def test_more_actions_are_refused_and_audited_through_the_web(
+    world: World, client: TestClient, targets: Targets
+) -> None:
+    _passwords(world)
+    city, t = world.city, targets
+    investigator, auditor = city.investigator.username, city.auditor.username
+    terms = {**TERMS, "query_kinds": "plate", "purposes": "stolen_vehicle"}
+    tries: list[tuple[Action, str, str, dict[str, Any]]] = [
+        (
+            Action.USER_CREATE,
+            investigator,
+            "/ui/admin/users",
+            {"username": "x", "role": "device"},
+        ),
+        (Action.SHARING_REQUEST, investigator, "/ui/admin/sharing/request", {"owner": "county", **terms}),
+        (Action.SHARING_DECIDE, investigator, f"/ui/admin/sharing/{t.incoming}/decline", {}),
+        (Action.SHARING_WITHDRAW, investigator, f"/ui/admin/sharing/{t.outgoing}/withdraw", {}),
+        (Action.HOTLIST_MANAGE, auditor, "/ui/hotlists", {"name": "x", "default_purpose": "stolen_vehicle"}),
+        (Action.HOTLIST_MANAGE, auditor, f"/ui/hotlists/{t.plain}/entries", ENTRY),
+        (Action.HOTLIST_MANAGE, auditor, f"/ui/hotlists/{t.plain}/remove", {"plate": "7ABC123"}),
+        (Action.HOTLIST_MANAGE, "city-other", f"/ui/hotlists/{t.covert}/entries", ENTRY),
+        (Action.ALERT_DECIDE, auditor, f"/ui/alerts/{t.alert}/decide", {"decision": "dismissed", "note": "x"}),
+        (Action.AUDIT_EXPORT, investigator, "/ui/audit/export.jsonl", {}),
+    ]
+    users = {p.username: p for p in city.principals.values()}
+    for action, username, path, form in tries:
+        client.cookies.clear()
+        sign_in(client, username)
+        csrf = csrf_of(client.get("/ui/account").text)
+        before = head(world.platform)
+        response = client.post(path, data={"csrf": csrf, **form})
+        who = users.get(username)
+        reason = allowed(who, action, city.agency.id).reason if who else COVERT_CHANGE
+        assert_refused(world.platform, before, action, response, reason, city.agency.id)
+    client.cookies.clear()
+    sign_in(client, auditor)
+    before = head(world.platform)
+    upload = client.post(
+        f"/ui/hotlists/{t.plain}/import",
+        data={"csrf": csrf_of(client.get("/ui/account").text), "format": "csv", "mode": "incremental"},
+        files={"file": ("list.csv", b"plate,reference,reason\nABC123,C-1,stolen\n")},
+    )
+    reason = allowed(city.auditor, Action.HOTLIST_MANAGE, city.agency.id).reason
+    assert_refused(world.platform, before, Action.HOTLIST_MANAGE, upload, reason, city.agency.id)
+
+
+def test_cli_hot_list_changes_take_hotlist_manage(settings: Settings, tmp_path: Any) -> None:
+    platform = Platform.open(settings, clock=SystemClock())  # the CLI checks tokens against the real time
+    try:
+        city = seed_agency(platform, "city")
+        list_id = str(platform.hotlists.create(city.investigator, name="plain", default_purpose="stolen_vehicle").id)
+        before = head(platform)
+    finally:
+        platform.close()
+    file = tmp_path / "list.csv"
+    file.write_text("plate,reference,reason\nABC123,C-1,stolen\n")
+    for role in ("auditor", "device"):
+        token = city.tokens[role]
+        entry = ["--reference", "C-1", "--reason", "stolen", "--expires", EXPIRES]
+        added = _cli(settings, "hotlist", "add", list_id, "7XYZ999", *entry, "--token", token)
+        assert isinstance(added.exception, PermissionDenied), added.output
+        imported = _cli(settings, "hotlist", "import", list_id, str(file), "--format", "csv", "--token", token)
+        assert isinstance(imported.exception, PermissionDenied), imported.output
+    platform = Platform.open(settings, clock=SystemClock())
+    try:
+        found = [(e["actor"], e["reason"], e["agency_id"]) for e in refusals(platform, before, Action.HOTLIST_MANAGE)]
+        changed = platform.audit.entries(after_seq=before, action="hotlist.changed")
+    finally:
+        platform.close()
+    expected = [
+        (p.username, allowed(p, Action.HOTLIST_MANAGE, city.agency.id).reason, city.agency.id)
+        for p in (city.auditor, city.device)
+        for _door in ("add", "import")
+    ]
+    assert found == expected
+    assert changed == []

@@ -41,7 +41,3 @@ class QueryKind(StrEnum):
     PLATE = "plate"
     AREA = "area"
     ALERT = "alert"
-
-
-#: Roles that may search reads. Auditors read the audit log and reports, never reads; devices only ingest.
-SEARCH_ROLES = frozenset({Role.ADMIN, Role.INVESTIGATOR})

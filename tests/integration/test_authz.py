@@ -28,12 +28,14 @@ from plateledger.core.clock import SystemClock
 from plateledger.core.errors import NotFound, PermissionDenied, PlateledgerError
 from plateledger.core.settings import Settings
 from plateledger.docsgen import permissions_reference
+from plateledger.hotlists.service import COVERT_CHANGE
 from plateledger.platform import Platform
 from plateledger.policy.actions import TABLE, Action, Scope, actor_of, allowed
 from plateledger.policy.rules import date_text
 from plateledger.sharing.service import make_terms, preset_policy
-from plateledger.store.models import User
-from tests.integration.test_web import BASE, sign_in
+from plateledger.store.models import User, Webhook
+from tests.integration.alert_kit import hot_list, raise_alert
+from tests.integration.test_web import BASE, csrf_of, sign_in
 from tests.integration.web_kit import PASSWORD
 from tests.support import NOW_MS, AgencyKit, search, seed_agency
 
@@ -185,6 +187,10 @@ def test_the_table_pins_the_rules_that_matter() -> None:
     assert allowed(CONSOLE, Action.RETENTION_RUN, None).allowed
     assert not allowed(city_admin, Action.RETENTION_RUN, None).allowed
     assert not allowed(CONSOLE, Action.SEARCH, None).allowed
+    # What is published needs no credential, and the table claims no role check that nothing does.
+    assert {action for action, rule in TABLE.items() if rule.public} == {Action.POLICY_VIEW, Action.TRANSPARENCY_READ}
+    assert all(not rule.roles for rule in TABLE.values() if rule.public)
+    assert allowed(Actor("d", 1, 4, "device"), Action.TRANSPARENCY_READ, 2).reason.startswith("anyone may")
     assert all(rule.scope is Scope.OWN or not rule.roles or action in OPS for action, rule in TABLE.items())
 
 
@@ -211,7 +217,8 @@ def test_library_enforces_the_table_and_audits_each_refusal(world: World, action
             raised = error
         if expected.allowed:
             assert not isinstance(raised, PermissionDenied), (case, raised)
-            assert refusals(platform, before, action) == [], case
+            unseen = [raised.detail] if isinstance(raised, NotFound) else []  # a made-up id, refused as one
+            assert [e["reason"] for e in refusals(platform, before, action)] in ([], unseen), case
             continue
         assert isinstance(raised, PermissionDenied | NotFound), (case, action, raised)
         if action is Action.SEARCH:  # the search's own refusal entry carries the per-owner rules
@@ -225,19 +232,48 @@ def test_library_enforces_the_table_and_audits_each_refusal(world: World, action
         assert (entry["reason"], entry["outcome"], entry["agency_id"]) == (expected.reason, "refused", target), case
 
 
-def test_another_agencys_token_or_agreement_is_refused_as_a_made_up_id(world: World) -> None:
-    """A foreign admin learns nothing from the answer or from its own agency's audit entries: a real id of another
-    agency's token or agreement and an id never used are refused alike (NotFound, one ``action.refused`` entry
-    naming no agency), and the refusal is on the log."""
-    platform, stranger = world.platform, world.county.admin
+def _alert_and_webhook_of_city(world: World) -> tuple[int, int]:
+    """A real alert of the city's investigator's list, and a real webhook of the city: ids to probe with."""
+    platform = world.platform
+    alert_id = raise_alert(platform, world.city, hot_list(platform, world.city, "alerting", "7ABC123"), "read-1")
+    with platform.governance.session() as session:
+        hook = Webhook(agency_id=world.city.agency.id, url="https://hooks.example.org/", secret="s", created_ms=NOW_MS)
+        session.add(hook)
+        session.flush()
+        return alert_id, hook.id
+
+
+def test_another_agencys_target_is_refused_as_a_made_up_id(world: World) -> None:
+    """A caller learns nothing from the answer or from its own agency's audit entries: a real id of another
+    agency's token, user, agreement, hot list, alert or webhook (or of its own agency's list or alert, to a role
+    that may not see them) and an id never used are refused alike (NotFound, one ``action.refused`` entry naming
+    no agency), and the refusal is on the log."""
+    platform, stranger, auditor = world.platform, world.county.admin, world.city.auditor
+    hotlists, alerts, hooks, agreements = platform.hotlists, platform.alerts, platform.webhooks, platform.agreements
     real_token, real_agreement = _token_of(world, "city-other"), _pending_from(world, "other", "city")
-    attempts = {
-        "token": (lambda i: platform.tokens.revoke(stranger.actor, i), real_token, "no token with id {}"),
-        "agreement": (lambda i: platform.agreements.decline(stranger, i), real_agreement, "no sharing agreement #{}"),
+    real_list = hotlists.create(world.city.investigator, name="probed", default_purpose="stolen_vehicle").id
+    real_alert, real_hook = _alert_and_webhook_of_city(world)
+    never = 999_999
+    attempts: dict[str, tuple[Callable[[Any], object], Any, Any, str]] = {
+        "token": (lambda i: platform.tokens.revoke(stranger.actor, i), real_token, never, "no token with id {}"),
+        "token for": (lambda u: platform.tokens.issue(stranger.actor, u), "city-other", "nobody", "no user named '{}'"),
+        "agreement": (lambda i: agreements.decline(stranger, i), real_agreement, never, "no sharing agreement #{}"),
+        "agreement shown": (lambda i: agreements.get(stranger, i), real_agreement, never, "no sharing agreement #{}"),
+        "list": (lambda i: hotlists.get(stranger, i), real_list, never, "no such hot list"),
+        "list entries": (lambda i: hotlists.entries(stranger, i), real_list, never, "no such hot list"),
+        "list changed": (lambda i: hotlists.apply(stranger, i, add=[]), real_list, never, "no such hot list"),
+        "list to an auditor": (lambda i: hotlists.get(auditor, i), real_list, never, "no such hot list"),
+        "alert": (lambda i: alerts.view(stranger, i), real_alert, never, "no such alert"),
+        "alert decided": (lambda i: alerts.decide(stranger, i, "dismissed", "x"), real_alert, never, "no such alert"),
+        "alert image": (lambda i: alerts.image_ask(stranger, i), real_alert, never, "no such alert"),
+        "alert to an auditor": (lambda i: alerts.view(auditor, i), real_alert, never, "no such alert"),
+        "webhook deleted": (lambda i: hooks.delete(stranger, i), real_hook, never, "no such webhook"),
+        "webhook enabled": (lambda i: hooks.enable(stranger, i), real_hook, never, "no such webhook"),
+        "webhook deliveries": (lambda i: hooks.deliveries(stranger, i), real_hook, never, "no such webhook"),
     }
-    for what, (attempt, real, message) in attempts.items():
+    for what, (attempt, real, made_up, message) in attempts.items():
         seen = []
-        for target in (real, 999_999):
+        for target in (real, made_up):
             before = head(platform)
             with pytest.raises(NotFound) as raised:
                 attempt(target)
@@ -295,20 +331,42 @@ def test_api_enforces_the_table(
         if expected.allowed:
             assert response.status_code < 400 or response.status_code == 409, (case, response.text)
             continue
-        assert response.status_code == 403, (case, response.text)
-        assert response.json()["detail"] == expected.reason
-        assert [e["reason"] for e in refusals(world.platform, before, action)] == [expected.reason], case
+        asked = None if action in NO_AGENCY else target
+        assert_refused(world.platform, before, action, response, expected.reason, asked)
+
+
+def assert_refused(
+    platform: Platform, before: int, action: Action, response: Any, reason: str, agency_id: int | None
+) -> None:
+    """The door answered a refusal of ``action`` and its one ``action.refused`` entry is on the log: 403 with the
+    table's ``reason`` for ``agency_id``, or, for a target the caller may not know of, 404 with the entry a
+    made-up id leaves (its message, no agency)."""
+    found = [(e["reason"], e["agency_id"]) for e in refusals(platform, before, action)]
+    problem = response.headers.get("content-type", "").startswith("application/problem+json")
+    if response.status_code == 404:  # a web page shows the message in HTML: the caller names it as ``reason``
+        detail = response.json()["detail"] if problem else reason
+        assert found == [(detail, None)], (action, detail, found)
+        return
+    assert response.status_code == 403, (action, response.status_code, response.text[:300])
+    if problem:
+        assert response.json()["detail"] == reason
+    assert found == [(reason, agency_id)], (action, found)
 
 
 def test_foreign_admin_refusals_are_audited_through_the_api(world: World, client: TestClient) -> None:
-    """Agency A's admin acting on agency B: refused, and the entry names B and the reason."""
+    """Agency A's admin acting on agency B: refused, and the entry names B and the reason; a token for B's user is
+    refused as for a name no one has (B's users are not probed through A's refusals)."""
     before = head(world.platform)
     headers = _bearer(world.county.admin, world)
     assert client.put("/api/v1/policies/city", json={"preset": "open"}, headers=headers).status_code == 403
-    assert client.post("/api/v1/tokens", json={"username": "city-other"}, headers=headers).status_code == 403
-    found = refusals(world.platform, before, Action.POLICY_SET) + refusals(world.platform, before, Action.TOKEN_CREATE)
-    assert [(e["actor"], e["agency_id"]) for e in found] == [("county-admin", world.city.agency.id)] * 2
-    assert all("for another agency" in e["reason"] for e in found)
+    (found,) = refusals(world.platform, before, Action.POLICY_SET)
+    assert (found["actor"], found["agency_id"]) == ("county-admin", world.city.agency.id)
+    assert "for another agency" in found["reason"]
+    for username in ("city-other", "no-such-user"):
+        before = head(world.platform)
+        response = client.post("/api/v1/tokens", json={"username": username}, headers=headers)
+        assert response.json()["detail"] == f"no user named {username!r}"
+        assert_refused(world.platform, before, Action.TOKEN_CREATE, response, "", None)
 
 
 def test_ingest_is_for_devices(world: World, client: TestClient) -> None:
@@ -330,10 +388,15 @@ WEB: list[tuple[Action, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("action", "path"), WEB)
-def test_web_pages_enforce_the_table(world: World, client: TestClient, action: Action, path: str) -> None:
+def _passwords(world: World) -> None:
+    """Every user may sign in to the web UI (with the kit's password)."""
     with world.platform.governance.session() as session:
         session.execute(update(User).values(password_hash=hash_password(PASSWORD)))
+
+
+@pytest.mark.parametrize(("action", "path"), WEB)
+def test_web_pages_enforce_the_table(world: World, client: TestClient, action: Action, path: str) -> None:
+    _passwords(world)
     for role in ("admin", "investigator", "auditor"):
         who = world.city.principals[role]
         client.cookies.clear()
@@ -373,3 +436,158 @@ def test_cli_token_commands_and_console_enforce_the_table(settings: Settings) ->
     reasons = [(e["actor"], e["params"]["operation"]) for e in page["entries"]]
     assert reasons == [("city-investigator", "policy.set"), ("city-investigator", "access_log.read")]
     assert page["entries"][0]["params"]["reason"] == allowed(city.investigator, Action.POLICY_SET, 1).reason
+
+
+# -- the operations reviewers found untried through a door (each refusal: its status and its audit entry) --------
+@dataclass
+class Targets:
+    """Real targets of agency "city" to act on: a list, a covert list with a named viewer, an alert, an agreement
+    asked of the city and one the city asked for."""
+
+    plain: int
+    covert: int
+    alert: int
+    incoming: int
+    outgoing: int
+
+
+@pytest.fixture
+def targets(world: World) -> Targets:
+    hotlists, investigator = world.platform.hotlists, world.city.investigator
+    plain = hotlists.create(investigator, name="plain", default_purpose="stolen_vehicle").id
+    covert = hotlists.create(
+        investigator, name="covert", default_purpose="stolen_vehicle", covert=True, viewers=["city-other"]
+    ).id
+    alert, _hook = _alert_and_webhook_of_city(world)
+    return Targets(plain, covert, alert, _pending_from(world, "other", "city"), _pending_from(world, "city", ""))
+
+
+ENTRY = {"plate": "7XYZ999", "reference": "C-1", "reason": "stolen", "expires": EXPIRES}
+TERMS = {"query_kinds": ["plate"], "purposes": ["stolen_vehicle"], "max_lookback_days": 9, "expires": EXPIRES}
+
+
+def test_more_actions_are_refused_and_audited_through_the_api(
+    world: World, client: TestClient, targets: Targets
+) -> None:
+    city, t = world.city, targets
+    investigator, auditor, device = city.investigator, city.auditor, city.device
+    tries: list[tuple[Action, Principal, str, str, Any]] = [
+        (Action.TOKEN_REVOKE, investigator, "DELETE", f"/api/v1/tokens/{_token_of(world, 'city-other')}", None),
+        (Action.SHARING_REQUEST, investigator, "POST", "/api/v1/sharing/requests", {"owner": "county", "terms": TERMS}),
+        (Action.SHARING_DECIDE, investigator, "POST", f"/api/v1/sharing/agreements/{t.incoming}/decline", {}),
+        (Action.SHARING_WITHDRAW, investigator, "POST", f"/api/v1/sharing/agreements/{t.outgoing}/withdraw", {}),
+        (
+            Action.HOTLIST_MANAGE,
+            auditor,
+            "POST",
+            "/api/v1/hotlists",
+            {"name": "x", "default_purpose": "stolen_vehicle"},
+        ),
+        (Action.HOTLIST_MANAGE, auditor, "POST", f"/api/v1/hotlists/{t.plain}/entries", {"entries": [ENTRY]}),
+        (Action.HOTLIST_MANAGE, device, "POST", f"/api/v1/hotlists/{t.plain}/entries", {"entries": [ENTRY]}),
+        (Action.HOTLIST_MANAGE, auditor, "DELETE", f"/api/v1/hotlists/{t.plain}/entries/7ABC123", None),
+        (Action.HOTLIST_MANAGE, device, "POST", f"/api/v1/hotlists/{t.plain}/import?format=csv&mode=incremental", b""),
+        (Action.ALERT_DECIDE, auditor, "POST", f"/api/v1/alerts/{t.alert}/dismiss", {"note": "checked"}),
+    ]
+    for action, who, method, path, body in tries:
+        before = head(world.platform)
+        sent = {"content": body} if isinstance(body, bytes) else {"json": body}
+        response = client.request(method, path, headers=_bearer(who, world), **sent)
+        reason = allowed(who, action, city.agency.id).reason
+        assert_refused(world.platform, before, action, response, reason, city.agency.id)
+    # A named viewer of a covert list sees it and may not change it.
+    viewer = {"Authorization": f"Bearer {world.platform.tokens.issue(CONSOLE, 'city-other').secret}"}
+    assert client.get(f"/api/v1/hotlists/{t.covert}/entries", headers=viewer).status_code == 200
+    before = head(world.platform)
+    response = client.post(f"/api/v1/hotlists/{t.covert}/entries", json={"entries": [ENTRY]}, headers=viewer)
+    assert_refused(world.platform, before, Action.HOTLIST_MANAGE, response, COVERT_CHANGE, city.agency.id)
+    assert world.platform.hotlists.entries(city.investigator, t.covert) == []
+    # What is published needs no credential at all.
+    assert client.get("/transparency/city.json").status_code == 200
+
+
+def test_more_actions_are_refused_and_audited_through_the_web(
+    world: World, client: TestClient, targets: Targets
+) -> None:
+    _passwords(world)
+    city, t = world.city, targets
+    investigator, auditor = city.investigator.username, city.auditor.username
+    terms = {**TERMS, "query_kinds": "plate", "purposes": "stolen_vehicle"}
+    tries: list[tuple[Action, str, str, dict[str, Any]]] = [
+        (
+            Action.USER_CREATE,
+            investigator,
+            "/ui/admin/users",
+            {"username": "x", "role": "device"},
+        ),
+        (Action.SHARING_REQUEST, investigator, "/ui/admin/sharing/request", {"owner": "county", **terms}),
+        (Action.SHARING_DECIDE, investigator, f"/ui/admin/sharing/{t.incoming}/decline", {}),
+        (Action.SHARING_WITHDRAW, investigator, f"/ui/admin/sharing/{t.outgoing}/withdraw", {}),
+        (Action.HOTLIST_MANAGE, auditor, "/ui/hotlists", {"name": "x", "default_purpose": "stolen_vehicle"}),
+        (Action.HOTLIST_MANAGE, auditor, f"/ui/hotlists/{t.plain}/entries", ENTRY),
+        (Action.HOTLIST_MANAGE, auditor, f"/ui/hotlists/{t.plain}/remove", {"plate": "7ABC123"}),
+        (Action.HOTLIST_MANAGE, "city-other", f"/ui/hotlists/{t.covert}/entries", ENTRY),
+        (Action.ALERT_DECIDE, auditor, f"/ui/alerts/{t.alert}/decide", {"decision": "dismissed", "note": "x"}),
+        (Action.AUDIT_EXPORT, investigator, "/ui/audit/export.jsonl", {}),
+    ]
+    users = {p.username: p for p in city.principals.values()}
+    for action, username, path, form in tries:
+        client.cookies.clear()
+        sign_in(client, username)
+        csrf = csrf_of(client.get("/ui/account").text)
+        before = head(world.platform)
+        response = client.post(path, data={"csrf": csrf, **form})
+        who = users.get(username)
+        reason = allowed(who, action, city.agency.id).reason if who else COVERT_CHANGE
+        assert_refused(world.platform, before, action, response, reason, city.agency.id)
+    client.cookies.clear()
+    sign_in(client, auditor)
+    before = head(world.platform)
+    upload = client.post(
+        f"/ui/hotlists/{t.plain}/import",
+        data={"csrf": csrf_of(client.get("/ui/account").text), "format": "csv", "mode": "incremental"},
+        files={"file": ("list.csv", b"plate,reference,reason\nABC123,C-1,stolen\n")},
+    )
+    reason = allowed(city.auditor, Action.HOTLIST_MANAGE, city.agency.id).reason
+    assert_refused(world.platform, before, Action.HOTLIST_MANAGE, upload, reason, city.agency.id)
+    # Another agency's alert image (the crop), and its list: refused and audited as made-up ids.
+    client.cookies.clear()
+    sign_in(client, world.county.investigator.username)
+    for action, path, message in [
+        (Action.ALERT_VIEW, f"/ui/alerts/{t.alert}/crop", "no such alert"),
+        (Action.HOTLIST_VIEW, f"/ui/hotlists/{t.plain}", "no such hot list"),
+    ]:
+        before = head(world.platform)
+        assert_refused(world.platform, before, action, client.get(path), message, None)
+
+
+def test_cli_hot_list_changes_take_hotlist_manage(settings: Settings, tmp_path: Any) -> None:
+    platform = Platform.open(settings, clock=SystemClock())  # the CLI checks tokens against the real time
+    try:
+        city = seed_agency(platform, "city")
+        list_id = str(platform.hotlists.create(city.investigator, name="plain", default_purpose="stolen_vehicle").id)
+        before = head(platform)
+    finally:
+        platform.close()
+    file = tmp_path / "list.csv"
+    file.write_text("plate,reference,reason\nABC123,C-1,stolen\n")
+    for role in ("auditor", "device"):
+        token = city.tokens[role]
+        entry = ["--reference", "C-1", "--reason", "stolen", "--expires", EXPIRES]
+        added = _cli(settings, "hotlist", "add", list_id, "7XYZ999", *entry, "--token", token)
+        assert isinstance(added.exception, PermissionDenied), added.output
+        imported = _cli(settings, "hotlist", "import", list_id, str(file), "--format", "csv", "--token", token)
+        assert isinstance(imported.exception, PermissionDenied), imported.output
+    platform = Platform.open(settings, clock=SystemClock())
+    try:
+        found = [(e["actor"], e["reason"], e["agency_id"]) for e in refusals(platform, before, Action.HOTLIST_MANAGE)]
+        changed = platform.audit.entries(after_seq=before, action="hotlist.changed")
+    finally:
+        platform.close()
+    expected = [
+        (p.username, allowed(p, Action.HOTLIST_MANAGE, city.agency.id).reason, city.agency.id)
+        for p in (city.auditor, city.device)
+        for _door in ("add", "import")
+    ]
+    assert found == expected
+    assert changed == []

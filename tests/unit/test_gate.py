@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from plateledger.policy.actions import TABLE, Action
 from plateledger.policy.gate import DEFAULT_DENY, Agreement, Book, Decision, Gate, Owner, Permit, Request, decide
 from plateledger.policy.rules import (
     DAY_MS,
@@ -22,7 +23,10 @@ from plateledger.policy.rules import (
     Preset,
     Terms,
 )
-from plateledger.vocab import SEARCH_ROLES, AgencyKind, Purpose, QueryKind, Role
+from plateledger.vocab import AgencyKind, Purpose, QueryKind, Role
+
+#: The roles that may search: the authorisation table's, the one statement of them.
+SEARCHERS = TABLE[Action.SEARCH].roles
 
 NOW = 1_780_000_000_000
 OWN = Owner(agency_id=1, slug="city-pd", name="City PD", country="US", state="CA")
@@ -84,7 +88,7 @@ def test_a_permit_cannot_be_constructed_outside_the_gate() -> None:
         Permit(())  # type: ignore[call-arg]
 
 
-@pytest.mark.parametrize("role", sorted(SEARCH_ROLES))
+@pytest.mark.parametrize("role", sorted(SEARCHERS))
 def test_searching_roles_see_their_own_agency_within_its_lookback(role: Role) -> None:
     decision = decide(request(role), OWN, DEFAULT, None)
     assert decision.allowed
@@ -96,7 +100,7 @@ def test_searching_roles_see_their_own_agency_within_its_lookback(role: Role) ->
     assert narrow.clipped is None
 
 
-@pytest.mark.parametrize("role", sorted(SEARCH_ROLES))
+@pytest.mark.parametrize("role", sorted(SEARCHERS))
 def test_other_agencies_are_denied_by_default(role: Role) -> None:
     decision = decide(request(role), OTHER, DEFAULT, None)
     assert not decision.allowed
@@ -232,7 +236,7 @@ def check_invariants(req: Request, owner: Owner, policy: Policy, agreement: Agre
     if not got.allowed:
         return
     own = owner.agency_id == req.agency_id
-    assert req.role in SEARCH_ROLES or req.query_kind is QueryKind.ALERT
+    assert req.role in SEARCHERS or req.query_kind is QueryKind.ALERT
     assert req.purpose not in policy.prohibited_purposes
     limits = [policy.lookback_days(req.query_kind)]
     if not req.warrant and policy.warrant_after_days is not None:

@@ -88,14 +88,14 @@ class Registry:
         role: str,
         password: str | None = None,
     ) -> User:
+        agency = self.agency(agency_slug)
+        require(actor, Action.USER_CREATE, agency.id, audit=self._audit)  # refused whatever the form holds
         if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", username):
             raise FieldInvalid("username", "1-64 letters, digits or _.@-")
         if role not in {r.value for r in Role}:
             raise FieldInvalid("role", f"must be one of {', '.join(r.value for r in Role)}")
         if password is not None:  # None: a token-only user; any password given follows the one policy
             check_password(password)
-        agency = self.agency(agency_slug)
-        require(actor, Action.USER_CREATE, agency.id, audit=self._audit)
         user = User(
             agency_id=agency.id,
             username=username,

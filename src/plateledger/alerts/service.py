@@ -27,7 +27,7 @@ from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, iso_ms
 from plateledger.core.errors import Conflict, FieldInvalid, NotFound
 from plateledger.hotlists.service import may_see
-from plateledger.policy.actions import Action, allowed, require
+from plateledger.policy.actions import Action, allowed, refuse_unseen, require
 from plateledger.policy.gate import Gate, Owner, Request
 from plateledger.retention.service import Retention
 from plateledger.search.image import ImageAsk
@@ -264,6 +264,18 @@ class Alerts:
             raise NotFound("no such alert")
         return alert, hot_list
 
+    def _seen(self, principal: Principal, alert_id: int, action: Action) -> None:
+        """Refuse ``action`` on an alert the principal may not see (none, another agency's, of a covert list it
+        is no viewer of, or a role without alerts) exactly as a made-up id, and audited."""
+        with self._gov.session() as session:
+            try:
+                self._visible(session, principal, session.get(Alert, alert_id))
+                seen = True
+            except NotFound:
+                seen = False
+        if not seen:
+            refuse_unseen(principal, action, audit=self._audit, message="no such alert")
+
     def _json(self, session: Session, alert: Alert, hot_list: HotList) -> dict[str, Any]:
         entry = session.get(HotListEntry, alert.entry_id)
         owner = session.get(Agency, alert.owner_id)
@@ -320,6 +332,7 @@ class Alerts:
 
     def view(self, principal: Principal, alert_id: int) -> dict[str, Any]:
         """One alert, and the viewing audited."""
+        self._seen(principal, alert_id, Action.ALERT_VIEW)
 
         def change(session: Session) -> tuple[AlertDecided, dict[str, Any]]:
             alert, hot_list = self._visible(session, principal, session.get(Alert, alert_id))
@@ -330,7 +343,8 @@ class Alerts:
     def image_ask(self, principal: Principal, alert_id: int, kind: str = "plate") -> ImageAsk:
         """The request for an image of the alert's read under the alert's own purpose and case (its hot-list
         entry's purpose and reference), for :meth:`ImageViews.view`, which has the gate decide it and audits it
-        like any search. NotFound for an alert the principal may not see."""
+        like any search. NotFound for an alert the principal may not see (refused and audited)."""
+        self._seen(principal, alert_id, Action.ALERT_VIEW)
         with self._gov.session() as session:
             alert, _ = self._visible(session, principal, session.get(Alert, alert_id))
             entry = session.get(HotListEntry, alert.entry_id)
@@ -349,6 +363,7 @@ class Alerts:
             raise FieldInvalid("note", "required: what was verified, or why it is dismissed")
         if len(note) > MAX_NOTE:
             raise FieldInvalid("note", f"at most {MAX_NOTE} characters")
+        self._seen(principal, alert_id, Action.ALERT_DECIDE)
 
         def change(session: Session) -> tuple[AlertDecided, dict[str, Any]]:
             alert, hot_list = self._visible(session, principal, session.get(Alert, alert_id))

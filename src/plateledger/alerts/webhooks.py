@@ -28,7 +28,7 @@ from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, iso_ms
 from plateledger.core.errors import FieldInvalid, NotFound
 from plateledger.hotlists.service import machine_delivery_allowed
-from plateledger.policy.actions import Action, require
+from plateledger.policy.actions import Action, refuse_unseen, require
 from plateledger.store.governance import Governance
 from plateledger.store.models import Webhook, WebhookDelivery
 
@@ -92,6 +92,15 @@ class Webhooks:
             raise NotFound("no such webhook")
         return row
 
+    def _admin_of(self, principal: Principal, webhook_id: int) -> None:
+        """The table's check, then another agency's webhook refused (and audited) exactly as a made-up id."""
+        self._admin(principal)
+        with self._gov.session() as session:
+            row = session.get(Webhook, webhook_id)
+            seen = row is not None and row.agency_id == principal.agency_id
+        if not seen:
+            refuse_unseen(principal, Action.WEBHOOK_MANAGE, audit=self._audit, message="no such webhook")
+
     def create(self, principal: Principal, url: str) -> dict[str, Any]:
         """Register a webhook; the answer holds its ``secret``, shown this once."""
         self._admin(principal)
@@ -119,7 +128,7 @@ class Webhooks:
 
     def delete(self, principal: Principal, webhook_id: int) -> None:
         """Delete a webhook and its delivery log (the audit log keeps that it existed)."""
-        self._admin(principal)
+        self._admin_of(principal, webhook_id)
 
         def change(session: Session) -> tuple[WebhookDeleted, None]:
             row = self._own(session, principal, webhook_id)
@@ -132,7 +141,7 @@ class Webhooks:
 
     def enable(self, principal: Principal, webhook_id: int) -> dict[str, Any]:
         """Re-enable a webhook (its consecutive failure count reset)."""
-        self._admin(principal)
+        self._admin_of(principal, webhook_id)
 
         def change(session: Session) -> tuple[WebhookEnabled, dict[str, Any]]:
             row = self._own(session, principal, webhook_id)
@@ -146,7 +155,7 @@ class Webhooks:
 
     def deliveries(self, principal: Principal, webhook_id: int, *, limit: int = 100) -> list[dict[str, Any]]:
         """The delivery log of a webhook, newest first."""
-        self._admin(principal)
+        self._admin_of(principal, webhook_id)
         if not 1 <= limit <= 1000:
             raise FieldInvalid("limit", "between 1 and 1000")
         with self._gov.session() as session:

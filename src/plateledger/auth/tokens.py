@@ -135,15 +135,14 @@ class Tokens:
         ttl = self._ttl_days if ttl_days is None else ttl_days
         if not 1 <= ttl <= longest:
             raise FieldInvalid("ttl_days", f"must be between 1 and {longest} days")
-        require(actor, Action.TOKEN_CREATE, self._user(username).agency_id, audit=self._audit)
-        return self._create(actor, username, label, ttl)
-
-    def _user(self, username: str) -> User:
         with self._gov.session() as session:
             user = session.scalars(select(User).where(User.username == username)).one_or_none()
-        if user is None:
-            raise NotFound(f"no user named {username!r}")
-        return user
+        # Another agency's users stay unseen: refused and audited exactly as a name no one has.
+        foreign = user is not None and actor.agency_id is not None and actor.agency_id != user.agency_id
+        if user is None or foreign:
+            refuse_unseen(actor, Action.TOKEN_CREATE, audit=self._audit, message=f"no user named {username!r}")
+        require(actor, Action.TOKEN_CREATE, user.agency_id, audit=self._audit)
+        return self._create(actor, username, label, ttl)
 
     def _create(self, actor: Actor, username: str, label: str, ttl: int) -> IssuedToken:
         """The token row and its ``token.created`` entry, in one transaction (both or neither)."""

@@ -75,7 +75,9 @@ class Imports:
     ) -> dict[str, Any]:
         """Import ``data`` into the list; return the report (:class:`ImportRefused` with it if refused whole).
         ``declared``: the length a request declared, where it did (a door reads nothing of a file declared
-        larger than :attr:`max_bytes`)."""
+        larger than :attr:`max_bytes`). Refused (and audited) before anything about the file is said unless the
+        principal may change the list's entries."""
+        self._hotlists.for_change(principal, list_id)
         if max(len(data), declared or 0) > self.max_bytes:
             raise PayloadTooLarge(f"file: more than the {self.max_bytes} bytes a hot-list import may have")
         options = build_options(
@@ -118,7 +120,7 @@ def run_import(
         mode = Mode(request.mode)
     except ValueError:
         raise FieldInvalid("mode", "complete or incremental") from None
-    view = hotlists.get(principal, list_id)  # NotFound before anything about the file is said
+    view = hotlists.for_change(principal, list_id)  # refused before anything about the file is said
     parsed = imports.parse(data, request.format, options)
     errors: list[dict[str, Any]] = [
         {"line": p.line, "field": p.field, "reason": p.error} for p in parsed if p.error is not None
@@ -238,7 +240,7 @@ def _expires(text: str, name: str) -> int:
 
 def add_entries(hotlists: HotLists, principal: Principal, list_id: int, bodies: list[dict[str, Any]]) -> dict[str, int]:
     """Add entries given by hand (API, CLI), all or none: the first invalid one is refused naming its field."""
-    view = hotlists.get(principal, list_id)
+    view = hotlists.for_change(principal, list_id)
     given = []
 
     def prefix(index: int) -> str:
@@ -265,6 +267,7 @@ def add_entries(hotlists: HotLists, principal: Principal, list_id: int, bodies: 
 
 def remove_entries(hotlists: HotLists, principal: Principal, list_id: int, plates: list[str]) -> dict[str, int]:
     """Remove the live entries of these plates (or patterns, as listed); NotFound if none is on the list."""
+    hotlists.for_change(principal, list_id)
     keys = sorted({plate_key(p) for p in plates})
     live = {e["plate"] for e in hotlists.entries(principal, list_id)}
     if not live.intersection(keys):

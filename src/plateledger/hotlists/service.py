@@ -23,7 +23,7 @@ from plateledger.core.clock import Clock, iso_ms
 from plateledger.core.errors import FieldInvalid, NotFound
 from plateledger.core.text import PRINTABLE_64, REGION
 from plateledger.plates import is_pattern, normalise_pattern, validate_plate
-from plateledger.policy.actions import Action, allowed, require
+from plateledger.policy.actions import Action, allowed, refuse, refuse_unseen, require
 from plateledger.policy.rules import DAY_MS
 from plateledger.store.governance import Governance, bump_hotlist_generation
 from plateledger.store.models import HotList, HotListEntry, HotListViewer, User
@@ -32,6 +32,8 @@ from plateledger.vocab import Purpose
 #: A pattern entry needs this many literal characters, so that no entry matches a large share of all plates.
 MIN_PATTERN_LITERALS = 3
 MAX_REASON = 500
+#: Why a named viewer of a covert list (who sees it) may not change its entries.
+COVERT_CHANGE = "only its creator may change the entries of a covert list; its named viewers see it"
 
 
 class AlertLevel(StrEnum):
@@ -243,6 +245,24 @@ class HotLists:
             raise NotFound("no such hot list")  # a covert list is not acknowledged to others
         return row
 
+    def _seen(self, principal: Principal, list_id: int, action: Action) -> None:
+        """Refuse ``action`` on a list the principal may not see (none, another agency's, a covert list it is no
+        viewer of, or a role without hot lists) exactly as a made-up id, and audited; then, for
+        :data:`Action.HOTLIST_MANAGE`, the table's check on the list's agency, and a covert list's entries are
+        changed by its creator only (its named viewers see it)."""
+        with self._gov.session() as session:
+            row = session.get(HotList, list_id)
+            seen = row is not None and may_see(session, principal, row)
+            agency_id = row.agency_id if row is not None else None
+            creator = row.created_by if row is not None else None
+            covert = row is not None and row.covert
+        if not seen:
+            refuse_unseen(principal, action, audit=self._audit, message="no such hot list")
+        if action is Action.HOTLIST_MANAGE:
+            require(principal, action, agency_id, audit=self._audit)
+            if covert and creator != principal.username:
+                refuse(principal, action, agency_id, audit=self._audit, reason=COVERT_CHANGE)
+
     def _view(self, session: Session, row: HotList) -> ListView:
         now = self._clock.now_ms()
         active = len(
@@ -267,7 +287,20 @@ class HotLists:
             active,
         )
 
+    def _may_change(self, principal: Principal, list_id: int) -> None:
+        # The role first (whatever the list: nothing about it is said), then the list as seen by the principal.
+        require(principal, Action.HOTLIST_MANAGE, principal.agency_id, audit=self._audit)
+        self._seen(principal, list_id, Action.HOTLIST_MANAGE)
+
+    def for_change(self, principal: Principal, list_id: int) -> ListView:
+        """The list, for a principal who may change its entries (refusals audited): what an import or an entry
+        form checks before it reads anything it was given."""
+        self._may_change(principal, list_id)
+        with self._gov.session() as session:
+            return self._view(session, self._visible(session, principal, session.get(HotList, list_id)))
+
     def get(self, principal: Principal, list_id: int) -> ListView:
+        self._seen(principal, list_id, Action.HOTLIST_VIEW)
         with self._gov.session() as session:
             return self._view(session, self._visible(session, principal, session.get(HotList, list_id)))
 
@@ -314,6 +347,7 @@ class HotLists:
     ) -> dict[str, int]:
         """Add entries (and remove entries by plate or pattern, or, with ``replace``, every entry not in ``add``)
         in one transaction with its audit entry: an import is applied completely or not at all."""
+        self._may_change(principal, list_id)
         now = self._clock.now_ms()
         removals = sorted(set(remove_plates))
 
@@ -358,6 +392,7 @@ class HotLists:
         return self._audit.record(principal.actor, change)[1]
 
     def entries(self, principal: Principal, list_id: int, *, include_removed: bool = False) -> list[dict[str, Any]]:
+        self._seen(principal, list_id, Action.HOTLIST_VIEW)
         with self._gov.session() as session:
             row = self._visible(session, principal, session.get(HotList, list_id))
             query = select(HotListEntry).where(HotListEntry.hot_list_id == row.id).order_by(HotListEntry.id)

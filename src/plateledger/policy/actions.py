@@ -67,12 +67,14 @@ class Scope(StrEnum):
 @dataclass(frozen=True)
 class Rule:
     """``what``: the operation in words (reasons and docs); ``roles`` of ``scope``; ``console``: whether an
-    operator at the console may do it."""
+    operator at the console may do it; ``public``: anyone may, with no credential at all (what is published: it
+    names no roles, and no service checks it)."""
 
     what: str
     roles: frozenset[Role]
     scope: Scope = Scope.OWN
     console: bool = True
+    public: bool = False
 
 
 _ADMIN = frozenset({Role.ADMIN})
@@ -89,7 +91,9 @@ TABLE: dict[Action, Rule] = {
     Action.TOKEN_REVOKE: Rule("revoke another user's API token", _ADMIN),
     Action.TOKEN_REVOKE_OWN: Rule("revoke one's own API token", _EVERYONE),
     Action.POLICY_SET: Rule("change the agency's data policy", _ADMIN),
-    Action.POLICY_VIEW: Rule("read an agency's data policy", _EVERYONE, Scope.ANY),
+    Action.POLICY_VIEW: Rule(
+        "read an agency's data policy (published in its transparency report)", frozenset(), Scope.ANY, public=True
+    ),
     Action.SHARING_REQUEST: Rule("request sharing from another agency", _ADMIN, console=False),
     Action.SHARING_DECIDE: Rule("accept, decline or revoke sharing of the agency's data", _ADMIN, console=False),
     Action.SHARING_WITHDRAW: Rule("withdraw the agency's sharing request", _ADMIN, console=False),
@@ -110,7 +114,7 @@ TABLE: dict[Action, Rule] = {
     Action.AUDIT_EXPORT: Rule("export the audit entries of the agency's users", _OVERSIGHT),
     Action.AUDIT_VERIFY: Rule("verify the audit chain", _OVERSIGHT, Scope.ANY),
     Action.ACCESS_LOG_READ: Rule("read the agency's access log", _OVERSIGHT, console=False),
-    Action.TRANSPARENCY_READ: Rule("read a transparency report", _EVERYONE, Scope.ANY),
+    Action.TRANSPARENCY_READ: Rule("read a transparency report", frozenset(), Scope.ANY, public=True),
     Action.SEARCH: Rule("search reads", _SEARCHERS, Scope.ANY, console=False),
     Action.INGEST: Rule("ingest reads", frozenset({Role.DEVICE})),
 }
@@ -146,6 +150,8 @@ def _plural(roles: frozenset[Role]) -> str:
 def allowed(who: Actor | HasActor, action: Action, agency_id: int | None) -> Decision:
     """Whether ``who`` may do ``action`` for the agency ``agency_id``, and why (pure; nothing audited)."""
     rule = TABLE[action]
+    if rule.public:
+        return Decision(True, f"anyone may {rule.what}: it is public")
     actor = actor_of(who)
     if actor.role is None:
         if rule.console:
@@ -169,8 +175,14 @@ def require(who: Actor | HasActor, action: Action, agency_id: int | None, *, aud
     decision = allowed(who, action, agency_id)
     if decision.allowed:
         return decision.reason
-    audit.append(actor_of(who), ActionRefused(operation=action.value, reason=decision.reason, agency_id=agency_id))
-    raise PermissionDenied(decision.reason)
+    refuse(who, action, agency_id, audit=audit, reason=decision.reason)
+
+
+def refuse(who: Actor | HasActor, action: Action, agency_id: int | None, *, audit: AuditLog, reason: str) -> NoReturn:
+    """Refuse ``action`` for ``agency_id`` for a ``reason`` beyond the table's (a rule of the target itself, such
+    as a covert list's creator): audited as :func:`require` audits, then PermissionDenied."""
+    audit.append(actor_of(who), ActionRefused(operation=action.value, reason=reason, agency_id=agency_id))
+    raise PermissionDenied(reason)
 
 
 def refuse_unseen(who: Actor | HasActor, action: Action, *, audit: AuditLog, message: str) -> NoReturn:
@@ -189,7 +201,7 @@ def markdown_table() -> str:
         "|---|---|---|---|---|",
     ]
     for action, rule in TABLE.items():
-        roles = ", ".join(r.value for r in Role if r in rule.roles) or "—"
-        scope = rule.scope.value if rule.roles else "—"
+        roles = "anyone (public)" if rule.public else ", ".join(r.value for r in Role if r in rule.roles) or "—"
+        scope = rule.scope.value if rule.roles or rule.public else "—"
         lines.append(f"| `{action.value}` | {rule.what} | {roles} | {scope} | {'yes' if rule.console else 'no'} |")
     return "\n".join(lines) + "\n"

@@ -21,8 +21,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from plateledger.core.text import WARRANT
+from plateledger.policy.actions import TABLE, Action
 from plateledger.policy.rules import DAY_MS, HOUR_MS, AgreementState, Policy, Terms, date_text
-from plateledger.vocab import SEARCH_ROLES, QueryKind, Role
+from plateledger.vocab import QueryKind, Role
 
 DEFAULT_DENY = "no sharing agreement with this owner (default deny)"
 
@@ -148,7 +149,7 @@ def _window(request: Request, owner: Owner, policy: Policy, agreement_days: int 
 
 def decide(request: Request, owner: Owner, policy: Policy, agreement: Agreement | None) -> Decision:
     """Pure decision for one owner, with the rule that made it."""
-    if request.query_kind is not QueryKind.ALERT and request.role not in SEARCH_ROLES:
+    if request.query_kind is not QueryKind.ALERT and request.role not in TABLE[Action.SEARCH].roles:
         return _refuse(owner, f"role {request.role.value} may not read plate data")
     if request.purpose in policy.prohibited_purposes:
         return _refuse(owner, f"owner's policy prohibits purpose {request.purpose}")

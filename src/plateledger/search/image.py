@@ -21,10 +21,11 @@ from plateledger.auth.tokens import Principal
 from plateledger.core.errors import FieldInvalid, NotFound, PlateledgerError
 from plateledger.core.text import VISIBLE_64
 from plateledger.images.store import ImageStore, StoredImage
+from plateledger.policy.actions import Action, allowed
 from plateledger.search.engine import SearchEngine, validate_purpose_case, validate_warrant
 from plateledger.store.queries import PlateQuery
 from plateledger.store.reads import ReadsStore
-from plateledger.vocab import SEARCH_ROLES, QueryKind
+from plateledger.vocab import QueryKind
 
 KINDS = ("plate", "overview")
 UNAVAILABLE = "no such image, or no image of that read you may see under this purpose and case"
@@ -78,7 +79,8 @@ class ImageViews:
                 query=ask.audit_params(),
             )
             raise
-        if principal.role not in SEARCH_ROLES:  # refused and audited by the engine, whatever the read id
+        # A role that may not search is refused and audited by the engine, whatever the read id.
+        if not allowed(principal, Action.SEARCH, None).allowed:
             self._engine.run(
                 principal, event=ImageViewed, kind=QueryKind.PLATE, purpose=purpose, case_number=case_number,
                 query=ask.audit_params(), since_ms=None, limit=1, fetch=lambda permit: [], warrant=warrant,

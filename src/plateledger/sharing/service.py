@@ -533,7 +533,12 @@ class Agreements:
     def get(self, principal: Principal, agreement_id: int) -> AgreementView:
         require(principal, Action.SHARING_VIEW, principal.agency_id, audit=self._audit)
         with self._gov.session() as session:
-            return self._view(session, self._row(session, agreement_id, principal))
+            row = session.get(SharingAgreement, agreement_id)
+            view = self._view(session, row) if row and principal.agency_id in (row.requester_id, row.owner_id) else None
+        if view is None:  # a stranger's refusal looks like a made-up id's, and is audited as one
+            message = f"no sharing agreement #{agreement_id}"
+            refuse_unseen(principal, Action.SHARING_VIEW, audit=self._audit, message=message)
+        return view
 
 
 def policies_in_force(session: Session) -> dict[int, tuple[int, str]]:

@@ -165,7 +165,7 @@ def test_a_json_body_refusal_is_audited_by_the_library(platform_factory: Any) ->
         ),
         ("device", "nosuch", "application/json", None, NotFound, "nosuch: no adapter for source"),
         ("device", "genetec", "image/png", None, UnsupportedMediaType, "genetec: content-type"),
-        ("device", "genetec", "application/json", "a b", InvalidInput, "genetec: camera:"),
+        ("device", "genetec", "application/json", "a\tb", InvalidInput, "genetec: camera:"),
     ],
 )
 def test_a_vendor_payload_refusal_is_audited_by_the_library(

@@ -196,6 +196,7 @@ class Platform:
                 retention=retention,
                 images_dir=settings.images_dir,
                 clock=clock,
+                operator_token=settings.operator_token,
             ),
             integrity=integrity,
         )

@@ -1,0 +1,75 @@
+"""One door, after review (issue 15): rules a reviewer still found in the entry points are in the library, so every
+door (API, CLI, web) authorises first and audits the refusal whatever the input, then parses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from plateledger.auth.passwords import hash_password
+from plateledger.core.clock import SystemClock
+from plateledger.core.errors import FieldInvalid, PermissionDenied
+from plateledger.core.settings import Settings
+from plateledger.policy.actions import Action, allowed
+from plateledger.store.models import User
+from tests.integration.test_authz import World, _bearer, _cli, head, refusals
+from tests.integration.test_authz import client as client
+from tests.integration.test_authz import world as world
+from tests.integration.test_web import csrf_of, sign_in
+from tests.integration.web_kit import PASSWORD
+from tests.support import opened, seed_agency
+
+BAD_POLICIES = [{"preset": "no-such-preset"}, {"policy": {"surprise": 1}}, {}, {"policy": "{"}]
+
+
+@pytest.mark.parametrize("body", BAD_POLICIES, ids=["preset", "policy", "neither", "text"])
+def test_a_bad_policy_from_an_investigator_is_an_audited_refusal_through_the_api(
+    world: World, client: TestClient, body: dict[str, object]
+) -> None:
+    who = world.city.investigator
+    before = head(world.platform)
+    response = client.put("/api/v1/policies/city", json=body, headers=_bearer(who, world))
+    assert response.status_code == 403, response.text
+    reason = allowed(who, Action.POLICY_SET, world.city.agency.id).reason
+    assert [e["reason"] for e in refusals(world.platform, before, Action.POLICY_SET)] == [reason]
+
+
+def test_a_bad_policy_from_an_admin_is_still_invalid_through_the_api(world: World, client: TestClient) -> None:
+    headers = _bearer(world.city.admin, world)
+    for body in BAD_POLICIES:
+        assert client.put("/api/v1/policies/city", json=body, headers=headers).status_code == 422, body
+    sent = client.put("/api/v1/policies/city", json={"policy": '{"retention_days": 30}'}, headers=headers)
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["policy"]["retention_days"] == 30
+
+
+def test_a_bad_policy_from_an_investigator_is_an_audited_refusal_through_the_web(
+    world: World, client: TestClient
+) -> None:
+    with world.platform.governance.session() as session:
+        session.execute(update(User).values(password_hash=hash_password(PASSWORD)))
+    sign_in(client, world.city.investigator.username)
+    csrf = csrf_of(client.get("/ui/search").text)
+    for form in ({"action": "save", "policy": "{"}, {"action": "preview", "policy": "{"}, {"action": "preset"}):
+        before = head(world.platform)
+        page = client.post("/ui/admin/policy", data={"csrf": csrf, **form})
+        assert page.status_code == 403, (form, page.status_code)
+        assert len(refusals(world.platform, before, Action.POLICY_SET)) == 1, form
+
+
+def test_a_bad_policy_file_from_an_investigator_is_an_audited_refusal_through_the_cli(
+    settings: Settings, tmp_path: Path
+) -> None:
+    with opened(settings, SystemClock()) as platform:  # the CLI checks tokens against the real time
+        city = seed_agency(platform, "city")
+    bad = tmp_path / "policy.json"
+    bad.write_text("{ not json")
+    refused = _cli(settings, "policy", "set", "city", "--file", str(bad), "--token", city.tokens["investigator"])
+    assert isinstance(refused.exception, PermissionDenied), refused.output
+    assert "policy.set" in _cli(settings, "audit", "list", "--action", "action.refused", "--json").stdout
+    invalid = _cli(settings, "policy", "set", "city", "--file", str(bad), "--token", city.tokens["admin"])
+    assert isinstance(invalid.exception, FieldInvalid)
+    assert "not valid JSON" in str(invalid.exception)

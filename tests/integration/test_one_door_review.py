@@ -73,3 +73,21 @@ def test_a_bad_policy_file_from_an_investigator_is_an_audited_refusal_through_th
     invalid = _cli(settings, "policy", "set", "city", "--file", str(bad), "--token", city.tokens["admin"])
     assert isinstance(invalid.exception, FieldInvalid)
     assert "not valid JSON" in str(invalid.exception)
+
+
+def test_live_tokens_and_cameras_are_guarded_reads(world: World) -> None:
+    """The users page's token list and the cameras of the map and the CLI come from guarded operations: a user
+    who may not list them is refused and audited; the unguarded camera list is the library's own."""
+    platform, city = world.platform, world.city.agency.id
+    assert {t.username for t in platform.tokens.live(world.city.admin, city)} >= {world.city.admin.username}
+    for who, action, read in [
+        (world.city.investigator, Action.USER_LIST, lambda w: platform.tokens.live(w, city)),
+        (world.county.admin, Action.USER_LIST, lambda w: platform.tokens.live(w, city)),
+        (world.city.device, Action.CAMERA_LIST, lambda w: platform.registry.camera_list(w, city)),
+        (world.county.admin, Action.CAMERA_LIST, lambda w: platform.registry.camera_list(w, city)),
+    ]:
+        before = head(platform)
+        with pytest.raises(PermissionDenied):
+            read(who)
+        assert [e["reason"] for e in refusals(platform, before, action)] == [allowed(who, action, city).reason]
+    assert not hasattr(platform.registry, "cameras")  # the unguarded read is named as such (cameras_unguarded)

@@ -146,7 +146,7 @@ class VendorIngest:
         """Store what one payload produced for ``owner``; ``channel`` is ``http`` or ``mqtt``, ``source`` the
         adapter's name. Audited like any ingest batch (one ``ingest.batch`` entry, plus ``ingest.quarantined``
         when reads were held); raises only when the audit log or a store fails."""
-        known = {c.external_id for c in self._registry.cameras(owner.id)}
+        known = {c.external_id for c in self._registry.cameras_unguarded(owner.id)}
         aliases = self._quarantine.aliases(owner.id)
         result = VendorResult(ignored=list(adapted.ignored))
         reads: list[SourceRead] = []

@@ -101,7 +101,7 @@ def _timeline(reads: list[dict[str, Any]], times: list[int]) -> dict[str, Any]:
 def _map_data(platform: Platform, signed: SignedIn, rows: list[dict[str, Any]]) -> Markup:
     cameras = [
         {"id": c.external_id, "name": c.name, "lat": c.lat, "lon": c.lon}
-        for c in platform.registry.cameras(signed.principal.agency_id)
+        for c in platform.registry.camera_list(signed.principal, signed.principal.agency_id)
         if c.lat is not None and c.lon is not None
     ]
     reads = [{k: r[k] for k in ("ts", "plate", "camera", "owner", "lat", "lon")} for r in rows if r["lat"] is not None]

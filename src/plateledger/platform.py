@@ -38,6 +38,7 @@ from plateledger.reports.transparency import TransparencyReports
 from plateledger.retention.service import Retention
 from plateledger.search.area import AreaSearches
 from plateledger.search.engine import SearchEngine
+from plateledger.search.export import SearchExports
 from plateledger.search.image import ImageViews
 from plateledger.search.plate import PlateSearches
 from plateledger.sharing.service import Agreements, Books, Policies
@@ -72,6 +73,7 @@ class Platform:
     matcher: Matcher
     access_log: AccessLog
     audit_entries: AuditEntries
+    exports: SearchExports
     transparency: TransparencyReports
     quarantine: Quarantine
     health: Health
@@ -148,6 +150,8 @@ class Platform:
         health = Health(
             governance=governance, audit=audit, clock=clock, default_silent_s=settings.camera_silent_after_s
         )
+        searches = PlateSearches(reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page)
+        areas = AreaSearches(reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page)
         return cls(
             settings=settings,
             clock=clock,
@@ -158,10 +162,8 @@ class Platform:
             tokens=Tokens(governance, audit, clock, settings.token_ttl_days, credentials),
             sessions=Sessions(governance, audit, clock, credentials, hours=settings.web_session_hours),
             ingest=ingest,
-            searches=PlateSearches(
-                reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page
-            ),
-            areas=AreaSearches(reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page),
+            searches=searches,
+            areas=areas,
             retention=retention,
             policies=policies,
             agreements=agreements,
@@ -175,6 +177,7 @@ class Platform:
             matcher=matcher,
             access_log=access_log,
             audit_entries=AuditEntries(audit),
+            exports=SearchExports(audit=audit, plates=searches, areas=areas),
             transparency=TransparencyReports(
                 registry=registry,
                 policies=policies,

@@ -91,3 +91,25 @@ def test_live_tokens_and_cameras_are_guarded_reads(world: World) -> None:
             read(who)
         assert [e["reason"] for e in refusals(platform, before, action)] == [allowed(who, action, city).reason]
     assert not hasattr(platform.registry, "cameras")  # the unguarded read is named as such (cameras_unguarded)
+
+
+SEARCH = {"plate": "7ABC123", "purpose": "stolen_vehicle", "case_number": "C-1"}
+
+
+def test_a_warrant_of_only_spaces_is_refused_by_every_door(
+    world: World, client: TestClient, settings: Settings
+) -> None:
+    """The library decides what a warrant is: one of spaces is refused (422) through the API, the CLI and the web
+    page alike; an empty web field is a warrant not given."""
+    api = client.get(
+        "/api/v1/search/plate", params={**SEARCH, "warrant": "   "}, headers=_bearer(world.city.investigator, world)
+    )
+    assert api.status_code == 422, api.text
+    with world.platform.governance.session() as session:
+        session.execute(update(User).values(password_hash=hash_password(PASSWORD)))
+    sign_in(client, world.city.investigator.username)
+    csrf = csrf_of(client.get("/ui/search").text)
+    for path in ("/ui/search", "/ui/search/export.csv"):
+        spaces = client.post(path, data={"csrf": csrf, "mode": "plate", **SEARCH, "warrant": "   "})
+        assert spaces.status_code == 422, (path, spaces.status_code)
+    assert client.post("/ui/search", data={"csrf": csrf, "mode": "plate", **SEARCH, "warrant": ""}).status_code == 200

@@ -150,6 +150,7 @@ class Platform:
         health = Health(
             governance=governance, audit=audit, clock=clock, default_silent_s=settings.camera_silent_after_s
         )
+        tokens = Tokens(governance, audit, clock, settings.token_ttl_days, credentials)
         searches = PlateSearches(reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page)
         areas = AreaSearches(reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page)
         return cls(
@@ -159,7 +160,7 @@ class Platform:
             reads=reads,
             audit=audit,
             registry=registry,
-            tokens=Tokens(governance, audit, clock, settings.token_ttl_days, credentials),
+            tokens=tokens,
             sessions=Sessions(governance, audit, clock, credentials, hours=settings.web_session_hours),
             ingest=ingest,
             searches=searches,
@@ -190,7 +191,9 @@ class Platform:
             quarantine=quarantine,
             health=health,
             images=images,
-            vendor=VendorIngest(ingest=ingest, registry=registry, quarantine=quarantine, health=health, images=images),
+            vendor=VendorIngest(
+                ingest=ingest, registry=registry, quarantine=quarantine, health=health, images=images, tokens=tokens
+            ),
             image_views=ImageViews(reads=reads, engine=engine, images=images, registry=registry),
             backups=Backups(
                 reads=reads,

@@ -9,9 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from plateledger.adapters.base import SourceRead
 from plateledger.auth.passwords import hash_password
 from plateledger.core.clock import SystemClock
-from plateledger.core.errors import FieldInvalid, PermissionDenied
+from plateledger.core.errors import AuthenticationFailed, FieldInvalid, PermissionDenied
 from plateledger.core.settings import Settings
 from plateledger.policy.actions import Action, allowed
 from plateledger.store.models import User
@@ -20,7 +21,7 @@ from tests.integration.test_authz import client as client
 from tests.integration.test_authz import world as world
 from tests.integration.test_web import csrf_of, sign_in
 from tests.integration.web_kit import PASSWORD
-from tests.support import opened, seed_agency
+from tests.support import NOW_MS, opened, seed_agency
 
 BAD_POLICIES = [{"preset": "no-such-preset"}, {"policy": {"surprise": 1}}, {}, {"policy": "{"}]
 
@@ -113,3 +114,19 @@ def test_a_warrant_of_only_spaces_is_refused_by_every_door(
         spaces = client.post(path, data={"csrf": csrf, "mode": "plate", **SEARCH, "warrant": "   "})
         assert spaces.status_code == 422, (path, spaces.status_code)
     assert client.post("/ui/search", data={"csrf": csrf, "mode": "plate", **SEARCH, "warrant": ""}).status_code == 200
+
+
+def test_mqtt_batches_are_one_library_call_with_its_refusals_audited(world: World) -> None:
+    """What the MQTT worker chained itself (authenticate, require a device, find the agency, store) is one
+    VendorIngest call: a user's token is refused as ``ingest.refused``, an unknown one as ``auth.refused``."""
+    platform = world.platform
+    reads = [SourceRead(plate="7ABC123", ts_ms=NOW_MS - 60_000, camera="city-fixed", source_ts=str(NOW_MS))]
+    stored = platform.vendor.receive_reads(world.city.tokens["device"], reads, channel="mqtt", source="frigate")
+    assert stored.stored == 1
+    before = head(platform)
+    with pytest.raises(PermissionDenied):
+        platform.vendor.receive_reads(world.city.tokens["admin"], reads, channel="mqtt", source="frigate")
+    with pytest.raises(AuthenticationFailed):
+        platform.vendor.receive_reads("made-up", reads, channel="mqtt", source="frigate")
+    actions = [e.action for e in platform.audit.entries(after_seq=before)]
+    assert actions == ["ingest.refused", "auth.refused"]

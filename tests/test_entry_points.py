@@ -8,7 +8,12 @@ and refused if it
 * writes the audit log: a call of ``….audit.append``, ``….audit.record`` or ``….audit.record_all``;
 * opens the governance store: ``….governance.session`` or ``….governance.engine``;
 * speaks SQL: any import of ``sqlalchemy`` (its ``select``/``insert``/``update``/``delete``/``text``) or ``chdb``;
-* queries the reads store: a call of a method of ``….reads`` (``platform.reads.count()``).
+* queries the reads store: a call of a method of ``….reads`` (``platform.reads.count()``);
+* reads the audit log around its service: a call of ``….audit.verify`` or ``….audit.entries`` (the audit services,
+  ``platform.audit_entries``, authorise and audit those reads), or passes the audit log itself along as a call's
+  argument (``export_csv(..., platform.audit)``: the library audits, the door never hands it the log);
+* calls an unguarded read of the library (a method named ``…_unguarded``, such as ``registry.cameras_unguarded``:
+  a door asks the guarded operation, ``registry.camera_list``).
 
 ``EXEMPT`` lists the few findings still allowed, each with its reason; an exemption that no longer matches
 anything fails too, so the list only shrinks.
@@ -26,6 +31,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "plateledger"
 #: The doors: packages, and the app factory module that mounts the API and the web UI.
 ENTRY_PACKAGES = ("api", "web", "cli", "mqtt", "app.py")
 AUDIT_WRITES = frozenset({"append", "record", "record_all"})
+AUDIT_READS = frozenset({"verify", "entries"})
 GOVERNANCE_DOORS = frozenset({"session", "engine"})
 SQL_PACKAGES = frozenset({"sqlalchemy", "chdb"})
 
@@ -79,6 +85,15 @@ def findings(module: str, source: str) -> list[Finding]:
                 found.append(Finding(module, node.lineno, f"audit.{chain[-1]}"))
             if len(chain) >= 2 and chain[-2] == "reads" and "metrics" not in chain:  # not a metric named reads
                 found.append(Finding(module, node.lineno, f"reads.{chain[-1]}"))
+            if len(chain) >= 2 and chain[-2] in ("audit", "_audit") and chain[-1] in AUDIT_READS:
+                found.append(Finding(module, node.lineno, f"audit.{chain[-1]}"))
+            if chain and chain[-1].endswith("_unguarded"):
+                found.append(Finding(module, node.lineno, f"unguarded {chain[-1]}"))
+        if isinstance(node, ast.Call):
+            for argument in [*node.args, *(k.value for k in node.keywords)]:
+                passed = _attribute_chain(argument) if isinstance(argument, ast.Attribute) else []
+                if passed[-1:] in (["audit"], ["_audit"]) and passed != ["audit", "audit"]:  # not cli/audit.py's group
+                    found.append(Finding(module, node.lineno, "audit passed along"))
     return found
 
 
@@ -125,6 +140,11 @@ def test_every_exemption_is_still_needed() -> None:
         ("import chdb", "import chdb"),
         ("platform.reads.count()", "reads.count"),
         ("request.app.state.platform.reads.lookup(plate)", "reads.lookup"),
+        ("platform.audit.verify()", "audit.verify"),
+        ("entries = platform.audit.entries(limit=10)", "audit.entries"),
+        ("export_csv(rows, principal, audit=platform.audit)", "audit passed along"),
+        ("export_csv(rows, platform.audit)", "audit passed along"),
+        ("platform.registry.cameras_unguarded(agency_id)", "unguarded cameras_unguarded"),
     ],
 )
 def test_the_check_sees_each_kind_of_direct_access(source: str, what: str) -> None:
@@ -134,7 +154,7 @@ def test_the_check_sees_each_kind_of_direct_access(source: str, what: str) -> No
 def test_library_calls_and_passing_a_store_along_are_not_findings() -> None:
     source = (
         "platform.ingest.ingest_json_body(principal, body)\n"
-        "entries = platform.audit.entries(limit=10)\n"
+        "entries = platform.audit_entries.page(principal, limit=10)\n"
         "publisher = MqttPublisher(platform.alerts, platform.governance)\n"
         "total = result.reads\n"
     )

@@ -38,6 +38,7 @@ from plateledger.reports.transparency import TransparencyReports
 from plateledger.retention.service import Retention
 from plateledger.search.area import AreaSearches
 from plateledger.search.engine import SearchEngine
+from plateledger.search.export import SearchExports
 from plateledger.search.image import ImageViews
 from plateledger.search.plate import PlateSearches
 from plateledger.sharing.service import Agreements, Books, Policies
@@ -72,6 +73,7 @@ class Platform:
     matcher: Matcher
     access_log: AccessLog
     audit_entries: AuditEntries
+    exports: SearchExports
     transparency: TransparencyReports
     quarantine: Quarantine
     health: Health
@@ -148,6 +150,9 @@ class Platform:
         health = Health(
             governance=governance, audit=audit, clock=clock, default_silent_s=settings.camera_silent_after_s
         )
+        tokens = Tokens(governance, audit, clock, settings.token_ttl_days, credentials)
+        searches = PlateSearches(reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page)
+        areas = AreaSearches(reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page)
         return cls(
             settings=settings,
             clock=clock,
@@ -155,13 +160,11 @@ class Platform:
             reads=reads,
             audit=audit,
             registry=registry,
-            tokens=Tokens(governance, audit, clock, settings.token_ttl_days, credentials),
+            tokens=tokens,
             sessions=Sessions(governance, audit, clock, credentials, hours=settings.web_session_hours),
             ingest=ingest,
-            searches=PlateSearches(
-                reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page
-            ),
-            areas=AreaSearches(reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page),
+            searches=searches,
+            areas=areas,
             retention=retention,
             policies=policies,
             agreements=agreements,
@@ -175,6 +178,7 @@ class Platform:
             matcher=matcher,
             access_log=access_log,
             audit_entries=AuditEntries(audit),
+            exports=SearchExports(audit=audit, plates=searches, areas=areas),
             transparency=TransparencyReports(
                 registry=registry,
                 policies=policies,
@@ -187,7 +191,9 @@ class Platform:
             quarantine=quarantine,
             health=health,
             images=images,
-            vendor=VendorIngest(ingest=ingest, registry=registry, quarantine=quarantine, health=health, images=images),
+            vendor=VendorIngest(
+                ingest=ingest, registry=registry, quarantine=quarantine, health=health, images=images, tokens=tokens
+            ),
             image_views=ImageViews(reads=reads, engine=engine, images=images, registry=registry),
             backups=Backups(
                 reads=reads,
@@ -196,6 +202,7 @@ class Platform:
                 retention=retention,
                 images_dir=settings.images_dir,
                 clock=clock,
+                operator_token=settings.operator_token,
             ),
             integrity=integrity,
         )

@@ -17,8 +17,15 @@ from fastapi.testclient import TestClient
 from plateledger.app import create_app
 from plateledger.audit.log import SYSTEM
 from plateledger.backup.manifest import Manifest
+from plateledger.backup.service import operator_token_to_forward
 from plateledger.core.clock import FixedClock
-from plateledger.core.errors import AuthenticationFailed, BackupInvalid, ConfigurationError, Conflict
+from plateledger.core.errors import (
+    AuthenticationFailed,
+    BackupInvalid,
+    ConfigurationError,
+    Conflict,
+    PermissionDenied,
+)
 from plateledger.core.settings import Settings, load_settings
 from plateledger.platform import Platform
 from tests.integration.test_retention import key_count, rows, seed
@@ -187,6 +194,9 @@ def test_operator_route_makes_a_backup_for_the_operator_token_only(
         )
         assert sent.status_code == 401
     assert not (tmp_path / "b1").exists()
+    refusals = platform.audit.entries(action="auth.refused")  # every wrong attempt leaves a trace
+    assert [orjson.loads(e.params)["path"] for e in refusals] == ["POST /api/v1/operator/backup"] * 4  # closed + 3
+    assert client.post("/api/v1/operator/backup", json={}, headers={"Authorization": "Bearer x"}).status_code == 401
     made = client.post(
         "/api/v1/operator/backup", json={"dest": str(tmp_path / "b1")}, headers={"Authorization": f"Bearer {token}"}
     )
@@ -194,3 +204,9 @@ def test_operator_route_makes_a_backup_for_the_operator_token_only(
     assert made.json()["manifest"]["per_owner"] == {"city": 1}
     (entry,) = platform.audit.entries(action="backup.made")
     assert entry.actor_username == "operator"
+
+
+def test_console_backup_beside_a_server_needs_the_operator_token_by_the_library_rule() -> None:
+    with pytest.raises(PermissionDenied, match="operator_token"):
+        operator_token_to_forward(Settings(operator_token=None))
+    assert operator_token_to_forward(Settings(operator_token="t" * 40)) == "t" * 40  # type: ignore[arg-type]

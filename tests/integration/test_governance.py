@@ -45,12 +45,12 @@ def test_agencies_users_and_cameras_are_created_and_listed(gov_platform: Platfor
     assert registry.agency_by_id(city.id).name == "City PD"
     assert [u.username for u in registry.users(city.id)] == ["ann"]
     assert [u.username for u in registry.users()] == ["ann", "bob.smith@county"]
-    cameras = registry.cameras(city.id)
+    cameras = registry.cameras_unguarded(city.id)
     assert [(c.external_id, c.mobile, c.lat, c.lon) for c in cameras] == [
         ("cam-1", False, 37.5, -122.25),
         ("van-7", True, None, None),  # a mobile unit has no fixed position
     ]
-    assert [c.external_id for c in registry.cameras(county.id)] == ["cam-1"]
+    assert [c.external_id for c in registry.cameras_unguarded(county.id)] == ["cam-1"]
     assert actions(gov_platform) == ["agency.created"] * 2 + ["user.created"] * 2 + ["camera.added"] * 3
     assert gov_platform.audit.verify().intact
 

@@ -107,10 +107,10 @@ def test_the_users_page_lists_live_tokens_of_the_agency_only(
     palm, harbor = network.palm.agency.id, network.harbor.agency.id
     revoked = platform.tokens.issue(SYSTEM, network.user(network.palm, "auditor"), label="old")
     platform.tokens.revoke(SYSTEM, revoked.token_id)
-    live = platform.tokens.live(palm)
+    live = platform.tokens.live(SYSTEM, palm)
     assert revoked.token_id not in {t.id for t in live}
     assert {t.username for t in live} == {network.user(network.palm, r) for r in ROLES}
-    assert not {t.id for t in live} & {t.id for t in platform.tokens.live(harbor)}
+    assert not {t.id for t in live} & {t.id for t in platform.tokens.live(SYSTEM, harbor)}
     page = web.get("/ui/admin/users").text
     for token in live:
         assert f"/ui/admin/tokens/{token.id}/revoke" in page

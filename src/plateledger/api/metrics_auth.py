@@ -10,11 +10,7 @@ user and no data is involved, and an unauthenticated scraper must not be able to
 
 from __future__ import annotations
 
-import secrets
-
-from pydantic import SecretStr
-
-from plateledger.core.errors import AuthenticationFailed
+from plateledger.auth.instance import require_instance_token
 from plateledger.core.settings import Settings
 
 
@@ -26,15 +22,3 @@ def require_metrics_token(settings: Settings, authorization: str | None) -> None
         closed="/metrics is closed: set metrics_token and scrape with it as a bearer token",
         wrong="/metrics needs the metrics token (setting metrics_token) as a bearer token",
     )
-
-
-def require_instance_token(token: SecretStr | None, authorization: str | None, *, closed: str, wrong: str) -> None:
-    """Return when ``authorization`` is ``Bearer <token>`` (an instance operator's token setting); raise
-    :class:`AuthenticationFailed` with ``closed`` when the setting is unset, ``wrong`` for any other header."""
-    if token is None:
-        raise AuthenticationFailed(closed)
-    scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not secrets.compare_digest(
-        given.strip().encode(), token.get_secret_value().encode()
-    ):
-        raise AuthenticationFailed(wrong)

@@ -171,7 +171,9 @@ class AgreementOut(BaseModel):
 
 class PolicyIn(Strict):
     preset: PresetName | None = Field(None, description="california, illinois, strict or open")
-    policy: dict[str, Any] | None = Field(None, description="A full policy; omitted: the preset's")
+    policy: dict[str, Any] | str | None = Field(
+        None, description="A full policy (or its JSON text); omitted: the preset's. Checked after authorisation"
+    )
 
 
 class PolicyOut(BaseModel):

@@ -234,8 +234,10 @@ class Tokens:
         # The password was the credential: a signed-in user gets a token of the default lifetime for itself.
         return principal, self._create(principal.actor, username, label, self._ttl_days)
 
-    def live(self, agency_id: int) -> list[LiveToken]:
-        """The tokens of ``agency_id``'s users that are not revoked (expired ones included, marked), oldest first."""
+    def live(self, who: Actor | Principal, agency_id: int) -> list[LiveToken]:
+        """The tokens of ``agency_id``'s users that are not revoked (expired ones included, marked), oldest first:
+        for its admins and the console (``user.list``; refusals audited)."""
+        require(who, Action.USER_LIST, agency_id, audit=self._audit)
         now = self._clock.now_ms()
         with self._gov.session() as session:
             rows = session.execute(

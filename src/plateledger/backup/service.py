@@ -20,14 +20,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from plateledger import __version__
-from plateledger.audit.events import BackupMade, BackupRestored
+from plateledger.audit.events import AuthRefused, BackupMade, BackupRestored
 from plateledger.audit.log import Actor, AuditLog
+from plateledger.auth.instance import require_instance_token
 from plateledger.backup.manifest import Manifest
 from plateledger.core.clock import Clock
-from plateledger.core.errors import BackupInvalid, ConfigurationError, Conflict
+from plateledger.core.errors import (
+    AuthenticationFailed,
+    BackupInvalid,
+    ConfigurationError,
+    Conflict,
+    PermissionDenied,
+)
+from plateledger.core.settings import Settings
 from plateledger.policy.actions import Action, require
 from plateledger.retention.service import Retention, RetentionReport
 from plateledger.store.governance import Governance
@@ -36,6 +45,18 @@ from plateledger.store.reads import ReadsStore
 from plateledger.store.snapshot import SqliteSnapshot, copy_file, copy_frozen, freeze, owner_counts, sqlite_path
 
 _BLOB = re.compile(r"[0-9a-f]{62}")
+OPERATOR_ROUTE = "/api/v1/operator/backup"
+
+
+def operator_token_to_forward(settings: Settings) -> str:
+    """The operator token a console ``plateledger backup`` forwards to the server that holds the data directory
+    (the server makes the backup). Without the setting there is nothing to forward: PermissionDenied."""
+    if settings.operator_token is None:
+        raise PermissionDenied(
+            "a server holds the data directory: set operator_token (the server's value) so that it makes the "
+            "backup, or stop the server"
+        )
+    return settings.operator_token.get_secret_value()
 
 
 @dataclass(frozen=True)
@@ -99,13 +120,37 @@ class Backups:
         retention: Retention,
         images_dir: Path,
         clock: Clock,
+        operator_token: SecretStr | None = None,
     ) -> None:
+        self._operator_token = operator_token
         self._reads = reads
         self._gov = governance
         self._audit = audit
         self._retention = retention
         self._images = images_dir
         self._clock = clock
+
+    def authenticate_operator(
+        self, authorization: str | None, *, where: str = OPERATOR_ROUTE, client: str | None = None
+    ) -> Actor:
+        """The instance operator, for an ``Authorization`` header that is ``Bearer <operator_token>`` (compared in
+        constant time). Anything else (no setting, another token, an agency user's token) is audited as
+        ``auth.refused`` (with ``where`` the request came in) before AuthenticationFailed is raised: a backup copies
+        every agency's data, so every wrong attempt leaves a trace."""
+        try:
+            require_instance_token(
+                self._operator_token,
+                authorization,
+                closed="operator routes are closed: set operator_token",
+                wrong="this route needs the operator token (setting operator_token) as a bearer token",
+            )
+        except AuthenticationFailed as refusal:
+            self._audit.append(
+                Actor(username="anonymous", agency_id=None, client=client),
+                AuthRefused(reason=refusal.detail, path=where[:200]),
+            )
+            raise
+        return Actor(username="operator", agency_id=None, client=client)
 
     def make(self, actor: Actor, dest: Path) -> BackupReport:
         """Write a backup of the data directory to ``dest`` (new or empty), then audit it. Only the instance's

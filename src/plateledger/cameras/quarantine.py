@@ -156,7 +156,7 @@ class Quarantine:
         neither registered to ``owner`` nor mapped onto one is held (``ingest.quarantined``); a mapped vendor id
         is replaced by its camera; the rest is stored by ``Ingestor.store_block``. Indexes are the block's lines,
         as without quarantine. A held read is validated when it is released."""
-        known = {c.external_id for c in self._registry.cameras(owner.id)}
+        known = {c.external_id for c in self._registry.cameras_unguarded(owner.id)}
         aliases = self.aliases(owner.id)
         lines = block.split(b"\n")
         held: list[Held] = []

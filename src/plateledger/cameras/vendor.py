@@ -31,7 +31,7 @@ from plateledger.adapters import adapter
 from plateledger.adapters.base import Adapted, SourceRead
 from plateledger.agencies.registry import Registry
 from plateledger.audit.log import Actor
-from plateledger.auth.tokens import Principal
+from plateledger.auth.tokens import Principal, Tokens
 from plateledger.cameras.health import Health
 from plateledger.cameras.quarantine import Held, Quarantine
 from plateledger.core.errors import InvalidInput, PlateledgerError, UnsupportedMediaType
@@ -107,8 +107,16 @@ def image_read_id(source: str, read: SourceRead) -> str:
 
 class VendorIngest:
     def __init__(
-        self, *, ingest: Ingestor, registry: Registry, quarantine: Quarantine, health: Health, images: ImageStore
+        self,
+        *,
+        ingest: Ingestor,
+        registry: Registry,
+        quarantine: Quarantine,
+        health: Health,
+        images: ImageStore,
+        tokens: Tokens,
     ) -> None:
+        self._tokens = tokens
         self._ingest = ingest
         self._registry = registry
         self._quarantine = quarantine
@@ -142,11 +150,28 @@ class VendorIngest:
         owner = self._registry.agency_by_id(principal.agency_id)
         return self.store(principal.actor, owner, adapted, channel="http", source=source)
 
+    def device(self, token: str | None, *, channel: str) -> Principal:
+        """The device whose bearer ``token`` a worker of ``channel`` holds (checked at its start and on every
+        batch): an unknown token is audited as ``auth.refused``, a user's that is not a device's as
+        ``ingest.refused``, before the error is raised."""
+        principal = self._tokens.authenticate(token, where=channel)
+        with self._ingest.refusals(principal.actor, prefix=f"{channel}: "):  # audited as every door's refusal
+            require_device(principal)
+        return principal
+
+    def receive_reads(self, token: str | None, reads: list[SourceRead], *, channel: str, source: str) -> VendorResult:
+        """Store reads a long-lived worker adapted itself (MQTT: one batch of the broker's messages) for the device
+        whose bearer ``token`` it holds: authenticated (a refusal audited as ``auth.refused``, where ``channel``),
+        then a device's only (``ingest.refused``), then stored for the token's agency as :meth:`receive` does."""
+        principal = self.device(token, channel=channel)
+        owner = self._registry.agency_by_id(principal.agency_id)
+        return self.store(principal.actor, owner, Adapted(reads=reads), channel=channel, source=source)
+
     def store(self, actor: Actor, owner: Agency, adapted: Adapted, *, channel: str, source: str) -> VendorResult:
         """Store what one payload produced for ``owner``; ``channel`` is ``http`` or ``mqtt``, ``source`` the
         adapter's name. Audited like any ingest batch (one ``ingest.batch`` entry, plus ``ingest.quarantined``
         when reads were held); raises only when the audit log or a store fails."""
-        known = {c.external_id for c in self._registry.cameras(owner.id)}
+        known = {c.external_id for c in self._registry.cameras_unguarded(owner.id)}
         aliases = self._quarantine.aliases(owner.id)
         result = VendorResult(ignored=list(adapted.ignored))
         reads: list[SourceRead] = []

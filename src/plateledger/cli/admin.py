@@ -128,7 +128,7 @@ def cameras_list(
 ) -> None:
     """List an agency's cameras."""
     with opened(data) as platform:
-        rows = [c.__dict__ for c in platform.registry.cameras(platform.registry.agency(agency).id)]
+        rows = [c.__dict__ for c in platform.registry.camera_list(operator(), platform.registry.agency(agency).id)]
     if json:
         print_json(rows)
         return

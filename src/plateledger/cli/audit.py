@@ -8,8 +8,7 @@ import typer
 
 from plateledger.cli.common import DataOpt, JsonOpt, opened, operator, out, print_json, settings_for
 from plateledger.cli.output import printable, shown
-from plateledger.core.errors import AuditUnavailable
-from plateledger.store.governance import missing_sqlite_file
+from plateledger.reports.audit_entries import require_audit_log
 
 audit = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 
@@ -18,11 +17,9 @@ audit = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 def verify(data: DataOpt = None, json: JsonOpt = False) -> None:
     """Check the whole chain. Exit 0 when intact; 1 naming the first bad sequence number otherwise; 7 when there
     is no audit log to read (no governance database, a dropped table)."""
-    missing = missing_sqlite_file(settings_for(data).governance_url)
-    if missing is not None:  # opening would create an empty store, and an empty log verifies
-        raise AuditUnavailable(f"no governance database at {missing}: there is no audit log to verify")
+    require_audit_log(settings_for(data))  # before opening, which would create an empty (verifying) log
     with opened(data) as platform:
-        result = platform.audit.verify()
+        result = platform.audit_entries.verify(operator())
     if json:
         print_json(result.__dict__)
     elif result.intact:

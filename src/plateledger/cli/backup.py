@@ -7,11 +7,12 @@ from typing import Annotated, Any
 
 import typer
 
+from plateledger.backup.service import OPERATOR_ROUTE, operator_token_to_forward
 from plateledger.cli.common import DataOpt, JsonOpt, opened, operator, out, print_json, server_request, server_url
 from plateledger.cli.common import settings_for as settings_for
 from plateledger.cli.output import shown
 from plateledger.core.clock import iso_ms
-from plateledger.core.errors import DataDirectoryBusy, PermissionDenied
+from plateledger.core.errors import DataDirectoryBusy
 from plateledger.platform import Platform
 
 DestArg = Annotated[Path, typer.Argument(help="New (or empty) directory to write the backup to", show_default=False)]
@@ -27,17 +28,12 @@ def backup(dest: DestArg, data: DataOpt = None, json: JsonOpt = False) -> None:
         with opened(data) as platform:
             answer: dict[str, Any] = platform.backups.make(operator(), dest).as_json()
     except DataDirectoryBusy:
-        token = settings_for(data).operator_token
-        if token is None:
-            raise PermissionDenied(
-                "a server holds the data directory: set operator_token (the server's value) so that it makes the "
-                "backup, or stop the server"
-            ) from None
+        token = operator_token_to_forward(settings_for(data))
         answer = server_request(
             server_url(data),
             "POST",
-            "/api/v1/operator/backup",
-            token=token.get_secret_value(),
+            OPERATOR_ROUTE,
+            token=token,
             body={"dest": str(dest.absolute())},
         ).json()
     if json:

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 import typer
 
 from plateledger.cli.common import DataOpt, JsonOpt, TokenOpt, call, out, print_json
@@ -18,7 +17,7 @@ from plateledger.cli.output import printable
 from plateledger.core.errors import FieldInvalid
 from plateledger.platform import Platform
 from plateledger.policy.rules import PRESETS, describe
-from plateledger.sharing.service import make_terms, parse_policy, preset_policy
+from plateledger.sharing.service import make_terms
 
 sharing = typer.Typer(
     help="Sharing agreements between agencies (requests, acceptance, revocation).", no_args_is_help=True
@@ -240,20 +239,14 @@ def set_policy(
 ) -> None:
     """Set your agency's policy from a preset and/or a JSON file; stored as a new, audited version."""
     try:
-        raw = orjson.loads(file.read_bytes()) if file else None
-    except (OSError, orjson.JSONDecodeError) as exc:
-        raise FieldInvalid("file", f"not a readable JSON policy: {exc}") from None
-    if raw is not None:
-        chosen = parse_policy(raw)
-    elif preset is not None:
-        chosen = preset_policy(preset)
-    else:
-        raise FieldInvalid("policy", "give --preset, --file, or both")
+        raw = file.read_text(encoding="utf-8-sig") if file else None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FieldInvalid("file", f"not a readable policy file: {exc}") from None
     answer = call(
         data,
         token,
         where="cli policy set",
-        local=lambda p, who: p.policies.set_as(who, agency, chosen, preset=preset).as_json(),
+        local=lambda p, who: p.policies.set_from(who, agency, preset=preset, policy=raw).as_json(),
         method="PUT",
         path=f"/api/v1/policies/{agency}",
         body={"preset": preset, "policy": raw},

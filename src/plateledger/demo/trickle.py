@@ -49,7 +49,7 @@ class Trickle:
         found = []
         registry = self._platform.registry
         for agency in registry.agencies():
-            cameras = [c.external_id for c in registry.cameras(agency.id) if not c.mobile]
+            cameras = [c.external_id for c in registry.cameras_unguarded(agency.id) if not c.mobile]
             device = next((u for u in registry.users(agency.id) if u.role == Role.DEVICE.value), None)
             if cameras and device is not None:
                 actor = Actor(device.username, agency.id, device.id, Role.DEVICE.value)

@@ -134,7 +134,7 @@ class Ingestor:
         result = self._reads.ingest_block(
             block,
             owner=owner.id,
-            cameras=self._registry.cameras(owner.id),
+            cameras=self._registry.cameras_unguarded(owner.id),
             country=owner.country,
             now_ms=now_ms,
             future_tolerance_ms=self._settings.future_tolerance_s * 1000,

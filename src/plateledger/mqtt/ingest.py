@@ -25,16 +25,14 @@ import aiomqtt
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from plateledger.adapters import frigate
-from plateledger.adapters.base import Adapted, SourceRead
+from plateledger.adapters.base import SourceRead
 from plateledger.alerts.mqtt import parse_broker
-from plateledger.auth.tokens import Principal
 from plateledger.core.errors import (
     AuditUnavailable,
     ConfigurationError,
     InvalidInput,
     PlateledgerError,
 )
-from plateledger.ingest.service import require_device
 from plateledger.platform import Platform
 
 log = logging.getLogger(__name__)
@@ -120,19 +118,9 @@ class MqttIngest:
         )
 
     # ---- authentication and storing (worker thread, via asyncio.to_thread) ----------------------------------
-    def _principal(self) -> Principal:
-        principal = self._platform.tokens.authenticate(self._token, where="mqtt")
-        with self._platform.ingest.refusals(principal.actor, prefix="mqtt: "):  # audited as every door's refusal
-            require_device(principal)
-        return principal
-
     def _store(self, reads: list[SourceRead]) -> None:
         try:
-            principal = self._principal()
-            owner = self._platform.registry.agency_by_id(principal.agency_id)
-            result = self._platform.vendor.store(
-                principal.actor, owner, Adapted(reads=reads), channel="mqtt", source=SOURCE
-            )
+            result = self._platform.vendor.receive_reads(self._token, reads, channel="mqtt", source=SOURCE)
         except AuditUnavailable:
             raise  # kept for the next tick: nothing was stored
         except PlateledgerError as refusal:
@@ -244,7 +232,7 @@ class MqttIngest:
 
     def start(self) -> None:
         """Check the token (AuthenticationFailed / PermissionDenied at once, not in the thread) and start."""
-        principal = self._principal()
+        principal = self._platform.vendor.device(self._token, channel="mqtt")
         self._identifier = f"plateledger-ingest-{principal.agency_slug}"[:64]
         self._thread = threading.Thread(target=self._thread_main, name="mqtt-ingest", daemon=True)
         self._thread.start()

@@ -17,8 +17,10 @@ import orjson
 from plateledger.audit.events import AuditExported, AuditListed, event_classes
 from plateledger.audit.log import Actor, AuditLog, VerifyResult, entry_fields
 from plateledger.core.clock import iso_ms
-from plateledger.core.errors import FieldInvalid
+from plateledger.core.errors import AuditUnavailable, FieldInvalid
+from plateledger.core.settings import Settings
 from plateledger.policy.actions import Action, HasActor, actor_of, require
+from plateledger.store.governance import missing_sqlite_file
 from plateledger.store.models import AuditEntry
 
 MAX_LIMIT = 1000
@@ -92,6 +94,14 @@ class AuditPage:
 
     def as_json(self) -> dict[str, Any]:
         return {"entries": [e.as_json() for e in self.entries], "next_after_seq": self.next_after_seq}
+
+
+def require_audit_log(settings: Settings) -> None:
+    """Raise :class:`AuditUnavailable` when the instance has no governance database to verify: opening it would
+    create an empty store, and an empty log verifies (the console's ``audit verify`` asks before it opens)."""
+    missing = missing_sqlite_file(settings.governance_url)
+    if missing is not None:
+        raise AuditUnavailable(f"no governance database at {missing}: there is no audit log to verify")
 
 
 class AuditEntries:

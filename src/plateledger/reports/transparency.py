@@ -74,7 +74,7 @@ class TransparencyReports:
         matches_preset = None
         if preset is not None and preset in {p.value for p in Preset}:
             matches_preset = PRESETS[Preset(preset)][0] == policy
-        cameras = self._registry.cameras(agency.id)
+        cameras = self._registry.cameras_unguarded(agency.id)
         mobile = sum(1 for c in cameras if c.mobile)
         return {
             "agency": {

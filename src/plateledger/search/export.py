@@ -15,7 +15,9 @@ from plateledger.audit.events import SearchExported
 from plateledger.audit.log import AuditLog
 from plateledger.auth.tokens import Principal
 from plateledger.core.csvsafe import SafeWriter
+from plateledger.search.area import AreaSearch, AreaSearches
 from plateledger.search.engine import SearchResult
+from plateledger.search.plate import PlateSearch, PlateSearches
 from plateledger.search.results import read_json
 
 COLUMNS = (
@@ -59,3 +61,21 @@ def export_csv(audit: AuditLog, principal: Principal, result: SearchResult) -> s
         ),
     )
     return csv_text(result)
+
+
+class SearchExports:
+    """A search's answer as a download, in one call: the search (gated and audited like any other), then its
+    ``search.exported`` entry, then the file (:func:`export_csv`)."""
+
+    def __init__(self, *, audit: AuditLog, plates: PlateSearches, areas: AreaSearches) -> None:
+        self._audit = audit
+        self._plates = plates
+        self._areas = areas
+
+    def csv(self, principal: Principal, ask: PlateSearch | AreaSearch) -> tuple[SearchResult, str]:
+        """Run ``ask`` for ``principal`` and return its result with the CSV, once the download is audited."""
+        if isinstance(ask, AreaSearch):
+            result = self._areas.search(principal, ask)
+        else:
+            result = self._plates.search(principal, ask)
+        return result, export_csv(self._audit, principal, result)

@@ -71,6 +71,27 @@ def parse_policy(raw: Any) -> Policy:
     return result
 
 
+def policy_input(preset: str | None, policy: Any) -> Policy:
+    """The one rule for a policy given as "a preset, a policy, or both": ``policy`` (a JSON object, or its JSON text)
+    wins and is recorded as based on ``preset``; without it, the preset's policy; neither is FieldInvalid."""
+    if isinstance(policy, str | bytes):
+        if not policy.strip():
+            policy = None
+        else:
+            try:
+                policy = orjson.loads(policy)
+            except orjson.JSONDecodeError as exc:
+                raise FieldInvalid("policy", f"not valid JSON: {exc}") from None
+    if policy is not None:
+        chosen = parse_policy(policy)
+        if preset is not None:
+            preset_policy(preset)  # a named preset must exist, even when the policy overrides it
+        return chosen
+    if preset is not None:
+        return preset_policy(preset)
+    raise FieldInvalid("policy", "give a preset, a policy, or both")
+
+
 def parse_terms(raw: Any) -> Terms:
     result: Terms = _model(Terms, raw, "terms")
     return result
@@ -244,9 +265,30 @@ class Policies:
         operators at the console (``policy.set``; refusals audited)."""
         if preset is not None and preset not in {p.value for p in Preset}:
             raise FieldInvalid("preset", "one of " + ", ".join(p.value for p in Preset))
+        self._require_set(who, slug)
+        return self._store(who, slug, policy, preset)
+
+    def set_from(
+        self, who: Actor | HasActor, slug: str, *, preset: str | None = None, policy: Any = None
+    ) -> PolicyVersion:
+        """:meth:`set` from raw input as the entry points receive it (``preset`` a name, ``policy`` a JSON object
+        or its text; "a preset, a policy, or both", :func:`policy_input`): authorised first (a refusal is audited
+        whatever the input), then parsed, then stored."""
+        self._require_set(who, slug)
+        return self._store(who, slug, policy_input(preset, policy), preset)
+
+    def preview(self, principal: Principal, policy: Any) -> list[str]:
+        """What a draft policy (a JSON object or its text) would say in plain language, without saving it: for
+        those who may set the caller's agency's policy (refusals audited before the draft is read)."""
+        require(principal, Action.POLICY_SET, principal.agency_id, audit=self._audit)
+        return describe(policy_input(None, policy), country=principal.country, state=principal.state)
+
+    def _require_set(self, who: Actor | HasActor, slug: str) -> None:
         with self._gov.session() as session:
             agency_id = self._agency(session, slug).id
         require(who, Action.POLICY_SET, agency_id, audit=self._audit)
+
+    def _store(self, who: Actor | HasActor, slug: str, policy: Policy, preset: str | None) -> PolicyVersion:
         actor = actor_of(who)
         now = self._clock.now_ms()
 

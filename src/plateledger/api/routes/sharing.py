@@ -17,9 +17,8 @@ from plateledger.api.schemas import (
     SharingRequestIn,
     TermsIn,
 )
-from plateledger.core.errors import FieldInvalid
 from plateledger.policy.rules import PRESETS, Terms, describe
-from plateledger.sharing.service import make_terms, parse_policy, preset_policy
+from plateledger.sharing.service import make_terms
 
 router = APIRouter(prefix="/api/v1")
 AgreementId = Annotated[int, Path(ge=1, le=2_147_483_647)]
@@ -127,10 +126,4 @@ def policy_history(agency: Slug, platform: PlatformDep, principal: PrincipalDep)
 def set_policy(agency: Slug, body: PolicyIn, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
     """Set your agency's policy (admin): a preset, a full policy, or both (the policy, recorded as based on the
     preset). Stored as a new version; the change is audited with old and new."""
-    if body.policy is not None:
-        policy = parse_policy(body.policy)
-    elif body.preset is not None:
-        policy = preset_policy(body.preset)
-    else:
-        raise FieldInvalid("policy", "give a preset, a policy, or both")
-    return platform.policies.set_as(principal, agency, policy, preset=body.preset).as_json()
+    return platform.policies.set_from(principal, agency, preset=body.preset, policy=body.policy).as_json()

@@ -26,7 +26,7 @@ def _users_page(request: Request, platform: Platform, signed: SignedIn, issued: 
     """The agency's users and live tokens; ``issued``: a token just created, its secret shown this once."""
     principal = signed.principal
     people = platform.registry.users_of(principal, principal.agency_id)
-    live = platform.tokens.live(principal.agency_id)
+    live = platform.tokens.live(principal, principal.agency_id)
     return page(request, "users.html", signed, users=people, tokens=live, issued=issued)
 
 

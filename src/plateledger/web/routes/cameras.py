@@ -35,8 +35,8 @@ def _cameras_page(request: Request, platform: Platform, signed: SignedIn, releas
     """The agency's cameras with their health, the map and the quarantine; ``release``: what a map or approve
     just did, shown once."""
     principal = signed.principal
-    own = platform.registry.cameras(principal.agency_id)
     states = platform.health.states_for(principal, principal.agency_id)
+    own = platform.registry.camera_list(principal, principal.agency_id)
     silent = {s.external_id for s in states if s.silent}
     pending = platform.quarantine.pending(principal.actor, principal.agency_slug)
     settings = platform.settings

@@ -20,7 +20,6 @@ from plateledger.core.errors import PlateledgerError
 from plateledger.platform import Platform
 from plateledger.search.area import AreaSearch
 from plateledger.search.engine import SearchResult
-from plateledger.search.export import export_csv
 from plateledger.search.plate import PlateSearch
 from plateledger.search.results import read_json
 from plateledger.web.render import json_for_page, page
@@ -58,6 +57,14 @@ def utc(text: str) -> str | None:
 
 
 def _run(platform: Platform, signed: SignedIn, values: dict[str, str]) -> SearchResult:
+    ask = _ask(values)
+    if isinstance(ask, AreaSearch):
+        return platform.areas.search(signed.principal, ask)
+    return platform.searches.search(signed.principal, ask)
+
+
+def _ask(values: dict[str, str]) -> PlateSearch | AreaSearch:
+    """The search the form asks for (the library checks it; an empty field is a field not given)."""
     common = {
         "purpose": values["purpose"] or None,
         "case_number": values["case_number"] or None,
@@ -67,20 +74,21 @@ def _run(platform: Platform, signed: SignedIn, values: dict[str, str]) -> Search
         "warrant": values["warrant"] or None,
     }
     if values["mode"] == "area":
-        ask = AreaSearch(
+        return AreaSearch(
             lat=values["lat"] or None,
             lon=values["lon"] or None,
             radius_m=values["radius_m"] or None,
             polygon=values["polygon"] or None,
             **common,
         )
-        return platform.areas.search(signed.principal, ask)
-    plate = PlateSearch(plate=values["plate"] or None, fuzzy=values["fuzzy"] == "true", **common)
-    return platform.searches.search(signed.principal, plate)
+    return PlateSearch(plate=values["plate"] or None, fuzzy=values["fuzzy"] == "true", **common)
 
 
 def _values(form: FormData | None) -> dict[str, str]:
     values = {name: field(form, name) if form is not None else "" for name in FIELDS}
+    warrant = form.get("warrant") if form is not None else None
+    if isinstance(warrant, str) and warrant:  # as typed: a warrant of only spaces is the library's to refuse
+        values["warrant"] = warrant
     values["mode"] = "area" if values["mode"] == "area" else "plate"
     return values
 
@@ -101,7 +109,7 @@ def _timeline(reads: list[dict[str, Any]], times: list[int]) -> dict[str, Any]:
 def _map_data(platform: Platform, signed: SignedIn, rows: list[dict[str, Any]]) -> Markup:
     cameras = [
         {"id": c.external_id, "name": c.name, "lat": c.lat, "lon": c.lon}
-        for c in platform.registry.cameras(signed.principal.agency_id)
+        for c in platform.registry.camera_list(signed.principal, signed.principal.agency_id)
         if c.lat is not None and c.lon is not None
     ]
     reads = [{k: r[k] for k in ("ts", "plate", "camera", "owner", "lat", "lon")} for r in rows if r["lat"] is not None]
@@ -163,8 +171,7 @@ async def search(request: Request, platform: PlatformDep, signed: SessionDep) ->
 async def export(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
     """The same search run again (gated and audited) and its answer downloaded; the download is audited too."""
     values = _values(await checked_form(request, platform, signed))
-    result = _run(platform, signed, values)
-    body = export_csv(platform.audit, signed.principal, result)
+    result, body = platform.exports.csv(signed.principal, _ask(values))
     name = f"plateledger-{re.sub(r'[^A-Za-z0-9_-]', '_', result.case_number)}-{result.audit_seq}.csv"
     return Response(
         body,

@@ -16,8 +16,8 @@ from plateledger.appstate import PlatformDep
 from plateledger.auth.sessions import SignedIn
 from plateledger.core.errors import FieldInvalid
 from plateledger.platform import Platform
-from plateledger.policy.rules import PRESETS, Policy, Terms, date_text, describe
-from plateledger.sharing.service import AgreementView, make_terms, parse_policy, preset_policy
+from plateledger.policy.rules import PRESETS, Terms, date_text, describe
+from plateledger.sharing.service import AgreementView, make_terms
 from plateledger.web.render import page, see_other
 from plateledger.web.security import SessionDep, checked_form, field, fields
 
@@ -138,14 +138,6 @@ def policy_page(request: Request, platform: PlatformDep, signed: SessionDep) -> 
     return _policy_page(request, platform, signed)
 
 
-def _draft(form: FormData) -> Policy:
-    try:
-        raw = orjson.loads(field(form, "policy") or "{}")
-    except orjson.JSONDecodeError as exc:
-        raise FieldInvalid("policy", f"not valid JSON: {exc}") from None
-    return parse_policy(raw)
-
-
 @router.post("/ui/admin/policy")
 async def set_policy(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
     """``action=preview`` shows what the draft would allow without saving; ``save`` stores it (a new version,
@@ -154,16 +146,14 @@ async def set_policy(request: Request, platform: PlatformDep, signed: SessionDep
     principal = signed.principal
     action = field(form, "action")
     if action == "preset":
-        name = field(form, "preset")
-        platform.policies.set_as(principal, principal.agency_slug, preset_policy(name), preset=name)
+        platform.policies.set_from(principal, principal.agency_slug, preset=field(form, "preset"))
         return see_other("/ui/admin/policy")
     draft_text = field(form, "policy")
     try:
-        policy = _draft(form)
+        if action == "preview":
+            text = platform.policies.preview(principal, draft_text)
+            return _policy_page(request, platform, signed, draft=draft_text, preview=text)
+        platform.policies.set_from(principal, principal.agency_slug, policy=draft_text)
     except FieldInvalid as bad:
         return _policy_page(request, platform, signed, draft=draft_text, error=bad.detail)
-    if action == "preview":
-        text = describe(policy, country=principal.country, state=principal.state)
-        return _policy_page(request, platform, signed, draft=draft_text, preview=text)
-    platform.policies.set_as(principal, principal.agency_slug, policy)
     return see_other("/ui/admin/policy")

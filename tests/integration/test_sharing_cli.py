@@ -55,7 +55,7 @@ def test_policy_commands(settings: Settings, tokens: dict[str, dict[str, str]], 
     with pytest.raises(PermissionDenied):
         cli(settings, "policy", "set", "owner-pd", "--preset", "open", "--token", tokens["owner-pd"]["investigator"])
     custom.write_text("{not json")
-    with pytest.raises(FieldInvalid, match="not a readable JSON policy"):
+    with pytest.raises(FieldInvalid, match="policy: not valid JSON"):
         cli(settings, "policy", "set", "owner-pd", "--file", str(custom), "--token", owner_admin)
     custom.write_bytes(orjson.dumps({"retention_days": 30, "hit_retention_days": 10}))
     with pytest.raises(FieldInvalid, match="hit_retention_days must be at least retention_days"):

@@ -67,10 +67,6 @@ def _stopped(sig: int, frame: FrameType | None) -> None:
 
 def run_http(app: FastAPI, settings: Settings) -> None:
     """Serve ``app`` until SIGTERM or Ctrl-C; uvicorn's own records go through the root logger's handler."""
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        logger = logging.getLogger(name)
-        logger.handlers.clear()
-        logger.propagate = True
     config = uvicorn.Config(
         app,
         host=settings.host,

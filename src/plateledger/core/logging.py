@@ -127,6 +127,12 @@ def configure_logging(level: LogLevel, fmt: LogFormat, stream: IO[str] | None = 
     root.setLevel(level.upper())
     # The HTTP client's INFO record of each request holds the whole URL, and a webhook's URL can hold its secret.
     logging.getLogger("httpx2").setLevel(max(logging.WARNING, root.level))
+    # uvicorn's own loggers through the same handler (its default logging config gives them handlers of their own
+    # and stops them propagating).
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        server_logger = logging.getLogger(name)
+        server_logger.handlers.clear()
+        server_logger.propagate = True
 
 
 def _uncaught(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:

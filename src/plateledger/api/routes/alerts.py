@@ -28,7 +28,7 @@ def list_alerts(
     platform: PlatformDep,
     principal: PrincipalDep,
     state: Annotated[AlertStateName | None, Query(description="new, confirmed or dismissed")] = None,
-    after_id: Annotated[int, Query(ge=0, description="Only alerts with a greater id (paging)")] = 0,
+    after_id: Annotated[int, Query(ge=0, le=2**63 - 1, description="Only alerts with a greater id (paging)")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """Your agency's alerts that you may see (covert lists: their viewers only), oldest first. Not audited

@@ -166,18 +166,10 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
         readiness = platform.integrity.readiness()
         return JSONResponse(readiness.as_json(), status_code=200 if readiness.ready else 503)
 
-    app.include_router(reads.router)
-    app.include_router(ingest.router)
-    app.include_router(cameras.router)
-    app.include_router(images.router)
-    app.include_router(search.router)
-    app.include_router(admin.router)
-    app.include_router(sharing.router)
-    app.include_router(agencies.router)
-    app.include_router(transparency.router)
-    app.include_router(hotlists.router)
-    app.include_router(alerts.router)
-    app.include_router(webhooks.router)
-    app.include_router(operator.router)
+    for module in (
+        reads, ingest, cameras, images, search, admin, sharing, agencies, transparency, hotlists, alerts, webhooks,
+        operator,
+    ):  # fmt: skip
+        app.include_router(module.router)
     web.install(app, platform)
     return app

@@ -49,7 +49,8 @@ def test_commitment_is_the_tagged_salted_hash() -> None:
 def test_leaf_round_trips_and_holds_nothing_private() -> None:
     data = leaf.leaf_data(_public(), leaf.commitment(SALT, PRIVATE))
     parsed = leaf.parse_leaf(data)
-    assert parsed.seq == 7 and parsed.hour == 1_800_000_000_123 // 3_600_000
+    assert parsed.seq == 7
+    assert parsed.hour == 1_800_000_000_123 // 3_600_000
     for secret in ("Müller", "2026-0042", "ABC123", "1800000000123"):
         assert secret.encode() not in data
 
@@ -94,7 +95,8 @@ def test_touch() -> None:
     assert leaf.touch(alert, "x-pd", 0) == leaf.Touch("withheld", None, "hits_not_shared")
     assert leaf.touch(alert, "y-pd", 0) is None
     export = _public(action="search.exported", owners=leaf.Owners({"x-pd": 0, "y-pd": 2}, {}, None))
-    assert leaf.touch(export, "x-pd", 0) is None and leaf.touch(export, "y-pd", 0) == leaf.Touch("permitted", 2, None)
+    assert leaf.touch(export, "x-pd", 0) is None
+    assert leaf.touch(export, "y-pd", 0) == leaf.Touch("permitted", 2, None)
     assert leaf.touch(_public(action="ingest.batch"), "springfield-pd", 0) is None
 
 

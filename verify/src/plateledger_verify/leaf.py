@@ -239,9 +239,8 @@ def check_exported(public: Mapping[str, Any], private: Mapping[str, Any] | None,
     stated = str(public.get("commitment", ""))
     if (private is None) != (salt is None):
         raise MalformedError(f"entry {seq}: a private part needs its salt, and a salt its private part")
-    if private is not None and salt is not None:
-        if not hmac.compare_digest(commitment(salt, private).hex(), stated):
-            raise MalformedError(f"entry {seq}: private part and salt do not match the leaf's commitment")
+    if private is not None and salt is not None and not hmac.compare_digest(commitment(salt, private).hex(), stated):
+        raise MalformedError(f"entry {seq}: private part and salt do not match the leaf's commitment")
     leaf = canonical(dict(public))
     parse_leaf(leaf)
     return leaf

@@ -85,7 +85,7 @@ def test_check_exported_needs_the_matching_private_part_and_salt() -> None:
 
 def test_touch() -> None:
     public = _public()
-    hour = public["hour"]
+    hour = int(public["hour"])  # type: ignore[call-overload]
     assert leaf.touch(public, "springfield-pd", None) == leaf.Touch("permitted", 3, None)
     assert leaf.touch(public, "shelbyville-pd", 0) == leaf.Touch("withheld", None, "purpose_not_allowed")
     assert leaf.touch(public, "ogdenville-pd", hour) == leaf.Touch("withheld", None, "no_agreement")

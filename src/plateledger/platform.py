@@ -97,7 +97,6 @@ class Platform:
                 governance.close()
             lock.release()
             raise
-        reads.fault = settings.fault_kill_at
         audit = AuditLog(governance, clock)
         # The outcome of every batch a stopped process left without one, then the damage found on open.
         integrity = Integrity(reads=reads, governance=governance, settings=settings, clock=clock)

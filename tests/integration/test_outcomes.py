@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from plateledger.app import create_app
 from plateledger.audit.log import SYSTEM
 from plateledger.cli.main import app as cli_app
+from plateledger.core import crashpoints
 from plateledger.core.clock import FixedClock
 from plateledger.core.errors import ConfigurationError, StorageFull
 from plateledger.core.settings import load_settings
@@ -123,15 +124,16 @@ def test_disk_full_during_cli_ingest_is_storage_full_and_audit_equals_store(smal
         assert_records_agree(platform, "bay")
 
 
-def test_fault_hook_is_refused_in_production() -> None:
-    with pytest.raises(ConfigurationError, match="fault_kill_at"):
-        load_settings(environment="production", fault_kill_at="mid-insert")
+def test_crash_points_are_refused_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(crashpoints.POINT_ENV, "ingest.mid_insert")
+    with pytest.raises(ConfigurationError, match=crashpoints.POINT_ENV):
+        load_settings(environment="production")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("step", ["before-insert", "mid-insert", "after-insert"])
+@pytest.mark.parametrize("step", ["before_insert", "mid_insert", "after_insert"])
 def test_kill_9_at_each_step_of_a_cli_ingest(tmp_path: Path, step: str) -> None:
-    """The process is killed (the ``fault_kill_at`` hook sends itself SIGKILL) after the intent entry, between the
+    """The process is killed (the crash point sends itself SIGKILL) after the intent entry, between the
     reads and read_keys inserts, or after both inserts; the next open appends the missing outcome with what is
     really stored, and a rerun of the same file stores the rest and adds no second claim."""
     settings = load_settings(data=tmp_path / "data")
@@ -140,13 +142,13 @@ def test_kill_9_at_each_step_of_a_cli_ingest(tmp_path: Path, step: str) -> None:
     source = tmp_path / "reads.jsonl"
     source.write_bytes(b"\n".join(orjson.dumps(r) for r in random_reads(500, "bay-fixed", "k")))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PLATELEDGER_")}
-    env["PLATELEDGER_FAULT_KILL_AT"] = step
+    env[crashpoints.POINT_ENV] = f"ingest.{step}"
     command = [sys.executable, "-m", "plateledger.cli.main", "ingest", str(source), "--agency", "bay"]
     killed = subprocess.run([*command, "--data", str(settings.data)], env=env, capture_output=True, timeout=120)
     assert killed.returncode == -9, killed.stderr
     with opened(settings, FixedClock(NOW_MS)) as platform:
         [intent] = platform.audit.entries(action="ingest.intent")
-        stored = 0 if step == "before-insert" else orjson.loads(intent.counts)["to_store"]
+        stored = 0 if step == "before_insert" else orjson.loads(intent.counts)["to_store"]
         assert platform.reads.count() == stored
         assert_records_agree(platform, "bay")
         recovered = [(p, c) for outcome, p, c in entries(platform, "ingest.batch") if outcome == "recovered"]

@@ -18,6 +18,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from plateledger.core import crashpoints
 from plateledger.core.errors import ConfigurationError
 from plateledger.core.logging import LogFormat, LogLevel
 
@@ -259,12 +260,6 @@ class Settings(BaseSettings):
         description="How often GET /readyz re-verifies every reads-store part's checksums (CHECK TABLE, which "
         "reads the whole store); 0: on every call. Detached (broken) parts are looked for on every call.",
     )
-    fault_kill_at: Literal["before-insert", "mid-insert", "after-insert"] | None = Field(
-        None,
-        description="Tests only (refused in production): kill the process (SIGKILL) at this step of the next "
-        "ingest batch that stores reads: after its intent entry, between the reads and read_keys inserts, or "
-        "after both inserts and before its outcome entry.",
-    )
 
     # -- running it (docs/operations.md, "Running it") --------------------------------------------------------
     config: Path | None = Field(
@@ -332,8 +327,8 @@ class Settings(BaseSettings):
             raise ValueError("host: binding all interfaces in production is refused; bind 127.0.0.1 behind a TLS proxy")
         if self.environment == "production" and self.webhook_allow_loopback:
             raise ValueError("webhook_allow_loopback: refused in production (webhooks go to public https:// only)")
-        if self.environment == "production" and self.fault_kill_at is not None:
-            raise ValueError("fault_kill_at: a test hook, refused in production")
+        if self.environment == "production" and os.environ.get(crashpoints.POINT_ENV):
+            raise ValueError(f"{crashpoints.POINT_ENV}: a test hook, refused in production")
         if self.mqtt_ingest_url and not self.mqtt_ingest_token:
             raise ValueError("mqtt_ingest_token: required when mqtt_ingest_url is set (a device token of the owner)")
         return self

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
 import re
 import uuid
 from collections.abc import Callable
@@ -111,8 +110,3 @@ class Journal:
 
     def drop(self, name: str) -> None:
         (self.directory / f"{name}.keys").unlink(missing_ok=True)
-
-
-def kill_here() -> None:
-    """The ``fault_kill_at`` test hook: end this process as ``kill -9`` would (settings refuse it in production)."""
-    os.kill(os.getpid(), 9)

@@ -29,7 +29,7 @@ from plateledger.core.crashpoints import crashpoint
 from plateledger.core.errors import ConfigurationError, StoreUnavailable
 from plateledger.store import damage, fastpath, sql
 from plateledger.store.cameras import CameraInfo
-from plateledger.store.journal import Journal, is_disk_full, kill_here, storage_full
+from plateledger.store.journal import Journal, is_disk_full, storage_full
 from plateledger.store.matching import Match, Mirror, MirrorEntry
 from plateledger.store.queries import AreaQuery, PlateQuery, StoredRead, area_sql, ch_array, plate_sql, stored_read
 
@@ -159,8 +159,6 @@ class ReadsStore:
         self._session = chdb_session.Session(str(path))
         self._tmp = path / "tmp-staging"
         self._tmp.mkdir(exist_ok=True)
-        #: The ``fault_kill_at`` test hook (settings refuse it in production).
-        self.fault: str | None = None
         #: Per owner id, (reads, read_keys) found at open when the two disagreed (before the keys were rebuilt).
         self.keys_at_open: dict[int, tuple[int, int]] = {}
         self._keys_stale = False
@@ -451,13 +449,13 @@ class ReadsStore:
             committed = self._audit_intents(group, results)
             failure: Exception | None = None
             if any(r.stored for r in results[:committed]):
-                self._fault("before-insert")
+                crashpoint("ingest.before_insert")
                 try:
                     self._insert(committed)
                 except Exception as error:  # noqa: BLE001 - counted, audited, then handed to each batch
                     failure = error
                     self._count_stored(results, committed, params)
-                self._fault("after-insert")
+                crashpoint("ingest.after_insert")
             finished = True
             for pending, result in zip(group[:committed], results[:committed], strict=True):
                 if not result.intent:  # nothing to insert: its before_commit entry was its outcome
@@ -506,7 +504,7 @@ class ReadsStore:
             {"committed": committed},
         )
         self._keys_stale = True
-        self._fault("mid-insert")
+        crashpoint("ingest.mid_insert")
         self._query(
             "INSERT INTO read_keys SELECT owner, key FROM staging.fresh WHERE batch < {committed:UInt32}",
             {"committed": committed},
@@ -525,10 +523,6 @@ class ReadsStore:
         }
         for number, result in enumerate(results[:committed]):
             result.stored = found.get(number, 0)
-
-    def _fault(self, point: str) -> None:
-        if self.fault == point:
-            kill_here()
 
     # -- damage -----------------------------------------------------------------------------------------------
     def detached_parts(self) -> list[damage.DetachedPart]:

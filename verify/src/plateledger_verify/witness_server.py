@@ -50,6 +50,8 @@ log = logging.getLogger("plateledger_verify.witness")
 MAX_BODY_BYTES = 64 * 1024
 #: Seconds a connection may stay silent (while a request is read, or idle between keep-alive requests).
 SOCKET_TIMEOUT_S = 15.0
+#: Connections served at once (a thread each); more are closed at once rather than queued behind slow clients.
+MAX_CONNECTIONS = 128
 #: Seconds a stop waits for requests already being decided to answer.
 STOP_GRACE_S = 10.0
 TEXT = "text/plain; charset=utf-8"
@@ -173,9 +175,25 @@ class WitnessHTTPServer(ThreadingHTTPServer):
         self.witness = witness
         self.busy = 0
         self.idle = threading.Condition()
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, WitnessHandler)
+
+    def process_request(self, request: socket.socket | tuple[bytes, socket.socket], client_address: object) -> None:
+        if not self.slots.acquire(blocking=False):
+            log.warning("%s refused: %d connections open", client_address, MAX_CONNECTIONS)
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: object
+    ) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
     def wait_idle(self, timeout: float) -> bool:
         with self.idle:

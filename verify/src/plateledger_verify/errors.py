@@ -10,7 +10,12 @@ can tell a forged signature from a missing entry without parsing messages::
     ├── ForkError                5  two checkpoints of one log that no consistency proof can join
     ├── RollbackError            6  a checkpoint smaller than one already seen
     ├── ProofError               7  an inclusion proof that does not lead to the root: entry missing or altered
-    └── CountMismatchError       8  recounted public leaves differ from the published figures
+    ├── CountMismatchError       8  recounted public leaves differ from the published figures
+    └── FetchError               9  the log's server could not be reached, or answered outside the protocol
+
+``VerifyError`` itself (1) says there is nothing to verify yet: no state directory, no stored checkpoint, or a
+month the verified tree does not reach to its end. A :class:`FetchError` proves nothing either way: a server
+that withholds the tiles a proof needs stops the verifier, which then stores nothing.
 
 The main package (``plateledger``) maps these to its own hierarchy where it serves them over HTTP.
 """
@@ -66,3 +71,10 @@ class CountMismatchError(VerifyError):
     """Figures recounted from public leaves differ from what the agency published."""
 
     exit_code = 8
+
+
+class FetchError(VerifyError):
+    """The log's server could not be reached, timed out, answered with an error status or a body over the size
+    limit: nothing was verified, nothing stored."""
+
+    exit_code = 9

@@ -78,6 +78,40 @@ def _entry(raw: Any, position: int) -> tuple[int, Mapping[str, Any], Mapping[str
     return seq, public, private, b64decode_strict(salt, f"entry {seq} salt") if salt is not None else None
 
 
+def _leaf(raw: Any, position: int) -> tuple[int, bytes]:
+    """An exported entry's number and leaf data, recomputed from its public part, private part and salt."""
+    seq, public, private, salt = _entry(raw, position)
+    try:
+        return seq, check_exported(public, private, salt)
+    except MalformedError as exc:
+        raise ProofError(f"entry {seq} is not as logged: {exc}") from exc
+
+
+def _unproven(log: VerifiedLog, entries: list[Any], position: int, exc: ProofError) -> str:
+    """Why the entry at ``position`` cannot be proven: its level-0 tile, as served, does not lead to the
+    checkpoint's root. Name the first exported entry of that tile the served tile does not hold at its place (the
+    entry removed or altered), or say that the tile differs at an entry this export does not hold."""
+    first_seq = entries[position]["seq"]
+    tile = (first_seq - 1) // TILE_WIDTH
+    served = log.served_leaf_hashes(tile)
+    for raw in entries[position:]:
+        try:
+            seq, data = _leaf(raw, position)
+        except (MalformedError, ProofError):
+            continue
+        if (seq - 1) // TILE_WIDTH != tile:
+            break
+        offset = (seq - 1) % TILE_WIDTH
+        if offset >= len(served) or served[offset] != merkle.leaf_hash(data):
+            return (
+                f"entry {seq} is not in the log: the served log no longer holds it where the checkpoint put it ({exc})"
+            )
+    return (
+        f"entry {first_seq} cannot be proven: the served log differs from the checkpointed tree at an entry near it "
+        f"that this export does not hold ({exc})"
+    )
+
+
 def check_export(log: VerifiedLog, export: Mapping[str, Any]) -> ExportCheck:
     """Prove ``export`` (parsed by :func:`parse_export`) against ``log``; raise :class:`ProofError` naming the first
     entry that is not in the tree, or the first of the agency's entries of the month the export leaves out."""
@@ -85,20 +119,21 @@ def check_export(log: VerifiedLog, export: Mapping[str, Any]) -> ExportCheck:
     if origin is not None and origin != log.checkpoint.origin:
         raise MalformedError(f"export is of log {origin!r}; this verifier follows {log.checkpoint.origin!r}")
     result = ExportCheck(export["agency"], export["month"], len(export["entries"]))
+    entries = export["entries"]
     seqs: list[int] = []
-    for position, raw in enumerate(export["entries"]):
-        seq, public, private, salt = _entry(raw, position)
+    for position, raw in enumerate(entries):
+        seq, data = _leaf(raw, position)
         if seqs and seq <= seqs[-1]:
             raise MalformedError(f"export entry {seq} follows entry {seqs[-1]}: not in increasing order")
-        try:
-            data = check_exported(public, private, salt)
-        except MalformedError as exc:
-            raise ProofError(f"entry {seq} is not as logged: {exc}") from exc
         if seq > log.size:
             raise ProofError(
                 f"entry {seq} is not in the verified tree of {log.size} entries (run update; or it was never logged)"
             )
-        if merkle.leaf_hash(data) != log.leaf_hash(seq - 1):
+        try:
+            in_tree = log.leaf_hash(seq - 1)
+        except ProofError as exc:
+            raise ProofError(_unproven(log, entries, position, exc)) from exc
+        if merkle.leaf_hash(data) != in_tree:
             raise ProofError(f"entry {seq} is not in the log: the tree's entry {seq} is another one")
         seqs.append(seq)
     _check_complete(log, result, set(seqs))

@@ -77,6 +77,10 @@ class VerifiedLog:
         self._proven[tile] = hashes
         return hashes
 
+    def served_leaf_hashes(self, tile: int) -> list[bytes]:
+        """Level-0 tile ``tile`` as served, NOT proven: only to say which leaf differs once a proof has failed."""
+        return self.reader.tile(tile_for_hash(0, tile * TILE_WIDTH, self.size))
+
     def leaf_hash(self, index: int) -> bytes:
         """The proven hash of leaf ``index`` (entry ``index + 1``)."""
         if not 0 <= index < self.size:

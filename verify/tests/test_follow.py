@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tlog_server import LOG, NOV_MS, W1, W2, TestLog, policy_text, serving
 
 from plateledger_verify.cli import main
 from plateledger_verify.note import Signer
+from tlog_server import LOG, NOV_MS, W1, W2, TestLog, policy_text, serving
 
 
 @pytest.fixture
@@ -68,7 +68,8 @@ def test_a_full_tile_where_a_partial_was_asked(tmp_path: Path, log: TestLog, url
         log.add(ts_ms=NOV_MS + i * 60_000)
     log.publish()  # tile 1 is full now
     served = log.root / "log" / "tile"
-    (served / "0" / "001.p" / "44").unlink()  # gone: fetched full instead
+    assert not (served / "0" / "001.p").exists()  # the partial hash tile is gone (404): fetched full instead
+    (served / "entries" / "001.p").mkdir()
     (served / "entries" / "001.p" / "44").write_bytes((served / "entries" / "001").read_bytes())  # answered full
     out, entry = tmp_path / "p", tmp_path / "e"
     assert main(["proof", "290", "--out", str(out), "--entry-out", str(entry), "--state", str(state)]) == 0

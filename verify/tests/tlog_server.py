@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from plateledger_verify import merkle
 from plateledger_verify.checkpoint import Checkpoint, add_signatures, cosign, sign_checkpoint
 from plateledger_verify.leaf import NO_OWNERS, Owners, commitment, leaf_data, public_part
 from plateledger_verify.note import SIG_COSIGNATURE_V1, Signer
-from plateledger_verify.tiles import encode_bundle, tile_hashes_from_nodes, tiles_for_size
+from plateledger_verify.tiles import decode_bundle, encode_bundle, tile_hashes_from_nodes, tiles_for_size
 
 LOG = Signer.generate("audit.example.org/log")
 W1 = Signer.generate("w1.oversight.example", SIG_COSIGNATURE_V1)
@@ -114,6 +115,7 @@ class TestLog:
         """Write every tile and bundle of the tree of ``leaves`` (default: the entries') and a checkpoint signed
         by ``log`` and cosigned by ``witnesses``; return the signed checkpoint."""
         leaves = list(self.leaves() if leaves is None else leaves)
+        shutil.rmtree(self.root / "log" / "tile", ignore_errors=True)  # the server now holds this tree only
         nodes: dict[tuple[int, int], bytes] = {}
         compact = merkle.CompactRange()
         for data in leaves:
@@ -161,8 +163,30 @@ class TestLog:
 
 
 class _Handler(SimpleHTTPRequestHandler):
+    """Static files, plus what a live log server does: a partial tile or bundle narrower than the one it holds is
+    cut from the wider one (``LogTree.tile(level, index, width)``). A partial tile whose tile is full is not
+    derived (the client falls back to the full tile)."""
+
     def translate_path(self, path: str) -> str:
         return super().translate_path(urlsplit(path).path)  # the query (?month=) names no file
+
+    def do_GET(self) -> None:
+        path = Path(self.translate_path(self.path))
+        if not path.exists() and path.parent.name.endswith(".p") and path.name.isdigit():
+            width = int(path.name)
+            wider = [p for p in path.parent.glob("*") if p.name.isdigit() and int(p.name) > width]
+            if wider:
+                data = wider[0].read_bytes()
+                if "/entries/" in self.path:
+                    body = encode_bundle(decode_bundle(data)[:width])
+                else:
+                    body = data[: width * merkle.HASH_SIZE]
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+        super().do_GET()
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

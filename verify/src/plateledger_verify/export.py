@@ -88,27 +88,24 @@ def _leaf(raw: Any, position: int) -> tuple[int, bytes]:
 
 
 def _unproven(log: VerifiedLog, entries: list[Any], position: int, exc: ProofError) -> str:
-    """Why the entry at ``position`` cannot be proven: its level-0 tile, as served, does not lead to the
-    checkpoint's root. Name the first exported entry of that tile the served tile does not hold at its place (the
-    entry removed or altered), or say that the tile differs at an entry this export does not hold."""
-    first_seq = entries[position]["seq"]
-    tile = (first_seq - 1) // TILE_WIDTH
-    served = log.served_leaf_hashes(tile)
+    """Why the entry at ``position`` cannot be proven: the served tiles do not lead to the checkpoint's root (the
+    log was rewritten since). Name the first exported entry, from there on, that the served log does not hold
+    where the checkpointed tree put it (the entry removed or altered); or say the served log differs from the
+    checkpointed tree at entries this export does not hold."""
     for raw in entries[position:]:
         try:
             seq, data = _leaf(raw, position)
-        except (MalformedError, ProofError):
+            served = log.served_leaf_hashes((seq - 1) // TILE_WIDTH)[(seq - 1) % TILE_WIDTH]
+        except (MalformedError, ProofError, ValueError, IndexError):
             continue
-        if (seq - 1) // TILE_WIDTH != tile:
-            break
-        offset = (seq - 1) % TILE_WIDTH
-        if offset >= len(served) or served[offset] != merkle.leaf_hash(data):
+        if served != merkle.leaf_hash(data):
             return (
-                f"entry {seq} is not in the log: the served log no longer holds it where the checkpoint put it ({exc})"
+                f"entry {seq} is not in the log: the served log no longer holds it where the checkpointed tree "
+                f"put it, and the served tiles do not prove the checkpoint ({exc})"
             )
     return (
-        f"entry {first_seq} cannot be proven: the served log differs from the checkpointed tree at an entry near it "
-        f"that this export does not hold ({exc})"
+        f"entry {entries[position]['seq']} cannot be proven: the served log differs from the checkpointed tree at "
+        f"entries this export does not hold ({exc})"
     )
 
 

@@ -94,7 +94,7 @@ def test_report_counts_come_from_the_access_log_and_the_stores(platform: Platfor
         e.rule for e in entries if e.outcome == "withheld"
     )
     assert [r["own"] for r in searches["by_requester"] if r["agency"] == "alpha"] == [True]
-    assert report["cameras"] == {"total": 2, "fixed": 1, "mobile": 1}
+    assert report["cameras"] == {"total": 2, "fixed": 1, "mobile": 1, "first_added_hour": NOW_MS // 3_600_000}
     assert report["reads_collected"] == 2
     assert platform.transparency.build("alpha", days=1)["reads_collected"] == 0  # taken two days ago
     assert platform.transparency.build("late", days=1)["searches"]["total"] == 2
@@ -174,3 +174,63 @@ def test_unknown_agency_and_bad_period(platform: Platform) -> None:
     seed_agency(platform, "city")
     with pytest.raises(FieldInvalid):
         platform.transparency.build("city", days=0)
+
+
+def test_a_calendar_month_is_the_window_a_public_recount_uses(
+    platform: Platform, network: Network, client: TestClient
+) -> None:
+    # NOW_MS is 2025-06-01T12:00Z; the history runs over the next two days.
+    june = platform.transparency.build("alpha", month="2025-06")
+    TransparencyOut.model_validate(june, strict=True)
+    assert june["period"] == {
+        "days": 30,
+        "month": "2025-06",
+        "since": "2025-06-01T00:00:00.000Z",
+        "until": "2025-07-01T00:00:00.000Z",
+    }
+    entries = list(platform.access_log.entries("alpha", since_ms=1_748_736_000_000, until_ms=1_751_328_000_000))
+    assert june["searches"]["total"] == len(entries) > 0
+    assert june["searches"] == platform.transparency.build("alpha", days=30)["searches"]
+    assert june["reads_collected"] == 2
+    may = platform.transparency.build("alpha", month="2025-05")
+    assert may["period"]["days"] == 31
+    assert may["searches"]["total"] == may["reads_collected"] == 0
+    assert platform.transparency.build("alpha", month="2025-07")["searches"]["total"] == 0
+    assert platform.transparency.build("alpha")["period"]["month"] is None
+    # The hour of the first camera: what leaf.touch needs to attribute a search's withheld_others.
+    with platform.governance.session() as session:
+        first = session.execute(
+            text("SELECT min(c.created_ms) FROM cameras c JOIN agencies a ON a.id = c.agency_id WHERE a.slug = 'late'")
+        ).scalar_one()
+    assert first == NOW_MS + 2 * DAY_MS
+    assert platform.transparency.build("late", month="2025-06")["cameras"]["first_added_hour"] == first // 3_600_000
+    seed_agency(platform, "bare", cameras=())
+    assert platform.transparency.build("bare", month="2025-06")["cameras"]["first_added_hour"] is None
+
+    public = client.get("/transparency/alpha.json", params={"month": "2025-06"})
+    assert public.status_code == 200
+    assert public.json()["searches"] == june["searches"]
+    assert public.json()["cameras"]["first_added_hour"] == june["cameras"]["first_added_hour"] is not None
+    assert client.get("/transparency/alpha", params={"month": "2025-06"}).status_code == 200
+    assert "the month 2025-06" in client.get("/transparency/alpha", params={"month": "2025-06"}).text
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"month": "2025-06", "days": 30},
+        {"month": "2025-13"},
+        {"month": "2025-6"},
+        {"month": "1969-12"},
+        {"month": "june"},
+    ],
+)
+def test_a_bad_month_or_both_windows_are_refused(
+    platform: Platform, client: TestClient, params: dict[str, str | int]
+) -> None:
+    seed_agency(platform, "city")
+    for path in ("/transparency/city.json", "/transparency/city"):
+        answer = client.get(path, params=params)
+        assert answer.status_code == 422, (path, params, answer.text)
+    with pytest.raises(FieldInvalid):
+        platform.transparency.build("city", **params)  # type: ignore[arg-type]

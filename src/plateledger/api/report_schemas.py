@@ -44,9 +44,13 @@ class AgencyOut(BaseModel):
 
 
 class PeriodOut(BaseModel):
-    days: int
-    since: str
-    until: str
+    days: int = Field(description="Length of the period in days (of the month, for a calendar month)")
+    month: str | None = Field(description="The calendar month (YYYY-MM, UTC) when one was asked for, else null")
+    since: str = Field(description="Start of the period (inclusive)")
+    until: str = Field(
+        description="End of the period: the report's time (inclusive) for a number of days, the start of the next "
+        "month (exclusive) for a calendar month"
+    )
 
 
 class ReportPolicyOut(BaseModel):
@@ -66,6 +70,11 @@ class CamerasOut(BaseModel):
     total: int
     fixed: int
     mobile: int
+    first_added_hour: int | None = Field(
+        description="Hour (hours since 1970-01-01T00:00Z) the agency's first camera was added, null if none: from "
+        "then on a search that withholds every other agency (a leaf's withheld_others) concerns it; what "
+        "plateledger-verify report needs to recount these figures from the public leaves of the audit log"
+    )
 
 
 class PurposeCount(BaseModel):

@@ -79,7 +79,13 @@ def _line(entry: dict[str, Any]) -> str:
 def transparency(
     agency: Annotated[str, typer.Argument(help="Agency slug")],
     format: Annotated[str, typer.Option("--format", help="html|json")] = "html",
-    days: Annotated[int, typer.Option(help="Length of the reporting period in days")] = DEFAULT_DAYS,
+    days: Annotated[
+        int | None, typer.Option(help=f"Length of the reporting period in days, up to now (default {DEFAULT_DAYS})")
+    ] = None,
+    month: Annotated[
+        str | None,
+        typer.Option(help="A calendar month YYYY-MM (UTC) instead of --days: what plateledger-verify report recounts"),
+    ] = None,
     output: Annotated[Path | None, typer.Option(help="Write to this file instead of standard output")] = None,
     data: DataOpt = None,
 ) -> None:
@@ -89,10 +95,10 @@ def transparency(
         raise FieldInvalid("format", "html or json")
     try:
         with opened(data) as platform:
-            built = platform.transparency.build(agency, days=days)
+            built = platform.transparency.build(agency, days=days, month=month)
         text = render_html(built) if format == "html" else _json_text(built)
     except DataDirectoryBusy:
-        params = {"days": days, "format": format}
+        params = {"days": days, "month": month, "format": format}
         response = server_request(server_url(data), "GET", f"/transparency/{agency}", params=params)
         text = response.text if format == "html" else _json_text(response.json())
     if output is None:

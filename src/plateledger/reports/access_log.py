@@ -183,6 +183,12 @@ class AccessLog:
             first_camera = session.scalar(select(func.min(Camera.created_ms)).where(Camera.agency_id == agency.id))
         return agency, first_camera
 
+    def first_camera_ms(self, slug: str) -> int | None:
+        """When agency ``slug``'s first camera was added (None: it has none). From then on a search's
+        ``withheld_others`` concerns it (:func:`touch`); the transparency report publishes its hour, so a recount
+        from the public leaves of the audit log applies the same rule."""
+        return self._owner(slug)[1]
+
     def view(
         self,
         principal: Principal,

@@ -8,7 +8,9 @@ public, so it holds aggregate counts only: no plate, read, position, case number
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -22,9 +24,22 @@ from plateledger.policy.rules import DAY_MS, PRESETS, Preset, describe
 from plateledger.reports.access_log import PERMITTED, WITHHELD, AccessLog
 from plateledger.sharing.service import Agreements, AgreementView, Policies
 from plateledger.store.reads import ReadsStore
+from plateledger_verify.leaf import hour_of
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 3650
+_MONTH = re.compile(r"(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])")
+
+
+def month_window(month: str) -> tuple[int, int]:
+    """``[start, end)`` in epoch milliseconds of the calendar month ``YYYY-MM`` in UTC (1970-01 to 9999-12)."""
+    m = _MONTH.fullmatch(month)
+    if not m:
+        raise FieldInvalid("month", "a calendar month YYYY-MM from 1970-01 to 9999-12")
+    year, number = int(m[1]), int(m[2])
+    start = datetime(year, number, 1, tzinfo=UTC)
+    end = datetime(year + 1, 1, 1, tzinfo=UTC) if number == 12 else datetime(year, number + 1, 1, tzinfo=UTC)
+    return int(start.timestamp()) * 1000, int(end.timestamp()) * 1000
 
 
 def _partner(view: AgreementView, *, other: str, other_name: str) -> dict[str, Any]:
@@ -61,13 +76,24 @@ class TransparencyReports:
         self._audit = audit
         self._clock = clock
 
-    def build(self, slug: str, *, days: int = DEFAULT_DAYS) -> dict[str, Any]:
-        """The report of agency ``slug`` over the last ``days`` days, as JSON-ready data (HTML renders it)."""
-        if not 1 <= days <= MAX_DAYS:
-            raise FieldInvalid("days", f"between 1 and {MAX_DAYS}")
-        agency = self._registry.agency(slug)
+    def build(self, slug: str, *, days: int | None = None, month: str | None = None) -> dict[str, Any]:
+        """The report of agency ``slug``, as JSON-ready data (HTML renders it): over the last ``days`` days
+        (default :data:`DEFAULT_DAYS`), or over the calendar month ``month`` (``YYYY-MM``, the window
+        ``[month start, next month start)`` in UTC, what ``plateledger-verify report`` recounts from the public
+        leaves of the audit log). Not both."""
+        if days is not None and month is not None:
+            raise FieldInvalid("month", "give either days or month, not both")
         now = self._clock.now_ms()
-        since = now - days * DAY_MS
+        if month is not None:
+            since, until = month_window(month)
+            days = (until - since) // DAY_MS
+        else:
+            days = DEFAULT_DAYS if days is None else days
+            if not 1 <= days <= MAX_DAYS:
+                raise FieldInvalid("days", f"between 1 and {MAX_DAYS}")
+            # The last `days` days up to now, now included.
+            since, until = now - days * DAY_MS, now + 1
+        agency = self._registry.agency(slug)
         current = self._policies.current(slug)
         policy = current.policy
         preset = current.preset
@@ -76,6 +102,7 @@ class TransparencyReports:
             matches_preset = PRESETS[Preset(preset)][0] == policy
         cameras = self._registry.cameras_unguarded(agency.id)
         mobile = sum(1 for c in cameras if c.mobile)
+        first_camera = self._access_log.first_camera_ms(slug)
         return {
             "agency": {
                 "slug": agency.slug,
@@ -85,7 +112,12 @@ class TransparencyReports:
                 "state": agency.state,
             },
             "generated": iso_ms(now),
-            "period": {"days": days, "since": iso_ms(since), "until": iso_ms(now)},
+            "period": {
+                "days": days,
+                "month": month,
+                "since": iso_ms(since),
+                "until": iso_ms(until if month is not None else now),
+            },
             "policy": {
                 "version": current.version,
                 "preset": preset,
@@ -94,14 +126,20 @@ class TransparencyReports:
                 "text": describe(policy, country=agency.country, state=agency.state),
             },
             "retention": {"days": policy.retention_days, "hit_days": policy.hit_retention_days},
-            "cameras": {"total": len(cameras), "fixed": len(cameras) - mobile, "mobile": mobile},
-            "reads_collected": self._reads.count_by_owner_since(agency.id, since),
-            "searches": self._searches(slug, since, now),
+            "cameras": {
+                "total": len(cameras),
+                "fixed": len(cameras) - mobile,
+                "mobile": mobile,
+                "first_added_hour": hour_of(first_camera) if first_camera is not None else None,
+            },
+            "reads_collected": self._reads.count_by_owner_since(agency.id, since, until_ms=until),
+            "searches": self._searches(slug, since, until),
             "sharing": self._sharing(agency.id, slug),
             "audit": self._chain(),
         }
 
     def _searches(self, slug: str, since: int, until: int) -> dict[str, Any]:
+        """Searches of ``slug``'s data made in ``[since, until)``."""
         permitted: Counter[tuple[str, str]] = Counter()
         withheld: Counter[tuple[str, str]] = Counter()
         purposes: dict[str, Counter[str]] = {}
@@ -111,7 +149,7 @@ class TransparencyReports:
         returned = 0
         alerts: Counter[str] = Counter()
         alert_rules: Counter[str] = Counter()
-        for entry in self._access_log.entries(slug, since_ms=since, until_ms=until + 1):
+        for entry in self._access_log.entries(slug, since_ms=since, until_ms=until):
             if entry.kind == "alert":  # hot-list matches on this owner's reads, not searches
                 alerts[entry.outcome] += 1
                 if entry.outcome != PERMITTED:

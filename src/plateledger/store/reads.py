@@ -694,13 +694,15 @@ class ReadsStore:
             )
         )
 
-    def count_by_owner_since(self, owner: int, since_ms: int) -> int:
-        """How many reads ``owner`` took at or after ``since_ms`` (a count for transparency reports; no read
-        leaves the store, so no Permit is needed)."""
-        return int(
-            self._scalar(
-                "SELECT count() FROM reads WHERE owner = {owner:UInt32} "
-                "AND ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')",
-                {"owner": owner, "since": since_ms},
-            )
+    def count_by_owner_since(self, owner: int, since_ms: int, *, until_ms: int | None = None) -> int:
+        """How many reads ``owner`` took at or after ``since_ms`` (and before ``until_ms``, when given): a count
+        for transparency reports; no read leaves the store, so no Permit is needed."""
+        statement = (
+            "SELECT count() FROM reads WHERE owner = {owner:UInt32} "
+            "AND ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')"
         )
+        params: dict[str, Any] = {"owner": owner, "since": since_ms}
+        if until_ms is not None:
+            statement += " AND ts < fromUnixTimestamp64Milli({until:Int64}, 'UTC')"
+            params["until"] = until_ms
+        return int(self._scalar(statement, params))

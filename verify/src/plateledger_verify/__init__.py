@@ -9,6 +9,15 @@ Pure formats, shared with the server so there is one implementation of each:
 * :mod:`.policy` — C2SP tlog-policy and quorum evaluation.
 * :mod:`.proof` — C2SP tlog-proof (``c2sp.org/tlog-proof@v1``) files.
 * :mod:`.witness` — C2SP tlog-witness request and answer bodies.
+* :mod:`.leaf` — the audit log's leaf format (public part, salted commitment) and how an entry touches an owner.
+
+The oversight body's commands (:mod:`.cli`), over a log served in the tlog-tiles layout:
+
+* :mod:`.client` — HTTP reads of checkpoint, tiles, bundles and transparency figures, bounded.
+* :mod:`.logview` — a verified checkpoint's tree, every hash and leaf proven before use.
+* :mod:`.state` — the verifier's state directory: pinned policy, every checkpoint seen, evidence.
+* :mod:`.monitor` — ``update``, ``compare``, ``proof``; :mod:`.export` — ``check-export``;
+  :mod:`.recount` — ``report``.
 """
 
 __version__ = "0.1.0"

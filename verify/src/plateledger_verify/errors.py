@@ -11,9 +11,14 @@ can tell a forged signature from a missing entry without parsing messages::
     ├── RollbackError            6  a checkpoint smaller than one already seen
     ├── ProofError               7  an inclusion proof that does not lead to the root: entry missing or altered
     ├── CountMismatchError       8  recounted public leaves differ from the published figures
+    ├── FetchError               9  the log's server could not be reached, or answered outside the protocol
     └── WitnessError             1  a witness did not cosign (``.status``: its HTTP status, None if unreached)
         ├── WitnessUnavailableError  unreachable, timed out or a 5xx answer: try again later
         └── WitnessRefusedError      a 4xx answer (unknown log, bad signature, bad proof, malformed request)
+
+``VerifyError`` itself (1) says there is nothing to verify yet: no state directory, no stored checkpoint, or a
+month the verified tree does not reach to its end. A :class:`FetchError` proves nothing either way: a server
+that withholds the tiles a proof needs stops the verifier, which then stores nothing.
 
 The main package (``plateledger``) maps these to its own hierarchy where it serves them over HTTP.
 """
@@ -89,3 +94,10 @@ class WitnessUnavailableError(WitnessError):
 
 class WitnessRefusedError(WitnessError):
     """The witness refused the request (404 unknown log, 403 bad signature, 422 bad proof, 400 malformed)."""
+
+
+class FetchError(VerifyError):
+    """The log's server could not be reached, timed out, answered with an error status or a body over the size
+    limit: nothing was verified, nothing stored."""
+
+    exit_code = 9

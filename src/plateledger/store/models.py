@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -370,3 +371,25 @@ class ReadImage(Base):
     plate: Mapped[str] = mapped_column(String(16))
     read_ms: Mapped[int] = mapped_column(BigInteger, index=True)
     created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuditCheckpoint(Base):
+    """A checkpoint the log signed (``audit/checkpoints.py``): the tree head at ``size``, the signed note with the
+    witnesses' cosignatures gathered so far, and whether the witness policy's quorum was met (only then is it
+    served at /log/checkpoint). ``detail`` is JSON: each witness's answer and, unpublished, why."""
+
+    __tablename__ = "audit_checkpoints"
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary)
+    note: Mapped[bytes] = mapped_column(LargeBinary)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    detail: Mapped[str] = mapped_column(Text)
+
+
+class AuditWitnessState(Base):
+    """The tree size each witness last said it holds for this log (the ``old`` of the next add-checkpoint)."""
+
+    __tablename__ = "audit_witness_state"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)

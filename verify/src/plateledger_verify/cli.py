@@ -1,8 +1,8 @@
 """``plateledger-verify``: the oversight body's command line.
 
-One command so far, ``proof-check``: verify a ``.tlog-proof`` file offline. Every failure prints one line on
-stderr and exits with its class's code (:mod:`.errors`): 2 malformed, 3 bad signature, 4 quorum not met,
-7 entry missing or bad proof.
+``proof-check`` verifies a ``.tlog-proof`` file offline; ``witness init-key`` and ``witness serve`` run a
+witness (:mod:`.witness_cli`). Every failure prints one line on stderr and exits with its class's code
+(:mod:`.errors`): 2 malformed, 3 bad signature, 4 quorum not met, 7 entry missing or bad proof.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from plateledger_verify import __version__, merkle
+from plateledger_verify import __version__, merkle, witness_cli
 from plateledger_verify.errors import MalformedError, VerifyError
 from plateledger_verify.note import SIG_ED25519, VerifierKey, b64decode_strict
 from plateledger_verify.policy import Policy, parse_policy
@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     leaf = check.add_mutually_exclusive_group(required=True)
     leaf.add_argument("--entry", type=Path, metavar="FILE", help="the logged entry (leaf data), as bytes")
     leaf.add_argument("--leaf-hash", metavar="B64", help="the entry's RFC 6962 leaf hash, base64")
+    check.set_defaults(run=proof_check)
+    witness_cli.add_commands(commands)
     return parser
 
 
@@ -80,12 +82,14 @@ def proof_check(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return proof_check(args)
+        code: int = args.run(args)
+        return code
     except VerifyError as exc:
         print(f"plateledger-verify: {type(exc).__name__}: {exc}", file=sys.stderr)
         return exc.exit_code
     except OSError as exc:
-        print(f"plateledger-verify: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
+        what = f"{exc.filename}: {exc.strerror}" if exc.filename is not None else str(exc)
+        print(f"plateledger-verify: cannot use {what}", file=sys.stderr)
         return EXIT_USAGE
 
 

@@ -10,7 +10,10 @@ can tell a forged signature from a missing entry without parsing messages::
     ├── ForkError                5  two checkpoints of one log that no consistency proof can join
     ├── RollbackError            6  a checkpoint smaller than one already seen
     ├── ProofError               7  an inclusion proof that does not lead to the root: entry missing or altered
-    └── CountMismatchError       8  recounted public leaves differ from the published figures
+    ├── CountMismatchError       8  recounted public leaves differ from the published figures
+    └── WitnessError             1  a witness did not cosign (``.status``: its HTTP status, None if unreached)
+        ├── WitnessUnavailableError  unreachable, timed out or a 5xx answer: try again later
+        └── WitnessRefusedError      a 4xx answer (unknown log, bad signature, bad proof, malformed request)
 
 The main package (``plateledger``) maps these to its own hierarchy where it serves them over HTTP.
 """
@@ -66,3 +69,23 @@ class CountMismatchError(VerifyError):
     """Figures recounted from public leaves differ from what the agency published."""
 
     exit_code = 8
+
+
+class WitnessError(VerifyError):
+    """A witness did not cosign; ``status`` is its HTTP status (None when it could not be reached).
+
+    A witness's 409 is not an error: :func:`.witness.submit` returns the size the witness holds (a fork, 409 for
+    the same size with another root, raises :class:`ForkError`).
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class WitnessUnavailableError(WitnessError):
+    """The witness could not be reached, timed out, or answered 5xx: worth trying again later."""
+
+
+class WitnessRefusedError(WitnessError):
+    """The witness refused the request (404 unknown log, 403 bad signature, 422 bad proof, 400 malformed)."""

@@ -278,11 +278,9 @@ class Checkpointer:
         pending = [w for w in policy.witnesses if not results.get(w.name, {}).get("cosigned")]
         with self._gov.session() as session:
             old_sizes = {s.name: s.size for s in session.scalars(select(AuditWitnessState))}
-        text = parse_note(stored.note).text
         answers = self._client.push_all(
             pending,
             signed=_log_signed(stored.note),
-            text=text,
             size=stored.size,
             old_sizes=old_sizes,
             proof_for=self._tree.consistency_proof,

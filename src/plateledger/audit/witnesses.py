@@ -2,9 +2,10 @@
 
 Each witness gets ``old <the size it last said it holds>``, the consistency proof from that size to the new one,
 and the checkpoint. A 409 answer (``text/x.tlog.size``) names the size it really holds: the push is retried once
-from there. A 200 answer's cosignature lines are kept only when one is the witness's policy key and verifies over
-the checkpoint (timestamped Ed25519, type 0x04); anything else is that witness's failure, named. Nothing here
-raises for one witness: every outcome is a :class:`WitnessResult`.
+from there. A 200 answer's cosignature is kept only when it is by the witness's policy key and verifies over the
+checkpoint (timestamped Ed25519, type 0x04); anything else is that witness's failure, named. The wire format and
+its checks are :func:`plateledger_verify.witness.submit` (one implementation, shared with the verifier's tests);
+nothing here raises for one witness: every outcome is a :class:`WitnessResult`.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from dataclasses import dataclass
 
 import httpx2
 
-from plateledger_verify.errors import MalformedError
+from plateledger_verify.errors import VerifyError
 from plateledger_verify.note import Signature
 from plateledger_verify.policy import PolicyWitness
-from plateledger_verify.witness import AddCheckpoint, parse_cosignatures, parse_size
+from plateledger_verify.witness import AddCheckpoint, submit
 
 #: Connect and read timeouts of one add-checkpoint call (a witness verifies and persists before answering).
 CONNECT_TIMEOUT_S = 3.0
@@ -65,63 +66,38 @@ class WitnessClient:
         witnesses: Sequence[PolicyWitness],
         *,
         signed: bytes,
-        text: str,
         size: int,
         old_sizes: dict[str, int],
         proof_for: ProofFor,
     ) -> list[WitnessResult]:
-        """Push ``signed`` (checkpoint note text ``text`` of tree ``size``) to every witness in parallel."""
+        """Push ``signed`` (the log's checkpoint of tree ``size``) to every witness in parallel."""
         if not witnesses:
             return []
         with ThreadPoolExecutor(max_workers=min(len(witnesses), 16), thread_name_prefix="plateledger-witness") as pool:
             futures = [
-                pool.submit(
-                    self.push, w, signed=signed, text=text, size=size, old=old_sizes.get(w.name, 0), proof_for=proof_for
-                )
+                pool.submit(self.push, w, signed=signed, size=size, old=old_sizes.get(w.name, 0), proof_for=proof_for)
                 for w in witnesses
             ]
             return [f.result() for f in futures]
 
-    def push(
-        self, witness: PolicyWitness, *, signed: bytes, text: str, size: int, old: int, proof_for: ProofFor
-    ) -> WitnessResult:
+    def push(self, witness: PolicyWitness, *, signed: bytes, size: int, old: int, proof_for: ProofFor) -> WitnessResult:
         start = time.perf_counter()
 
         def result(cosignature: Signature | None, held: int | None, error: str | None) -> WitnessResult:
             return WitnessResult(witness.name, cosignature, held, error, time.perf_counter() - start)
 
-        url = f"{(witness.url or '').rstrip('/')}/add-checkpoint"
-        for attempt in (1, 2):
+        for _attempt in (1, 2):
             if old > size:
                 return result(None, old, f"the witness holds tree size {old}, larger than this checkpoint's {size}")
             try:
                 proof = proof_for(old, size) if 0 < old < size else []
-                body = AddCheckpoint(old, tuple(proof), signed).encode()
-                response = self._http.post(url, content=body)
-            except httpx2.HTTPError as exc:
-                return result(None, None, f"{url}: {exc.__class__.__name__}: {str(exc)[:200]}")
-            if response.status_code == 409 and attempt == 1:
-                try:
-                    old = parse_size(response.content)
-                except MalformedError as exc:
-                    return result(None, None, f"HTTP 409 without a tree size: {exc}")
+                answer = submit(
+                    self._http, witness.url or "", AddCheckpoint(old, tuple(proof), signed), key=witness.key
+                )
+            except VerifyError as exc:
+                return result(None, None, f"{exc.__class__.__name__}: {str(exc)[:300]}")
+            if isinstance(answer, int):  # 409: the size it holds; resend once from there
+                old = answer
                 continue
-            if response.status_code != 200:
-                return result(None, None, f"HTTP {response.status_code}: {_excerpt(response.content)}")
-            try:
-                signatures = parse_cosignatures(response.content)
-            except MalformedError as exc:
-                return result(None, None, f"HTTP 200 without cosignature lines: {exc}")
-            key = witness.key
-            for signature in signatures:
-                if (signature.name, signature.key_id) == (key.name, key.key_id) and key.verify(
-                    text, signature.signature
-                ):
-                    return result(signature, size, None)
-            return result(None, None, f"no cosignature by its key {key.name}+{key.key_id:08x} verifies")
+            return result(answer[0], size, None)
         return result(None, old, "HTTP 409 twice: the witness's tree size changed between two calls")
-
-
-def _excerpt(body: bytes) -> str:
-    text = body[:200].decode("utf-8", "replace").strip().replace("\n", " ")
-    return text or "(empty body)"

@@ -8,9 +8,13 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import httpx2
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete
@@ -25,7 +29,7 @@ from plateledger_verify.errors import QuorumError
 from plateledger_verify.policy import open_checkpoint_with_policy, parse_policy
 from tests.integration import witness_kit
 from tests.integration.witness_kit import ORIGIN, log_key, start, stop, write_policy
-from tests.support import METRICS_AUTH, METRICS_TOKEN, seed_agency
+from tests.support import METRICS_AUTH, METRICS_TOKEN, seed_agency, spawned_server
 
 CLI = [sys.executable, "-m", "plateledger"]
 
@@ -191,3 +195,56 @@ def test_cosigned_by_a_witness_process_then_unmet_quorum_publishes_nothing_new(
         assert client.get("/healthz").json()["log"]["quorum_met"] is True
         assert "plateledger_log_quorum_met 1.0" in client.get("/metrics", headers=METRICS_AUTH).text
         stop(beta)
+
+
+# -- the server: its checkpoint job, the operator route and the CLI beside it ----------------------------------------
+OPERATOR_TOKEN = "operator-token-of-the-checkpoint-tests-0123456789"
+
+
+def _log_health(url: str) -> dict[str, Any]:
+    health: dict[str, Any] = httpx2.get(f"{url}/healthz", timeout=10).json()["log"]
+    return health
+
+
+@pytest.mark.slow
+def test_on_demand_through_the_server_and_the_job_of_serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "data"
+    added = cli(
+        "agencies", "add", "city", "--name", "City", "--kind", "municipal", "--state", "CA", "--data", str(data)
+    )
+    assert added.returncode == 0, added.stderr
+    quiet = {"operator_token": OPERATOR_TOKEN, "checkpoint_interval_s": "0", "checkpoint_every_entries": "1000000"}
+    with spawned_server(data, **quiet) as (_proc, url):
+        assert httpx2.get(f"{url}/log/checkpoint").status_code == 404  # the job is not due: nothing signed yet
+        refused = httpx2.post(f"{url}/api/v1/operator/checkpoint", headers={"Authorization": "Bearer wrong"})
+        assert refused.status_code == 401
+        monkeypatch.delenv("PLATELEDGER_OPERATOR_TOKEN", raising=False)
+        closed = cli("log", "checkpoint", "--data", str(data))
+        assert closed.returncode == 3
+        assert "operator_token" in closed.stderr
+        monkeypatch.setenv("PLATELEDGER_OPERATOR_TOKEN", OPERATOR_TOKEN)
+        made = cli("log", "checkpoint", "--data", str(data), "--json")
+        assert made.returncode == 0, made.stderr
+        answer = orjson.loads(made.stdout)
+        assert answer["signed"]
+        assert answer["published"]
+        served = httpx2.get(f"{url}/log/checkpoint")
+        assert served.content.decode() == answer["checkpoint"]["note"]
+        policy = parse_policy(httpx2.get(f"{url}/log/policy").text)
+        assert open_checkpoint_with_policy(served.content, policy).checkpoint.size == answer["checkpoint"]["size"]
+        httpx2.post(f"{url}/api/v1/operator/checkpoint")  # refused and audited: the tree grows
+        direct = httpx2.post(f"{url}/api/v1/operator/checkpoint", headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
+        assert direct.status_code == 200
+        assert direct.json()["signed"]
+    monkeypatch.delenv("PLATELEDGER_OPERATOR_TOKEN")
+    # The job of `plateledger serve`: a checkpoint after every entry here, without anyone asking.
+    with spawned_server(data, checkpoint_every_entries="1") as (_proc, url):
+        httpx2.post(f"{url}/api/v1/operator/checkpoint")  # refused (no operator token set) and audited
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            health = _log_health(url)
+            if health["published_size"] == health["tree_size"] and health["tree_size"] > answer["checkpoint"]["size"]:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"the job did not publish the new entries: {health}")

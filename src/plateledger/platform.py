@@ -115,6 +115,7 @@ class Platform:
             lock.release()
             raise
         registry = Registry(governance, audit, clock)
+        checkpoints = Checkpointer(governance=governance, tree=LogTree(governance), identity=identity, clock=clock)
         books = Books(governance)
         engine = SearchEngine(audit=audit, gate=Gate(), books=books, clock=clock)
         policies = Policies(governance, audit, clock)
@@ -192,6 +193,7 @@ class Platform:
                 reads=reads,
                 audit=audit,
                 clock=clock,
+                checkpoints=checkpoints,
             ),
             quarantine=quarantine,
             health=health,
@@ -210,7 +212,7 @@ class Platform:
                 operator_token=settings.operator_token,
             ),
             integrity=integrity,
-            checkpoints=Checkpointer(governance=governance, tree=LogTree(governance), identity=identity, clock=clock),
+            checkpoints=checkpoints,
         )
 
     @classmethod

@@ -26,6 +26,7 @@ from plateledger.platform import Platform
 from plateledger.store.models import AuditWitnessState
 from plateledger_verify.checkpoint import check_consistent, open_checkpoint
 from plateledger_verify.errors import QuorumError
+from plateledger_verify.note import b64
 from plateledger_verify.policy import open_checkpoint_with_policy, parse_policy
 from tests.integration import witness_kit
 from tests.integration.witness_kit import ORIGIN, log_key, start, stop, write_policy
@@ -118,6 +119,11 @@ def test_a_checkpoint_is_signed_served_and_verifies(platform: Platform) -> None:
     check_consistent(verified.checkpoint, newer.checkpoint, proof)
     health = client.get("/healthz").json()["log"]
     assert health["published_size"] == health["signed_size"] == health["tree_size"] == newer.checkpoint.size
+    report = client.get("/transparency/city.json").json()["checkpoint"]
+    assert (report["origin"], report["size"], report["witnesses"]) == (DEV_LOG_ORIGIN, newer.checkpoint.size, [])
+    page = client.get("/transparency/city").text
+    assert b64(newer.checkpoint.root) in page
+    assert "plateledger-verify init --policy log.policy &amp;&amp; plateledger-verify update" in page
     assert health["quorum"] == "none"
     assert health["quorum_met"] is True
 

@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 
 from plateledger.agencies.registry import Registry
+from plateledger.audit.checkpoints import Checkpointer
 from plateledger.audit.log import AuditLog
 from plateledger.core.clock import Clock, iso_ms
 from plateledger.core.errors import FieldInvalid
@@ -52,7 +53,9 @@ class TransparencyReports:
         reads: ReadsStore,
         audit: AuditLog,
         clock: Clock,
+        checkpoints: Checkpointer,
     ) -> None:
+        self._checkpoints = checkpoints
         self._registry = registry
         self._policies = policies
         self._agreements = agreements
@@ -99,6 +102,7 @@ class TransparencyReports:
             "searches": self._searches(slug, since, now),
             "sharing": self._sharing(agency.id, slug),
             "audit": self._chain(),
+            "checkpoint": self._checkpoint(),
         }
 
     def _searches(self, slug: str, since: int, until: int) -> dict[str, Any]:
@@ -167,6 +171,21 @@ class TransparencyReports:
             else:
                 receives_from.append(_partner(view, other=view.owner, other_name=view.owner_name))
         return {"shares_with": shares_with, "receives_from": receives_from}
+
+    def _checkpoint(self) -> dict[str, Any] | None:
+        """The latest published checkpoint: what a verifier run elsewhere compares its own copy with."""
+        latest = self._checkpoints.latest_published()
+        if latest is None:
+            return None
+        view = latest.as_json()
+        return {
+            "origin": self._checkpoints.identity.origin,
+            "size": latest.size,
+            "root": view["root"],
+            "created": view["created"],
+            "witnesses": view["cosigned_by"],
+            "quorum": latest.detail.get("quorum", self._checkpoints.identity.policy.quorum),
+        }
 
     def _chain(self) -> dict[str, Any]:
         result = self._audit.verify()

@@ -17,7 +17,6 @@ from plateledger.alerts.webhooks import Webhooks
 from plateledger.audit.checkpoints import Checkpointer
 from plateledger.audit.log import Actor, AuditLog
 from plateledger.audit.logkey import LogIdentity
-from plateledger.audit.tree import LogTree
 from plateledger.auth.sessions import Sessions
 from plateledger.auth.signin import Credentials
 from plateledger.auth.tokens import Tokens
@@ -115,7 +114,7 @@ class Platform:
             lock.release()
             raise
         registry = Registry(governance, audit, clock)
-        checkpoints = Checkpointer(governance=governance, tree=LogTree(governance), identity=identity, clock=clock)
+        checkpoints = Checkpointer(governance=governance, tree=audit.tree, identity=identity, clock=clock)
         books = Books(governance)
         engine = SearchEngine(audit=audit, gate=Gate(), books=books, clock=clock)
         policies = Policies(governance, audit, clock)

@@ -115,7 +115,7 @@ def test_a_checkpoint_is_signed_served_and_verifies(platform: Platform) -> None:
     assert second.signed
     assert second.published
     newer = open_checkpoint_with_policy(client.get("/log/checkpoint").content, policy)
-    proof = platform.checkpoints._tree.consistency_proof(size, newer.checkpoint.size)
+    proof = platform.audit.tree.consistency_proof(size, newer.checkpoint.size)
     check_consistent(verified.checkpoint, newer.checkpoint, proof)
     health = client.get("/healthz").json()["log"]
     assert health["published_size"] == health["signed_size"] == health["tree_size"] == newer.checkpoint.size

@@ -139,6 +139,37 @@ class AuditHead(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class AuditLeaf(Base):
+    """The Merkle leaf of audit entry ``seq`` (leaf index ``seq - 1``): its public part with the commitment to its
+    private part (``plateledger_verify.leaf``), and the commitment's salt (None once deleted after the audit
+    detail retention: the leaf stays, the private part can no longer be confirmed). Written with the entry."""
+
+    __tablename__ = "audit_leaves"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    salt: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class AuditTile(Base):
+    """A C2SP tlog-tiles hash tile of the audit log's Merkle tree: tile level ``level`` holds Merkle level
+    ``8 * level``; ``hashes`` are the tile's hashes so far, 32 bytes each (a partial tile's first W hashes)."""
+
+    __tablename__ = "audit_tiles"
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hashes: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AuditTree(Base):
+    """The audit tree as committed (one row): its ``size`` in leaves and its compact range (the roots of the
+    perfect subtrees the size splits into, 32 bytes each, largest first), from which an append continues."""
+
+    __tablename__ = "audit_tree"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    compact: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class Meta(Base):
     """Instance facts (e.g. that the demo network has been seeded)."""
 

@@ -140,15 +140,21 @@ def _metrics(app: FastAPI, platform: Platform, collectors: Sequence[Collector]) 
             check_seconds.labels(check.name).set(check.seconds)
         broken_parts.set(len(readiness.damage.broken) + len(readiness.damage.faults))
         reads_missing.set(readiness.damage.missing)
-        log_status = platform.checkpoints.status()
-        log_sizes.labels("tree").set(log_status.tree_size)
-        log_sizes.labels("signed").set(log_status.signed_size or 0)
-        log_sizes.labels("published").set(log_status.published_size or 0)
-        log_age.set(log_status.seconds_since_published if log_status.seconds_since_published is not None else -1)
-        log_quorum.set(int(log_status.quorum_met))
         log_witness.clear()
-        for name, result in log_status.witnesses.items():
-            log_witness.labels(name).set(int(bool(result.get("cosigned"))))
+        try:
+            log_status = platform.checkpoints.status()
+        except PlateledgerError:  # the governance store is down: the readiness gauges above say so
+            log_sizes.clear()
+            log_quorum.set(0)
+        else:
+            log_sizes.labels("tree").set(log_status.tree_size)
+            log_sizes.labels("signed").set(log_status.signed_size or 0)
+            log_sizes.labels("published").set(log_status.published_size or 0)
+            age = log_status.seconds_since_published
+            log_age.set(age if age is not None else -1)
+            log_quorum.set(int(log_status.quorum_met))
+            for name, result in log_status.witnesses.items():
+                log_witness.labels(name).set(int(bool(result.get("cosigned"))))
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -192,7 +198,11 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
         """Liveness, with the audit log's checkpoints: the latest published and signed tree sizes, seconds since
         the last publication, and whether the witnesses' quorum is met (if not, why: no new checkpoint is being
         published)."""
-        return {"status": "ok", "version": __version__, "log": platform.checkpoints.status().as_json()}
+        try:
+            log: dict[str, Any] = platform.checkpoints.status().as_json()
+        except PlateledgerError as error:  # liveness does not depend on the governance store: say it, answer 200
+            log = {"error": error.detail}
+        return {"status": "ok", "version": __version__, "log": log}
 
     # Not in the OpenAPI document (like /metrics): a probe's JSON, 503 while not ready, not a problem+json error.
     @app.get("/readyz", include_in_schema=False)

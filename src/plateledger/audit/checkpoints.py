@@ -211,7 +211,11 @@ class Checkpointer:
         return size - last.size, not last.published
 
     def status(self) -> LogStatus:
-        size, _ = self._tree.head()
+        """Raises :class:`AuditUnavailable` when the tree or the checkpoints cannot be read."""
+        try:
+            size, _ = self._tree.head()
+        except SQLAlchemyError as exc:
+            raise AuditUnavailable(f"the audit tree cannot be read: {exc.__class__.__name__}") from exc
         published, signed = self.latest_published(), self.latest_signed()
         policy = self._identity.policy
         detail = signed.detail if signed else {}

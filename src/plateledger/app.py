@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse
@@ -32,6 +32,7 @@ from plateledger.api.routes import (
     agencies,
     alerts,
     cameras,
+    checkpoints,
     hotlists,
     images,
     ingest,
@@ -101,6 +102,28 @@ def _metrics(app: FastAPI, platform: Platform, collectors: Sequence[Collector]) 
     reads_missing = Gauge(
         "plateledger_reads_missing", "Reads on record (audit log, read_keys) but not in the store", registry=registry
     )
+    log_sizes = Gauge(
+        "plateledger_log_size",
+        "Audit log tree sizes: the tree now, the latest signed and the latest published checkpoint",
+        ["of"],
+        registry=registry,
+    )
+    log_age = Gauge(
+        "plateledger_log_checkpoint_age_seconds",
+        "Seconds since the latest published checkpoint was signed (-1 before the first)",
+        registry=registry,
+    )
+    log_quorum = Gauge(
+        "plateledger_log_quorum_met",
+        "1 while the newest signed checkpoint met the witness quorum (0: no new checkpoint is being published)",
+        registry=registry,
+    )
+    log_witness = Gauge(
+        "plateledger_log_witness_cosigned",
+        "1 if this witness cosigned the newest signed checkpoint",
+        ["witness"],
+        registry=registry,
+    )
     app.add_middleware(_Observe, requests=requests, latency=latency)
 
     @app.get("/metrics", include_in_schema=False)
@@ -117,6 +140,21 @@ def _metrics(app: FastAPI, platform: Platform, collectors: Sequence[Collector]) 
             check_seconds.labels(check.name).set(check.seconds)
         broken_parts.set(len(readiness.damage.broken) + len(readiness.damage.faults))
         reads_missing.set(readiness.damage.missing)
+        log_witness.clear()
+        try:
+            log_status = platform.checkpoints.status()
+        except PlateledgerError:  # the governance store is down: the readiness gauges above say so
+            log_sizes.clear()
+            log_quorum.set(0)
+        else:
+            log_sizes.labels("tree").set(log_status.tree_size)
+            log_sizes.labels("signed").set(log_status.signed_size or 0)
+            log_sizes.labels("published").set(log_status.published_size or 0)
+            age = log_status.seconds_since_published
+            log_age.set(age if age is not None else -1)
+            log_quorum.set(int(log_status.quorum_met))
+            for name, result in log_status.witnesses.items():
+                log_witness.labels(name).set(int(bool(result.get("cosigned"))))
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -156,8 +194,15 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
     app.add_middleware(RequestLog)  # outermost of ours: the request id is set for every line of the request
 
     @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    def healthz() -> dict[str, Any]:
+        """Liveness, with the audit log's checkpoints: the latest published and signed tree sizes, seconds since
+        the last publication, and whether the witnesses' quorum is met (if not, why: no new checkpoint is being
+        published)."""
+        try:
+            log: dict[str, Any] = platform.checkpoints.status().as_json()
+        except PlateledgerError as error:  # liveness does not depend on the governance store: say it, answer 200
+            log = {"error": error.detail}
+        return {"status": "ok", "version": __version__, "log": log}
 
     # Not in the OpenAPI document (like /metrics): a probe's JSON, 503 while not ready, not a problem+json error.
     @app.get("/readyz", include_in_schema=False)
@@ -168,7 +213,7 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
 
     for module in (
         reads, ingest, cameras, images, search, admin, sharing, agencies, transparency, hotlists, alerts, webhooks,
-        operator,
+        operator, checkpoints,
     ):  # fmt: skip
         app.include_router(module.router)
     web.install(app, platform)

@@ -14,7 +14,9 @@ from plateledger.alerts.matcher import Matcher
 from plateledger.alerts.service import Alerts
 from plateledger.alerts.targets import TargetGuard
 from plateledger.alerts.webhooks import Webhooks
+from plateledger.audit.checkpoints import Checkpointer
 from plateledger.audit.log import Actor, AuditLog
+from plateledger.audit.logkey import LogIdentity
 from plateledger.auth.sessions import Sessions
 from plateledger.auth.signin import Credentials
 from plateledger.auth.tokens import Tokens
@@ -82,6 +84,7 @@ class Platform:
     image_views: ImageViews
     backups: Backups
     integrity: Integrity
+    checkpoints: Checkpointer
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None, url: str | None = None) -> Platform:
@@ -101,6 +104,7 @@ class Platform:
         # The outcome of every batch a stopped process left without one, then the damage found on open.
         integrity = Integrity(reads=reads, governance=governance, settings=settings, clock=clock)
         try:
+            identity = LogIdentity.configured(settings)  # the log key and witness policy, refused early if unusable
             reconcile(reads=reads, governance=governance, audit=audit)
             integrity.inspect(deep=False)
         except BaseException:
@@ -109,6 +113,7 @@ class Platform:
             lock.release()
             raise
         registry = Registry(governance, audit, clock)
+        checkpoints = Checkpointer(governance=governance, tree=audit.tree, identity=identity, clock=clock)
         books = Books(governance)
         engine = SearchEngine(audit=audit, gate=Gate(), books=books, clock=clock)
         policies = Policies(governance, audit, clock)
@@ -186,6 +191,7 @@ class Platform:
                 reads=reads,
                 audit=audit,
                 clock=clock,
+                checkpoints=checkpoints,
             ),
             quarantine=quarantine,
             health=health,
@@ -204,6 +210,7 @@ class Platform:
                 operator_token=settings.operator_token,
             ),
             integrity=integrity,
+            checkpoints=checkpoints,
         )
 
     @classmethod
@@ -223,6 +230,7 @@ class Platform:
             raise
 
     def close(self) -> None:
+        self.checkpoints.close()
         self.reads.close()
         self.governance.close()
         self.lock.release()

@@ -29,6 +29,8 @@ PUBLIC = frozenset(
         ("post", "/api/v1/auth/login"),
         ("get", "/transparency/{agency}"),
         ("get", "/transparency/{agency}.json"),
+        ("get", "/log/checkpoint"),
+        ("get", "/log/policy"),
         ("post", "/api/v1/ingest/{source}/{token}"),
     }
 )

@@ -138,6 +138,15 @@ class ChainOut(BaseModel):
     problem: str | None
 
 
+class CheckpointOut(BaseModel):
+    origin: str = Field(description="The audit log's origin (the checkpoint's first line, the log key's name)")
+    size: int = Field(description="Entries the checkpoint covers (the Merkle tree's size)")
+    root: str = Field(description="Base64 Merkle root hash of those entries")
+    created: str = Field(description="When the log signed it")
+    witnesses: list[str] = Field(description="Witnesses (policy names) whose cosignatures it carries")
+    quorum: str = Field(description="The witness quorum it met (`none`: no witnesses configured)")
+
+
 class TransparencyOut(BaseModel):
     agency: AgencyOut
     generated: str
@@ -149,3 +158,7 @@ class TransparencyOut(BaseModel):
     searches: SearchesOut
     sharing: SharingOut
     audit: ChainOut
+    checkpoint: CheckpointOut | None = Field(
+        description="The latest published (witness-cosigned) checkpoint of the audit log; null before the first. "
+        "Verify it with `plateledger-verify init --policy` (the policy at /log/policy) and `plateledger-verify update`"
+    )

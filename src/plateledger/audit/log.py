@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from plateledger.audit.events import AuditEvent
+from plateledger.audit.tree import Appended, LogTree
 from plateledger.core.clock import Clock
 from plateledger.core.errors import AuditUnavailable
 from plateledger.store.governance import Governance
@@ -102,6 +103,8 @@ class AuditLog:
         self._gov = governance
         self._clock = clock
         self._lock = threading.Lock()
+        #: The Merkle tree over the entries, appended in each entry's transaction.
+        self.tree = LogTree(governance)
 
     def append(self, actor: Actor, event: AuditEvent) -> int:
         """Append one event and commit; return its sequence number. Fails closed."""
@@ -123,51 +126,70 @@ class AuditLog:
         """Like :meth:`record` for a change described by several events (a batch of alerts): every entry and
         the change commit together, in one transaction, or nothing does."""
         try:
-            with self._lock, self._gov.session() as session:
-                events, value = change(session)
-                # Core statements in the ORM session's transaction: the same rows as ORM objects would give,
-                # without the unit of work's bookkeeping (docs/benchmarks.md, "Search path outside the engine").
-                # The head's SELECT autoflushes whatever ``change`` added, as the ORM query did.
-                head_query = _LOCK_HEAD if self._gov.dialect == "postgresql" else _READ_HEAD
-                head = session.execute(head_query).one_or_none()
-                seq, prev_hash = (head.seq, head.hash) if head is not None else (0, GENESIS)
-                now = self._clock.now_ms()
-                rows: list[dict[str, Any]] = []
-                seqs: list[int] = []
-                for event in events:
-                    purpose, case_number = event.purpose_case()
-                    seq += 1
-                    fields = {  # what entry_fields() gives of the stored row: the hash covers exactly these
-                        "seq": seq,
-                        "ts_ms": now,
-                        "action": event.action,
-                        "actor_user_id": actor.user_id,
-                        "actor_username": actor.username,
-                        "actor_agency_id": actor.agency_id,
-                        "purpose": purpose,
-                        "case_number": case_number,
-                        "outcome": event.outcome,
-                        "params": orjson.dumps(event.params(), option=orjson.OPT_SORT_KEYS).decode(),
-                        "counts": orjson.dumps(event.counts(), option=orjson.OPT_SORT_KEYS).decode(),
-                        "prev_hash": prev_hash,
-                    }
-                    if actor.client is not None:
-                        fields["client"] = actor.client
-                    prev_hash = entry_hash(fields)
-                    rows.append({**fields, "client": actor.client, "hash": prev_hash})
-                    seqs.append(seq)
-                if rows:
-                    session.execute(_INSERT_ENTRIES, rows)
-                if head is None:
-                    session.execute(_INSERT_HEAD, {"head_seq": seq, "head_hash": prev_hash})
-                elif rows:
-                    session.execute(_MOVE_HEAD, {"head_seq": seq, "head_hash": prev_hash})
+            with self._lock:
+                appended: Appended | None = None
+                try:
+                    with self._gov.session() as session:
+                        seqs, value, pending = self._append(session, actor, change)
+                    appended = pending  # committed
+                finally:
+                    # Only the tree state of a committed transaction is kept; a failed one makes the next append
+                    # reload the tree from the store (which also checks its size against the head it locked).
+                    self.tree.committed(appended)
             return seqs, value
         except SQLAlchemyError as exc:
             cause = " (disk full)" if is_disk_full(exc) else ""
             raise AuditUnavailable(
                 f"audit log append failed{cause}, request refused: {exc.__class__.__name__}"
             ) from exc
+
+    def _append(
+        self, session: Session, actor: Actor, change: Callable[[Session], tuple[list[AuditEvent], T]]
+    ) -> tuple[list[int], T, Appended | None]:
+        events, value = change(session)
+        # Core statements in the ORM session's transaction: the same rows as ORM objects would give,
+        # without the unit of work's bookkeeping (docs/benchmarks.md, "Search path outside the engine").
+        # The head's SELECT autoflushes whatever ``change`` added, as the ORM query did.
+        head_query = _LOCK_HEAD if self._gov.dialect == "postgresql" else _READ_HEAD
+        head = session.execute(head_query).one_or_none()
+        seq, prev_hash = (head.seq, head.hash) if head is not None else (0, GENESIS)
+        now = self._clock.now_ms()
+        rows: list[dict[str, Any]] = []
+        seqs: list[int] = []
+        for event in events:
+            purpose, case_number = event.purpose_case()
+            seq += 1
+            fields = {  # what entry_fields() gives of the stored row: the hash covers exactly these
+                "seq": seq,
+                "ts_ms": now,
+                "action": event.action,
+                "actor_user_id": actor.user_id,
+                "actor_username": actor.username,
+                "actor_agency_id": actor.agency_id,
+                "purpose": purpose,
+                "case_number": case_number,
+                "outcome": event.outcome,
+                "params": orjson.dumps(event.params(), option=orjson.OPT_SORT_KEYS).decode(),
+                "counts": orjson.dumps(event.counts(), option=orjson.OPT_SORT_KEYS).decode(),
+                "prev_hash": prev_hash,
+            }
+            if actor.client is not None:
+                fields["client"] = actor.client
+            prev_hash = entry_hash(fields)
+            rows.append({**fields, "client": actor.client, "hash": prev_hash})
+            seqs.append(seq)
+        appended = None
+        # The session's connection, in its transaction (the ORM's per-statement work is not needed below).
+        connection = session.connection()
+        if rows:
+            connection.execute(_INSERT_ENTRIES, rows)
+            # The entries' leaves, tiles and tree size, in their transaction.
+            appended = self.tree.append(connection, seq - len(rows), rows)
+        if head is None:
+            connection.execute(_INSERT_HEAD, {"head_seq": seq, "head_hash": prev_hash})
+        elif rows:
+            connection.execute(_MOVE_HEAD, {"head_seq": seq, "head_hash": prev_hash})
+        return seqs, value, appended
 
     def entries(
         self,

@@ -48,13 +48,14 @@ _BLOB = re.compile(r"[0-9a-f]{62}")
 OPERATOR_ROUTE = "/api/v1/operator/backup"
 
 
-def operator_token_to_forward(settings: Settings) -> str:
-    """The operator token a console ``plateledger backup`` forwards to the server that holds the data directory
-    (the server makes the backup). Without the setting there is nothing to forward: PermissionDenied."""
+def operator_token_to_forward(settings: Settings, *, makes: str = "the backup") -> str:
+    """The operator token a console command (``plateledger backup``, ``plateledger log checkpoint``) forwards to
+    the server that holds the data directory (the server does the work: it ``makes`` ...). Without the setting
+    there is nothing to forward: PermissionDenied."""
     if settings.operator_token is None:
         raise PermissionDenied(
-            "a server holds the data directory: set operator_token (the server's value) so that it makes the "
-            "backup, or stop the server"
+            "a server holds the data directory: set operator_token (the server's value) so that it makes "
+            f"{makes}, or stop the server"
         )
     return settings.operator_token.get_secret_value()
 

@@ -20,6 +20,7 @@ from plateledger.cli import (
     cameras,
     doctor,
     hotlists,
+    log,
     mqtt,
     reads,
     reports,
@@ -69,6 +70,7 @@ app.command("ingest")(reads.ingest)
 app.command("mqtt")(mqtt.mqtt)
 app.add_typer(reads.search, name="search")
 app.add_typer(audit.audit, name="audit")
+app.add_typer(log.log, name="log")
 app.add_typer(retention.retention, name="retention")
 app.command("backup")(backup.backup)
 app.command("restore")(backup.restore)

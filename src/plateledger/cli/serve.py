@@ -12,6 +12,7 @@ import typer
 from plateledger.alerts.mqtt import MqttPublisher
 from plateledger.alerts.sender import WebhookSender
 from plateledger.app import create_app
+from plateledger.audit.checkpoint_job import CheckpointJob
 from plateledger.cli.common import DataOpt, JsonOpt, err, out, print_json, settings_for, start_logging
 from plateledger.cli.httpserver import run_http
 from plateledger.cli.progress import progress
@@ -45,7 +46,12 @@ def _serve(platform: Platform, *, live_reads: bool = False) -> None:
         else None
     )
     ingest = MqttIngest.configured(platform) if settings.mqtt_ingest_url else None
-    for worker in (job, sender, mqtt, ingest, trickle):
+    checkpoints = CheckpointJob(
+        platform.checkpoints,
+        every_entries=settings.checkpoint_every_entries,
+        interval_s=settings.checkpoint_interval_s,
+    )
+    for worker in (job, sender, mqtt, ingest, trickle, checkpoints):
         if worker is not None:
             worker.start()
     collectors = [ingest.metrics.registry] if ingest else []
@@ -53,7 +59,7 @@ def _serve(platform: Platform, *, live_reads: bool = False) -> None:
         app = create_app(platform=platform, collectors=collectors)
         run_http(app, settings)
     finally:
-        for worker in (trickle, ingest, mqtt, sender, job):
+        for worker in (checkpoints, trickle, ingest, mqtt, sender, job):
             if worker is not None:
                 worker.stop()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +26,10 @@ from plateledger.core.logging import LogFormat, LogLevel
 ENV_PREFIX = "PLATELEDGER_"
 #: Variables read by the CLI, not settings of the instance (``PLATELEDGER_TOKEN``: the caller's API token).
 CLI_ENV = frozenset({"PLATELEDGER_TOKEN"})
+#: The audit log's origin in development; production refuses it (``log_origin``).
+DEV_LOG_ORIGIN = "plateledger.invalid/audit"
+#: Where development generates a log signing key when ``log_key_file`` is unset (never in production).
+DEV_LOG_KEY_NAME = "DEVELOPMENT-ONLY-log-signing.key"
 
 
 class Settings(BaseSettings):
@@ -261,6 +266,44 @@ class Settings(BaseSettings):
         "reads the whole store); 0: on every call. Detached (broken) parts are looked for on every call.",
     )
 
+    # -- the verifiable audit log (docs/operations.md, "Signed checkpoints and witnesses") ---------------------
+    log_origin: str = Field(
+        DEV_LOG_ORIGIN,
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\s+]+$",
+        description="The audit log's origin: the first line of every checkpoint and the name of the log's signing "
+        "key, e.g. `plateledger.example-city.gov/audit` (no spaces or `+`). The default is for development only: "
+        "production refuses it.",
+    )
+    log_key_file: Path | None = Field(
+        None,
+        description="File holding the log's Ed25519 signing key (`plateledger log init-key`), outside the data "
+        "directory and readable by its owner only (mode 0600). Required in production; in development without "
+        "one, a key is generated at DATA/DEVELOPMENT-ONLY-log-signing.key.",
+    )
+    witness_policy_file: Path | None = Field(
+        None,
+        description="tlog-policy file naming the witnesses (`witness <name> <vkey> <url>`), groups and the "
+        "`quorum` a checkpoint needs before it is published; unset: no witnesses, quorum none (a checkpoint is "
+        "published once the log has signed it).",
+    )
+    checkpoint_every_entries: int = Field(
+        256,
+        ge=1,
+        le=1_000_000,
+        description="`plateledger serve` signs a checkpoint as soon as this many audit entries were added since "
+        "the last one.",
+    )
+    checkpoint_interval_s: int = Field(
+        60,
+        ge=0,
+        le=86_400,
+        description="`plateledger serve` signs a checkpoint this many seconds after the last one when entries were "
+        "added meanwhile, and retries witnesses of an unpublished one (0: only every `checkpoint_every_entries` "
+        "entries and on demand).",
+    )
+
     # -- running it (docs/operations.md, "Running it") --------------------------------------------------------
     config: Path | None = Field(
         None,
@@ -329,6 +372,8 @@ class Settings(BaseSettings):
             raise ValueError("webhook_allow_loopback: refused in production (webhooks go to public https:// only)")
         if self.environment == "production" and os.environ.get(crashpoints.POINT_ENV):
             raise ValueError(f"{crashpoints.POINT_ENV}: a test hook, refused in production")
+        if self.environment == "production":
+            _check_production_log_key(self)
         if self.mqtt_ingest_url and not self.mqtt_ingest_token:
             raise ValueError("mqtt_ingest_token: required when mqtt_ingest_url is set (a device token of the owner)")
         return self
@@ -344,6 +389,41 @@ class Settings(BaseSettings):
     @property
     def images_dir(self) -> Path:
         return self.data / "images"
+
+    @property
+    def dev_log_key_file(self) -> Path:
+        """Where development keeps the log key it generated (``log_key_file`` unset)."""
+        return self.data / DEV_LOG_KEY_NAME
+
+
+def _check_production_log_key(settings: Settings) -> None:
+    """Production signs checkpoints with an operator-made key, kept where neither a backup of the data directory
+    nor another local user can read it, under a real origin."""
+    if settings.log_origin == DEV_LOG_ORIGIN:
+        raise ValueError(
+            f"log_origin: the development origin {DEV_LOG_ORIGIN} is refused in production; name your log "
+            "(e.g. plateledger.example-city.gov/audit)"
+        )
+    key = settings.log_key_file
+    if key is None:
+        raise ValueError(
+            "log_key_file: required in production (make one with `plateledger log init-key --origin ORIGIN --out "
+            "FILE`, outside the data directory)"
+        )
+    resolved = key.expanduser().resolve()
+    if resolved.is_relative_to(settings.data.expanduser().resolve()):
+        raise ValueError(f"log_key_file: {key} is inside the data directory; keep the signing key outside it")
+    try:
+        mode = resolved.stat().st_mode
+    except OSError as exc:
+        raise ValueError(f"log_key_file: cannot read {key} ({exc.strerror})") from None
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"log_key_file: {key} is not a regular file")
+    if mode & 0o077:
+        raise ValueError(
+            f"log_key_file: {key} has mode {stat.S_IMODE(mode):04o}; group and others must have no access "
+            f"(chmod 600 {key})"
+        )
 
 
 class _ConfigFile(PydanticBaseSettingsSource):

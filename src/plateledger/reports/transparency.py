@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 
 from plateledger.agencies.registry import Registry
+from plateledger.audit.checkpoints import Checkpointer
 from plateledger.audit.log import AuditLog
 from plateledger.core.clock import Clock, iso_ms
 from plateledger.core.errors import FieldInvalid
@@ -67,7 +68,9 @@ class TransparencyReports:
         reads: ReadsStore,
         audit: AuditLog,
         clock: Clock,
+        checkpoints: Checkpointer,
     ) -> None:
+        self._checkpoints = checkpoints
         self._registry = registry
         self._policies = policies
         self._agreements = agreements
@@ -136,6 +139,7 @@ class TransparencyReports:
             "searches": self._searches(slug, since, until),
             "sharing": self._sharing(agency.id, slug),
             "audit": self._chain(),
+            "checkpoint": self._checkpoint(),
         }
 
     def _searches(self, slug: str, since: int, until: int) -> dict[str, Any]:
@@ -205,6 +209,21 @@ class TransparencyReports:
             else:
                 receives_from.append(_partner(view, other=view.owner, other_name=view.owner_name))
         return {"shares_with": shares_with, "receives_from": receives_from}
+
+    def _checkpoint(self) -> dict[str, Any] | None:
+        """The latest published checkpoint: what a verifier run elsewhere compares its own copy with."""
+        latest = self._checkpoints.latest_published()
+        if latest is None:
+            return None
+        view = latest.as_json()
+        return {
+            "origin": self._checkpoints.identity.origin,
+            "size": latest.size,
+            "root": view["root"],
+            "created": view["created"],
+            "witnesses": view["cosigned_by"],
+            "quorum": latest.detail.get("quorum", self._checkpoints.identity.policy.quorum),
+        }
 
     def _chain(self) -> dict[str, Any]:
         result = self._audit.verify()

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -136,6 +137,37 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditLeaf(Base):
+    """The Merkle leaf of audit entry ``seq`` (leaf index ``seq - 1``): its public part with the commitment to its
+    private part (``plateledger_verify.leaf``), and the commitment's salt (None once deleted after the audit
+    detail retention: the leaf stays, the private part can no longer be confirmed). Written with the entry."""
+
+    __tablename__ = "audit_leaves"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    salt: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class AuditTile(Base):
+    """A C2SP tlog-tiles hash tile of the audit log's Merkle tree: tile level ``level`` holds Merkle level
+    ``8 * level``; ``hashes`` are the tile's hashes so far, 32 bytes each (a partial tile's first W hashes)."""
+
+    __tablename__ = "audit_tiles"
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hashes: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AuditTree(Base):
+    """The audit tree as committed (one row): its ``size`` in leaves and its compact range (the roots of the
+    perfect subtrees the size splits into, 32 bytes each, largest first), from which an append continues."""
+
+    __tablename__ = "audit_tree"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    compact: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Meta(Base):
@@ -370,3 +402,25 @@ class ReadImage(Base):
     plate: Mapped[str] = mapped_column(String(16))
     read_ms: Mapped[int] = mapped_column(BigInteger, index=True)
     created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuditCheckpoint(Base):
+    """A checkpoint the log signed (``audit/checkpoints.py``): the tree head at ``size``, the signed note with the
+    witnesses' cosignatures gathered so far, and whether the witness policy's quorum was met (only then is it
+    served at /log/checkpoint). ``detail`` is JSON: each witness's answer and, unpublished, why."""
+
+    __tablename__ = "audit_checkpoints"
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary)
+    note: Mapped[bytes] = mapped_column(LargeBinary)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    detail: Mapped[str] = mapped_column(Text)
+
+
+class AuditWitnessState(Base):
+    """The tree size each witness last said it holds for this log (the ``old`` of the next add-checkpoint)."""
+
+    __tablename__ = "audit_witness_state"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)

@@ -1,4 +1,5 @@
-"""The instance operator's routes: a backup made by the server that holds the data directory.
+"""The instance operator's routes: a backup made by the server that holds the data directory, and a checkpoint of
+the audit log on demand.
 
 A backup holds every agency's reads, so it is not behind any agency user's token (an admin manages one agency)
 but behind the instance operator's ``operator_token`` setting. The library checks it
@@ -42,3 +43,10 @@ def make_backup(
 ) -> dict[str, Any]:
     """Write a backup of the data directory to `dest` on the server's host (audited as `backup.made`)."""
     return platform.backups.make(operator, Path(body.dest)).as_json()
+
+
+@router.post("/checkpoint", tags=["operator"], responses={401: {}, 503: {}})
+def make_checkpoint(platform: PlatformDep, operator: Annotated[Actor, Depends(operator_only)]) -> dict[str, Any]:
+    """Sign a checkpoint of the audit log now (if it grew since the last one), push it to the witnesses and
+    publish it if their quorum is met; the answer names each witness's result and, unpublished, why."""
+    return platform.checkpoints.checkpoint().as_json()

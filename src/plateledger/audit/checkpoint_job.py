@@ -1,0 +1,76 @@
+"""The checkpoint job of ``plateledger serve``: a background thread that signs and witnesses checkpoints.
+
+It looks at the tree head every second (one row read) and runs :meth:`Checkpointer.checkpoint` when
+``checkpoint_every_entries`` entries were added since the last signed checkpoint, or when
+``checkpoint_interval_s`` seconds passed since its last run and entries were added meanwhile or the last
+checkpoint is still unpublished (its witnesses are retried). The first look is when it starts. A failed run is
+logged and retried at the next interval: requests never wait for it and never fail because of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from plateledger.audit.checkpoints import Checkpointer, CheckpointRun
+
+log = logging.getLogger("plateledger.audit.checkpoints")
+
+
+class CheckpointJob:
+    def __init__(
+        self, checkpointer: Checkpointer, *, every_entries: int, interval_s: float, poll_s: float = 1.0
+    ) -> None:
+        self._checkpointer = checkpointer
+        self._every = every_entries
+        self._interval_s = interval_s
+        self._poll_s = poll_s
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_run = -float("inf")
+        #: Runs completed and failed since start (for tests and diagnostics).
+        self.runs = 0
+        self.failures = 0
+        self.last: CheckpointRun | None = None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("checkpoint job already started")
+        self._thread = threading.Thread(target=self._loop, name="plateledger-checkpoints", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the run in progress, if any; returns when the thread has ended."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                if self._is_due():
+                    self.run_once()
+            except Exception:  # the head could not be read: logged, looked at again later
+                log.exception("checkpoint job: cannot read the tree head")
+                self._last_run = time.monotonic()
+            self._stopping.wait(self._poll_s)
+
+    def _is_due(self) -> bool:
+        added, unpublished = self._checkpointer.due()
+        if added >= self._every:
+            return True
+        timed = self._interval_s > 0 and time.monotonic() - self._last_run >= self._interval_s
+        return timed and (added > 0 or unpublished)
+
+    def run_once(self) -> None:
+        """One checkpoint run; errors are logged, not raised (the server keeps serving)."""
+        self._last_run = time.monotonic()
+        try:
+            self.last = self._checkpointer.checkpoint()
+        except Exception:  # any failure is logged and retried at the next interval
+            self.failures += 1
+            log.exception("checkpoint failed; retrying in %s s", self._interval_s)
+            return
+        self.runs += 1

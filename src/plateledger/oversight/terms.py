@@ -83,6 +83,8 @@ class TermMatcher:
     """Finds the prohibited-purpose terms of each category in a text."""
 
     categories: tuple[tuple[str, re.Pattern[str]], ...]
+    #: Every category's terms at once: most texts match none, and one scan says so.
+    any_term: re.Pattern[str] | None
 
     @classmethod
     def of(cls, prohibited: Mapping[str, Iterable[str]]) -> TermMatcher:
@@ -91,10 +93,12 @@ class TermMatcher:
             pattern = word_matcher(terms)
             if pattern is not None:
                 compiled.append((category, pattern))
-        return cls(tuple(compiled))
+        return cls(tuple(compiled), word_matcher(t for terms in prohibited.values() for t in terms))
 
     def find(self, text: str) -> list[tuple[str, str]]:
         """(category, the words as written) of every match, in order of category."""
+        if self.any_term is None or not self.any_term.search(text):
+            return []
         found = []
         for category, pattern in self.categories:
             for match in pattern.finditer(text):

@@ -111,7 +111,9 @@ class Generator:
         rng = self.rng
         self.home = self.agencies[0]  # US-IL
         self.places = tuple(
-            Place(f"listed place {i}", kind, points=((a.lat + rng.uniform(-0.08, 0.08), a.lon + rng.uniform(-0.1, 0.1)),))
+            Place(
+                f"listed place {i}", kind, points=((a.lat + rng.uniform(-0.08, 0.08), a.lon + rng.uniform(-0.1, 0.1)),)
+            )
             for i, (a, kind) in enumerate(
                 (a, k) for a in self.agencies[:4] for k in ("clinic", "place of worship", "shelter")
             )

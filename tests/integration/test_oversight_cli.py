@@ -44,7 +44,7 @@ def write_flock(path: Path, *, seed: int = 1) -> None:
     rng = random.Random(seed)
     rows = []
     orgs = [f"{name} PD" for name in ("Lakeside IL", "Rivertown TX", "Oak Hill GA", "Pine County SO", "Westfield")]
-    for i in range(3000):
+    for _i in range(3000):
         when = START + timedelta(seconds=rng.randrange(30 * 86400))
         reason = honest_reason(rng)
         rows.append((rng.choice(orgs), when, reason, rng.choice(("lookup", "Search", "freeform", "multiGeo"))))
@@ -105,19 +105,24 @@ def _no_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PLATELEDGER_DATA", str(tmp_path / "must-not-exist"))
 
 
-def test_flock_export_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_flock_export_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     export = tmp_path / "flock.csv"
     write_flock(export)
     code, out, err = run(monkeypatch, capsys, "oversight", "analyse", str(export), "--format", "flock", "--out", "rep")
     assert code == 0, err
     assert "wrote" in out
     report = orjson.loads((tmp_path / "rep" / "report.json").read_bytes())
-    assert report["source"]["searches"] == 3069 and report["source"]["refs"] == "line numbers"
+    assert report["source"]["searches"] == 3069
+    assert report["source"]["refs"] == "line numbers"
     rules = {r["id"]: r for r in report["rules"]}
-    assert not rules["volume.peers"]["ran"] and "user" in rules["volume.peers"]["why_not"]
+    assert not rules["volume.peers"]["ran"]
+    assert "user" in rules["volume.peers"]["why_not"]
     assert rules["volume.burst"]["ran"]
     bursts = [f for f in report["flags"] if f["rule"] == "volume.burst"]
-    assert [f["actor"] for f in bursts] == ["Machine Pace SO"] and bursts[0]["numbers"]["searches"] == 60
+    assert [f["actor"] for f in bursts] == ["Machine Pace SO"]
+    assert bursts[0]["numbers"]["searches"] == 60
     prohibited = [f for f in report["flags"] if f["rule"] == "text.prohibited" and f["actor"] == "Side Door PD"]
     assert sum(f["numbers"]["searches"] for f in prohibited if f["numbers"]["category"] == "immigration") == 6
     assert sum(f["numbers"]["searches"] for f in prohibited if f["numbers"]["category"] == "protest") == 1
@@ -126,9 +131,14 @@ def test_flock_export_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ca
     assert sum(f["numbers"]["searches"] for f in vague) == 3
     assert not [f for f in report["flags"] if f["rule"] == "reason.content_free" and f["actor"].startswith("Lake")]
     html = (tmp_path / "rep" / "report.html").read_text()
-    assert "<svg" in html and "<script" not in html and "http://" not in html and "https://" not in html
-    assert "Machine Pace SO" in html and "could not" in html
-    assert not (tmp_path / "must-not-exist").exists() and not (tmp_path / "plateledger-data").exists()
+    assert "<svg" in html
+    assert "<script" not in html
+    assert "http://" not in html
+    assert "https://" not in html
+    assert "Machine Pace SO" in html
+    assert "could not" in html
+    assert not (tmp_path / "must-not-exist").exists()
+    assert not (tmp_path / "plateledger-data").exists()
 
 
 def test_reason_datetime_report(
@@ -143,7 +153,8 @@ def test_reason_datetime_report(
     assert {r["id"] for r in summary["rules"] if r["ran"]} >= {"case.spread", "volume.burst", "search.test"}
     report = orjson.loads((tmp_path / "oversight-report" / "report.json").read_bytes())
     spread = [f for f in report["flags"] if f["rule"] == "case.spread"]
-    assert [f["cases"] for f in spread] == [["19-00042"]] and spread[0]["numbers"]["days"] == 40
+    assert [f["cases"] for f in spread] == [["19-00042"]]
+    assert spread[0]["numbers"]["days"] == 40
     off_pattern = {c for f in report["flags"] if f["rule"] == "case.pattern" for c in f["cases"]}
     assert off_pattern == {"22-333"}  # the searches citing "459" carry no case number at all
     assert any(f["rule"] == "search.test" for f in report["flags"])
@@ -158,21 +169,28 @@ def test_reason_datetime_report(
         (b"Reason,DateTime\n21-1,2021-12-14 08:49:47\n459,yesterday\n", 3, "not a date and time"),
         (b"Reason,DateTime\n21-1,2021-13-14 08:49:47\n", 2, "month must be in 1..12"),
         (b"Reason,DateTime\n21-1,2021-12-14 08:49:47,extra\n", 2, "3 fields"),
-        (b"Reason,DateTime\n\"open quote,2021-12-14 08:49:47\n", 3, "not CSV"),
+        (b'Reason,DateTime\n"open quote,2021-12-14 08:49:47\n', 3, "not CSV"),
         (b"Reason,DateTime\n21-1,12/14/2021 08:49 PM Mars Time\n", 2, "unknown time zone"),
         (b"Reason,DateTime\n21-1,\n", 2, "DateTime is blank"),
         (b"Reason,DateTime\n\x00\x01\x02,\n", 2, "NUL"),
     ],
 )
 def test_malformed_reason_datetime_refused_with_the_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], content: bytes, line: int, words: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    content: bytes,
+    line: int,
+    words: str,
 ) -> None:
     export = tmp_path / "bad.csv"
     export.write_bytes(content)
-    code, out, err = run(monkeypatch, capsys, "oversight", "analyse", str(export), "--format", "reason-datetime")
+    code, _out, err = run(monkeypatch, capsys, "oversight", "analyse", str(export), "--format", "reason-datetime")
     assert code == 2, err
-    assert f"bad.csv line {line}:" in err and words in err, err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert f"bad.csv line {line}:" in err, err
+    assert words in err, err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "oversight-report").exists()
 
 
@@ -190,19 +208,26 @@ def test_malformed_flock_refused_with_the_line(
     export = tmp_path / "bad.csv"
     export.write_text(f"{FLOCK_HEADER}\n{row}\n")
     code, _, err = run(monkeypatch, capsys, "oversight", "analyse", str(export), "--format", "flock")
-    assert code == 2 and "bad.csv line 2:" in err and words in err, err
+    assert code == 2, err
+    assert "bad.csv line 2:" in err, err
+    assert words in err, err
 
 
 def test_wrong_format_name_and_missing_file_are_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _, err = run(monkeypatch, capsys, "oversight", "analyse", "nope.csv", "--format", "pdf")
-    assert code == 2 and "format" in err
+    assert code == 2
+    assert "format" in err
     code, _, err = run(monkeypatch, capsys, "oversight", "analyse", "nope.csv", "--format", "flock")
-    assert code == 2 and "cannot be read" in err and "Traceback" not in err
+    assert code == 2
+    assert "cannot be read" in err
+    assert "Traceback" not in err
 
 
-def test_windows_1252_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_windows_1252_file_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     export = tmp_path / "latin.csv"
     export.write_bytes("Reason,DateTime\r\nCaf\u00e9 burglary 25-00001,2025-01-02 03:04:05\r\n".encode("cp1252"))
     code, _, err = run(monkeypatch, capsys, "oversight", "analyse", str(export), "--format", "reason-datetime")

@@ -44,8 +44,10 @@ def test_content_free_reason_and_case_flagged_with_the_words() -> None:
     records = [rec(i, i, case_number="N/A", reason="Investigation") for i in range(3)]
     flag = only(flags_of("reason.content_free", records))
     assert flag.refs == (0, 1, 2)
-    assert flag.numbers["reason"] == "investigation" and flag.numbers["searches"] == 3
-    assert "investigation" in flag.explanation and "N/A" in flag.explanation
+    assert flag.numbers["reason"] == "investigation"
+    assert flag.numbers["searches"] == 3
+    assert "investigation" in flag.explanation
+    assert "N/A" in flag.explanation
 
 
 @pytest.mark.parametrize(("case", "reason"), [("25-00001", "bolo"), ("n/a", "white sedan seen leaving"), ("0", "459")])
@@ -69,7 +71,8 @@ def test_case_pattern_flags_off_pattern_numbers() -> None:
 
 def test_case_pattern_needs_a_pattern() -> None:
     outcome = analyse([rec(1)], Context(), [BY_ID["case.pattern"]]).outcomes[0]
-    assert outcome.why_not is not None and "pattern" in outcome.why_not
+    assert outcome.why_not is not None
+    assert "pattern" in outcome.why_not
 
 
 def test_case_pattern_of_another_agency_does_not_apply() -> None:
@@ -82,8 +85,10 @@ def test_case_cited_on_too_many_days_flagged_with_every_search() -> None:
     records = [rec(i, i * 24 * 60, user=f"u{i % 3}") for i in range(12)]
     flag = only(flags_of("case.spread", records, params=OversightParams(case_max_days=10)))
     assert flag.refs == tuple(range(12))
-    assert flag.numbers["days"] == 12 and flag.threshold["case_max_days"] == 10
-    assert flag.user is None and flag.cases == ("25-00001",)
+    assert flag.numbers["days"] == 12
+    assert flag.threshold["case_max_days"] == 10
+    assert flag.user is None
+    assert flag.cases == ("25-00001",)
 
 
 def test_case_cited_for_too_many_plates_flagged() -> None:
@@ -107,7 +112,8 @@ def test_burst_flagged_once_with_all_its_searches() -> None:
     records = [rec(i, i * 0.1, plate=f"P{i}") for i in range(45)]
     flag = only(flags_of("volume.burst", records))
     assert flag.refs == tuple(range(45))
-    assert flag.numbers["searches"] == 45 and flag.numbers["seconds_between"] == 6.0
+    assert flag.numbers["searches"] == 45
+    assert flag.numbers["seconds_between"] == 6.0
     assert flag.threshold == {"burst_count": 30, "burst_minutes": 10}
 
 
@@ -142,7 +148,9 @@ def _peers_day(heavy: int) -> list[SearchRecord]:
 
 def test_user_far_above_peers_flagged() -> None:
     flag = only(flags_of("volume.peers", _peers_day(60)))
-    assert flag.user == "heavy" and flag.numbers["searches"] == 60 and flag.numbers["peer_median"] == 8
+    assert flag.user == "heavy"
+    assert flag.numbers["searches"] == 60
+    assert flag.numbers["peer_median"] == 8
 
 
 def test_user_above_peers_but_under_the_floor_not_flagged() -> None:
@@ -165,7 +173,9 @@ def test_peer_day_raised_when_the_day_ends() -> None:
 def test_same_plate_under_three_cases_flagged_with_the_earlier_searches() -> None:
     records = [rec(i, i * 60, case_number=f"25-0000{i}") for i in range(1, 5)]
     flag = only(flags_of("plate.many_cases", records))
-    assert flag.refs == (1, 2, 3, 4) and flag.numbers["cases"] == 4 and flag.plates == ("ABC123",)
+    assert flag.refs == (1, 2, 3, 4)
+    assert flag.numbers["cases"] == 4
+    assert flag.plates == ("ABC123",)
 
 
 def test_same_plate_under_one_case_or_by_two_users_not_flagged() -> None:
@@ -178,7 +188,8 @@ def test_same_plate_under_one_case_or_by_two_users_not_flagged() -> None:
 def test_search_right_after_removal_flagged() -> None:
     removals = (Removal("ABC123", T0 - 2 * 3_600_000, "stolen"),)
     flag = only(flags_of("plate.after_hotlist_removal", [rec(1)], removals=removals))
-    assert flag.numbers["hours_after"] == 2.0 and "stolen" in flag.explanation
+    assert flag.numbers["hours_after"] == 2.0
+    assert "stolen" in flag.explanation
 
 
 def test_search_long_after_or_before_removal_not_flagged() -> None:
@@ -244,7 +255,8 @@ def test_words_containing_test_are_not_test_searches() -> None:
 def test_reaching_owners_outside_the_state_flagged() -> None:
     records = [rec(1, owners_reached=("lake", "oak", "sun"))]
     flag = only(flags_of("reach.out_of_state", records, agency_states=STATES))
-    assert flag.numbers["states"] == ["US-CA"] and "sun" in flag.explanation
+    assert flag.numbers["states"] == ["US-CA"]
+    assert "sun" in flag.explanation
 
 
 def test_reaching_owners_in_state_not_flagged() -> None:
@@ -257,7 +269,9 @@ def test_many_refusals_flagged() -> None:
     normal = [rec(i, i, user=f"u{i % 10}") for i in range(200)]
     probing = [rec(1000 + i, 300 + i, user="probe", refused=i < 8) for i in range(10)]
     flag = only(flags_of("reach.refusals", normal + probing))
-    assert flag.user == "probe" and flag.numbers["refused"] == 8 and len(flag.refs) == 8
+    assert flag.user == "probe"
+    assert flag.numbers["refused"] == 8
+    assert len(flag.refs) == 8
 
 
 def test_few_refusals_not_flagged() -> None:
@@ -276,7 +290,9 @@ CLINIC = places_from_geojson(
                 "properties": {"name": "Clinic", "amenity": "clinic"},
                 "geometry": {
                     "type": "Polygon",
-                    "coordinates": [[[-87.9, 41.1], [-87.899, 41.1], [-87.899, 41.101], [-87.9, 41.101], [-87.9, 41.1]]],
+                    "coordinates": [
+                        [[-87.9, 41.1], [-87.899, 41.1], [-87.899, 41.101], [-87.9, 41.101], [-87.9, 41.1]]
+                    ],
                 },
             }
         ],
@@ -287,14 +303,16 @@ CLINIC = places_from_geojson(
 def test_area_search_near_a_place_flagged_with_the_distance() -> None:
     records = [rec(1, kind="area", plate=None, area=Area(41.002, -88.0, 100.0))]  # ~222 m, minus 100 m
     flag = only(flags_of("area.sensitive_place", records, places=(CHURCH,)))
-    assert 100 <= flag.numbers["distance_m"] <= 140 and flag.numbers["place"] == "St. Mark's"
+    assert 100 <= flag.numbers["distance_m"] <= 140
+    assert flag.numbers["place"] == "St. Mark's"
 
 
 def test_area_search_over_a_polygon_place_flagged() -> None:
     polygon = ((41.0995, -87.9005), (41.0995, -87.8985), (41.1015, -87.8985))
     records = [rec(1, kind="area", plate=None, area=Area(polygon[0][0], polygon[0][1], 0.0, polygon))]
     flag = only(flags_of("area.sensitive_place", records, places=CLINIC))
-    assert flag.numbers["distance_m"] == 0 and flag.numbers["kind"] == "clinic"
+    assert flag.numbers["distance_m"] == 0
+    assert flag.numbers["kind"] == "clinic"
 
 
 def test_area_search_far_from_places_not_flagged() -> None:
@@ -310,7 +328,9 @@ def test_params_refuse_out_of_bounds_values() -> None:
 
 def test_describe_is_generated_from_the_values() -> None:
     text = " ".join(describe(OversightParams(burst_count=77, sensitive_distance_m=123), prohibited=PROHIBITED))
-    assert "77 or more searches" in text and "123 m" in text and "immigration" in text
+    assert "77 or more searches" in text
+    assert "123 m" in text
+    assert "immigration" in text
     assert " ".join(describe(DEFAULT)) != text
 
 
@@ -318,7 +338,8 @@ def test_rules_needing_missing_fields_do_not_run() -> None:
     context = Context(fields=frozenset({Field.REASON, Field.CASE_NUMBER}))
     analysis = analyse([rec(1)], context)
     why = {o.id: o.why_not for o in analysis.outcomes}
-    assert why["volume.peers"] is not None and "user" in why["volume.peers"]
+    assert why["volume.peers"] is not None
+    assert "user" in why["volume.peers"]
     assert why["reason.content_free"] is None
 
 
@@ -338,8 +359,10 @@ def test_audit_entry_to_record() -> None:
     record = from_audit(entry, {3: "lake"})
     assert record is not None
     assert (record.ref, record.ts_ms, record.agency, record.kind) == (7, T0, "lake", "area")
-    assert record.area == Area(41.0, -88.0, 150.0) and record.owners_reached == ("lake", "oak")
-    assert record.owners_refused == ("sun",) and record.reason == "x"
+    assert record.area == Area(41.0, -88.0, 150.0)
+    assert record.owners_reached == ("lake", "oak")
+    assert record.owners_refused == ("sun",)
+    assert record.reason == "x"
     assert from_audit({**entry, "action": "auth.login"}) is None
 
 
@@ -359,5 +382,6 @@ def test_every_rule_has_an_id_title_and_is_documented() -> None:
 
     docs = (Path(__file__).resolve().parents[2] / "docs" / "oversight.md").read_text()
     for rule in RULES:
-        assert rule.id and rule.title
+        assert rule.id
+        assert rule.title
         assert f"`{rule.id}`" in docs, rule.id

@@ -27,13 +27,16 @@ def test_every_seeded_pattern_is_flagged_with_its_evidence(run: tuple[Scenario, 
     assert flags, f"{pattern}: no {rule} flag"
     assert seeded <= {ref for f in flags for ref in f.refs}, f"{pattern}: some seeded searches not in the evidence"
     for flag in flags:
-        assert flag.explanation and flag.threshold and flag.numbers
+        assert flag.explanation
+        assert flag.threshold
+        assert flag.numbers
 
 
 def test_immigration_lookups_are_flagged_for_review_not_refused(run: tuple[Scenario, Analysis]) -> None:
     _, analysis = run
     flags = [f for f in analysis.flags if f.rule == "text.prohibited" and f.user == "rmiller"]
-    assert flags and all(f.route == "review" and f.numbers["category"] == "immigration" for f in flags)
+    assert flags
+    assert all(f.route == "review" and f.numbers["category"] == "immigration" for f in flags)
 
 
 def test_honest_searches_are_rarely_flagged(run: tuple[Scenario, Analysis]) -> None:

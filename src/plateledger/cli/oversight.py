@@ -12,7 +12,9 @@ from plateledger.core.errors import FieldInvalid
 from plateledger.oversight.exports import Format
 from plateledger.oversight.files import analyse_file, write_report
 
-oversight = typer.Typer(help="Oversight rules that flag searches for review, with their evidence.", no_args_is_help=True)
+oversight = typer.Typer(
+    help="Oversight rules that flag searches for review, with their evidence.", no_args_is_help=True
+)
 
 
 @oversight.command("analyse")
@@ -45,9 +47,7 @@ def analyse(
         chosen = Format(format)
     except ValueError:
         raise FieldInvalid("format", "flock or reason-datetime") from None
-    report = analyse_file(
-        file, chosen, timezone=timezone, case_pattern=case_pattern, places=places, terms=terms
-    )
+    report = analyse_file(file, chosen, timezone=timezone, case_pattern=case_pattern, places=places, terms=terms)
     json_path, html_path = write_report(report, out_dir)
     if json:
         print_json({"summary": report["summary"], "rules": report["rules"], "report": [str(json_path), str(html_path)]})

@@ -57,7 +57,9 @@ LAYOUTS = {
             "Search_Type",
             "Moderation",
         ),
-        fields=frozenset({Field.AGENCY, Field.REASON, Field.CASE_NUMBER, Field.NETWORKS, Field.LOOKBACK, Field.OUTCOME}),
+        fields=frozenset(
+            {Field.AGENCY, Field.REASON, Field.CASE_NUMBER, Field.NETWORKS, Field.LOOKBACK, Field.OUTCOME}
+        ),
         example="ID,Org_Name,Total_Networks_Searched,Total_Devices_Searched,Time_Frame_Start,Time_Frame_End,"
         "Reason,Search_Time,Search_Type,Moderation",
     ),

@@ -58,7 +58,9 @@ _EDGE_BEFORE = r"(?<![A-Za-z0-9])"
 _EDGE_AFTER = r"(?![A-Za-z0-9])"
 _WORDS = re.compile(r"[a-z0-9]+")
 #: What looks like a case number inside a vendor's free-text reason: ``21-16030``, ``2024-000123``, ``SO24-1234``.
-CASE_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])(?:[A-Za-z]{1,4}-?)?[0-9]{2,4}-[0-9]{2,8}(?:-[0-9A-Za-z]{1,4})?(?![A-Za-z0-9])")
+CASE_IN_TEXT = re.compile(
+    r"(?<![A-Za-z0-9])(?:[A-Za-z]{1,4}-?)?[0-9]{2,4}-[0-9]{2,8}(?:-[0-9A-Za-z]{1,4})?(?![A-Za-z0-9])"
+)
 
 
 def _term_pattern(term: str) -> str:

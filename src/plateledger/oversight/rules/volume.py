@@ -159,7 +159,12 @@ class PeerVolume(Rule):
         count, median = len(draft.refs), draft.extra["median"]
         return draft.flag(
             self.id,
-            {"searches": count, "peer_median": median, "peer_user_days": draft.extra["peers"], "day": day(draft.first_ms)},
+            {
+                "searches": count,
+                "peer_median": median,
+                "peer_user_days": draft.extra["peers"],
+                "day": day(draft.first_ms),
+            },
             {"peer_factor": p.peer_factor, "peer_floor": p.peer_floor, "peer_days": p.peer_days},
             f"{draft.actor} ran {plural(count, 'search', 'searches')} on {day(draft.first_ms)}, "
             f"{count / median if median else float('inf'):.1f} times the median day of the agency's other users "

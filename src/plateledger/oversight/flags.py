@@ -80,6 +80,12 @@ class Draft:
         if record.plate:
             self.plates[record.plate] = None
 
+    def add_ref(self, ref: int, ts_ms: int) -> None:
+        """Add an earlier record known only by its reference and time (what a rule keeps before it flags)."""
+        self.refs.append(ref)
+        self.first_ms = min(self.first_ms, ts_ms)
+        self.last_ms = max(self.last_ms, ts_ms)
+
     def flag(self, rule: str, numbers: dict[str, Any], threshold: dict[str, Any], explanation: str) -> Flag:
         return Flag(
             rule=rule,

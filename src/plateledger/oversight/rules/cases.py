@@ -12,12 +12,13 @@ from plateledger.oversight.rules.base import DAY_MS, Context, Rule
 
 
 class _Spread:
-    """What one case (or one user's plate) has gathered: its records, days, plates and cases."""
+    """What one case (or one user's plate) has gathered: its searches (reference and time only, so a record is
+    not kept alive), days, plates and cases."""
 
-    __slots__ = ("cases", "days", "plates", "records", "users")
+    __slots__ = ("cases", "days", "plates", "seen", "users")
 
     def __init__(self) -> None:
-        self.records: list[SearchRecord] = []
+        self.seen: list[tuple[int, int]] = []
         self.days: set[int] = set()
         self.plates: set[str] = set()
         self.cases: set[str] = set()
@@ -45,15 +46,17 @@ class CaseSpread(Rule):
             spread.plates.add(record.plate)
         if key in self._drafts:
             return self.add(key, record)
-        spread.records.append(record)
         if len(spread.days) <= self.params.case_max_days and len(spread.plates) <= self.params.case_max_plates:
+            spread.seen.append((record.ref, record.ts_ms))
             return []
-        draft = self._drafts[key] = Draft.of(key, spread.records[0])
+        draft = self._drafts[key] = Draft.of(key, record)
         draft.extra["case"] = case
         draft.actor, draft.user = f"case {case[1]}" + (f" ({case[0]})" if case[0] else ""), None
-        for earlier in spread.records:
-            draft.add(earlier)
-        spread.records = []
+        for ref, ts_ms in spread.seen:
+            draft.add_ref(ref, ts_ms)
+        draft.plates.update(dict.fromkeys(spread.plates))
+        draft.add(record)
+        spread.seen = []
         return [self.render(draft)]
 
     def render(self, draft: Draft) -> Flag:
@@ -99,14 +102,16 @@ class PlateCases(Rule):
         spread.cases.add(record.case_number.strip().upper())
         if key in self._drafts:
             return self.add(key, record)
-        spread.records.append(record)
         if len(spread.cases) < self.params.plate_min_cases:
+            spread.seen.append((record.ref, record.ts_ms))
             return []
-        draft = self._drafts[key] = Draft.of(key, spread.records[0])
+        draft = self._drafts[key] = Draft.of(key, record)
         draft.extra["pair"] = pair
-        for earlier in spread.records:
-            draft.add(earlier)
-        spread.records = []
+        for ref, ts_ms in spread.seen:
+            draft.add_ref(ref, ts_ms)
+        draft.cases.update(dict.fromkeys(spread.cases))
+        draft.add(record)
+        spread.seen = []
         return [self.render(draft)]
 
     def render(self, draft: Draft) -> Flag:

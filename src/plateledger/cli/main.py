@@ -22,6 +22,7 @@ from plateledger.cli import (
     hotlists,
     log,
     mqtt,
+    oversight,
     reads,
     reports,
     retention,
@@ -84,6 +85,7 @@ app.add_typer(hotlists.hotlist, name="hotlist")
 app.command("access-log")(reports.access_log)
 app.add_typer(reports.report, name="report")
 app.add_typer(alerts.alerts, name="alerts")
+app.add_typer(oversight.oversight, name="oversight")
 app.command("doctor")(doctor.doctor)
 
 

@@ -1,0 +1,169 @@
+"""Rules on cases and plates: a case number cited too widely, one plate searched under many cases, a plate searched
+right after its hot-list entry ended."""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+
+from plateledger.oversight.flags import Draft, Flag, day, iso, plural
+from plateledger.oversight.records import Field, SearchRecord
+from plateledger.oversight.rules.base import DAY_MS, Context, Rule
+
+
+class _Spread:
+    """What one case (or one user's plate) has gathered: its searches (reference and time only, so a record is
+    not kept alive), days, plates and cases."""
+
+    __slots__ = ("cases", "days", "plates", "seen", "users")
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, int]] = []
+        self.days: set[int] = set()
+        self.plates: set[str] = set()
+        self.cases: set[str] = set()
+        self.users: set[str] = set()
+
+
+class CaseSpread(Rule):
+    id = "case.spread"
+    title = "A case number cited on too many days or for too many plates"
+    needs = frozenset({Field.CASE_NUMBER})
+
+    def __init__(self, context: Context) -> None:
+        super().__init__(context)
+        self._cases: dict[tuple[str | None, str], _Spread] = defaultdict(_Spread)
+
+    def feed(self, record: SearchRecord) -> list[Flag]:
+        if not record.case_number:
+            return []
+        case = (record.agency, record.case_number.strip().upper())
+        key = f"{case[0] or ''}|{case[1]}"
+        spread = self._cases[case]
+        spread.days.add(record.ts_ms // DAY_MS)
+        spread.users.add(record.actor)
+        if record.plate:
+            spread.plates.add(record.plate)
+        if key in self._drafts:
+            return self.add(key, record)
+        if len(spread.days) <= self.params.case_max_days and len(spread.plates) <= self.params.case_max_plates:
+            spread.seen.append((record.ref, record.ts_ms))
+            return []
+        draft = self._drafts[key] = Draft.of(key, record)
+        draft.extra["case"] = case
+        draft.actor, draft.user = f"case {case[1]}" + (f" ({case[0]})" if case[0] else ""), None
+        for ref, ts_ms in spread.seen:
+            draft.add_ref(ref, ts_ms)
+        draft.plates.update(dict.fromkeys(spread.plates))
+        draft.add(record)
+        spread.seen = []
+        return [self.render(draft)]
+
+    def render(self, draft: Draft) -> Flag:
+        agency, case = draft.extra["case"]
+        spread = self._cases[(agency, case)]
+        users = sorted(spread.users)
+        days, plates = len(spread.days), len(spread.plates)
+        over = []
+        if days > self.params.case_max_days:
+            over.append(f"more than {plural(self.params.case_max_days, 'day')}")
+        if plates > self.params.case_max_plates:
+            over.append(f"more than {plural(self.params.case_max_plates, 'plate')}")
+        return draft.flag(
+            self.id,
+            {"searches": len(draft.refs), "days": days, "plates": plates, "span_days": _span_days(draft)},
+            {"case_max_days": self.params.case_max_days, "case_max_plates": self.params.case_max_plates},
+            f"Case {case} was cited in {plural(len(draft.refs), 'search', 'searches')} on {plural(days, 'day')} "
+            f"from {day(draft.first_ms)} to {day(draft.last_ms)}, for {plural(plates, 'plate')}"
+            + (f", by {', '.join(users[:5])}" if users else "")
+            + f": {' and '.join(over)}, so it may be cited for searches it does not cover.",
+        )
+
+
+def _span_days(draft: Draft) -> int:
+    return (draft.last_ms - draft.first_ms) // DAY_MS
+
+
+class PlateCases(Rule):
+    id = "plate.many_cases"
+    title = "One user searching the same plate under different cases"
+    needs = frozenset({Field.USER, Field.PLATE, Field.CASE_NUMBER})
+
+    def __init__(self, context: Context) -> None:
+        super().__init__(context)
+        self._pairs: dict[tuple[str, str], _Spread] = defaultdict(_Spread)
+
+    def feed(self, record: SearchRecord) -> list[Flag]:
+        if not record.plate or not record.case_number:
+            return []
+        pair = (record.actor, record.plate)
+        key = f"{pair[0]}|{pair[1]}"
+        spread = self._pairs[pair]
+        spread.cases.add(record.case_number.strip().upper())
+        if key in self._drafts:
+            return self.add(key, record)
+        if len(spread.cases) < self.params.plate_min_cases:
+            spread.seen.append((record.ref, record.ts_ms))
+            return []
+        draft = self._drafts[key] = Draft.of(key, record)
+        draft.extra["pair"] = pair
+        for ref, ts_ms in spread.seen:
+            draft.add_ref(ref, ts_ms)
+        draft.cases.update(dict.fromkeys(spread.cases))
+        draft.add(record)
+        spread.seen = []
+        return [self.render(draft)]
+
+    def render(self, draft: Draft) -> Flag:
+        actor, plate = draft.extra["pair"]
+        cases = list(draft.cases)
+        return draft.flag(
+            self.id,
+            {"searches": len(draft.refs), "plate": plate, "cases": len(cases), "case_numbers": cases[:50]},
+            {"plate_min_cases": self.params.plate_min_cases},
+            f"{actor} searched plate {plate} {plural(len(draft.refs), 'time')} under "
+            f"{plural(len(cases), 'different case number')} ({', '.join(cases[:5])}) between "
+            f"{day(draft.first_ms)} and {day(draft.last_ms)}: one vehicle rarely belongs to so many cases.",
+        )
+
+
+class AfterRemoval(Rule):
+    id = "plate.after_hotlist_removal"
+    title = "A plate searched right after its hot-list entry expired or was removed"
+    needs = frozenset({Field.PLATE})
+
+    def __init__(self, context: Context) -> None:
+        super().__init__(context)
+        removals: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for removal in context.removals or ():
+            removals[removal.plate.upper()].append((removal.ts_ms, removal.list_name))
+        self._removals = {plate: sorted(times) for plate, times in removals.items()}
+
+    @classmethod
+    def context_missing(cls, context: Context) -> str | None:
+        return None if context.removals is not None else "no hot-list expiry or removal events were given"
+
+    def feed(self, record: SearchRecord) -> list[Flag]:
+        times = self._removals.get(record.plate or "")
+        if not times:
+            return []
+        at = bisect.bisect_right(times, (record.ts_ms, "\uffff")) - 1
+        if at < 0 or record.ts_ms - times[at][0] > self.params.after_removal_hours * 3_600_000:
+            return []
+        removed_ms, list_name = times[at]
+        key = f"{record.actor}|{record.plate}|{removed_ms}"
+        return self.add(key, record, removed_ms=removed_ms, list_name=list_name)
+
+    def render(self, draft: Draft) -> Flag:
+        removed_ms = draft.extra["removed_ms"]
+        hours = (draft.first_ms - removed_ms) / 3_600_000
+        plate = next(iter(draft.plates))
+        listed = f" from {draft.extra['list_name']}" if draft.extra["list_name"] else ""
+        return draft.flag(
+            self.id,
+            {"searches": len(draft.refs), "plate": plate, "removed": iso(removed_ms), "hours_after": round(hours, 1)},
+            {"after_removal_hours": self.params.after_removal_hours},
+            f"{draft.actor} searched plate {plate} {hours:.1f} hours after its hot-list entry{listed} expired or was "
+            f"removed ({plural(len(draft.refs), 'search', 'searches')}, within the {self.params.after_removal_hours} "
+            "hours watched): tracking may have continued without the alert's justification.",
+        )

@@ -35,6 +35,7 @@ from plateledger.api.routes import (
     hotlists,
     images,
     ingest,
+    log,
     operator,
     reads,
     search,
@@ -168,7 +169,7 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
 
     for module in (
         reads, ingest, cameras, images, search, admin, sharing, agencies, transparency, hotlists, alerts, webhooks,
-        operator,
+        operator, log,
     ):  # fmt: skip
         app.include_router(module.router)
     web.install(app, platform)

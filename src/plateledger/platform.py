@@ -15,6 +15,7 @@ from plateledger.alerts.service import Alerts
 from plateledger.alerts.targets import TargetGuard
 from plateledger.alerts.webhooks import Webhooks
 from plateledger.audit.log import Actor, AuditLog
+from plateledger.audit.serving import LogFiles
 from plateledger.auth.sessions import Sessions
 from plateledger.auth.signin import Credentials
 from plateledger.auth.tokens import Tokens
@@ -82,6 +83,7 @@ class Platform:
     image_views: ImageViews
     backups: Backups
     integrity: Integrity
+    log_files: LogFiles
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None, url: str | None = None) -> Platform:
@@ -205,6 +207,7 @@ class Platform:
                 operator_token=settings.operator_token,
             ),
             integrity=integrity,
+            log_files=LogFiles(audit.tree),
         )
 
     @classmethod

@@ -14,6 +14,7 @@ from plateledger.alerts.matcher import Matcher
 from plateledger.alerts.service import Alerts
 from plateledger.alerts.targets import TargetGuard
 from plateledger.alerts.webhooks import Webhooks
+from plateledger.audit.export import AuditExports
 from plateledger.audit.log import Actor, AuditLog
 from plateledger.audit.serving import LogFiles
 from plateledger.auth.sessions import Sessions
@@ -84,6 +85,7 @@ class Platform:
     backups: Backups
     integrity: Integrity
     log_files: LogFiles
+    audit_exports: AuditExports
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None, url: str | None = None) -> Platform:
@@ -120,7 +122,14 @@ class Platform:
         images = ImageStore(
             root=settings.images_dir, governance=governance, clock=clock, max_bytes=settings.image_max_bytes
         )
-        retention = Retention(reads=reads, governance=governance, audit=audit, clock=clock, images=images)
+        retention = Retention(
+            reads=reads,
+            governance=governance,
+            audit=audit,
+            clock=clock,
+            images=images,
+            audit_detail_days=settings.audit_detail_retention_days,
+        )
         alerts = Alerts(governance, audit, clock, books, retention)
         matcher = Matcher(governance=governance, reads=reads, alerts=alerts)
         credentials = Credentials(
@@ -208,6 +217,8 @@ class Platform:
             ),
             integrity=integrity,
             log_files=LogFiles(audit.tree),
+            # log_origin: the checkpoint settings (absent until they exist).
+            audit_exports=AuditExports(governance, audit, origin=getattr(settings, "log_origin", None)),
         )
 
     @classmethod

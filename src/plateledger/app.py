@@ -36,6 +36,7 @@ from plateledger.api.routes import (
     hotlists,
     images,
     ingest,
+    log,
     operator,
     reads,
     search,
@@ -213,7 +214,7 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
 
     for module in (
         reads, ingest, cameras, images, search, admin, sharing, agencies, transparency, hotlists, alerts, webhooks,
-        operator, checkpoints,
+        operator, checkpoints, log,
     ):  # fmt: skip
         app.include_router(module.router)
     web.install(app, platform)

@@ -17,6 +17,7 @@ from plateledger.alerts.webhooks import Webhooks
 from plateledger.audit.checkpoints import Checkpointer
 from plateledger.audit.log import Actor, AuditLog
 from plateledger.audit.logkey import LogIdentity
+from plateledger.audit.serving import LogFiles
 from plateledger.auth.sessions import Sessions
 from plateledger.auth.signin import Credentials
 from plateledger.auth.tokens import Tokens
@@ -36,6 +37,7 @@ from plateledger.ops.readiness import Integrity
 from plateledger.policy.gate import Gate
 from plateledger.reports.access_log import AccessLog
 from plateledger.reports.audit_entries import AuditEntries
+from plateledger.reports.audit_export import AuditExports
 from plateledger.reports.transparency import TransparencyReports
 from plateledger.retention.service import Retention
 from plateledger.search.area import AreaSearches
@@ -85,6 +87,8 @@ class Platform:
     backups: Backups
     integrity: Integrity
     checkpoints: Checkpointer
+    log_files: LogFiles
+    audit_exports: AuditExports
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None, url: str | None = None) -> Platform:
@@ -122,7 +126,14 @@ class Platform:
         images = ImageStore(
             root=settings.images_dir, governance=governance, clock=clock, max_bytes=settings.image_max_bytes
         )
-        retention = Retention(reads=reads, governance=governance, audit=audit, clock=clock, images=images)
+        retention = Retention(
+            reads=reads,
+            governance=governance,
+            audit=audit,
+            clock=clock,
+            images=images,
+            audit_detail_days=settings.audit_detail_retention_days,
+        )
         alerts = Alerts(governance, audit, clock, books, retention)
         matcher = Matcher(governance=governance, reads=reads, alerts=alerts)
         credentials = Credentials(
@@ -211,6 +222,8 @@ class Platform:
             ),
             integrity=integrity,
             checkpoints=checkpoints,
+            log_files=LogFiles(audit.tree),
+            audit_exports=AuditExports(governance, audit, origin=settings.log_origin),
         )
 
     @classmethod

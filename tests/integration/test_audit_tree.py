@@ -158,3 +158,106 @@ def test_an_upgraded_data_directory_gets_the_tree_of_its_entries(
         assert log.verify().intact
     finally:
         governance.close()
+
+
+# --- audit verify checks the leaves and the tree -----------------------------------------------------------------
+
+
+def tamper(platform: Platform, sql: str, **params: Any) -> None:
+    with platform.governance.engine.begin() as connection:
+        connection.execute(text(sql), params)
+
+
+def filled(platform: Platform, entries: int = 300) -> None:
+    search = PlateSearched(purpose="stolen_vehicle", case_number="C-1", query={"plate": "ABC123"}, per_owner={"a": 1})
+    for i in range(entries):
+        platform.audit.append(Actor("ofc", None, user_id=1), search if i % 2 else AgencyCreated(slug=f"a{i}"))
+    assert platform.audit.verify().intact
+
+
+def broken_at(platform: Platform, seq: int, problem: str) -> None:
+    result = platform.audit.verify()
+    assert (result.intact, result.first_bad_seq) == (False, seq), result
+    assert problem in result.problem, result
+
+
+def leaf_data(platform: Platform, seq: int) -> bytes:
+    return next(d for s, d, _ in leaf_rows(platform) if s == seq)
+
+
+def test_an_edited_leaf_is_detected(gov_platform: Platform) -> None:
+    filled(gov_platform)
+    data = leaf_data(gov_platform, 8)
+    forged = data.replace(b'"per_owner":{"a":1}', b'"per_owner":{"a":9}')
+    assert forged != data
+    tamper(gov_platform, "UPDATE audit_leaves SET data = :d WHERE seq = 8", d=forged)
+    broken_at(gov_platform, 8, "leaf's public part does not match the entry")
+
+
+def test_an_edited_leaf_is_detected_after_its_salt_was_deleted(gov_platform: Platform) -> None:
+    filled(gov_platform)
+    tamper(gov_platform, "UPDATE audit_leaves SET salt = NULL")
+    assert gov_platform.audit.verify().intact  # the leaf stays valid without its salt
+    forged = leaf_data(gov_platform, 8).replace(b'"hour":', b'"hour":1')
+    tamper(gov_platform, "UPDATE audit_leaves SET data = :d WHERE seq = 8", d=forged)
+    broken_at(gov_platform, 8, "leaf")
+
+
+def test_a_missing_leaf_is_detected(gov_platform: Platform) -> None:
+    filled(gov_platform)
+    tamper(gov_platform, "DELETE FROM audit_leaves WHERE seq = 100")
+    broken_at(gov_platform, 100, "leaf missing")
+
+
+def test_a_salt_that_does_not_open_the_commitment_is_detected(gov_platform: Platform) -> None:
+    filled(gov_platform)
+    tamper(gov_platform, "UPDATE audit_leaves SET salt = :s WHERE seq = 12", s=bytes(32))
+    broken_at(gov_platform, 12, "leaf commitment does not match the entry's private part and salt")
+
+
+def test_an_edited_tile_is_detected(gov_platform: Platform) -> None:
+    filled(gov_platform)
+    with gov_platform.governance.engine.connect() as connection:
+        tile = bytes(
+            connection.execute(text("SELECT hashes FROM audit_tiles WHERE level = 0 AND idx = 0")).scalar_one()
+        )
+    forged = tile[: 5 * 32] + bytes(32) + tile[6 * 32 :]
+    tamper(gov_platform, "UPDATE audit_tiles SET hashes = :h WHERE level = 0 AND idx = 0", h=forged)
+    broken_at(gov_platform, 6, "stored tile 0/0 disagrees")
+
+
+def test_a_level_one_tile_edited_is_detected(gov_platform: Platform) -> None:
+    filled(gov_platform)
+    tamper(gov_platform, "UPDATE audit_tiles SET hashes = :h WHERE level = 1 AND idx = 0", h=bytes(32))
+    broken_at(gov_platform, 1, "stored tile 1/0 disagrees")
+
+
+def test_a_tree_moved_back_is_detected(gov_platform: Platform) -> None:
+    filled(gov_platform)
+    size, _ = gov_platform.audit.tree.head()
+    compact = b"".join(merkle.CompactRange.from_reader(size - 1, lambda lv, ix: bytes(32)).hashes)
+    tamper(gov_platform, "UPDATE audit_tree SET size = :s, compact = :c WHERE id = 1", s=size - 1, c=compact)
+    broken_at(gov_platform, size, "audit tree holds 299 leaves, the chain 300")
+
+
+def test_a_tree_root_replaced_is_detected(gov_platform: Platform) -> None:
+    filled(gov_platform)
+    with gov_platform.governance.engine.connect() as connection:
+        compact = bytes(connection.execute(text("SELECT compact FROM audit_tree")).scalar_one())
+    tamper(gov_platform, "UPDATE audit_tree SET compact = :c", c=compact[:-32] + bytes(32))
+    broken_at(gov_platform, 297, "stored root does not match")
+
+
+def test_leaves_and_tiles_beyond_the_tree_are_detected(gov_platform: Platform) -> None:
+    filled(gov_platform)
+    tamper(gov_platform, "INSERT INTO audit_tiles (level, idx, hashes) VALUES (0, 5, :h)", h=bytes(32))
+    broken_at(gov_platform, 5 * 256 + 1, "lies beyond the tree")
+    tamper(gov_platform, "DELETE FROM audit_tiles WHERE idx = 5")
+    tamper(gov_platform, "INSERT INTO audit_leaves (seq, data) VALUES (301, :d)", d=leaf_data(gov_platform, 300))
+    broken_at(gov_platform, 301, "leaf beyond the chain head")
+
+
+def test_a_chain_break_is_reported_before_the_leaf_it_also_breaks(gov_platform: Platform) -> None:
+    filled(gov_platform, 5)
+    tamper(gov_platform, "UPDATE audit_log SET outcome = 'refused' WHERE seq = 3")
+    broken_at(gov_platform, 3, "entry content does not match its hash")

@@ -106,3 +106,11 @@ def test_float_parameters_are_committed_as_their_stored_text() -> None:
     parts = split(row, "city")
     assert parts.private["params"] == row["params"]
     leaf.commitment(os.urandom(32), parts.private)  # canonical: no float left
+
+
+def test_a_purpose_outside_the_vocabulary_stays_private() -> None:
+    """A refused search records what was typed as the purpose: it may be a plate or a name."""
+    parts = split(fields(SearchRefused(reason="purpose: unknown", purpose="ABC123 for J. Doe")), "city")
+    assert parts.public["purpose"] is None
+    assert parts.private["purpose"] == "ABC123 for J. Doe"
+    assert "purpose" not in split(fields(SEARCH), "city").private

@@ -21,8 +21,8 @@ from fastapi import FastAPI
 from plateledger.api.problems import PROBLEM
 from plateledger.core.errors import PlateledgerError, all_error_classes
 
-#: Operations that take no bearer token: health, sign-in, the public transparency pages, and the ingest route
-#: for equipment that cannot set headers (its device token is the last segment of the path).
+#: Operations that take no bearer token: health, sign-in, the public transparency pages, the audit tree's tiles,
+#: and the ingest route for equipment that cannot set headers (its device token is the last segment of the path).
 PUBLIC = frozenset(
     {
         ("get", "/healthz"),
@@ -32,6 +32,7 @@ PUBLIC = frozenset(
         ("get", "/log/checkpoint"),
         ("get", "/log/policy"),
         ("post", "/api/v1/ingest/{source}/{token}"),
+        ("get", "/log/tile/{path}"),
     }
 )
 #: Operations that authenticate a credential although they take no bearer header (a 401 is theirs to answer).

@@ -541,8 +541,9 @@ class RetentionCompleted(AuditEvent):
     """The end of a retention run (``run_seq``: its ``retention.run`` entry), appended once every store has done
     its part: the reads and their keys are gone, and in the same transaction as this entry the run's quarantined
     reads (``quarantined``) and alert hits (``alerts``, with their webhook delivery log) were deleted; ``images``:
-    image links deleted. ``resumed`` is true when a run that was interrupted (a crash) was completed by a later run
-    or start-up: its counts are then what the completion removed."""
+    image links deleted; ``salts``: audit entries whose salt was deleted (past ``audit_detail_retention_days``;
+    absent when that setting is unset). ``resumed`` is true when a run that was interrupted (a crash) was
+    completed by a later run or start-up: its counts are then what the completion removed."""
 
     action: ClassVar[str] = "retention.completed"
     run_seq: int = 0
@@ -550,12 +551,16 @@ class RetentionCompleted(AuditEvent):
     images: int = 0
     quarantined: int = 0
     alerts: int = 0
+    salts: int | None = None
 
     def params(self) -> Json:
         return {"run_seq": self.run_seq, "resumed": self.resumed}
 
     def counts(self) -> Json:
-        return {"images": self.images, "quarantined": self.quarantined, "alerts": self.alerts}
+        counts: Json = {"images": self.images, "quarantined": self.quarantined, "alerts": self.alerts}
+        if self.salts is not None:
+            counts["salts"] = self.salts
+        return counts
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,9 @@ entries, which have none) hash exactly as before. The ``audit_head`` row holds t
 deleting the newest entries is detected too. Appends are serialised (a process lock, and on PostgreSQL a row lock
 on the head).
 
+Each entry also gets a leaf in the log's Merkle tree (:mod:`plateledger.audit.tree`), in the same transaction;
+:meth:`AuditLog.verify` checks the leaves and the tree after the chain (:mod:`plateledger.audit.treecheck`).
+
 ``append`` commits before it returns; a failure raises :class:`AuditUnavailable` and the caller's request fails.
 """
 
@@ -25,11 +28,12 @@ from sqlalchemy.orm import Session
 
 from plateledger.audit.events import AuditEvent
 from plateledger.audit.tree import Appended, LogTree
+from plateledger.audit.treecheck import StoredTree, TreeCheck
 from plateledger.core.clock import Clock
 from plateledger.core.errors import AuditUnavailable
 from plateledger.store.governance import Governance
 from plateledger.store.journal import is_disk_full
-from plateledger.store.models import AuditEntry, AuditHead
+from plateledger.store.models import Agency, AuditEntry, AuditHead, AuditTree
 
 GENESIS = "0" * 64
 _ENTRIES = cast(Table, AuditEntry.__table__)
@@ -219,12 +223,25 @@ class AuditLog:
             )
             return list(session.scalars(query))
 
-    def _head(self) -> tuple[int, str] | None:
+    def _head(self) -> tuple[int, str, StoredTree | None] | None:
+        """The chain head and the tree, read in one statement (so a concurrent append is seen in both or neither)."""
+        query = (
+            select(AuditHead.seq, AuditHead.hash, AuditTree.size, AuditTree.compact)
+            .select_from(AuditHead)
+            .outerjoin(AuditTree, AuditTree.id == AuditHead.id)
+            .where(AuditHead.id == 1)
+        )
         with self._gov.session() as session:
-            head = session.get(AuditHead, 1)
-            return (head.seq, head.hash) if head else None
+            row = session.execute(query).one_or_none()
+        if row is None:
+            return None
+        tree = StoredTree(int(row.size), bytes(row.compact)) if row.size is not None else None
+        return row.seq, row.hash, tree
 
-    def _scan(self, upto: int, batch: int = 5000) -> Iterator[AuditEntry]:
+    def _scan(
+        self, upto: int, check: TreeCheck, batch: int = 5000
+    ) -> Iterator[tuple[list[AuditEntry], dict[int, tuple[bytes, bytes | None]]]]:
+        """The entries up to ``upto`` in batches, each with the leaves of its sequence range."""
         after = 0
         while True:
             with self._gov.session() as session:
@@ -236,9 +253,10 @@ class AuditLog:
                     .limit(batch)
                 )
                 rows = list(session.scalars(query))
+                leaves = check.leaves(session, rows[0].seq, rows[-1].seq) if rows else {}
             if not rows:
                 return
-            yield from rows
+            yield rows, leaves
             after = rows[-1].seq
 
     def verify(self) -> VerifyResult:
@@ -254,21 +272,37 @@ class AuditLog:
         head = self._head()
         if head is None:
             return VerifyResult(False, 0, 1, "chain head missing")
-        head_seq, head_hash = head
+        head_seq, head_hash, tree = head
+        with self._gov.session() as session:
+            agencies = {int(i): str(s) for i, s in session.execute(select(Agency.id, Agency.slug))}
+        check = TreeCheck(self._gov, tree, agencies)
         expected_prev = GENESIS
         expected_seq = 1
         count = 0
-        for entry in self._scan(head_seq):
-            count += 1
-            if entry.seq != expected_seq:
-                bad = min(entry.seq, expected_seq)
-                return VerifyResult(False, count, bad, f"sequence {expected_seq} expected, found {entry.seq}")
-            if entry.prev_hash != expected_prev:
-                return VerifyResult(False, count, entry.seq, "previous-hash link broken")
-            if entry_hash(entry_fields(entry)) != entry.hash:
-                return VerifyResult(False, count, entry.seq, "entry content does not match its hash")
-            expected_prev = entry.hash
-            expected_seq += 1
+        tree_problem: tuple[int, str] | None = None
+        for batch, leaves in self._scan(head_seq, check):
+            good: list[AuditEntry] = []
+            broken: VerifyResult | None = None
+            for entry in batch:
+                count += 1
+                if entry.seq != expected_seq:
+                    bad = min(entry.seq, expected_seq)
+                    broken = VerifyResult(False, count, bad, f"sequence {expected_seq} expected, found {entry.seq}")
+                elif entry.prev_hash != expected_prev:
+                    broken = VerifyResult(False, count, entry.seq, "previous-hash link broken")
+                elif entry_hash(entry_fields(entry)) != entry.hash:
+                    broken = VerifyResult(False, count, entry.seq, "entry content does not match its hash")
+                if broken is not None:
+                    break
+                good.append(entry)
+                expected_prev = entry.hash
+                expected_seq += 1
+            # The leaves of the entries whose chain holds. A break of the chain is reported before a bad leaf:
+            # the chain says which entry was changed or removed, the leaves then disagree with it too.
+            if tree_problem is None:
+                tree_problem = check.entries(good, leaves)
+            if broken is not None:
+                return broken
         if expected_seq - 1 < head_seq:
             return VerifyResult(
                 False,
@@ -285,4 +319,7 @@ class AuditLog:
             beyond = session.scalar(select(func.min(AuditEntry.seq)).where(AuditEntry.seq > current_head))
         if beyond is not None:
             return VerifyResult(False, count, beyond, "entry beyond the chain head")
+        tree_problem = tree_problem or check.finish(head_seq)
+        if tree_problem is not None:
+            return VerifyResult(False, count, *tree_problem)
         return VerifyResult(True, count)

@@ -11,6 +11,10 @@ agency's figures and its access log agree by construction.
   owners touched (:func:`owners_of`) and the entry's counts;
 * **private**: exact time, user id and name, client address, case number and every parameter.
 
+``purpose`` is published only when it is one of the purposes of the vocabulary: a refused search records what
+was typed into the purpose field (it may be a plate or a name), so such a purpose goes to the private part
+(``purpose``, present only then) and the public part says null.
+
 ``params`` of the private part is the parsed JSON object, unless it holds a non-integer number (an area
 search's latitude): canonical JSON has no single spelling of a float, so the private part then holds the stored
 JSON text of the parameters as one string — the exact bytes the hash chain covers.
@@ -24,8 +28,10 @@ from typing import Any
 
 import orjson
 
+from plateledger.vocab import Purpose
 from plateledger_verify import leaf
 
+_PURPOSES = frozenset(p.value for p in Purpose)
 #: Actions whose owners are the search's: reads returned per owner, and the rules that withheld the others.
 _SEARCHES = leaf.SEARCH_ACTIONS
 
@@ -86,13 +92,15 @@ def split(fields: Mapping[str, Any], agency: str | None) -> Parts:
     params = orjson.loads(params_text)
     counts = _dict(orjson.loads(fields["counts"] or "{}"))
     action = str(fields["action"])
+    purpose = fields["purpose"]
+    published = purpose if purpose is None or purpose in _PURPOSES else None
     public = leaf.public_part(
         seq=int(fields["seq"]),
         ts_ms=int(fields["ts_ms"]),
         action=action,
         outcome=str(fields["outcome"]),
         agency=agency,
-        purpose=fields["purpose"],
+        purpose=published,
         owners=owners_of(action, _dict(params), counts),
         counts=counts,
     )
@@ -104,6 +112,8 @@ def split(fields: Mapping[str, Any], agency: str | None) -> Parts:
         "case_number": fields["case_number"],
         "params": params_text if _has_float(params) else params,
     }
+    if published != purpose:
+        private["purpose"] = purpose
     return Parts(public, private)
 
 

@@ -1,7 +1,9 @@
-"""`plateledger audit ...`: verify the hash chain, list entries."""
+"""`plateledger audit ...`: verify the hash chain and the Merkle tree, list entries, export an agency's month."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -9,6 +11,7 @@ import typer
 from plateledger.cli.common import DataOpt, JsonOpt, opened, operator, out, print_json, settings_for
 from plateledger.cli.output import printable, shown
 from plateledger.reports.audit_entries import require_audit_log
+from plateledger.reports.audit_export import export_bytes
 
 audit = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 
@@ -55,3 +58,26 @@ def list_entries(
             f"{row['purpose'] or ''} {row['case_number'] or ''} {row['params']} {row['counts']}",
             markup=False,
         )
+
+
+@audit.command("export")
+def export(
+    agency: Annotated[str, typer.Option(help="The agency whose users' entries to export (slug)")],
+    month: Annotated[str, typer.Option(help="The calendar month (UTC), YYYY-MM")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write to this file instead of standard output")
+    ] = None,
+    data: DataOpt = None,
+) -> None:
+    """Export a month of an agency's audit entries with their leaves, private parts and salts (the export is
+    audited), for `plateledger-verify check-export`. Entries past the audit detail retention have no private
+    part or salt any more."""
+    with opened(data) as platform:
+        exported = platform.audit_exports.export(operator(), agency, month)
+    body = export_bytes(exported)
+    if out_file is None:
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+    else:
+        out_file.write_bytes(body)
+        out.print(f"{len(exported['entries'])} entries of {shown(agency)} in {month} written to {shown(str(out_file))}")

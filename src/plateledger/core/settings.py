@@ -133,6 +133,15 @@ class Settings(BaseSettings):
         "0 disables them, leaving `plateledger retention run` to an external scheduler).",
     )
 
+    audit_detail_retention_days: int | None = Field(
+        None,
+        ge=1,
+        le=36_500,
+        description="Days after which a retention run deletes the salts of audit entries: their private parts "
+        "(user, plate, case, note, parameters) can then no longer be confirmed against the published Merkle "
+        "leaves, while every leaf and proof stays valid. Unset keeps them forever.",
+    )
+
     login_max_failures: int = Field(
         5,
         ge=1,

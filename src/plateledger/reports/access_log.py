@@ -10,12 +10,16 @@ refusals are recorded"):
 
 * X's slug is in ``counts.per_owner`` — permitted, with the reads returned (0 included);
 * X's slug is in ``params.withheld`` — withheld, with that rule;
-* ``params.withheld_others`` is set, X is named in neither map and X had a camera at the entry's time (the gate
-  decides every agency with a camera) — withheld, with that rule.
+* ``params.withheld_others`` is set, X is named in neither map and X's first camera was added in the entry's hour
+  or before (the gate decides every agency with a camera; hours, because that is what the public leaf records)
+  — withheld, with that rule.
 
 A malformed refusal (neither ``withheld`` nor ``withheld_others``) was refused before any owner was evaluated
 and concerns no owner. SQL narrows the scan (action, time, and the owner's slug or a ``withheld_others`` in the
-text); :func:`touch` decides each candidate exactly.
+text); :func:`touch` decides each candidate exactly, by :func:`plateledger_verify.leaf.touch` on the entry's
+public part (the Merkle leaf's, :mod:`plateledger.audit.public`): ``plateledger-verify report`` recounts the
+published leaves with the same function, so the access log, the transparency report built from it and the
+public recount agree by construction.
 
 A match of a **covert** list is sealed while its list entry is in force (not expired, not removed): the owner
 sees that agency X's covert list matched one of its reads, when, the outcome and the purpose, but not the plate,
@@ -27,7 +31,7 @@ auditors only and records an ``access_log.viewed`` entry (or its refusal) before
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,12 +40,15 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from plateledger.audit.events import AccessLogViewed
 from plateledger.audit.log import AuditLog
+from plateledger.audit.public import split
+from plateledger.audit.treecheck import fields_of
 from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, SystemClock, iso_ms
 from plateledger.core.errors import FieldInvalid, NotFound
 from plateledger.policy.actions import Action, require
 from plateledger.store.governance import Governance
 from plateledger.store.models import Agency, AuditEntry, Camera, HotList, HotListEntry
+from plateledger_verify import leaf
 
 SEARCH_ACTIONS = ("search.plate", "search.area", "search.refused", "image.viewed")
 #: Hot-list matches on the owner's reads: an alert raised for the list's agency, or withheld by the owner's policy.
@@ -106,33 +113,19 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def touch(
-    action: str, ts_ms: int, params: dict[str, Any], counts: dict[str, Any], slug: str, first_camera_ms: int | None
-) -> Touch | None:
-    """How a search entry concerns the owner ``slug`` (whose first camera was added at ``first_camera_ms``);
-    None when it does not."""
-    if action in ALERT_ACTIONS:
-        if params.get("owner") != slug:
-            return None
-        if action == "alert.raised":
-            return Touch(PERMITTED, 1, None, None)
-        return Touch(WITHHELD, None, str(params.get("rule", "")), None)
-    if action in EXPORT_ACTIONS:
-        exported = _dict(counts.get("per_owner")).get(slug)
-        return Touch(PERMITTED, int(exported), None, None) if exported else None
-    if action not in SEARCH_ACTIONS:
+def touch(public: Mapping[str, Any], params: Mapping[str, Any], slug: str, first_camera_ms: int | None) -> Touch | None:
+    """How the entry with public part ``public`` (its leaf's: :func:`plateledger.audit.public.split`) concerns the
+    owner ``slug``, whose first camera was added at ``first_camera_ms``; None when it does not. Decided by
+    :func:`plateledger_verify.leaf.touch`, as a public recount of the leaves decides it (the hour of the first
+    camera against the entry's hour); ``limited`` comes from the entry's parameters."""
+    first_hour = leaf.hour_of(first_camera_ms) if first_camera_ms is not None else None
+    touched = leaf.touch(public, slug, first_hour)
+    if touched is None:
         return None
-    per_owner = _dict(counts.get("per_owner"))
-    if slug in per_owner:
-        limited = _dict(params.get("limited")).get(slug)
-        return Touch(PERMITTED, int(per_owner[slug]), None, str(limited) if limited else None)
-    withheld = _dict(params.get("withheld"))
-    if slug in withheld:
-        return Touch(WITHHELD, None, str(withheld[slug]), None)
-    others = params.get("withheld_others")
-    if others and first_camera_ms is not None and first_camera_ms <= ts_ms:
-        return Touch(WITHHELD, None, str(others), None)
-    return None
+    limited = _dict(params.get("limited")).get(slug) if touched.outcome == PERMITTED else None
+    if public.get("action") not in SEARCH_ACTIONS:
+        limited = None
+    return Touch(touched.outcome, touched.rows, touched.rule, str(limited) if limited else None)
 
 
 def _like_literal(text: str) -> str:
@@ -263,9 +256,11 @@ class AccessLog:
             AuditEntry.params.like(named, escape="\\"),
         ]
         if first_camera is not None:
-            # Non-null withheld_others is a string; a false match only admits a candidate that touch() drops.
+            # Non-null withheld_others is a string; a false match only admits a candidate that touch() drops. The
+            # leaf compares hours: entries from the start of the first camera's hour on.
+            since_hour = leaf.hour_of(first_camera) * leaf.HOUR_MS
             candidates.append(
-                and_(AuditEntry.params.like('%"withheld\\_others":"%', escape="\\"), AuditEntry.ts_ms >= first_camera)
+                and_(AuditEntry.params.like('%"withheld\\_others":"%', escape="\\"), AuditEntry.ts_ms >= since_hour)
             )
         names: dict[int, tuple[str, str]] = {}
         cursor = after_seq
@@ -322,12 +317,12 @@ class AccessLog:
         names: dict[int, tuple[str, str]],
         sealed: set[int],
     ) -> AccessEntry | None:
+        requester = names.get(row.actor_agency_id) if row.actor_agency_id is not None else None
         params = _dict(orjson.loads(row.params))
-        counts = _dict(orjson.loads(row.counts))
-        touched = touch(row.action, row.ts_ms, params, counts, slug, first_camera)
+        public = split(fields_of(row), requester[0] if requester else None).public
+        touched = touch(public, params, slug, first_camera)
         if touched is None:
             return None
-        requester = names.get(row.actor_agency_id) if row.actor_agency_id is not None else None
         case_number = row.case_number
         refused = row.action == "search.refused"
         kind = (

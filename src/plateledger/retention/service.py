@@ -32,7 +32,7 @@ from plateledger.core.errors import FieldInvalid, NotFound
 from plateledger.images.store import ImageStore
 from plateledger.policy.actions import Action, require
 from plateledger.policy.rules import DAY_MS, DEFAULT, Policy
-from plateledger.retention.sweep import sweep_alerts, sweep_quarantine
+from plateledger.retention.sweep import sweep_alerts, sweep_quarantine, sweep_salts
 from plateledger.sharing.service import policies_in_force
 from plateledger.store.governance import Governance
 from plateledger.store.models import Agency, AuditEntry, Meta, ReadHold
@@ -108,8 +108,11 @@ class Retention:
         audit: AuditLog,
         clock: Clock,
         images: ImageStore | None = None,
+        audit_detail_days: int | None = None,
     ) -> None:
         self._reads = reads
+        #: Days after which the audit entries' salts are deleted (None: kept forever).
+        self._audit_detail_days = audit_detail_days
         self._images = images
         self._gov = governance
         self._audit = audit
@@ -244,11 +247,17 @@ class Retention:
                 images=images,
                 quarantined=sweep_quarantine(session, bounds),
                 alerts=sweep_alerts(session, bounds, held_set),
+                salts=self._sweep_salts(session),
             )
             session.execute(delete(Meta).where(Meta.key == PENDING))
             return event, event
 
         return self._audit.record(actor, change)[1]
+
+    def _sweep_salts(self, session: Session) -> int | None:
+        if self._audit_detail_days is None:
+            return None
+        return sweep_salts(session, self._clock.now_ms() - self._audit_detail_days * DAY_MS)
 
     def hold(self, owner_id: int, read_id: str, kind: str, reference: str, *, session: Session | None = None) -> bool:
         """Keep one of ``owner_id``'s reads for its hit retention rather than the normal one, because it is linked

@@ -3,6 +3,8 @@
 * **Quarantined reads** (``quarantined_reads``: reads from vendor camera ids not yet registered, held as their
   canonical JSON line) go by the read's own time (``ts`` of the line; the time it arrived when the line has none
   that parses), under the owner's normal limit: a held read is not in the store, so no hold applies to it.
+* **Audit detail**: the salts of the audit entries older than ``audit_detail_retention_days``
+  (:func:`sweep_salts`): each entry's Merkle leaf stays, its private part can no longer be confirmed.
 * **Alert hits** (``alerts``: plate, time, place and camera of the read that matched) go with their read: by the
   read's time, under the owner's limits, a confirmed hit (which holds its read) at the hit limit. Their webhook
   delivery log goes with them.
@@ -17,10 +19,10 @@ from collections.abc import Mapping
 from datetime import datetime
 
 import orjson
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from plateledger.store.models import Alert, QuarantinedRead, WebhookDelivery
+from plateledger.store.models import Alert, AuditEntry, AuditLeaf, QuarantinedRead, WebhookDelivery
 
 CHUNK = 500
 
@@ -73,3 +75,15 @@ def sweep_alerts(session: Session, limits: Mapping[int, tuple[int, int]], held: 
         gone.extend(alert_id for alert_id, read_id, ts in rows if ts < hit_cutoff or (owner_id, read_id) not in held)
     _delete_ids(session, Alert, gone)
     return len(gone)
+
+
+def sweep_salts(session: Session, before_ms: int) -> int:
+    """Delete the commitment salts of the audit entries made before ``before_ms``; returns how many. The entries
+    and their leaves stay (the chain and every proof still verify); ``audit export`` then gives no private part."""
+    old = select(AuditEntry.seq).where(AuditEntry.ts_ms < before_ms).scalar_subquery()
+    kept = select(AuditLeaf.seq).where(AuditLeaf.salt.is_not(None), AuditLeaf.seq.in_(old))
+    seqs = list(session.scalars(kept))
+    for start in range(0, len(seqs), CHUNK):
+        chunk = seqs[start : start + CHUNK]
+        session.execute(update(AuditLeaf).where(AuditLeaf.seq.in_(chunk)).values(salt=None))
+    return len(seqs)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
 
 from plateledger.api.deps import ClientDep, PlatformDep, PrincipalDep
 from plateledger.api.schemas import CameraIn, CameraOut, LoginIn, TokenIn, TokenOut, VerifyOut
 from plateledger.core.clock import iso_ms
+from plateledger.reports.audit_export import export_bytes
 
 router = APIRouter(prefix="/api/v1")
 
@@ -71,3 +73,22 @@ def audit_entries(
 def audit_verify(platform: PlatformDep, principal: PrincipalDep) -> VerifyOut:
     result = platform.audit_entries.verify(principal)
     return VerifyOut(**result.__dict__)
+
+
+@router.get(
+    "/agencies/{agency}/audit-export",
+    tags=["audit"],
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}}, 403: {}, 404: {}, 422: {}},
+)
+def audit_export(
+    agency: Annotated[str, Path(max_length=64, description="The agency's slug")],
+    platform: PlatformDep,
+    principal: PrincipalDep,
+    month: Annotated[str, Query(max_length=7, description="The calendar month (UTC), YYYY-MM")],
+) -> Response:
+    """A month of the agency's users' audit entries with their Merkle leaves, private parts and salts, for
+    `plateledger-verify check-export` (the agency's admins and auditors; audited as `audit.exported`)."""
+    body = export_bytes(platform.audit_exports.export(principal, agency, month))
+    disposition = f'attachment; filename="plateledger-audit-{agency}-{month}.json"'
+    return Response(body, media_type="application/json", headers={"Content-Disposition": disposition})

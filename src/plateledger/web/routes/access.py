@@ -14,6 +14,7 @@ from plateledger.appstate import PlatformDep
 from plateledger.audit.events import event_classes
 from plateledger.core.errors import FieldInvalid
 from plateledger.reports.access_log import MAX_LIMIT, entry_json
+from plateledger.reports.audit_export import export_bytes
 from plateledger.search.engine import parse_time
 from plateledger.web.render import page
 from plateledger.web.routes.search import utc
@@ -98,3 +99,15 @@ async def audit_export(request: Request, platform: PlatformDep, signed: SessionD
         media_type="application/x-ndjson",
         headers={"Content-Disposition": 'attachment; filename="plateledger-audit.jsonl"'},
     )
+
+
+@router.post("/ui/audit/month-export.json")
+async def audit_month_export(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
+    """A month of the agency's users' entries with their leaves, private parts and salts (the audit export
+    ``plateledger-verify check-export`` reads), audited before it is sent."""
+    form = await checked_form(request, platform, signed)
+    month = field(form, "month")
+    principal = signed.principal
+    body = export_bytes(platform.audit_exports.export(principal, principal.agency_slug, month))
+    disposition = f'attachment; filename="plateledger-audit-{principal.agency_slug}-{month}.json"'
+    return Response(body, media_type="application/json", headers={"Content-Disposition": disposition})

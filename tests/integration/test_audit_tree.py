@@ -13,6 +13,7 @@ from sqlalchemy import text
 from plateledger.audit.events import AgencyCreated, AuditEvent, PlateSearched
 from plateledger.audit.log import GENESIS, SYSTEM, Actor, AuditLog, entry_hash
 from plateledger.core.clock import FixedClock
+from plateledger.core.errors import AuditUnavailable
 from plateledger.platform import Platform
 from plateledger.store.governance import Governance, make_engine, migrate
 from plateledger_verify import leaf, merkle, tiles
@@ -111,12 +112,8 @@ def test_proofs_beyond_the_tree_are_refused(platform: Platform) -> None:
         platform.audit.tree.inclusion_proof(0, 2)
 
 
-def test_an_upgraded_data_directory_gets_the_tree_of_its_entries(
-    governance_url: str, data_dir: Path, clock: FixedClock
-) -> None:
-    """Entries written at revision 0007 get leaves (fresh salts), tiles and the tree from migration 0008; the log
-    verifies and appends go on from there."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+def write_0007_log(governance_url: str, seqs: list[int]) -> None:
+    """Entries written the way revision 0007 did (no leaves), by one user of agency ``city``."""
     engine = make_engine(governance_url)
     migrate(engine, "0007")
     prev = GENESIS
@@ -125,7 +122,7 @@ def test_an_upgraded_data_directory_gets_the_tree_of_its_entries(
             text("INSERT INTO agencies (id, slug, name, kind, country, state, created_ms) VALUES (1, 'city', 'City', "
                  "'municipal', 'US', 'OR', 0)")
         )  # fmt: skip
-        for seq in range(1, 301):
+        for seq in seqs:
             old: dict[str, Any] = {
                 "seq": seq,
                 "ts_ms": NOW_MS + seq,
@@ -144,8 +141,38 @@ def test_an_upgraded_data_directory_gets_the_tree_of_its_entries(
             columns = ", ".join([*old, "hash"])
             values = ", ".join(":" + c for c in [*old, "hash"])
             connection.execute(text(f"INSERT INTO audit_log ({columns}) VALUES ({values})"), {**old, "hash": prev})
-        connection.execute(text("UPDATE audit_head SET seq = 300, hash = :hash WHERE id = 1"), {"hash": prev})
+        connection.execute(
+            text("UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1"), {"seq": seqs[-1], "hash": prev}
+        )
     engine.dispose()
+
+
+def test_an_upgraded_damaged_log_still_opens_and_verify_names_the_gap(
+    governance_url: str, data_dir: Path, clock: FixedClock
+) -> None:
+    """A log with a gap gets a tree up to the gap; it opens (so verify can say where), and appends are refused
+    (the tree must hold exactly the chain)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    write_0007_log(governance_url, [1, 2, 4, 5])
+    governance = Governance(governance_url)
+    try:
+        log = AuditLog(governance, clock)
+        assert log.tree.size() == 2
+        result = log.verify()
+        assert (result.intact, result.first_bad_seq) == (False, 3)
+        with pytest.raises(AuditUnavailable, match="audit tree holds 2 leaves, the chain 5"):
+            log.append(SYSTEM, AgencyCreated(slug="d", kind="county"))
+    finally:
+        governance.close()
+
+
+def test_an_upgraded_data_directory_gets_the_tree_of_its_entries(
+    governance_url: str, data_dir: Path, clock: FixedClock
+) -> None:
+    """Entries written at revision 0007 get leaves (fresh salts), tiles and the tree from migration 0008; the log
+    verifies and appends go on from there."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    write_0007_log(governance_url, list(range(1, 301)))
     governance = Governance(governance_url)  # upgrades to the newest revision
     try:
         log = AuditLog(governance, clock)

@@ -87,13 +87,19 @@ def upgrade() -> None:
         if not rows:
             break
         batch: list[dict[str, Any]] = []
+        gap = False
         for row in rows:
             if int(row["seq"]) != state.size + len(batch) + 1:
-                raise RuntimeError(f"audit log has a gap before entry {row['seq']}: verify it before upgrading")
+                # A damaged log (an entry missing): the tree stops before the gap. The store still opens, so
+                # `audit verify` can name the gap; appends are refused until the log is repaired (the tree must
+                # hold exactly the chain).
+                gap = True
+                break
             salt = os.urandom(32)
             agency = slugs.get(row["actor_agency_id"]) if row["actor_agency_id"] is not None else None
             batch.append({"seq": row["seq"], "data": leaf_of(split(row, agency), salt), "salt": salt})
-        op.bulk_insert(leaves, batch)
+        if batch:
+            op.bulk_insert(leaves, batch)
         state, writes = state.grow(merkle.leaf_hash(b["data"]) for b in batch)
         full = [{"level": w.level, "idx": w.index, "hashes": w.hashes} for w in writes if len(w.hashes) == _FULL]
         if full:
@@ -103,6 +109,8 @@ def upgrade() -> None:
             if len(w.hashes) != _FULL:
                 pending[(w.level, w.index)] = w.hashes
         after = int(rows[-1]["seq"])
+        if gap:
+            break
     if pending:
         op.bulk_insert(tiles, [{"level": lv, "idx": ix, "hashes": h} for (lv, ix), h in sorted(pending.items())])
     op.bulk_insert(tree, [{"id": 1, "size": state.size, "compact": b"".join(state.compact)}])

@@ -14,6 +14,7 @@ from plateledger.alerts.matcher import Matcher
 from plateledger.alerts.service import Alerts
 from plateledger.alerts.targets import TargetGuard
 from plateledger.alerts.webhooks import Webhooks
+from plateledger.approvals.service import Approvals
 from plateledger.audit.log import Actor, AuditLog
 from plateledger.auth.sessions import Sessions
 from plateledger.auth.signin import Credentials
@@ -82,6 +83,7 @@ class Platform:
     image_views: ImageViews
     backups: Backups
     integrity: Integrity
+    approvals: Approvals
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None, url: str | None = None) -> Platform:
@@ -110,7 +112,8 @@ class Platform:
             raise
         registry = Registry(governance, audit, clock)
         books = Books(governance)
-        engine = SearchEngine(audit=audit, gate=Gate(), books=books, clock=clock)
+        approvals = Approvals(governance, audit, clock, ttl_s=settings.approval_ttl_s)
+        engine = SearchEngine(audit=audit, gate=Gate(), books=books, clock=clock, approvals=approvals)
         policies = Policies(governance, audit, clock)
         agreements = Agreements(governance, audit, clock)
         access_log = AccessLog(governance, audit, clock)
@@ -186,6 +189,7 @@ class Platform:
                 reads=reads,
                 audit=audit,
                 clock=clock,
+                approvals=approvals,
             ),
             quarantine=quarantine,
             health=health,
@@ -204,6 +208,7 @@ class Platform:
                 operator_token=settings.operator_token,
             ),
             integrity=integrity,
+            approvals=approvals,
         )
 
     @classmethod

@@ -333,6 +333,23 @@ class Approvals:
             ]
         return [self.view(i) for i in ids]
 
+    def requests_json(self, principal: Principal, state: str = PENDING) -> dict[str, Any]:
+        """The answer of ``GET /api/v1/approvals`` (and the CLI's): held searches in ``state`` (or ``all``)."""
+        states = (PENDING, APPROVED, REFUSED, USED) if state == "all" else (state,)
+        return {"requests": [v.json() for v in self.listing(principal, break_glass=False, states=states)]}
+
+    def break_glass_json(self, principal: Principal, state: str = OPEN) -> dict[str, Any]:
+        """The answer of ``GET /api/v1/break-glass`` (and the CLI's): break-glass searches in ``state`` (or
+        ``all``), each marked ``overdue`` when still open past its 24-hour review deadline."""
+        states = (OPEN, REVIEWED) if state == "all" else (state,)
+        now = self._clock.now_ms()
+        return {
+            "items": [
+                {**v.json(), "overdue": v.state == OPEN and v.review_due_ms is not None and now > v.review_due_ms}
+                for v in self.listing(principal, break_glass=True, states=states)
+            ]
+        }
+
     def view(self, request_id: int) -> RequestView:
         with self._gov.session() as session:
             row = session.get(ApprovalRequest, request_id)

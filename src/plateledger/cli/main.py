@@ -15,6 +15,7 @@ from plateledger import __version__
 from plateledger.cli import (
     admin,
     alerts,
+    approvals,
     audit,
     backup,
     cameras,
@@ -82,6 +83,7 @@ app.add_typer(hotlists.hotlist, name="hotlist")
 app.command("access-log")(reports.access_log)
 app.add_typer(reports.report, name="report")
 app.add_typer(alerts.alerts, name="alerts")
+app.add_typer(approvals.approvals, name="approvals")
 app.command("doctor")(doctor.doctor)
 
 

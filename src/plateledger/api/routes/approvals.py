@@ -10,7 +10,7 @@ from pydantic import Field
 
 from plateledger.api.deps import PlatformDep, PrincipalDep
 from plateledger.api.schemas import Strict
-from plateledger.approvals.service import APPROVED, MAX_NOTE, OPEN, PENDING, REFUSED, REVIEWED, USED
+from plateledger.approvals.service import MAX_NOTE
 
 router = APIRouter(prefix="/api/v1", tags=["approvals"])
 RequestId = Annotated[int, Path(ge=1, le=2**53)]
@@ -31,9 +31,7 @@ def list_approvals(
 ) -> dict[str, Any]:
     """Searches held for approval by a supervisor of your agency (supervisors, admins, auditors), oldest first:
     the exact query, who asked, why it is held, and the decisions so far."""
-    states = (PENDING, APPROVED, REFUSED, USED) if state == "all" else (state,)
-    views = platform.approvals.listing(principal, break_glass=False, states=states)
-    return {"requests": [v.json() for v in views]}
+    return platform.approvals.requests_json(principal, state)
 
 
 @router.post("/approvals/{request_id}/approve", responses=ERRORS)
@@ -57,15 +55,7 @@ def list_break_glass(
 ) -> dict[str, Any]:
     """Break-glass searches your agency's supervisors must review (within 24 hours of the search; ``overdue``
     past that), oldest first."""
-    states = (OPEN, REVIEWED) if state == "all" else (state,)
-    views = platform.approvals.listing(principal, break_glass=True, states=states)
-    now = platform.clock.now_ms()
-    return {
-        "items": [
-            {**v.json(), "overdue": v.state == OPEN and v.review_due_ms is not None and now > v.review_due_ms}
-            for v in views
-        ]
-    }
+    return platform.approvals.break_glass_json(principal, state)
 
 
 @router.post("/break-glass/{request_id}/review", responses=ERRORS)

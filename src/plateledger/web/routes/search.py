@@ -147,7 +147,11 @@ async def search(request: Request, platform: PlatformDep, signed: SessionDep) ->
     try:
         result = _run(platform, signed, values)
     except PlateledgerError as refused:
-        error = {"detail": refused.detail, "field": getattr(refused, "field", None)}
+        error = {
+            "detail": refused.detail,
+            "field": getattr(refused, "field", None),
+            "approval_request": getattr(refused, "request_id", None),
+        }
         return page(
             request,
             "search.html",

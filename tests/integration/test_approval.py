@@ -6,7 +6,6 @@ review item counted in the transparency report until reviewed. Each step is audi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +48,7 @@ class World:
 
 
 @pytest.fixture
-def world(platform: Platform, clock: FixedClock) -> Iterator[World]:
+def world(platform: Platform, clock: FixedClock) -> World:
     city = seed_agency(platform, "city", roles=ROLES)
     county = seed_agency(platform, "county", roles=ROLES)
     assert ingest(platform, city, [read("ABC123", camera="city-fixed", ts=NOW_MS - 2 * HOUR_MS)]).stored == 1
@@ -166,13 +165,13 @@ def test_refused_and_expired_approvals_do_not_run(world: World) -> None:
 def test_library_raises_approval_required_and_unknown_request_is_not_found(world: World) -> None:
     from plateledger.search.area import AreaSearch
 
-    ask = AreaSearch(**ASK)  # type: ignore[arg-type]
+    ask = AreaSearch(**ASK)
     with pytest.raises(ApprovalRequired) as caught:
         world.platform.areas.search(world.city.investigator, ask)
     assert caught.value.exit_code == 12
     assert caught.value.status == 403
     with pytest.raises(NotFound):
-        world.platform.areas.search(world.county.investigator, AreaSearch(**ASK, approval=caught.value.request_id))  # type: ignore[arg-type]
+        world.platform.areas.search(world.county.investigator, AreaSearch(**ASK, approval=caught.value.request_id))
     with pytest.raises(PermissionDenied):
         world.platform.areas.search(world.city.auditor, ask)
 

@@ -193,11 +193,9 @@ PRESETS: dict[Preset, tuple[Policy, str]] = {
             area=AreaLimits(allowed=False),
             retention_days=21,
             hit_retention_days=365,
-            approval=ApprovalRules(lookback_after_days=7, out_of_state=True),
         ),
         "Strict: for agencies that keep as little as they can: reads kept 21 days (hits one year), no area "
-        "searches, a warrant or court-order reference for any lookback beyond 7 days, and a supervisor's "
-        "approval for such lookbacks and for out-of-state requesters.",
+        "searches, and a warrant or court-order reference for any lookback beyond 7 days.",
     ),
     Preset.OPEN: (
         Policy(

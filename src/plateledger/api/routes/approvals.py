@@ -35,14 +35,18 @@ def list_approvals(
 
 
 @router.post("/approvals/{request_id}/approve", responses=ERRORS)
-def approve(platform: PlatformDep, principal: PrincipalDep, request_id: RequestId, body: ApprovalNoteIn) -> dict[str, Any]:
+def approve(
+    platform: PlatformDep, principal: PrincipalDep, request_id: RequestId, body: ApprovalNoteIn
+) -> dict[str, Any]:
     """Approve a held search (a supervisor of an agency it names, not the requester). The requester may then run
     the identical search once, with ``approval=<id>``, before ``approval_ttl_s`` passes. Audited."""
     return platform.approvals.decide(principal, request_id, approve=True, note=body.note).json()
 
 
 @router.post("/approvals/{request_id}/refuse", responses=ERRORS)
-def refuse(platform: PlatformDep, principal: PrincipalDep, request_id: RequestId, body: ApprovalNoteIn) -> dict[str, Any]:
+def refuse(
+    platform: PlatformDep, principal: PrincipalDep, request_id: RequestId, body: ApprovalNoteIn
+) -> dict[str, Any]:
     """Refuse a held search: it can no longer run. Audited."""
     return platform.approvals.decide(principal, request_id, approve=False, note=body.note).json()
 
@@ -59,6 +63,8 @@ def list_break_glass(
 
 
 @router.post("/break-glass/{request_id}/review", responses=ERRORS)
-def review(platform: PlatformDep, principal: PrincipalDep, request_id: RequestId, body: ApprovalNoteIn) -> dict[str, Any]:
+def review(
+    platform: PlatformDep, principal: PrincipalDep, request_id: RequestId, body: ApprovalNoteIn
+) -> dict[str, Any]:
     """Review a break-glass search (a supervisor of an agency it names, not the one who ran it). Audited."""
     return platform.approvals.review(principal, request_id, note=body.note).json()

@@ -31,6 +31,7 @@ from plateledger.api.routes import (
     admin,
     agencies,
     alerts,
+    approvals,
     cameras,
     checkpoints,
     hotlists,
@@ -214,7 +215,7 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
 
     for module in (
         reads, ingest, cameras, images, search, admin, sharing, agencies, transparency, hotlists, alerts, webhooks,
-        operator, checkpoints, log,
+        operator, checkpoints, log, approvals,
     ):  # fmt: skip
         app.include_router(module.router)
     web.install(app, platform)

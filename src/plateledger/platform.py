@@ -14,6 +14,7 @@ from plateledger.alerts.matcher import Matcher
 from plateledger.alerts.service import Alerts
 from plateledger.alerts.targets import TargetGuard
 from plateledger.alerts.webhooks import Webhooks
+from plateledger.approvals.service import Approvals
 from plateledger.audit.checkpoints import Checkpointer
 from plateledger.audit.log import Actor, AuditLog
 from plateledger.audit.logkey import LogIdentity
@@ -89,6 +90,7 @@ class Platform:
     checkpoints: Checkpointer
     log_files: LogFiles
     audit_exports: AuditExports
+    approvals: Approvals
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None, url: str | None = None) -> Platform:
@@ -119,7 +121,8 @@ class Platform:
         registry = Registry(governance, audit, clock)
         checkpoints = Checkpointer(governance=governance, tree=audit.tree, identity=identity, clock=clock)
         books = Books(governance)
-        engine = SearchEngine(audit=audit, gate=Gate(), books=books, clock=clock)
+        approvals = Approvals(governance, audit, clock, ttl_s=settings.approval_ttl_s)
+        engine = SearchEngine(audit=audit, gate=Gate(), books=books, clock=clock, approvals=approvals)
         policies = Policies(governance, audit, clock)
         agreements = Agreements(governance, audit, clock)
         access_log = AccessLog(governance, audit, clock)
@@ -203,6 +206,7 @@ class Platform:
                 audit=audit,
                 clock=clock,
                 checkpoints=checkpoints,
+                approvals=approvals,
             ),
             quarantine=quarantine,
             health=health,
@@ -224,6 +228,7 @@ class Platform:
             checkpoints=checkpoints,
             log_files=LogFiles(audit.tree),
             audit_exports=AuditExports(governance, audit, origin=settings.log_origin),
+            approvals=approvals,
         )
 
     @classmethod

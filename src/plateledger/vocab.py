@@ -33,6 +33,8 @@ class AgencyKind(StrEnum):
 class Role(StrEnum):
     ADMIN = "admin"
     INVESTIGATOR = "investigator"
+    #: An investigator who may also approve (or refuse) the high-risk searches of others, and review break-glass.
+    SUPERVISOR = "supervisor"
     AUDITOR = "auditor"
     DEVICE = "device"
 

@@ -37,10 +37,11 @@ from plateledger.store.models import User, Webhook
 from tests.integration.alert_kit import hot_list, raise_alert
 from tests.integration.test_web import BASE, csrf_of, sign_in
 from tests.integration.web_kit import PASSWORD
-from tests.support import NOW_MS, AgencyKit, search, seed_agency
+from tests.support import NOW_MS, ROLES, AgencyKit, search, seed_agency
 
 Who = Actor | Principal
 CONSOLE = Actor(username="cli:tester", agency_id=None)
+WITH_SUPERVISOR = (*ROLES, "supervisor")
 _fresh = itertools.count(1)
 EXPIRES = date_text(NOW_MS + 300 * 86_400_000)
 
@@ -53,7 +54,9 @@ class World:
 
     def cases(self) -> dict[str, Who]:
         """Every role of the agency acted on, the console, and an admin of another agency."""
-        found: dict[str, Who] = {role: self.city.principals[role] for role in ("admin", "investigator", "auditor")}
+        found: dict[str, Who] = {
+            role: self.city.principals[role] for role in ("admin", "investigator", "supervisor", "auditor")
+        }
         found["device"] = self.city.device
         found["console"] = CONSOLE
         found["foreign-admin"] = self.county.admin
@@ -62,7 +65,7 @@ class World:
 
 @pytest.fixture
 def world(platform: Platform) -> World:
-    city, county = seed_agency(platform, "city"), seed_agency(platform, "county")
+    city, county = seed_agency(platform, "city", roles=WITH_SUPERVISOR), seed_agency(platform, "county")
     platform.registry.create_user(CONSOLE, agency_slug="city", username="city-other", role="investigator")
     return World(platform, city, county)
 
@@ -134,6 +137,9 @@ OPS: dict[Action, Callable[[World, Any], object]] = {
     Action.ACCESS_LOG_READ: lambda w, who: w.platform.access_log.view(who, "city"),
     Action.TRANSPARENCY_READ: lambda w, who: w.platform.transparency.build("city", days=30),
     Action.SEARCH: lambda w, who: search(w.platform, who, "7ABC123"),
+    Action.APPROVAL_VIEW: lambda w, who: w.platform.approvals.requests_json(who),
+    Action.APPROVAL_DECIDE: lambda w, who: w.platform.approvals.decide(who, 999_999, approve=True, note="checked"),
+    Action.BREAK_GLASS_REVIEW: lambda w, who: w.platform.approvals.review(who, 999_999, note="checked"),
 }
 #: Actions whose operation acts on the caller's own agency whatever is asked (there is no other agency to name).
 SELF: frozenset[Action] = frozenset(
@@ -146,6 +152,9 @@ SELF: frozenset[Action] = frozenset(
         Action.ALERT_VIEW,
         Action.ALERT_DECIDE,
         Action.WEBHOOK_MANAGE,
+        Action.APPROVAL_VIEW,
+        Action.APPROVAL_DECIDE,
+        Action.BREAK_GLASS_REVIEW,
     }
 )
 #: Actions asked for no agency in particular.
@@ -187,6 +196,12 @@ def test_the_table_pins_the_rules_that_matter() -> None:
     assert allowed(CONSOLE, Action.RETENTION_RUN, None).allowed
     assert not allowed(city_admin, Action.RETENTION_RUN, None).allowed
     assert not allowed(CONSOLE, Action.SEARCH, None).allowed
+    supervisor = Actor("s", 1, 5, "supervisor")
+    assert allowed(supervisor, Action.SEARCH, None).allowed  # an investigator who may also approve
+    assert allowed(supervisor, Action.APPROVAL_DECIDE, 1).allowed
+    assert not allowed(supervisor, Action.APPROVAL_DECIDE, 2).allowed  # only for its own agency
+    assert not allowed(Actor("i", 1, 2, "investigator"), Action.APPROVAL_DECIDE, 1).allowed
+    assert not allowed(city_admin, Action.APPROVAL_DECIDE, 1).allowed  # an admin is not a supervisor
     # What is published needs no credential, and the table claims no role check that nothing does.
     assert {action for action, rule in TABLE.items() if rule.public} == {Action.POLICY_VIEW, Action.TRANSPARENCY_READ}
     assert all(not rule.roles for rule in TABLE.values() if rule.public)
@@ -313,6 +328,8 @@ API: list[tuple[Action, str, str, dict[str, Any] | None]] = [  # the token is fo
     (Action.AUDIT_READ, "GET", "/api/v1/audit", None),
     (Action.AUDIT_VERIFY, "GET", "/api/v1/audit/verify", None),
     (Action.ACCESS_LOG_READ, "GET", "/api/v1/agencies/city/access-log", None),
+    (Action.APPROVAL_VIEW, "GET", "/api/v1/approvals", None),
+    (Action.APPROVAL_VIEW, "GET", "/api/v1/break-glass", None),
 ]
 
 

@@ -33,7 +33,7 @@ from plateledger.core.errors import FieldInvalid, PermissionDenied
 from plateledger.core.settings import Settings, load_settings
 from plateledger.platform import Platform
 from plateledger.policy.gate import DEFAULT_DENY
-from plateledger.policy.rules import PRESETS, Policy, Preset, QueryBudget, Terms
+from plateledger.policy.rules import PRESETS, ApprovalRules, Policy, Preset, QueryBudget, Terms
 from plateledger.search.area import AreaSearch
 from plateledger.search.plate import PlateSearch
 from plateledger.search.results import result_json
@@ -91,7 +91,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         roomy = {"query_budget": QueryBudget(max_queries=100_000, max_reads=10_000_000)}
         for slug in kits:
             platform.policies.set(SYSTEM, slug, Policy().model_copy(update=roomy))
-        california = PRESETS[Preset.CALIFORNIA][0].model_copy(update=roomy)
+        # Without the preset's two-person approval of area searches: this module tests the gate's other rules
+        # (approval is tested in test_approval.py).
+        california = PRESETS[Preset.CALIFORNIA][0].model_copy(update={**roomy, "approval": ApprovalRules()})
         platform.policies.set_as(owner_admin, OWNER, california, preset="california")
 
         def agreement(slug: str, expires_days: int = 365) -> int:

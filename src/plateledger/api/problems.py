@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from plateledger.api.redact import redact_path
-from plateledger.core.errors import PlateledgerError, TooManyRequests
+from plateledger.core.errors import ApprovalRequired, PlateledgerError, TooManyRequests
 from plateledger.core.logging import REQUEST_ID
 
 PROBLEM = "application/problem+json"
@@ -33,6 +33,8 @@ def problem_for(error: PlateledgerError, path: str) -> JSONResponse:
     report = getattr(error, "report", None)
     if report:
         extra["report"] = report
+    if isinstance(error, ApprovalRequired):
+        extra["approval_request"] = error.request_id
     headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
     if isinstance(error, TooManyRequests):
         headers = {"Retry-After": str(error.retry_after_s)}

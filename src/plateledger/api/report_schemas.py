@@ -113,6 +113,19 @@ class SearchesOut(BaseModel):
     alerts: AlertCountsOut
 
 
+class BreakGlassOut(BaseModel):
+    total: int = Field(description="Break-glass searches in the period, by the agency's users or of its reads")
+    open: int = Field(description="Not yet reviewed by a supervisor")
+    overdue: int = Field(description="Not reviewed within 24 hours of the search")
+    reviewed: int
+
+
+class ApprovalsOut(BaseModel):
+    granted: int = Field(description="Searches of its reads a supervisor approved in the period")
+    refused: int = Field(description="Searches of its reads a supervisor refused in the period")
+    break_glass: BreakGlassOut
+
+
 class PartnerOut(BaseModel):
     agency: str
     name: str
@@ -156,6 +169,7 @@ class TransparencyOut(BaseModel):
     cameras: CamerasOut
     reads_collected: int = Field(description="Reads this agency's cameras took in the period")
     searches: SearchesOut
+    approvals: ApprovalsOut
     sharing: SharingOut
     audit: ChainOut
     checkpoint: CheckpointOut | None = Field(

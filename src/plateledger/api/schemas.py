@@ -106,6 +106,10 @@ class SearchOut(BaseModel):
     next_cursor: str | None = Field(
         description="Area search: pass as `cursor` for the next page; null on the last page (and for plate search)"
     )
+    approval_request: int | None = Field(
+        None, description="The approval request this search ran on (approved, or the break-glass review item)"
+    )
+    break_glass: bool = Field(False, description="Ran at once as break-glass, to be reviewed by a supervisor")
 
 
 class VerifyOut(BaseModel):

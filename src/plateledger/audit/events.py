@@ -34,7 +34,9 @@ class SearchAnswered(AuditEvent):
     ``withheld``: the rule that withheld each owner listed; ``withheld_others``: the rule that withheld every
     other owner (each agency with a camera at the time) not named in ``per_owner`` or ``withheld`` — the most
     common refusal is recorded once, so an entry stays small with thousands of agencies; ``limited``: owners
-    whose window was clipped, and why; ``warrant``: the warrant or court-order reference given."""
+    whose window was clipped, and why; ``warrant``: the warrant or court-order reference given; ``approval``
+    (only on a search that ran on an approval or as break-glass): ``request`` (its id), ``requested_by``,
+    ``approved_by`` (the supervisors, with their agencies) and ``break_glass``."""
 
     action: ClassVar[str] = ""
     purpose: str = ""
@@ -45,18 +47,22 @@ class SearchAnswered(AuditEvent):
     withheld_others: str | None = None
     limited: dict[str, str] = field(default_factory=dict)
     warrant: str | None = None
+    approval: Json | None = None
 
     def purpose_case(self) -> tuple[str | None, str | None]:
         return self.purpose, self.case_number
 
     def params(self) -> Json:
-        return {
+        params: Json = {
             "query": self.query,
             "withheld": self.withheld,
             "withheld_others": self.withheld_others,
             "limited": self.limited,
             "warrant": self.warrant,
         }
+        if self.approval is not None:  # absent otherwise: entries without it keep their shape
+            params["approval"] = self.approval
+        return params
 
     def counts(self) -> Json:
         return {"per_owner": self.per_owner}
@@ -87,7 +93,9 @@ class ImageViewed(SearchAnswered):
 class SearchRefused(AuditEvent):
     """A search turned down. Malformed requests (missing purpose, bad case number or field) are refused before
     any owner is evaluated; a request the gate refused for every owner (an auditor's or device's token) records
-    the rule per owner as ``withheld`` / ``withheld_others``, like an answer, so owners' access logs show it."""
+    the rule per owner as ``withheld`` / ``withheld_others``, like an answer, so owners' access logs show it.
+    ``approval_request`` (only when set): a search held for approval was stored as that request (in the same
+    transaction as this entry), or a search run on that request was refused (already used, expired, changed)."""
 
     action: ClassVar[str] = "search.refused"
     outcome: str = "refused"
@@ -98,18 +106,87 @@ class SearchRefused(AuditEvent):
     query: Json = field(default_factory=dict)
     withheld: dict[str, str] = field(default_factory=dict)
     withheld_others: str | None = None
+    approval_request: int | None = None
 
     def purpose_case(self) -> tuple[str | None, str | None]:
         return self.purpose, self.case_number
 
     def params(self) -> Json:
-        return {
+        params: Json = {
             "reason": self.reason,
             "kind": self.kind,
             "query": self.query,
             "withheld": self.withheld,
             "withheld_others": self.withheld_others,
         }
+        if self.approval_request is not None:
+            params["approval_request"] = self.approval_request
+        return params
+
+
+@dataclass(frozen=True)
+class ApprovalEvent(AuditEvent):
+    """A supervisor's decision on approval request ``request`` (docs/approval.md): the request's ``kind``,
+    ``purpose``, ``case_number``, requesting user (``requested_by``) and agency (``requester``), the owners
+    whose reads it would read (``owners``, slugs: each owner's access log shows the decision), the SHA-256 of its
+    canonical query (``query_hash``) and the supervisor's ``note``."""
+
+    action: ClassVar[str] = ""
+    request: int = 0
+    kind: str = ""
+    purpose: str = ""
+    case_number: str = ""
+    requested_by: str = ""
+    requester: str = ""
+    owners: list[str] = field(default_factory=list)
+    query_hash: str = ""
+    note: str = ""
+
+    def purpose_case(self) -> tuple[str | None, str | None]:
+        return self.purpose, self.case_number
+
+    def params(self) -> Json:
+        return {
+            "request": self.request,
+            "kind": self.kind,
+            "requested_by": self.requested_by,
+            "requester": self.requester,
+            "owners": self.owners,
+            "query_hash": self.query_hash,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class ApprovalGranted(ApprovalEvent):
+    """A supervisor approved the held search (it may now run once, unchanged, before it expires at
+    ``expires_ms``; with several approving agencies, once each has approved)."""
+
+    action: ClassVar[str] = "approval.granted"
+    expires_ms: int | None = None
+
+    def params(self) -> Json:
+        return {**super().params(), "expires_ms": self.expires_ms}
+
+
+@dataclass(frozen=True)
+class ApprovalRefused(ApprovalEvent):
+    """A supervisor refused the held search: it can no longer run."""
+
+    action: ClassVar[str] = "approval.refused"
+    outcome: str = "refused"
+
+
+@dataclass(frozen=True)
+class BreakGlassReviewed(ApprovalEvent):
+    """A supervisor reviewed a break-glass search (one that ran at once, without approval), with the note;
+    ``late``: reviewed after its 24-hour deadline."""
+
+    action: ClassVar[str] = "break_glass.reviewed"
+    late: bool = False
+
+    def params(self) -> Json:
+        return {**super().params(), "late": self.late}
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ def agencies_list(data: DataOpt = None, json: JsonOpt = False) -> None:
 def users_add(
     username: Annotated[str, typer.Argument()],
     agency: Annotated[str, typer.Option(help="Agency slug")],
-    role: Annotated[str, typer.Option(help="admin|investigator|auditor|device")],
+    role: Annotated[str, typer.Option(help="admin|investigator|supervisor|auditor|device")],
     password: Annotated[
         str | None,
         typer.Option(help="Password for web/API sign-in, at least 12 characters (omit for token-only users)"),

@@ -15,6 +15,7 @@ from plateledger import __version__
 from plateledger.cli import (
     admin,
     alerts,
+    approvals,
     audit,
     backup,
     cameras,
@@ -86,6 +87,7 @@ app.command("access-log")(reports.access_log)
 app.add_typer(reports.report, name="report")
 app.add_typer(alerts.alerts, name="alerts")
 app.add_typer(oversight.oversight, name="oversight")
+app.add_typer(approvals.approvals, name="approvals")
 app.command("doctor")(doctor.doctor)
 
 

@@ -40,6 +40,16 @@ from plateledger.search.plate import PlateSearch
 from plateledger.search.results import result_json
 from plateledger.store.reads import BatchResult
 
+ApprovalOpt = Annotated[
+    int | None, typer.Option(help="Your approved approval request: runs the identical search it holds, once")
+]
+BreakGlassOpt = Annotated[
+    bool,
+    typer.Option(
+        "--break-glass", help="Exigent: run at once, marked break-glass, reviewed by a supervisor (--note why)"
+    ),
+]
+
 search = typer.Typer(
     help="Search reads (purpose and case number required; every search is audited).",
     no_args_is_help=True,
@@ -151,6 +161,8 @@ def search_plate(
     limit: Annotated[int | None, typer.Option(help="Most reads to return")] = None,
     note: NoteOpt = None,
     warrant: WarrantOpt = None,
+    approval: ApprovalOpt = None,
+    break_glass: BreakGlassOpt = False,
     data: DataOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -167,6 +179,8 @@ def search_plate(
         limit=limit,
         note=note,
         warrant=warrant,
+        approval=approval,
+        break_glass=break_glass,
     )
     body = _search(data, token, "plate", lambda platform, principal: platform.searches.search(principal, ask), ask)
     _print_result(body, json)
@@ -234,6 +248,8 @@ def search_area(
     cursor: Annotated[str | None, typer.Option(help="next_cursor of the previous page")] = None,
     note: NoteOpt = None,
     warrant: WarrantOpt = None,
+    approval: ApprovalOpt = None,
+    break_glass: BreakGlassOpt = False,
     data: DataOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -252,6 +268,8 @@ def search_area(
         cursor=cursor,
         note=note,
         warrant=warrant,
+        approval=approval,
+        break_glass=break_glass,
     )
     body = _search(data, token, "area", lambda platform, principal: platform.areas.search(principal, ask), ask)
     _print_result(body, json)

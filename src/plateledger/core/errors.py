@@ -16,6 +16,7 @@ locally).
     │   └── UnsupportedMediaType 415 a body whose content type the endpoint does not take
     ├── AuthenticationFailed    401  missing, unknown, expired or revoked credential; bad password
     ├── PermissionDenied        403  the credential's role may not do this
+    │   └── ApprovalRequired    403  the search waits for a supervisor's approval; ``request_id`` names the request
     ├── NotFound                404  no such agency, user, camera or token
     ├── Conflict                409  already exists; a data directory already seeded
     ├── DataDirectoryBusy       409  another process holds the embedded store
@@ -129,6 +130,26 @@ class PermissionDenied(PlateledgerError):
     title = "Permission denied"
     slug = "permission-denied"
     exit_code = 3
+
+
+class ApprovalRequired(PermissionDenied):
+    """A search that policy holds for a supervisor's approval: nothing was read. It is stored as approval request
+    ``request_id`` (the problem's ``approval_request`` member); once approved, the requester runs the identical
+    search again with that id. A 403, not a 202: the search was not answered, and a client that knows nothing of
+    approvals must see a refusal, never an empty answer (fail closed)."""
+
+    title = "Approval required"
+    slug = "approval-required"
+    exit_code = 12
+
+    def __init__(self, detail: str, request_id: int) -> None:
+        super().__init__(detail)
+        self.request_id = request_id
+
+    @classmethod
+    def from_problem(cls, problem: Mapping[str, Any]) -> PlateledgerError:
+        request_id = problem.get("approval_request")
+        return cls(str(problem.get("detail") or cls.title), request_id if isinstance(request_id, int) else 0)
 
 
 class NotFound(PlateledgerError):

@@ -125,6 +125,13 @@ class Settings(BaseSettings):
         1_000, ge=1, le=1_000_000, description="Reads a search returns when it does not ask for a `limit`."
     )
     search_limit: int = Field(10_000, ge=1, le=1_000_000, description="Most reads one search may ask for.")
+    approval_ttl_s: int = Field(
+        3600,
+        ge=60,
+        le=7 * 86_400,
+        description="Seconds an approved search stays usable after the supervisor approves it (docs/approval.md); "
+        "it runs once, within this time, or is refused.",
+    )
     retention_interval_s: int = Field(
         3600,
         ge=0,

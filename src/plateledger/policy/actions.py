@@ -54,6 +54,9 @@ class Action(StrEnum):
     ACCESS_LOG_READ = "access_log.read"
     TRANSPARENCY_READ = "transparency.read"
     SEARCH = "search"
+    APPROVAL_VIEW = "approval.view"
+    APPROVAL_DECIDE = "approval.decide"
+    BREAK_GLASS_REVIEW = "break_glass.review"
     INGEST = "ingest"
 
 
@@ -79,8 +82,9 @@ class Rule:
 
 _ADMIN = frozenset({Role.ADMIN})
 _OVERSIGHT = frozenset({Role.ADMIN, Role.AUDITOR})
-_SEARCHERS = frozenset({Role.ADMIN, Role.INVESTIGATOR})
-_PEOPLE = frozenset({Role.ADMIN, Role.INVESTIGATOR, Role.AUDITOR})
+_SEARCHERS = frozenset({Role.ADMIN, Role.INVESTIGATOR, Role.SUPERVISOR})
+_PEOPLE = frozenset({Role.ADMIN, Role.INVESTIGATOR, Role.SUPERVISOR, Role.AUDITOR})
+_SUPERVISORS = frozenset({Role.SUPERVISOR})
 _EVERYONE = frozenset(Role)
 
 TABLE: dict[Action, Rule] = {
@@ -116,6 +120,13 @@ TABLE: dict[Action, Rule] = {
     Action.ACCESS_LOG_READ: Rule("read the agency's access log", _OVERSIGHT, console=False),
     Action.TRANSPARENCY_READ: Rule("read a transparency report", frozenset(), Scope.ANY, public=True),
     Action.SEARCH: Rule("search reads", _SEARCHERS, Scope.ANY, console=False),
+    Action.APPROVAL_VIEW: Rule(
+        "see the searches waiting for the agency's approval and its break-glass searches",
+        frozenset({Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR}),
+        console=False,
+    ),
+    Action.APPROVAL_DECIDE: Rule("approve or refuse another user's search", _SUPERVISORS, console=False),
+    Action.BREAK_GLASS_REVIEW: Rule("review another user's break-glass search", _SUPERVISORS, console=False),
     Action.INGEST: Rule("ingest reads", frozenset({Role.DEVICE})),
 }
 

@@ -11,21 +11,35 @@ decision: the requester's role; the owner's prohibited purposes (binding on the 
 another agency, the owner's requester rules (agency kind, country, state), then the agreement (absent, not
 accepted, expired, query kind or purpose not granted, attestation missing); then the owner's area limits;
 finally the lookback is clipped to the tightest of the owner's limit, the agreement's limit and, without a
-warrant reference, the owner's warrant threshold.
+warrant reference, the owner's warrant threshold. A search the gate would allow is then held for approval
+(refused, with ``approver`` set) when the owner's or the requester's own approval rules name it and the request
+carries no :class:`Approval` from the agency those rules name (or a break-glass mark): approval is an input the
+gate checks, never a way around the rules above, which apply again when the approved search runs.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from plateledger.core.text import WARRANT
 from plateledger.policy.actions import TABLE, Action
-from plateledger.policy.rules import DAY_MS, HOUR_MS, AgreementState, Policy, Terms, date_text
+from plateledger.policy.rules import DAY_MS, HOUR_MS, AgreementState, Approver, Policy, Terms, date_text
 from plateledger.vocab import QueryKind, Role
 
 DEFAULT_DENY = "no sharing agreement with this owner (default deny)"
+
+
+@dataclass(frozen=True)
+class Approval:
+    """An approval a search carries (checked by the approvals service against the stored request: same user,
+    same canonical query, approved, unexpired, unused): the agencies whose supervisors approved it, or a
+    break-glass mark (an exigent search that runs at once and is reviewed afterwards)."""
+
+    request_id: int | None
+    agencies: frozenset[int] = frozenset()
+    break_glass: bool = False
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,7 @@ class Request:
     #: Area searches: the radius (or a polygon's bounding radius) in metres and the window length.
     radius_m: float | None = None
     window_ms: int | None = None
+    approval: Approval | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +94,10 @@ class Decision:
     earliest_ms: int | None = None
     #: Set when an allowed window was narrowed from what was asked: why.
     clipped: str | None = None
+    #: Held for approval (refused until approved): the agency whose supervisor must approve.
+    approver: int | None = None
+    #: Allowed on an approval: which (``approved under request #n``, or ``break-glass``).
+    approved: str | None = None
 
 
 def _refuse(owner: Owner, rule: str) -> Decision:
@@ -147,8 +166,44 @@ def _window(request: Request, owner: Owner, policy: Policy, agreement_days: int 
     return Decision(owner, True, rule, earliest_ms=earliest, clipped=clipped)
 
 
-def decide(request: Request, owner: Owner, policy: Policy, agreement: Agreement | None) -> Decision:
-    """Pure decision for one owner, with the rule that made it."""
+def _approval_rule(
+    request: Request, owner: Owner, policy: Policy, own_policy: Policy | None, decision: Decision
+) -> Decision:
+    """An allowed decision, held for approval when the owner's rules (or the requester's own agency's) name the
+    search and the request carries no approval from the agency they name."""
+    if request.query_kind is QueryKind.ALERT:
+        return decision
+    since = request.since_ms if request.since_ms is not None else decision.earliest_ms
+    if decision.earliest_ms is not None and since is not None:
+        since = max(since, decision.earliest_ms)
+    lookback = None if since is None else request.now_ms - since
+    out_of_state = (request.country, request.state) != (owner.country, owner.state)
+    checks = [(policy.approval, owner.agency_id)]
+    if own_policy is not None and owner.agency_id != request.agency_id:
+        checks.append((own_policy.approval, request.agency_id))
+    for rules, agency in checks:
+        why = rules.needed(
+            kind=request.query_kind, lookback_ms=lookback, out_of_state=out_of_state, purpose=request.purpose
+        )
+        if why is None:
+            continue
+        approver = request.agency_id if rules.approver is Approver.REQUESTER else agency
+        approval = request.approval
+        if approval is not None and approval.break_glass:
+            decision = replace(decision, approved="break-glass")
+        elif approval is not None and approver in approval.agencies:
+            decision = replace(decision, approved=f"approved under request #{approval.request_id}")
+        else:
+            whose = "owner's" if agency == owner.agency_id and agency != request.agency_id else "agency's"
+            return Decision(owner, False, f"approval required: {whose} policy: {why}", approver=approver)
+    return decision
+
+
+def decide(
+    request: Request, owner: Owner, policy: Policy, agreement: Agreement | None, own_policy: Policy | None = None
+) -> Decision:
+    """Pure decision for one owner, with the rule that made it. ``own_policy``: the requester's own agency's
+    policy, whose approval rules hold its users' searches of any owner."""
     if request.query_kind is not QueryKind.ALERT and request.role not in TABLE[Action.SEARCH].roles:
         return _refuse(owner, f"role {request.role.value} may not read plate data")
     if request.purpose in policy.prohibited_purposes:
@@ -162,10 +217,15 @@ def decide(request: Request, owner: Owner, policy: Policy, agreement: Agreement 
     if area:
         return _refuse(owner, area)
     if own:
-        return _window(request, owner, policy, None, "own agency's data")
+        return _approval_rule(
+            request, owner, policy, own_policy, _window(request, owner, policy, None, "own agency's data")
+        )
     if agreement is None or agreement.terms is None:  # unreachable: _agreement_rule refused; fail closed anyway
         return _refuse(owner, DEFAULT_DENY)
-    return _window(request, owner, policy, agreement.terms.max_lookback_days, f"shared under agreement #{agreement.id}")
+    window = _window(
+        request, owner, policy, agreement.terms.max_lookback_days, f"shared under agreement #{agreement.id}"
+    )
+    return _approval_rule(request, owner, policy, own_policy, window)
 
 
 _MINT = object()
@@ -287,15 +347,28 @@ class Book:
 class Gate:
     def decide_one(self, request: Request, book: Book, owner: Owner) -> Decision:
         """The decision for one owner (an alert: one read's owner), by the same :func:`decide`."""
-        return decide(request, owner, book.policy(owner.agency_id), book.agreement(request.agency_id, owner.agency_id))
+        return decide(
+            request,
+            owner,
+            book.policy(owner.agency_id),
+            book.agreement(request.agency_id, owner.agency_id),
+            book.policy(request.agency_id),
+        )
 
     def permit(self, request: Request, book: Book) -> Permit:
         """Decide every owner in the book. Owners with an agreement (or the requester's own) are decided per
         request; all others come from the book's per-requester cache of the same pure :func:`decide`.
         Decisions are in book order, related owners first."""
         related = book.related(request.agency_id)
+        own_policy = book.policy(request.agency_id)
         decisions = [
-            decide(request, owner, book.policy(owner.agency_id), book.agreement(request.agency_id, owner.agency_id))
+            decide(
+                request,
+                owner,
+                book.policy(owner.agency_id),
+                book.agreement(request.agency_id, owner.agency_id),
+                own_policy,
+            )
             for owner in book.owners
             if owner.agency_id in related
         ]

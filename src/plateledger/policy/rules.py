@@ -40,6 +40,47 @@ class QueryBudget(_Strict):
     max_reads: int = Field(5_000, ge=1, le=100_000_000)
 
 
+class Approver(StrEnum):
+    """Whose supervisor approves a search the rules hold: the requesting agency's (the BJA model policy: the
+    investigator's own supervisor), or the data owner's (the owner signs off each such search of its reads)."""
+
+    REQUESTER = "requester"
+    OWNER = "owner"
+
+
+class ApprovalRules(_Strict):
+    """Which searches wait for a supervisor's approval (two people: the requester and a supervisor): area
+    searches, a lookback beyond ``lookback_after_days``, requesters outside the owner's state, and searches under
+    ``purposes``. In an owner's policy they hold searches of its reads; in the requester's own agency's policy,
+    every search its users make. Enforced by the gate (:func:`plateledger.policy.gate.decide`)."""
+
+    area: bool = False
+    lookback_after_days: int | None = Field(None, ge=1, le=MAX_DAYS)
+    out_of_state: bool = False
+    purposes: frozenset[Purpose] = frozenset()
+    approver: Approver = Approver.REQUESTER
+
+    def needed(self, *, kind: QueryKind, lookback_ms: int | None, out_of_state: bool, purpose: str) -> str | None:
+        """Why a search needs approval under these rules (the first rule that holds it), or None.
+        ``lookback_ms``: how far back the search reaches (None: no limit)."""
+        if kind is QueryKind.ALERT:
+            return None
+        if self.area and kind is QueryKind.AREA:
+            return "area searches need a supervisor's approval"
+        days = self.lookback_after_days
+        if days is not None and (lookback_ms is None or lookback_ms > days * DAY_MS):
+            return f"looking back more than {_days(days)} needs a supervisor's approval"
+        if self.out_of_state and out_of_state:
+            return "searches by agencies outside the owner's state need a supervisor's approval"
+        if purpose in self.purposes:
+            return f"searches for {purpose.replace('_', ' ')} need a supervisor's approval"
+        return None
+
+    @property
+    def any(self) -> bool:
+        return self.area or self.lookback_after_days is not None or self.out_of_state or bool(self.purposes)
+
+
 class Policy(_Strict):
     """What an owner allows on its reads. Applies to its own users too, except the requester rules."""
 
@@ -56,6 +97,8 @@ class Policy(_Strict):
     area: AreaLimits = AreaLimits()
     #: Per-user budget of this agency's own users (searches and reads returned per window).
     query_budget: QueryBudget = QueryBudget()
+    #: Searches that wait for a supervisor's approval (docs/approval.md).
+    approval: ApprovalRules = ApprovalRules()
     retention_days: int = Field(365, ge=1, le=MAX_DAYS)
     #: Retention of reads linked to a hot-list alert or a case.
     hit_retention_days: int = Field(1825, ge=1, le=MAX_DAYS)
@@ -120,23 +163,27 @@ PRESETS: dict[Preset, tuple[Policy, str]] = {
             same_country_only=True,
             same_state_only=True,
             warrant_after_days=90,
+            approval=ApprovalRules(area=True),
         ),
         "California: Civil Code 1798.90.55(b) (SB 34) lets a public agency share ALPR data only with other "
         "California public agencies, so federal, private and out-of-state requesters are denied; Government "
         "Code 7284.6 (SB 54, the California Values Act) bars using it for immigration enforcement, so that "
-        "purpose is prohibited for everyone, the owner included.",
+        "purpose is prohibited for everyone, the owner included. Following the BJA/DOJ model policy adopted by "
+        "California cities, area searches wait for the approval of a supervisor of the requesting agency.",
     ),
     Preset.ILLINOIS: (
         Policy(
             prohibited_purposes=frozenset({Purpose.IMMIGRATION_ENFORCEMENT}),
             out_of_state_attestation=ILLINOIS_ATTESTATION,
             warrant_after_days=90,
+            approval=ApprovalRules(area=True, out_of_state=True),
         ),
         "Illinois: 625 ILCS 5/2-130 as amended by HB 3326 (2023) forbids sharing ALPR data for immigration "
         "enforcement or to investigate reproductive health care lawful in Illinois, and requires out-of-state "
         "agencies to declare in writing that they will not. Immigration enforcement is prohibited for everyone; "
         "an out-of-state requester needs an agreement carrying that declaration (the taxonomy has no purpose "
-        "for abortion investigations, so the declaration is how the rule is enforced).",
+        "for abortion investigations, so the declaration is how the rule is enforced). Area searches and searches by "
+        "out-of-state agencies wait for the approval of a supervisor of the requesting agency.",
     ),
     Preset.STRICT: (
         Policy(
@@ -184,6 +231,26 @@ def _join(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def _approval_lines(rules: ApprovalRules) -> list[str]:
+    if not rules.any:
+        return []
+    held = []
+    if rules.area:
+        held.append("area searches")
+    if rules.lookback_after_days is not None:
+        held.append(f"searches looking back more than {_days(rules.lookback_after_days)}")
+    if rules.out_of_state:
+        held.append("searches by agencies outside its state")
+    if rules.purposes:
+        held.append("searches for " + _join(sorted(p.value.replace("_", " ") for p in rules.purposes)))
+    who = "the requesting agency" if rules.approver is Approver.REQUESTER else "this agency"
+    return [
+        f"{_join(held).capitalize()} are not run until a supervisor of {who}, another person than the "
+        "requester, approves that exact search; an approval is used once and expires. In an emergency a "
+        "search may run at once as break-glass, recorded as such and reviewed by a supervisor within 24 hours."
+    ]
+
+
 def describe(policy: Policy, *, country: str, state: str) -> list[str]:
     """The policy as plain-language sentences, generated from the configured values only."""
     lines = []
@@ -224,6 +291,7 @@ def describe(policy: Policy, *, country: str, state: str) -> list[str]:
             f"Looking back more than {_days(policy.warrant_after_days)} requires a warrant or court-order "
             "reference, recorded with the search."
         )
+    lines.extend(_approval_lines(policy.approval))
     budget = policy.query_budget
     lines.append(
         f"Each of this agency's users may run at most {budget.max_queries} searches and receive at most "

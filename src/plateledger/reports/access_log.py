@@ -14,6 +14,11 @@ refusals are recorded"):
   or before (the gate decides every agency with a camera; hours, because that is what the public leaf records)
   — withheld, with that rule.
 
+A supervisor's decision on a search held for approval, or review of a break-glass search (``approval.granted``,
+``approval.refused``, ``break_glass.reviewed``), concerns the owners the search would read (``params.owners``):
+kind ``approval``, its outcome the decision (``approved``, ``refused``, ``reviewed``), the note as ``reason``.
+These are not searches: the transparency report counts them apart.
+
 A malformed refusal (neither ``withheld`` nor ``withheld_others``) was refused before any owner was evaluated
 and concerns no owner. SQL narrows the scan (action, time, and the owner's slug or a ``withheld_others`` in the
 text); :func:`touch` decides each candidate exactly, by :func:`plateledger_verify.leaf.touch` on the entry's
@@ -55,7 +60,10 @@ SEARCH_ACTIONS = ("search.plate", "search.area", "search.refused", "image.viewed
 ALERT_ACTIONS = ("alert.raised", "alert.withheld")
 #: A search's answer downloaded: the owner's reads in the file (``counts.per_owner``).
 EXPORT_ACTIONS = ("search.exported",)
-ACTIONS = SEARCH_ACTIONS + ALERT_ACTIONS + EXPORT_ACTIONS
+#: A supervisor's decision on a held search or a break-glass search (docs/approval.md).
+APPROVAL_ACTIONS = ("approval.granted", "approval.refused", "break_glass.reviewed")
+APPROVAL_OUTCOMES = {"approval.granted": "approved", "approval.refused": "refused", "break_glass.reviewed": "reviewed"}
+ACTIONS = SEARCH_ACTIONS + ALERT_ACTIONS + EXPORT_ACTIONS + APPROVAL_ACTIONS
 #: The access-log kind of each action that is not a search (``search.plate`` is ``plate`` and so on).
 KINDS = {"image.viewed": "image", "search.exported": "export", "alert.raised": "alert", "alert.withheld": "alert"}
 #: How the owner's data fared in one search.
@@ -117,7 +125,14 @@ def touch(public: Mapping[str, Any], params: Mapping[str, Any], slug: str, first
     """How the entry with public part ``public`` (its leaf's: :func:`plateledger.audit.public.split`) concerns the
     owner ``slug``, whose first camera was added at ``first_camera_ms``; None when it does not. Decided by
     :func:`plateledger_verify.leaf.touch`, as a public recount of the leaves decides it (the hour of the first
-    camera against the entry's hour); ``limited`` comes from the entry's parameters."""
+    camera against the entry's hour); ``limited`` comes from the entry's parameters. An approval decision
+    (``approval.*``, ``break_glass.reviewed``) concerns the owners it names and is not a search (no recount)."""
+    action = public.get("action")
+    if action in APPROVAL_ACTIONS:
+        owners = params.get("owners")
+        if not isinstance(owners, list) or slug not in owners:
+            return None
+        return Touch(APPROVAL_OUTCOMES[str(action)], None, None, None)
     first_hour = leaf.hour_of(first_camera_ms) if first_camera_ms is not None else None
     touched = leaf.touch(public, slug, first_hour)
     if touched is None:
@@ -330,6 +345,9 @@ class AccessLog:
         )
         if refused and "image" in _dict(params.get("query")):
             kind = "image"
+        if row.action in APPROVAL_ACTIONS:
+            kind = "approval"
+            params = {**params, "query": {"request": params.get("request"), "kind": params.get("kind")}}
         if row.action in ALERT_ACTIONS:
             # Alerts are raised by the system for the list's agency, which the entry names.
             kind, agency = "alert", params.get("agency")
@@ -357,5 +375,11 @@ class AccessLog:
             rule=touched.rule,
             limited=touched.limited,
             warrant=str(warrant) if warrant else None,
-            reason=str(params.get("reason")) if refused and params.get("reason") else None,
+            reason=(
+                str(params.get("note"))
+                if row.action in APPROVAL_ACTIONS
+                else str(params.get("reason"))
+                if refused and params.get("reason")
+                else None
+            ),
         )

@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 
 from plateledger.agencies.registry import Registry
+from plateledger.approvals.service import Approvals
 from plateledger.audit.checkpoints import Checkpointer
 from plateledger.audit.log import AuditLog
 from plateledger.core.clock import Clock, iso_ms
@@ -69,8 +70,10 @@ class TransparencyReports:
         audit: AuditLog,
         clock: Clock,
         checkpoints: Checkpointer,
+        approvals: Approvals,
     ) -> None:
         self._checkpoints = checkpoints
+        self._approvals = approvals
         self._registry = registry
         self._policies = policies
         self._agreements = agreements
@@ -106,6 +109,7 @@ class TransparencyReports:
         cameras = self._registry.cameras_unguarded(agency.id)
         mobile = sum(1 for c in cameras if c.mobile)
         first_camera = self._access_log.first_camera_ms(slug)
+        decisions: Counter[str] = Counter()
         return {
             "agency": {
                 "slug": agency.slug,
@@ -136,14 +140,20 @@ class TransparencyReports:
                 "first_added_hour": hour_of(first_camera) if first_camera is not None else None,
             },
             "reads_collected": self._reads.count_by_owner_since(agency.id, since, until_ms=until),
-            "searches": self._searches(slug, since, until),
+            "searches": self._searches(slug, since, until, decisions),
+            "approvals": {
+                "granted": decisions["approved"],
+                "refused": decisions["refused"],
+                "break_glass": self._approvals.break_glass_counts(slug, agency.id, since, until),
+            },
             "sharing": self._sharing(agency.id, slug),
             "audit": self._chain(),
             "checkpoint": self._checkpoint(),
         }
 
-    def _searches(self, slug: str, since: int, until: int) -> dict[str, Any]:
-        """Searches of ``slug``'s data made in ``[since, until)``."""
+    def _searches(self, slug: str, since: int, until: int, decisions: Counter[str]) -> dict[str, Any]:
+        """Searches of ``slug``'s data made in ``[since, until)``; supervisors' decisions on held searches of it
+        are counted into ``decisions`` by outcome (they are not searches)."""
         permitted: Counter[tuple[str, str]] = Counter()
         withheld: Counter[tuple[str, str]] = Counter()
         purposes: dict[str, Counter[str]] = {}
@@ -154,6 +164,9 @@ class TransparencyReports:
         alerts: Counter[str] = Counter()
         alert_rules: Counter[str] = Counter()
         for entry in self._access_log.entries(slug, since_ms=since, until_ms=until):
+            if entry.kind == "approval":  # a supervisor's decision, not a search
+                decisions[entry.outcome] += 1
+                continue
             if entry.kind == "alert":  # hot-list matches on this owner's reads, not searches
                 alerts[entry.outcome] += 1
                 if entry.outcome != PERMITTED:

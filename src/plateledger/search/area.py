@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import orjson
 
 from plateledger import geo
+from plateledger.approvals.canonical import Hold
 from plateledger.audit.events import AreaSearched
 from plateledger.auth.tokens import Principal
 from plateledger.core.errors import FieldInvalid, PlateledgerError
@@ -27,8 +28,10 @@ from plateledger.search.engine import (
     MAX_NOTE,
     SearchEngine,
     SearchResult,
+    approval_params,
     parse_int,
     parse_time,
+    validate_approval,
     validate_purpose_case,
     validate_warrant,
 )
@@ -71,6 +74,9 @@ class AreaSearch:
     cursor: str | None = None
     note: str | None = None
     warrant: str | None = None
+    #: The id of an approved approval request this search runs on (the identical search), or break-glass.
+    approval: int | str | None = None
+    break_glass: bool | str = False
 
     def audit_params(self) -> dict[str, object]:
         return {
@@ -82,6 +88,7 @@ class AreaSearch:
             "until": _bounded(self.until, 40),
             "cursor": (self.cursor or "")[:MAX_CURSOR] or None,
             "note": (self.note or "")[:MAX_NOTE] or None,
+            **approval_params(self.approval, self.break_glass),
         }
 
 
@@ -208,9 +215,10 @@ class AreaSearches:
             raise FieldInvalid("radius_m", f"must be more than 0 and at most {MAX_RADIUS_M} metres")
         return radius, AreaQuery(since_ms=0, until_ms=0, lat=lat, lon=lon, radius_m=radius)
 
-    def _validate(self, ask: AreaSearch) -> tuple[Purpose, str, str | None, float, AreaQuery]:
+    def _validate(self, ask: AreaSearch) -> tuple[Purpose, str, str | None, float, AreaQuery, Hold]:
         purpose, case_number = validate_purpose_case(ask.purpose, ask.case_number)
         warrant = validate_warrant(ask.warrant)
+        request_id, glass = validate_approval(ask.approval, ask.break_glass, ask.note)
         if ask.note is not None and len(ask.note) > MAX_NOTE:
             raise FieldInvalid("note", f"at most {MAX_NOTE} characters")
         radius, area = self._area(ask)
@@ -224,11 +232,20 @@ class AreaSearches:
             raise FieldInvalid("limit", f"must be between 1 and {self._max_limit}")
         after = decode_cursor(ask.cursor, since, until) if ask.cursor else None
         query = dataclasses.replace(area, since_ms=since, until_ms=until, after=after, limit=limit + 1)
-        return purpose, case_number, warrant, radius, query
+        hold = Hold(
+            kind=QueryKind.AREA.value,
+            purpose=purpose.value,
+            case_number=case_number,
+            query={**dataclasses.asdict(query), "limit": limit},
+            warrant=warrant,
+            request_id=request_id,
+            break_glass=glass,
+        )
+        return purpose, case_number, warrant, radius, query, hold
 
     def search(self, principal: Principal, ask: AreaSearch) -> SearchResult:
         try:
-            purpose, case_number, warrant, radius, query = self._validate(ask)
+            purpose, case_number, warrant, radius, query, hold = self._validate(ask)
         except PlateledgerError as refusal:
             self._engine.refuse(
                 principal,
@@ -252,6 +269,7 @@ class AreaSearches:
             warrant=warrant,
             radius_m=radius,
             window_ms=query.until_ms - query.since_ms,
+            hold=hold,
         )
         if not result.truncated or not result.reads:
             return result

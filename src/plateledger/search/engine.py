@@ -6,6 +6,14 @@ the permitted owners and windows; the outcome is audited; only then is it return
 nothing is returned (invariant 2). Each search also spends the requesting user's query budget
 (:mod:`plateledger.search.budget`, from the requester's own policy): a spent budget is refused and audited like
 any other refusal, and a search returns no more reads than the budget has left.
+
+A search the gate holds for approval (some owner's decision has ``approver`` set) is not run: it is stored as an
+approval request bound to the SHA-256 of its canonical query, in the transaction of its ``search.refused``
+entry, and :class:`~plateledger.core.errors.ApprovalRequired` raised. Run again with the request's id once
+approved, the approval is claimed (same user; approved, unexpired, unused), given to the gate as an input, the
+canonical query (with the owners the gate now permits) must hash the same, and the request is marked used in
+the transaction of the answer's entry, which names the supervisors. A break-glass search runs at once, marked so
+in its entry, and opens a review item in the same transaction (docs/approval.md).
 """
 
 from __future__ import annotations
@@ -17,15 +25,26 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import orjson
+from sqlalchemy.orm import Session
 
-from plateledger.audit.events import SearchAnswered, SearchRefused
+from plateledger.approvals.canonical import Hold, query_hash
+from plateledger.approvals.service import Approvals, Claim
+from plateledger.audit.events import AuditEvent, SearchAnswered, SearchRefused
 from plateledger.audit.log import AuditLog
 from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, parse_iso_ms
-from plateledger.core.errors import FieldInvalid, PermissionDenied, StoreUnavailable, TooManyRequests
+from plateledger.core.errors import (
+    ApprovalRequired,
+    Conflict,
+    FieldInvalid,
+    NotFound,
+    PermissionDenied,
+    StoreUnavailable,
+    TooManyRequests,
+)
 from plateledger.core.text import PRINTABLE_64, WARRANT
 from plateledger.policy.actions import Action, allowed
-from plateledger.policy.gate import Decision, Gate, Permit, Request
+from plateledger.policy.gate import Approval, Decision, Gate, Permit, Request
 from plateledger.search.budget import Budgets
 from plateledger.sharing.service import Books
 from plateledger.store.queries import StoredRead
@@ -60,6 +79,9 @@ class SearchResult:
     next_cursor: str | None = None
     #: The slug of each owner in ``owner_names`` (what audit entries name owners by).
     owner_slugs: dict[int, str] = field(default_factory=dict)
+    #: The approval request this search ran on (approved, or break-glass): its id.
+    approval_request: int | None = None
+    break_glass: bool = False
 
 
 def parse_time(value: int | str | None, field: str) -> int | None:
@@ -119,6 +141,28 @@ def validate_warrant(value: str | None) -> str | None:
     return text
 
 
+def approval_params(approval: int | str | None, break_glass: bool | str) -> dict[str, object]:
+    """The approval fields of a search's audited parameters: only those given (other entries keep their shape)."""
+    params: dict[str, object] = {}
+    if approval not in (None, ""):
+        params["approval"] = approval if isinstance(approval, int) else str(approval)[:16]
+    if break_glass not in (False, "", "false", "0", "no"):
+        params["break_glass"] = break_glass if isinstance(break_glass, bool) else str(break_glass)[:16]
+    return params
+
+
+def validate_approval(approval: int | str | None, break_glass: bool | str, note: str | None) -> tuple[int | None, bool]:
+    """The approval request a search runs on, and whether it is break-glass (which needs a note saying why it
+    cannot wait, and no approval request)."""
+    request_id = parse_int(approval, "approval") if approval not in (None, "") else None
+    glass = parse_flag(break_glass, "break_glass")
+    if glass and request_id is not None:
+        raise FieldInvalid("break_glass", "give either an approval request or break_glass, not both")
+    if glass and not (note or "").strip():
+        raise FieldInvalid("note", "required with break_glass: say why the search cannot wait for approval")
+    return request_id, glass
+
+
 def compact(refused: list[Decision]) -> tuple[dict[str, str], str | None]:
     """Refusals for the audit entry: the most common rule once (``withheld_others``), the rest by owner slug."""
     if not refused:
@@ -129,12 +173,20 @@ def compact(refused: list[Decision]) -> tuple[dict[str, str], str | None]:
 
 class SearchEngine:
     def __init__(
-        self, *, audit: AuditLog, gate: Gate, books: Books, clock: Clock, budgets: Budgets | None = None
+        self,
+        *,
+        audit: AuditLog,
+        gate: Gate,
+        books: Books,
+        clock: Clock,
+        approvals: Approvals,
+        budgets: Budgets | None = None,
     ) -> None:
         self._audit = audit
         self._gate = gate
         self._books = books
         self._clock = clock
+        self._approvals = approvals
         self._budgets = budgets or Budgets()
 
     def _history(self, principal: Principal, seconds: int) -> tuple[int, int]:
@@ -154,25 +206,54 @@ class SearchEngine:
         query: dict[str, object],
         refused: list[Decision] | None = None,
         by_owner: bool = False,
+        withheld: dict[str, str] | None = None,
+        approval_request: int | None = None,
     ) -> None:
         """Audit a refused search. ``refused``: the gate's refusals to record; ``by_owner`` names each owner with
         its rule instead of folding the most common rule into ``withheld_others`` (a request about one owner's
         read, such as an image, concerns that owner only)."""
-        if by_owner:
-            withheld, others = {d.owner.slug: d.rule for d in refused or []}, None
-        else:
-            withheld, others = compact(refused or [])
         self._audit.append(
             principal.actor,
-            SearchRefused(
-                reason=reason[:300],
-                kind=kind.value,
-                purpose=(purpose or "")[:64] or None,
-                case_number=(case_number or "")[:64] or None,
+            self._refusal(
+                kind,
+                reason,
+                purpose=purpose,
+                case_number=case_number,
                 query=query,
+                refused=refused,
+                by_owner=by_owner,
                 withheld=withheld,
-                withheld_others=others,
+                approval_request=approval_request,
             ),
+        )
+
+    @staticmethod
+    def _refusal(
+        kind: QueryKind,
+        reason: str,
+        *,
+        purpose: str | None,
+        case_number: str | None,
+        query: dict[str, object],
+        refused: list[Decision] | None = None,
+        by_owner: bool = False,
+        withheld: dict[str, str] | None = None,
+        approval_request: int | None = None,
+    ) -> SearchRefused:
+        """The ``search.refused`` event; ``withheld`` names owners with a rule beside ``refused``'s."""
+        if by_owner:
+            named, others = {d.owner.slug: d.rule for d in refused or []}, None
+        else:
+            named, others = compact(refused or [])
+        return SearchRefused(
+            reason=reason[:300],
+            kind=kind.value,
+            purpose=(purpose or "")[:64] or None,
+            case_number=(case_number or "")[:64] or None,
+            query=query,
+            withheld={**named, **(withheld or {})},
+            withheld_others=others,
+            approval_request=approval_request,
         )
 
     def permit(
@@ -186,6 +267,7 @@ class SearchEngine:
         warrant: str | None = None,
         radius_m: float | None = None,
         window_ms: int | None = None,
+        approval: Approval | None = None,
     ) -> Permit:
         """The gate's decision for every owner, from the current book (nothing is fetched or audited)."""
         request = Request(
@@ -202,6 +284,7 @@ class SearchEngine:
             warrant=warrant,
             radius_m=radius_m,
             window_ms=window_ms,
+            approval=approval,
         )
         return self._gate.permit(request, self._books.current())
 
@@ -221,11 +304,17 @@ class SearchEngine:
         radius_m: float | None = None,
         window_ms: int | None = None,
         owner_id: int | None = None,
+        hold: Hold | None = None,
     ) -> SearchResult:
         """Decide, fetch at most ``limit`` reads (``fetch`` is asked for one more to detect truncation), audit,
         answer. A request refused for every owner by role is audited and raised as PermissionDenied. With
-        ``owner_id`` the request concerns that one owner's read (an image): only its decision is recorded."""
-        permit = self.permit(
+        ``owner_id`` the request concerns that one owner's read (an image): only its decision is recorded.
+        ``hold``: the search's canonical form, for approval (without it, a search the gate holds for approval is
+        refused outright)."""
+        refuse = partial(self.refuse, principal, kind, purpose=purpose.value, case_number=case_number, query=query)
+        claim = self._claim(principal, hold, refuse) if hold is not None and hold.request_id is not None else None
+        ask = partial(
+            self.permit,
             principal,
             kind=kind,
             purpose=purpose,
@@ -235,49 +324,37 @@ class SearchEngine:
             radius_m=radius_m,
             window_ms=window_ms,
         )
+        permit = ask(approval=claim.approval if claim else None)
+        held = [d for d in permit.decisions if d.approver is not None]
+        glass: dict[str, str] = {}
+        glass_approvers: set[int] = set()
+        if held and hold is not None and hold.break_glass and claim is None:
+            # Exigent: the gate decides again with the break-glass mark (every other rule still applies).
+            glass = {d.owner.slug: d.rule for d in held}
+            glass_approvers = {d.approver for d in held if d.approver is not None}
+            permit = ask(approval=Approval(None, break_glass=True))
+            held = [d for d in permit.decisions if d.approver is not None]
         decisions = [d for d in permit.decisions if owner_id is None or d.owner.agency_id == owner_id]
         refused = [d for d in decisions if not d.allowed]
         decision = allowed(principal, Action.SEARCH, None)  # the table's rule; audited as search.refused
         if not decision.allowed:
             reason = decision.reason
-            self.refuse(
-                principal,
-                kind,
-                reason,
-                purpose=purpose.value,
-                case_number=case_number,
-                query=query,
-                refused=refused,
-                by_owner=owner_id is not None,
-            )
+            refuse(reason, refused=refused, by_owner=owner_id is not None)
             raise PermissionDenied(reason)
+        if held:
+            self._hold(principal, kind, query, hold if claim is None else None, permit, held, refused, refuse)
+        if claim is not None and hold is not None:
+            self._check_claim(claim, hold, permit, refuse)
         budget = self._books.current().policy(principal.agency_id).query_budget
         try:
             limit = min(limit, self._budgets.check(budget, principal.user_id, partial(self._history, principal)))
         except TooManyRequests as spent:
-            self.refuse(
-                principal,
-                kind,
-                spent.detail,
-                purpose=purpose.value,
-                case_number=case_number,
-                query=query,
-                by_owner=owner_id is not None,
-            )
+            refuse(spent.detail, by_owner=owner_id is not None)
             raise
         try:
             reads = fetch(permit)
         except StoreUnavailable as failure:  # refused and audited like any refusal; the engine's text is logged
-            self.refuse(
-                principal,
-                kind,
-                failure.detail,
-                purpose=purpose.value,
-                case_number=case_number,
-                query=query,
-                refused=refused,
-                by_owner=owner_id is not None,
-            )
+            refuse(failure.detail, refused=refused, by_owner=owner_id is not None)
             raise
         truncated = len(reads) > limit
         reads = reads[:limit]
@@ -288,19 +365,47 @@ class SearchEngine:
             per_owner[owners[read.owner].slug] += 1
         withheld, others = ({d.owner.slug: d.rule for d in refused}, None) if owner_id is not None else compact(refused)
         limited = [d for d in permitted if d.clipped]
-        seq = self._audit.append(
-            principal.actor,
-            event(
-                purpose=purpose.value,
-                case_number=case_number,
-                query=query,
-                per_owner=per_owner,
-                withheld=withheld,
-                withheld_others=others,
-                limited={d.owner.slug: d.clipped or "" for d in limited},
-                warrant=warrant,
-            ),
-        )
+
+        def answer(session: Session) -> tuple[AuditEvent, int | None]:
+            approval: dict[str, object] | None = None
+            if claim is not None and hold is not None and hold.request_id is not None:
+                self._approvals.consume(session, hold.request_id)
+                approval = {
+                    "request": hold.request_id,
+                    "requested_by": principal.username,
+                    "approved_by": claim.approved_by,
+                    "break_glass": False,
+                }
+            elif glass and hold is not None:
+                canonical = hold.canonical([d.owner.slug for d in permitted])
+                item = self._approvals.hold(
+                    session, principal, canonical, approvers=glass_approvers, reasons=glass, break_glass=True
+                )
+                approval = {"request": item, "requested_by": principal.username, "approved_by": [], "break_glass": True}
+            return (
+                event(
+                    purpose=purpose.value,
+                    case_number=case_number,
+                    query=query,
+                    per_owner=per_owner,
+                    withheld=withheld,
+                    withheld_others=others,
+                    limited={d.owner.slug: d.clipped or "" for d in limited},
+                    warrant=warrant,
+                    approval=approval,
+                ),
+                int(str(approval["request"])) if approval else None,
+            )
+
+        try:
+            seq, approval_id = self._audit.record(principal.actor, answer)
+        except Conflict as lost:  # another run used the approval first: nothing of this one was committed
+            refuse(
+                lost.detail,
+                withheld={d.owner.slug: lost.detail for d in permitted},
+                approval_request=hold.request_id if hold else None,
+            )
+            raise PermissionDenied(lost.detail) from None
         self._budgets.spend(budget, principal.user_id, len(reads))
         return SearchResult(
             kind=kind,
@@ -315,4 +420,68 @@ class SearchEngine:
             audit_seq=seq,
             truncated=truncated,
             warrant=warrant,
+            approval_request=approval_id,
+            break_glass=bool(glass),
+        )
+
+    def _claim(self, principal: Principal, hold: Hold, refuse: Callable[..., None]) -> Claim:
+        assert hold.request_id is not None
+        claim, problem, owners = self._approvals.claim(principal, hold.request_id)
+        if claim is None:
+            refuse(problem, withheld={slug: problem for slug in owners}, approval_request=hold.request_id)
+            raise NotFound(problem) if not owners else PermissionDenied(problem)
+        return claim
+
+    def _check_claim(self, claim: Claim, hold: Hold, permit: Permit, refuse: Callable[..., None]) -> None:
+        """The approved search must be the one approved: same canonical query, same owners permitted."""
+        owners = [d.owner.slug for d in permit.allowed]
+        if query_hash(hold.canonical(owners)) != claim.query_hash:
+            why = (
+                f"this search differs from the one approved under request #{hold.request_id} "
+                "(query, window, purpose, case, warrant or owners): only the approved search may run"
+            )
+            refuse(why, withheld={slug: why for slug in owners}, approval_request=hold.request_id)
+            raise PermissionDenied(why)
+
+    def _hold(
+        self,
+        principal: Principal,
+        kind: QueryKind,
+        query: dict[str, object],
+        hold: Hold | None,
+        permit: Permit,
+        held: list[Decision],
+        refused: list[Decision],
+        refuse: Callable[..., None],
+    ) -> None:
+        """Refuse a search the gate holds for approval: stored as an approval request when it may be approved
+        (``hold``), refused outright otherwise (an image view, or a run on an approval that does not cover it)."""
+        reason = held[0].rule
+        if hold is None:
+            refuse(reason, refused=refused)
+            raise PermissionDenied(reason)
+        owners = [d.owner.slug for d in permit.decisions if d.allowed or d.approver is not None]
+        canonical = hold.canonical(owners)
+        approvers = {d.approver for d in held if d.approver is not None}
+        reasons = {d.owner.slug: d.rule for d in held}
+
+        def store(session: Session) -> tuple[AuditEvent, int]:
+            request_id = self._approvals.hold(session, principal, canonical, approvers=approvers, reasons=reasons)
+            event = self._refusal(
+                kind,
+                f"{reason} (approval request #{request_id})",
+                purpose=str(canonical["purpose"]),
+                case_number=str(canonical["case_number"]),
+                query=query,
+                refused=[d for d in refused if d.approver is None],
+                withheld=reasons,  # each held owner by name: its access log shows the hold
+                approval_request=request_id,
+            )
+            return event, request_id
+
+        _, request_id = self._audit.record(principal.actor, store)
+        raise ApprovalRequired(
+            f"{reason}: stored as approval request #{request_id}; once a supervisor approves it, run the same "
+            f"search again with approval {request_id}",
+            request_id,
         )

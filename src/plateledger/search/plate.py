@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
+from plateledger.approvals.canonical import Hold
 from plateledger.audit.events import PlateSearched
 from plateledger.auth.tokens import Principal
 from plateledger.core.errors import FieldInvalid, PlateledgerError
@@ -15,9 +16,11 @@ from plateledger.search.engine import (
     SearchEngine,
     SearchResult,
     Withheld,
+    approval_params,
     parse_flag,
     parse_int,
     parse_time,
+    validate_approval,
     validate_purpose_case,
     validate_warrant,
 )
@@ -48,6 +51,9 @@ class PlateSearch:
     limit: int | str | None = None
     note: str | None = None
     warrant: str | None = None
+    #: The id of an approved approval request this search runs on (the identical search), or break-glass.
+    approval: int | str | None = None
+    break_glass: bool | str = False
 
     def audit_params(self) -> dict[str, object]:
         return {
@@ -58,6 +64,7 @@ class PlateSearch:
             "region": (self.region or "")[:16] or None,
             "camera": (self.camera or "")[:64] or None,
             "note": (self.note or "")[:MAX_NOTE] or None,
+            **approval_params(self.approval, self.break_glass),
         }
 
 
@@ -68,9 +75,10 @@ class PlateSearches:
         self._max_limit = max_limit
         self._page = page
 
-    def _validate(self, principal: Principal, ask: PlateSearch) -> tuple[Purpose, str, str | None, PlateQuery]:
+    def _validate(self, principal: Principal, ask: PlateSearch) -> tuple[Purpose, str, str | None, PlateQuery, Hold]:
         purpose, case_number = validate_purpose_case(ask.purpose, ask.case_number)
         warrant = validate_warrant(ask.warrant)
+        request_id, glass = validate_approval(ask.approval, ask.break_glass, ask.note)
         if ask.note is not None and len(ask.note) > MAX_NOTE:
             raise FieldInvalid("note", f"at most {MAX_NOTE} characters")
         if not ask.plate:
@@ -100,11 +108,20 @@ class PlateSearches:
             camera=ask.camera,
             limit=limit + 1,
         )
-        return purpose, case_number, warrant, query
+        hold = Hold(
+            kind=QueryKind.PLATE.value,
+            purpose=purpose.value,
+            case_number=case_number,
+            query={**asdict(query), "limit": limit},
+            warrant=warrant,
+            request_id=request_id,
+            break_glass=glass,
+        )
+        return purpose, case_number, warrant, query, hold
 
     def search(self, principal: Principal, ask: PlateSearch) -> SearchResult:
         try:
-            purpose, case_number, warrant, query = self._validate(principal, ask)
+            purpose, case_number, warrant, query, hold = self._validate(principal, ask)
         except PlateledgerError as refusal:
             self._engine.refuse(
                 principal,
@@ -126,4 +143,5 @@ class PlateSearches:
             limit=query.limit - 1,
             fetch=lambda permit: self._reads.plate_history(permit, query),
             warrant=warrant,
+            hold=hold,
         )

@@ -67,6 +67,10 @@ def result_json(result: SearchResult) -> dict[str, Any]:
     under = f"purpose {result.purpose}, case {result.case_number}"
     if result.warrant:
         under += f", warrant {result.warrant}"
+    if result.break_glass:
+        under += f", break-glass (review item #{result.approval_request})"
+    elif result.approval_request is not None:
+        under += f", approval request #{result.approval_request}"
     return {
         "obtained_under": under,
         "purpose": result.purpose,
@@ -79,4 +83,6 @@ def result_json(result: SearchResult) -> dict[str, Any]:
         "limited": [{"owner": w.owner, "rule": w.rule} for w in result.limited],
         "audit_seq": result.audit_seq,
         "next_cursor": result.next_cursor,
+        "approval_request": result.approval_request,
+        "break_glass": result.break_glass,
     }

@@ -424,3 +424,45 @@ class AuditWitnessState(Base):
     __tablename__ = "audit_witness_state"
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)
+
+
+class ApprovalRequest(Base):
+    """A search held for a supervisor's approval (``break_glass``: one that ran at once and awaits review).
+
+    ``query_hash`` is SHA-256 of ``canonical`` (the exact canonical query: kind, plate or area, window, purpose,
+    case, owners); only that query, by ``requester_user_id``, runs on it, once.
+    ``approvers``: JSON list of the agency ids whose supervisors must approve; ``state``: pending,
+    approved, refused, used, or for break-glass open and reviewed."""
+
+    __tablename__ = "approval_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    requester_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requester_agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[str] = mapped_column(String(64))
+    case_number: Mapped[str] = mapped_column(String(64))
+    canonical: Mapped[str] = mapped_column(Text)
+    query_hash: Mapped[str] = mapped_column(String(64))
+    owners: Mapped[str] = mapped_column(Text)
+    approvers: Mapped[str] = mapped_column(Text)
+    reasons: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    break_glass: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_ms: Mapped[int | None] = mapped_column(BigInteger)
+    used_ms: Mapped[int | None] = mapped_column(BigInteger)
+    review_due_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ApprovalDecision(Base):
+    """One supervisor's decision on an approval request (``decision``: approved, refused, reviewed), with the note."""
+
+    __tablename__ = "approval_decisions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("approval_requests.id"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    username: Mapped[str] = mapped_column(String(64))
+    decision: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(String(500))
+    ts_ms: Mapped[int] = mapped_column(BigInteger)

@@ -35,6 +35,7 @@ MENU: tuple[tuple[str, str, Action], ...] = (
     ("Search", "/ui/search", Action.SEARCH),
     ("Alerts", "/ui/alerts", Action.ALERT_VIEW),
     ("Hot lists", "/ui/hotlists", Action.HOTLIST_VIEW),
+    ("Approvals", "/ui/approvals", Action.APPROVAL_VIEW),
     ("Sharing", "/ui/admin/sharing", Action.SHARING_DECIDE),
     ("Policy", "/ui/admin/policy", Action.POLICY_SET),
     ("Users", "/ui/admin/users", Action.USER_LIST),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Response
@@ -22,12 +22,20 @@ PurposeParam = Annotated[
     PurposeName | None, Query(description="From the closed purpose taxonomy", json_schema_extra=REQUIRED)
 ]
 CaseParam = Annotated[str | None, Query(description="1-64 printable characters", json_schema_extra=REQUIRED)]
+ApprovalParam = Annotated[
+    str | None, Query(description="Id of your approved approval request: run the identical search it holds, once")
+]
+BreakGlassParam = Annotated[
+    str | None, Query(description="true: an exigent search that runs at once and is reviewed (note required)")
+]
+#: A search held for approval: 403 with type approval-required and ``approval_request`` (docs/approval.md).
+SEARCH_ERRORS: dict[int | str, dict[str, Any]] = {401: {}, 403: {}, 404: {}, 422: {}, 503: {}}
 
 
 @router.get(
     "/plate",
     response_class=Response,
-    responses={200: {"model": SearchOut, "content": {"application/json": {}}}, 401: {}, 403: {}, 422: {}, 503: {}},
+    responses={200: {"model": SearchOut, "content": {"application/json": {}}}, **SEARCH_ERRORS},
 )
 def search_plate(
     platform: PlatformDep,
@@ -47,6 +55,8 @@ def search_plate(
     warrant: Annotated[
         str | None, Query(description="Warrant or court-order reference, where an owner requires one")
     ] = None,
+    approval: ApprovalParam = None,
+    break_glass: BreakGlassParam = None,
 ) -> Response:
     """Parameters are optional strings at the HTTP layer on purpose: the search service validates every one of
     them, so that any refusal (a missing purpose, a malformed time) is audited like an answer."""
@@ -62,6 +72,8 @@ def search_plate(
         limit=limit,
         note=note,
         warrant=warrant,
+        approval=approval,
+        break_glass=break_glass or False,
     )
     # Serialised once with orjson: the shape is SearchOut (documented above), built by result_json.
     return Response(orjson.dumps(result_json(platform.searches.search(principal, ask))), media_type="application/json")
@@ -70,7 +82,7 @@ def search_plate(
 @router.get(
     "/area",
     response_class=Response,
-    responses={200: {"model": SearchOut, "content": {"application/json": {}}}, 401: {}, 403: {}, 422: {}, 503: {}},
+    responses={200: {"model": SearchOut, "content": {"application/json": {}}}, **SEARCH_ERRORS},
 )
 def search_area(
     platform: PlatformDep,
@@ -95,6 +107,8 @@ def search_area(
     warrant: Annotated[
         str | None, Query(description="Warrant or court-order reference, where an owner requires one")
     ] = None,
+    approval: ApprovalParam = None,
+    break_glass: BreakGlassParam = None,
 ) -> Response:
     """Reads within a radius of a point, or inside a polygon, in a time window, ordered by time, one page at a
     time; each page is gated by every owner's area limits and audited. Parameters are strings at the HTTP layer
@@ -112,5 +126,7 @@ def search_area(
         cursor=cursor,
         note=note,
         warrant=warrant,
+        approval=approval,
+        break_glass=break_glass or False,
     )
     return Response(orjson.dumps(result_json(platform.areas.search(principal, ask))), media_type="application/json")

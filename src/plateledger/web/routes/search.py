@@ -42,6 +42,8 @@ FIELDS = (
     "case_number",
     "warrant",
     "note",
+    "approval",
+    "break_glass",
 )
 
 
@@ -72,16 +74,19 @@ def _ask(values: dict[str, str]) -> PlateSearch | AreaSearch:
         "until": utc(values["until"]),
         "note": values["note"] or None,
         "warrant": values["warrant"] or None,
+        "approval": values["approval"] or None,
     }
+    glass = values["break_glass"] == "true"
     if values["mode"] == "area":
         return AreaSearch(
             lat=values["lat"] or None,
             lon=values["lon"] or None,
             radius_m=values["radius_m"] or None,
             polygon=values["polygon"] or None,
+            break_glass=glass,
             **common,
         )
-    return PlateSearch(plate=values["plate"] or None, fuzzy=values["fuzzy"] == "true", **common)
+    return PlateSearch(plate=values["plate"] or None, fuzzy=values["fuzzy"] == "true", break_glass=glass, **common)
 
 
 def _values(form: FormData | None) -> dict[str, str]:
@@ -142,7 +147,11 @@ async def search(request: Request, platform: PlatformDep, signed: SessionDep) ->
     try:
         result = _run(platform, signed, values)
     except PlateledgerError as refused:
-        error = {"detail": refused.detail, "field": getattr(refused, "field", None)}
+        error = {
+            "detail": refused.detail,
+            "field": getattr(refused, "field", None),
+            "approval_request": getattr(refused, "request_id", None),
+        }
         return page(
             request,
             "search.html",

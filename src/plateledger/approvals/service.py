@@ -1,0 +1,420 @@
+"""Approval requests: held searches, supervisors' decisions, single-use claims, break-glass review.
+
+The search engine (:mod:`plateledger.search.engine`) holds a search the gate refused for approval (it calls
+:meth:`Approvals.hold` inside the transaction of the ``search.refused`` entry), claims an approved request when
+the requester runs the search again (:meth:`Approvals.claim`, then :meth:`Approvals.consume` inside the
+transaction of the answer's audit entry, so an approval is used once even by two runs at the same time), and
+opens a break-glass item in the transaction of a break-glass search's entry. Supervisors decide and review here;
+every decision is audited in the transaction that records it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from plateledger.approvals.canonical import canonical_json, query_hash
+from plateledger.audit.events import ApprovalEvent, ApprovalGranted, ApprovalRefused, BreakGlassReviewed
+from plateledger.audit.log import AuditLog
+from plateledger.auth.tokens import Principal
+from plateledger.core.clock import Clock, iso_ms
+from plateledger.core.errors import Conflict, FieldInvalid
+from plateledger.policy.actions import Action, refuse, refuse_unseen, require
+from plateledger.policy.gate import Approval
+from plateledger.store.governance import Governance
+from plateledger.store.models import Agency, ApprovalDecision, ApprovalRequest, User
+
+#: How long a supervisor has to review a break-glass search.
+REVIEW_MS = 24 * 3_600_000
+MAX_NOTE = 500
+PENDING, APPROVED, REFUSED, USED = "pending", "approved", "refused", "used"
+OPEN, REVIEWED = "open", "reviewed"
+STATES = (PENDING, APPROVED, REFUSED, USED, OPEN, REVIEWED)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An approved request claimed for a run: the gate's input, the hash the run must match, who approved."""
+
+    approval: Approval
+    query_hash: str
+    approved_by: list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class RequestView:
+    id: int
+    state: str
+    break_glass: bool
+    kind: str
+    purpose: str
+    case_number: str
+    requested_by: str
+    requester: str
+    created_ms: int
+    canonical: dict[str, Any]
+    query_hash: str
+    owners: list[str]
+    approvers: list[str]
+    reasons: dict[str, str]
+    expires_ms: int | None
+    used_ms: int | None
+    review_due_ms: int | None
+    decisions: list[dict[str, Any]]
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "state": self.state,
+            "break_glass": self.break_glass,
+            "kind": self.kind,
+            "purpose": self.purpose,
+            "case_number": self.case_number,
+            "requested_by": self.requested_by,
+            "requester": self.requester,
+            "created": iso_ms(self.created_ms),
+            "query": self.canonical.get("query", {}),
+            "warrant": self.canonical.get("warrant"),
+            "query_hash": self.query_hash,
+            "owners": self.owners,
+            "approvers": self.approvers,
+            "reasons": self.reasons,
+            "expires": iso_ms(self.expires_ms) if self.expires_ms is not None else None,
+            "used": iso_ms(self.used_ms) if self.used_ms is not None else None,
+            "review_due": iso_ms(self.review_due_ms) if self.review_due_ms is not None else None,
+            "decisions": self.decisions,
+        }
+
+
+def _note(note: str | None) -> str:
+    text = (note or "").strip()
+    if not text:
+        raise FieldInvalid("note", "required: say why (1-500 characters)")
+    if len(text) > MAX_NOTE or any(ord(c) < 32 for c in text):
+        raise FieldInvalid("note", f"1-{MAX_NOTE} characters without control characters")
+    return text
+
+
+class Approvals:
+    def __init__(self, governance: Governance, audit: AuditLog, clock: Clock, *, ttl_s: int) -> None:
+        self._gov = governance
+        self._audit = audit
+        self._clock = clock
+        self._ttl_ms = ttl_s * 1000
+
+    # --- called by the search engine, inside the audit entry's transaction --------------------------------------
+
+    def hold(
+        self,
+        session: Session,
+        principal: Principal,
+        canonical: dict[str, Any],
+        *,
+        approvers: set[int],
+        reasons: dict[str, str],
+        break_glass: bool = False,
+    ) -> int:
+        """Store a held search (or, ``break_glass``, an open review item of one that ran): its id."""
+        now = self._clock.now_ms()
+        row = ApprovalRequest(
+            requester_user_id=principal.user_id,
+            requester_agency_id=principal.agency_id,
+            kind=str(canonical["kind"]),
+            purpose=str(canonical["purpose"]),
+            case_number=str(canonical["case_number"]),
+            canonical=canonical_json(canonical),
+            query_hash=query_hash(canonical),
+            owners=orjson.dumps(canonical["owners"]).decode(),
+            approvers=orjson.dumps(sorted(approvers)).decode(),
+            reasons=orjson.dumps(reasons, option=orjson.OPT_SORT_KEYS).decode(),
+            state=OPEN if break_glass else PENDING,
+            break_glass=break_glass,
+            created_ms=now,
+            review_due_ms=now + REVIEW_MS if break_glass else None,
+        )
+        session.add(row)
+        session.flush()
+        return row.id
+
+    def claim(self, principal: Principal, request_id: int) -> tuple[Claim | None, str, list[str]]:
+        """The approved request ``request_id`` of ``principal``, ready to run: (claim, "", owners), or (None,
+        why not, the request's owners) — owners only when the request is the principal's own."""
+        now = self._clock.now_ms()
+        with self._gov.session() as session:
+            row = session.get(ApprovalRequest, request_id)
+            if row is None or row.requester_user_id != principal.user_id or row.break_glass:
+                return None, f"no approval request #{request_id} of yours", []
+            owners = list(orjson.loads(row.owners))
+            if row.state == PENDING:
+                return None, f"approval request #{request_id} is not approved yet", owners
+            if row.state == REFUSED:
+                return None, f"approval request #{request_id} was refused", owners
+            if row.state == USED:
+                return None, f"approval request #{request_id} was already used: an approval runs once", owners
+            if row.expires_ms is None or row.expires_ms <= now:
+                return None, f"the approval of request #{request_id} expired at {iso_ms(row.expires_ms or 0)}", owners
+            approved = list(
+                session.execute(
+                    select(ApprovalDecision.username, ApprovalDecision.agency_id, Agency.slug)
+                    .join(Agency, Agency.id == ApprovalDecision.agency_id)
+                    .where(ApprovalDecision.request_id == row.id, ApprovalDecision.decision == APPROVED)
+                )
+            )
+            return (
+                Claim(
+                    approval=Approval(request_id=row.id, agencies=frozenset(a.agency_id for a in approved)),
+                    query_hash=row.query_hash,
+                    approved_by=[{"user": a.username, "agency": a.slug} for a in approved],
+                ),
+                "",
+                owners,
+            )
+
+    def consume(self, session: Session, request_id: int) -> None:
+        """Mark the approved request used, in the answer's transaction; Conflict (and nothing committed) when
+        another run used it first or it expired meanwhile."""
+        now = self._clock.now_ms()
+        done = session.execute(
+            update(ApprovalRequest)
+            .where(
+                ApprovalRequest.id == request_id,
+                ApprovalRequest.state == APPROVED,
+                ApprovalRequest.expires_ms > now,
+            )
+            .values(state=USED, used_ms=now)
+        )
+        if getattr(done, "rowcount", 0) != 1:
+            raise Conflict(f"approval request #{request_id} was already used: an approval runs once")
+
+    # --- supervisors ------------------------------------------------------------------------------------------
+
+    def _row(self, principal: Principal, action: Action, request_id: int) -> ApprovalRequest:
+        """The request, for a principal of one of its approving agencies (anyone else learns nothing of it)."""
+        require(principal, action, principal.agency_id, audit=self._audit)
+        with self._gov.session() as session:
+            row = session.get(ApprovalRequest, request_id)
+            if row is not None:
+                session.expunge(row)
+        if row is None or principal.agency_id not in orjson.loads(row.approvers):
+            refuse_unseen(principal, action, audit=self._audit, message=f"no approval request #{request_id}")
+        return row
+
+    def decide(self, principal: Principal, request_id: int, *, approve: bool, note: str | None) -> RequestView:
+        """Approve or refuse held request ``request_id`` as a supervisor of an agency it names, with a note."""
+        action = Action.APPROVAL_DECIDE
+        row = self._row(principal, action, request_id)
+        if row.requester_user_id == principal.user_id:
+            refuse(
+                principal,
+                action,
+                principal.agency_id,
+                audit=self._audit,
+                reason="the requester cannot approve or refuse their own search: it takes a second person",
+            )
+        text = _note(note)
+        if row.break_glass or row.state != PENDING:
+            raise Conflict(f"approval request #{request_id} is {row.state}, not pending")
+
+        def change(session: Session) -> tuple[ApprovalEvent, None]:
+            now = self._clock.now_ms()
+            current = session.get(ApprovalRequest, request_id, with_for_update=True)
+            if current is None or current.state != PENDING:
+                raise Conflict(f"approval request #{request_id} is no longer pending")
+            done = set(
+                session.scalars(
+                    select(ApprovalDecision.agency_id).where(
+                        ApprovalDecision.request_id == request_id, ApprovalDecision.decision == APPROVED
+                    )
+                )
+            )
+            if principal.agency_id in done:
+                raise Conflict(f"approval request #{request_id} was already approved for your agency")
+            decision = APPROVED if approve else REFUSED
+            session.add(
+                ApprovalDecision(
+                    request_id=request_id,
+                    agency_id=principal.agency_id,
+                    user_id=principal.user_id,
+                    username=principal.username,
+                    decision=decision,
+                    note=text,
+                    ts_ms=now,
+                )
+            )
+            expires = None
+            if not approve:
+                current.state = REFUSED
+            elif done | {principal.agency_id} >= set(orjson.loads(current.approvers)):
+                current.state = APPROVED
+                expires = current.expires_ms = now + self._ttl_ms
+            fields = self._event_fields(session, current, text)
+            return (ApprovalGranted(**fields, expires_ms=expires) if approve else ApprovalRefused(**fields)), None
+
+        self._audit.record(principal.actor, change)
+        return self.view(request_id)
+
+    def review(self, principal: Principal, request_id: int, *, note: str | None) -> RequestView:
+        """Review a break-glass search as a supervisor of an agency it names (not the one who ran it)."""
+        action = Action.BREAK_GLASS_REVIEW
+        row = self._row(principal, action, request_id)
+        if row.requester_user_id == principal.user_id:
+            refuse(
+                principal,
+                action,
+                principal.agency_id,
+                audit=self._audit,
+                reason="the requester cannot review their own break-glass search: it takes a second person",
+            )
+        text = _note(note)
+        if not row.break_glass or row.state != OPEN:
+            raise Conflict(f"request #{request_id} is not an open break-glass search")
+
+        def change(session: Session) -> tuple[ApprovalEvent, None]:
+            now = self._clock.now_ms()
+            current = session.get(ApprovalRequest, request_id, with_for_update=True)
+            if current is None or current.state != OPEN:
+                raise Conflict(f"break-glass search #{request_id} was already reviewed")
+            current.state = REVIEWED
+            session.add(
+                ApprovalDecision(
+                    request_id=request_id,
+                    agency_id=principal.agency_id,
+                    user_id=principal.user_id,
+                    username=principal.username,
+                    decision=REVIEWED,
+                    note=text,
+                    ts_ms=now,
+                )
+            )
+            late = current.review_due_ms is not None and now > current.review_due_ms
+            return BreakGlassReviewed(**self._event_fields(session, current, text), late=late), None
+
+        self._audit.record(principal.actor, change)
+        return self.view(request_id)
+
+    @staticmethod
+    def _event_fields(session: Session, row: ApprovalRequest, note: str) -> dict[str, Any]:
+        user = session.get(User, row.requester_user_id)
+        agency = session.get(Agency, row.requester_agency_id)
+        return {
+            "request": row.id,
+            "kind": row.kind,
+            "purpose": row.purpose,
+            "case_number": row.case_number,
+            "requested_by": user.username if user else "",
+            "requester": agency.slug if agency else "",
+            "owners": list(orjson.loads(row.owners)),
+            "query_hash": row.query_hash,
+            "note": note,
+        }
+
+    # --- lists ------------------------------------------------------------------------------------------------
+
+    def listing(self, principal: Principal, *, break_glass: bool, states: tuple[str, ...]) -> list[RequestView]:
+        """Requests the principal's agency must decide (or, ``break_glass``, review) in ``states``, oldest
+        first. Reading them is not audited: they hold no reads (the searches themselves are)."""
+        require(principal, Action.APPROVAL_VIEW, principal.agency_id, audit=self._audit)
+        for state in states:
+            if state not in STATES:
+                raise FieldInvalid("state", "one of " + ", ".join(STATES))
+        with self._gov.session() as session:
+            ids = [
+                row.id
+                for row in session.scalars(
+                    select(ApprovalRequest)
+                    .where(ApprovalRequest.break_glass.is_(break_glass), ApprovalRequest.state.in_(states))
+                    .order_by(ApprovalRequest.id)
+                )
+                if principal.agency_id in orjson.loads(row.approvers)
+            ]
+        return [self.view(i) for i in ids]
+
+    def requests_json(self, principal: Principal, state: str = PENDING) -> dict[str, Any]:
+        """The answer of ``GET /api/v1/approvals`` (and the CLI's): held searches in ``state`` (or ``all``)."""
+        states = (PENDING, APPROVED, REFUSED, USED) if state == "all" else (state,)
+        return {"requests": [v.json() for v in self.listing(principal, break_glass=False, states=states)]}
+
+    def break_glass_json(self, principal: Principal, state: str = OPEN) -> dict[str, Any]:
+        """The answer of ``GET /api/v1/break-glass`` (and the CLI's): break-glass searches in ``state`` (or
+        ``all``), each marked ``overdue`` when still open past its 24-hour review deadline."""
+        states = (OPEN, REVIEWED) if state == "all" else (state,)
+        now = self._clock.now_ms()
+        return {
+            "items": [
+                {**v.json(), "overdue": v.state == OPEN and v.review_due_ms is not None and now > v.review_due_ms}
+                for v in self.listing(principal, break_glass=True, states=states)
+            ]
+        }
+
+    def view(self, request_id: int) -> RequestView:
+        with self._gov.session() as session:
+            row = session.get(ApprovalRequest, request_id)
+            assert row is not None
+            user = session.get(User, row.requester_user_id)
+            agency = session.get(Agency, row.requester_agency_id)
+            rows = list(
+                session.scalars(
+                    select(ApprovalDecision).where(ApprovalDecision.request_id == row.id).order_by(ApprovalDecision.id)
+                )
+            )
+            wanted = {*orjson.loads(row.approvers), *(d.agency_id for d in rows)}
+            slugs = {a.id: a.slug for a in session.execute(select(Agency.id, Agency.slug).where(Agency.id.in_(wanted)))}
+            decisions = [
+                {
+                    "decision": d.decision,
+                    "user": d.username,
+                    "agency": slugs.get(d.agency_id, ""),
+                    "note": d.note,
+                    "at": iso_ms(d.ts_ms),
+                }
+                for d in rows
+            ]
+            return RequestView(
+                id=row.id,
+                state=row.state,
+                break_glass=row.break_glass,
+                kind=row.kind,
+                purpose=row.purpose,
+                case_number=row.case_number,
+                requested_by=user.username if user else "",
+                requester=agency.slug if agency else "",
+                created_ms=row.created_ms,
+                canonical=orjson.loads(row.canonical),
+                query_hash=row.query_hash,
+                owners=list(orjson.loads(row.owners)),
+                approvers=[slugs.get(a, str(a)) for a in orjson.loads(row.approvers)],
+                reasons=dict(orjson.loads(row.reasons)),
+                expires_ms=row.expires_ms,
+                used_ms=row.used_ms,
+                review_due_ms=row.review_due_ms,
+                decisions=decisions,
+            )
+
+    def break_glass_counts(self, slug: str, agency_id: int, since_ms: int, until_ms: int) -> dict[str, int]:
+        """Break-glass searches made in ``[since_ms, until_ms)`` by the agency's users or of its reads: still
+        open, open past their review deadline, reviewed (the transparency report; aggregate counts only)."""
+        now = self._clock.now_ms()
+        counts = {"total": 0, "open": 0, "overdue": 0, "reviewed": 0}
+        with self._gov.session() as session:
+            rows = session.scalars(
+                select(ApprovalRequest).where(
+                    ApprovalRequest.break_glass.is_(True),
+                    ApprovalRequest.created_ms >= since_ms,
+                    ApprovalRequest.created_ms < until_ms,
+                )
+            )
+            for row in rows:
+                if row.requester_agency_id != agency_id and slug not in orjson.loads(row.owners):
+                    continue
+                counts["total"] += 1
+                if row.state == REVIEWED:
+                    counts["reviewed"] += 1
+                else:
+                    counts["open"] += 1
+                    if row.review_due_ms is not None and now > row.review_due_ms:
+                        counts["overdue"] += 1
+        return counts

@@ -39,6 +39,7 @@ from plateledger.api.routes import (
     reads,
     search,
     sharing,
+    subjects,
     transparency,
     webhooks,
 )
@@ -168,7 +169,7 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
 
     for module in (
         reads, ingest, cameras, images, search, admin, sharing, agencies, transparency, hotlists, alerts, webhooks,
-        operator,
+        operator, subjects,
     ):  # fmt: skip
         app.include_router(module.router)
     web.install(app, platform)

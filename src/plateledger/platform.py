@@ -45,6 +45,8 @@ from plateledger.sharing.service import Agreements, Books, Policies
 from plateledger.store.governance import Governance
 from plateledger.store.lock import DataLock
 from plateledger.store.reads import ReadsStore
+from plateledger.subjects.letter import Letters
+from plateledger.subjects.requests import SubjectRequests
 
 
 @dataclass
@@ -82,6 +84,8 @@ class Platform:
     image_views: ImageViews
     backups: Backups
     integrity: Integrity
+    subjects: SubjectRequests
+    letters: Letters
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None, url: str | None = None) -> Platform:
@@ -152,6 +156,14 @@ class Platform:
         tokens = Tokens(governance, audit, clock, settings.token_ttl_days, credentials)
         searches = PlateSearches(reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page)
         areas = AreaSearches(reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page)
+        subjects = SubjectRequests(
+            governance,
+            audit,
+            clock,
+            plate_limit=settings.subject_request_plate_limit,
+            client_limit=settings.subject_request_client_limit,
+            window_hours=settings.subject_request_window_hours,
+        )
         return cls(
             settings=settings,
             clock=clock,
@@ -186,6 +198,7 @@ class Platform:
                 reads=reads,
                 audit=audit,
                 clock=clock,
+                subjects=subjects,
             ),
             quarantine=quarantine,
             health=health,
@@ -204,6 +217,10 @@ class Platform:
                 operator_token=settings.operator_token,
             ),
             integrity=integrity,
+            subjects=subjects,
+            letters=Letters(
+                governance=governance, reads=reads, audit=audit, clock=clock, policies=policies, requests=subjects
+            ),
         )
 
     @classmethod

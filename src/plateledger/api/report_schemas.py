@@ -129,6 +129,11 @@ class SharingOut(BaseModel):
     receives_from: list[PartnerOut] = Field(description="Agencies whose reads this agency may search")
 
 
+class SubjectRequestsOut(BaseModel):
+    received: int = Field(description='Subject requests ("is my plate held?") sent to this agency in the period')
+    answered: int = Field(description="Subject requests this agency answered by letter in the period")
+
+
 class ChainOut(BaseModel):
     intact: bool
     entries: int
@@ -148,4 +153,5 @@ class TransparencyOut(BaseModel):
     reads_collected: int = Field(description="Reads this agency's cameras took in the period")
     searches: SearchesOut
     sharing: SharingOut
+    subject_requests: SubjectRequestsOut
     audit: ChainOut

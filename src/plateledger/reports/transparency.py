@@ -24,6 +24,7 @@ from plateledger.policy.rules import DAY_MS, PRESETS, Preset, describe
 from plateledger.reports.access_log import PERMITTED, WITHHELD, AccessLog
 from plateledger.sharing.service import Agreements, AgreementView, Policies
 from plateledger.store.reads import ReadsStore
+from plateledger.subjects.requests import SubjectRequests
 from plateledger_verify.leaf import hour_of
 
 DEFAULT_DAYS = 30
@@ -67,6 +68,7 @@ class TransparencyReports:
         reads: ReadsStore,
         audit: AuditLog,
         clock: Clock,
+        subjects: SubjectRequests,
     ) -> None:
         self._registry = registry
         self._policies = policies
@@ -75,6 +77,7 @@ class TransparencyReports:
         self._reads = reads
         self._audit = audit
         self._clock = clock
+        self._subjects = subjects
 
     def build(self, slug: str, *, days: int | None = None, month: str | None = None) -> dict[str, Any]:
         """The report of agency ``slug``, as JSON-ready data (HTML renders it): over the last ``days`` days
@@ -135,6 +138,8 @@ class TransparencyReports:
             "reads_collected": self._reads.count_by_owner_since(agency.id, since, until_ms=until),
             "searches": self._searches(slug, since, until),
             "sharing": self._sharing(agency.id, slug),
+            # Requests sent to it and letters it sent; never whether any held the plate (docs/subject-requests.md).
+            "subject_requests": self._subjects.counts(agency.id, since, until),
             "audit": self._chain(),
         }
 

@@ -9,7 +9,7 @@ import random
 import re
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -208,7 +208,7 @@ MONTH_MS = 31 * DAY_MS
 
 
 @pytest.fixture
-def letter_world(platform: Platform) -> Iterator[tuple[Platform, AgencyKit, AgencyKit, int]]:
+def letter_world(platform: Platform) -> tuple[Platform, AgencyKit, AgencyKit, int]:
     """City holds reads of the plate over three months (some with no region, some of another region's plate of
     the same text, which are not the keeper's), a plain and a covert hot list with the plate, and searches of it;
     county holds none. One request, verified by both."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -181,28 +181,28 @@ class Letters:
             )
         policy = self._policies.current(agency.slug).policy
         counted = self._reads.plate_months(agency_id, request.plate, (request.region, ""), case_held)
-        base = {
-            "reference": request.reference,
-            "written": _day(now),
-            "agency": agency.slug,
-            "agency_name": agency.name,
-            "keeper": request.name,
-            "postal_address": request.postal_address,
-            "plate": request.plate,
-            "region": request.region,
-            "requested": _day(request.created_ms),
-            "verified_method": request.verification_method or "",
-            "verified_on": request.verified_on or "",
-            "retention_days": policy.retention_days,
-            "hit_retention_days": policy.hit_retention_days,
-        }
-        if any(held for _month_, _reads, held in counted):
-            return Letter(**base, ncnd=True)
-        months = [MonthReads(m, n, _deleted_by(m, policy.retention_days)) for m, n, _held in counted]
-        return Letter(
-            **base,
+        base = Letter(
+            reference=request.reference,
+            written=_day(now),
+            agency=agency.slug,
+            agency_name=agency.name,
+            keeper=request.name,
+            postal_address=request.postal_address,
+            plate=request.plate,
+            region=request.region,
+            requested=_day(request.created_ms),
+            verified_method=request.verification_method or "",
+            verified_on=request.verified_on or "",
+            ncnd=True,
+            retention_days=policy.retention_days,
+            hit_retention_days=policy.hit_retention_days,
+        )
+        if any(held for _month, _reads, held in counted):
+            return base
+        return replace(
+            base,
             ncnd=False,
-            months=months,
+            months=[MonthReads(m, n, _deleted_by(m, policy.retention_days)) for m, n, _held in counted],
             hot_lists=self._hot_lists(agency_id, request.plate, request.region, now),
             searches=self._searches(agency.slug, request.plate, request.region),
         )

@@ -27,7 +27,8 @@ def _ask(session: Session, plate: str) -> str:
     session.page.fill("#postal_address", "1 Main St\nPalm City")
     session.page.get_by_role("button", name="Send my request").click()
     session.page.wait_for_selector("#subject-received")
-    return session.page.inner_text("#subject-reference")
+    reference: str = session.page.inner_text("#subject-reference")
+    return reference
 
 
 def test_public_asks_and_an_admin_writes_the_letter(platform: Platform, browser: object, shots: Path) -> None:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0007"  # "0010" once the 0008-0010 branches land (see the commit message)
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -52,6 +52,8 @@ from core import (
     WARMUP_SEARCHES,
     ReadSource,
     Server,
+    Tokens,
+    approve_held,
     fresh_batches,
     http_ingest,
     log,
@@ -148,11 +150,18 @@ def area_params(circle: dict[str, Any]) -> dict[str, str]:
     return {name: str(circle[name]) for name in names} | {"radius_m": str(AREA_RADIUS_M)}
 
 
-def http_searches(base: str, token: str, plan: dict[str, Any]) -> dict[str, Any]:
-    """Warm-up, then each plate and area plan through the API, sequential."""
-    headers = {"Authorization": f"Bearer {token}"}
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def http_searches(base: str, tokens: Tokens, plan: dict[str, Any]) -> dict[str, Any]:
+    """Warm-up, then each plate and area plan through the API, sequential. Searches the home agency's policy holds
+    for approval are approved by its supervisor first (``run_searches``)."""
     results: dict[str, Any] = {}
-    with httpx2.Client(base_url=base, headers=headers, timeout=120.0) as client:
+    with (
+        httpx2.Client(base_url=base, headers=bearer(tokens.investigator), timeout=120.0) as client,
+        httpx2.Client(base_url=base, headers=bearer(tokens.supervisor or ""), timeout=120.0) as approver,
+    ):
         run_searches(client, ({"plate": p} for p in plan["exact"][:WARMUP_SEARCHES]))
         kinds: dict[str, Iterator[dict[str, str]]] = {
             "exact": ({"plate": p} for p in plan["exact"]),
@@ -162,14 +171,16 @@ def http_searches(base: str, token: str, plan: dict[str, Any]) -> dict[str, Any]
         for kind, queries in kinds.items():
             results[kind] = run_searches(client, queries).summary()
         for window, circles in plan["area"].items():
-            results[f"area_{window}"] = run_searches(client, map(area_params, circles), AREA_ROUTE).summary()
+            results[f"area_{window}"] = run_searches(client, map(area_params, circles), AREA_ROUTE, approver).summary()
         # The owners the gate withholds from this investigator, so that PostgreSQL gets the same owner clause.
         withheld: set[str] = set()
         for route, params in (
             (SEARCH_ROUTE, {"plate": plan["exact"][0]}),
             (AREA_ROUTE, area_params(plan["area"]["24h"][0])),
         ):
-            body = client.get(route, params=params | SEARCH_PARAMS).json()
+            held = approve_held(client, approver, client.get(route, params=params | SEARCH_PARAMS))
+            approval = {} if held is None else {"approval": held}
+            body = client.get(route, params=params | SEARCH_PARAMS | approval).json()
             withheld.update(w["owner"] for w in body["withheld"])
         results["withheld_owners"] = sorted(withheld)
     return results
@@ -343,7 +354,7 @@ def benchmark(args: argparse.Namespace, reads: int, workdir: Path) -> dict[str, 
                 )
         with py_spy(server.process.pid, profile("search"), rate=100):
             report["search"], _ = timed(
-                "searches through the API", lambda: http_searches(server.base_url, network.tokens.investigator, plan)
+                "searches through the API", lambda: http_searches(server.base_url, network.tokens, plan)
             )
         settings = argparse.Namespace(
             seconds=args.alert_seconds, rate=args.alert_rate, interval_s=0.1, match=0.01, drain_s=3

@@ -32,7 +32,7 @@ from typing import BinaryIO, cast
 import numpy as np
 from numpy.typing import NDArray
 
-from core import BENCH_ACTOR, DAY_MS, GEN_CHUNK, WINDOW_MS, ReadSource, Tokens, distinct_per_camera
+from core import BENCH_ACTOR, DAY_MS, GEN_CHUNK, SUPERVISOR, WINDOW_MS, ReadSource, Tokens, distinct_per_camera
 from plateledger.core.settings import load_settings
 from plateledger.platform import Platform
 from plateledger.store.cameras import CameraInfo
@@ -136,9 +136,12 @@ def setup_network(data: Path, camera_path: Path, camera_count: int, owners: int)
         registry = platform.registry
         registry.create_user(BENCH_ACTOR, agency_slug=slugs[0], username=INVESTIGATOR, role="investigator")
         registry.create_user(BENCH_ACTOR, agency_slug=slugs[0], username=DEVICE, role="device")
+        # The home agency may hold area searches for a supervisor's approval (the California preset does).
+        registry.create_user(BENCH_ACTOR, agency_slug=slugs[0], username=SUPERVISOR, role="supervisor")
         tokens = Tokens(
             investigator=platform.tokens.issue(BENCH_ACTOR, INVESTIGATOR, label="benchmark").secret,
             device=platform.tokens.issue(BENCH_ACTOR, DEVICE, label="benchmark").secret,
+            supervisor=platform.tokens.issue(BENCH_ACTOR, SUPERVISOR, label="benchmark").secret,
         )
     finally:
         platform.close()

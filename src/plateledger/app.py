@@ -42,6 +42,7 @@ from plateledger.api.routes import (
     reads,
     search,
     sharing,
+    subjects,
     transparency,
     webhooks,
 )
@@ -215,7 +216,7 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
 
     for module in (
         reads, ingest, cameras, images, search, admin, sharing, agencies, transparency, hotlists, alerts, webhooks,
-        operator, checkpoints, log, approvals,
+        operator, checkpoints, log, approvals, subjects,
     ):  # fmt: skip
         app.include_router(module.router)
     web.install(app, platform)

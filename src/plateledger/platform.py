@@ -50,6 +50,8 @@ from plateledger.sharing.service import Agreements, Books, Policies
 from plateledger.store.governance import Governance
 from plateledger.store.lock import DataLock
 from plateledger.store.reads import ReadsStore
+from plateledger.subjects.letter import Letters
+from plateledger.subjects.requests import SubjectRequests
 
 
 @dataclass
@@ -91,6 +93,8 @@ class Platform:
     log_files: LogFiles
     audit_exports: AuditExports
     approvals: Approvals
+    subjects: SubjectRequests
+    letters: Letters
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None, url: str | None = None) -> Platform:
@@ -171,6 +175,14 @@ class Platform:
         tokens = Tokens(governance, audit, clock, settings.token_ttl_days, credentials)
         searches = PlateSearches(reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page)
         areas = AreaSearches(reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page)
+        subjects = SubjectRequests(
+            governance,
+            audit,
+            clock,
+            plate_limit=settings.subject_request_plate_limit,
+            client_limit=settings.subject_request_client_limit,
+            window_hours=settings.subject_request_window_hours,
+        )
         return cls(
             settings=settings,
             clock=clock,
@@ -207,6 +219,7 @@ class Platform:
                 clock=clock,
                 checkpoints=checkpoints,
                 approvals=approvals,
+                subjects=subjects,
             ),
             quarantine=quarantine,
             health=health,
@@ -229,6 +242,10 @@ class Platform:
             log_files=LogFiles(audit.tree),
             audit_exports=AuditExports(governance, audit, origin=settings.log_origin),
             approvals=approvals,
+            subjects=subjects,
+            letters=Letters(
+                governance=governance, reads=reads, audit=audit, clock=clock, policies=policies, requests=subjects
+            ),
         )
 
     @classmethod

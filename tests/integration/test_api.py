@@ -16,6 +16,7 @@ from plateledger.core.errors import all_error_classes
 from plateledger.core.settings import load_settings
 from plateledger.platform import Platform
 from tests.support import METRICS_AUTH, METRICS_TOKEN
+from tests.unit.test_errors import make
 
 
 @pytest.fixture
@@ -222,10 +223,9 @@ def test_health_metrics_openapi(client: TestClient) -> None:
 
 def test_every_error_class_has_problem_shape() -> None:
     from plateledger.api.problems import problem_for
-    from plateledger.core.errors import FieldInvalid
 
     for cls in all_error_classes():
-        error = FieldInvalid("plate", "rule") if cls is FieldInvalid else cls("detail")
+        error = make(cls)
         response = problem_for(error, "/x")
         body = orjson.loads(response.body)
         assert response.status_code == cls.status

@@ -34,6 +34,7 @@ from plateledger.policy.actions import TABLE, Action, Scope, actor_of, allowed
 from plateledger.policy.rules import date_text
 from plateledger.sharing.service import make_terms, preset_policy
 from plateledger.store.models import User, Webhook
+from plateledger.subjects.requests import SubjectAsk
 from tests.integration.alert_kit import hot_list, raise_alert
 from tests.integration.test_web import BASE, csrf_of, sign_in
 from tests.integration.web_kit import PASSWORD
@@ -83,6 +84,24 @@ def _pending_from(world: World, requester: str, owner: str) -> int:
 
 def _token_of(world: World, username: str) -> int:
     return world.platform.tokens.issue(CONSOLE, username).token_id
+
+
+def _subject_request(world: World) -> int:
+    """A new subject request (a fresh plate and client address each, clear of the rate limits); its id. Every
+    agency with cameras (city and county) is a candidate."""
+    n = next(_fresh)
+    ask = SubjectAsk(f"7SR{n}", "US", "CA", "Ann Keeper", "ann@example.org", "1 Main St")
+    world.platform.subjects.submit(ask, client=f"10.19.{n // 256 % 256}.{n % 256}")
+    (item,) = [i for i in world.platform.subjects.queue(world.city.admin) if i.plate == f"7SR{n}"]
+    return item.id
+
+
+def _subject_letter(world: World, who: Who) -> object:
+    """The letter of a new request, verified first by an admin of the caller's agency where there is one."""
+    request_id = _subject_request(world)
+    if allowed(who, Action.SUBJECT_REQUEST_VERIFY, actor_of(who).agency_id).allowed:
+        world.platform.subjects.verify(who, request_id, method="in_person", verified_on="2025-05-01")  # type: ignore[arg-type]
+    return world.platform.letters.letter(who, request_id)  # type: ignore[arg-type]
 
 
 def _own_token(world: World, who: Who) -> None:
@@ -140,6 +159,12 @@ OPS: dict[Action, Callable[[World, Any], object]] = {
     Action.APPROVAL_VIEW: lambda w, who: w.platform.approvals.requests_json(who),
     Action.APPROVAL_DECIDE: lambda w, who: w.platform.approvals.decide(who, 999_999, approve=True, note="checked"),
     Action.BREAK_GLASS_REVIEW: lambda w, who: w.platform.approvals.review(who, 999_999, note="checked"),
+    Action.SUBJECT_REQUEST_SUBMIT: lambda w, who: _subject_request(w),
+    Action.SUBJECT_REQUEST_VIEW: lambda w, who: w.platform.subjects.item(who, _subject_request(w)),
+    Action.SUBJECT_REQUEST_VERIFY: lambda w, who: w.platform.subjects.verify(
+        who, _subject_request(w), method="in_person", verified_on="2025-05-01"
+    ),
+    Action.SUBJECT_REQUEST_ANSWER: lambda w, who: _subject_letter(w, who),
 }
 #: Actions whose operation acts on the caller's own agency whatever is asked (there is no other agency to name).
 SELF: frozenset[Action] = frozenset(
@@ -155,6 +180,9 @@ SELF: frozenset[Action] = frozenset(
         Action.APPROVAL_VIEW,
         Action.APPROVAL_DECIDE,
         Action.BREAK_GLASS_REVIEW,
+        Action.SUBJECT_REQUEST_VIEW,
+        Action.SUBJECT_REQUEST_VERIFY,
+        Action.SUBJECT_REQUEST_ANSWER,
     }
 )
 #: Actions asked for no agency in particular.
@@ -203,7 +231,8 @@ def test_the_table_pins_the_rules_that_matter() -> None:
     assert not allowed(Actor("i", 1, 2, "investigator"), Action.APPROVAL_DECIDE, 1).allowed
     assert not allowed(city_admin, Action.APPROVAL_DECIDE, 1).allowed  # an admin is not a supervisor
     # What is published needs no credential, and the table claims no role check that nothing does.
-    assert {action for action, rule in TABLE.items() if rule.public} == {Action.POLICY_VIEW, Action.TRANSPARENCY_READ}
+    public = {Action.POLICY_VIEW, Action.TRANSPARENCY_READ, Action.SUBJECT_REQUEST_SUBMIT}
+    assert {action for action, rule in TABLE.items() if rule.public} == public
     assert all(not rule.roles for rule in TABLE.values() if rule.public)
     assert allowed(Actor("d", 1, 4, "device"), Action.TRANSPARENCY_READ, 2).reason.startswith("anyone may")
     assert all(rule.scope is Scope.OWN or not rule.roles or action in OPS for action, rule in TABLE.items())
@@ -330,6 +359,7 @@ API: list[tuple[Action, str, str, dict[str, Any] | None]] = [  # the token is fo
     (Action.ACCESS_LOG_READ, "GET", "/api/v1/agencies/city/access-log", None),
     (Action.APPROVAL_VIEW, "GET", "/api/v1/approvals", None),
     (Action.APPROVAL_VIEW, "GET", "/api/v1/break-glass", None),
+    (Action.SUBJECT_REQUEST_VIEW, "GET", "/api/v1/subject-requests", None),
 ]
 
 
@@ -402,6 +432,7 @@ WEB: list[tuple[Action, str]] = [
     (Action.SHARING_DECIDE, "/ui/admin/sharing"),
     (Action.CAMERA_HEALTH, "/ui/admin/cameras"),
     (Action.AUDIT_READ, "/ui/audit"),
+    (Action.SUBJECT_REQUEST_VIEW, "/ui/admin/subject-requests"),
 ]
 
 

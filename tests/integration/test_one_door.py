@@ -240,6 +240,7 @@ def test_each_problem_comes_back_as_its_error(cls: type[PlateledgerError]) -> No
     assert (back.detail, back.exit_code) == (error.detail, error.exit_code)
     assert getattr(back, "field", None) == getattr(error, "field", None)
     assert getattr(back, "report", None) == getattr(error, "report", None)
+    assert getattr(back, "request_id", None) == getattr(error, "request_id", None)
 
 
 def test_a_problem_of_no_class_comes_back_by_its_status() -> None:

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from plateledger.core import errors
-from plateledger.core.errors import FieldInvalid, PlateledgerError, all_error_classes
+from plateledger.core.errors import ApprovalRequired, FieldInvalid, PlateledgerError, all_error_classes
 
 CLASSES = all_error_classes()
 
@@ -15,6 +15,8 @@ CLASSES = all_error_classes()
 def make(cls: type[PlateledgerError]) -> PlateledgerError:
     if issubclass(cls, FieldInvalid):
         return cls("plate", "must have 1-10 letters or digits")
+    if issubclass(cls, ApprovalRequired):
+        return cls("held for a supervisor's approval", 41)
     return cls("something went wrong")
 
 

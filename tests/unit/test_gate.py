@@ -4,13 +4,25 @@ by hypothesis over generated policies and agreements; and a Permit nobody else c
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from plateledger.policy.actions import TABLE, Action
-from plateledger.policy.gate import DEFAULT_DENY, Agreement, Book, Decision, Gate, Owner, Permit, Request, decide
+from plateledger.policy.gate import (
+    DEFAULT_DENY,
+    Agreement,
+    Approval,
+    Book,
+    Decision,
+    Gate,
+    Owner,
+    Permit,
+    Request,
+    decide,
+)
 from plateledger.policy.rules import (
     DAY_MS,
     DEFAULT,
@@ -175,7 +187,13 @@ def test_out_of_state_requesters_need_the_owners_attestation() -> None:
     assert not refused.allowed
     assert "attest" in refused.rule
     assert not decide(out_of_state, chicago, illinois, accepted(attestation="something else entirely")).allowed
-    assert decide(out_of_state, chicago, illinois, accepted(attestation=ILLINOIS_ATTESTATION)).allowed
+    attested = accepted(attestation=ILLINOIS_ATTESTATION)
+    held = decide(out_of_state, chicago, illinois, attested)
+    assert (held.allowed, held.approver) == (False, out_of_state.agency_id)
+    assert "approval required" in held.rule
+    approved = replace(out_of_state, approval=Approval(request_id=5, agencies=frozenset({out_of_state.agency_id})))
+    assert decide(approved, chicago, illinois, attested).allowed
+    assert not decide(approved, chicago, illinois, accepted()).allowed
     assert decide(request(state="IL", **FROM_OTHER), chicago, illinois, accepted()).allowed
 
 
@@ -237,6 +255,14 @@ def check_invariants(req: Request, owner: Owner, policy: Policy, agreement: Agre
         return
     own = owner.agency_id == req.agency_id
     assert req.role in SEARCHERS or req.query_kind is QueryKind.ALERT
+    if req.approval is None:
+        assert got.approved is None
+        lookback = None if req.since_ms is None else req.now_ms - req.since_ms
+        out_of_state = (req.country, req.state) != (owner.country, owner.state)
+        held = policy.approval.needed(
+            kind=req.query_kind, lookback_ms=lookback, out_of_state=out_of_state, purpose=req.purpose
+        )
+        assert held is None, held
     assert req.purpose not in policy.prohibited_purposes
     limits = [policy.lookback_days(req.query_kind)]
     if not req.warrant and policy.warrant_after_days is not None:
@@ -299,7 +325,7 @@ def test_every_combination_on_a_grid_respects_policy_and_agreement() -> None:
         req = request(role, query_kind=kind, purpose=purpose, since_days=since, warrant=warrant, **who, **area)  # type: ignore[arg-type]
         check_invariants(req, owner, policy, agreement, decide(req, owner, policy, agreement))
         count += 1
-    assert count == 4 * 4 * 3 * 2 * 4 * 2 * len(POLICIES) * len(AGREEMENTS) * 3
+    assert count == len(Role) * 4 * 3 * 2 * 4 * 2 * len(POLICIES) * len(AGREEMENTS) * 3
 
 
 policies = st.builds(

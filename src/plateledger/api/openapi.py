@@ -22,7 +22,8 @@ from plateledger.api.problems import PROBLEM
 from plateledger.core.errors import PlateledgerError, all_error_classes
 
 #: Operations that take no bearer token: health, sign-in, the public transparency pages, the audit tree's tiles,
-#: and the ingest route for equipment that cannot set headers (its device token is the last segment of the path).
+#: a member of the public filing a subject request, and the ingest route for equipment that cannot set headers
+#: (its device token is the last segment of the path).
 PUBLIC = frozenset(
     {
         ("get", "/healthz"),
@@ -33,6 +34,7 @@ PUBLIC = frozenset(
         ("get", "/log/policy"),
         ("post", "/api/v1/ingest/{source}/{token}"),
         ("get", "/log/tile/{path}"),
+        ("post", "/api/v1/subject-requests"),
     }
 )
 #: Operations that authenticate a credential although they take no bearer header (a 401 is theirs to answer).

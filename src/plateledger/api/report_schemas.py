@@ -142,6 +142,11 @@ class SharingOut(BaseModel):
     receives_from: list[PartnerOut] = Field(description="Agencies whose reads this agency may search")
 
 
+class SubjectRequestsOut(BaseModel):
+    received: int = Field(description='Subject requests ("is my plate held?") sent to this agency in the period')
+    answered: int = Field(description="Subject requests this agency answered by letter in the period")
+
+
 class ChainOut(BaseModel):
     intact: bool
     entries: int
@@ -171,6 +176,7 @@ class TransparencyOut(BaseModel):
     searches: SearchesOut
     approvals: ApprovalsOut
     sharing: SharingOut
+    subject_requests: SubjectRequestsOut
     audit: ChainOut
     checkpoint: CheckpointOut | None = Field(
         description="The latest published (witness-cosigned) checkpoint of the audit log; null before the first. "

@@ -853,6 +853,104 @@ class WebhookEnabled(WebhookEvent):
     action: ClassVar[str] = "webhook.enabled"
 
 
+#: The purpose every subject-request entry is recorded under: a person asking about their own plate. Not a search
+#: purpose (no search can be made under it): the request is answered by letter (docs/subject-requests.md).
+SUBJECT_ACCESS = "subject_access"
+
+
+@dataclass(frozen=True)
+class SubjectAccessEvent(AuditEvent):
+    """Base of the subject-request events: recorded under the purpose ``subject_access``; ``request_id`` names
+    the request. Contact details are never on the log (the request's row holds them)."""
+
+    request_id: int = 0
+
+    def purpose_case(self) -> tuple[str | None, str | None]:
+        return SUBJECT_ACCESS, None
+
+
+@dataclass(frozen=True)
+class SubjectAccessRequested(SubjectAccessEvent):
+    """A person asked, through the public page or API, what is held about ``plate`` of ``region``: the request is
+    an access too. ``candidates``: how many agencies it was sent to (every agency with cameras); the entry names
+    none, and nothing about the plate's reads was looked up."""
+
+    action: ClassVar[str] = "subject_access.requested"
+    plate: str = ""
+    region: str = ""
+    candidates: int = 0
+
+    def params(self) -> Json:
+        return {"request_id": self.request_id, "plate": self.plate, "region": self.region}
+
+    def counts(self) -> Json:
+        return {"candidates": self.candidates}
+
+
+@dataclass(frozen=True)
+class SubjectAccessRefused(SubjectAccessEvent):
+    """A subject request refused before it was stored: over the rate limit of its plate or of its client
+    address (``reason``), or invalid. ``plate`` as sent (cut to 16 characters)."""
+
+    action: ClassVar[str] = "subject_access.refused"
+    outcome: str = "refused"
+    plate: str = ""
+    reason: str = ""
+
+    def params(self) -> Json:
+        return {"plate": self.plate, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class SubjectAccessVerified(SubjectAccessEvent):
+    """An admin of ``agency`` recorded that the requester is the plate's registered keeper: how (``method``), on
+    which day (``verified_on``); the entry's actor is who. Only then can the agency's letter be generated."""
+
+    action: ClassVar[str] = "subject_access.verified"
+    agency: str = ""
+    method: str = ""
+    verified_on: str = ""
+
+    def params(self) -> Json:
+        return {
+            "request_id": self.request_id,
+            "agency": self.agency,
+            "method": self.method,
+            "verified_on": self.verified_on,
+        }
+
+
+@dataclass(frozen=True)
+class SubjectAccessAnswered(SubjectAccessEvent):
+    """An admin of ``agency`` generated the agency's letter for a request (appended before the letter is
+    returned: generating it reads the plate's data). ``params`` hold what the letter says in numbers — reads,
+    searches and hot lists counted, or ``ncnd`` for "neither confirm nor deny" — and the format; ``counts`` stay
+    empty, so nothing about the plate reaches the public part of the entry (its outcome is ``ok`` either way)."""
+
+    action: ClassVar[str] = "subject_access.answered"
+    agency: str = ""
+    plate: str = ""
+    region: str = ""
+    format: str = "html"
+    ncnd: bool = False
+    reads: int = 0
+    searches: int = 0
+    hot_lists: int = 0
+
+    def params(self) -> Json:
+        return {
+            "request_id": self.request_id,
+            "agency": self.agency,
+            "plate": self.plate,
+            "region": self.region,
+            "format": self.format,
+            "ncnd": self.ncnd,
+            "reads": self.reads,
+            "searches": self.searches,
+            "hot_lists": self.hot_lists,
+        }
+
+
 def event_classes() -> list[type[AuditEvent]]:
     """Every concrete event class (those with an action)."""
     found: list[type[AuditEvent]] = []

@@ -149,6 +149,26 @@ class Settings(BaseSettings):
         "leaves, while every leaf and proof stays valid. Unset keeps them forever.",
     )
 
+    subject_request_plate_limit: int = Field(
+        3,
+        ge=1,
+        le=1000,
+        description='Subject requests ("is my plate held?") accepted for one plate per `subject_request_window_hours`; '
+        "more are refused with 429, the same whether or not the plate is held.",
+    )
+    subject_request_client_limit: int = Field(
+        5,
+        ge=1,
+        le=10_000,
+        description="Subject requests accepted from one client address per `subject_request_window_hours`.",
+    )
+    subject_request_window_hours: int = Field(
+        24 * 30,
+        ge=1,
+        le=24 * 366,
+        description="The window of the subject-request rate limits, in hours (default 30 days).",
+    )
+
     login_max_failures: int = Field(
         5,
         ge=1,

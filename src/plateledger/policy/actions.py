@@ -58,6 +58,10 @@ class Action(StrEnum):
     APPROVAL_DECIDE = "approval.decide"
     BREAK_GLASS_REVIEW = "break_glass.review"
     INGEST = "ingest"
+    SUBJECT_REQUEST_SUBMIT = "subject_request.submit"
+    SUBJECT_REQUEST_VIEW = "subject_request.view"
+    SUBJECT_REQUEST_VERIFY = "subject_request.verify"
+    SUBJECT_REQUEST_ANSWER = "subject_request.answer"
 
 
 class Scope(StrEnum):
@@ -128,6 +132,16 @@ TABLE: dict[Action, Rule] = {
     Action.APPROVAL_DECIDE: Rule("approve or refuse another user's search", _SUPERVISORS, console=False),
     Action.BREAK_GLASS_REVIEW: Rule("review another user's break-glass search", _SUPERVISORS, console=False),
     Action.INGEST: Rule("ingest reads", frozenset({Role.DEVICE})),
+    Action.SUBJECT_REQUEST_SUBMIT: Rule(
+        "ask what is held about a plate (answered by letter, never online)", frozenset(), Scope.ANY, public=True
+    ),
+    Action.SUBJECT_REQUEST_VIEW: Rule("see the subject requests sent to the agency", _ADMIN, console=False),
+    Action.SUBJECT_REQUEST_VERIFY: Rule(
+        "record that a subject requester is the plate's registered keeper", _ADMIN, console=False
+    ),
+    Action.SUBJECT_REQUEST_ANSWER: Rule(
+        "generate the agency's letter answering a subject request", _ADMIN, console=False
+    ),
 }
 
 

@@ -26,6 +26,7 @@ from plateledger.policy.rules import DAY_MS, PRESETS, Preset, describe
 from plateledger.reports.access_log import PERMITTED, WITHHELD, AccessLog
 from plateledger.sharing.service import Agreements, AgreementView, Policies
 from plateledger.store.reads import ReadsStore
+from plateledger.subjects.requests import SubjectRequests
 from plateledger_verify.leaf import hour_of
 
 DEFAULT_DAYS = 30
@@ -71,6 +72,7 @@ class TransparencyReports:
         clock: Clock,
         checkpoints: Checkpointer,
         approvals: Approvals,
+        subjects: SubjectRequests,
     ) -> None:
         self._checkpoints = checkpoints
         self._approvals = approvals
@@ -81,6 +83,7 @@ class TransparencyReports:
         self._reads = reads
         self._audit = audit
         self._clock = clock
+        self._subjects = subjects
 
     def build(self, slug: str, *, days: int | None = None, month: str | None = None) -> dict[str, Any]:
         """The report of agency ``slug``, as JSON-ready data (HTML renders it): over the last ``days`` days
@@ -147,6 +150,8 @@ class TransparencyReports:
                 "break_glass": self._approvals.break_glass_counts(slug, agency.id, since, until),
             },
             "sharing": self._sharing(agency.id, slug),
+            # Requests sent to it and letters it sent; never whether any held the plate (docs/subject-requests.md).
+            "subject_requests": self._subjects.counts(agency.id, since, until),
             "audit": self._chain(),
             "checkpoint": self._checkpoint(),
         }

@@ -466,3 +466,46 @@ class ApprovalDecision(Base):
     decision: Mapped[str] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(String(500))
     ts_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class SubjectRequest(Base):
+    """A person's request to learn what is held about a plate ("is my plate held?"), with the contact details a
+    letter is sent to. Nothing about the plate's reads is looked up when it arrives (docs/subject-requests.md)."""
+
+    __tablename__ = "subject_requests"
+    __table_args__ = (
+        Index("ix_subject_requests_plate_created", "plate", "created_ms"),
+        Index("ix_subject_requests_client_created", "client", "created_ms"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The reference quoted to the person and in the letter (random, not the row id).
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    plate: Mapped[str] = mapped_column(String(16))
+    region: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    postal_address: Mapped[str] = mapped_column(Text)
+    #: The client address it came from (the per-requester rate limit counts by it).
+    client: Mapped[str | None] = mapped_column(String(45))
+
+
+class SubjectRequestOwner(Base):
+    """A subject request as one candidate agency sees it: every agency with cameras when it arrived gets a row,
+    whether or not it holds the plate. Its admin records the keeper's verification, then answers by letter."""
+
+    __tablename__ = "subject_request_owners"
+    __table_args__ = (UniqueConstraint("request_id", "agency_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("subject_requests.id"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    verified_ms: Mapped[int | None] = mapped_column(BigInteger)
+    verified_by: Mapped[str | None] = mapped_column(String(64))
+    verification_method: Mapped[str | None] = mapped_column(String(32))
+    #: The day the keeper was verified (YYYY-MM-DD), as the admin states it.
+    verified_on: Mapped[str | None] = mapped_column(String(10))
+    verification_note: Mapped[str] = mapped_column(String(500), default="")
+    #: When the first letter was generated, and by whom (later letters are audited too, and leave these).
+    answered_ms: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    answered_by: Mapped[str | None] = mapped_column(String(64))

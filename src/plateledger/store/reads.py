@@ -27,6 +27,7 @@ from chdb import session as _chdb_session
 
 from plateledger.core.crashpoints import crashpoint
 from plateledger.core.errors import ConfigurationError, StoreUnavailable
+from plateledger.plates import confusable_key
 from plateledger.store import damage, fastpath, sql
 from plateledger.store.cameras import CameraInfo
 from plateledger.store.journal import Journal, is_disk_full, storage_full
@@ -706,3 +707,27 @@ class ReadsStore:
             statement += " AND ts < fromUnixTimestamp64Milli({until:Int64}, 'UTC')"
             params["until"] = until_ms
         return int(self._scalar(statement, params))
+
+    # -- subject requests -------------------------------------------------------------------------------------
+    def plate_months(
+        self, owner: int, plate: str, regions: Collection[str], held_ids: Collection[str] = ()
+    ) -> list[tuple[str, int, int]]:
+        """For a subject request's letter (``plateledger.subjects``): per calendar month (``YYYY-MM``, UTC) the
+        reads ``owner`` holds of exactly ``plate`` with a region in ``regions`` (``''``: none recorded), and how
+        many of them are among ``held_ids`` (read ids). Counts only: no read leaves the store. The caller is the
+        owner's own admin answering the registered keeper, authorised by the actions table and audited."""
+        params: dict[str, Any] = {
+            "owner": owner,
+            "key": confusable_key(plate),
+            "plate": plate,
+            "regions": ch_array(sorted(regions)),
+            "held": ch_array(sorted(held_ids)),
+        }
+        rows = self._rows(
+            "SELECT formatDateTime(ts, '%Y-%m', 'UTC') AS month, count(), "
+            f"countIf({sql.EFFECTIVE_READ_ID} IN {{held:Array(String)}}) FROM reads "
+            "WHERE plate_key = {key:String} AND plate = {plate:String} AND owner = {owner:UInt32} "
+            "AND region IN {regions:Array(String)} GROUP BY month ORDER BY month SETTINGS max_threads = 1",
+            params,
+        )
+        return [(str(r[0]), int(r[1]), int(r[2])) for r in rows]

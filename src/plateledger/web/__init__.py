@@ -29,6 +29,7 @@ from plateledger.web.routes import (
     search,
     session,
     sharing,
+    subjects,
 )
 from plateledger.web.security import SESSION_COOKIE, SecurityHeaders, SignInRequired, content_security_policy
 
@@ -45,7 +46,7 @@ def install(app: FastAPI, platform: Platform) -> None:
         StaticFiles(directory=platform.settings.leaflet_dir, check_dir=False),
         name="ui-leaflet",
     )
-    for module in (session, search, alerts, approvals, hotlists, sharing, admin, cameras, access, public):
+    for module in (session, search, alerts, approvals, hotlists, sharing, admin, cameras, access, public, subjects):
         app.include_router(module.router)
 
     async def sign_in_required(request: Request, error: Exception) -> Response:

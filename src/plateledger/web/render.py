@@ -41,6 +41,7 @@ MENU: tuple[tuple[str, str, Action], ...] = (
     ("Users", "/ui/admin/users", Action.USER_LIST),
     ("Cameras", "/ui/admin/cameras", Action.CAMERA_HEALTH),
     ("Access log", "/ui/access-log", Action.ACCESS_LOG_READ),
+    ("Subject requests", "/ui/admin/subject-requests", Action.SUBJECT_REQUEST_VIEW),
     ("Audit", "/ui/audit", Action.AUDIT_READ),
 )
 
@@ -48,7 +49,7 @@ MENU: tuple[tuple[str, str, Action], ...] = (
 def nav(signed: SignedIn | None) -> list[tuple[str, str]]:
     """The menu: the pages the signed-in user may open."""
     if signed is None:
-        return [("Public reports", "/ui/public")]
+        return [("Public reports", "/ui/public"), ("Is my plate held?", "/ui/subject-request")]
     principal = signed.principal
     items = [(name, path) for name, path, action in MENU if allowed(principal, action, principal.agency_id).allowed]
     return [*items, ("Public reports", "/ui/public"), ("Account", "/ui/account")]

@@ -38,6 +38,10 @@ from plateledger.reports.access_log import AccessLog
 from plateledger.reports.audit_entries import AuditEntries
 from plateledger.reports.transparency import TransparencyReports
 from plateledger.retention.service import Retention
+from plateledger.review.live import LiveRules
+from plateledger.review.places import Places
+from plateledger.review.queue import ReviewQueue
+from plateledger.review.register import CaseRegister
 from plateledger.search.area import AreaSearches
 from plateledger.search.engine import SearchEngine
 from plateledger.search.export import SearchExports
@@ -85,6 +89,10 @@ class Platform:
     backups: Backups
     integrity: Integrity
     checkpoints: Checkpointer
+    cases: CaseRegister
+    places: Places
+    oversight: LiveRules
+    review: ReviewQueue
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None, url: str | None = None) -> Platform:
@@ -117,6 +125,12 @@ class Platform:
         books = Books(governance)
         engine = SearchEngine(audit=audit, gate=Gate(), books=books, clock=clock)
         policies = Policies(governance, audit, clock)
+        cases = CaseRegister(governance, audit, clock)
+        places = Places(governance, audit, clock)
+        live = LiveRules(
+            governance=governance, registry=registry, policies=policies, register=cases, places=places, clock=clock
+        )
+        review = ReviewQueue(governance, audit, clock, live)
         agreements = Agreements(governance, audit, clock)
         access_log = AccessLog(governance, audit, clock)
         images = ImageStore(
@@ -192,6 +206,8 @@ class Platform:
                 audit=audit,
                 clock=clock,
                 checkpoints=checkpoints,
+                review=review,
+                places=places,
             ),
             quarantine=quarantine,
             health=health,
@@ -211,6 +227,10 @@ class Platform:
             ),
             integrity=integrity,
             checkpoints=checkpoints,
+            cases=cases,
+            places=places,
+            oversight=live,
+            review=review,
         )
 
     @classmethod

@@ -23,6 +23,8 @@ from plateledger.core.clock import Clock, iso_ms
 from plateledger.core.errors import FieldInvalid
 from plateledger.policy.rules import DAY_MS, PRESETS, Preset, describe
 from plateledger.reports.access_log import PERMITTED, WITHHELD, AccessLog
+from plateledger.review.places import Places
+from plateledger.review.queue import ReviewQueue
 from plateledger.sharing.service import Agreements, AgreementView, Policies
 from plateledger.store.reads import ReadsStore
 from plateledger_verify.leaf import hour_of
@@ -69,8 +71,12 @@ class TransparencyReports:
         audit: AuditLog,
         clock: Clock,
         checkpoints: Checkpointer,
+        review: ReviewQueue,
+        places: Places,
     ) -> None:
         self._checkpoints = checkpoints
+        self._review = review
+        self._places = places
         self._registry = registry
         self._policies = policies
         self._agreements = agreements
@@ -138,8 +144,18 @@ class TransparencyReports:
             "reads_collected": self._reads.count_by_owner_since(agency.id, since, until_ms=until),
             "searches": self._searches(slug, since, until),
             "sharing": self._sharing(agency.id, slug),
+            "oversight": self._oversight(agency.id, policy.oversight.case_pattern is not None, since, until),
             "audit": self._chain(),
             "checkpoint": self._checkpoint(),
+        }
+
+    def _oversight(self, agency_id: int, pattern: bool, since: int, until: int) -> dict[str, Any]:
+        """What the oversight rules watch (their thresholds are in the policy text) and, per rule, the flags
+        raised in the period and how they were reviewed: counts only."""
+        return {
+            "sensitive_places": self._places.summary(agency_id),
+            "case_pattern": pattern,
+            "flags": self._review.counts(agency_id, since, until),
         }
 
     def _searches(self, slug: str, since: int, until: int) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from plateledger.api.routes import (
     images,
     ingest,
     operator,
+    oversight,
     reads,
     search,
     sharing,
@@ -213,7 +214,7 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
 
     for module in (
         reads, ingest, cameras, images, search, admin, sharing, agencies, transparency, hotlists, alerts, webhooks,
-        operator, checkpoints,
+        operator, checkpoints, oversight,
     ):  # fmt: skip
         app.include_router(module.router)
     web.install(app, platform)

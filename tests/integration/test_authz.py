@@ -32,6 +32,7 @@ from plateledger.hotlists.service import COVERT_CHANGE
 from plateledger.platform import Platform
 from plateledger.policy.actions import TABLE, Action, Scope, actor_of, allowed
 from plateledger.policy.rules import date_text
+from plateledger.review.register import make_case
 from plateledger.sharing.service import make_terms, preset_policy
 from plateledger.store.models import User, Webhook
 from tests.integration.alert_kit import hot_list, raise_alert
@@ -134,6 +135,12 @@ OPS: dict[Action, Callable[[World, Any], object]] = {
     Action.ACCESS_LOG_READ: lambda w, who: w.platform.access_log.view(who, "city"),
     Action.TRANSPARENCY_READ: lambda w, who: w.platform.transparency.build("city", days=30),
     Action.SEARCH: lambda w, who: search(w.platform, who, "7ABC123"),
+    Action.OVERSIGHT_REVIEW: lambda w, who: w.platform.review.queue(who, "city"),
+    Action.OVERSIGHT_RUN: lambda w, who: w.platform.review.run(
+        who, "city", since_ms=NOW_MS - 86_400_000, until_ms=NOW_MS
+    ),
+    Action.CASE_VIEW: lambda w, who: w.platform.cases.listing(who, "city"),
+    Action.CASE_MANAGE: lambda w, who: w.platform.cases.put(who, "city", [make_case("25-00001", "2025-01-01")]),
 }
 #: Actions whose operation acts on the caller's own agency whatever is asked (there is no other agency to name).
 SELF: frozenset[Action] = frozenset(
@@ -313,6 +320,10 @@ API: list[tuple[Action, str, str, dict[str, Any] | None]] = [  # the token is fo
     (Action.AUDIT_READ, "GET", "/api/v1/audit", None),
     (Action.AUDIT_VERIFY, "GET", "/api/v1/audit/verify", None),
     (Action.ACCESS_LOG_READ, "GET", "/api/v1/agencies/city/access-log", None),
+    (Action.OVERSIGHT_REVIEW, "GET", "/api/v1/agencies/city/oversight/flags", None),
+    (Action.OVERSIGHT_RUN, "POST", "/api/v1/agencies/city/oversight/run", {"since": "2025-05-01", "until": "2025-06-01"}),
+    (Action.CASE_VIEW, "GET", "/api/v1/agencies/city/cases", None),
+    (Action.CASE_MANAGE, "POST", "/api/v1/agencies/city/cases", {"case_number": "25-00002", "opened": "2025-05-01"}),
 ]
 
 
@@ -385,6 +396,8 @@ WEB: list[tuple[Action, str]] = [
     (Action.SHARING_DECIDE, "/ui/admin/sharing"),
     (Action.CAMERA_HEALTH, "/ui/admin/cameras"),
     (Action.AUDIT_READ, "/ui/audit"),
+    (Action.OVERSIGHT_REVIEW, "/ui/oversight"),
+    (Action.CASE_VIEW, "/ui/oversight/cases"),
 ]
 
 

@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from plateledger.core.errors import AuthenticationFailed, PlateledgerError
 from plateledger.platform import Platform
 from plateledger.web import render
-from plateledger.web.routes import access, admin, alerts, cameras, hotlists, public, search, session, sharing
+from plateledger.web.routes import access, admin, alerts, cameras, hotlists, public, review, search, session, sharing
 from plateledger.web.security import SESSION_COOKIE, SecurityHeaders, SignInRequired, content_security_policy
 
 #: Every UI path starts with this; ``app.py`` answers errors under it with :func:`error_page`.
@@ -34,7 +34,7 @@ def install(app: FastAPI, platform: Platform) -> None:
         StaticFiles(directory=platform.settings.leaflet_dir, check_dir=False),
         name="ui-leaflet",
     )
-    for module in (session, search, alerts, hotlists, sharing, admin, cameras, access, public):
+    for module in (session, search, alerts, hotlists, sharing, admin, cameras, access, public, review):
         app.include_router(module.router)
 
     async def sign_in_required(request: Request, error: Exception) -> Response:

@@ -41,6 +41,8 @@ MENU: tuple[tuple[str, str, Action], ...] = (
     ("Cameras", "/ui/admin/cameras", Action.CAMERA_HEALTH),
     ("Access log", "/ui/access-log", Action.ACCESS_LOG_READ),
     ("Audit", "/ui/audit", Action.AUDIT_READ),
+    ("Oversight", "/ui/oversight", Action.OVERSIGHT_REVIEW),
+    ("Cases", "/ui/oversight/cases", Action.CASE_VIEW),
 )
 
 

@@ -19,7 +19,7 @@ from plateledger.core.clock import FixedClock
 from plateledger.platform import Platform
 from plateledger.review.register import make_case
 from plateledger.search.area import AreaSearch
-from tests.support import MINUTE_MS, AgencyKit, search, seed_agency
+from tests.support import MINUTE_MS, AgencyKit, search
 
 CASE_PATTERN = "[0-9]{2}-[0-9]{5}"
 CHURCH = {"lat": 37.7760, "lon": -122.4180}
@@ -124,7 +124,7 @@ def seed(platform: Platform, clock: FixedClock, kit: AgencyKit) -> Seeded:
                 note="protest march",
             )
         if step == 6:
-            for n in range(30):
+            for _n in range(30):
                 run("city-burst", "burst", plate=f"5BUR{next(plates)}", case_number="25-70001")
                 clock.advance(10_000)
         if step == 8:

@@ -321,7 +321,12 @@ API: list[tuple[Action, str, str, dict[str, Any] | None]] = [  # the token is fo
     (Action.AUDIT_VERIFY, "GET", "/api/v1/audit/verify", None),
     (Action.ACCESS_LOG_READ, "GET", "/api/v1/agencies/city/access-log", None),
     (Action.OVERSIGHT_REVIEW, "GET", "/api/v1/agencies/city/oversight/flags", None),
-    (Action.OVERSIGHT_RUN, "POST", "/api/v1/agencies/city/oversight/run", {"since": "2025-05-01", "until": "2025-06-01"}),
+    (
+        Action.OVERSIGHT_RUN,
+        "POST",
+        "/api/v1/agencies/city/oversight/run",
+        {"since": "2025-05-01", "until": "2025-06-01"},
+    ),
     (Action.CASE_VIEW, "GET", "/api/v1/agencies/city/cases", None),
     (Action.CASE_MANAGE, "POST", "/api/v1/agencies/city/cases", {"case_number": "25-00002", "opened": "2025-05-01"}),
 ]

@@ -52,15 +52,19 @@ def test_every_seeded_pattern_is_flagged_live_and_honest_searches_are_not(platfo
         (flag,) = flags[(f"city/{user}", rule)]
         shown = platform.review.flag(auditor, "city", flag["id"])
         assert set(seeded.by_pattern[pattern]) <= set(shown["refs"]), pattern
-        assert shown["entries"] and shown["explanation"] and shown["threshold"], pattern
+        assert shown["entries"], pattern
+        assert shown["explanation"], pattern
+        assert shown["threshold"], pattern
         assert {e["actor"] for e in shown["entries"]} == {user}
     # The evidence is the audit entries themselves, with the numbers and threshold the rule compared.
     burst = platform.review.flag(auditor, "city", flags[("city/city-burst", "volume.burst")][0]["id"])
-    assert burst["numbers"]["searches"] == 30 and burst["threshold"] == {"burst_count": 30, "burst_minutes": 10}
+    assert burst["numbers"]["searches"] == 30
+    assert burst["threshold"] == {"burst_count": 30, "burst_minutes": 10}
     stale = flags[("city/city-stale", "case.stale")][0]
     assert stale["numbers"]["opened"] == "2019-03-01"
     near = flags[("city/city-protest", "area.sensitive_place")][0]
-    assert near["numbers"]["place"] == "St. Mark's Church" and near["numbers"]["distance_m"] < 300
+    assert near["numbers"]["place"] == "St. Mark's Church"
+    assert near["numbers"]["distance_m"] < 300
     # Honest officers: 72 searches of registered open cases of their unit, none in the queue.
     honest_actors = {f"city/{name}" for name in seeded.honest}
     assert not [key for key in flags if key[0] in honest_actors]
@@ -131,7 +135,8 @@ def test_review_decisions_are_audited_and_counted(platform: Platform, seeded: Se
     report = platform.transparency.build("city", days=30)
     counts = {row["rule"]: row for row in report["oversight"]["flags"]}
     assert counts["text.prohibited"]["raised"] == 2  # the ICE lookups and the "protest march" area search
-    assert counts["text.prohibited"]["confirmed"] == 1 and counts["text.prohibited"]["open"] == 1
+    assert counts["text.prohibited"]["confirmed"] == 1
+    assert counts["text.prohibited"]["open"] == 1
     assert counts["reason.content_free"]["dismissed"] == 1
     assert report["oversight"]["sensitive_places"] == {"places": 2, "kinds": {"clinic": 1, "place of worship": 1}}
     assert any("Case numbers must match the pattern [0-9]{2}-[0-9]{5}" in line for line in report["policy"]["text"])
@@ -140,7 +145,8 @@ def test_review_decisions_are_audited_and_counted(platform: Platform, seeded: Se
 def test_on_demand_run_over_a_period(platform: Platform, seeded: Seeded) -> None:
     """Without the job, `oversight run` over the period raises the same flags (and a second run adds none)."""
     first = platform.review.run(seeded.kit.auditor, "city", since_ms=NOW_MS - DAY_MS, until_ms=NOW_MS + DAY_MS)
-    assert first["searches"] == seeded.searches and first["raised"] >= len(SEEDED)
+    assert first["searches"] == seeded.searches
+    assert first["raised"] >= len(SEEDED)
     again = platform.review.run(seeded.kit.auditor, "city", since_ms=NOW_MS - DAY_MS, until_ms=NOW_MS + DAY_MS)
     assert (again["raised"], again["updated"]) == (0, 0)
     rules = {(g["actor"], g["rule"]) for g in platform.review.queue(seeded.kit.auditor, "city")["groups"]}

@@ -77,7 +77,10 @@ def explain(session: Session, agency_id: int, flag: Flag, alert_hours: int) -> s
             for n in numbers
         ):
             listed = ", ".join(numbers[:5])
-            return f"case {listed} open in the case register over these searches and assigned to unit {unit}, {flag.user}'s"
+            return (
+                f"case {listed} open in the case register over these searches and assigned to unit {unit} "
+                f"({flag.user}'s)"
+            )
     if flag.plates:
         since = flag.first_ms - alert_hours * 3_600_000
         alerts = {
@@ -139,7 +142,9 @@ def save(session: Session, agency_id: int, flag: Flag, *, now_ms: int, alert_hou
     return "updated"
 
 
-def save_all(session: Session, agency_id: int, flags: Iterable[Flag], *, now_ms: int, alert_hours: int) -> dict[str, int]:
+def save_all(
+    session: Session, agency_id: int, flags: Iterable[Flag], *, now_ms: int, alert_hours: int
+) -> dict[str, int]:
     counts = {"raised": 0, "updated": 0}
     for flag in flags:
         outcome = save(session, agency_id, flag, now_ms=now_ms, alert_hours=alert_hours)

@@ -148,10 +148,10 @@ class LiveRules:
             self._shared.cases.update(self._register.entries_unguarded())
         if self._seen.get("hotlists") != hotlists:
             self._seen["hotlists"] = hotlists
-            for agency in self._agencies.values():
-                for rule in agency.monitor.rules:
+            for known in self._agencies.values():
+                for rule in known.monitor.rules:
                     if isinstance(rule, AfterRemoval):
-                        rule.set_removals(self._removals(agency.id))
+                        rule.set_removals(self._removals(known.id))
         return rebuild
 
     def _build(self, agency_id: int, *, upto: int) -> _Agency:
@@ -227,13 +227,13 @@ class LiveRules:
         for entry in rows:
             if entry.action not in SEARCH_ACTIONS or entry.actor_agency_id is None:
                 continue
-            agency = self._agencies.get(entry.actor_agency_id)
-            if agency is None:
-                agency = self._build(entry.actor_agency_id, upto=self.cursor)
+            known = self._agencies.get(entry.actor_agency_id)
+            if known is None:
+                known = self._build(entry.actor_agency_id, upto=self.cursor)
             record = from_audit(entry_json(entry), self._shared.slugs)
             if record is not None:
-                agency.monitor.feed(record)
-                touched.add(agency.id)
+                known.monitor.feed(record)
+                touched.add(known.id)
         now = self._clock.now_ms()
         last = rows[-1].seq
 
@@ -281,6 +281,10 @@ class LiveRules:
         flags = monitor.analysis().flags
         with self._gov.session() as session:
             counts = flagstore.save_all(
-                session, agency_id, flags, now_ms=self._clock.now_ms(), alert_hours=oversight.params.alert_explains_hours
+                session,
+                agency_id,
+                flags,
+                now_ms=self._clock.now_ms(),
+                alert_hours=oversight.params.alert_explains_hours,
             )
         return {"searches": searches, **counts}

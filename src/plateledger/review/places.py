@@ -65,18 +65,21 @@ class Places:
         document, places = parse(geojson)
         actor = actor_of(who)
         now = self._clock.now_ms()
-        summary = {"places": len(places), "kinds": kinds(places)}
+        by_kind = kinds(places)
+        summary: dict[str, Any] = {"places": len(places), "kinds": by_kind}
 
         def change(session: Session) -> tuple[SensitivePlacesSet, None]:
             row = session.get(SensitivePlaces, agency_id)
             body = json.dumps(document, separators=(",", ":"))
             if row is None:
                 session.add(
-                    SensitivePlaces(agency_id=agency_id, geojson=body, places=len(places), set_ms=now, set_by=actor.username)
+                    SensitivePlaces(
+                        agency_id=agency_id, geojson=body, places=len(places), set_ms=now, set_by=actor.username
+                    )
                 )
             else:
                 row.geojson, row.places, row.set_ms, row.set_by = body, len(places), now, actor.username
-            return SensitivePlacesSet(agency=agency, places=len(places), kinds=summary["kinds"]), None
+            return SensitivePlacesSet(agency=agency, places=len(places), kinds=by_kind), None
 
         self._audit.record(actor, change)
         self.changes += 1

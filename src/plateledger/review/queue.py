@@ -142,7 +142,14 @@ class ReviewQueue:
         found = self._agency(agency)
         require(who, Action.OVERSIGHT_RUN, found.id, audit=self._audit)
         counts = self._live.run_period(found.id, found.slug, since_ms, until_ms)
-        event = OversightRan(agency=agency, since=iso_ms(since_ms), until=iso_ms(until_ms), **counts)
+        event = OversightRan(
+            agency=agency,
+            since=iso_ms(since_ms),
+            until=iso_ms(until_ms),
+            searches=counts["searches"],
+            raised=counts["raised"],
+            updated=counts["updated"],
+        )
         self._audit.append(actor_of(who), event)
         return {"agency": agency, "since": iso_ms(since_ms), "until": iso_ms(until_ms), **counts}
 
@@ -160,7 +167,12 @@ class ReviewQueue:
         for rule, status in rows:
             by_rule[rule][status] += 1
         return [
-            {"rule": cls.id, "title": cls.title, "raised": by_rule[cls.id].total(), **{s: by_rule[cls.id][s] for s in STATUSES}}
+            {
+                "rule": cls.id,
+                "title": cls.title,
+                "raised": by_rule[cls.id].total(),
+                **{s: by_rule[cls.id][s] for s in STATUSES},
+            }
             for cls in RULES
         ]
 

@@ -114,7 +114,9 @@ def add_case(agency: Agency, body: CaseIn, platform: PlatformDep, principal: Pri
     responses=ERRORS,
     openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}},
 )
-async def import_cases(agency: Agency, request: Request, platform: PlatformDep, principal: PrincipalDep) -> dict[str, int]:
+async def import_cases(
+    agency: Agency, request: Request, platform: PlatformDep, principal: PrincipalDep
+) -> dict[str, int]:
     """Cases from a CSV file (case_number,opened,closed,unit), applied whole or not at all (audited)."""
     data = await request.body()
     if len(data) > MAX_IMPORT_BYTES:

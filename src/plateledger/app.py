@@ -39,6 +39,7 @@ from plateledger.api.routes import (
     ingest,
     log,
     operator,
+    oversight,
     reads,
     search,
     sharing,
@@ -216,7 +217,7 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
 
     for module in (
         reads, ingest, cameras, images, search, admin, sharing, agencies, transparency, hotlists, alerts, webhooks,
-        operator, checkpoints, log, approvals, subjects,
+        operator, checkpoints, log, approvals, subjects, oversight,
     ):  # fmt: skip
         app.include_router(module.router)
     web.install(app, platform)

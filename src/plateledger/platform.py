@@ -41,6 +41,10 @@ from plateledger.reports.audit_entries import AuditEntries
 from plateledger.reports.audit_export import AuditExports
 from plateledger.reports.transparency import TransparencyReports
 from plateledger.retention.service import Retention
+from plateledger.review.live import LiveRules
+from plateledger.review.places import Places
+from plateledger.review.queue import ReviewQueue
+from plateledger.review.register import CaseRegister
 from plateledger.search.area import AreaSearches
 from plateledger.search.engine import SearchEngine
 from plateledger.search.export import SearchExports
@@ -95,6 +99,10 @@ class Platform:
     approvals: Approvals
     subjects: SubjectRequests
     letters: Letters
+    cases: CaseRegister
+    places: Places
+    oversight: LiveRules
+    review: ReviewQueue
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None, url: str | None = None) -> Platform:
@@ -128,6 +136,12 @@ class Platform:
         approvals = Approvals(governance, audit, clock, ttl_s=settings.approval_ttl_s)
         engine = SearchEngine(audit=audit, gate=Gate(), books=books, clock=clock, approvals=approvals)
         policies = Policies(governance, audit, clock)
+        cases = CaseRegister(governance, audit, clock)
+        places = Places(governance, audit, clock)
+        live = LiveRules(
+            governance=governance, registry=registry, policies=policies, register=cases, places=places, clock=clock
+        )
+        review = ReviewQueue(governance, audit, clock, live)
         agreements = Agreements(governance, audit, clock)
         access_log = AccessLog(governance, audit, clock)
         images = ImageStore(
@@ -220,6 +234,8 @@ class Platform:
                 checkpoints=checkpoints,
                 approvals=approvals,
                 subjects=subjects,
+                review=review,
+                places=places,
             ),
             quarantine=quarantine,
             health=health,
@@ -246,6 +262,10 @@ class Platform:
             letters=Letters(
                 governance=governance, reads=reads, audit=audit, clock=clock, policies=policies, requests=subjects
             ),
+            cases=cases,
+            places=places,
+            oversight=live,
+            review=review,
         )
 
     @classmethod

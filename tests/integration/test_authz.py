@@ -32,6 +32,7 @@ from plateledger.hotlists.service import COVERT_CHANGE
 from plateledger.platform import Platform
 from plateledger.policy.actions import TABLE, Action, Scope, actor_of, allowed
 from plateledger.policy.rules import date_text
+from plateledger.review.register import make_case
 from plateledger.sharing.service import make_terms, preset_policy
 from plateledger.store.models import User, Webhook
 from plateledger.subjects.requests import SubjectAsk
@@ -165,6 +166,12 @@ OPS: dict[Action, Callable[[World, Any], object]] = {
         who, _subject_request(w), method="in_person", verified_on="2025-05-01"
     ),
     Action.SUBJECT_REQUEST_ANSWER: lambda w, who: _subject_letter(w, who),
+    Action.OVERSIGHT_REVIEW: lambda w, who: w.platform.review.queue(who, "city"),
+    Action.OVERSIGHT_RUN: lambda w, who: w.platform.review.run(
+        who, "city", since_ms=NOW_MS - 86_400_000, until_ms=NOW_MS
+    ),
+    Action.CASE_VIEW: lambda w, who: w.platform.cases.listing(who, "city"),
+    Action.CASE_MANAGE: lambda w, who: w.platform.cases.put(who, "city", [make_case("25-00001", "2025-01-01")]),
 }
 #: Actions whose operation acts on the caller's own agency whatever is asked (there is no other agency to name).
 SELF: frozenset[Action] = frozenset(
@@ -360,6 +367,15 @@ API: list[tuple[Action, str, str, dict[str, Any] | None]] = [  # the token is fo
     (Action.APPROVAL_VIEW, "GET", "/api/v1/approvals", None),
     (Action.APPROVAL_VIEW, "GET", "/api/v1/break-glass", None),
     (Action.SUBJECT_REQUEST_VIEW, "GET", "/api/v1/subject-requests", None),
+    (Action.OVERSIGHT_REVIEW, "GET", "/api/v1/agencies/city/oversight/flags", None),
+    (
+        Action.OVERSIGHT_RUN,
+        "POST",
+        "/api/v1/agencies/city/oversight/run",
+        {"since": "2025-05-01", "until": "2025-06-01"},
+    ),
+    (Action.CASE_VIEW, "GET", "/api/v1/agencies/city/cases", None),
+    (Action.CASE_MANAGE, "POST", "/api/v1/agencies/city/cases", {"case_number": "25-00002", "opened": "2025-05-01"}),
 ]
 
 
@@ -433,6 +449,8 @@ WEB: list[tuple[Action, str]] = [
     (Action.CAMERA_HEALTH, "/ui/admin/cameras"),
     (Action.AUDIT_READ, "/ui/audit"),
     (Action.SUBJECT_REQUEST_VIEW, "/ui/admin/subject-requests"),
+    (Action.OVERSIGHT_REVIEW, "/ui/oversight"),
+    (Action.CASE_VIEW, "/ui/oversight/cases"),
 ]
 
 

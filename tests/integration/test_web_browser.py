@@ -403,3 +403,68 @@ def test_api_reference_renders_offline_under_its_csp(platform: Platform, browser
         assert requests
         assert all(url.startswith(base) for url in requests), requests  # nothing from another origin
         assert reader.close() == []  # a CSP violation would be a console error
+
+
+def test_auditor_reviews_an_oversight_flag(platform: Platform, browser: object, shots: Path) -> None:
+    """Searches seeded with abuse patterns, read by the live rules; an auditor opens the queue, a flag's evidence,
+    confirms one and dismisses another with notes; both decisions are audited and counted in the public report."""
+    from sqlalchemy import update
+
+    from plateledger.auth.passwords import hash_password
+    from plateledger.core.clock import FixedClock
+    from plateledger.store.models import User
+    from tests.integration.review_kit import configure, seed
+    from tests.support import seed_agency
+
+    clock = platform.clock
+    assert isinstance(clock, FixedClock)
+    kit = seed_agency(platform, "city", name="City Police")
+    configure(platform, kit)
+    seed(platform, clock, kit)
+    platform.oversight.catch_up()
+    with platform.governance.session() as session:
+        session.execute(update(User).values(password_hash=hash_password(PASSWORD)))
+    with serving(platform) as base:
+        auditor = Session(browser, base)
+        auditor.sign_in("city-auditor")
+        auditor.page.get_by_role("link", name="Oversight").click()
+        auditor.page.wait_for_url("**/ui/oversight")
+        body = auditor.page.locator("main").inner_text()
+        assert "city/city-ice" in body
+        assert "text.prohibited" in body
+        assert "city/city-officer0" not in body
+        auditor.page.screenshot(path=shots / "oversight-queue.png", full_page=True)
+        for group, decision, note in (
+            ("city/city-ice — Free text", "confirmed", "ICE lookups under stolen_vehicle: referred to IA"),
+            ("city/city-vague — Content-free", "dismissed", "case number supplied by the sergeant"),
+        ):
+            section = auditor.page.locator("section", has_text=group)
+            section.locator("a").first.click()
+            auditor.page.wait_for_url("**/ui/oversight/flags/*")
+            evidence = auditor.page.locator("table").inner_text()
+            assert "city-" in evidence
+            assert "search." in evidence
+            if decision == "confirmed":
+                assert "ICE ERO request" in evidence
+                auditor.page.screenshot(path=shots / "oversight-flag.png", full_page=True)
+            auditor.page.select_option("#decision", decision)
+            auditor.page.fill("#note", note)
+            auditor.page.get_by_role("button", name="Record decision").click()
+            auditor.page.wait_for_selector("#flag-note")
+            assert auditor.page.locator("#flag-status").inner_text() == decision
+            assert note in auditor.page.locator("#flag-note").inner_text()
+            auditor.go("/ui/oversight")
+        decided = platform.audit.entries(after_seq=0, limit=100_000, action="oversight.flag_decided")
+        assert len(decided) == 2
+        assert {e.actor_username for e in decided} == {"city-auditor"}
+        public = Session(browser, base)
+        public.go("/ui/public")
+        public.page.get_by_role("link", name="City Police").click()
+        table = public.page.locator("#oversight-flags").inner_text()
+        assert "text.prohibited" in table
+        assert "reason.content_free" in table
+        rows = {line.split("\t")[0]: line.split("\t")[1:] for line in table.splitlines() if "\t" in line}
+        prohibited = next(v for k, v in rows.items() if "text.prohibited" in k)
+        assert prohibited[:2] == ["2", "1"]  # raised, confirmed
+        for session in (auditor, public):
+            assert session.close() == []

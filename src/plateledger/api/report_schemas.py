@@ -165,6 +165,28 @@ class CheckpointOut(BaseModel):
     quorum: str = Field(description="The witness quorum it met (`none`: no witnesses configured)")
 
 
+class PlacesOut(BaseModel):
+    places: int = Field(description="How many places the agency lists as sensitive (their positions are not published)")
+    kinds: dict[str, int] = Field(description="How many of each kind (clinic, place of worship, shelter ...)")
+
+
+class RuleFlagsOut(BaseModel):
+    rule: str
+    title: str
+    raised: int = Field(description="Flags the rule raised in the period")
+    open: int = Field(description="Of those, awaiting review")
+    explained: int = Field(description="Explained by an open case of the user's unit or an alert, kept out of review")
+    dismissed: int
+    confirmed: int
+    escalated: int
+
+
+class OversightOut(BaseModel):
+    sensitive_places: PlacesOut
+    case_pattern: bool = Field(description="Whether the policy sets a case-number pattern")
+    flags: list[RuleFlagsOut] = Field(description="Per oversight rule, the flags raised and how they were reviewed")
+
+
 class TransparencyOut(BaseModel):
     agency: AgencyOut
     generated: str
@@ -177,6 +199,7 @@ class TransparencyOut(BaseModel):
     approvals: ApprovalsOut
     sharing: SharingOut
     subject_requests: SubjectRequestsOut
+    oversight: OversightOut
     audit: ChainOut
     checkpoint: CheckpointOut | None = Field(
         description="The latest published (witness-cosigned) checkpoint of the audit log; null before the first. "

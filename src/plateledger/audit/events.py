@@ -951,6 +951,113 @@ class SubjectAccessAnswered(SubjectAccessEvent):
         }
 
 
+@dataclass(frozen=True)
+class OversightFlagViewed(AuditEvent):
+    """An auditor opened an oversight flag's evidence (the audit entries it cites)."""
+
+    action: ClassVar[str] = "oversight.flag_viewed"
+    agency: str = ""
+    flag_id: int = 0
+    rule: str = ""
+
+    def params(self) -> Json:
+        return {"agency": self.agency, "flag_id": self.flag_id, "rule": self.rule}
+
+
+@dataclass(frozen=True)
+class OversightFlagDecided(AuditEvent):
+    """An oversight flag dismissed, confirmed or escalated by a reviewer, with the note (``previous``: its status
+    before)."""
+
+    action: ClassVar[str] = "oversight.flag_decided"
+    agency: str = ""
+    flag_id: int = 0
+    rule: str = ""
+    user: str | None = None
+    decision: str = ""
+    previous: str = ""
+    note: str = ""
+
+    def params(self) -> Json:
+        return {
+            "agency": self.agency,
+            "flag_id": self.flag_id,
+            "rule": self.rule,
+            "user": self.user,
+            "decision": self.decision,
+            "previous": self.previous,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class OversightRan(AuditEvent):
+    """The oversight rules run on demand over an agency's users' searches of ``[since, until)``: how many
+    searches were read and flags raised or given more evidence."""
+
+    action: ClassVar[str] = "oversight.run"
+    agency: str = ""
+    since: str = ""
+    until: str = ""
+    searches: int = 0
+    raised: int = 0
+    updated: int = 0
+
+    def params(self) -> Json:
+        return {"agency": self.agency, "since": self.since, "until": self.until}
+
+    def counts(self) -> Json:
+        return {"searches": self.searches, "raised": self.raised, "updated": self.updated}
+
+
+@dataclass(frozen=True)
+class SensitivePlacesSet(AuditEvent):
+    """An agency's sensitive places replaced (their number and kinds; the positions stay in the store)."""
+
+    action: ClassVar[str] = "oversight.places_set"
+    agency: str = ""
+    places: int = 0
+    kinds: dict[str, int] = field(default_factory=dict)
+
+    def params(self) -> Json:
+        return {"agency": self.agency, "kinds": self.kinds}
+
+    def counts(self) -> Json:
+        return {"places": self.places}
+
+
+@dataclass(frozen=True)
+class CasesChanged(AuditEvent):
+    """Cases added to or changed in an agency's case register, by hand (``source`` ``manual``) or from a CSV file
+    (its name); ``cases``: the numbers, up to 100 of them."""
+
+    action: ClassVar[str] = "case.changed"
+    agency: str = ""
+    source: str = "manual"
+    cases: list[str] = field(default_factory=list)
+    added: int = 0
+    updated: int = 0
+
+    def params(self) -> Json:
+        return {"agency": self.agency, "source": self.source, "cases": self.cases[:100]}
+
+    def counts(self) -> Json:
+        return {"added": self.added, "updated": self.updated}
+
+
+@dataclass(frozen=True)
+class UserUnitSet(AuditEvent):
+    """The unit a user works in set or cleared (the case register assigns cases to units)."""
+
+    action: ClassVar[str] = "user.unit_set"
+    username: str = ""
+    old: str | None = None
+    new: str | None = None
+
+    def params(self) -> Json:
+        return {"username": self.username, "old": self.old, "new": self.new}
+
+
 def event_classes() -> list[type[AuditEvent]]:
     """Every concrete event class (those with an action)."""
     found: list[type[AuditEvent]] = []

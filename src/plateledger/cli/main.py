@@ -27,6 +27,7 @@ from plateledger.cli import (
     reads,
     reports,
     retention,
+    review,
     serve,
     sharing,
 )
@@ -81,6 +82,7 @@ app.add_typer(admin.users, name="users")
 app.add_typer(admin.tokens, name="tokens")
 app.add_typer(cameras.cameras, name="cameras")
 app.add_typer(sharing.sharing, name="sharing")
+app.add_typer(review.cases, name="cases")
 app.add_typer(sharing.policy, name="policy")
 app.add_typer(hotlists.hotlist, name="hotlist")
 app.command("access-log")(reports.access_log)

@@ -21,6 +21,7 @@ from plateledger.demo.trickle import Trickle
 from plateledger.mqtt.ingest import MqttIngest
 from plateledger.platform import Platform
 from plateledger.retention.scheduler import RetentionJob
+from plateledger.review.job import OversightJob
 
 log = logging.getLogger("plateledger.serve")
 
@@ -51,7 +52,8 @@ def _serve(platform: Platform, *, live_reads: bool = False) -> None:
         every_entries=settings.checkpoint_every_entries,
         interval_s=settings.checkpoint_interval_s,
     )
-    for worker in (job, sender, mqtt, ingest, trickle, checkpoints):
+    oversight = OversightJob(platform.oversight)
+    for worker in (job, sender, mqtt, ingest, trickle, checkpoints, oversight):
         if worker is not None:
             worker.start()
     collectors = [ingest.metrics.registry] if ingest else []
@@ -59,7 +61,7 @@ def _serve(platform: Platform, *, live_reads: bool = False) -> None:
         app = create_app(platform=platform, collectors=collectors)
         run_http(app, settings)
     finally:
-        for worker in (checkpoints, trickle, ingest, mqtt, sender, job):
+        for worker in (oversight, checkpoints, trickle, ingest, mqtt, sender, job):
             if worker is not None:
                 worker.stop()
 

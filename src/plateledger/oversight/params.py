@@ -74,10 +74,16 @@ class OversightParams:
     #: distinct plates.
     case_max_days: int = 30
     case_max_plates: int = 50
+    #: A case cited more than ``case_stale_days`` days after the case register says it was opened (or after it
+    #: was closed): needs the agency's case register.
+    case_stale_days: int = 365
     #: One user searching the same plate under at least ``plate_min_cases`` different case numbers.
     plate_min_cases: int = 3
     #: A plate searched within ``after_removal_hours`` hours after its hot-list entry expired or was removed.
     after_removal_hours: int = 72
+    #: A flag on a search of a plate the user's agency was alerted to within ``alert_explains_hours`` hours
+    #: before is marked explained (for the rules a case or an alert can explain).
+    alert_explains_hours: int = 72
     #: An area search within ``sensitive_distance_m`` metres of a place the agency lists as sensitive.
     sensitive_distance_m: int = 300
     #: A search reaching at least ``out_of_state_min_owners`` owners outside the requester's state.
@@ -101,8 +107,10 @@ class OversightParams:
             "peer_min_user_days": (1, 10_000),
             "case_max_days": (1, 3650),
             "case_max_plates": (1, 1_000_000),
+            "case_stale_days": (1, 3650),
             "plate_min_cases": (2, 1000),
             "after_removal_hours": (1, 24 * 365),
+            "alert_explains_hours": (1, 24 * 365),
             "sensitive_distance_m": (0, 50_000),
             "out_of_state_min_owners": (1, 100_000),
             "refusal_min": (1, 100_000),
@@ -142,6 +150,8 @@ def describe(params: OversightParams, *, prohibited: dict[str, tuple[str, ...]] 
         f"A user running {p.burst_count} or more searches within {_n(p.burst_minutes, 'minute')} is flagged.",
         f"A user whose searches in a day exceed {p.peer_factor:g} times the median daily count of the agency's other "
         f"users (over {_n(p.peer_days, 'day')}), and number at least {p.peer_floor}, is flagged.",
+        f"Where the agency keeps a case register, a case cited more than {_n(p.case_stale_days, 'day')} after it "
+        "was opened, or after it was closed, is flagged.",
         f"A user searching the same plate under {p.plate_min_cases} or more different case numbers is flagged.",
         f"A plate searched within {_n(p.after_removal_hours, 'hour')} after its hot-list entry expired or was "
         "removed is flagged.",
@@ -155,5 +165,11 @@ def describe(params: OversightParams, *, prohibited: dict[str, tuple[str, ...]] 
         f"and over {p.refusal_factor:g} times the usual share of refusals.",
         f"An area search within {p.sensitive_distance_m} m of a place the agency lists as sensitive (clinics, places "
         "of worship, shelters) is flagged.",
+        "A flag on content-free reasons, case numbers off the pattern, one plate under many cases, a plate "
+        "searched after its hot-list entry ended, or a heavy day is marked explained, and kept out of the review "
+        "queue, when every case it cites is open in the agency's case register and assigned to the user's unit, "
+        f"or the agency was alerted to its plates within {_n(p.alert_explains_hours, 'hour')} before; flags on "
+        "prohibited terms, tests, bursts, refusals, reach, sensitive places and stale cases are never explained "
+        "away.",
     ]
     return lines

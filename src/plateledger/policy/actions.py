@@ -53,6 +53,10 @@ class Action(StrEnum):
     AUDIT_VERIFY = "audit.verify"
     ACCESS_LOG_READ = "access_log.read"
     TRANSPARENCY_READ = "transparency.read"
+    OVERSIGHT_REVIEW = "oversight.review"
+    OVERSIGHT_RUN = "oversight.run"
+    CASE_VIEW = "case.view"
+    CASE_MANAGE = "case.manage"
     SEARCH = "search"
     APPROVAL_VIEW = "approval.view"
     APPROVAL_DECIDE = "approval.decide"
@@ -123,6 +127,12 @@ TABLE: dict[Action, Rule] = {
     Action.AUDIT_VERIFY: Rule("verify the audit chain", _OVERSIGHT, Scope.ANY),
     Action.ACCESS_LOG_READ: Rule("read the agency's access log", _OVERSIGHT, console=False),
     Action.TRANSPARENCY_READ: Rule("read a transparency report", frozenset(), Scope.ANY, public=True),
+    Action.OVERSIGHT_REVIEW: Rule(
+        "review the oversight flags on the agency's users' searches (evidence and decisions)", _OVERSIGHT, console=False
+    ),
+    Action.OVERSIGHT_RUN: Rule("run the oversight rules over a period of the agency's users' searches", _OVERSIGHT),
+    Action.CASE_VIEW: Rule("see the agency's case register", _PEOPLE),
+    Action.CASE_MANAGE: Rule("keep the agency's case register and its users' units", _ADMIN),
     Action.SEARCH: Rule("search reads", _SEARCHERS, Scope.ANY, console=False),
     Action.APPROVAL_VIEW: Rule(
         "see the searches waiting for the agency's approval and its break-glass searches",

@@ -7,11 +7,15 @@ object. Presets are starting points; an agency's admin applies one and may then 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from plateledger.oversight import params as oversight_params
+from plateledger.oversight.params import OversightParams
+from plateledger.oversight.terms import PROHIBITED
 from plateledger.vocab import AgencyKind, Purpose, QueryKind
 
 DAY_MS = 86_400_000
@@ -81,6 +85,36 @@ class ApprovalRules(_Strict):
         return self.area or self.lookback_after_days is not None or self.out_of_state or bool(self.purposes)
 
 
+class Oversight(_Strict):
+    """What the oversight rules watch for in the agency's users' searches (docs/oversight.md): the thresholds,
+    the prohibited-purpose terms by category, and the agency's case-number pattern (a regular expression a case
+    number must match in full; None: not checked). Part of the published policy; the sensitive places are not
+    (their positions stay with the agency: :mod:`plateledger.review.places`)."""
+
+    params: OversightParams = oversight_params.DEFAULT
+    prohibited: dict[str, tuple[str, ...]] = Field(default_factory=lambda: dict(PROHIBITED))
+    case_pattern: str | None = Field(None, min_length=1, max_length=200)
+
+    @field_validator("prohibited")
+    @classmethod
+    def _terms(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        if len(value) > 50 or any(not k.strip() or len(k) > 64 for k in value):
+            raise ValueError("at most 50 categories, each named in 1-64 characters")
+        if any(len(terms) > 500 or any(not t.strip() or len(t) > 100 for t in terms) for terms in value.values()):
+            raise ValueError("at most 500 terms per category, each 1-100 characters")
+        return value
+
+    @field_validator("case_pattern")
+    @classmethod
+    def _pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+
 class Policy(_Strict):
     """What an owner allows on its reads. Applies to its own users too, except the requester rules."""
 
@@ -102,6 +136,8 @@ class Policy(_Strict):
     retention_days: int = Field(365, ge=1, le=MAX_DAYS)
     #: Retention of reads linked to a hot-list alert or a case.
     hit_retention_days: int = Field(1825, ge=1, le=MAX_DAYS)
+    #: What the oversight rules watch for in this agency's users' searches.
+    oversight: Oversight = Oversight()
 
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
@@ -303,6 +339,18 @@ def describe(policy: Policy, *, country: str, state: str) -> list[str]:
         f"alert or a case are kept {_days(policy.hit_retention_days)}."
     )
     lines.append("Every search, and every refusal, is recorded in a tamper-evident audit log this agency can read.")
+    watch = policy.oversight
+    lines += oversight_params.describe(watch.params, prohibited=watch.prohibited)
+    if watch.prohibited:
+        lines.append(
+            "Terms watched for: "
+            + "; ".join(f"{category}: {', '.join(terms)}" for category, terms in sorted(watch.prohibited.items()))
+            + "."
+        )
+    if watch.case_pattern:
+        lines.append(f"Case numbers must match the pattern {watch.case_pattern}.")
+    else:
+        lines.append("No case-number pattern is set, so case numbers are not checked against one.")
     return lines
 
 

@@ -24,6 +24,8 @@ from plateledger.core.clock import Clock, iso_ms
 from plateledger.core.errors import FieldInvalid
 from plateledger.policy.rules import DAY_MS, PRESETS, Preset, describe
 from plateledger.reports.access_log import PERMITTED, WITHHELD, AccessLog
+from plateledger.review.places import Places
+from plateledger.review.queue import ReviewQueue
 from plateledger.sharing.service import Agreements, AgreementView, Policies
 from plateledger.store.reads import ReadsStore
 from plateledger.subjects.requests import SubjectRequests
@@ -73,9 +75,13 @@ class TransparencyReports:
         checkpoints: Checkpointer,
         approvals: Approvals,
         subjects: SubjectRequests,
+        review: ReviewQueue,
+        places: Places,
     ) -> None:
         self._checkpoints = checkpoints
         self._approvals = approvals
+        self._review = review
+        self._places = places
         self._registry = registry
         self._policies = policies
         self._agreements = agreements
@@ -152,8 +158,18 @@ class TransparencyReports:
             "sharing": self._sharing(agency.id, slug),
             # Requests sent to it and letters it sent; never whether any held the plate (docs/subject-requests.md).
             "subject_requests": self._subjects.counts(agency.id, since, until),
+            "oversight": self._oversight(agency.id, policy.oversight.case_pattern is not None, since, until),
             "audit": self._chain(),
             "checkpoint": self._checkpoint(),
+        }
+
+    def _oversight(self, agency_id: int, pattern: bool, since: int, until: int) -> dict[str, Any]:
+        """What the oversight rules watch (their thresholds are in the policy text) and, per rule, the flags
+        raised in the period and how they were reviewed: counts only."""
+        return {
+            "sensitive_places": self._places.summary(agency_id),
+            "case_pattern": pattern,
+            "flags": self._review.counts(agency_id, since, until),
         }
 
     def _searches(self, slug: str, since: int, until: int, decisions: Counter[str]) -> dict[str, Any]:

@@ -50,6 +50,9 @@ class User(Base):
     #: enrolling.
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_pending: Mapped[str | None] = mapped_column(String(64))
+    #: The unit the user works in (the case register assigns cases to units: an open case of the user's unit
+    #: explains an oversight flag).
+    unit: Mapped[str | None] = mapped_column(String(64))
 
 
 class Camera(Base):
@@ -509,3 +512,69 @@ class SubjectRequestOwner(Base):
     #: When the first letter was generated, and by whom (later letters are audited too, and leave these).
     answered_ms: Mapped[int | None] = mapped_column(BigInteger, index=True)
     answered_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class CaseRecord(Base):
+    """A case of an agency's case register (``review/register.py``): its number (stored upper-cased), when it was
+    opened and closed, and the unit it is assigned to."""
+
+    __tablename__ = "case_register"
+    __table_args__ = (UniqueConstraint("agency_id", "number"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    number: Mapped[str] = mapped_column(String(64))
+    opened_ms: Mapped[int] = mapped_column(BigInteger)
+    closed_ms: Mapped[int | None] = mapped_column(BigInteger)
+    unit: Mapped[str | None] = mapped_column(String(64))
+    updated_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+    updated_by: Mapped[str] = mapped_column(String(64))
+
+
+class SensitivePlaces(Base):
+    """The places an agency lists as sensitive (clinics, places of worship, shelters), as the GeoJSON it gave. Not
+    published: the policy text and the transparency report give their number and kinds only."""
+
+    __tablename__ = "sensitive_places"
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), primary_key=True)
+    geojson: Mapped[str] = mapped_column(Text)
+    places: Mapped[int] = mapped_column(Integer)
+    set_ms: Mapped[int] = mapped_column(BigInteger)
+    set_by: Mapped[str] = mapped_column(String(64))
+
+
+class OversightFlag(Base):
+    """A flag an oversight rule raised on the searches of an agency's users, with its evidence (JSON: ``refs`` the
+    audit sequence numbers, ``numbers``, ``threshold``, ``cases``, ``plates``) and its review: ``status`` is
+    ``open``, ``explained`` (``explained_by`` says how; kept out of the queue), ``dismissed``, ``confirmed`` or
+    ``escalated``, with the reviewer's ``note``. (``agency_id``, ``rule``, ``key``) is the flag's identity."""
+
+    __tablename__ = "oversight_flags"
+    __table_args__ = (
+        UniqueConstraint("agency_id", "rule", "key"),
+        Index("ix_oversight_flags_agency_status", "agency_id", "status"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    rule: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(500))
+    actor: Mapped[str] = mapped_column(String(200))
+    username: Mapped[str | None] = mapped_column(String(64))
+    first_ms: Mapped[int] = mapped_column(BigInteger)
+    last_ms: Mapped[int] = mapped_column(BigInteger)
+    evidence: Mapped[str] = mapped_column(Text)
+    explanation: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    explained_by: Mapped[str | None] = mapped_column(Text)
+    raised_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+    decided_ms: Mapped[int | None] = mapped_column(BigInteger)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class OversightCursor(Base):
+    """The last audit sequence number the live oversight rules have read (one row, ``id`` 1)."""
+
+    __tablename__ = "oversight_cursor"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)

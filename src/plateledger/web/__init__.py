@@ -26,6 +26,7 @@ from plateledger.web.routes import (
     cameras,
     hotlists,
     public,
+    review,
     search,
     session,
     sharing,
@@ -46,7 +47,20 @@ def install(app: FastAPI, platform: Platform) -> None:
         StaticFiles(directory=platform.settings.leaflet_dir, check_dir=False),
         name="ui-leaflet",
     )
-    for module in (session, search, alerts, approvals, hotlists, sharing, admin, cameras, access, public, subjects):
+    for module in (
+        session,
+        search,
+        alerts,
+        approvals,
+        hotlists,
+        sharing,
+        admin,
+        cameras,
+        access,
+        public,
+        subjects,
+        review,
+    ):
         app.include_router(module.router)
 
     async def sign_in_required(request: Request, error: Exception) -> Response:

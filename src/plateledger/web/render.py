@@ -43,6 +43,8 @@ MENU: tuple[tuple[str, str, Action], ...] = (
     ("Access log", "/ui/access-log", Action.ACCESS_LOG_READ),
     ("Subject requests", "/ui/admin/subject-requests", Action.SUBJECT_REQUEST_VIEW),
     ("Audit", "/ui/audit", Action.AUDIT_READ),
+    ("Oversight", "/ui/oversight", Action.OVERSIGHT_REVIEW),
+    ("Cases", "/ui/oversight/cases", Action.CASE_VIEW),
 )
 
 

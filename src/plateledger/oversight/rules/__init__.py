@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from plateledger.oversight.rules.base import Context, Removal, Rule
-from plateledger.oversight.rules.cases import AfterRemoval, CaseSpread, PlateCases
+from plateledger.oversight.rules.base import CaseEntry, Context, Removal, Rule, case_key
+from plateledger.oversight.rules.cases import AfterRemoval, CaseSpread, CaseStale, PlateCases
 from plateledger.oversight.rules.places import SensitivePlaces
 from plateledger.oversight.rules.reach import OutOfState, RefusalShare
 from plateledger.oversight.rules.text import CasePattern, ContentFree, ProhibitedTerms, TestSearches
@@ -13,6 +13,7 @@ RULES: tuple[type[Rule], ...] = (
     ContentFree,
     CasePattern,
     CaseSpread,
+    CaseStale,
     Burst,
     PeerVolume,
     PlateCases,
@@ -25,4 +26,4 @@ RULES: tuple[type[Rule], ...] = (
 )
 BY_ID: dict[str, type[Rule]] = {rule.id: rule for rule in RULES}
 
-__all__ = ["BY_ID", "RULES", "Context", "Removal", "Rule"]
+__all__ = ["BY_ID", "RULES", "CaseEntry", "Context", "Removal", "Rule", "case_key"]

@@ -34,6 +34,24 @@ class Removal:
 
 
 @dataclass(frozen=True)
+class CaseEntry:
+    """A case of the agency's case register: opened (and closed) at, assigned to ``unit``."""
+
+    number: str
+    opened_ms: int
+    closed_ms: int | None = None
+    unit: str | None = None
+
+    def open_at(self, ts_ms: int) -> bool:
+        return self.opened_ms <= ts_ms and (self.closed_ms is None or ts_ms <= self.closed_ms)
+
+
+def case_key(agency: str | None, number: str) -> tuple[str, str]:
+    """How a case is looked up in a register: (agency, the number stripped and upper-cased)."""
+    return agency or "", number.strip().upper()
+
+
+@dataclass(frozen=True)
 class Context:
     """What the rules run with besides the records.
 
@@ -41,7 +59,9 @@ class Context:
     agency's case-number pattern (a regular expression a case number must match in full; the key ``"*"`` applies
     to agencies without their own); ``prohibited``: prohibited-purpose terms by category; ``places``: the
     sensitive places; ``removals``: hot-list entries that expired or were removed (None: not known, so the rule
-    cannot run); ``agency_states``: each agency's jurisdiction (``US-CA``), for the out-of-state rule."""
+    cannot run); ``agency_states``: each agency's jurisdiction (``US-CA``), for the out-of-state rule;
+    ``cases``: the case registers, by :func:`case_key` (None: no agency keeps one, so the stale-case rule cannot
+    run). The live rules pass mappings they keep current (:mod:`plateledger.review.live`)."""
 
     params: OversightParams = DEFAULT
     fields: frozenset[Field] = AUDIT_FIELDS
@@ -50,6 +70,7 @@ class Context:
     places: tuple[Place, ...] = ()
     removals: tuple[Removal, ...] | None = None
     agency_states: Mapping[str, str] = field(default_factory=dict)
+    cases: Mapping[tuple[str, str], CaseEntry] | None = None
 
     @cached_property
     def terms(self) -> TermMatcher:
@@ -73,11 +94,16 @@ class Rule:
     id: ClassVar[str] = ""
     title: ClassVar[str] = ""
     needs: ClassVar[frozenset[Field]] = frozenset()
+    #: Whether an open case of the user's unit, or an alert the user's agency received, explains its flags (the
+    #: review queue keeps explained flags out): rules on the justification given. Rules on what was sought or how
+    #: (prohibited terms, tests, bursts, probing, reach, places, stale cases) are never explained away.
+    explainable: ClassVar[bool] = False
 
     def __init__(self, context: Context) -> None:
         self.context = context
         self.params = context.params
         self._drafts: dict[str, Draft] = {}
+        self._rendered: dict[str, int] = {}
 
     @classmethod
     def unavailable(cls, context: Context) -> str | None:
@@ -99,6 +125,16 @@ class Rule:
 
     def render(self, draft: Draft) -> Flag:
         raise NotImplementedError
+
+    def changed(self) -> list[Flag]:
+        """The flags raised, or whose evidence grew, since the last call: what a store of flags writes after a
+        batch of records (the live rules). Costs one look at each flag so far."""
+        found = []
+        for key, draft in self._drafts.items():
+            if self._rendered.get(key) != len(draft.refs):
+                self._rendered[key] = len(draft.refs)
+                found.append(self.render(draft))
+        return found
 
     def add(self, key: str, record: SearchRecord, **extra: Any) -> list[Flag]:
         """Add ``record`` to the flag ``key`` (raising it, and returning it, when it is new)."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
+from collections.abc import Iterable
 
 from plateledger.oversight.flags import Draft, Flag, day, iso, plural
 from plateledger.oversight.records import Field, SearchRecord
-from plateledger.oversight.rules.base import DAY_MS, Context, Rule
+from plateledger.oversight.rules.base import DAY_MS, Context, Removal, Rule, case_key
 
 
 class _Spread:
@@ -86,6 +87,7 @@ def _span_days(draft: Draft) -> int:
 
 class PlateCases(Rule):
     id = "plate.many_cases"
+    explainable = True
     title = "One user searching the same plate under different cases"
     needs = frozenset({Field.USER, Field.PLATE, Field.CASE_NUMBER})
 
@@ -129,15 +131,21 @@ class PlateCases(Rule):
 
 class AfterRemoval(Rule):
     id = "plate.after_hotlist_removal"
+    explainable = True
     title = "A plate searched right after its hot-list entry expired or was removed"
     needs = frozenset({Field.PLATE})
 
     def __init__(self, context: Context) -> None:
         super().__init__(context)
-        removals: dict[str, list[tuple[int, str]]] = defaultdict(list)
-        for removal in context.removals or ():
-            removals[removal.plate.upper()].append((removal.ts_ms, removal.list_name))
-        self._removals = {plate: sorted(times) for plate, times in removals.items()}
+        self._removals: dict[str, list[tuple[int, str]]] = {}
+        self.set_removals(context.removals or ())
+
+    def set_removals(self, removals: Iterable[Removal]) -> None:
+        """Replace the known expiries and removals (the live rules do when hot lists change)."""
+        by_plate: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for removal in removals:
+            by_plate[removal.plate.upper()].append((removal.ts_ms, removal.list_name))
+        self._removals = {plate: sorted(times) for plate, times in by_plate.items()}
 
     @classmethod
     def context_missing(cls, context: Context) -> str | None:
@@ -166,4 +174,49 @@ class AfterRemoval(Rule):
             f"{draft.actor} searched plate {plate} {hours:.1f} hours after its hot-list entry{listed} expired or was "
             f"removed ({plural(len(draft.refs), 'search', 'searches')}, within the {self.params.after_removal_hours} "
             "hours watched): tracking may have continued without the alert's justification.",
+        )
+
+
+class CaseStale(Rule):
+    id = "case.stale"
+    title = "A case cited long after it was opened, or after it was closed"
+    needs = frozenset({Field.CASE_NUMBER})
+
+    @classmethod
+    def context_missing(cls, context: Context) -> str | None:
+        return None if context.cases is not None else "no case register was given"
+
+    def feed(self, record: SearchRecord) -> list[Flag]:
+        if not record.case_number or self.context.cases is None:
+            return []
+        case = self.context.cases.get(case_key(record.agency, record.case_number))
+        if case is None:
+            return []
+        closed = case.closed_ms is not None and record.ts_ms > case.closed_ms
+        if not closed and record.ts_ms - case.opened_ms <= self.params.case_stale_days * DAY_MS:
+            return []
+        return self.add(f"{record.actor}|{case.number}", record, case=case)
+
+    def render(self, draft: Draft) -> Flag:
+        case = draft.extra["case"]
+        age = (draft.first_ms - case.opened_ms) // DAY_MS
+        after_close = case.closed_ms is not None and draft.last_ms > case.closed_ms
+        why = (
+            f"after it was closed on {day(case.closed_ms)}"
+            if after_close and case.closed_ms is not None
+            else f"{plural(age, 'day')} after it was opened on {day(case.opened_ms)}"
+        )
+        return draft.flag(
+            self.id,
+            {
+                "searches": len(draft.refs),
+                "case": case.number,
+                "opened": day(case.opened_ms),
+                "closed": day(case.closed_ms) if case.closed_ms is not None else None,
+                "days_after_opened": age,
+            },
+            {"case_stale_days": self.params.case_stale_days},
+            f"{draft.actor} cited case {case.number} in {plural(len(draft.refs), 'search', 'searches')} from "
+            f"{day(draft.first_ms)}, {why} (flagged beyond {plural(self.params.case_stale_days, 'day')}, or once "
+            "closed): an old case number may be cited for searches it does not cover.",
         )

@@ -16,6 +16,7 @@ def _said(record: SearchRecord) -> str:
 
 class ContentFree(Rule):
     id = "reason.content_free"
+    explainable = True
     title = "Content-free or formulaic reasons"
     needs = frozenset({Field.REASON})
 
@@ -44,6 +45,7 @@ class ContentFree(Rule):
 
 class CasePattern(Rule):
     id = "case.pattern"
+    explainable = True
     title = "Case numbers not matching the agency's pattern"
     needs = frozenset({Field.CASE_NUMBER})
 

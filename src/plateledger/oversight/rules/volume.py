@@ -97,6 +97,7 @@ class DayCounts:
 
 class PeerVolume(Rule):
     id = "volume.peers"
+    explainable = True
     title = "A user's daily volume far above the agency's other users"
     needs = frozenset({Field.USER, Field.AGENCY})
 

@@ -17,6 +17,7 @@ Seeding helpers (agencies, users, cameras, tokens, reads) are plain functions in
 from __future__ import annotations
 
 import os
+import resource
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,43 @@ from tests.support import (
 )
 
 POSTGRES_ENV = "PLATELEDGER_TEST_POSTGRES_URL"
+
+
+# -- what the test processes hold at the end ---------------------------------------------------------------------
+# chDB leaves about five idle engine threads behind at each start of its embedded server (each Platform opened on a
+# new data directory), each holding three /proc files open, and no API of chDB's releases them. A process is limited
+# to RLIMIT_NOFILE open files, so the summary line below shows how close each test process came: a suite that grows
+# past it must share stores (``module_platform``) or run in more processes (``make test`` runs ``pytest -n 2``).
+_HELD_BY_WORKER = pytest.StashKey[dict[str, tuple[int, int]]]()
+
+
+def _held() -> tuple[int, int] | None:
+    """Open files and threads (the kernel's count, chDB's included) of this process; None off Linux."""
+    try:
+        return len(os.listdir("/proc/self/fd")), len(os.listdir("/proc/self/task"))
+    except OSError:
+        return None
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: its controller prints the summary
+        workeroutput["plateledger_held"] = _held()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    held = getattr(node, "workeroutput", {}).get("plateledger_held")
+    if held is not None:
+        node.config.stash.setdefault(_HELD_BY_WORKER, {})[node.gateway.id] = tuple(held)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    held = config.stash.get(_HELD_BY_WORKER, {}) or ({"pytest": h} if (h := _held()) else {})
+    if held:
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        each = ", ".join(f"{name}: {fds} files, {threads} threads" for name, (fds, threads) in sorted(held.items()))
+        terminalreporter.write_line(f"held at the end (open-file limit {limit}): {each}")
 
 
 @pytest.fixture(autouse=True)

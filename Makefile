@@ -42,8 +42,15 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
+# The suite in PYTEST_WORKERS processes (pytest-xdist), a test module per process at a time (--dist loadfile: a
+# module's shared fixtures are built once); PYTEST_WORKERS=0 runs it in this one process. Its temporary directories
+# (every test's data directory) go to PYTEST_TMPDIR, a tmpfs where there is one: the stores' fsyncs cost nothing
+# there (a throwaway store needs no durability, as CI's PostgreSQL runs with fsync=off), and a test's directory is
+# removed when it passes (pyproject's tmp_path_retention_policy).
+PYTEST_WORKERS ?= 2
+PYTEST_TMPDIR ?= $(if $(wildcard /dev/shm/.),/dev/shm,$(or $(TMPDIR),/tmp))
 pytest: setup $(CHROMIUM)
-	$(BIN)/pytest -q
+	TMPDIR=$(PYTEST_TMPDIR) $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 # Retake the web UI's screenshots (docs/screenshots/, linked from the README) with the browser tests.
 screenshots: setup $(CHROMIUM)

@@ -7,12 +7,17 @@
   Without it the PostgreSQL runs are skipped, except under ``CI=true`` where they fail: CI must test both.
 * ``clock``: a :class:`FixedClock` at ``tests.support.NOW_MS``, shared by the platform fixtures.
 
+The platform fixtures (and ``gov_settings`` of a test that also takes ``gov_platform``) start from a copy of a
+governance store migrated once per session (``tests.support.prime_governance``, a PostgreSQL template database):
+the same store a migration from nothing makes, without paying for the migration in every test.
+
 Seeding helpers (agencies, users, cameras, tokens, reads) are plain functions in ``tests/support.py``.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,9 +27,54 @@ import pytest
 from plateledger.core.clock import FixedClock
 from plateledger.core.settings import Settings, load_settings
 from plateledger.platform import Platform
-from tests.support import METRICS_TOKEN, NOW_MS, clear_settings_environment, create_database, drop_database
+from plateledger.store.governance import Governance
+from tests.support import (
+    METRICS_TOKEN,
+    NOW_MS,
+    clear_settings_environment,
+    create_database,
+    drop_database,
+    prime_governance,
+)
 
 POSTGRES_ENV = "PLATELEDGER_TEST_POSTGRES_URL"
+
+
+# -- what the test processes hold at the end ---------------------------------------------------------------------
+# chDB leaves about five idle engine threads behind at each start of its embedded server (each Platform opened on a
+# new data directory), each holding three /proc files open, and no API of chDB's releases them. A process is limited
+# to RLIMIT_NOFILE open files, so the summary line below shows how close each test process came: a suite that grows
+# past it must share stores (``module_platform``) or run in more processes (``make test`` runs ``pytest -n 2``).
+_HELD_BY_WORKER = pytest.StashKey[dict[str, tuple[int, int]]]()
+
+
+def _held() -> tuple[int, int] | None:
+    """Open files and threads (the kernel's count, chDB's included) of this process; None off Linux."""
+    try:
+        return len(os.listdir("/proc/self/fd")), len(os.listdir("/proc/self/task"))
+    except OSError:
+        return None
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: its controller prints the summary
+        workeroutput["plateledger_held"] = _held()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    held = getattr(node, "workeroutput", {}).get("plateledger_held")
+    if held is not None:
+        node.config.stash.setdefault(_HELD_BY_WORKER, {})[node.gateway.id] = tuple(held)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    held = config.stash.get(_HELD_BY_WORKER, {}) or ({"pytest": h} if (h := _held()) else {})
+    if held:
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        each = ", ".join(f"{name}: {fds} files, {threads} threads" for name, (fds, threads) in sorted(held.items()))
+        terminalreporter.write_line(f"held at the end (open-file limit {limit}): {each}")
 
 
 @pytest.fixture(autouse=True)
@@ -49,15 +99,18 @@ def settings(data_dir: Path) -> Settings:
 
 
 @pytest.fixture
-def platform(settings: Settings, clock: FixedClock) -> Iterator[Platform]:
+def platform(settings: Settings, clock: FixedClock, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """A Platform on a fresh data directory with the default SQLite governance store."""
+    prime_governance(tmp_path_factory, settings.data)
     opened = Platform.open(settings, clock=clock)
     yield opened
     opened.close()
 
 
 @pytest.fixture
-def platform_factory(data_dir: Path, clock: FixedClock) -> Iterator[Callable[..., Platform]]:
+def platform_factory(
+    data_dir: Path, clock: FixedClock, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., Platform]]:
     """Open a Platform with settings overrides (``max_batch_reads=3``...); closed at teardown.
 
     chDB serves one data directory per process: close one platform before opening another on a different
@@ -67,6 +120,8 @@ def platform_factory(data_dir: Path, clock: FixedClock) -> Iterator[Callable[...
 
     def open_platform(**overrides: Any) -> Platform:
         overrides.setdefault("data", data_dir)
+        if not overrides.get("database_url") and not Path(overrides["data"], "governance.db").exists():
+            prime_governance(tmp_path_factory, Path(overrides["data"]))
         opened.append(Platform.open(load_settings(**overrides), clock=clock))
         return opened[-1]
 
@@ -98,13 +153,34 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
     drop_database(postgres_server, name)
 
 
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: str) -> Iterator[str]:
+    """Name of a PostgreSQL database at the newest migration, made once per session (per xdist worker), that
+    ``governance_url`` copies (``CREATE DATABASE ... TEMPLATE``) for tests that open a Platform on it."""
+    name, url = create_database(postgres_server)
+    Governance(url).close()
+    yield name
+    drop_database(postgres_server, name)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def governance_url(request: pytest.FixtureRequest, data_dir: Path) -> str:
-    """SQLAlchemy URL of a fresh governance database: SQLite in the data directory, or PostgreSQL."""
+def governance_url(
+    request: pytest.FixtureRequest, data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """SQLAlchemy URL of a fresh governance database: SQLite in the data directory, or PostgreSQL. Empty, unless the
+    test takes ``gov_platform`` (which migrates it at once): then a copy of a migrated one."""
+    migrated = "gov_platform" in request.fixturenames
     if request.param == "sqlite":
-        return f"sqlite:///{data_dir / 'governance.db'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
+        if migrated:
+            prime_governance(tmp_path_factory, data_dir)
+        yield f"sqlite:///{data_dir / 'governance.db'}"
+    elif not migrated:
+        yield request.getfixturevalue("postgres_url")
+    else:
+        server: str = request.getfixturevalue("postgres_server")
+        name, url = create_database(server, template=request.getfixturevalue("postgres_template"))
+        yield url
+        drop_database(server, name)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ with the password; a wrong or missing code counts as a failure.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -46,6 +47,14 @@ def _nothing(_session: Session, _user: User, _agency: Agency) -> None:
     return None
 
 
+@functools.cache
+def _decoy_hash() -> str:
+    """The hash verified against when there is no user's hash to check, so an unknown name costs the same time.
+    Made once per process, at its first sign-in (every sign-in takes it first, so only that first one pays, whatever
+    the username), not at every Platform.open: hashing takes ~0.1 s and every CLI command opens a Platform."""
+    return hash_password("plateledger decoy password")
+
+
 def totp_ok(secret: str, code: str | None, now_ms: int) -> bool:
     """A 6-digit code valid at ``now_ms`` or one 30-second step either side (clock drift)."""
     code = (code or "").strip().replace(" ", "")
@@ -70,8 +79,6 @@ class Credentials:
         self._clock = clock
         self._limits = {False: max_failures, True: client_max_failures}
         self._lockout_ms = lockout_minutes * 60_000
-        # Verified against when there is no user's hash to check, so an unknown name costs the same time.
-        self._decoy = hash_password("plateledger decoy password")
 
     def check(
         self, username: str, password: str, code: str | None = None, *, client: str | None = None
@@ -95,13 +102,14 @@ class Credentials:
         all, so the log never records a sign-in whose session was not made. Returns ``then``'s value too."""
         username = username[:64]
         where = client or UNKNOWN_CLIENT
+        decoy = _decoy_hash()  # before anything tells whether the user exists: the first call hashes it
         now = self._clock.now_ms()
         shown = REFUSED
         with self._gov.session() as session:
             user = session.scalars(select(User).where(User.username == username)).one_or_none()
             agency = session.get(Agency, user.agency_id) if user else None
             locked = self._locked_until(session, where, username, now)
-            hashed = user.password_hash if user is not None and user.password_hash else self._decoy
+            hashed = user.password_hash if user is not None and user.password_hash else decoy
             password_ok = verify_password(hashed, password)  # always run: the same time whatever the outcome
             if locked is not None:
                 reason = f"too many failed sign-ins from this address: locked until {iso_ms(locked)}"

@@ -502,13 +502,15 @@ class Server:
     started_s: float = 0.0
 
     @classmethod
-    def start(cls, data: Path, workdir: Path) -> Server:
+    def start(cls, data: Path, workdir: Path, command: list[str] | None = None) -> Server:
+        """``command`` (default ``plateledger``) with ``serve --data DATA --port PORT``."""
         port = free_port()
+        workdir.mkdir(parents=True, exist_ok=True)
         log_path = workdir / "server.log"
         started = time.perf_counter()
         with log_path.open("wb") as log_file:
             process = subprocess.Popen(
-                [cli("plateledger"), "serve", "--data", str(data), "--port", str(port)],
+                [*(command or [cli("plateledger")]), "serve", "--data", str(data), "--port", str(port)],
                 env={**os.environ, "PLATELEDGER_METRICS_TOKEN": METRICS_TOKEN},
                 stdout=log_file,
                 stderr=subprocess.STDOUT,

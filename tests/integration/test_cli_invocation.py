@@ -42,7 +42,9 @@ def test_config_file_with_an_unknown_key_is_one_clear_error(tmp_path: Path) -> N
     assert "unknown setting(s): prot" in str(result.exception)
 
 
-def test_shell_completion_completes_commands() -> None:
+def test_shell_completion_completes_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Name the shell rather than let typer detect the one this test runs under (make's is sh, which it refuses).
+    monkeypatch.setenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
     assert invoke(_PLATELEDGER_COMPLETE="complete_bash", COMP_WORDS="plateledger ser", COMP_CWORD="1") == "serve\n"
     assert "_PLATELEDGER_COMPLETE=complete_bash" in invoke("--show-completion", "bash")
 

@@ -191,7 +191,8 @@ def test_policy_versions_are_kept_and_each_change_audited_with_old_and_new(
 def test_policy_text_is_generated_from_the_policy(gov_platform: Platform, kits: dict[str, AgencyKit]) -> None:
     platform, owner = gov_platform, kits["owner"]
     before = platform.policies.current("owner-pd").as_json()["text"]
-    assert not any("immigration" in line for line in before)
+    # The default prohibits no purpose (the oversight lines name immigration only as terms watched for in reasons).
+    assert not any("immigration enforcement" in line for line in before)
     platform.policies.set_as(owner.admin, "owner-pd", PRESETS[Preset.CALIFORNIA][0], preset="california")
     after = platform.policies.current("owner-pd").as_json()["text"]
     assert any("immigration enforcement" in line for line in after)

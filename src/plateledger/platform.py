@@ -132,6 +132,7 @@ class Platform:
             raise
         registry = Registry(governance, audit, clock)
         checkpoints = Checkpointer(governance=governance, tree=audit.tree, identity=identity, clock=clock)
+        integrity.log_sizes = checkpoints.sizes
         books = Books(governance)
         approvals = Approvals(governance, audit, clock, ttl_s=settings.approval_ttl_s)
         engine = SearchEngine(audit=audit, gate=Gate(), books=books, clock=clock, approvals=approvals)

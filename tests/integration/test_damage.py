@@ -107,7 +107,7 @@ def test_ready_when_undamaged_and_each_check_named(damaged_settings: Settings) -
         answer = TestClient(create_app(platform=platform)).get("/readyz")
         assert answer.status_code == 200
         assert answer.json()["status"] == "ready"
-        assert set(answer.json()["checks"]) == {"reads_store", "audit_appendable", "parts", "disk"}
+        assert set(answer.json()["checks"]) == {"reads_store", "audit_appendable", "parts", "disk", "checkpoint"}
     code, output = doctor(damaged_settings)
     assert code == 0
     assert "no damage found" in output
@@ -116,3 +116,27 @@ def test_ready_when_undamaged_and_each_check_named(damaged_settings: Settings) -
         answer = TestClient(create_app(platform=platform)).get("/readyz")
         assert answer.status_code == 503
         assert not answer.json()["checks"]["disk"]["ok"]
+
+
+def test_readyz_fails_while_old_entries_are_in_no_published_checkpoint(damaged_settings: Settings) -> None:
+    """Issue 17: readiness includes "checkpoint current" (issue 16's witnessed checkpoints)."""
+    clock = FixedClock(NOW_MS)
+    settings = load_settings(data=damaged_settings.data, checkpoint_stale_s=600)
+    with opened(settings, clock) as platform:
+        client = TestClient(create_app(platform=platform))
+        size, published = platform.checkpoints.sizes()
+        assert size > (published or 0)  # the seeded agency and its reads, never checkpointed
+        assert client.get("/readyz").status_code == 200  # young enough
+        clock.advance(601_000)
+        stale = client.get("/readyz")
+        assert stale.status_code == 503
+        check = stale.json()["checks"]["checkpoint"]
+        assert not check["ok"]
+        assert (
+            f"{size - (published or 0)} entries not yet in a published checkpoint, the oldest 601 s old"
+            in (check["detail"])
+        )
+        assert platform.checkpoints.checkpoint().published  # no witnesses configured: quorum none
+        fresh = client.get("/readyz")
+        assert fresh.status_code == 200, fresh.json()
+        assert fresh.json()["checks"]["checkpoint"]["detail"].startswith("the published checkpoint covers every")

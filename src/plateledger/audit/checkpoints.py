@@ -188,6 +188,11 @@ class Checkpointer:
     def latest_published(self) -> StoredCheckpoint | None:
         return self._latest(published=True)
 
+    def sizes(self) -> tuple[int, int | None]:
+        """The tree's size and its latest published checkpoint's (None: none yet), for readiness."""
+        published = self.latest_published()
+        return self._tree.head()[0], published.size if published is not None else None
+
     def latest_signed(self) -> StoredCheckpoint | None:
         return self._latest(published=False)
 

@@ -339,6 +339,15 @@ class Settings(BaseSettings):
         "added meanwhile, and retries witnesses of an unpublished one (0: only every `checkpoint_every_entries` "
         "entries and on demand).",
     )
+    checkpoint_stale_s: int = Field(
+        600,
+        ge=1,
+        le=7 * 86_400,
+        description="GET /readyz fails while an audit entry older than this many seconds is in no published "
+        "(witnessed) checkpoint: the checkpoint job stopped, or the witnesses' quorum is not met. Keep it above "
+        "`checkpoint_interval_s` (and, with that at 0, above the time the log takes to gather "
+        "`checkpoint_every_entries` entries).",
+    )
 
     # -- running it (docs/operations.md, "Running it") --------------------------------------------------------
     config: Path | None = Field(

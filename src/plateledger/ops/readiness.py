@@ -7,7 +7,9 @@ reused in between):
 * ``reads_store``: the reads store answers and its directory takes a file;
 * ``audit_appendable``: the governance database takes a write lock on the audit log's head (rolled back);
 * ``parts``: no part detached as broken, no part failing its checksums, no owner with reads missing;
-* ``disk``: the data directory's disk has at least ``ready_min_free_bytes`` free.
+* ``disk``: the data directory's disk has at least ``ready_min_free_bytes`` free;
+* ``checkpoint``: every audit entry older than ``checkpoint_stale_s`` is in a published (witnessed) checkpoint:
+  a log whose checkpoints stop being signed or cosigned is one outsiders can no longer verify.
 
 A damage finding is an alarm: logged at ERROR (once per distinct finding) and counted in the metrics.
 """
@@ -18,10 +20,11 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from plateledger.core.clock import Clock
@@ -29,7 +32,7 @@ from plateledger.core.settings import Settings
 from plateledger.ops.damage import Damage, inspect
 from plateledger.store.damage import PartFault
 from plateledger.store.governance import Governance
-from plateledger.store.models import AuditHead
+from plateledger.store.models import AuditEntry, AuditHead
 from plateledger.store.reads import ReadsStore
 
 log = logging.getLogger("plateledger.integrity")
@@ -67,6 +70,9 @@ class Integrity:
     governance: Governance
     settings: Settings
     clock: Clock
+    #: The audit tree's size and the size of its latest published checkpoint (None: none yet); set by the platform
+    #: once its checkpointer exists. Unset: the ``checkpoint`` check fails (nothing says the log is witnessed).
+    log_sizes: Callable[[], tuple[int, int | None]] | None = None
     _deep: Damage | None = None
     _deep_at_ms: int = 0
     _alarmed: set[str] = field(default_factory=set)
@@ -151,8 +157,25 @@ class Integrity:
             need = self.settings.ready_min_free_bytes
             return free >= need, f"{free} bytes free (at least {need} required)"
 
+        def checkpoint() -> tuple[bool, str]:
+            if self.log_sizes is None:
+                return False, "no checkpointer"
+            size, published = self.log_sizes()
+            covered = published or 0
+            if size <= covered:
+                return True, f"the published checkpoint covers every entry ({size})"
+            with self.governance.engine.connect() as connection:
+                oldest = connection.scalar(select(AuditEntry.ts_ms).where(AuditEntry.seq == covered + 1))
+            age_s = max(0, self.clock.now_ms() - (oldest if oldest is not None else self.clock.now_ms())) // 1000
+            limit = self.settings.checkpoint_stale_s
+            return age_s <= limit, (
+                f"{size - covered} entries not yet in a published checkpoint, the oldest {age_s} s old "
+                f"(at most {limit} s)"
+            )
+
         run("reads_store", reads_store)
         run("audit_appendable", audit_appendable)
         run("parts", parts)
         run("disk", disk)
+        run("checkpoint", checkpoint)
         return Readiness(checks, damage)

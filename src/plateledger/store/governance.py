@@ -54,6 +54,11 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     config = Config()
     config.set_main_option("script_location", str(files("plateledger.store") / "migrations"))
     with engine.begin() as connection:
+        if engine.dialect.name == "sqlite":
+            # pysqlite opens a transaction only before DML, so each CREATE or ALTER of a migration would commit on
+            # its own: a process killed mid-upgrade left tables the next start's migrations could not create again
+            # (an unusable store). One explicit transaction: the whole upgrade or nothing, as on PostgreSQL.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

@@ -27,6 +27,6 @@ def test_migrating_twice_is_a_no_op(tmp_path: Path) -> None:
     governance = Governance(url)
     try:
         with governance.engine.connect() as connection:
-            assert MigrationContext.configure(connection).get_current_revision() == "0012"
+            assert MigrationContext.configure(connection).get_current_revision() == "0013"
     finally:
         governance.close()

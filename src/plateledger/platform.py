@@ -142,7 +142,7 @@ class Platform:
         live = LiveRules(
             governance=governance, registry=registry, policies=policies, register=cases, places=places, clock=clock
         )
-        review = ReviewQueue(governance, audit, clock, live)
+        review = ReviewQueue(governance, audit, clock, live, approvals)
         agreements = Agreements(governance, audit, clock)
         access_log = AccessLog(governance, audit, clock)
         images = ImageStore(

@@ -16,6 +16,9 @@ from plateledger.core.crashpoints import POINT_ENV
 from plateledger.store.governance import Governance
 from plateledger.store.models import Base
 
+#: The newest migration.
+HEAD = "0013"
+
 
 def test_migrations_match_models(tmp_path: Path) -> None:
     governance = Governance(f"sqlite:///{tmp_path / 'g.db'}")
@@ -33,7 +36,7 @@ def test_migrating_twice_is_a_no_op(tmp_path: Path) -> None:
     governance = Governance(url)
     try:
         with governance.engine.connect() as connection:
-            assert MigrationContext.configure(connection).get_current_revision() == "0012"
+            assert MigrationContext.configure(connection).get_current_revision() == HEAD
     finally:
         governance.close()
 
@@ -55,7 +58,7 @@ def test_a_first_start_killed_between_migrations_leaves_a_store_the_next_start_m
     governance = Governance(url)
     try:
         with governance.engine.connect() as connection:
-            assert MigrationContext.configure(connection).get_current_revision() == "0012"
+            assert MigrationContext.configure(connection).get_current_revision() == HEAD
             assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     finally:
         governance.close()

@@ -7,6 +7,10 @@ never waits for the broker. A background thread runs an asyncio loop with an ``a
 with exponential backoff (1 s doubling to 30 s); alerts queued while the broker is away are published when it
 is back (up to ``QUEUE_LIMIT``; beyond that the oldest are dropped, with a warning). Alerts of covert lists are
 never published: a broker's subscribers are not the list's named viewers.
+
+With ``approvals``, the notice of a search held for an agency's approval, or of a break-glass search it must
+review (:mod:`plateledger.approvals.notices`: no plate, place or query), is published the same way to
+``{mqtt_alerts_topic}/{agency slug}/approvals``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import aiomqtt
 import orjson
 
 from plateledger.alerts.service import Alerts
+from plateledger.approvals.notices import NOTICE_EVENTS
+from plateledger.approvals.service import Approvals
 from plateledger.core.errors import ConfigurationError
 from plateledger.hotlists.service import machine_delivery_allowed
 from plateledger.store.governance import Governance
@@ -46,9 +52,12 @@ def parse_broker(url: str, setting: str = "mqtt_alerts_url") -> tuple[str, int, 
 
 
 class MqttPublisher:
-    def __init__(self, alerts: Alerts, governance: Governance, url: str, topic: str) -> None:
+    def __init__(
+        self, alerts: Alerts, governance: Governance, url: str, topic: str, *, approvals: Approvals | None = None
+    ) -> None:
         self.host, self.port, self._username, self._password = parse_broker(url)
         self._alerts = alerts
+        self._approvals = approvals
         self._gov = governance
         self._topic = topic.strip("/")
         self._pending: deque[tuple[int, dict[str, Any]]] = deque()
@@ -74,7 +83,11 @@ class MqttPublisher:
     def _message(self, agency_id: int, body: dict[str, Any]) -> tuple[str, bytes] | None:
         with self._gov.session() as session:
             agency = session.get(Agency, agency_id)
-            if agency is None or not machine_delivery_allowed(session, int(body["list"]["id"])):
+            if agency is None:
+                return None
+            if body.get("event") in NOTICE_EVENTS:
+                return f"{self._topic}/{agency.slug}/approvals", orjson.dumps(body)
+            if not machine_delivery_allowed(session, int(body["list"]["id"])):
                 return None
             slug = agency.slug
         return f"{self._topic}/{slug}/alerts", orjson.dumps(body)
@@ -127,6 +140,8 @@ class MqttPublisher:
     def start(self) -> None:
         if not self._subscribed:
             self._alerts.subscribe(self.offer)
+            if self._approvals is not None:
+                self._approvals.subscribe(self.offer)
             self._subscribed = True
         self._thread = threading.Thread(target=self._thread_main, name="mqtt-alerts", daemon=True)
         self._thread.start()

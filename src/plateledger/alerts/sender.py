@@ -6,6 +6,11 @@ the target again and sends to the address it checked (:mod:`plateledger.alerts.t
 logs every attempt in the delivery log, retries a failed one after ``base_s``, ``2 × base_s``, ``4 × base_s`` … up
 to ``max_attempts`` attempts, and stops sending to a webhook once it is disabled (after ``disable_after``
 consecutive failed attempts). Retries pending when the server stops are not resumed by the next one.
+
+With ``approvals``, it also listens to :meth:`Approvals.subscribe`: the notice of a search held for approval or a
+break-glass search that ran (:mod:`plateledger.approvals.notices`) goes the same way, signed, retried and logged, to
+every enabled webhook of the approving agency (``X-Plateledger-Event`` says which: ``alert``, or the notice's
+``event``).
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import orjson
 
 from plateledger.alerts.service import Alerts
 from plateledger.alerts.webhooks import Target, Webhooks, sign
+from plateledger.approvals.notices import NOTICE_EVENTS
+from plateledger.approvals.service import Approvals
 from plateledger.core.clock import Clock
 from plateledger.core.errors import FieldInvalid
 from plateledger.core.settings import Settings
@@ -37,9 +44,12 @@ class _Job:
     due: float
     seq: int
     target: Target = field(compare=False)
-    alert_id: int = field(compare=False)
+    alert_id: int | None = field(compare=False)
     body: bytes = field(compare=False)
     attempt: int = field(compare=False, default=1)
+    #: An approval notice's request (``alert_id`` None), and its event.
+    request_id: int | None = field(compare=False, default=None)
+    event: str = field(compare=False, default="alert")
 
 
 class WebhookSender:
@@ -51,8 +61,10 @@ class WebhookSender:
         clock: Clock,
         *,
         transport: httpx2.BaseTransport | None = None,
+        approvals: Approvals | None = None,
     ) -> None:
         self._alerts = alerts
+        self._approvals = approvals
         self._webhooks = webhooks
         self._clock = clock
         self.max_attempts = settings.webhook_max_attempts
@@ -77,6 +89,8 @@ class WebhookSender:
             raise RuntimeError("webhook sender already started")
         if not self._subscribed:
             self._alerts.subscribe(self.offer)
+            if self._approvals is not None:
+                self._approvals.subscribe(self.offer)
             self._subscribed = True
         self._stopping.clear()
         self._thread = threading.Thread(target=self._loop, name="plateledger-webhooks", daemon=True)
@@ -92,7 +106,7 @@ class WebhookSender:
         self._client.close()
 
     def offer(self, agency_id: int, body: dict[str, Any]) -> None:
-        """The ``Alerts`` listener: queue the alert (never blocks)."""
+        """The ``Alerts`` (and ``Approvals``) listener: queue the alert or notice (never blocks)."""
         if not self._stopping.is_set():
             self._incoming.put((agency_id, body))
 
@@ -131,6 +145,12 @@ class WebhookSender:
 
     def _expand(self, agency_id: int, alert: dict[str, Any]) -> None:
         body = orjson.dumps(alert)
+        if alert.get("event") in NOTICE_EVENTS:
+            request_id, event = int(alert["request"]), str(alert["event"])
+            for target in self._webhooks.notice_targets(agency_id):
+                job = _Job(time.monotonic(), next(self._seq), target, None, body, request_id=request_id, event=event)
+                heapq.heappush(self._jobs, job)
+            return
         for target in self._webhooks.targets(agency_id, alert["list"]["id"]):
             heapq.heappush(self._jobs, _Job(time.monotonic(), next(self._seq), target, alert["id"], body))
 
@@ -142,9 +162,13 @@ class WebhookSender:
             "Content-Type": "application/json",
             "X-Plateledger-Timestamp": timestamp,
             "X-Plateledger-Signature": sign(job.target.secret, timestamp, job.body),
-            "X-Plateledger-Alert": str(job.alert_id),
+            "X-Plateledger-Event": job.event,
             "X-Plateledger-Attempt": str(job.attempt),
         }
+        if job.alert_id is not None:
+            headers["X-Plateledger-Alert"] = str(job.alert_id)
+        if job.request_id is not None:
+            headers["X-Plateledger-Approval"] = str(job.request_id)
         code: int | None = None
         error = ""
         try:
@@ -178,6 +202,7 @@ class WebhookSender:
             error=error,
             next_attempt_ms=self._clock.now_ms() + int(retry_in * 1000) if retry_in is not None else None,
             disable_after=self.disable_after,
+            approval_request_id=job.request_id,
         )
         if retry_in is not None and enabled:
             job.due, job.seq, job.attempt = time.monotonic() + retry_in, next(self._seq), job.attempt + 1

@@ -6,8 +6,9 @@ The secret is shown once, when the webhook is created; it is stored because sign
 
 A webhook's URL must be https:// and reach only public addresses, at registration and before each delivery
 (:mod:`plateledger.alerts.targets`). Alerts of covert lists are never sent to webhooks: a webhook's receiver is not
-a named viewer of the list. The sending itself is done by :class:`plateledger.alerts.sender.WebhookSender`, a
-background thread.
+a named viewer of the list. Approval notices (a search held for the agency's approval, a break-glass search it
+must review: :mod:`plateledger.approvals.notices`) go to every enabled webhook of the agency. The sending itself
+is done by :class:`plateledger.alerts.sender.WebhookSender`, a background thread.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def delivery_json(row: WebhookDelivery) -> dict[str, Any]:
     return {
         "id": row.id,
         "alert_id": row.alert_id,
+        "approval_request": row.approval_request_id,
         "attempt": row.attempt,
         "ts": iso_ms(row.ts_ms),
         "status": row.status,
@@ -177,6 +179,13 @@ class Webhooks:
             rows = session.scalars(select(Webhook).where(Webhook.agency_id == agency_id, Webhook.disabled_ms.is_(None)))
             return [Target(row.id, row.url, row.secret) for row in rows]
 
+    def notice_targets(self, agency_id: int) -> list[Target]:
+        """The enabled webhooks an approval notice for ``agency_id`` goes to: all of them (a notice holds no read,
+        plate or place: :mod:`plateledger.approvals.notices`)."""
+        with self._gov.session() as session:
+            rows = session.scalars(select(Webhook).where(Webhook.agency_id == agency_id, Webhook.disabled_ms.is_(None)))
+            return [Target(row.id, row.url, row.secret) for row in rows]
+
     def enabled(self, webhook_id: int) -> bool:
         with self._gov.session() as session:
             row = session.get(Webhook, webhook_id)
@@ -185,7 +194,7 @@ class Webhooks:
     def record_attempt(
         self,
         webhook_id: int,
-        alert_id: int,
+        alert_id: int | None,
         attempt: int,
         *,
         status: str,
@@ -193,6 +202,7 @@ class Webhooks:
         error: str,
         next_attempt_ms: int | None,
         disable_after: int,
+        approval_request_id: int | None = None,
     ) -> bool:
         """Log one attempt and keep the consecutive failure count; disable the webhook (audited) when it reaches
         ``disable_after``. Returns whether the webhook is still enabled."""
@@ -204,6 +214,7 @@ class Webhooks:
                 WebhookDelivery(
                     webhook_id=webhook_id,
                     alert_id=alert_id,
+                    approval_request_id=approval_request_id,
                     attempt=attempt,
                     ts_ms=self._clock.now_ms(),
                     status=status,

@@ -81,7 +81,10 @@ class WebhookCreatedOut(WebhookOut):
 
 class DeliveryOut(BaseModel):
     id: int
-    alert_id: int
+    alert_id: int | None = Field(description="The alert delivered (null for an approval notice)")
+    approval_request: int | None = Field(
+        None, description="The approval request an approval notice was about (null for an alert)"
+    )
     attempt: int
     ts: str | None
     status: str = Field(description="delivered, retrying or failed")

@@ -10,6 +10,9 @@ every decision is audited in the transaction that records it.
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from plateledger.approvals.canonical import canonical_json, query_hash
+from plateledger.approvals.notices import RequestView, notice, queue_item
 from plateledger.audit.events import ApprovalEvent, ApprovalGranted, ApprovalRefused, BreakGlassReviewed
 from plateledger.audit.log import AuditLog
 from plateledger.auth.tokens import Principal
@@ -27,6 +31,8 @@ from plateledger.policy.actions import Action, refuse, refuse_unseen, require
 from plateledger.policy.gate import Approval
 from plateledger.store.governance import Governance
 from plateledger.store.models import Agency, ApprovalDecision, ApprovalRequest, User
+
+log = logging.getLogger(__name__)
 
 #: How long a supervisor has to review a break-glass search.
 REVIEW_MS = 24 * 3_600_000
@@ -45,51 +51,6 @@ class Claim:
     approved_by: list[dict[str, str]]
 
 
-@dataclass(frozen=True)
-class RequestView:
-    id: int
-    state: str
-    break_glass: bool
-    kind: str
-    purpose: str
-    case_number: str
-    requested_by: str
-    requester: str
-    created_ms: int
-    canonical: dict[str, Any]
-    query_hash: str
-    owners: list[str]
-    approvers: list[str]
-    reasons: dict[str, str]
-    expires_ms: int | None
-    used_ms: int | None
-    review_due_ms: int | None
-    decisions: list[dict[str, Any]]
-
-    def json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "state": self.state,
-            "break_glass": self.break_glass,
-            "kind": self.kind,
-            "purpose": self.purpose,
-            "case_number": self.case_number,
-            "requested_by": self.requested_by,
-            "requester": self.requester,
-            "created": iso_ms(self.created_ms),
-            "query": self.canonical.get("query", {}),
-            "warrant": self.canonical.get("warrant"),
-            "query_hash": self.query_hash,
-            "owners": self.owners,
-            "approvers": self.approvers,
-            "reasons": self.reasons,
-            "expires": iso_ms(self.expires_ms) if self.expires_ms is not None else None,
-            "used": iso_ms(self.used_ms) if self.used_ms is not None else None,
-            "review_due": iso_ms(self.review_due_ms) if self.review_due_ms is not None else None,
-            "decisions": self.decisions,
-        }
-
-
 def _note(note: str | None) -> str:
     text = (note or "").strip()
     if not text:
@@ -105,6 +66,8 @@ class Approvals:
         self._audit = audit
         self._clock = clock
         self._ttl_ms = ttl_s * 1000
+        self._listeners: list[Callable[[int, dict[str, Any]], None]] = []
+        self._lock = threading.Lock()
 
     # --- called by the search engine, inside the audit entry's transaction --------------------------------------
 
@@ -117,8 +80,10 @@ class Approvals:
         approvers: set[int],
         reasons: dict[str, str],
         break_glass: bool = False,
+        note: str | None = None,
     ) -> int:
-        """Store a held search (or, ``break_glass``, an open review item of one that ran): its id."""
+        """Store a held search (or, ``break_glass``, an open review item of one that ran) with the requester's
+        note: its id. The caller announces it (:meth:`announce`) once its transaction has committed."""
         now = self._clock.now_ms()
         row = ApprovalRequest(
             requester_user_id=principal.user_id,
@@ -135,6 +100,7 @@ class Approvals:
             break_glass=break_glass,
             created_ms=now,
             review_due_ms=now + REVIEW_MS if break_glass else None,
+            note=(note or "").strip()[:MAX_NOTE] or None,
         )
         session.add(row)
         session.flush()
@@ -354,45 +320,92 @@ class Approvals:
         with self._gov.session() as session:
             row = session.get(ApprovalRequest, request_id)
             assert row is not None
-            user = session.get(User, row.requester_user_id)
-            agency = session.get(Agency, row.requester_agency_id)
-            rows = list(
-                session.scalars(
-                    select(ApprovalDecision).where(ApprovalDecision.request_id == row.id).order_by(ApprovalDecision.id)
-                )
+            return self._view(session, row)
+
+    @staticmethod
+    def _view(session: Session, row: ApprovalRequest) -> RequestView:
+        user = session.get(User, row.requester_user_id)
+        agency = session.get(Agency, row.requester_agency_id)
+        rows = list(
+            session.scalars(
+                select(ApprovalDecision).where(ApprovalDecision.request_id == row.id).order_by(ApprovalDecision.id)
             )
-            wanted = {*orjson.loads(row.approvers), *(d.agency_id for d in rows)}
-            slugs = {a.id: a.slug for a in session.execute(select(Agency.id, Agency.slug).where(Agency.id.in_(wanted)))}
-            decisions = [
-                {
-                    "decision": d.decision,
-                    "user": d.username,
-                    "agency": slugs.get(d.agency_id, ""),
-                    "note": d.note,
-                    "at": iso_ms(d.ts_ms),
-                }
-                for d in rows
-            ]
-            return RequestView(
-                id=row.id,
-                state=row.state,
-                break_glass=row.break_glass,
-                kind=row.kind,
-                purpose=row.purpose,
-                case_number=row.case_number,
-                requested_by=user.username if user else "",
-                requester=agency.slug if agency else "",
-                created_ms=row.created_ms,
-                canonical=orjson.loads(row.canonical),
-                query_hash=row.query_hash,
-                owners=list(orjson.loads(row.owners)),
-                approvers=[slugs.get(a, str(a)) for a in orjson.loads(row.approvers)],
-                reasons=dict(orjson.loads(row.reasons)),
-                expires_ms=row.expires_ms,
-                used_ms=row.used_ms,
-                review_due_ms=row.review_due_ms,
-                decisions=decisions,
-            )
+        )
+        wanted = {*orjson.loads(row.approvers), *(d.agency_id for d in rows)}
+        slugs = {a.id: a.slug for a in session.execute(select(Agency.id, Agency.slug).where(Agency.id.in_(wanted)))}
+        decisions = [
+            {
+                "decision": d.decision,
+                "user": d.username,
+                "agency": slugs.get(d.agency_id, ""),
+                "note": d.note,
+                "at": iso_ms(d.ts_ms),
+            }
+            for d in rows
+        ]
+        return RequestView(
+            id=row.id,
+            state=row.state,
+            break_glass=row.break_glass,
+            kind=row.kind,
+            purpose=row.purpose,
+            case_number=row.case_number,
+            requested_by=user.username if user else "",
+            requester=agency.slug if agency else "",
+            created_ms=row.created_ms,
+            canonical=orjson.loads(row.canonical),
+            query_hash=row.query_hash,
+            owners=list(orjson.loads(row.owners)),
+            approvers=[slugs.get(a, str(a)) for a in orjson.loads(row.approvers)],
+            reasons=dict(orjson.loads(row.reasons)),
+            expires_ms=row.expires_ms,
+            used_ms=row.used_ms,
+            review_due_ms=row.review_due_ms,
+            decisions=decisions,
+            note=row.note,
+        )
+
+    # --- the oversight review queue and the alert channels ----------------------------------------------------
+
+    def open_break_glass(self, session: Session, agency_id: int) -> list[dict[str, Any]]:
+        """The open break-glass searches a supervisor of ``agency_id`` must review, oldest first, as the oversight
+        review queue shows them (:func:`~plateledger.approvals.notices.queue_item`). The caller authorises and
+        audits: this reads inside its transaction."""
+        now = self._clock.now_ms()
+        rows = session.scalars(
+            select(ApprovalRequest)
+            .where(ApprovalRequest.break_glass.is_(True), ApprovalRequest.state == OPEN)
+            .order_by(ApprovalRequest.id)
+        )
+        return [queue_item(self._view(session, r), now) for r in rows if agency_id in orjson.loads(r.approvers)]
+
+    def subscribe(self, listener: Callable[[int, dict[str, Any]], None]) -> None:
+        """``listener(agency_id, notice)`` is called for each approving agency once a search is held for approval
+        or a break-glass search has run (committed and audited): the alert channels' senders (webhooks, MQTT)."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def announce(self, request_id: int) -> None:
+        """Hand the notice of request ``request_id`` to each listener, once per approving agency. Called after the
+        request's transaction committed; a failure here is logged, never the search's failure."""
+        try:
+            with self._gov.session() as session:
+                row = session.get(ApprovalRequest, request_id)
+                if row is None:
+                    return
+                body = notice(self._view(session, row))
+                approvers = [int(a) for a in orjson.loads(row.approvers)]
+        except Exception:
+            log.exception("approval notice #%s not announced", request_id)
+            return
+        with self._lock:
+            listeners = list(self._listeners)
+        for agency_id in approvers:
+            for listener in listeners:
+                try:
+                    listener(agency_id, body)
+                except Exception:
+                    log.exception("approval notice #%s: a listener failed", request_id)
 
     def break_glass_counts(self, slug: str, agency_id: int, since_ms: int, until_ms: int) -> dict[str, int]:
         """Break-glass searches made in ``[since_ms, until_ms)`` by the agency's users or of its reads: still

@@ -965,6 +965,19 @@ class OversightFlagViewed(AuditEvent):
 
 
 @dataclass(frozen=True)
+class OversightBreakGlassViewed(AuditEvent):
+    """An auditor or admin was shown, in the review queue, the open break-glass searches their agency's supervisors
+    must review (each with its query): the agency and the requests shown."""
+
+    action: ClassVar[str] = "oversight.break_glass_viewed"
+    agency: str = ""
+    requests: tuple[int, ...] = ()
+
+    def params(self) -> Json:
+        return {"agency": self.agency, "requests": list(self.requests)}
+
+
+@dataclass(frozen=True)
 class OversightFlagDecided(AuditEvent):
     """An oversight flag dismissed, confirmed or escalated by a reviewer, with the note (``previous``: its status
     before)."""

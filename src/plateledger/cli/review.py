@@ -82,6 +82,21 @@ def queue(
         print_json(answer)
         return
     out.print(" ".join(f"{name} {count}" for name, count in answer["counts"].items()))
+    glass = answer.get("break_glass") or []
+    if glass:
+        out.print(
+            f"break-glass searches awaiting a supervisor's review ({len(glass)}, "
+            f"{sum(1 for g in glass if g['overdue'])} overdue)",
+            style="bold",
+        )
+    for item in glass:
+        mark = " OVERDUE" if item["overdue"] else ""
+        out.print(
+            f"  #{item['id']}{mark} {item['kind']} search by {item['requester']}/{item['requested_by']} at "
+            f"{item['created']}, review due {item['review_due']}: {item['note'] or '(no reason)'}"
+        )
+        query = orjson.dumps(item["query"]).decode()
+        out.print(f"    query {query}  purpose {item['purpose']}  case {item['case_number']}")
     for group in answer["groups"]:
         out.print(f"{group['actor']}  {group['rule']}  ({len(group['flags'])})", style="bold")
         for flag in group["flags"]:

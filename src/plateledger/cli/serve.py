@@ -40,9 +40,15 @@ def _serve(platform: Platform, *, live_reads: bool = False) -> None:
     log.info("serving http://%s:%s (OpenAPI: /docs, /openapi.json; Ctrl-C stops)", settings.host, settings.port)
     job = RetentionJob(platform.retention, settings.retention_interval_s) if settings.retention_interval_s else None
     trickle = Trickle(platform) if live_reads else None
-    sender = WebhookSender(platform.alerts, platform.webhooks, settings, platform.clock)
+    sender = WebhookSender(platform.alerts, platform.webhooks, settings, platform.clock, approvals=platform.approvals)
     mqtt = (
-        MqttPublisher(platform.alerts, platform.governance, settings.mqtt_alerts_url, settings.mqtt_alerts_topic)
+        MqttPublisher(
+            platform.alerts,
+            platform.governance,
+            settings.mqtt_alerts_url,
+            settings.mqtt_alerts_topic,
+            approvals=platform.approvals,
+        )
         if settings.mqtt_alerts_url
         else None
     )

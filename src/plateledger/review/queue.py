@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plateledger.audit.events import OversightFlagDecided, OversightFlagViewed, OversightRan
+from plateledger.approvals.service import Approvals
+from plateledger.audit.events import OversightBreakGlassViewed, OversightFlagDecided, OversightFlagViewed, OversightRan
 from plateledger.audit.log import Actor, AuditLog
 from plateledger.core.clock import Clock, iso_ms
 from plateledger.core.errors import Conflict, FieldInvalid, NotFound
@@ -31,11 +32,14 @@ MAX_RUN_DAYS = 3660
 
 
 class ReviewQueue:
-    def __init__(self, governance: Governance, audit: AuditLog, clock: Clock, live: LiveRules) -> None:
+    def __init__(
+        self, governance: Governance, audit: AuditLog, clock: Clock, live: LiveRules, approvals: Approvals
+    ) -> None:
         self._gov = governance
         self._audit = audit
         self._clock = clock
         self._live = live
+        self._approvals = approvals
 
     def _agency(self, slug: str) -> Agency:
         with self._gov.session() as session:
@@ -68,15 +72,32 @@ class ReviewQueue:
                 flag.pop("refs")
                 groups[(row.actor, row.rule)].append(flag)
         ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+        glass = self._break_glass(who, found) if status == "queue" else []
         return {
             "agency": agency,
             "status": status,
             "counts": {s: counts[s] for s in STATUSES},
+            "break_glass": glass,
+            "break_glass_counts": {"open": len(glass), "overdue": sum(1 for g in glass if g["overdue"])},
             "groups": [
                 {"actor": actor, "rule": rule, "title": flags[0]["title"], "flags": flags}
                 for (actor, rule), flags in ordered
             ],
         }
+
+    def _break_glass(self, who: Actor | HasActor, found: Agency) -> list[dict[str, Any]]:
+        """The open break-glass searches the agency's supervisors must review, with their evidence (the query
+        included): showing them is audited (``oversight.break_glass_viewed``), before the answer; none, nothing
+        is shown and nothing written. Reviewing them stays the supervisors' act (``break_glass.review``)."""
+        with self._gov.session() as session:
+            if not self._approvals.open_break_glass(session, found.id):
+                return []
+
+        def change(session: Session) -> tuple[OversightBreakGlassViewed, list[dict[str, Any]]]:
+            items = self._approvals.open_break_glass(session, found.id)
+            return OversightBreakGlassViewed(agency=found.slug, requests=tuple(i["id"] for i in items)), items
+
+        return self._audit.record(actor_of(who), change)[1]
 
     def _row(self, session: Session, agency_id: int, flag_id: int) -> OversightFlag:
         row = session.get(OversightFlag, flag_id)

@@ -151,6 +151,12 @@ def approval_params(approval: int | str | None, break_glass: bool | str) -> dict
     return params
 
 
+def _note_of(query: dict[str, object]) -> str | None:
+    """The searcher's note as the search's audit entry records it (``query.note``)."""
+    note = query.get("note")
+    return note if isinstance(note, str) and note else None
+
+
 def validate_approval(approval: int | str | None, break_glass: bool | str, note: str | None) -> tuple[int | None, bool]:
     """The approval request a search runs on, and whether it is break-glass (which needs a note saying why it
     cannot wait, and no approval request)."""
@@ -379,7 +385,13 @@ class SearchEngine:
             elif glass and hold is not None:
                 canonical = hold.canonical([d.owner.slug for d in permitted])
                 item = self._approvals.hold(
-                    session, principal, canonical, approvers=glass_approvers, reasons=glass, break_glass=True
+                    session,
+                    principal,
+                    canonical,
+                    approvers=glass_approvers,
+                    reasons=glass,
+                    break_glass=True,
+                    note=_note_of(query),
                 )
                 approval = {"request": item, "requested_by": principal.username, "approved_by": [], "break_glass": True}
             return (
@@ -407,6 +419,8 @@ class SearchEngine:
             )
             raise PermissionDenied(lost.detail) from None
         self._budgets.spend(budget, principal.user_id, len(reads))
+        if glass and approval_id is not None:
+            self._approvals.announce(approval_id)  # committed and audited: tell the approvers
         return SearchResult(
             kind=kind,
             purpose=purpose.value,
@@ -466,7 +480,9 @@ class SearchEngine:
         reasons = {d.owner.slug: d.rule for d in held}
 
         def store(session: Session) -> tuple[AuditEvent, int]:
-            request_id = self._approvals.hold(session, principal, canonical, approvers=approvers, reasons=reasons)
+            request_id = self._approvals.hold(
+                session, principal, canonical, approvers=approvers, reasons=reasons, note=_note_of(query)
+            )
             event = self._refusal(
                 kind,
                 f"{reason} (approval request #{request_id})",
@@ -480,6 +496,7 @@ class SearchEngine:
             return event, request_id
 
         _, request_id = self._audit.record(principal.actor, store)
+        self._approvals.announce(request_id)  # committed and audited: tell the approvers
         raise ApprovalRequired(
             f"{reason}: stored as approval request #{request_id}; once a supervisor approves it, run the same "
             f"search again with approval {request_id}",

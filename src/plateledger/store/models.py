@@ -336,12 +336,14 @@ class Webhook(Base):
 
 
 class WebhookDelivery(Base):
-    """One attempt to deliver one alert to one webhook (the delivery log)."""
+    """One attempt to deliver one alert, or one approval notice (``approval_request_id``), to one webhook (the
+    delivery log)."""
 
     __tablename__ = "webhook_deliveries"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id"), index=True)
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), index=True)
+    approval_request_id: Mapped[int | None] = mapped_column(ForeignKey("approval_requests.id"), index=True)
     attempt: Mapped[int] = mapped_column(Integer)
     ts_ms: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16))
@@ -455,6 +457,8 @@ class ApprovalRequest(Base):
     expires_ms: Mapped[int | None] = mapped_column(BigInteger)
     used_ms: Mapped[int | None] = mapped_column(BigInteger)
     review_due_ms: Mapped[int | None] = mapped_column(BigInteger)
+    #: The requester's note (for break-glass: why it could not wait), as the search's audit entry records it.
+    note: Mapped[str | None] = mapped_column(String(500))
 
 
 class ApprovalDecision(Base):

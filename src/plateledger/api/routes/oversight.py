@@ -54,7 +54,9 @@ def queue(
     principal: PrincipalDep,
     status: Annotated[str, Query(max_length=16, description="queue (open and escalated), or one status")] = "queue",
 ) -> dict[str, Any]:
-    """The review queue: the agency's oversight flags grouped by user and rule (for its auditors and admins)."""
+    """The review queue: the agency's oversight flags grouped by user and rule (for its auditors and admins), and
+    (``queue``) the open break-glass searches its supervisors must review, with their evidence and ``overdue``
+    (showing them is audited; reviewing is ``POST /api/v1/break-glass/{id}/review``, a supervisor's act)."""
     return platform.review.queue(principal, agency, status=status)
 
 

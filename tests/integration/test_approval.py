@@ -212,3 +212,59 @@ def test_break_glass_runs_at_once_and_is_counted_until_reviewed(world: World) ->
 def test_policy_text_states_the_approval_rules(world: World) -> None:
     report = world.client.get("/transparency/city.json").json()
     assert any("Area searches are not run until a supervisor" in line for line in report["policy"]["text"])
+
+
+# -- the review's findings: break-glass and alerts never stand in for another owner's approval --------------------
+def test_break_glass_never_stands_in_for_another_owners_approval(platform: Platform, clock: FixedClock) -> None:
+    """An out-of-state requester under the owner's "my supervisor approves out-of-state searches" rule broke the
+    glass and got the reads: the owner's rule was advisory. Break-glass now meets the requester's own agency's
+    rules only; the owner's supervisor must approve (and only then does the search run)."""
+    from plateledger.policy.rules import Approver, Terms
+    from plateledger.search.plate import PlateSearch
+    from plateledger.vocab import Purpose, QueryKind
+    from tests.support import DAY_MS
+
+    owner = seed_agency(platform, "owner", roles=ROLES, state="IL")
+    far = seed_agency(platform, "far", roles=ROLES, state="TX")
+    platform.policies.set(SYSTEM, "owner", Policy(approval=ApprovalRules(out_of_state=True, approver=Approver.OWNER)))
+    terms = Terms(
+        query_kinds=frozenset({QueryKind.PLATE, QueryKind.ALERT}),
+        purposes=frozenset({Purpose.VIOLENT_CRIME}),
+        max_lookback_days=90,
+        expires_ms=NOW_MS + 365 * DAY_MS,
+    )
+    platform.agreements.accept(owner.admin, platform.agreements.request(far.admin, owner="owner", terms=terms).id)
+    ingest(platform, owner, [read("7ABC123", camera=owner.cameras[0], ts=NOW_MS - 2 * HOUR_MS)])
+    ask = PlateSearch(plate="7ABC123", purpose="violent_crime", case_number="C-1")
+    glass = PlateSearch(plate="7ABC123", purpose="violent_crime", case_number="C-1", break_glass=True, note="urgent")
+    with pytest.raises(ApprovalRequired):
+        platform.searches.search(far.investigator, ask)
+    with pytest.raises(ApprovalRequired, match="break-glass stands in for the requester's own agency's approval only"):
+        platform.searches.search(far.investigator, glass)
+    assert platform.approvals.break_glass_json(owner.principals["supervisor"], "all") == {"items": []}
+    # The owner's own users may still break the glass on their own data's rules (none hold them here).
+    assert platform.searches.search(owner.investigator, glass).reads
+
+
+def test_alerts_the_approval_rules_would_hold_are_withheld(platform: Platform, clock: FixedClock) -> None:
+    """A plate search under a purpose the policy holds for approval was refused, but a hot-list entry under the
+    same purpose delivered every new read of the plate: live tracking without the approval."""
+    from plateledger.hotlists.service import EntryIn
+    from plateledger.search.plate import PlateSearch
+    from tests.support import DAY_MS
+
+    city = seed_agency(platform, "city", roles=ROLES)
+    platform.policies.set(SYSTEM, "city", Policy(approval=ApprovalRules(purposes=frozenset({"violent_crime"}))))
+    with pytest.raises(ApprovalRequired):
+        platform.searches.search(
+            city.investigator, PlateSearch(plate="7ABC123", purpose="violent_crime", case_number="C-1")
+        )
+    view = platform.hotlists.create(city.investigator, name="watch", default_purpose="violent_crime")
+    entry = EntryIn(plate="7ABC123", purpose="violent_crime", reference="C-1", reason="x", expires_ms=NOW_MS + DAY_MS)
+    valid, errors = platform.hotlists.validate(view, [entry])
+    assert errors == []
+    platform.hotlists.apply(city.investigator, view.id, add=valid)
+    ingest(platform, city, [read("7ABC123", camera=city.cameras[0], ts=NOW_MS - 60_000, read_id="new1")])
+    assert platform.alerts.listing(city.investigator) == []
+    text = " ".join(platform.policies.current("city").as_json()["text"])
+    assert "Hot-list alerts for violent crime are not sent" in text

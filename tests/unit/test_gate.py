@@ -30,6 +30,7 @@ from plateledger.policy.rules import (
     ILLINOIS_ATTESTATION,
     PRESETS,
     AgreementState,
+    ApprovalRules,
     AreaLimits,
     Policy,
     Preset,
@@ -195,6 +196,36 @@ def test_out_of_state_requesters_need_the_owners_attestation() -> None:
     assert decide(approved, chicago, illinois, attested).allowed
     assert not decide(approved, chicago, illinois, accepted()).allowed
     assert decide(request(state="IL", **FROM_OTHER), chicago, illinois, accepted()).allowed
+
+
+def test_break_glass_meets_only_the_requesters_own_agencys_approval_rules() -> None:
+    glass = Approval(request_id=None, break_glass=True)
+    holds_area = Policy(area=AreaLimits(allowed=True), approval=ApprovalRules(area=True))
+    area = {"query_kind": QueryKind.AREA, "radius_m": 500.0, "window_hours": 2}
+    own = replace(request(**area), approval=glass)  # type: ignore[arg-type]
+    assert decide(own, OWN, holds_area, None).approved == "break-glass"  # own data, own rules
+    theirs = replace(request(**FROM_OTHER, **area), approval=glass)  # type: ignore[arg-type]
+    held = decide(theirs, OTHER, holds_area, accepted())
+    assert (held.allowed, held.approver) == (False, 3)
+    assert "break-glass stands in for the requester's own agency's approval only" in held.rule
+    # The requester's own policy's rules, on another owner's reads: its break-glass stands in for them.
+    assert decide(theirs, OTHER, Policy(area=AreaLimits(allowed=True)), accepted(), holds_area).allowed
+
+
+def test_alerts_the_approval_rules_would_hold_are_withheld() -> None:
+    by_purpose = Policy(approval=ApprovalRules(purposes=frozenset({Purpose.VIOLENT_CRIME})))
+    alert = request(query_kind=QueryKind.ALERT, purpose="violent_crime")
+    withheld = decide(alert, OWN, by_purpose, None)
+    assert (withheld.allowed, withheld.approver) == (False, None)
+    assert withheld.rule.startswith("alert withheld: agency's policy: alerts for violent crime need")
+    assert decide(request(query_kind=QueryKind.ALERT), OWN, by_purpose, None).allowed  # another purpose
+    illinois = PRESETS[Preset.ILLINOIS][0]
+    chicago = Owner(agency_id=2, slug="chicago", name="Chicago PD", country="US", state="IL")
+    attested = accepted(attestation=ILLINOIS_ATTESTATION)
+    far = decide(request(state="IN", query_kind=QueryKind.ALERT, **FROM_OTHER), chicago, illinois, attested)
+    assert not far.allowed
+    assert "alerts to agencies outside the owner's state" in far.rule
+    assert decide(request(state="IL", query_kind=QueryKind.ALERT, **FROM_OTHER), chicago, illinois, attested).allowed
 
 
 def test_area_limits() -> None:

@@ -13,8 +13,9 @@ accepted, expired, query kind or purpose not granted, attestation missing); then
 finally the lookback is clipped to the tightest of the owner's limit, the agreement's limit and, without a
 warrant reference, the owner's warrant threshold. A search the gate would allow is then held for approval
 (refused, with ``approver`` set) when the owner's or the requester's own approval rules name it and the request
-carries no :class:`Approval` from the agency those rules name (or a break-glass mark): approval is an input the
-gate checks, never a way around the rules above, which apply again when the approved search runs.
+carries no :class:`Approval` from the agency those rules name (or, for the requester's own agency's rules only, a
+break-glass mark): approval is an input the gate checks, never a way around the rules above, which apply again
+when the approved search runs. A live alert the approval rules would hold is withheld (it cannot be approved).
 """
 
 from __future__ import annotations
@@ -170,9 +171,9 @@ def _approval_rule(
     request: Request, owner: Owner, policy: Policy, own_policy: Policy | None, decision: Decision
 ) -> Decision:
     """An allowed decision, held for approval when the owner's rules (or the requester's own agency's) name the
-    search and the request carries no approval from the agency they name."""
-    if request.query_kind is QueryKind.ALERT:
-        return decision
+    search and the request carries no approval from the agency they name. A break-glass mark stands in only for
+    the requester's own agency's approval (its own policy, or its own data): another owner's rule is met by an
+    approval alone. A live alert cannot carry an approval: one the rules would hold is withheld."""
     since = request.since_ms if request.since_ms is not None else decision.earliest_ms
     if decision.earliest_ms is not None and since is not None:
         since = max(since, decision.earliest_ms)
@@ -187,14 +188,18 @@ def _approval_rule(
         )
         if why is None:
             continue
+        whose = "owner's" if agency == owner.agency_id and agency != request.agency_id else "agency's"
+        if request.query_kind is QueryKind.ALERT:
+            return _refuse(owner, f"alert withheld: {whose} policy: {why}, which a standing alert cannot carry")
         approver = request.agency_id if rules.approver is Approver.REQUESTER else agency
         approval = request.approval
-        if approval is not None and approval.break_glass:
+        if approval is not None and approval.break_glass and agency == request.agency_id:
             decision = replace(decision, approved="break-glass")
         elif approval is not None and approver in approval.agencies:
             decision = replace(decision, approved=f"approved under request #{approval.request_id}")
         else:
-            whose = "owner's" if agency == owner.agency_id and agency != request.agency_id else "agency's"
+            if approval is not None and approval.break_glass:
+                why += " (break-glass stands in for the requester's own agency's approval only)"
             return Decision(owner, False, f"approval required: {whose} policy: {why}", approver=approver)
     return decision
 

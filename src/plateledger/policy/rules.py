@@ -66,8 +66,13 @@ class ApprovalRules(_Strict):
 
     def needed(self, *, kind: QueryKind, lookback_ms: int | None, out_of_state: bool, purpose: str) -> str | None:
         """Why a search needs approval under these rules (the first rule that holds it), or None.
-        ``lookback_ms``: how far back the search reaches (None: no limit)."""
+        ``lookback_ms``: how far back the search reaches (None: no limit). A live alert looks back at nothing and
+        covers no area, so only the requester's state and the purpose can hold it."""
         if kind is QueryKind.ALERT:
+            if self.out_of_state and out_of_state:
+                return "alerts to agencies outside the owner's state need a supervisor's approval"
+            if purpose in self.purposes:
+                return f"alerts for {purpose.replace('_', ' ')} need a supervisor's approval"
             return None
         if self.area and kind is QueryKind.AREA:
             return "area searches need a supervisor's approval"
@@ -280,11 +285,22 @@ def _approval_lines(rules: ApprovalRules) -> list[str]:
     if rules.purposes:
         held.append("searches for " + _join(sorted(p.value.replace("_", " ") for p in rules.purposes)))
     who = "the requesting agency" if rules.approver is Approver.REQUESTER else "this agency"
-    return [
+    lines = [
         f"{_join(held).capitalize()} are not run until a supervisor of {who}, another person than the "
-        "requester, approves that exact search; an approval is used once and expires. In an emergency a "
-        "search may run at once as break-glass, recorded as such and reviewed by a supervisor within 24 hours."
+        "requester, approves that exact search; an approval is used once and expires. In an emergency this "
+        "agency's own users may run such a search at once as break-glass, recorded as such and reviewed by a "
+        "supervisor within 24 hours; other agencies' searches of its reads always wait for the approval."
     ]
+    alerts = []
+    if rules.out_of_state:
+        alerts.append("to agencies outside its state")
+    if rules.purposes:
+        alerts.append("for " + _join(sorted(p.value.replace("_", " ") for p in rules.purposes)))
+    if alerts:
+        lines.append(
+            f"Hot-list alerts {_join(alerts)} are not sent: a standing alert cannot carry a supervisor's approval."
+        )
+    return lines
 
 
 def describe(policy: Policy, *, country: str, state: str) -> list[str]:

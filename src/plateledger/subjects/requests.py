@@ -221,13 +221,15 @@ class SubjectRequests:
         return validate_plate(raw)
 
     def _over_limit(self, session: Session, now: int, plate: str, client: str | None) -> TooManyRequests | None:
-        """The first rate limit this request would break (per client address, then per plate), else None."""
+        """The first rate limit this request would break (per client address, then per plate), else None. The
+        per-plate refusal says to retry after the whole window: a time computed from the oldest request would tell
+        one requester when someone else asked about the plate."""
         since = now - self._window_ms
         hours = self._window_ms // HOUR_MS
         by_client = SubjectRequest.client.is_(None) if client is None else SubjectRequest.client == client
-        for condition, limit, what in (
-            (by_client, self._client_limit, "from this address"),
-            (SubjectRequest.plate == plate, self._plate_limit, "for this plate"),
+        for condition, limit, what, own in (
+            (by_client, self._client_limit, "from this address", True),
+            (SubjectRequest.plate == plate, self._plate_limit, "for this plate", False),
         ):
             count, oldest = session.execute(
                 select(func.count(), func.min(SubjectRequest.created_ms)).where(
@@ -235,7 +237,8 @@ class SubjectRequests:
                 )
             ).one()
             if count >= limit:
-                retry_s = max(1, -(-(int(oldest) + self._window_ms - now) // 1000))
+                left_ms = int(oldest) + self._window_ms - now if own else self._window_ms
+                retry_s = max(1, -(-left_ms // 1000))
                 return TooManyRequests(
                     f"too many subject requests {what}: at most {limit} in {hours} hours; try again in {retry_s} s",
                     retry_s,

@@ -268,3 +268,22 @@ def test_alerts_the_approval_rules_would_hold_are_withheld(platform: Platform, c
     assert platform.alerts.listing(city.investigator) == []
     text = " ".join(platform.policies.current("city").as_json()["text"])
     assert "Hot-list alerts for violent crime are not sent" in text
+
+
+def test_listing_the_held_searches_is_audited_before_the_answer(world: World) -> None:
+    """The list of held searches names each one's query, purpose, case and requester: showing it is audited
+    (``approval.queue_viewed``, the request ids; counts an integer), through the library and the API; an empty
+    list writes nothing."""
+    platform = world.platform
+    before = platform.audit.entries(after_seq=0, limit=1_000_000)[-1].seq
+    assert platform.approvals.requests_json(world.county.principals["supervisor"])["requests"] == []
+    assert entries(world, before) == []
+    request_id = held(world)
+    after_held = platform.audit.entries(after_seq=0, limit=1_000_000)[-1].seq
+    shown = world.client.get("/api/v1/approvals", headers=world.auth(world.city, "auditor"))
+    assert [r["id"] for r in shown.json()["requests"]] == [request_id]
+    (viewed,) = platform.audit.entries(after_seq=after_held, limit=10)
+    assert (viewed.action, viewed.actor_username) == ("approval.queue_viewed", "city-auditor")
+    params = orjson.loads(viewed.params)
+    assert (params["requests"], params["break_glass"], params["states"]) == ([request_id], False, ["pending"])
+    assert orjson.loads(viewed.counts) == {"requests": 1}

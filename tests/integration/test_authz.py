@@ -98,10 +98,15 @@ def _subject_request(world: World) -> int:
 
 
 def _subject_letter(world: World, who: Who) -> object:
-    """The letter of a new request, verified first by an admin of the caller's agency where there is one."""
+    """The letter of a new request, verified first by another admin of the caller's agency where the caller may
+    verify (two people: the admin who verifies does not write the letter)."""
     request_id = _subject_request(world)
     if allowed(who, Action.SUBJECT_REQUEST_VERIFY, actor_of(who).agency_id).allowed:
-        world.platform.subjects.verify(who, request_id, method="in_person", verified_on="2025-05-01")  # type: ignore[arg-type]
+        slug = "city" if actor_of(who).agency_id == world.city.agency.id else "county"
+        verifier = f"{slug}-verifier-{next(_fresh)}"
+        world.platform.registry.create_user(CONSOLE, agency_slug=slug, username=verifier, role="admin")
+        other = world.platform.tokens.authenticate(world.platform.tokens.issue(CONSOLE, verifier).secret)
+        world.platform.subjects.verify(other, request_id, method="in_person", verified_on="2025-05-01")
     return world.platform.letters.letter(who, request_id)  # type: ignore[arg-type]
 
 

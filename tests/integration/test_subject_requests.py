@@ -19,12 +19,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from plateledger.app import create_app
+from plateledger.audit.log import SYSTEM
 from plateledger.auth.passwords import hash_password
+from plateledger.auth.tokens import Principal
+from plateledger.core.errors import PermissionDenied
 from plateledger.platform import Platform
 from plateledger.policy.actions import Action, allowed
 from plateledger.store.models import User
 from plateledger.subjects.render import render_html, render_pdf
-from plateledger.subjects.requests import NOT_VERIFIED, UNSEEN, SubjectAsk
+from plateledger.subjects.requests import NOT_VERIFIED, SAME_ADMIN, UNSEEN, SubjectAsk
 from plateledger.vocab import Purpose
 from tests.integration.alert_kit import hot_list
 from tests.integration.test_web import csrf_of, sign_in
@@ -64,6 +67,17 @@ def bearer(kit: AgencyKit, role: str = "admin") -> dict[str, str]:
 
 def actions_after(platform: Platform, seq: int) -> list[str]:
     return [e.action for e in platform.audit.entries(after_seq=seq, limit=100_000)]
+
+
+def verifier(platform: Platform, kit: AgencyKit) -> tuple[Principal, str]:
+    """A second admin of ``kit``'s agency (``<slug>-verifier``), made once: the one who records the keeper's
+    verification, so that the agency's admin may write the letter (two people). Its principal and token."""
+    username = f"{kit.slug}-verifier"
+    if username not in kit.tokens:
+        platform.registry.create_user(SYSTEM, agency_slug=kit.slug, username=username, role="admin")
+        kit.tokens[username] = platform.tokens.issue(SYSTEM, username).secret
+        kit.principals[username] = platform.tokens.authenticate(kit.tokens[username])
+    return kit.principals[username], kit.tokens[username]
 
 
 def head(platform: Platform) -> int:
@@ -258,7 +272,8 @@ def test_letter_counts_match_the_store_and_hide_covert_lists(
         platform.letters.letter(city.admin, request_id)
     (refusal,) = platform.audit.entries(after_seq=before, limit=10)
     assert (refusal.action, orjson.loads(refusal.params)["reason"]) == ("action.refused", NOT_VERIFIED)
-    platform.subjects.verify(city.admin, request_id, method="registry_lookup", verified_on="2025-05-30")
+    clerk, _token = verifier(platform, city)
+    platform.subjects.verify(clerk, request_id, method="registry_lookup", verified_on="2025-05-30")
     letter = platform.letters.letter(city.admin, request_id)
     assert not letter.ncnd
     assert {m.month: m.reads for m in letter.months} == _expected_months()
@@ -280,7 +295,7 @@ def test_letter_counts_match_the_store_and_hide_covert_lists(
     assert (params["reads"], params["searches"], params["hot_lists"], params["ncnd"]) == (4, 3, 1, False)
     assert (answered.purpose, orjson.loads(answered.counts)) == ("subject_access", {})
     # The other candidate answers for its own data: none.
-    platform.subjects.verify(county.admin, request_id, method="in_person", verified_on="2025-05-31")
+    platform.subjects.verify(verifier(platform, county)[0], request_id, method="in_person", verified_on="2025-05-31")
     empty = platform.letters.letter(county.admin, request_id)
     assert (empty.months, empty.searches, empty.ncnd) == ([], [], False)
     assert [h.name for h in empty.hot_lists] == ["County list"]
@@ -294,7 +309,9 @@ def test_a_case_hold_gives_the_neither_confirm_nor_deny_letter(
     platform, city, _county, request_id = letter_world
     found = search(platform, city.investigator, HELD, region="US-CA")
     assert platform.retention.hold(city.agency.id, found.reads[0].read_id, "case", "2025-INV-7")
-    platform.subjects.verify(city.admin, request_id, method="registration_document", verified_on="2025-06-01")
+    platform.subjects.verify(
+        verifier(platform, city)[0], request_id, method="registration_document", verified_on="2025-06-01"
+    )
     letter = platform.letters.letter(city.admin, request_id)
     assert letter.ncnd
     assert (letter.months, letter.hot_lists, letter.searches) == ([], [], [])
@@ -307,19 +324,53 @@ def test_a_case_hold_gives_the_neither_confirm_nor_deny_letter(
     assert b"%PDF" in render_pdf(letter)[:8]
 
 
+def test_the_admin_who_verified_cannot_write_the_letter(
+    letter_world: tuple[Platform, AgencyKit, AgencyKit, int],
+) -> None:
+    """Two people: an admin who records the keeper's verification and then asks for the letter is refused, audited
+    as every refusal is (``action.refused`` naming the rule), and nothing is answered; another admin may write it.
+    Verifying again does not make the letter one person's: the latest verifier is the one refused."""
+    platform, city, _county, request_id = letter_world
+    platform.subjects.verify(city.admin, request_id, method="in_person", verified_on="2025-05-30")
+    before = head(platform)
+    with pytest.raises(PermissionDenied, match="two people"):
+        platform.letters.letter(city.admin, request_id)
+    (refusal,) = platform.audit.entries(after_seq=before, limit=10)
+    params = orjson.loads(refusal.params)
+    assert (refusal.action, params["operation"], params["reason"]) == (
+        "action.refused",
+        Action.SUBJECT_REQUEST_ANSWER.value,
+        SAME_ADMIN,
+    )
+    assert refusal.actor_username == "city-admin"
+    assert platform.subjects.item(city.admin, request_id).answered_ms is None
+    other, _token = verifier(platform, city)
+    assert platform.letters.letter(other, request_id).reads == 4
+    platform.subjects.verify(other, request_id, method="in_person", verified_on="2025-05-31")
+    with pytest.raises(PermissionDenied, match="two people"):
+        platform.letters.letter(other, request_id)
+    assert platform.letters.letter(city.admin, request_id).reads == 4
+    answered = [e for e in platform.audit.entries(after_seq=before, limit=100) if e.action.endswith("answered")]
+    assert [e.actor_username for e in answered] == ["city-verifier", "city-admin"]
+
+
 def test_letter_through_the_api(letter_world: tuple[Platform, AgencyKit, AgencyKit, int]) -> None:
     platform, city, county, request_id = letter_world
+    clerk = {"Authorization": f"Bearer {verifier(platform, city)[1]}"}
     with client_of(platform) as client:
         path = f"/api/v1/subject-requests/{request_id}"
         refused = client.get(f"{path}/letter", headers=bearer(city))
         assert (refused.status_code, refused.json()["detail"]) == (403, NOT_VERIFIED)
         body = {"method": "registry_lookup", "verified_on": "2025-05-30", "note": "DMV record"}
         assert client.post(f"{path}/verification", json=body, headers=bearer(city, "auditor")).status_code == 403
-        verified = client.post(f"{path}/verification", json=body, headers=bearer(city))
+        verified = client.post(f"{path}/verification", json=body, headers=clerk)
         assert verified.status_code == 200
-        assert verified.json()["verified_by"] == "city-admin"
-        bad = client.post(f"{path}/verification", json={**body, "verified_on": "2099-01-01"}, headers=bearer(city))
+        assert verified.json()["verified_by"] == "city-verifier"
+        bad = client.post(f"{path}/verification", json={**body, "verified_on": "2099-01-01"}, headers=clerk)
         assert bad.status_code == 422
+        # Two people: the admin who recorded the verification does not write the letter.
+        same = client.get(f"{path}/letter", headers=clerk)
+        assert (same.status_code, same.json()["detail"]) == (403, SAME_ADMIN)
         html = client.get(f"{path}/letter", headers=bearer(city))
         assert html.status_code == 200
         assert "Ann Keeper" in html.text
@@ -345,6 +396,7 @@ def test_web_form_answers_the_same_and_admins_verify_and_write(
     world: tuple[Platform, AgencyKit, AgencyKit],
 ) -> None:
     platform, city, _county = world
+    verifier(platform, city)
     with platform.governance.session() as session:
         session.execute(update(User).values(password_hash=hash_password(PASSWORD)))
     with client_of(platform) as client:
@@ -360,7 +412,7 @@ def test_web_form_answers_the_same_and_admins_verify_and_write(
         # Without the form's cookie token: refused.
         forged = client.post("/ui/subject-request", data={"csrf": "x", **ask(HELD)})
         assert forged.status_code == 403
-        sign_in(client, city.admin.username)
+        sign_in(client, "city-verifier")
         queue = client.get("/ui/admin/subject-requests")
         assert queue.status_code == 200
         assert HELD in queue.text
@@ -373,6 +425,12 @@ def test_web_form_answers_the_same_and_admins_verify_and_write(
             data={"csrf": csrf_of(detail.text), "method": "in_person", "verified_on": "2025-05-31", "note": ""},
         )
         assert done.status_code == 303
+        # Two people: the admin who recorded the verification is told another admin writes the letter, and is
+        # refused it.
+        assert 'id="letter-second-admin"' in client.get(f"/ui/admin/subject-requests/{request_id}").text
+        assert client.get(f"/ui/admin/subject-requests/{request_id}/letter").status_code == 403
+        sign_in(client, city.admin.username)
+        assert 'id="letter-html"' in client.get(f"/ui/admin/subject-requests/{request_id}").text
         letter = client.get(f"/ui/admin/subject-requests/{request_id}/letter")
         assert letter.status_code == 200
         assert "/ui/admin/subject-requests/letter.css" in letter.text

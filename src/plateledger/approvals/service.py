@@ -22,7 +22,13 @@ from sqlalchemy.orm import Session
 
 from plateledger.approvals.canonical import canonical_json, query_hash
 from plateledger.approvals.notices import RequestView, notice, queue_item
-from plateledger.audit.events import ApprovalEvent, ApprovalGranted, ApprovalRefused, BreakGlassReviewed
+from plateledger.audit.events import (
+    ApprovalEvent,
+    ApprovalGranted,
+    ApprovalQueueViewed,
+    ApprovalRefused,
+    BreakGlassReviewed,
+)
 from plateledger.audit.log import AuditLog
 from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, iso_ms
@@ -282,22 +288,38 @@ class Approvals:
 
     def listing(self, principal: Principal, *, break_glass: bool, states: tuple[str, ...]) -> list[RequestView]:
         """Requests the principal's agency must decide (or, ``break_glass``, review) in ``states``, oldest
-        first. Reading them is not audited: they hold no reads (the searches themselves are)."""
+        first. They hold no reads, but each names its query (a plate, a place), purpose, case and requester, so
+        showing them is audited (``approval.queue_viewed``: which list, the states and the request ids), before
+        the answer and in the transaction that reads them; when none is shown, nothing is written."""
         require(principal, Action.APPROVAL_VIEW, principal.agency_id, audit=self._audit)
         for state in states:
             if state not in STATES:
                 raise FieldInvalid("state", "one of " + ", ".join(STATES))
+
+        def listed(session: Session) -> list[RequestView]:
+            rows = session.scalars(
+                select(ApprovalRequest)
+                .where(ApprovalRequest.break_glass.is_(break_glass), ApprovalRequest.state.in_(states))
+                .order_by(ApprovalRequest.id)
+            )
+            mine = [row for row in rows if principal.agency_id in orjson.loads(row.approvers)]
+            return [self._view(session, row) for row in mine]
+
         with self._gov.session() as session:
-            ids = [
-                row.id
-                for row in session.scalars(
-                    select(ApprovalRequest)
-                    .where(ApprovalRequest.break_glass.is_(break_glass), ApprovalRequest.state.in_(states))
-                    .order_by(ApprovalRequest.id)
-                )
-                if principal.agency_id in orjson.loads(row.approvers)
-            ]
-        return [self.view(i) for i in ids]
+            if not listed(session):
+                return []
+
+        def change(session: Session) -> tuple[ApprovalQueueViewed, list[RequestView]]:
+            views = listed(session)
+            event = ApprovalQueueViewed(
+                agency=principal.agency_slug,
+                break_glass=break_glass,
+                states=states,
+                requests=tuple(v.id for v in views),
+            )
+            return event, views
+
+        return self._audit.record(principal.actor, change)[1]
 
     def requests_json(self, principal: Principal, state: str = PENDING) -> dict[str, Any]:
         """The answer of ``GET /api/v1/approvals`` (and the CLI's): held searches in ``state`` (or ``all``)."""

@@ -978,6 +978,48 @@ class OversightBreakGlassViewed(AuditEvent):
 
 
 @dataclass(frozen=True)
+class OversightQueueViewed(AuditEvent):
+    """An auditor or admin was shown a list of the agency's oversight flags (the review queue, or the flags of one
+    status), each with its user, plates, cases and explanation: the agency, the status asked and the flag ids
+    shown (``counts.flags``: how many)."""
+
+    action: ClassVar[str] = "oversight.queue_viewed"
+    agency: str = ""
+    status: str = ""
+    flags: tuple[int, ...] = ()
+
+    def params(self) -> Json:
+        return {"agency": self.agency, "status": self.status, "flags": list(self.flags)}
+
+    def counts(self) -> Json:
+        return {"flags": len(self.flags)}
+
+
+@dataclass(frozen=True)
+class ApprovalQueueViewed(AuditEvent):
+    """A supervisor, auditor or admin was shown a list of the searches held for the agency's approval (or its
+    break-glass searches), each with its query, purpose, case and requester: the agency, which list, the states
+    asked and the request ids shown (``counts.requests``: how many)."""
+
+    action: ClassVar[str] = "approval.queue_viewed"
+    agency: str = ""
+    break_glass: bool = False
+    states: tuple[str, ...] = ()
+    requests: tuple[int, ...] = ()
+
+    def params(self) -> Json:
+        return {
+            "agency": self.agency,
+            "break_glass": self.break_glass,
+            "states": list(self.states),
+            "requests": list(self.requests),
+        }
+
+    def counts(self) -> Json:
+        return {"requests": len(self.requests)}
+
+
+@dataclass(frozen=True)
 class OversightFlagDecided(AuditEvent):
     """An oversight flag dismissed, confirmed or escalated by a reviewer, with the note (``previous``: its status
     before)."""

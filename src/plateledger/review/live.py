@@ -102,12 +102,18 @@ class LiveRules:
 
     # -- context ---------------------------------------------------------------------------------------------
     def _removals(self, agency_id: int) -> tuple[Removal, ...]:
-        """The agency's hot-list entries that ended: removed, or expired (an expiry still ahead never matches)."""
+        """The agency's hot-list entries that ended: removed, or expired (an expiry still ahead never matches).
+        Covert lists are left out: a flag's evidence and explanation (plate, list name) are shown to every auditor
+        and admin of the agency, who are not the list's viewers, so a covert list's entries never reach them."""
         with self._gov.session() as session:
             rows = session.execute(
                 select(HotListEntry.plate, HotListEntry.removed_ms, HotListEntry.expires_ms, HotList.name)
                 .join(HotList, HotList.id == HotListEntry.hot_list_id)
-                .where(HotList.agency_id == agency_id, HotListEntry.pattern.is_(False))
+                .where(
+                    HotList.agency_id == agency_id,
+                    HotList.covert.is_(False),
+                    HotListEntry.pattern.is_(False),
+                )
             ).all()
         return tuple(Removal(plate, min(removed or expires, expires), name) for plate, removed, expires, name in rows)
 

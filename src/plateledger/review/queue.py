@@ -1,7 +1,8 @@
 """The review queue: the oversight flags on an agency's users' searches, for its auditors and admins
 (``oversight.review``): grouped by user and rule, each with its evidence (the audit entries it cites, the numbers,
-the threshold, the rule's explanation), dismissed, confirmed or escalated with a note. Opening a flag's evidence
-and every decision are audited (``oversight.flag_viewed``, ``oversight.flag_decided``); so is a run of the rules
+the threshold, the rule's explanation), dismissed, confirmed or escalated with a note. Listing flags, opening a
+flag's evidence and every decision are audited (``oversight.queue_viewed``, ``oversight.flag_viewed``,
+``oversight.flag_decided``), before the answer; so is a run of the rules
 over a period (``oversight.run``, ``oversight.run`` in the table). Counts per rule go to the transparency report.
 """
 
@@ -14,7 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plateledger.approvals.service import Approvals
-from plateledger.audit.events import OversightBreakGlassViewed, OversightFlagDecided, OversightFlagViewed, OversightRan
+from plateledger.audit.events import (
+    OversightBreakGlassViewed,
+    OversightFlagDecided,
+    OversightFlagViewed,
+    OversightQueueViewed,
+    OversightRan,
+)
 from plateledger.audit.log import Actor, AuditLog
 from plateledger.core.clock import Clock, iso_ms
 from plateledger.core.errors import Conflict, FieldInvalid, NotFound
@@ -50,27 +57,30 @@ class ReviewQueue:
 
     def queue(self, who: Actor | HasActor, agency: str, *, status: str = "queue") -> dict[str, Any]:
         """The agency's flags of ``status`` (``queue``: open and escalated, what awaits a reviewer), grouped by
-        user (or the case, for a case's flags) and rule, the largest group first; and the counts by status."""
+        user (or the case, for a case's flags) and rule, the largest group first; and the counts by status.
+        Showing flags is audited (``oversight.queue_viewed``: the status and the flag ids), before the answer and
+        in the transaction that reads them; when none is shown, nothing is written (the counts alone name no one).
+        """
         if status not in (*STATUSES, "queue"):
             raise FieldInvalid("status", "queue, " + ", ".join(STATUSES))
         found = self._agency(agency)
         require(who, Action.OVERSIGHT_REVIEW, found.id, audit=self._audit)
         wanted = QUEUED if status == "queue" else (status,)
         with self._gov.session() as session:
-            rows = list(
-                session.scalars(
-                    select(OversightFlag)
-                    .where(OversightFlag.agency_id == found.id)
-                    .order_by(OversightFlag.first_ms.desc(), OversightFlag.id.desc())
-                )
-            )
-        counts = Counter(r.status for r in rows)
+            counts, shown = self._listing(session, found.id, wanted)
+        if shown:
+
+            def change(session: Session) -> tuple[OversightQueueViewed, tuple[Counter[str], list[OversightFlag]]]:
+                listed = self._listing(session, found.id, wanted)
+                flags = tuple(row.id for row in listed[1])
+                return OversightQueueViewed(agency=found.slug, status=status, flags=flags), listed
+
+            counts, shown = self._audit.record(actor_of(who), change)[1]
         groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-        for row in rows:
-            if row.status in wanted:
-                flag = flagstore.view(row)
-                flag.pop("refs")
-                groups[(row.actor, row.rule)].append(flag)
+        for row in shown:
+            flag = flagstore.view(row)
+            flag.pop("refs")
+            groups[(row.actor, row.rule)].append(flag)
         ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
         glass = self._break_glass(who, found) if status == "queue" else []
         return {
@@ -84,6 +94,18 @@ class ReviewQueue:
                 for (actor, rule), flags in ordered
             ],
         }
+
+    @staticmethod
+    def _listing(session: Session, agency_id: int, wanted: tuple[str, ...]) -> tuple[Counter[str], list[OversightFlag]]:
+        """The agency's flag counts by status, and its flags in ``wanted`` (newest first), read in ``session``."""
+        rows = list(
+            session.scalars(
+                select(OversightFlag)
+                .where(OversightFlag.agency_id == agency_id)
+                .order_by(OversightFlag.first_ms.desc(), OversightFlag.id.desc())
+            )
+        )
+        return Counter(r.status for r in rows), [r for r in rows if r.status in wanted]
 
     def _break_glass(self, who: Actor | HasActor, found: Agency) -> list[dict[str, Any]]:
         """The open break-glass searches the agency's supervisors must review, with their evidence (the query

@@ -8,7 +8,8 @@ month. No place, time, camera, officer, case or reason. When one of the plate's 
 template, and says nothing else.
 
 Generating it reads the plate's data, so it is itself audited (``subject_access.answered``) before it is returned,
-and only for an admin of the agency once the keeper's verification is recorded.
+and only for an admin of the agency once the keeper's verification is recorded, by another admin of the agency
+(two people: the admin who recorded the verification cannot also generate the letter).
 """
 
 from __future__ import annotations
@@ -146,7 +147,8 @@ class Letters:
 
     def letter(self, principal: Principal, request_id: int, *, fmt: str = "html") -> Letter:
         """The agency's letter for request ``request_id``: refused (audited) unless the principal is an admin of a
-        candidate agency and the keeper is verified; audited before it is returned."""
+        candidate agency, the keeper is verified, and the principal is not the admin who recorded that
+        verification; audited before it is returned."""
         request = self._requests.verified(principal, request_id)
         if fmt not in FORMATS:
             raise FieldInvalid("format", " or ".join(FORMATS))

@@ -38,6 +38,11 @@ from plateledger.store.models import Camera, SubjectRequest, SubjectRequestOwner
 PUBLIC = "public"
 UNSEEN = "no such subject request"
 NOT_VERIFIED = "the letter is generated only after the requester is verified as the plate's registered keeper"
+#: The two-person rule of the letter: the admin who recorded the keeper's verification does not also write it.
+SAME_ADMIN = (
+    "two people answer a subject request: the admin who recorded the keeper's verification cannot also generate "
+    "the letter; another admin of the agency must"
+)
 #: How an admin verified that the requester is the registered keeper.
 METHODS = ("registration_document", "registry_lookup", "in_person", "other")
 MAX_NAME, MAX_EMAIL, MAX_ADDRESS, MAX_NOTE = 200, 254, 1000, 500
@@ -302,12 +307,16 @@ class SubjectRequests:
         self._audit.record(principal.actor, change)
 
     def verified(self, principal: Principal, request_id: int) -> QueueItem:
-        """The request, for the letter: refused (audited) until the keeper has been verified."""
+        """The request, for the letter: refused (audited) until the keeper has been verified, and refused (audited)
+        to the admin who recorded that verification (two people: one verifies, another writes)."""
         found = self.item(principal, request_id, Action.SUBJECT_REQUEST_ANSWER)
+        reason = None
         if found.verified_ms is None:
-            refuse(
-                principal, Action.SUBJECT_REQUEST_ANSWER, principal.agency_id, audit=self._audit, reason=NOT_VERIFIED
-            )
+            reason = NOT_VERIFIED
+        elif found.verified_by is None or found.verified_by == principal.username:
+            reason = SAME_ADMIN
+        if reason is not None:
+            refuse(principal, Action.SUBJECT_REQUEST_ANSWER, principal.agency_id, audit=self._audit, reason=reason)
         return found
 
     def mark_answered(self, session: Session, agency_id: int, request_id: int, who: str) -> None:

@@ -6,8 +6,9 @@ handful of searches (geometric, mean about 8) between 13:00 and 23:00 UTC; each 
 open cases (``YY-NNNNN``, the agencies' pattern), a case lives a few days and covers one to three plates; one in
 twenty is an area search (a circle of 100-1,000 m in the agency's city); notes are rare and ordinary (some with
 words that must not match, such as "price" and "police"). About 1% are refused, and one in 500 reaches an owner in
-another state under an agreement. Entries are yielded in time order in the shape of the audit listing
-(``AuditRow.as_json()``, with ``ts_ms``).
+another state under an agreement. Every agency but one (``agency-002``) keeps a case register, holding its cases
+from the day each is opened, but one case in 200 was never entered. Entries are yielded in time order in the shape
+of the audit listing (``AuditRow.as_json()``, with ``ts_ms``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from plateledger.oversight.places import Place
-from plateledger.oversight.rules import Context, Removal
+from plateledger.oversight.rules import CaseEntry, Context, Removal, case_key
 
 DAY_MS = 86_400_000
 START_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
@@ -50,6 +51,7 @@ PATTERNS = {
     "out_of_state": "reach.out_of_state",
     "probing": "reach.refusals",
     "after_removal": "plate.after_hotlist_removal",
+    "untied_plate": "plate.no_alert_or_case",
     "heavy_day": "volume.peers",
 }
 
@@ -64,6 +66,10 @@ class Scenario:
     removals: tuple[Removal, ...]
     seeded: dict[str, set[int]] = field(default_factory=dict)
     honest: set[int] = field(default_factory=set)
+    #: The case registers (filled as cases are opened), the agencies keeping one, the alerts they received.
+    cases: dict[tuple[str, str], CaseEntry] = field(default_factory=dict)
+    registers: set[str] = field(default_factory=set)
+    alerts: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
     def context(self, **changes: Any) -> Context:
         base: dict[str, Any] = {
@@ -71,6 +77,9 @@ class Scenario:
             "places": self.places,
             "removals": self.removals,
             "agency_states": self.agencies,
+            "cases": self.cases,
+            "case_registers": self.registers,
+            "alerts": self.alerts,
         }
         return Context(**{**base, **changes})
 
@@ -126,13 +135,21 @@ class Generator:
             agencies=self.states,
             places=(*self.places, self.church),
             removals=(Removal(self.removed_plate, self.removed_ms, "stolen vehicles"),),
+            registers={a.slug for a in self.agencies if a.slug != "agency-002"},
         )
+        self.alerted_plate = "4ALR789"
+        self.scenario.alerts[(self.home.slug, self.alerted_plate)] = [START_MS + 33 * DAY_MS + 10 * 3_600_000]
         self._seq = 0
         self._open_cases: dict[str, list[tuple[str, list[str], int]]] = {}
 
-    def _case(self, agency: _Agency, year: int) -> str:
+    def _case(self, agency: _Agency, year: int, opened_day: int | None = None) -> str:
+        """A new case number; with ``opened_day``, an honest case, entered in the agency's register (if it keeps
+        one) but for one in 200."""
         agency.case_serial += 1
-        return f"{year % 100:02d}-{agency.case_serial % 100_000:05d}"
+        number = f"{year % 100:02d}-{agency.case_serial % 100_000:05d}"
+        if opened_day is not None and agency.slug in self.scenario.registers and agency.case_serial % 200:
+            self.scenario.cases[case_key(agency.slug, number)] = CaseEntry(number, START_MS + opened_day * DAY_MS)
+        return number
 
     def _entry(self, ts_ms: int, agency: _Agency, user: str, **kw: Any) -> dict[str, Any]:
         kind = kw.pop("kind", "plate")
@@ -173,7 +190,7 @@ class Generator:
                 for _ in range(count):
                     if not cases or rng.random() < 0.3:
                         plates = [_plate(rng) for _ in range(rng.choice((1, 1, 1, 2, 3)))]
-                        cases.append((self._case(agency, year), plates, day + rng.randint(0, 10)))
+                        cases.append((self._case(agency, year, day), plates, day + rng.randint(0, 10)))
                     case, plates, _ = rng.choice(cases)
                     ts = base + 13 * 3_600_000 + rng.randrange(10 * 3_600_000)
                     note = rng.choice(HONEST_NOTES) if rng.random() < 0.1 else None
@@ -287,6 +304,21 @@ class Generator:
                     self._entry(
                         at(hour), home, "mwong", plate=self.removed_plate, purpose="stolen_vehicle",
                         case_number="25-01000", pattern="after_removal",
+                    )
+                )  # fmt: skip
+        if day in (10, 13, 16, 19, 22, 25):  # one plate looked up again and again, a case number never registered
+            out.append(
+                self._entry(
+                    at(22), home, "lstalk", plate="6EXP456", purpose="wanted_person", case_number="25-04321",
+                    pattern="untied_plate",
+                )
+            )  # fmt: skip
+        if day in (33, 34, 35):  # the same, twice a day, but after an alert to the agency: not flagged
+            for hour in (14, 18):
+                out.append(
+                    self._entry(
+                        at(hour), home, "bwatch", plate=self.alerted_plate, purpose="stolen_vehicle",
+                        case_number="25-04322",
                     )
                 )  # fmt: skip
         if day == 110:  # a heavy day: 200 searches over nine hours (not a burst)

@@ -12,6 +12,7 @@ from plateledger.core.clock import FixedClock
 from plateledger.core.errors import Conflict, FieldInvalid
 from plateledger.platform import Platform
 from plateledger.review.job import OversightJob
+from plateledger.review.register import make_case
 from tests.integration.review_kit import SEEDED, Seeded, configure, seed
 from tests.support import DAY_MS, NOW_MS, seed_agency
 
@@ -154,3 +155,37 @@ def test_on_demand_run_over_a_period(platform: Platform, seeded: Seeded) -> None
     assert {(f"city/{user}", rule) for user, rule in SEEDED.values()} <= rules
     (ran,) = platform.audit.entries(after_seq=0, limit=100_000, action="oversight.run")[-1:]
     assert ran.actor_username == "city-auditor"
+
+
+def test_a_plate_searched_outside_any_alert_or_case_is_flagged_live(platform: Platform, clock: FixedClock) -> None:
+    from tests.integration.alert_kit import hot_list, raise_alert
+    from tests.integration.review_kit import add_user
+    from tests.support import search
+
+    kit = seed_agency(platform, "city")
+    configure(platform, kit)
+    watcher, detective = add_user(platform, kit, "city-watch"), add_user(platform, kit, "city-det")
+    platform.cases.put(kit.admin, "city", [make_case("25-00100", "2025-01-01")])
+    run_job(platform)  # the job is running before the alert: it must read alerts as they come
+    entry = hot_list(platform, kit, "stolen", "7ALR123")
+    raise_alert(platform, kit, entry, "read-1", plate="7ALR123")
+    for _ in range(5):
+        search(platform, watcher, "6EXP456", case_number="25-00999")  # well-formed, never registered
+        search(platform, detective, "7ALR123", case_number="25-00999")  # the same, after an alert
+        search(platform, detective, "5REG456", case_number="25-00100")  # a registered open case
+        clock.advance(3_600_000)
+    run_job(platform)
+    queue = platform.review.queue(kit.auditor, "city")
+    flags = {(g["actor"], g["rule"]): g["flags"] for g in queue["groups"]}
+    untied = [key for key in flags if key[1] == "plate.no_alert_or_case"]
+    assert untied == [("city/city-watch", "plate.no_alert_or_case")]
+    shown = platform.review.flag(kit.auditor, "city", flags[untied[0]][0]["id"])
+    assert shown["numbers"]["searches"] == 5
+    assert shown["numbers"]["plate"] == "6EXP456"
+    assert {e["actor"] for e in shown["entries"]} == {"city-watch"}
+    # A later search of the plate under the case, now registered and open: tied, so the evidence stays as it was.
+    platform.cases.put(kit.admin, "city", [make_case("25-00999", "2025-01-01")])
+    search(platform, watcher, "6EXP456", case_number="25-00999")
+    run_job(platform)
+    again = platform.review.flag(kit.auditor, "city", flags[untied[0]][0]["id"])
+    assert again["numbers"]["searches"] == 5

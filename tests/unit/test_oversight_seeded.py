@@ -45,7 +45,27 @@ def test_honest_searches_are_rarely_flagged(run: tuple[Scenario, Analysis]) -> N
     rate = len(flagged) / len(scenario.honest)
     assert rate < 0.01, rate
     rules = {f.rule for f in analysis.flags if set(f.refs) & scenario.honest}
-    assert rules <= {"reach.out_of_state", "area.sensitive_place", "volume.peers", "case.spread"}, rules
+    assert rules <= {
+        "reach.out_of_state",
+        "area.sensitive_place",
+        "volume.peers",
+        "case.spread",
+        "plate.no_alert_or_case",
+    }, rules
+
+
+def test_repeated_plate_searches_flagged_only_outside_alerts_and_registered_cases(
+    run: tuple[Scenario, Analysis],
+) -> None:
+    scenario, analysis = run
+    flags = [f for f in analysis.flags if f.rule == "plate.no_alert_or_case"]
+    assert not [f for f in flags if f.user == "bwatch"]  # the same searches after an alert to the agency
+    assert not [f for f in flags if f.agency == "agency-002"]  # no register: its case numbers stand
+    [stalk] = [f for f in flags if f.user == "lstalk"]
+    assert stalk.numbers["searches"] == 6
+    assert stalk.numbers["case_register"] is True
+    honest = [f for f in flags if set(f.refs) & scenario.honest]
+    assert all(set(f.cases) - {c for _, c in scenario.cases} for f in honest)  # only cases never registered
 
 
 def test_streaming_gives_the_same_flags() -> None:

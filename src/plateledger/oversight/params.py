@@ -79,6 +79,10 @@ class OversightParams:
     case_stale_days: int = 365
     #: One user searching the same plate under at least ``plate_min_cases`` different case numbers.
     plate_min_cases: int = 3
+    #: One user searching the same plate ``untied_searches`` times or more within ``untied_days`` days, each
+    #: search tied to no alert the agency received for it and to no case of the agency's register.
+    untied_searches: int = 5
+    untied_days: int = 30
     #: A plate searched within ``after_removal_hours`` hours after its hot-list entry expired or was removed.
     after_removal_hours: int = 72
     #: A flag on a search of a plate the user's agency was alerted to within ``alert_explains_hours`` hours
@@ -109,6 +113,8 @@ class OversightParams:
             "case_max_plates": (1, 1_000_000),
             "case_stale_days": (1, 3650),
             "plate_min_cases": (2, 1000),
+            "untied_searches": (2, 10_000),
+            "untied_days": (1, 366),
             "after_removal_hours": (1, 24 * 365),
             "alert_explains_hours": (1, 24 * 365),
             "sensitive_distance_m": (0, 50_000),
@@ -153,6 +159,11 @@ def describe(params: OversightParams, *, prohibited: dict[str, tuple[str, ...]] 
         f"Where the agency keeps a case register, a case cited more than {_n(p.case_stale_days, 'day')} after it "
         "was opened, or after it was closed, is flagged.",
         f"A user searching the same plate under {p.plate_min_cases} or more different case numbers is flagged.",
+        f"A user searching the same plate {p.untied_searches} or more times within {_n(p.untied_days, 'day')}, "
+        "each search following no alert the agency received for that plate within "
+        f"{_n(p.alert_explains_hours, 'hour')} and citing no case open in the agency's case register, is flagged "
+        "(where the agency keeps no register, a case number that is neither blank nor formulaic and matches its "
+        "pattern counts as a case).",
         f"A plate searched within {_n(p.after_removal_hours, 'hour')} after its hot-list entry expired or was "
         "removed is flagged.",
         "Free text naming a purpose the agency prohibits is flagged for review, never refused"
@@ -166,8 +177,9 @@ def describe(params: OversightParams, *, prohibited: dict[str, tuple[str, ...]] 
         f"An area search within {p.sensitive_distance_m} m of a place the agency lists as sensitive (clinics, places "
         "of worship, shelters) is flagged.",
         "A flag on content-free reasons, case numbers off the pattern, one plate under many cases, a plate "
-        "searched after its hot-list entry ended, or a heavy day is marked explained, and kept out of the review "
-        "queue, when every case it cites is open in the agency's case register and assigned to the user's unit, "
+        "searched repeatedly outside any alert or case, a plate searched after its hot-list entry ended, or a "
+        "heavy day is marked explained, and kept out of the review queue, when every case it cites is open in the "
+        "agency's case register and assigned to the user's unit, "
         f"or the agency was alerted to its plates within {_n(p.alert_explains_hours, 'hour')} before; flags on "
         "prohibited terms, tests, bursts, refusals, reach, sensitive places and stale cases are never explained "
         "away.",

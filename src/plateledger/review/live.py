@@ -16,6 +16,7 @@ already stored are neither repeated nor lost; a change applies to searches appen
 
 from __future__ import annotations
 
+import bisect
 import re
 import threading
 from collections.abc import Iterator
@@ -38,7 +39,7 @@ from plateledger.review.places import Places
 from plateledger.review.register import CaseRegister
 from plateledger.sharing.service import Policies
 from plateledger.store.governance import Governance, hotlist_generation
-from plateledger.store.models import AuditEntry, HotList, HotListEntry, OversightCursor, PolicyGeneration
+from plateledger.store.models import Alert, AuditEntry, HotList, HotListEntry, OversightCursor, PolicyGeneration
 
 
 def entry_json(entry: AuditEntry) -> dict[str, Any]:
@@ -72,7 +73,11 @@ class Shared:
 
     states: dict[str, str] = field(default_factory=dict)
     cases: dict[tuple[str, str], CaseEntry] = field(default_factory=dict)
+    registers: set[str] = field(default_factory=set)
     slugs: dict[int, str] = field(default_factory=dict)
+    #: Per agency id: when it was alerted to each plate, by (agency slug, plate), sorted; and the last alert read.
+    alerts: dict[int, dict[tuple[str, str], list[int]]] = field(default_factory=dict)
+    alert_id: int = 0
 
 
 class LiveRules:
@@ -128,7 +133,23 @@ class LiveRules:
             removals=self._removals(agency_id),
             agency_states=self._shared.states,
             cases=self._shared.cases,
+            case_registers=self._shared.registers,
+            alerts=self._shared.alerts.setdefault(agency_id, {}),
         )
+
+    def _load_alerts(self) -> None:
+        """Read the alerts created since the last read into the agencies' alert times (kept in place)."""
+        with self._gov.session() as session:
+            rows = session.execute(
+                select(Alert.id, Alert.agency_id, Alert.plate, Alert.created_ms)
+                .where(Alert.id > self._shared.alert_id)
+                .order_by(Alert.id)
+            ).all()
+        for alert_id, agency_id, plate, created_ms in rows:
+            slug = self._shared.slugs.get(agency_id) or self._registry.agency_by_id(agency_id).slug
+            times = self._shared.alerts.setdefault(agency_id, {}).setdefault((slug, plate.upper()), [])
+            bisect.insort(times, created_ms)
+            self._shared.alert_id = alert_id
 
     def _refresh(self) -> set[int]:
         """Bring the shared context up to date; the agencies whose monitor must be rebuilt."""
@@ -152,6 +173,9 @@ class LiveRules:
             self._seen["register"] = register
             self._shared.cases.clear()
             self._shared.cases.update(self._register.entries_unguarded())
+            self._shared.registers.clear()
+            self._shared.registers.update(agency for agency, _ in self._shared.cases)
+        self._load_alerts()
         if self._seen.get("hotlists") != hotlists:
             self._seen["hotlists"] = hotlists
             for known in self._agencies.values():
@@ -229,6 +253,7 @@ class LiveRules:
             )
         if not rows:
             return 0
+        self._load_alerts()  # an alert created before these searches but after the refresh above
         touched: set[int] = set()
         for entry in rows:
             if entry.action not in SEARCH_ACTIONS or entry.actor_agency_id is None:

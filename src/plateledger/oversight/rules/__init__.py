@@ -7,6 +7,7 @@ from plateledger.oversight.rules.cases import AfterRemoval, CaseSpread, CaseStal
 from plateledger.oversight.rules.places import SensitivePlaces
 from plateledger.oversight.rules.reach import OutOfState, RefusalShare
 from plateledger.oversight.rules.text import CasePattern, ContentFree, ProhibitedTerms, TestSearches
+from plateledger.oversight.rules.untied import UntiedPlate
 from plateledger.oversight.rules.volume import Burst, PeerVolume
 
 RULES: tuple[type[Rule], ...] = (
@@ -17,6 +18,7 @@ RULES: tuple[type[Rule], ...] = (
     Burst,
     PeerVolume,
     PlateCases,
+    UntiedPlate,
     AfterRemoval,
     ProhibitedTerms,
     TestSearches,

@@ -9,8 +9,9 @@ records that follow add to its evidence). Over a period, a rule is fed every rec
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar
@@ -33,7 +34,7 @@ class Removal:
     list_name: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CaseEntry:
     """A case of the agency's case register: opened (and closed) at, assigned to ``unit``."""
 
@@ -61,7 +62,10 @@ class Context:
     sensitive places; ``removals``: hot-list entries that expired or were removed (None: not known, so the rule
     cannot run); ``agency_states``: each agency's jurisdiction (``US-CA``), for the out-of-state rule;
     ``cases``: the case registers, by :func:`case_key` (None: no agency keeps one, so the stale-case rule cannot
-    run). The live rules pass mappings they keep current (:mod:`plateledger.review.live`)."""
+    run); ``case_registers``: the agencies that keep a register (None: those with a case in ``cases``);
+    ``alerts``: when each agency was alerted to each plate, by (agency, plate), times sorted (None: not known, so
+    the rule on plates searched outside any alert or case cannot run). The live rules pass mappings they keep
+    current (:mod:`plateledger.review.live`)."""
 
     params: OversightParams = DEFAULT
     fields: frozenset[Field] = AUDIT_FIELDS
@@ -71,6 +75,8 @@ class Context:
     removals: tuple[Removal, ...] | None = None
     agency_states: Mapping[str, str] = field(default_factory=dict)
     cases: Mapping[tuple[str, str], CaseEntry] | None = None
+    case_registers: Set[str] | None = None
+    alerts: Mapping[tuple[str, str], Sequence[int]] | None = None
 
     @cached_property
     def terms(self) -> TermMatcher:
@@ -86,6 +92,26 @@ class Context:
 
     def case_pattern(self, agency: str | None) -> re.Pattern[str] | None:
         return self.case_patterns.get(agency or "*") or self.case_patterns.get("*")
+
+    @cached_property
+    def _registers(self) -> Set[str]:
+        return frozenset(agency for agency, _ in self.cases or ())
+
+    def keeps_register(self, agency: str | None) -> bool:
+        """Whether ``agency`` keeps a case register (``case_registers``, else: it has a case in ``cases``)."""
+        registers = self.case_registers if self.case_registers is not None else self._registers
+        return (agency or "") in registers
+
+    def alerted(self, agency: str | None, plate: str, ts_ms: int) -> int | None:
+        """When ``agency`` was last alerted to ``plate`` within ``alert_explains_hours`` before ``ts_ms`` (None:
+        it was not, or alerts are not known)."""
+        times = (self.alerts or {}).get((agency or "", plate))
+        if not times:
+            return None
+        at = bisect.bisect_right(times, ts_ms) - 1
+        if at < 0 or ts_ms - times[at] > self.params.alert_explains_hours * 3_600_000:
+            return None
+        return times[at]
 
 
 class Rule:

@@ -4,26 +4,59 @@ right after its hot-list entry ended."""
 from __future__ import annotations
 
 import bisect
+import sys
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import TypeVar
 
 from plateledger.oversight.flags import Draft, Flag, day, iso, plural
 from plateledger.oversight.records import Field, SearchRecord
 from plateledger.oversight.rules.base import DAY_MS, Context, Removal, Rule, case_key
 
+T = TypeVar("T")
+#: A small collection is a list (a set costs 216 bytes empty); past this size it becomes a set.
+_SMALL = 16
+
+
+def _put(items: list[T] | set[T], item: T) -> list[T] | set[T]:
+    """``items`` with ``item`` in it (distinct values; a list while small, then a set)."""
+    if isinstance(items, set):
+        items.add(item)
+    elif item not in items:
+        items.append(item)
+        if len(items) > _SMALL:
+            return set(items)
+    return items
+
+
+def _seen(refs: array[int]) -> list[tuple[int, int]]:
+    """The (reference, time) pairs kept flat in ``refs``."""
+    return list(zip(refs[::2], refs[1::2], strict=True))
+
 
 class _Spread:
-    """What one case (or one user's plate) has gathered: its searches (reference and time only, so a record is
-    not kept alive), days, plates and cases."""
+    """What one case has gathered: its searches until it is flagged (reference and time, flat in an array of
+    64-bit integers, so a record is not kept alive), its days, plates and users. Millions of cases are kept, so
+    each is small: lists while small, strings interned."""
 
-    __slots__ = ("cases", "days", "plates", "seen", "users")
+    __slots__ = ("days", "plates", "seen", "users")
 
     def __init__(self) -> None:
-        self.seen: list[tuple[int, int]] = []
-        self.days: set[int] = set()
-        self.plates: set[str] = set()
-        self.cases: set[str] = set()
-        self.users: set[str] = set()
+        self.seen: array[int] = array("q")
+        self.days: list[int] | set[int] = []
+        self.plates: list[str] | set[str] = []
+        self.users: list[str] | set[str] = []
+
+
+class _Pair:
+    """What one user's plate has gathered: its cases, and its searches until it is flagged (as :class:`_Spread`)."""
+
+    __slots__ = ("cases", "seen")
+
+    def __init__(self) -> None:
+        self.seen: array[int] = array("q")
+        self.cases: list[str] | set[str] = []
 
 
 class CaseSpread(Rule):
@@ -41,23 +74,23 @@ class CaseSpread(Rule):
         case = (record.agency, record.case_number.strip().upper())
         key = f"{case[0] or ''}|{case[1]}"
         spread = self._cases[case]
-        spread.days.add(record.ts_ms // DAY_MS)
-        spread.users.add(record.actor)
+        spread.days = _put(spread.days, record.ts_ms // DAY_MS)
+        spread.users = _put(spread.users, sys.intern(record.actor))
         if record.plate:
-            spread.plates.add(record.plate)
+            spread.plates = _put(spread.plates, sys.intern(record.plate))
         if key in self._drafts:
             return self.add(key, record)
         if len(spread.days) <= self.params.case_max_days and len(spread.plates) <= self.params.case_max_plates:
-            spread.seen.append((record.ref, record.ts_ms))
+            spread.seen.extend((record.ref, record.ts_ms))
             return []
         draft = self._drafts[key] = Draft.of(key, record)
         draft.extra["case"] = case
         draft.actor, draft.user = f"case {case[1]}" + (f" ({case[0]})" if case[0] else ""), None
-        for ref, ts_ms in spread.seen:
+        for ref, ts_ms in _seen(spread.seen):
             draft.add_ref(ref, ts_ms)
         draft.plates.update(dict.fromkeys(spread.plates))
         draft.add(record)
-        spread.seen = []
+        spread.seen = array("q")
         return [self.render(draft)]
 
     def render(self, draft: Draft) -> Flag:
@@ -93,27 +126,26 @@ class PlateCases(Rule):
 
     def __init__(self, context: Context) -> None:
         super().__init__(context)
-        self._pairs: dict[tuple[str, str], _Spread] = defaultdict(_Spread)
+        self._pairs: dict[str, _Pair] = defaultdict(_Pair)
 
     def feed(self, record: SearchRecord) -> list[Flag]:
         if not record.plate or not record.case_number:
             return []
-        pair = (record.actor, record.plate)
-        key = f"{pair[0]}|{pair[1]}"
-        spread = self._pairs[pair]
-        spread.cases.add(record.case_number.strip().upper())
+        key = f"{record.actor}|{record.plate}"
+        spread = self._pairs[key]
+        spread.cases = _put(spread.cases, sys.intern(record.case_number.strip().upper()))
         if key in self._drafts:
             return self.add(key, record)
         if len(spread.cases) < self.params.plate_min_cases:
-            spread.seen.append((record.ref, record.ts_ms))
+            spread.seen.extend((record.ref, record.ts_ms))
             return []
         draft = self._drafts[key] = Draft.of(key, record)
-        draft.extra["pair"] = pair
-        for ref, ts_ms in spread.seen:
+        draft.extra["pair"] = (record.actor, record.plate)
+        for ref, ts_ms in _seen(spread.seen):
             draft.add_ref(ref, ts_ms)
         draft.cases.update(dict.fromkeys(spread.cases))
         draft.add(record)
-        spread.seen = []
+        spread.seen = array("q")
         return [self.render(draft)]
 
     def render(self, draft: Draft) -> Flag:

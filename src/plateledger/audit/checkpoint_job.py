@@ -10,52 +10,37 @@ logged and retried at the next interval: requests never wait for it and never fa
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from plateledger.audit.checkpoints import Checkpointer, CheckpointRun
+from plateledger.core.jobs import PeriodicJob
 
 log = logging.getLogger("plateledger.audit.checkpoints")
 
 
-class CheckpointJob:
+class CheckpointJob(PeriodicJob):
+    thread_name = "plateledger-checkpoints"
+
     def __init__(
         self, checkpointer: Checkpointer, *, every_entries: int, interval_s: float, poll_s: float = 1.0
     ) -> None:
+        super().__init__(poll_s)
         self._checkpointer = checkpointer
         self._every = every_entries
         self._interval_s = interval_s
-        self._poll_s = poll_s
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
         self._last_run = -float("inf")
         #: Runs completed and failed since start (for tests and diagnostics).
         self.runs = 0
         self.failures = 0
         self.last: CheckpointRun | None = None
 
-    def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError("checkpoint job already started")
-        self._thread = threading.Thread(target=self._loop, name="plateledger-checkpoints", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop after the run in progress, if any; returns when the thread has ended."""
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                if self._is_due():
-                    self.run_once()
-            except Exception:  # the head could not be read: logged, looked at again later
-                log.exception("checkpoint job: cannot read the tree head")
-                self._last_run = time.monotonic()
-            self._stopping.wait(self._poll_s)
+    def tick(self) -> None:
+        try:
+            if self._is_due():
+                self.run_once()
+        except Exception:  # the head could not be read: logged, looked at again later
+            log.exception("checkpoint job: cannot read the tree head")
+            self._last_run = time.monotonic()
 
     def _is_due(self) -> bool:
         added, unpublished = self._checkpointer.due()

@@ -9,44 +9,30 @@ stores are never closed under a deletion.
 from __future__ import annotations
 
 import logging
-import threading
 
 from plateledger.audit.log import SYSTEM
+from plateledger.core.jobs import PeriodicJob
 from plateledger.retention.service import Retention, RetentionReport
 
 log = logging.getLogger(__name__)
 
 
-class RetentionJob:
+class RetentionJob(PeriodicJob):
+    thread_name = "plateledger-retention"
+
     def __init__(self, retention: Retention, interval_s: float) -> None:
         if interval_s <= 0:
             raise ValueError("interval_s must be positive (0 disables the job: do not start one)")
+        super().__init__(interval_s)
         self._retention = retention
         self._interval_s = interval_s
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
         #: Runs completed and failed since start (for tests and diagnostics).
         self.runs = 0
         self.failures = 0
         self.last: RetentionReport | None = None
 
-    def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError("retention job already started")
-        self._thread = threading.Thread(target=self._loop, name="plateledger-retention", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop after the run in progress, if any; returns when the thread has ended."""
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            self.run_once()
-            self._stopping.wait(self._interval_s)
+    def tick(self) -> None:
+        self.run_once()
 
     def run_once(self) -> None:
         """One run; errors are logged, not raised (the server keeps serving)."""

@@ -8,45 +8,31 @@ it; a failed step is logged and tried again at the next poll (the cursor moves o
 from __future__ import annotations
 
 import logging
-import threading
 
+from plateledger.core.jobs import PeriodicJob
 from plateledger.review.live import LiveRules
 
 log = logging.getLogger("plateledger.review")
 
 
-class OversightJob:
+class OversightJob(PeriodicJob):
+    thread_name = "plateledger-oversight"
+
     def __init__(self, live: LiveRules, *, poll_s: float = 1.0) -> None:
+        super().__init__(poll_s)
         self._live = live
         self._poll_s = poll_s
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
         #: Entries read and failed steps since start (for tests and diagnostics).
         self.read = 0
         self.failures = 0
 
-    def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError("oversight job already started")
-        self._thread = threading.Thread(target=self._loop, name="plateledger-oversight", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop after the step in progress; returns when the thread has ended."""
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            self.run_once()
-            self._stopping.wait(self._poll_s)
+    def tick(self) -> None:
+        self.run_once()
 
     def run_once(self) -> None:
         """Read every entry appended since the cursor; errors are logged, not raised (the server keeps serving)."""
         try:
-            while not self._stopping.is_set() and (read := self._live.step()):
+            while not self.stopping and (read := self._live.step()):
                 self.read += read
         except Exception:  # any failure is logged and tried again at the next poll
             self.failures += 1

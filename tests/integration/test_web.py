@@ -333,6 +333,26 @@ def test_ui_errors_outside_the_library_are_pages_in_the_layout(client: TestClien
     assert api.headers["content-type"] == "application/problem+json"
 
 
+def test_a_failure_under_the_ui_is_a_page_and_under_the_api_a_problem(platform: Platform) -> None:
+    app = create_app(platform=platform)
+
+    @app.get("/ui/fails")
+    @app.get("/api/v1/fails")
+    def fails() -> None:
+        raise RuntimeError("a bug")
+
+    with TestClient(app, base_url=BASE, raise_server_exceptions=False) as client:
+        page = client.get("/ui/fails")
+        assert page.status_code == 500
+        assert page.headers["content-type"].startswith("text/html")
+        assert "Something went wrong" in page.text
+        assert "a bug" not in page.text
+        assert "x-request-id" in page.headers
+        api = client.get("/api/v1/fails")
+        assert api.status_code == 500
+        assert api.headers["content-type"] == "application/problem+json"
+
+
 def test_cameras_page_shows_the_last_read_of_canonical_ingest(
     client: TestClient, platform: Platform, network: WebNetwork
 ) -> None:

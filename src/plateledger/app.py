@@ -13,11 +13,14 @@ import time
 from collections.abc import Sequence
 from typing import Annotated, Any
 
+import orjson
 from fastapi import FastAPI, Header, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plateledger import __version__, web
@@ -25,7 +28,7 @@ from plateledger.alerts.delivery import Broker
 from plateledger.api import docs, openapi, problems
 from plateledger.api.limits import BodyLimit, route_limits
 from plateledger.api.metrics_auth import require_metrics_token
-from plateledger.api.redact import install_log_filter
+from plateledger.api.redact import install_log_filter, redact_path
 from plateledger.api.request_log import RequestLog
 from plateledger.api.routes import (
     admin,
@@ -163,15 +166,48 @@ def _metrics(app: FastAPI, platform: Platform, collectors: Sequence[Collector]) 
 
 
 def _errors(app: FastAPI, platform: Platform) -> None:
-    """Library errors: problem+json for the API (and any other path), the error page under the UI's prefix."""
+    """Every error: problem+json for the API (and any other path), the UI's error page (HTML, in its layout)
+    under the UI's prefix: library errors, unknown addresses and methods, invalid requests and failures."""
+
+    def ui(request: Request) -> bool:
+        return request.url.path.startswith(web.UI_PREFIX)
 
     async def library_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, PlateledgerError)
-        if request.url.path.startswith(web.UI_PREFIX):
+        if ui(request):
             return web.error_page(request, error, platform)
         return problems.problem_for(error, request.url.path)
 
+    async def http_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, StarletteHTTPException)
+        if not ui(request):
+            return problems.http_problem(request, error)
+        response = web.status_page(request, platform, error.status_code, redact_path(request.url.path))
+        if error.headers:
+            response.headers.update(error.headers)
+        return response
+
+    async def invalid_request(request: Request, error: Exception) -> Response:
+        assert isinstance(error, RequestValidationError)
+        problem = problems.validation_problem(request, error)
+        if not ui(request):
+            return problem
+        body = orjson.loads(problem.body)
+        return web.status_page(request, platform, 422, body["instance"], detail=body["detail"])
+
+    async def unexpected(request: Request, error: Exception) -> Response:
+        problem = problems.unexpected_problem(request, error)  # logged there, with the request id
+        if not ui(request):
+            return problem
+        response = web.status_page(request, platform, 500, redact_path(request.url.path))
+        if "X-Request-ID" in problem.headers:
+            response.headers["X-Request-ID"] = problem.headers["X-Request-ID"]
+        return response
+
     app.add_exception_handler(PlateledgerError, library_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(Exception, unexpected)
 
 
 def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> FastAPI:

@@ -166,6 +166,9 @@ class Platform:
             lockout_minutes=settings.login_lockout_minutes,
             client_max_failures=settings.login_client_max_failures,
         )
+        health = Health(
+            governance=governance, audit=audit, clock=clock, default_silent_s=settings.camera_silent_after_s
+        )
         ingest = Ingestor(
             reads=reads,
             registry=registry,
@@ -174,6 +177,7 @@ class Platform:
             settings=settings,
             matcher=matcher,
             retention_days=retention.limit_days,
+            saw_reads=health.saw_reads,
         )
         quarantine = Quarantine(
             governance=governance,
@@ -184,9 +188,6 @@ class Platform:
             max_reads=settings.quarantine_max_reads,
         )
         hotlists = HotLists(governance, audit, clock, max_entry_days=settings.hotlist_max_entry_days)
-        health = Health(
-            governance=governance, audit=audit, clock=clock, default_silent_s=settings.camera_silent_after_s
-        )
         tokens = Tokens(governance, audit, clock, settings.token_ttl_days, credentials)
         searches = PlateSearches(reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page)
         areas = AreaSearches(reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page)

@@ -21,6 +21,7 @@ from plateledger.core.clock import FixedClock
 from plateledger.platform import Platform
 from plateledger.policy.rules import Policy
 from plateledger.vocab import Purpose
+from plateledger.web.render import when
 from tests.integration.alert_kit import hot_list
 from tests.integration.web_kit import PASSWORD, PLATE, WebNetwork, crop_alert_read, plate_crop, web_network
 from tests.support import HOUR_MS, NOW_MS, ingest, read, search
@@ -310,6 +311,67 @@ def test_one_app_answers_api_errors_as_problems_and_ui_errors_as_pages(client: T
     assert missing.headers["content-type"] == "application/problem+json"
 
 
+def test_ui_errors_outside_the_library_are_pages_in_the_layout(client: TestClient, network: WebNetwork) -> None:
+    """An unknown UI address, a method a page does not take and an invalid request are HTML pages with the menu
+    of whoever is signed in; the API keeps problem+json for the same errors."""
+    missing = client.get("/ui/no-such-page")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("text/html")
+    assert "Page not found" in missing.text
+    assert "There is no page at /ui/no-such-page" in missing.text
+    assert 'href="/ui/public"' in missing.text  # the public menu
+    sign_in(client, network.user(network.palm, "admin"))
+    signed = client.get("/ui/admin/nothing-here")
+    assert signed.status_code == 404
+    assert 'href="/ui/admin/cameras"' in signed.text  # an admin's menu
+    wrong = client.put("/ui/search")
+    assert wrong.status_code == 405
+    assert wrong.headers["content-type"].startswith("text/html")
+    assert "allow" in wrong.headers
+    assert client.get("/ui/static/no-such.css").headers["content-type"].startswith("text/html")
+    api = client.put("/api/v1/audit")
+    assert api.headers["content-type"] == "application/problem+json"
+
+
+def test_a_failure_under_the_ui_is_a_page_and_under_the_api_a_problem(platform: Platform) -> None:
+    app = create_app(platform=platform)
+
+    @app.get("/ui/fails")
+    @app.get("/api/v1/fails")
+    def fails() -> None:
+        raise RuntimeError("a bug")
+
+    with TestClient(app, base_url=BASE, raise_server_exceptions=False) as client:
+        page = client.get("/ui/fails")
+        assert page.status_code == 500
+        assert page.headers["content-type"].startswith("text/html")
+        assert "Something went wrong" in page.text
+        assert "a bug" not in page.text
+        assert "x-request-id" in page.headers
+        api = client.get("/api/v1/fails")
+        assert api.status_code == 500
+        assert api.headers["content-type"] == "application/problem+json"
+
+
+def test_cameras_page_shows_the_last_read_of_canonical_ingest(
+    client: TestClient, platform: Platform, network: WebNetwork
+) -> None:
+    """Reads stored through the canonical ingest (POST /api/v1/reads, files) are each camera's last read, as the
+    vendor adapters' are: the health table said "never" for them."""
+    states = {s.external_id: s for s in platform.health.states(network.palm.agency.id)}
+    assert {c: states[c].last_read_ms for c in ("palm-0", "palm-1", "palm-2")} == {
+        f"palm-{n}": NOW_MS - (5 - n) * HOUR_MS for n in range(3)
+    }
+    ingest(platform, network.palm, [read("7OLD001", camera="palm-0", ts=NOW_MS - 50 * HOUR_MS)])  # older: kept
+    assert platform.health.states(network.palm.agency.id)[0].last_read_ms == NOW_MS - 5 * HOUR_MS
+    sign_in(client, network.user(network.palm, "admin"))
+    page = client.get("/ui/admin/cameras")
+    row = re.search(r'<tr data-camera="palm-0">.*?</tr>', page.text, re.S)
+    assert row is not None
+    assert when(NOW_MS - 5 * HOUR_MS) in row.group(0)
+    assert "never</td><td>never" not in row.group(0)
+
+
 def test_roles_see_only_their_pages(client: TestClient, platform: Platform, network: WebNetwork) -> None:
     sign_in(client, network.user(network.palm, "investigator"))
     assert client.get("/ui/admin/sharing").status_code == 403
@@ -389,7 +451,20 @@ def test_quarantine_is_mapped_and_approved_from_the_cameras_page(
         data={"csrf": csrf_of(page.text), "vendor_camera": "GEN-UNIT-9", "lat": "91", "lon": "-122.4"},
     )
     assert bad.status_code == 422
-    assert "lat" in bad.text
+    assert "lat: must be between -90 and 90" in bad.text
+    # No latitude: the cameras page again, the refusal in the approval form, what was typed kept.
+    unplaced = client.post(
+        "/ui/admin/cameras/quarantine/approve",
+        data={"csrf": csrf_of(page.text), "vendor_camera": "GEN-UNIT-9", "name": "Dock gate", "lon": "-122.4"},
+    )
+    assert unplaced.status_code == 422
+    assert "a fixed camera needs lat and lon (or register it as mobile)" in unplaced.text
+    assert 'id="approve-error-1"' in unplaced.text
+    assert 'name="lat" inputmode="decimal" maxlength="32" value="" aria-invalid="true"' in unplaced.text
+    assert 'value="Dock gate"' in unplaced.text
+    assert 'value="-122.4"' in unplaced.text
+    assert "GEN-UNIT-9" in unplaced.text
+    assert len(platform.quarantine.pending(network.palm.admin.actor, "palm-pd")) == 1
     approved = client.post(
         "/ui/admin/cameras/quarantine/approve",
         data={

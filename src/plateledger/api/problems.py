@@ -44,49 +44,61 @@ def problem_for(error: PlateledgerError, path: str) -> JSONResponse:
     return response
 
 
+def validation_problem(request: Request, error: RequestValidationError) -> JSONResponse:
+    first = error.errors()[0] if error.errors() else {"loc": (), "msg": "invalid request"}
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "body", "path")]
+    field = ".".join(loc) or "request"
+    return problem(
+        422,
+        "Invalid field",
+        f"{field}: {first.get('msg', 'invalid')}",
+        "https://plateledger.org/problems/invalid-field",
+        field=field,
+        instance=redact_path(request.url.path),
+    )
+
+
+def http_problem(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    response = problem(
+        error.status_code,
+        str(error.detail),
+        str(error.detail),
+        "about:blank",
+        instance=redact_path(request.url.path),
+    )
+    if error.headers:  # a 405's Allow, for one
+        response.headers.update(error.headers)
+    return response
+
+
+def unexpected_problem(request: Request, error: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s", redact_path(request.url.path), exc_info=error)
+    response = problem(
+        500,
+        "Internal error",
+        "the server failed; the request was not completed",
+        "https://plateledger.org/problems/internal",
+        instance=redact_path(request.url.path),
+    )
+    # Answered outside the request-id middleware (api/request_log.py), whose id is still set here.
+    if rid := REQUEST_ID.get():
+        response.headers["X-Request-ID"] = rid
+    return response
+
+
 def install(app: FastAPI) -> None:
     """Request validation, HTTP and unexpected errors as problem+json, on every path. Library errors
     (:class:`PlateledgerError`) are answered by the app factory (``app.py``), which chooses between
-    :func:`problem_for` and the UI's error page by path."""
+    :func:`problem_for` and the UI's error page by path; it does the same for these three under the UI."""
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
-        first = error.errors()[0] if error.errors() else {"loc": (), "msg": "invalid request"}
-        loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "body", "path")]
-        field = ".".join(loc) or "request"
-        return problem(
-            422,
-            "Invalid field",
-            f"{field}: {first.get('msg', 'invalid')}",
-            "https://plateledger.org/problems/invalid-field",
-            field=field,
-            instance=redact_path(request.url.path),
-        )
+        return validation_problem(request, error)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        response = problem(
-            error.status_code,
-            str(error.detail),
-            str(error.detail),
-            "about:blank",
-            instance=redact_path(request.url.path),
-        )
-        if error.headers:  # a 405's Allow, for one
-            response.headers.update(error.headers)
-        return response
+        return http_problem(request, error)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s", redact_path(request.url.path))
-        response = problem(
-            500,
-            "Internal error",
-            "the server failed; the request was not completed",
-            "https://plateledger.org/problems/internal",
-            instance=redact_path(request.url.path),
-        )
-        # Answered outside the request-id middleware (api/request_log.py), whose id is still set here.
-        if rid := REQUEST_ID.get():
-            response.headers["X-Request-ID"] = rid
-        return response
+        return unexpected_problem(request, error)

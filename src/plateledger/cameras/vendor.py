@@ -20,7 +20,6 @@ The answer says what happened to every read (``stored``, ``duplicates``, ``rejec
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -204,11 +203,6 @@ class VendorIngest:
         result.rejected.sort()
         rejected = {i for i, _ in result.rejected}
         accepted = [(i, reads[i]) for i in range(len(reads)) if i not in rejected]
-        newest: dict[str, int] = defaultdict(int)
-        for _, read in accepted:
-            if read.camera in known:
-                newest[read.camera] = max(newest[read.camera], read.ts_ms)
-        self._health.saw_reads(owner.id, newest)
         self._store_images(owner, accepted, result)
         for status in adapted.statuses:
             camera = aliases.get(status.camera, status.camera)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -64,7 +64,11 @@ class Ingestor:
         settings: Settings,
         matcher: Matcher | None = None,
         retention_days: Callable[[int], int] | None = None,
+        saw_reads: Callable[[int, Mapping[str, int]], None] | None = None,
     ) -> None:
+        #: Records the newest read time per camera of each stored batch (``Health.saw_reads``): every door's
+        #: reads count as a camera's last read, not only the vendor adapters'.
+        self._saw_reads = saw_reads
         #: The owner's retention in days (``Retention.limit_days``): reads older are counted as a warning.
         self._retention_days = retention_days
         self._reads = reads
@@ -143,6 +147,9 @@ class Ingestor:
             before_commit=audit,
             after_commit=outcome,
         )
+        # Released quarantine reads are old reads of another id, not the camera's flow: not its last read.
+        if self._saw_reads is not None and result.newest and channel != "quarantine":
+            self._saw_reads(owner.id, result.newest)
         # Hot-list alerts of the reads just stored, inline: after the batch is committed and audited, in order.
         if result.matches and self._matcher is not None:
             self._matcher.process(result.matches)

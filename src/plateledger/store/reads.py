@@ -72,6 +72,9 @@ class BatchResult:
     retention_days: int | None = None
     #: Reads of cameras the owner has not registered, held in quarantine (``--quarantine-unknown``).
     quarantined: int = 0
+    #: The newest read time (epoch ms) per camera id among the batch's valid reads, duplicates included (what
+    #: camera health records as each camera's last read).
+    newest: dict[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -85,6 +88,8 @@ class BatchResult:
         self.past_retention += other.past_retention
         self.retention_days = other.retention_days if other.retention_days is not None else self.retention_days
         self.quarantined += other.quarantined
+        for camera, ts_ms in other.newest.items():
+            self.newest[camera] = max(ts_ms, self.newest.get(camera, ts_ms))
 
 
 @dataclass
@@ -448,6 +453,11 @@ class ReadsStore:
         ):
             results[int(batch)].stored = int(fresh)
             results[int(batch)].duplicates = int(valid) - int(fresh)
+        for batch, camera, ts_ms in self._rows(
+            "SELECT batch, camera, toUnixTimestamp64Milli(max(ts)) FROM staging.parsed WHERE reason = '' "
+            "GROUP BY batch, camera"
+        ):
+            results[int(batch)].newest[str(camera)] = int(ts_ms)
         try:
             journal = ""
             if any(r.stored for r in results):

@@ -15,7 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from plateledger.core.errors import AuthenticationFailed, PlateledgerError
+from plateledger.auth.sessions import SignedIn
+from plateledger.core.errors import PlateledgerError
 from plateledger.platform import Platform
 from plateledger.web import render
 from plateledger.web.routes import (
@@ -72,10 +73,19 @@ def install(app: FastAPI, platform: Platform) -> None:
     app.add_exception_handler(SignInRequired, sign_in_required)
 
 
+def _signed(request: Request, platform: Platform) -> SignedIn | None:
+    try:
+        return platform.sessions.resolve(request.cookies.get(SESSION_COOKIE))
+    except PlateledgerError:  # no session, or the governance store is down: the page shows the public menu
+        return None
+
+
 def error_page(request: Request, error: PlateledgerError, platform: Platform) -> Response:
     """A library error on a UI path as a readable page (with the navigation of whoever is signed in)."""
-    try:
-        signed = platform.sessions.resolve(request.cookies.get(SESSION_COOKIE))
-    except AuthenticationFailed:
-        signed = None
-    return render.error_page(request, error, signed)
+    return render.error_page(request, error, _signed(request, platform))
+
+
+def status_page(request: Request, platform: Platform, status: int, path: str, *, detail: str = "") -> Response:
+    """An HTTP error on a UI path (no such page, a method the page does not take, an invalid request, a failure)
+    as a readable page in the UI's layout; ``path``: the address asked for, redacted."""
+    return render.status_page(request, _signed(request, platform), status, path, detail=detail)

@@ -113,3 +113,25 @@ def error_page(request: Request, error: PlateledgerError, signed: SignedIn | Non
         detail=error.detail,
         field=getattr(error, "field", None),
     )
+
+
+#: Titles and explanations of the HTTP errors a UI page can meet outside the library's errors.
+STATUS_TEXT: dict[int, tuple[str, str]] = {
+    404: ("Page not found", "There is no page at {path}. Check the address, or go on from the menu."),
+    405: ("Method not allowed", "{path} does not take this kind of request. Go back, or go on from the menu."),
+    422: ("Invalid request", "{path}: the request was not understood."),
+    500: ("Something went wrong", "The server failed on {path}; the request was not completed. Try again later."),
+}
+
+
+def status_page(request: Request, signed: SignedIn | None, status: int, path: str, *, detail: str = "") -> HTMLResponse:
+    title, text = STATUS_TEXT.get(status, ("Request failed", "{path} could not be shown (HTTP status {status})."))
+    return page(
+        request,
+        "error.html",
+        signed,
+        status=status,
+        title=title,
+        detail=detail or text.format(path=path, status=status),
+        field=None,
+    )

@@ -31,9 +31,17 @@ def _number(text: str, name: str) -> float | None:
         raise FieldInvalid(name, "a number") from None
 
 
-def _cameras_page(request: Request, platform: Platform, signed: SignedIn, release: Release | None) -> Response:
+def _cameras_page(
+    request: Request,
+    platform: Platform,
+    signed: SignedIn,
+    release: Release | None,
+    *,
+    refused: dict[str, str] | None = None,
+) -> Response:
     """The agency's cameras with their health, the map and the quarantine; ``release``: what a map or approve
-    just did, shown once."""
+    just did, shown once; ``refused``: an approval the registry refused (the vendor id, the field, why, and what
+    was typed), shown in its form, with status 422."""
     principal = signed.principal
     states = platform.health.states_for(principal, principal.agency_id)
     own = platform.registry.camera_list(principal, principal.agency_id)
@@ -66,6 +74,8 @@ def _cameras_page(request: Request, platform: Platform, signed: SignedIn, releas
         release=release,
         default_silent_s=settings.camera_silent_after_s,
         map_data=json_for_page(data),
+        refused=refused,
+        status=422 if refused else 200,
     )
 
 
@@ -119,16 +129,22 @@ async def approve_vendor_camera(request: Request, platform: PlatformDep, signed:
     """Register a waiting vendor camera id as a new camera (fixed at lat/lon, or mobile) and release its reads."""
     form = await checked_form(request, platform, signed)
     mobile = field(form, "mobile") == "yes"
-    lat, lon = _number(field(form, "lat"), "lat"), _number(field(form, "lon"), "lon")
-    release = await run_in_threadpool(
-        lambda: platform.quarantine.approve(
-            signed.principal.actor,
-            signed.principal.agency_slug,
-            field(form, "vendor_camera"),
-            name=field(form, "name"),
-            mobile=mobile,
-            lat=lat,
-            lon=lon,
+    typed = {name: field(form, name) for name in ("vendor_camera", "name", "lat", "lon", "mobile")}
+    try:
+        lat, lon = _number(typed["lat"], "lat"), _number(typed["lon"], "lon")
+        release = await run_in_threadpool(
+            lambda: platform.quarantine.approve(
+                signed.principal.actor,
+                signed.principal.agency_slug,
+                typed["vendor_camera"],
+                name=typed["name"],
+                mobile=mobile,
+                lat=lat,
+                lon=lon,
+            )
         )
-    )
+    except FieldInvalid as error:  # a position missing or out of range: said in the form, with what was typed
+        return _cameras_page(
+            request, platform, signed, None, refused={**typed, "field": error.field, "detail": error.detail}
+        )
     return _cameras_page(request, platform, signed, release)

@@ -82,3 +82,13 @@ def test_empty_exact_search_prints_the_hint(settings: Settings, token: str) -> N
     assert "hint:" in output
     code, output = cli(settings, "PRT12", "--token", token, "--json")
     assert orjson.loads(output)["hint"]["plate"] == "PRT12"
+
+
+def test_truncated_text_output_says_what_the_groups_cover(settings: Settings, token: str) -> None:
+    code, output = cli(settings, "PRT12", "--contains", "--limit", "1", "--token", token)
+    assert code == 0, output
+    assert "1 distinct plate (of the reads shown only: the answer is truncated):" in output
+    code, output = cli(settings, "PRT12", "--contains", "--limit", "1", "--token", token, "--json")
+    body = orjson.loads(output)
+    assert body["truncated"] is True
+    assert body["groups_complete"] is False

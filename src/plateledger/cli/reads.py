@@ -221,7 +221,8 @@ def _print_result(body: dict[str, Any], json: bool) -> None:
     groups = body.get("groups")
     if groups is not None:
         cover = "" if body.get("groups_complete") else " (of the reads shown only: the answer is truncated)"
-        out.print(f"{len(groups)} distinct plates{cover}:")
+        plural = "" if len(groups) == 1 else "s"
+        out.print(f"{len(groups)} distinct plate{plural}{cover}:")
         for group in groups:
             out.print(
                 f"  {group['plate']:<10} {group['count']:>6} reads  first {group['first_seen']}  "

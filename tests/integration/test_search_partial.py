@@ -305,3 +305,15 @@ def test_web_refuses_a_short_contains_search(web: tuple[TestClient, str], platfo
     assert "contains search needs at least 3 letters or digits" in page.text
     assert 'aria-invalid="true"' in page.text[page.text.index('id="plate"') :][:300]
     assert len(entries(platform, audit_mark, "search.refused")) == 1
+
+
+def test_web_export_of_a_contains_search_is_the_same_gated_search(
+    web: tuple[TestClient, str], platform: Platform, audit_mark: int
+) -> None:
+    client, csrf = web
+    response = client.post("/ui/search/export.csv", data=form(csrf, "WEB12", match="contains"))
+    assert response.status_code == 200
+    assert "7WEB124" in response.text
+    assert FAR_ONLY not in response.text
+    (entry,) = entries(platform, audit_mark, "search.plate")
+    assert orjson.loads(entry.params)["query"]["match"] == "contains"

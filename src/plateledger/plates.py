@@ -150,6 +150,21 @@ def normalise_pattern(raw: str, field: str = "plate") -> str:
     return pattern
 
 
+def contains_pattern(raw: str, field: str = "plate") -> str:
+    """The wildcard pattern of a "contains" search for ``raw`` (letters and digits, no ``*`` or ``?``): ``*`` on
+    both sides of the normalised plate. It needs as many letters or digits as a wildcard pattern
+    (``MIN_WILDCARD_LITERALS``), so that a contains search is never broader than a wildcard search may be."""
+    if is_pattern(raw):
+        raise FieldInvalid(field, "a contains search takes letters and digits only; for * and ? search without it")
+    plate = validate_plate(raw, field)
+    if len(plate) < MIN_WILDCARD_LITERALS:
+        raise FieldInvalid(
+            field,
+            f"a contains search needs at least {MIN_WILDCARD_LITERALS} letters or digits (as a wildcard pattern does)",
+        )
+    return f"*{plate}*"
+
+
 def pattern_to_like(pattern: str) -> str:
     """Translate a normalised wildcard pattern (only A–Z 0–9 * ?) to a SQL LIKE pattern."""
     return pattern.replace("*", "%").replace("?", "_")

@@ -1,7 +1,7 @@
 """Adversarial plate and area searches across agencies, each through the library, the HTTP API and the CLI: no
 agreement, pending / declined / revoked / expired agreements, a prohibited purpose, a denied requester kind, an
 out-of-state requester, area searches over the owner's limits, lookback over the limit with and without a
-warrant, wildcard and fuzzy searches, auditor and device tokens. None may return a read the owner's policy
+warrant, wildcard, contains and fuzzy searches, auditor and device tokens. None may return a read the owner's policy
 forbids, and each refusal is recorded against the owner with its rule in the audit log and in the owner's
 access log.
 
@@ -46,7 +46,12 @@ PLATE = "7SHR001"
 AGES = (1, 45, 120, 200, 400)  # days; the owner allows 365 days, and 90 without a warrant
 WITHIN_WARRANT_FREE = {1, 45}
 WITHIN_LOOKBACK = {1, 45, 120, 200}
-FORMS = {"exact": {"plate": PLATE}, "wildcard": {"plate": "7SHR*"}, "fuzzy": {"plate": "7SHRO01", "fuzzy": True}}
+FORMS = {
+    "exact": {"plate": PLATE},
+    "wildcard": {"plate": "7SHR*"},
+    "fuzzy": {"plate": "7SHRO01", "fuzzy": True},
+    "contains": {"plate": "SHR0", "match": "contains"},  # issue 20: a part of the plate
+}
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,8 @@ def via_cli(world: World, token: str, params: dict[str, Any]) -> dict[str, Any]:
             args += [option, params[name]]
     if params.get("fuzzy"):
         args.append("--fuzzy")
+    if params.get("match") == "contains":
+        args.append("--contains")
     result = CliRunner().invoke(cli_app, args)
     if isinstance(result.exception, PermissionDenied):
         raise result.exception

@@ -19,6 +19,7 @@ from plateledger.plates import (
     PLATE_ALPHABET,
     SEPARATOR_CATEGORIES,
     confusable_key,
+    contains_pattern,
     is_pattern,
     normalise,
     normalise_pattern,
@@ -225,3 +226,22 @@ def test_pattern_matches_agrees_with_sql_like(sql_like: sqlite3.Connection, case
         raise
     (matched,) = sql_like.execute("SELECT ? LIKE ?", (plate, pattern_to_like(pattern))).fetchone()
     assert pattern_matches(pattern, plate) == bool(matched)
+
+
+@given(st.text(alphabet="AB18ab-. *?", max_size=12), st.text(alphabet="AB18", min_size=1, max_size=MAX_PLATE))
+def test_contains_pattern_is_a_substring_search_with_the_wildcard_minimum(
+    sql_like: sqlite3.Connection, raw: str, plate: str
+) -> None:
+    """Issue 20: a contains search for ``raw`` is the wildcard ``*PART*``, matches exactly the plates that have
+    the normalised part inside (here and in SQL LIKE), and needs as many letters or digits as a wildcard."""
+    part = normalise(raw)
+    if is_pattern(raw) or not MIN_WILDCARD_LITERALS <= len(part) <= MAX_PLATE:
+        with pytest.raises(FieldInvalid) as caught:
+            contains_pattern(raw)
+        assert caught.value.field == "plate"
+        return
+    pattern = contains_pattern(raw)
+    assert pattern == f"*{part}*"
+    assert normalise_pattern(pattern) == pattern
+    (matched,) = sql_like.execute("SELECT ? LIKE ?", (plate, pattern_to_like(pattern))).fetchone()
+    assert pattern_matches(pattern, plate) == bool(matched) == (part in plate)

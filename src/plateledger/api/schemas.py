@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -90,6 +90,20 @@ class WithheldOut(BaseModel):
     rule: str
 
 
+class PlateGroupOut(BaseModel):
+    plate: str
+    count: int = Field(description="Reads of this plate in the answer")
+    first_seen: str = Field(description="Time of its earliest read in the answer")
+    last_seen: str = Field(description="Time of its latest read in the answer")
+
+
+class ContainsHintOut(BaseModel):
+    match: Literal["contains"]
+    plate: str = Field(description="The plate searched, normalised: search again with it and match=contains")
+    fuzzy: bool = Field(description="Whether the search was fuzzy (keep it for the contains search)")
+    detail: str
+
+
 class SearchOut(BaseModel):
     obtained_under: str = Field(description="The purpose and case (and warrant) these results were obtained under")
     purpose: PurposeName
@@ -110,6 +124,25 @@ class SearchOut(BaseModel):
         None, description="The approval request this search ran on (approved, or the break-glass review item)"
     )
     break_glass: bool = Field(False, description="Ran at once as break-glass, to be reviewed by a supervisor")
+    match: Literal["exact", "wildcard", "contains"] | None = Field(
+        None, description="Plate search: how `plate` was matched (null for area search)"
+    )
+    fuzzy: bool | None = Field(None, description="Plate search: whether OCR-confusable characters matched too")
+    groups: list[PlateGroupOut] | None = Field(
+        None,
+        description="Wildcard, contains and fuzzy plate search: `reads` grouped by distinct plate, most reads "
+        "first (null otherwise). They cover the reads of this answer only: see `groups_complete`",
+    )
+    groups_complete: bool | None = Field(
+        None,
+        description="false when the answer is truncated: the groups then count only the reads returned (the "
+        "earliest `limit` reads), and more reads, of these or other plates, match",
+    )
+    hint: ContainsHintOut | None = Field(
+        None,
+        description="An exact plate search with no reads whose plate may be partial (3-9 letters or digits): the "
+        "contains search to offer. Never run by itself",
+    )
 
 
 class VerifyOut(BaseModel):

@@ -154,6 +154,10 @@ def search_plate(
     purpose: PurposeOpt = None,
     case: CaseOpt = None,
     fuzzy: Annotated[bool, typer.Option("--fuzzy", help="Match OCR-confusable characters (O/0, B/8 ...)")] = False,
+    contains: Annotated[
+        bool,
+        typer.Option("--contains", help="Plates containing PLATE (a partial plate, at least 3 letters or digits)"),
+    ] = False,
     since: Annotated[str | None, typer.Option(help="ISO 8601 with zone")] = None,
     until: Annotated[str | None, typer.Option(help="ISO 8601 with zone")] = None,
     region: Annotated[str | None, typer.Option(help="e.g. US-CA")] = None,
@@ -181,6 +185,7 @@ def search_plate(
         warrant=warrant,
         approval=approval,
         break_glass=break_glass,
+        match="contains" if contains else None,
     )
     body = _search(data, token, "plate", lambda platform, principal: platform.searches.search(principal, ask), ask)
     _print_result(body, json)
@@ -213,6 +218,20 @@ def _print_result(body: dict[str, Any], json: bool) -> None:
         return
     body = printable(body)
     out.print(f"{body['count']} reads, obtained under {body['obtained_under']} (audit #{body['audit_seq']})")
+    groups = body.get("groups")
+    if groups is not None:
+        cover = "" if body.get("groups_complete") else " (of the reads shown only: the answer is truncated)"
+        plural = "" if len(groups) == 1 else "s"
+        out.print(f"{len(groups)} distinct plate{plural}{cover}:")
+        for group in groups:
+            out.print(
+                f"  {group['plate']:<10} {group['count']:>6} reads  first {group['first_seen']}  "
+                f"last {group['last_seen']}"
+            )
+    hint = body.get("hint")
+    if hint is not None:
+        fuzzy = " --fuzzy" if hint["fuzzy"] else ""
+        out.print(f"hint: {hint['detail']} (plateledger search plate {hint['plate']} --contains{fuzzy} ...)")
     for read in body["reads"]:
         where = f"{read['lat']:.5f},{read['lon']:.5f}" if read["lat"] is not None else "no position"
         out.print(

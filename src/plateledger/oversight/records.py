@@ -153,6 +153,8 @@ def from_audit(entry: Mapping[str, Any], agencies: Mapping[int, str] | None = No
     agency = None if agency_id is None else (agencies or {}).get(agency_id, str(agency_id))
     kind = _KIND_OF_ACTION.get(action) or str(params.get("kind") or "plate")
     plate = query.get("plate") if kind == "plate" else None
+    if isinstance(plate, str) and plate and query.get("match") == "contains":
+        plate = f"*{plate}*"  # a part of plates, as the wildcard pattern it searches by: never one plate
     note = query.get("note")
     return SearchRecord(
         ref=int(entry["seq"]),

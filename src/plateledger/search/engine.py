@@ -62,6 +62,15 @@ class Withheld:
 
 
 @dataclass(frozen=True)
+class ContainsHint:
+    """An exact plate search found no reads, and its plate may be part of a longer one: the contains search that
+    could find it, offered and never run (a new search, gated and audited like any other)."""
+
+    plate: str
+    fuzzy: bool = False
+
+
+@dataclass(frozen=True)
 class SearchResult:
     kind: QueryKind
     purpose: str
@@ -82,6 +91,11 @@ class SearchResult:
     #: The approval request this search ran on (approved, or break-glass): its id.
     approval_request: int | None = None
     break_glass: bool = False
+    #: Plate search: how the plate matched (``exact``, ``wildcard`` or ``contains``) and whether fuzzily.
+    match: str | None = None
+    fuzzy: bool = False
+    #: Plate search: an exact search without reads whose plate may be partial (see ContainsHint).
+    hint: ContainsHint | None = None
 
 
 def parse_time(value: int | str | None, field: str) -> int | None:

@@ -3,16 +3,25 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from plateledger.approvals.canonical import Hold
 from plateledger.audit.events import PlateSearched
 from plateledger.auth.tokens import Principal
 from plateledger.core.errors import FieldInvalid, PlateledgerError
 from plateledger.core.text import REGION, check_camera_id
-from plateledger.plates import is_pattern, normalise_pattern, pattern_to_like, validate_plate
+from plateledger.plates import (
+    MAX_PLATE,
+    MIN_WILDCARD_LITERALS,
+    contains_pattern,
+    is_pattern,
+    normalise_pattern,
+    pattern_to_like,
+    validate_plate,
+)
 from plateledger.search.engine import (
     MAX_NOTE,
+    ContainsHint,
     SearchEngine,
     SearchResult,
     Withheld,
@@ -28,7 +37,20 @@ from plateledger.store.queries import PlateQuery
 from plateledger.store.reads import ReadsStore
 from plateledger.vocab import Purpose, QueryKind
 
-__all__ = ["PlateSearch", "PlateSearches", "SearchResult", "Withheld"]
+__all__ = ["MATCHES", "PlateSearch", "PlateSearches", "SearchResult", "Withheld", "match_of"]
+
+#: How a plate search matches ``plate``: ``exact`` (the plate, or with ``fuzzy`` its confusable variants),
+#: ``wildcard`` (a pattern with ``*`` and ``?``), ``contains`` (plates that contain the letters and digits given).
+#: Left out, it is ``wildcard`` for a plate with ``*`` or ``?`` and ``exact`` otherwise.
+MATCHES = ("exact", "wildcard", "contains")
+
+
+def match_of(plate: str | None, match: str | None) -> str:
+    """The match kind a search asks for, as its audit entry records it (what was sent, cut short, when it is
+    not one of ``MATCHES``)."""
+    if match in (None, ""):
+        return "wildcard" if is_pattern(plate or "") else "exact"
+    return match if match in MATCHES else str(match)[:16]
 
 
 @dataclass(frozen=True)
@@ -54,10 +76,13 @@ class PlateSearch:
     #: The id of an approved approval request this search runs on (the identical search), or break-glass.
     approval: int | str | None = None
     break_glass: bool | str = False
+    #: One of ``MATCHES``; left out, taken from ``plate`` (a pattern or not).
+    match: str | None = None
 
     def audit_params(self) -> dict[str, object]:
         return {
             "plate": (self.plate or "")[:64],
+            "match": match_of(self.plate, self.match),
             "fuzzy": self.fuzzy if isinstance(self.fuzzy, bool) else str(self.fuzzy)[:16],
             "since": self.since if not isinstance(self.since, str) else self.since[:40],
             "until": self.until if not isinstance(self.until, str) else self.until[:40],
@@ -97,10 +122,20 @@ class PlateSearches:
             raise FieldInvalid("region", "ISO 3166-2 like US-CA")
         if ask.camera is not None:
             check_camera_id(ask.camera)
-        pattern = is_pattern(ask.plate)
+        match = match_of(ask.plate, ask.match)
+        if match not in MATCHES:
+            raise FieldInvalid("match", "one of " + ", ".join(MATCHES))
+        if match == "exact" and is_pattern(ask.plate):
+            raise FieldInvalid("match", "exact takes a plate without * or ?; leave match out for a wildcard pattern")
+        if match == "wildcard" and not is_pattern(ask.plate):
+            raise FieldInvalid("match", "a wildcard search needs * or ? in plate; for part of a plate use contains")
+        if match == "contains":
+            like: str | None = pattern_to_like(contains_pattern(ask.plate))
+        else:
+            like = pattern_to_like(normalise_pattern(ask.plate)) if match == "wildcard" else None
         query = PlateQuery(
-            plate=None if pattern else validate_plate(ask.plate),
-            like=pattern_to_like(normalise_pattern(ask.plate)) if pattern else None,
+            plate=validate_plate(ask.plate) if match == "exact" else None,
+            like=like,
             fuzzy=fuzzy,
             since_ms=since,
             until_ms=until,
@@ -132,7 +167,7 @@ class PlateSearches:
                 query=ask.audit_params(),
             )
             raise
-        return self._engine.run(
+        result = self._engine.run(
             principal,
             event=PlateSearched,
             kind=QueryKind.PLATE,
@@ -145,3 +180,14 @@ class PlateSearches:
             warrant=warrant,
             hold=hold,
         )
+        match = match_of(ask.plate, ask.match)
+        hint = None
+        if match == "exact" and not result.reads and query.plate is not None and may_be_partial(query.plate):
+            hint = ContainsHint(plate=query.plate, fuzzy=query.fuzzy)
+        return replace(result, match=match, fuzzy=query.fuzzy, hint=hint)
+
+
+def may_be_partial(plate: str) -> bool:
+    """Whether a normalised plate could be part of a longer plate and is long enough for a contains search:
+    ``MIN_WILDCARD_LITERALS`` letters or digits, and fewer than the longest plate (``MAX_PLATE``)."""
+    return MIN_WILDCARD_LITERALS <= len(plate) < MAX_PLATE

@@ -62,6 +62,45 @@ def read_json(read: StoredRead, owner_names: dict[int, str]) -> dict[str, object
     }
 
 
+def plate_groups(reads: list[StoredRead]) -> list[dict[str, object]]:
+    """The reads of an answer grouped by distinct plate: how many, first and last seen; most reads first, then
+    by plate. Only the reads given (those of the answer: a truncated answer's groups cover its reads alone)."""
+    seen: dict[str, list[int]] = {}
+    for read in reads:
+        group = seen.get(read.plate)
+        if group is None:
+            seen[read.plate] = [1, read.ts_ms, read.ts_ms]
+        else:
+            group[0] += 1
+            group[1] = min(group[1], read.ts_ms)
+            group[2] = max(group[2], read.ts_ms)
+    ordered = sorted(seen.items(), key=lambda item: (-item[1][0], item[0]))
+    return [
+        {"plate": plate, "count": count, "first_seen": iso_ms(first), "last_seen": iso_ms(last)}
+        for plate, (count, first, last) in ordered
+    ]
+
+
+def grouped(result: SearchResult) -> bool:
+    """Whether an answer's reads may be of several plates: a wildcard, contains or fuzzy plate search."""
+    return result.match in ("wildcard", "contains") or (result.match is not None and result.fuzzy)
+
+
+def hint_json(result: SearchResult) -> dict[str, object] | None:
+    hint = result.hint
+    if hint is None:
+        return None
+    return {
+        "match": "contains",
+        "plate": hint.plate,
+        "fuzzy": hint.fuzzy,
+        "detail": (
+            f"No reads of {hint.plate} as a whole plate; it may be part of one. Search again with match=contains "
+            "for plates containing it (a new search, decided by each owner's policy and audited)."
+        ),
+    }
+
+
 def result_json(result: SearchResult) -> dict[str, Any]:
     """The one JSON shape of a search (plate or area), shared by the API and the CLI's --json."""
     under = f"purpose {result.purpose}, case {result.case_number}"
@@ -85,4 +124,9 @@ def result_json(result: SearchResult) -> dict[str, Any]:
         "next_cursor": result.next_cursor,
         "approval_request": result.approval_request,
         "break_glass": result.break_glass,
+        "match": result.match,
+        "fuzzy": result.fuzzy if result.match is not None else None,
+        "groups": plate_groups(result.reads) if grouped(result) else None,
+        "groups_complete": (not result.truncated) if grouped(result) else None,
+        "hint": hint_json(result),
     }

@@ -29,7 +29,14 @@ from plateledger.audit.log import AuditLog
 from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock
 from plateledger.core.errors import FieldInvalid, PlateledgerError
-from plateledger.plates import confusable_key, is_pattern, normalise_pattern, pattern_matches, validate_plate
+from plateledger.plates import (
+    confusable_key,
+    contains_pattern,
+    is_pattern,
+    normalise_pattern,
+    pattern_matches,
+    validate_plate,
+)
 from plateledger.sharing.service import Policies
 from plateledger.store.governance import Governance
 from plateledger.store.models import Agency, AuditEntry, HotList, HotListEntry, ReadHold
@@ -109,20 +116,25 @@ def _month(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m")
 
 
-def covers(asked: Any, fuzzy: Any, region: Any, plate: str, plate_region: str) -> bool:
+def covers(asked: Any, fuzzy: Any, region: Any, plate: str, plate_region: str, match: Any = None) -> bool:
     """Whether a plate search's query (as audited) asks for ``plate``: the same plate, its confusable variants
-    when fuzzy, or a wildcard pattern that matches it; with a region, only that region."""
+    when fuzzy, a wildcard pattern that matches it, or (``match`` contains) a part of it; with a region, only
+    that region."""
     if not isinstance(asked, str) or not asked:
         return False
     if isinstance(region, str) and region and region.upper() != plate_region:
         return False
+    fuzzily = fuzzy is True or (isinstance(fuzzy, str) and fuzzy.lower() in ("true", "1"))
     try:
+        if match == "contains":
+            part = contains_pattern(asked)[1:-1]
+            return confusable_key(part) in confusable_key(plate) if fuzzily else part in plate
         if is_pattern(asked):
             return pattern_matches(normalise_pattern(asked), plate)
         wanted = validate_plate(asked)
     except PlateledgerError:
         return False
-    if fuzzy is True or (isinstance(fuzzy, str) and fuzzy.lower() in ("true", "1")):
+    if fuzzily:
         return confusable_key(wanted) == confusable_key(plate)
     return wanted == plate
 
@@ -246,7 +258,7 @@ class Letters:
             query = (orjson.loads(entry.params) or {}).get("query") or {}
             if not isinstance(query, dict):
                 continue
-            if covers(query.get("plate"), query.get("fuzzy"), query.get("region"), plate, region):
+            if covers(query.get("plate"), query.get("fuzzy"), query.get("region"), plate, region, query.get("match")):
                 counted[(entry.actor_agency_id, _month(entry.ts_ms))] += 1
         if not counted:
             return []

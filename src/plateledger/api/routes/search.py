@@ -45,6 +45,13 @@ def search_plate(
     ] = None,
     purpose: PurposeParam = None,
     case_number: CaseParam = None,
+    match: Annotated[
+        str | None,
+        Query(
+            description="exact, wildcard or contains (plates containing `plate`, at least 3 letters or digits); "
+            "left out: wildcard when `plate` has * or ?, else exact"
+        ),
+    ] = None,
     fuzzy: Annotated[str | None, Query(description="true to match OCR-confusable characters")] = None,
     since: Annotated[str | None, Query(description="ISO 8601 with a time zone (inclusive)")] = None,
     until: Annotated[str | None, Query(description="ISO 8601 with a time zone (exclusive)")] = None,
@@ -74,6 +81,7 @@ def search_plate(
         warrant=warrant,
         approval=approval,
         break_glass=break_glass or False,
+        match=match,
     )
     # Serialised once with orjson: the shape is SearchOut (documented above), built by result_json.
     return Response(orjson.dumps(result_json(platform.searches.search(principal, ask))), media_type="application/json")

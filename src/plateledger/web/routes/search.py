@@ -21,7 +21,7 @@ from plateledger.platform import Platform
 from plateledger.search.area import AreaSearch
 from plateledger.search.engine import SearchResult
 from plateledger.search.plate import PlateSearch
-from plateledger.search.results import read_json
+from plateledger.search.results import grouped, hint_json, plate_groups, read_json
 from plateledger.web.render import json_for_page, page
 from plateledger.web.security import SessionDep, checked_form, field
 
@@ -32,6 +32,7 @@ FIELDS = (
     "mode",
     "plate",
     "fuzzy",
+    "match",
     "lat",
     "lon",
     "radius_m",
@@ -86,7 +87,13 @@ def _ask(values: dict[str, str]) -> PlateSearch | AreaSearch:
             break_glass=glass,
             **common,
         )
-    return PlateSearch(plate=values["plate"] or None, fuzzy=values["fuzzy"] == "true", break_glass=glass, **common)
+    return PlateSearch(
+        plate=values["plate"] or None,
+        fuzzy=values["fuzzy"] == "true",
+        match=values["match"] or None,
+        break_glass=glass,
+        **common,
+    )
 
 
 def _values(form: FormData | None) -> dict[str, str]:
@@ -163,6 +170,11 @@ async def search(request: Request, platform: PlatformDep, signed: SessionDep) ->
             map_data=_map_data(platform, signed, []),
         )
     rows = [read_json(r, result.owner_names) for r in result.reads]
+    groups = None
+    if grouped(result):
+        groups = plate_groups(result.reads)
+        for group in groups:
+            group["rows"] = [row for row in rows if row["plate"] == group["plate"]]
     return page(
         request,
         "search.html",
@@ -170,6 +182,8 @@ async def search(request: Request, platform: PlatformDep, signed: SessionDep) ->
         values=values,
         result=result,
         rows=rows,
+        groups=groups,
+        hint=hint_json(result),
         error=None,
         map_data=_map_data(platform, signed, rows),
         timeline=_timeline(rows, [r.ts_ms for r in result.reads]),

@@ -558,7 +558,8 @@ def test_alert_shows_no_crop_when_there_is_none_or_the_owner_withholds_it(
     sign_in(client, network.user(network.palm, "investigator"))
     none = client.get(f"/ui/alerts/{bare}/crop")
     assert (none.status_code, none.content) == (204, b"")
-    assert actions(platform)[-1] == "search.refused"
+    # No crop stored, the read permitted: a view that found nothing, not a refused search (issue 20).
+    assert actions(platform)[-1] == "image.viewed"
     # Palm's policy now prohibits the purpose the alert was raised for: the gate withholds the read, so its crop.
     platform.policies.set(
         network.palm.admin.actor, "palm-pd", Policy(prohibited_purposes=frozenset({Purpose("stolen_vehicle")}))

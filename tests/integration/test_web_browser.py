@@ -18,12 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from plateledger.adapters.base import Adapted, SourceRead
 from plateledger.cameras.quarantine import Held
 from plateledger.platform import Platform
 from plateledger.sharing.service import Terms
 from plateledger.vocab import Purpose, QueryKind
 from tests.integration.alert_kit import hot_list, serving
-from tests.integration.web_kit import PASSWORD, PLATE, WebNetwork, crop_alert_read, web_network
+from tests.integration.web_kit import PASSWORD, PLATE, WebNetwork, crop_alert_read, plate_crop, web_network
 from tests.support import DAY_MS, HOUR_MS, NOW_MS, ingest, line, read
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -242,6 +243,30 @@ def test_investigator_searches_and_confirms_a_live_alert(platform: Platform, bro
         tablet.sign_in(net.user(net.palm, "investigator"))
         tablet.page.screenshot(path=shots / "search-tablet.png")
         assert tablet.close() == []
+        assert me.close() == []
+
+
+def test_live_alert_shows_its_plate_crop(platform: Platform, browser: object) -> None:
+    """Issue 20, item 1: a live alert of a read sent with its plate crop (the vendor door) shows the crop at once:
+    the alert is published only after the read's images are stored, and says so (``image``: ``stored``)."""
+    net: WebNetwork = web_network(platform)
+    hot_list(platform, net.palm, "Stolen vehicles", "7LIVE01")
+    with serving(platform) as base:
+        me = Session(browser, base)
+        page = me.page
+        me.sign_in(net.user(net.palm, "investigator"))
+        me.go("/ui/alerts")
+        page.locator("#live-status[data-state=open]").wait_for()
+        sent = SourceRead(
+            plate="7LIVE01", ts_ms=NOW_MS - 60_000, camera="palm-1", source_ts="t", read_id="live-1",
+            images=(plate_crop(),),
+        )  # fmt: skip
+        platform.vendor.store(net.palm.device.actor, net.palm.agency, Adapted(reads=[sent]), channel="http", source="t")
+        card = page.locator("article.alert-card", has_text="7LIVE01")
+        card.locator("figure.crop img").wait_for()
+        assert card.locator("figure.crop img").evaluate("img => img.complete && img.naturalWidth > 0")
+        assert "case CASE-1" in card.locator("figure.crop figcaption").inner_text()
+        assert last_action(platform) == "image.viewed"
         assert me.close() == []
 
 

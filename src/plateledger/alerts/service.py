@@ -33,7 +33,7 @@ from plateledger.retention.service import Retention
 from plateledger.search.image import ImageAsk
 from plateledger.sharing.service import Books
 from plateledger.store.governance import Governance
-from plateledger.store.models import Agency, Alert, HotList, HotListEntry
+from plateledger.store.models import Agency, Alert, HotList, HotListEntry, ReadImage
 from plateledger.vocab import QueryKind, Role
 
 #: Shown with every alert, in the API and the UI.
@@ -74,7 +74,19 @@ class Outcome:
     skipped: int
 
 
-def alert_json(alert: Alert, list_name: str, entry: HotListEntry, owner_name: str) -> dict[str, Any]:
+def crop_state(session: Session, alert: Alert) -> str:
+    """Whether the plate crop of the alert's read is stored (``stored``) or not (``none``). Every door stores a
+    read's images before the read's alerts are raised, so a live alert never arrives ahead of its crop; the
+    page fetches the crop only when this says ``stored`` (and retries, bounded, should it not be there yet)."""
+    found = session.scalar(
+        select(ReadImage.read_id).where(
+            ReadImage.owner_id == alert.owner_id, ReadImage.read_id == alert.read_id, ReadImage.kind == "plate"
+        )
+    )
+    return "none" if found is None else "stored"
+
+
+def alert_json(alert: Alert, list_name: str, entry: HotListEntry, owner_name: str, image: str) -> dict[str, Any]:
     return {
         "id": alert.id,
         "state": alert.state,
@@ -102,6 +114,7 @@ def alert_json(alert: Alert, list_name: str, entry: HotListEntry, owner_name: st
             "owner": owner_name,
         },
         "match": alert.match,
+        "image": image,
         "decided": iso_ms(alert.decided_ms) if alert.decided_ms is not None else None,
         "decided_by": alert.decided_by,
         "note": alert.note,
@@ -250,7 +263,8 @@ class Alerts:
                         case_number=entry.reference,
                     )
                 )
-                bodies.append((hot_list.agency_id, alert_json(row, hot_list.name, entry, owner.name)))
+                body = alert_json(row, hot_list.name, entry, owner.name, crop_state(session, row))
+                bodies.append((hot_list.agency_id, body))
             return events, bodies
 
         return self._audit.record_all(SYSTEM, change)[1]
@@ -281,7 +295,7 @@ class Alerts:
         owner = session.get(Agency, alert.owner_id)
         if entry is None or owner is None:  # foreign keys make this impossible
             raise NotFound("no such alert")
-        return alert_json(alert, hot_list.name, entry, owner.name)
+        return alert_json(alert, hot_list.name, entry, owner.name, crop_state(session, alert))
 
     def require_view(self, principal: Principal) -> None:
         """The table's check that ``principal`` may see its agency's alerts (refusals audited)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from plateledger.alerts.service import MAX_NOTE, VERIFY_FIRST
@@ -45,6 +47,11 @@ class AlertOut(BaseModel):
     entry: AlertEntryOut
     read: AlertReadOut
     match: str = Field(description="exact, pattern or confusable")
+    image: Literal["stored", "none"] = Field(
+        description="stored: the read's plate crop is stored (viewing it is a search of the read, through the gate "
+        "and audited); none: no crop of the read is stored. An alert is raised only after its read's images are "
+        "stored, so a live alert never arrives ahead of its crop"
+    )
     decided: str | None
     decided_by: str | None
     note: str

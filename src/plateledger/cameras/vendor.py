@@ -40,6 +40,7 @@ from plateledger.ingest.expiring import warnings
 from plateledger.ingest.service import Ingestor, require_device
 from plateledger.plates import normalise
 from plateledger.store.models import Agency
+from plateledger.store.reads import BatchResult
 
 #: Content types an adapter may be sent (the adapter decides which of them its source uses).
 CONTENT_TYPES = ("application/json", "text/json", "application/xml", "text/xml", "multipart/form-data", "text/plain")
@@ -192,7 +193,17 @@ class VendorIngest:
                 lines.append(line)
             else:
                 held.append(Held(index, read.camera, line))
-        batch = self._ingest.store_lines(actor, owner, lines, channel=channel, source=source)
+        rejected_at_start = {i for i, _ in result.rejected}
+
+        def store_images(batch: BatchResult) -> None:
+            # The stored reads' images, after the batch is committed and before its hot-list alerts are published:
+            # an alert's image is on disk by the time the alert reaches a page, a webhook or MQTT (issue 20).
+            refused = rejected_at_start | {stored_idx[i] for i, _ in batch.rejected}
+            self._store_images(owner, [(i, reads[i]) for i in stored_idx if i not in refused], result)
+
+        batch = self._ingest.store_lines(
+            actor, owner, lines, channel=channel, source=source, before_alerts=store_images
+        )
         result.stored, result.duplicates = batch.stored, batch.duplicates
         result.warnings = [w.message() for w in warnings(batch)]
         result.rejected.extend((stored_idx[i], reason) for i, reason in batch.rejected)
@@ -200,10 +211,9 @@ class VendorIngest:
             refused = self._quarantine.hold(actor, owner, held, channel=channel, source=source)
             result.rejected.extend(refused)
             result.quarantined = len(held) - len(refused)
+            kept = {h.index for h in held} - {i for i, _ in refused}
+            self._store_images(owner, [(i, reads[i]) for i in sorted(kept)], result)
         result.rejected.sort()
-        rejected = {i for i, _ in result.rejected}
-        accepted = [(i, reads[i]) for i in range(len(reads)) if i not in rejected]
-        self._store_images(owner, accepted, result)
         for status in adapted.statuses:
             camera = aliases.get(status.camera, status.camera)
             if self._health.heartbeat(owner.id, camera, status.ts_ms, healthy=status.healthy, detail=status.detail):

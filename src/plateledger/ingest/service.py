@@ -78,12 +78,34 @@ class Ingestor:
         self._clock = clock
         self._settings = settings
 
-    def store_lines(self, actor: Actor, owner: Agency, lines: list[bytes], *, channel: str, source: str) -> BatchResult:
+    def store_lines(
+        self,
+        actor: Actor,
+        owner: Agency,
+        lines: list[bytes],
+        *,
+        channel: str,
+        source: str,
+        before_alerts: Callable[[BatchResult], None] | None = None,
+    ) -> BatchResult:
         """Store reads given as one JSON object per list item (no raw newlines: JSON encoders escape them);
-        rejections are indexed by list position."""
-        return self.store_block(actor, owner, b"\n".join(lines), channel=channel, source=source)
+        rejections are indexed by list position. ``before_alerts`` runs after the batch is committed and before
+        its hot-list alerts are raised (the vendor door stores the reads' images there, so that an alert's image
+        is stored before the alert is published)."""
+        return self.store_block(
+            actor, owner, b"\n".join(lines), channel=channel, source=source, before_alerts=before_alerts
+        )
 
-    def store_block(self, actor: Actor, owner: Agency, block: bytes, *, channel: str, source: str) -> BatchResult:
+    def store_block(
+        self,
+        actor: Actor,
+        owner: Agency,
+        block: bytes,
+        *,
+        channel: str,
+        source: str,
+        before_alerts: Callable[[BatchResult], None] | None = None,
+    ) -> BatchResult:
         """Validate and store one block of JSON lines for ``owner``. The audit log records outcomes: a batch with
         reads to insert gets an ``ingest.intent`` entry after validation and before the insert (if it cannot be
         written, nothing of the batch is stored) and an ``ingest.batch`` entry after it with what was stored (a
@@ -150,6 +172,8 @@ class Ingestor:
         # Released quarantine reads are old reads of another id, not the camera's flow: not its last read.
         if self._saw_reads is not None and result.newest and channel != "quarantine":
             self._saw_reads(owner.id, result.newest)
+        if before_alerts is not None:  # e.g. the reads' images: stored before any alert of them is published
+            before_alerts(result)
         # Hot-list alerts of the reads just stored, inline: after the batch is committed and audited, in order.
         if result.matches and self._matcher is not None:
             self._matcher.process(result.matches)

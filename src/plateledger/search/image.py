@@ -8,7 +8,9 @@ before the answer, naming the image's owner only (so it is in that owner's acces
 
 An image that does not exist and one the caller may not see get the same 404 *and the same audit entry*: the
 owner is decided first, and its images are looked at only when it lets the caller see reads of that age; a
-refusal names the owner with the gate's rule, or (owner permitted, no such image in the window) with no rule.
+refusal names the owner with the gate's rule. When the owner lets the caller see reads of that age and there is
+no such image in that window (not stored yet, never sent, a made-up id, or a read older than the window), the
+request is a permitted search that found nothing: ``image.viewed`` with 0 reads, never ``search.refused``.
 """
 
 from __future__ import annotations
@@ -97,6 +99,16 @@ class ImageViews:
             link = self._images.find_link(owner.id, ask.read_id, ask.kind)
             if link is not None and decision.earliest_ms is not None and link.read_ms < decision.earliest_ms:
                 link = None  # outside the window the owner allows: as if it did not exist
+        if link is None and decision is not None and decision.allowed:
+            # The owner lets the requester see reads of that age, and there is no such image (not yet stored, never
+            # sent, or outside the window): a permitted search of that read that found nothing (``image.viewed``,
+            # 0 reads), not a refusal. A made-up id and a real one outside the window are answered alike.
+            self._engine.run(
+                principal, event=ImageViewed, kind=QueryKind.PLATE, purpose=purpose, case_number=case_number,
+                query=ask.audit_params(), since_ms=None, limit=1, fetch=lambda permit: [], warrant=warrant,
+                owner_id=owner.id,
+            )  # fmt: skip
+            raise NotFound(UNAVAILABLE)
         if link is None:
             refused = [decision] if decision is not None and not decision.allowed else []
             self._engine.refuse(

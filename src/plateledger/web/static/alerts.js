@@ -1,7 +1,10 @@
 // The live alert feed: Server-Sent Events from /ui/alerts/stream, each new alert added on top with its
 // confirm/dismiss form, a visual flash, the count in the title and (if chosen) a short tone. The plate crop of
-// each new alert's read is fetched from /ui/alerts/{id}/crop (decided alerts: on request); the server answers
-// 204 when there is none or the policy gate refuses it, and the card then shows none.
+// each new alert's read is fetched from /ui/alerts/{id}/crop (decided alerts: on request) when the alert says
+// its crop is stored ("image": "stored"; an alert is published only after its read's images are stored); the
+// server answers 204 when the policy gate refuses it (or there is none), and the card then shows none. A crop
+// that cannot be fetched (network or server error, or a 404 should it not be there yet) is retried with a
+// bounded backoff (1, 2, 4, 8 s), then the card says so.
 "use strict";
 
 (function () {
@@ -11,12 +14,29 @@
   if (!list) return;
 
   // The crop as a data: URL (the Content-Security-Policy allows images from this origin and data: only).
-  function showCrop(slot, onDemand) {
-    if (slot.dataset.loaded) return;
+  const RETRIES = [1000, 2000, 4000, 8000];
+
+  function retry(slot, onDemand, attempt) {
+    if (attempt >= RETRIES.length) {
+      slot.textContent = "The plate crop could not be fetched; reload the page to try again.";
+      slot.classList.add("hint");
+      return;
+    }
+    window.setTimeout(() => showCrop(slot, onDemand, attempt + 1), RETRIES[attempt]);
+  }
+
+  function showCrop(slot, onDemand, attempt = 0) {
+    if (slot.dataset.loaded && attempt === 0) return;
     slot.dataset.loaded = "yes";
     fetch(slot.dataset.crop, { credentials: "same-origin" })
-      .then((response) => (response.status === 200 ? response.blob() : null))
+      .then((response) => {
+        if (response.status === 200) return response.blob();
+        if (response.status === 204) return null;
+        retry(slot, onDemand, attempt);
+        return undefined;
+      })
       .then((blob) => {
+        if (blob === undefined) return;
         if (!blob) {
           slot.textContent = onDemand ? "No plate crop of this read that you may see." : "";
           slot.classList.add("hint");
@@ -36,7 +56,7 @@
         });
         reader.readAsDataURL(blob);
       })
-      .catch(() => { delete slot.dataset.loaded; });
+      .catch(() => retry(slot, onDemand, attempt));
   }
 
   function crops(root) {
@@ -77,8 +97,13 @@
     });
     card.querySelector("form").action = `/ui/alerts/${body.id}/decide`;
     const slot = card.querySelector(".crop-slot");
-    slot.dataset.crop = `/ui/alerts/${body.id}/crop`;
-    slot.dataset.caption = `Plate crop, viewed under ${body.entry.purpose}, case ${body.entry.reference} (audited)`;
+    if (body.image === "stored") {
+      slot.dataset.crop = `/ui/alerts/${body.id}/crop`;
+      slot.dataset.caption = `Plate crop, viewed under ${body.entry.purpose}, case ${body.entry.reference} (audited)`;
+    } else {
+      slot.textContent = "No plate crop of this read is stored.";
+      slot.classList.add("hint");
+    }
     document.getElementById("no-alerts")?.remove();
     list.prepend(card);
     crops(card);

@@ -2,6 +2,7 @@
 with the seeded patterns), fed as a stream, the way the rules run as entries are appended.
 
     nice -n 19 .venv/bin/python benchmarks/oversight_rules.py [--entries 1e6] [--memory-entries 100000] [--json]
+        [--state-horizon-days 365]
 
 Measured:
 
@@ -20,6 +21,7 @@ Times are CPU time of the process (``time.process_time``), so a shared, busy mac
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import resource
 import statistics
 import sys
@@ -34,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.oversight_kit import Generator
 
 from plateledger.oversight.records import SearchRecord, from_audit
-from plateledger.oversight.rules import RULES
+from plateledger.oversight.rules import RULES, Context
 
 CHUNK = 50_000
 
@@ -54,11 +56,18 @@ def _records(generator: Generator, times: dict[str, float]) -> Any:
         yield chunk
 
 
-def run(entries: int, memory_entries: int, append: int) -> dict[str, Any]:
+def _context(generator: Generator, horizon: int | None) -> Context:
+    context = generator.scenario.context()
+    if horizon is None:
+        return context
+    return dataclasses.replace(context, params=dataclasses.replace(context.params, state_horizon_days=horizon))
+
+
+def run(entries: int, memory_entries: int, append: int, horizon: int | None = None) -> dict[str, Any]:
     days = 180
     # the generator makes about as many entries as asked (9,859,745 for 10M): 5% more, so the append tail is there
     generator = Generator(int((entries + append) * 1.05), days=days, track=False)
-    context = generator.scenario.context()
+    context = _context(generator, horizon)
     rules = [cls(context) for cls in RULES if cls.unavailable(context) is None]
     times = {"convert": 0.0, **{type(r).id: 0.0 for r in rules}}
     fed = 0
@@ -95,6 +104,7 @@ def run(entries: int, memory_entries: int, append: int) -> dict[str, Any]:
     costs.sort()
     result: dict[str, Any] = {
         "entries": fed,
+        "state_horizon_days": context.params.state_horizon_days,
         "days": days,
         "users": sum(len(a.users) for a in generator.agencies),
         "agencies": len(generator.agencies),
@@ -112,14 +122,14 @@ def run(entries: int, memory_entries: int, append: int) -> dict[str, Any]:
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
     del rules, tail
-    result["state_bytes_per_entry"] = _memory(memory_entries)
+    result["state_bytes_per_entry"] = _memory(memory_entries, horizon)
     return result
 
 
-def _memory(count: int) -> dict[str, float]:
+def _memory(count: int, horizon: int | None) -> dict[str, float]:
     generator = Generator(count, days=120, track=False)
     records = [r for e in generator.entries() if (r := from_audit(e)) is not None]
-    context = generator.scenario.context()
+    context = _context(generator, horizon)
     sizes = {}
     for cls in RULES:
         tracemalloc.start()
@@ -138,9 +148,10 @@ def main() -> None:
     parser.add_argument("--entries", type=_count, default=1_000_000)
     parser.add_argument("--memory-entries", type=_count, default=100_000)
     parser.add_argument("--append", type=_count, default=20_000)
+    parser.add_argument("--state-horizon-days", type=int, default=None)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = run(args.entries, args.memory_entries, args.append)
+    result = run(args.entries, args.memory_entries, args.append, args.state_horizon_days)
     table = [
         f"{result['entries']:,} entries ({result['users']:,} users, {result['agencies']} agencies, "
         f"{result['days']} days): stream {result['stream_s']} s; "

@@ -107,6 +107,52 @@ def test_same_case_number_of_two_agencies_is_two_cases() -> None:
     assert flags_of("case.spread", records, params=OversightParams(case_max_days=10)) == []
 
 
+def test_case_cited_on_too_many_days_within_the_horizon_flagged() -> None:
+    params = OversightParams(case_max_days=2, state_horizon_days=30)
+    records = [rec(1), rec(2, 24 * 60), rec(3, 31 * 24 * 60)]  # the third 30 days after the second: within
+    assert only(flags_of("case.spread", records, params=params)).refs == (1, 2, 3)
+
+
+def test_case_forgotten_after_a_gap_longer_than_the_horizon() -> None:
+    params = OversightParams(case_max_days=2, state_horizon_days=30)
+    records = [rec(1), rec(2, 24 * 60), rec(3, 32 * 24 * 60)]  # 31 days without a search: starts afresh
+    assert flags_of("case.spread", records, params=params) == []
+    records.append(rec(4, 33 * 24 * 60))
+    records.append(rec(5, 34 * 24 * 60))  # three days since it started afresh
+    assert only(flags_of("case.spread", records, params=params)).refs == (3, 4, 5)
+
+
+def test_plate_cases_forgotten_after_a_gap_longer_than_the_horizon() -> None:
+    params = OversightParams(state_horizon_days=30)
+    gap = [rec(1, case_number="25-00001"), rec(2, 24 * 60, case_number="25-00002")]
+    assert flags_of("plate.many_cases", [*gap, rec(3, 40 * 24 * 60, case_number="25-00003")], params=params) == []
+    within = [*gap, rec(3, 30 * 24 * 60, case_number="25-00003")]
+    assert only(flags_of("plate.many_cases", within, params=params)).refs == (1, 2, 3)
+
+
+def test_sweep_drops_the_state_of_quiet_keys_but_not_of_open_flags() -> None:
+    context = Context(params=OversightParams(case_max_days=2, plate_min_cases=2, state_horizon_days=30))
+    spread, pairs = BY_ID["case.spread"](context), BY_ID["plate.many_cases"](context)
+    flagged = [rec(i, i * 24 * 60, case_number="25-09999", plate="FLAG1") for i in range(3)]
+    flagged.append(rec(3, 2 * 24 * 60 + 1, case_number="25-09998", plate="FLAG1"))
+    quiet = [rec(10 + i, 3 * 24 * 60 + i, case_number=f"25-{i:05}", plate=f"Q{i}") for i in range(100)]
+    for record in [*flagged, *quiet]:
+        spread.feed(record)
+        pairs.feed(record)
+    assert len(spread._cases) == 102  # type: ignore[attr-defined]
+    assert len(pairs._pairs) == 101  # type: ignore[attr-defined]
+    assert len(spread.flags()) == len(pairs.flags()) == 1
+    later = rec(999, 40 * 24 * 60, case_number=None)  # any search, on a day past the horizon: the sweep
+    assert spread.feed(later) == []
+    assert pairs.feed(later) == []
+    assert list(spread._cases) == [("lake", "25-09999")]  # type: ignore[attr-defined]
+    assert list(pairs._pairs) == ["lake/ann|FLAG1"]  # type: ignore[attr-defined]
+    assert spread._horizon.buckets == {}  # type: ignore[attr-defined]
+    assert only(spread.flags()).refs == (0, 1, 2)  # open flags keep their evidence and what it is judged on
+    assert only(spread.flags()).numbers["days"] == 3
+    assert only(pairs.flags()).refs == (0, 1, 2, 3)
+
+
 # Bursts
 def test_burst_flagged_once_with_all_its_searches() -> None:
     records = [rec(i, i * 0.1, plate=f"P{i}") for i in range(45)]
@@ -385,3 +431,9 @@ def test_every_rule_has_an_id_title_and_is_documented() -> None:
         assert rule.id
         assert rule.title
         assert f"`{rule.id}`" in docs, rule.id
+
+
+def test_describe_says_when_quiet_cases_are_forgotten() -> None:
+    assert "more than 400 days is forgotten" in " ".join(describe(OversightParams(state_horizon_days=400)))
+    with pytest.raises(FieldInvalid):
+        OversightParams(state_horizon_days=29)

@@ -79,6 +79,10 @@ class OversightParams:
     case_stale_days: int = 365
     #: One user searching the same plate under at least ``plate_min_cases`` different case numbers.
     plate_min_cases: int = 3
+    #: A case (``case.spread``) or a user's plate (``plate.many_cases``) with no search for more than
+    #: ``state_horizon_days`` days is forgotten: what it gathered is dropped, and its next search starts afresh
+    #: (a flag already raised keeps its evidence). Bounds the rules' memory over a log of many years.
+    state_horizon_days: int = 365
     #: One user searching the same plate ``untied_searches`` times or more within ``untied_days`` days, each
     #: search tied to no alert the agency received for it and to no case of the agency's register.
     untied_searches: int = 5
@@ -113,6 +117,7 @@ class OversightParams:
             "case_max_plates": (1, 1_000_000),
             "case_stale_days": (1, 3650),
             "plate_min_cases": (2, 1000),
+            "state_horizon_days": (30, 3650),
             "untied_searches": (2, 10_000),
             "untied_days": (1, 366),
             "after_removal_hours": (1, 24 * 365),
@@ -159,6 +164,9 @@ def describe(params: OversightParams, *, prohibited: dict[str, tuple[str, ...]] 
         f"Where the agency keeps a case register, a case cited more than {_n(p.case_stale_days, 'day')} after it "
         "was opened, or after it was closed, is flagged.",
         f"A user searching the same plate under {p.plate_min_cases} or more different case numbers is flagged.",
+        f"For these two counts, a case, or a user's plate, with no search for more than "
+        f"{_n(p.state_horizon_days, 'day')} is forgotten: its days, plates and case numbers count afresh from its "
+        "next search, and a flag already raised keeps its evidence.",
         f"A user searching the same plate {p.untied_searches} or more times within {_n(p.untied_days, 'day')}, "
         "each search following no alert the agency received for that plate within "
         f"{_n(p.alert_explains_hours, 'hour')} and citing no case open in the agency's case register, is flagged "

@@ -7,14 +7,15 @@ import bisect
 import sys
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable
-from typing import TypeVar
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any, Generic, TypeVar
 
 from plateledger.oversight.flags import Draft, Flag, day, iso, plural
 from plateledger.oversight.records import Field, SearchRecord
 from plateledger.oversight.rules.base import DAY_MS, Context, Removal, Rule, case_key
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 #: A small collection is a list (a set costs 216 bytes empty); past this size it becomes a set.
 _SMALL = 16
 
@@ -35,26 +36,84 @@ def _seen(refs: array[int]) -> list[tuple[int, int]]:
     return list(zip(refs[::2], refs[1::2], strict=True))
 
 
-class _Spread:
+class _Keyed(Generic[K]):
+    """A key's state: the key (the very object the states are filed under) and the last day it was active."""
+
+    __slots__ = ("key", "last")
+
+    def __init__(self, key: K) -> None:
+        self.key = key
+        self.last = -1
+
+
+S = TypeVar("S", bound=_Keyed[Any])
+
+
+class _Horizon(Generic[K, S]):
+    """Forgets the keys of ``states`` with no search for more than ``days`` days (``state_horizon_days``), unless
+    ``keep`` says a key must stay (it has a flag open). A key is filed under each day it is active (its state,
+    once per day); when the log reaches a new day, only the days gone past the horizon are looked at, and a state
+    filed there and not active since is dropped: a sweep costs the keys that expire, not every key kept."""
+
+    __slots__ = ("_days", "buckets", "states", "today")
+
+    def __init__(self, days: int, states: dict[K, S]) -> None:
+        self._days = days
+        self.states = states
+        self.buckets: dict[int, list[S]] = {}
+        self.today = -1
+
+    def get(self, key: K, make: Callable[[K], S], day: int, keep: Callable[[K], bool]) -> S:
+        """The state of ``key`` (made afresh if there is none, or it was forgotten), marked active on ``day``."""
+        if day > self.today:
+            self.sweep(day, keep)
+        state = self.states.get(key)
+        if state is None:
+            state = self.states[key] = make(key)
+        if state.last != self.today:
+            state.last = self.today
+            self.buckets.setdefault(self.today, []).append(state)
+        return state
+
+    def sweep(self, day: int, keep: Callable[[K], bool]) -> int:
+        """Move to ``day``, dropping the states last active more than the horizon before it; how many."""
+        self.today = day
+        cutoff = day - self._days
+        dropped = 0
+        while self.buckets:
+            filed = next(iter(self.buckets))
+            if filed >= cutoff:
+                break
+            for state in self.buckets.pop(filed):
+                if state.last == filed and self.states.get(state.key) is state and not keep(state.key):
+                    del self.states[state.key]
+                    dropped += 1
+        return dropped
+
+
+class _Spread(_Keyed[tuple[str | None, str]]):
     """What one case has gathered: its searches until it is flagged (reference and time, flat in an array of
-    64-bit integers, so a record is not kept alive), its days, plates and users. Millions of cases are kept, so
-    each is small: lists while small, strings interned."""
+    64-bit integers, so a record is not kept alive), its days, plates and users, its key and the last day it was
+    searched (for :class:`_Horizon`). Millions of cases are kept, so each is small: lists while small, strings
+    interned."""
 
     __slots__ = ("days", "plates", "seen", "users")
 
-    def __init__(self) -> None:
+    def __init__(self, key: tuple[str | None, str]) -> None:
+        super().__init__(key)
         self.seen: array[int] = array("q")
         self.days: list[int] | set[int] = []
         self.plates: list[str] | set[str] = []
         self.users: list[str] | set[str] = []
 
 
-class _Pair:
+class _Pair(_Keyed[str]):
     """What one user's plate has gathered: its cases, and its searches until it is flagged (as :class:`_Spread`)."""
 
     __slots__ = ("cases", "seen")
 
-    def __init__(self) -> None:
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
         self.seen: array[int] = array("q")
         self.cases: list[str] | set[str] = []
 
@@ -66,14 +125,20 @@ class CaseSpread(Rule):
 
     def __init__(self, context: Context) -> None:
         super().__init__(context)
-        self._cases: dict[tuple[str | None, str], _Spread] = defaultdict(_Spread)
+        self._cases: dict[tuple[str | None, str], _Spread] = {}
+        self._horizon = _Horizon(self.params.state_horizon_days, self._cases)
+
+    def _open(self, case: tuple[str | None, str]) -> bool:
+        return f"{case[0] or ''}|{case[1]}" in self._drafts
 
     def feed(self, record: SearchRecord) -> list[Flag]:
         if not record.case_number:
+            if record.ts_ms // DAY_MS > self._horizon.today:
+                self._horizon.sweep(record.ts_ms // DAY_MS, self._open)
             return []
         case = (record.agency, record.case_number.strip().upper())
         key = f"{case[0] or ''}|{case[1]}"
-        spread = self._cases[case]
+        spread = self._horizon.get(case, _Spread, record.ts_ms // DAY_MS, self._open)
         spread.days = _put(spread.days, record.ts_ms // DAY_MS)
         spread.users = _put(spread.users, sys.intern(record.actor))
         if record.plate:
@@ -126,13 +191,16 @@ class PlateCases(Rule):
 
     def __init__(self, context: Context) -> None:
         super().__init__(context)
-        self._pairs: dict[str, _Pair] = defaultdict(_Pair)
+        self._pairs: dict[str, _Pair] = {}
+        self._horizon = _Horizon(self.params.state_horizon_days, self._pairs)
 
     def feed(self, record: SearchRecord) -> list[Flag]:
         if not record.plate or not record.case_number:
+            if record.ts_ms // DAY_MS > self._horizon.today:
+                self._horizon.sweep(record.ts_ms // DAY_MS, self._drafts.__contains__)
             return []
         key = f"{record.actor}|{record.plate}"
-        spread = self._pairs[key]
+        spread = self._horizon.get(key, _Pair, record.ts_ms // DAY_MS, self._drafts.__contains__)
         spread.cases = _put(spread.cases, sys.intern(record.case_number.strip().upper()))
         if key in self._drafts:
             return self.add(key, record)

@@ -178,11 +178,7 @@ class Registry:
         return len(cameras)
 
     def agency(self, slug: str) -> Agency:
-        with self._gov.session() as session:
-            agency = session.scalars(select(Agency).where(Agency.slug == slug)).one_or_none()
-        if agency is None:
-            raise NotFound(f"no agency {slug!r}")
-        return agency
+        return self._gov.agency(slug)
 
     def agency_by_id(self, agency_id: int) -> Agency:
         with self._gov.session() as session:

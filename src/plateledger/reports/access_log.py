@@ -51,7 +51,7 @@ from plateledger.auth.tokens import Principal
 from plateledger.core.clock import Clock, SystemClock, iso_ms
 from plateledger.core.errors import FieldInvalid, NotFound
 from plateledger.policy.actions import Action, require
-from plateledger.store.governance import Governance
+from plateledger.store.governance import Governance, agency_named
 from plateledger.store.models import Agency, AuditEntry, Camera, HotList, HotListEntry
 from plateledger_verify import leaf
 
@@ -185,9 +185,7 @@ class AccessLog:
 
     def _owner(self, slug: str) -> tuple[Agency, int | None]:
         with self._gov.session() as session:
-            agency = session.scalars(select(Agency).where(Agency.slug == slug)).one_or_none()
-            if agency is None:
-                raise NotFound(f"no agency {slug!r}")
+            agency = agency_named(session, slug)
             first_camera = session.scalar(select(func.min(Camera.created_ms)).where(Camera.agency_id == agency.id))
         return agency, first_camera
 

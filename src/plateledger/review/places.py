@@ -13,17 +13,16 @@ import json
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plateledger.audit.events import SensitivePlacesSet
 from plateledger.audit.log import Actor, AuditLog
 from plateledger.core.clock import Clock
-from plateledger.core.errors import InvalidInput, NotFound
+from plateledger.core.errors import InvalidInput
 from plateledger.oversight.places import Place, places_from_geojson
 from plateledger.policy.actions import Action, HasActor, actor_of, require
 from plateledger.store.governance import Governance
-from plateledger.store.models import Agency, SensitivePlaces
+from plateledger.store.models import SensitivePlaces
 
 MAX_BYTES = 5 * 1024 * 1024
 
@@ -52,11 +51,7 @@ class Places:
         self.changes = 0
 
     def _agency_id(self, slug: str) -> int:
-        with self._gov.session() as session:
-            agency = session.scalars(select(Agency).where(Agency.slug == slug)).one_or_none()
-        if agency is None:
-            raise NotFound(f"no agency {slug!r}")
-        return agency.id
+        return self._gov.agency(slug).id
 
     def set(self, who: Actor | HasActor, agency: str, geojson: str | bytes) -> dict[str, Any]:
         """Replace the agency's sensitive places (``policy.set``; authorised before the document is read)."""

@@ -49,11 +49,7 @@ class ReviewQueue:
         self._approvals = approvals
 
     def _agency(self, slug: str) -> Agency:
-        with self._gov.session() as session:
-            agency = session.scalars(select(Agency).where(Agency.slug == slug)).one_or_none()
-        if agency is None:
-            raise NotFound(f"no agency {slug!r}")
-        return agency
+        return self._gov.agency(slug)
 
     def queue(self, who: Actor | HasActor, agency: str, *, status: str = "queue") -> dict[str, Any]:
         """The agency's flags of ``status`` (``queue``: open and escalated, what awaits a reviewer), grouped by

@@ -131,11 +131,7 @@ class CaseRegister:
         self.changes = 0
 
     def _agency_id(self, slug: str) -> int:
-        with self._gov.session() as session:
-            agency = session.scalars(select(Agency).where(Agency.slug == slug)).one_or_none()
-        if agency is None:
-            raise NotFound(f"no agency {slug!r}")
-        return agency.id
+        return self._gov.agency(slug).id
 
     def listing(self, who: Actor | HasActor, agency: str) -> list[Case]:
         """The agency's cases, newest opened first (``case.view``; refusals audited)."""

@@ -41,7 +41,7 @@ from plateledger.policy.rules import (
     Terms,
     describe,
 )
-from plateledger.store.governance import Governance, bump_policy_generation
+from plateledger.store.governance import Governance, agency_named, bump_policy_generation
 from plateledger.store.models import Agency, AgencyPolicy, Camera, PolicyGeneration, SharingAgreement
 
 MAX_NOTE = 500
@@ -220,10 +220,7 @@ class Policies:
         self._clock = clock
 
     def _agency(self, session: Session, slug: str) -> Agency:
-        agency = session.scalars(select(Agency).where(Agency.slug == slug)).one_or_none()
-        if agency is None:
-            raise NotFound(f"no agency {slug!r}")
-        return agency
+        return agency_named(session, slug)
 
     @staticmethod
     def _latest(session: Session, agency_id: int) -> AgencyPolicy | None:

@@ -14,12 +14,12 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, make_url, update
+from sqlalchemy import Engine, create_engine, event, make_url, select, update
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from plateledger.core.errors import ConfigurationError
-from plateledger.store.models import HotListGeneration, PolicyGeneration
+from plateledger.core.errors import ConfigurationError, NotFound
+from plateledger.store.models import Agency, HotListGeneration, PolicyGeneration
 
 
 def redact(url: str) -> str:
@@ -97,8 +97,21 @@ class Governance:
         with self._sessions.begin() as session:
             yield session
 
+    def agency(self, slug: str) -> Agency:
+        """The agency of ``slug`` (:func:`agency_named`, in a transaction of its own)."""
+        with self.session() as session:
+            return agency_named(session, slug)
+
     def close(self) -> None:
         self.engine.dispose()
+
+
+def agency_named(session: Session, slug: str) -> Agency:
+    """The agency of ``slug`` in ``session``; :class:`NotFound` naming the slug when there is none."""
+    agency = session.scalars(select(Agency).where(Agency.slug == slug)).one_or_none()
+    if agency is None:
+        raise NotFound(f"no agency {slug!r}")
+    return agency
 
 
 def bump_policy_generation(session: Session) -> None:

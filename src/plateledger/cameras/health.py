@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from plateledger.audit.events import CameraConfigured
@@ -49,15 +51,23 @@ class Health:
         self._default = default_silent_s
 
     def _rows(self, session: Session, agency_id: int, cameras: set[str]) -> dict[str, tuple[Camera, CameraHealth]]:
-        found: dict[str, tuple[Camera, CameraHealth]] = {}
+        """The cameras of ``cameras`` the agency has, each with its health row, made where missing. Concurrent
+        batches of the same camera make it at once: the row is inserted with ON CONFLICT DO NOTHING, then read, so
+        the second transaction finds the first's row instead of failing on the primary key."""
         query = select(Camera).where(Camera.agency_id == agency_id, Camera.external_id.in_(sorted(cameras)))
-        for camera in session.scalars(query):
-            health = session.get(CameraHealth, camera.id)
-            if health is None:
-                health = CameraHealth(camera_id=camera.id, healthy=True, detail="")
-                session.add(health)
-            found[camera.external_id] = (camera, health)
-        return found
+        known = list(session.scalars(query))
+        if not known:
+            return {}
+        insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(
+            insert(CameraHealth)
+            .values([{"camera_id": camera.id, "healthy": True, "detail": ""} for camera in known])
+            .on_conflict_do_nothing(index_elements=["camera_id"])
+        )
+        ids = [camera.id for camera in known]
+        rows = session.scalars(select(CameraHealth).where(CameraHealth.camera_id.in_(ids)))
+        health = {row.camera_id: row for row in rows}
+        return {camera.external_id: (camera, health[camera.id]) for camera in known}
 
     def saw_reads(self, agency_id: int, newest: Mapping[str, int]) -> None:
         """Record the newest read time per registered camera id of a stored batch (never moving backwards)."""

@@ -53,6 +53,8 @@ class User(Base):
     #: The unit the user works in (the case register assigns cases to units: an open case of the user's unit
     #: explains an oversight flag).
     unit: Mapped[str | None] = mapped_column(String(64))
+    #: The IANA time zone the user reads and enters times in (null: UTC).
+    time_zone: Mapped[str | None] = mapped_column(String(64))
 
 
 class Camera(Base):

@@ -3,18 +3,33 @@ every user, cameras with positions, and reads of one plate at cameras of two own
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+from fastapi.routing import APIRoute
 from sqlalchemy import update
 
 from plateledger.adapters import genetec
 from plateledger.adapters.base import Image
+from plateledger.audit.log import SYSTEM
 from plateledger.auth.passwords import hash_password
 from plateledger.core.clock import parse_iso_ms
+from plateledger.core.errors import ApprovalRequired
 from plateledger.platform import Platform
+from plateledger.policy.rules import ApprovalRules, Policy
+from plateledger.review.register import make_case
+from plateledger.search.area import AreaSearch
+from plateledger.sharing.service import Terms
 from plateledger.store.models import User
-from tests.support import HOUR_MS, NOW_MS, AgencyKit, CameraSpec, ingest, read, seed_agency
+from plateledger.subjects.requests import SubjectAsk
+from plateledger.vocab import Purpose, QueryKind
+from plateledger.web import routes as web_routes
+from tests.integration.alert_kit import hot_list
+from tests.support import DAY_MS, HOUR_MS, NOW_MS, AgencyKit, CameraSpec, ingest, read, search, seed_agency
 from tests.unit.adapters_support import sample
 
 PASSWORD = "correct horse battery"
@@ -62,3 +77,194 @@ def crop_alert_read(platform: Platform, kit: AgencyKit, alert: dict[str, Any]) -
     ts_ms = parse_iso_ms(alert["read"]["ts"])
     platform.images.put(kit.agency.id, read_id, alert["read"]["plate"], ts_ms, plate_crop())
     return read_id
+
+
+# -- every page of the UI, for the checks that run over all of them (test_a11y_browser.py, test_web_layout.py) ----
+#: The sizes every page is checked at: a laptop and a phone.
+DESKTOP = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}
+#: A plate with an entry on Palm's hot list, read by a Palm camera: an alert on the alerts page.
+HOT_PLATE = "7HOT999"
+
+
+@dataclass(frozen=True)
+class UiPage:
+    """One page of the UI as a person reaches it: open ``path``; then, if given, follow the first link matching
+    ``follow`` (one hot list, one request: ids the seed chose) and take the ``steps`` (a form's answer); then the
+    page shows ``shows`` (a selector of its real content). ``roles``: who of Palm opens it signed in
+    ("investigator", "admin"), or nobody (the public, signed out). ``route``: the route pattern it shows, so that
+    the tests know every GET route of the UI is visited."""
+
+    name: str
+    route: str
+    roles: tuple[str, ...]
+    path: str
+    shows: str
+    follow: str | None = None
+    steps: Callable[[Any], None] | None = None
+    status: int = 200
+
+
+def _plate_answer(page: Any) -> None:
+    """A plate search with purpose and case: the answer with its table, map and timeline."""
+    page.fill("#plate", PLATE)
+    page.select_option("#purpose", "stolen_vehicle")
+    page.fill("#case_number", "C-2025-0042")
+    page.get_by_role("button", name="Search", exact=True).click()
+    page.locator("#results-map path.read").first.wait_for()
+
+
+def _area_form(page: Any) -> None:
+    """The search form in area mode: its map to pick a circle or draw a polygon on."""
+    page.get_by_role("radio", name="Area").check()
+    page.locator("#pick-map path.camera").first.wait_for()
+
+
+def _subject_sent(page: Any) -> None:
+    """The public's subject request, sent: the page with its reference."""
+    for name, value in (("plate", PLATE), ("country", "US"), ("state", "CA"), ("name", "Ann Keeper")):
+        page.fill(f"#{name}", value)
+    page.fill("#email", "ann@example.org")
+    page.fill("#postal_address", "1 Main St")
+    page.get_by_role("button", name="Send my request").click()
+    page.wait_for_selector("#subject-received")
+
+
+#: GET routes under the UI that are not pages, or that these tests do not reach, and why.
+NOT_PAGES = {
+    "/": "a redirect to /ui/",
+    "/ui/": "a redirect to the first page of the menu",
+    "/ui/alerts/stream": "the alerts' event stream",
+    "/ui/alerts/{alert_id}/crop": "an image",
+    "/ui/admin/subject-requests/letter.css": "the letter's stylesheet",
+    "/ui/admin/subject-requests/{request_id}/letter": "needs a verified request (test_subject_browser.py)",
+}
+
+
+def ui_routes() -> set[str]:
+    """Every GET route of the UI's route modules, with the public transparency report (served by the API)."""
+    paths = {"/transparency/{agency}"}
+    for info in pkgutil.iter_modules(web_routes.__path__):
+        router = importlib.import_module(f"{web_routes.__name__}.{info.name}").router
+        paths |= {r.path for r in router.routes if isinstance(r, APIRoute) and "GET" in r.methods}
+    return paths
+
+
+BOTH = ("investigator", "admin")
+PUBLIC: tuple[str, ...] = ()
+#: The route of the UI's error page (any address under /ui/ without a page).
+ERROR = "(an unknown address)"
+#: A case in Palm's register.
+CASE = "C-2025-0042"
+#: Every page of the UI, with the content ``every_page_network`` seeds. A new page (or a new state of one, such
+#: as a new kind of answer) is one more entry here: the accessibility and layout tests then check it.
+UI_PAGES: tuple[UiPage, ...] = (
+    UiPage("sign-in", "/ui/sign-in", PUBLIC, "/ui/sign-in", "#username"),
+    UiPage("public reports", "/ui/public", PUBLIC, "/ui/public", "a[href='/transparency/palm-pd']"),
+    UiPage("transparency report", "/transparency/{agency}", PUBLIC, "/transparency/palm-pd", "#oversight-flags"),
+    UiPage("subject request form", "/ui/subject-request", PUBLIC, "/ui/subject-request", "#postal_address"),
+    UiPage(
+        "subject request sent",
+        "/ui/subject-request",
+        PUBLIC,
+        "/ui/subject-request",
+        "#subject-reference",
+        steps=_subject_sent,
+    ),
+    UiPage("error page (public)", ERROR, PUBLIC, "/ui/no-such-page", "main h1", status=404),
+    UiPage("search form", "/ui/search", BOTH, "/ui/search", "#plate"),
+    UiPage("search form, area", "/ui/search", BOTH, "/ui/search", "#pick-map path.camera", steps=_area_form),
+    UiPage("search answer", "/ui/search", BOTH, "/ui/search", "#reads-table tbody tr", steps=_plate_answer),
+    UiPage("alerts", "/ui/alerts", BOTH, "/ui/alerts", f"article.alert-card:has-text('{HOT_PLATE}')"),
+    UiPage("hot lists", "/ui/hotlists", BOTH, "/ui/hotlists", "a[href^='/ui/hotlists/']"),
+    UiPage(
+        "hot list",
+        "/ui/hotlists/{list_id}",
+        BOTH,
+        "/ui/hotlists",
+        f"td:has-text('{HOT_PLATE}')",
+        follow="a[href^='/ui/hotlists/']",
+    ),
+    UiPage("cases", "/ui/oversight/cases", BOTH, "/ui/oversight/cases", f"td:has-text('{CASE}')"),
+    UiPage("account", "/ui/account", BOTH, "/ui/account", "#session-count"),
+    UiPage("public reports (signed in)", "/ui/public", BOTH, "/ui/public", "a[href='/transparency/palm-pd']"),
+    UiPage("error page", ERROR, BOTH, "/ui/no-such-page", "main h1", status=404),
+    UiPage("approvals", "/ui/approvals", ("admin",), "/ui/approvals", "#pending article"),
+    UiPage("sharing", "/ui/admin/sharing", ("admin",), "/ui/admin/sharing", ".panel:has-text('Harbor Police')"),
+    UiPage("policy", "/ui/admin/policy", ("admin",), "/ui/admin/policy", "#policy-text li"),
+    UiPage("users", "/ui/admin/users", ("admin",), "/ui/admin/users", "td:has-text('palm-pd-investigator')"),
+    UiPage("cameras", "/ui/admin/cameras", ("admin",), "/ui/admin/cameras", "#health-table tbody tr"),
+    UiPage("access log", "/ui/access-log", ("admin",), "/ui/access-log", "#access-table tbody tr"),
+    UiPage("audit", "/ui/audit", ("admin",), "/ui/audit", "#chain-status"),
+    UiPage("oversight queue", "/ui/oversight", ("admin",), "/ui/oversight", "a[href^='/ui/oversight/flags/']"),
+    UiPage(
+        "oversight flag",
+        "/ui/oversight/flags/{flag_id}",
+        ("admin",),
+        "/ui/oversight",
+        "#flag-status",
+        follow="a[href^='/ui/oversight/flags/']",
+    ),
+    UiPage(
+        "subject requests",
+        "/ui/admin/subject-requests",
+        ("admin",),
+        "/ui/admin/subject-requests",
+        "#subject-requests tbody tr",
+    ),
+    UiPage(
+        "subject request",
+        "/ui/admin/subject-requests/{request_id}",
+        ("admin",),
+        "/ui/admin/subject-requests",
+        "#verify-form",
+        follow="a[href^='/ui/admin/subject-requests/']",
+    ),
+)
+
+
+def every_page_network(platform: Platform) -> WebNetwork:
+    """The web network with real content on every page of ``UI_PAGES``: a hot list whose plate a Palm camera read
+    (an alert), a search with a content-free reason (in the access log and the audit log, flagged by the
+    oversight rules), a case in the register, Harbor's agreement to search Palm's reads, an area search held for a
+    supervisor's approval, a subject request."""
+    net = web_network(platform)
+    hot_list(platform, net.palm, "Stolen vehicles with a long name for a narrow screen", HOT_PLATE)
+    ingest(platform, net.palm, [read(HOT_PLATE, camera="palm-1", ts=NOW_MS - 60_000)])
+    search(platform, net.palm.investigator, PLATE, case_number="n/a", note="bolo")
+    platform.oversight.catch_up()
+    platform.cases.put(net.palm.admin, net.palm.slug, [make_case(CASE, "2025-05-01", unit="Patrol")])
+    terms = Terms(
+        query_kinds=frozenset({QueryKind.PLATE}),
+        purposes=frozenset({Purpose.STOLEN_VEHICLE}),
+        max_lookback_days=30,
+        expires_ms=NOW_MS + 100 * DAY_MS,
+    )
+    platform.agreements.accept(
+        net.palm.admin, platform.agreements.request(net.harbor.admin, owner="palm-pd", terms=terms).id
+    )
+    platform.policies.set(SYSTEM, net.palm.slug, Policy(approval=ApprovalRules(area=True)))
+    held = AreaSearch(
+        purpose="stolen_vehicle", case_number="C-2025-0043", lat=37.774, lon=-122.414, radius_m=500,
+        since=NOW_MS - 3 * HOUR_MS, until=NOW_MS,
+    )  # fmt: skip
+    with pytest.raises(ApprovalRequired):
+        platform.areas.search(net.palm.investigator, held)
+    platform.subjects.submit(
+        SubjectAsk(PLATE, "US", "CA", "Ann Keeper", "ann@example.org", "1 Main St"), client="127.0.0.1"
+    )
+    return net
+
+
+def reach(page: Any, base: str, ui: UiPage) -> None:
+    """Open ``ui`` in ``page`` (a Playwright page of a session of one of its roles) and check its status."""
+    response = page.goto(base + ui.path)
+    if ui.follow is not None:
+        href = page.locator(ui.follow).first.get_attribute("href")
+        assert href is not None, (ui.name, ui.follow)
+        response = page.goto(base + href)
+    assert response is not None
+    assert response.status == ui.status, (ui.name, response.status)
+    if ui.steps is not None:
+        ui.steps(page)
+    page.locator(ui.shows).first.wait_for()

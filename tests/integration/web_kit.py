@@ -122,12 +122,18 @@ def _area_form(page: Any) -> None:
 
 def _subject_sent(page: Any) -> None:
     """The public's subject request, sent: the page with its reference."""
-    for name, value in (("plate", PLATE), ("country", "US"), ("state", "CA"), ("name", "Ann Keeper")):
+    for name, value in (("plate", "7NONE00"), ("country", "US"), ("state", "CA"), ("name", "Ann Keeper")):
         page.fill(f"#{name}", value)
     page.fill("#email", "ann@example.org")
     page.fill("#postal_address", "1 Main St")
     page.get_by_role("button", name="Send my request").click()
     page.wait_for_selector("#subject-received")
+
+
+def _letter(page: Any) -> None:
+    """The letter answering a verified subject request (HTML), from the request's page."""
+    page.click("#letter-html")
+    page.wait_for_selector("#letter")
 
 
 #: GET routes under the UI that are not pages, or that these tests do not reach, and why.
@@ -137,7 +143,6 @@ NOT_PAGES = {
     "/ui/alerts/stream": "the alerts' event stream",
     "/ui/alerts/{alert_id}/crop": "an image",
     "/ui/admin/subject-requests/letter.css": "the letter's stylesheet",
-    "/ui/admin/subject-requests/{request_id}/letter": "needs a verified request (test_subject_browser.py)",
 }
 
 
@@ -175,7 +180,7 @@ UI_PAGES: tuple[UiPage, ...] = (
     UiPage("search form", "/ui/search", BOTH, "/ui/search", "#plate"),
     UiPage("search form, area", "/ui/search", BOTH, "/ui/search", "#pick-map path.camera", steps=_area_form),
     UiPage("search answer", "/ui/search", BOTH, "/ui/search", "#reads-table tbody tr", steps=_plate_answer),
-    UiPage("alerts", "/ui/alerts", BOTH, "/ui/alerts", f"article.alert-card:has-text('{HOT_PLATE}')"),
+    UiPage("alerts", "/ui/alerts", BOTH, "/ui/alerts", f"article.alert-card:has-text('{HOT_PLATE}') figure.crop img"),
     UiPage("hot lists", "/ui/hotlists", BOTH, "/ui/hotlists", "a[href^='/ui/hotlists/']"),
     UiPage(
         "hot list",
@@ -218,19 +223,39 @@ UI_PAGES: tuple[UiPage, ...] = (
         ("admin",),
         "/ui/admin/subject-requests",
         "#verify-form",
-        follow="a[href^='/ui/admin/subject-requests/']",
+        follow=f"#subject-requests tr:has-text('{HOT_PLATE}') a",
+    ),
+    UiPage(
+        "subject request, verified",
+        "/ui/admin/subject-requests/{request_id}",
+        ("admin",),
+        "/ui/admin/subject-requests",
+        "#letter-html",
+        follow=f"#subject-requests tr:has-text('{PLATE}') a",
+    ),
+    UiPage(
+        "subject letter",
+        "/ui/admin/subject-requests/{request_id}/letter",
+        ("admin",),
+        "/ui/admin/subject-requests",
+        "#letter",
+        follow=f"#subject-requests tr:has-text('{PLATE}') a",
+        steps=_letter,
     ),
 )
 
 
 def every_page_network(platform: Platform) -> WebNetwork:
     """The web network with real content on every page of ``UI_PAGES``: a hot list whose plate a Palm camera read
-    (an alert), a search with a content-free reason (in the access log and the audit log, flagged by the
-    oversight rules), a case in the register, Harbor's agreement to search Palm's reads, an area search held for a
-    supervisor's approval, a subject request."""
+    (an alert, with the read's plate crop), a search with a content-free reason (in the access log and the audit
+    log, flagged by the oversight rules), a case in the register, Harbor's agreement to search Palm's reads, an
+    area search held for a supervisor's approval, and two subject requests (one verified by a second admin, so
+    that Palm's admin may write its letter)."""
     net = web_network(platform)
     hot_list(platform, net.palm, "Stolen vehicles with a long name for a narrow screen", HOT_PLATE)
     ingest(platform, net.palm, [read(HOT_PLATE, camera="palm-1", ts=NOW_MS - 60_000)])
+    (alert,) = platform.alerts.listing(net.palm.investigator)
+    crop_alert_read(platform, net.palm, alert)
     search(platform, net.palm.investigator, PLATE, case_number="n/a", note="bolo")
     platform.oversight.catch_up()
     platform.cases.put(net.palm.admin, net.palm.slug, [make_case(CASE, "2025-05-01", unit="Patrol")])
@@ -250,9 +275,14 @@ def every_page_network(platform: Platform) -> WebNetwork:
     )  # fmt: skip
     with pytest.raises(ApprovalRequired):
         platform.areas.search(net.palm.investigator, held)
-    platform.subjects.submit(
-        SubjectAsk(PLATE, "US", "CA", "Ann Keeper", "ann@example.org", "1 Main St"), client="127.0.0.1"
-    )
+    for plate in (PLATE, HOT_PLATE):
+        ask = SubjectAsk(plate, "US", "CA", "Ann Keeper", "ann@example.org", "1 Main St")
+        platform.subjects.submit(ask, client="127.0.0.1")
+    # The request about PLATE is verified by a second admin, so that Palm's admin may write its letter.
+    platform.registry.create_user(SYSTEM, agency_slug=net.palm.slug, username="palm-clerk", role="admin")
+    clerk = platform.tokens.authenticate(platform.tokens.issue(SYSTEM, "palm-clerk").secret)
+    (verified,) = [item for item in platform.subjects.queue(clerk) if item.plate == PLATE]
+    platform.subjects.verify(clerk, verified.id, method="registry_lookup", verified_on="2025-05-31")
     return net
 
 

@@ -1,7 +1,8 @@
 """Accessibility of every page of the UI in a real browser (headless Chromium, as in test_web_browser.py): axe-core
 (bundled by the axe-playwright-python package, so it runs offline) checks each page of ``web_kit.UI_PAGES`` at a
-laptop's and a phone's size, signed out and signed in as an investigator and as an admin, with real content on
-every page (``web_kit.every_page_network``). A critical or serious violation fails the test, which prints them all.
+laptop's and a phone's size, signed out and signed in as an investigator, an admin and an auditor, with real
+content on every page (``web_kit.every_page_network``). A critical or serious violation fails the test, which
+prints them all.
 
 Every axe rule runs (axe's default set, WCAG 2.0-2.2 A and AA and best practices); none is excluded.
 """
@@ -34,8 +35,8 @@ __all__ = ["browser", "pytestmark"]  # the fixture and markers of the browser te
 
 #: The impacts that fail the test (axe's others: moderate, minor).
 FAILING = ("critical", "serious")
-#: Who tours the pages: the public (signed out), then Palm's investigator and admin.
-VISITORS: tuple[str | None, ...] = (None, "investigator", "admin")
+#: Who tours the pages: the public (signed out), then Palm's investigator, admin and auditor.
+VISITORS: tuple[str | None, ...] = (None, "investigator", "admin", "auditor")
 #: Chromium logs the error page's own status (404) as a console error.
 ERROR_PAGE_STATUS = "the server responded with a status of 404"
 

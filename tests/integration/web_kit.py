@@ -92,8 +92,8 @@ class UiPage:
     """One page of the UI as a person reaches it: open ``path``; then, if given, follow the first link matching
     ``follow`` (one hot list, one request: ids the seed chose) and take the ``steps`` (a form's answer); then the
     page shows ``shows`` (a selector of its real content). ``roles``: who of Palm opens it signed in
-    ("investigator", "admin"), or nobody (the public, signed out). ``route``: the route pattern it shows, so that
-    the tests know every GET route of the UI is visited."""
+    ("investigator", "admin", "auditor"), or nobody (the public, signed out). ``route``: the route pattern it
+    shows, so that the tests know every GET route of the UI is visited."""
 
     name: str
     route: str
@@ -112,6 +112,13 @@ def _plate_answer(page: Any) -> None:
     page.fill("#case_number", "C-2025-0042")
     page.get_by_role("button", name="Search", exact=True).click()
     page.locator("#results-map path.read").first.wait_for()
+
+
+def _refused(page: Any) -> None:
+    """A plate search without a case number: refused, the message on the page and the field marked."""
+    page.fill("#plate", PLATE)
+    page.select_option("#purpose", "stolen_vehicle")
+    page.get_by_role("button", name="Search", exact=True).click()
 
 
 def _area_form(page: Any) -> None:
@@ -155,7 +162,11 @@ def ui_routes() -> set[str]:
     return paths
 
 
-BOTH = ("investigator", "admin")
+#: Who of Palm opens a page: the roles that search, that oversee (read the logs), everyone signed in; or the
+#: public, signed out.
+SEARCHERS = ("investigator", "admin")
+OVERSEERS = ("admin", "auditor")
+SIGNED_IN = ("investigator", "admin", "auditor")
 PUBLIC: tuple[str, ...] = ()
 #: The route of the UI's error page (any address under /ui/ without a page).
 ERROR = "(an unknown address)"
@@ -177,35 +188,38 @@ UI_PAGES: tuple[UiPage, ...] = (
         steps=_subject_sent,
     ),
     UiPage("error page (public)", ERROR, PUBLIC, "/ui/no-such-page", "main h1", status=404),
-    UiPage("search form", "/ui/search", BOTH, "/ui/search", "#plate"),
-    UiPage("search form, area", "/ui/search", BOTH, "/ui/search", "#pick-map path.camera", steps=_area_form),
-    UiPage("search answer", "/ui/search", BOTH, "/ui/search", "#reads-table tbody tr", steps=_plate_answer),
-    UiPage("alerts", "/ui/alerts", BOTH, "/ui/alerts", f"article.alert-card:has-text('{HOT_PLATE}') figure.crop img"),
-    UiPage("hot lists", "/ui/hotlists", BOTH, "/ui/hotlists", "a[href^='/ui/hotlists/']"),
+    UiPage("search form", "/ui/search", SEARCHERS, "/ui/search", "#plate"),
+    UiPage("search refused", "/ui/search", ("investigator",), "/ui/search", "#search-error", steps=_refused),
+    UiPage("search form, area", "/ui/search", SEARCHERS, "/ui/search", "#pick-map path.camera", steps=_area_form),
+    UiPage("search answer", "/ui/search", SEARCHERS, "/ui/search", "#reads-table tbody tr", steps=_plate_answer),
+    UiPage(
+        "alerts", "/ui/alerts", SEARCHERS, "/ui/alerts", f"article.alert-card:has-text('{HOT_PLATE}') figure.crop img"
+    ),
+    UiPage("hot lists", "/ui/hotlists", SEARCHERS, "/ui/hotlists", "a[href^='/ui/hotlists/']"),
     UiPage(
         "hot list",
         "/ui/hotlists/{list_id}",
-        BOTH,
+        SEARCHERS,
         "/ui/hotlists",
         f"td:has-text('{HOT_PLATE}')",
         follow="a[href^='/ui/hotlists/']",
     ),
-    UiPage("cases", "/ui/oversight/cases", BOTH, "/ui/oversight/cases", f"td:has-text('{CASE}')"),
-    UiPage("account", "/ui/account", BOTH, "/ui/account", "#session-count"),
-    UiPage("public reports (signed in)", "/ui/public", BOTH, "/ui/public", "a[href='/transparency/palm-pd']"),
-    UiPage("error page", ERROR, BOTH, "/ui/no-such-page", "main h1", status=404),
-    UiPage("approvals", "/ui/approvals", ("admin",), "/ui/approvals", "#pending article"),
+    UiPage("cases", "/ui/oversight/cases", SIGNED_IN, "/ui/oversight/cases", f"td:has-text('{CASE}')"),
+    UiPage("account", "/ui/account", SIGNED_IN, "/ui/account", "#session-count"),
+    UiPage("public reports (signed in)", "/ui/public", SIGNED_IN, "/ui/public", "a[href='/transparency/palm-pd']"),
+    UiPage("error page", ERROR, SIGNED_IN, "/ui/no-such-page", "main h1", status=404),
+    UiPage("approvals", "/ui/approvals", OVERSEERS, "/ui/approvals", "#pending article"),
     UiPage("sharing", "/ui/admin/sharing", ("admin",), "/ui/admin/sharing", ".panel:has-text('Harbor Police')"),
     UiPage("policy", "/ui/admin/policy", ("admin",), "/ui/admin/policy", "#policy-text li"),
     UiPage("users", "/ui/admin/users", ("admin",), "/ui/admin/users", "td:has-text('palm-pd-investigator')"),
     UiPage("cameras", "/ui/admin/cameras", ("admin",), "/ui/admin/cameras", "#health-table tbody tr"),
-    UiPage("access log", "/ui/access-log", ("admin",), "/ui/access-log", "#access-table tbody tr"),
-    UiPage("audit", "/ui/audit", ("admin",), "/ui/audit", "#chain-status"),
-    UiPage("oversight queue", "/ui/oversight", ("admin",), "/ui/oversight", "a[href^='/ui/oversight/flags/']"),
+    UiPage("access log", "/ui/access-log", OVERSEERS, "/ui/access-log", "#access-table tbody tr"),
+    UiPage("audit", "/ui/audit", OVERSEERS, "/ui/audit", "#chain-status"),
+    UiPage("oversight queue", "/ui/oversight", OVERSEERS, "/ui/oversight", "a[href^='/ui/oversight/flags/']"),
     UiPage(
         "oversight flag",
         "/ui/oversight/flags/{flag_id}",
-        ("admin",),
+        OVERSEERS,
         "/ui/oversight",
         "#flag-status",
         follow="a[href^='/ui/oversight/flags/']",

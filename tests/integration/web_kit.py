@@ -105,13 +105,28 @@ class UiPage:
     status: int = 200
 
 
-def _plate_answer(page: Any) -> None:
-    """A plate search with purpose and case: the answer with its table, map and timeline."""
-    page.fill("#plate", PLATE)
+def _search_for(page: Any, plate: str) -> None:
+    page.fill("#plate", plate)
     page.select_option("#purpose", "stolen_vehicle")
     page.fill("#case_number", "C-2025-0042")
     page.get_by_role("button", name="Search", exact=True).click()
+
+
+def _plate_answer(page: Any) -> None:
+    """A plate search with purpose and case: the answer with its table, map and timeline."""
+    _search_for(page, PLATE)
     page.locator("#results-map path.read").first.wait_for()
+
+
+def _contains_offer(page: Any) -> None:
+    """A partial plate without ``*``: no reads, and the offer of a "contains" search."""
+    _search_for(page, "WEB1")
+
+
+def _grouped_answer(page: Any) -> None:
+    """A wildcard search: the answer grouped by distinct plate, one group opened to its reads."""
+    _search_for(page, "*WEB1*")
+    page.locator("#groups-table > tbody.group details summary").first.click()
 
 
 def _refused(page: Any) -> None:
@@ -193,6 +208,22 @@ UI_PAGES: tuple[UiPage, ...] = (
     UiPage("search form, area", "/ui/search", SEARCHERS, "/ui/search", "#pick-map path.camera", steps=_area_form),
     UiPage("search answer", "/ui/search", SEARCHERS, "/ui/search", "#reads-table tbody tr", steps=_plate_answer),
     UiPage(
+        "search, contains offered",
+        "/ui/search",
+        ("investigator",),
+        "/ui/search",
+        "#contains-hint button",
+        steps=_contains_offer,
+    ),
+    UiPage(
+        "search answer, grouped",
+        "/ui/search",
+        ("investigator",),
+        "/ui/search",
+        "table.group-reads tbody tr",
+        steps=_grouped_answer,
+    ),
+    UiPage(
         "alerts", "/ui/alerts", SEARCHERS, "/ui/alerts", f"article.alert-card:has-text('{HOT_PLATE}') figure.crop img"
     ),
     UiPage("hot lists", "/ui/hotlists", SEARCHERS, "/ui/hotlists", "a[href^='/ui/hotlists/']"),
@@ -261,13 +292,14 @@ UI_PAGES: tuple[UiPage, ...] = (
 
 def every_page_network(platform: Platform) -> WebNetwork:
     """The web network with real content on every page of ``UI_PAGES``: a hot list whose plate a Palm camera read
-    (an alert, with the read's plate crop), a search with a content-free reason (in the access log and the audit
-    log, flagged by the oversight rules), a case in the register, Harbor's agreement to search Palm's reads, an
-    area search held for a supervisor's approval, and two subject requests (one verified by a second admin, so
-    that Palm's admin may write its letter)."""
+    (an alert, with the read's plate crop), a second plate containing WEB1 (a grouped answer), a search with a
+    content-free reason (in the access log and the audit log, flagged by the oversight rules), a case in the
+    register, Harbor's agreement to search Palm's reads, an area search held for a supervisor's approval, and two
+    subject requests (one verified by a second admin, so that Palm's admin may write its letter)."""
     net = web_network(platform)
     hot_list(platform, net.palm, "Stolen vehicles with a long name for a narrow screen", HOT_PLATE)
     ingest(platform, net.palm, [read(HOT_PLATE, camera="palm-1", ts=NOW_MS - 60_000)])
+    ingest(platform, net.palm, [read("8WEB100", camera="palm-2", ts=NOW_MS - 2 * HOUR_MS)])  # a second *WEB1*
     (alert,) = platform.alerts.listing(net.palm.investigator)
     crop_alert_read(platform, net.palm, alert)
     search(platform, net.palm.investigator, PLATE, case_number="n/a", note="bolo")

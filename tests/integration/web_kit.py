@@ -4,8 +4,10 @@ every user, cameras with positions, and reads of one plate at cameras of two own
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import update
 
 from plateledger.adapters import genetec
@@ -13,9 +15,11 @@ from plateledger.adapters.base import Image
 from plateledger.auth.passwords import hash_password
 from plateledger.core.clock import parse_iso_ms
 from plateledger.platform import Platform
+from plateledger.sharing.service import Terms
 from plateledger.store.models import User
-from tests.support import HOUR_MS, NOW_MS, AgencyKit, CameraSpec, ingest, read, seed_agency
-from tests.unit.adapters_support import sample
+from plateledger.vocab import Purpose, QueryKind
+from tests.support import DAY_MS, HOUR_MS, NOW_MS, AgencyKit, CameraSpec, ingest, read, seed_agency
+from tests.unit.adapters_support import sample, sample_json
 
 PASSWORD = "correct horse battery"
 PLATE = "7WEB123"
@@ -49,9 +53,12 @@ def web_network(platform: Platform) -> WebNetwork:
     return WebNetwork(palm, harbor, far)
 
 
+GENETEC = "parkpow_snapshot-middleware_Genetec.json"
+
+
 def plate_crop() -> Image:
     """A real plate crop (a JPEG): the one in the Genetec vendor sample."""
-    adapted = genetec.adapt(sample("parkpow_snapshot-middleware_Genetec.json"), "application/json")
+    adapted = genetec.adapt(sample(GENETEC), "application/json")
     return next(image for image in adapted.reads[0].images if image.kind == "plate")
 
 
@@ -62,3 +69,25 @@ def crop_alert_read(platform: Platform, kit: AgencyKit, alert: dict[str, Any]) -
     ts_ms = parse_iso_ms(alert["read"]["ts"])
     platform.images.put(kit.agency.id, read_id, alert["read"]["plate"], ts_ms, plate_crop())
     return read_id
+
+
+def genetec_read(plate: str, camera: str, ts_ms: int, read_id: str) -> bytes:
+    """The Genetec vendor sample (a read with its plate crop and overview image) as ``camera`` would send a read
+    of ``plate`` at ``ts_ms``: the body of ``POST /api/v1/ingest/genetec``."""
+    body = sample_json(GENETEC)
+    when = datetime.fromtimestamp(ts_ms / 1000, UTC)
+    body.update(Plate=plate, SharpName=camera, CameraName=f"{camera} - Camera", VehicleID=read_id)
+    body.update(DateUtc=when.strftime("%m/%d/%Y"), TimeUtc=when.strftime("%H:%M:%S"))
+    return orjson.dumps(body)
+
+
+def share_plates(platform: Platform, owner: AgencyKit, requester: AgencyKit) -> None:
+    """An accepted agreement: ``requester`` may search ``owner``'s reads by plate for stolen vehicles (30 days)."""
+    terms = Terms(
+        query_kinds=frozenset({QueryKind.PLATE}),
+        purposes=frozenset({Purpose.STOLEN_VEHICLE}),
+        max_lookback_days=30,
+        expires_ms=NOW_MS + 30 * DAY_MS,
+    )
+    asked = platform.agreements.request(requester.admin, owner=owner.slug, terms=terms)
+    platform.agreements.accept(owner.admin, asked.id)

@@ -32,6 +32,8 @@ WATCH_CROP = """() => {
   })));
   watch.observe(document.getElementById("alerts"), { childList: true, subtree: true });
 }"""
+#: Palm's reads of PLATE with a plate crop in the results test: more than a table page (25 rows).
+CROPPED = 30
 #: Alerts sent one after another; the median of their latencies is held to the target.
 ALERTS = 5
 
@@ -80,10 +82,12 @@ def test_a_live_alert_shows_its_crop_within_the_alert_latency_target(platform: P
 def test_result_thumbnails_open_the_full_image_and_both_views_are_in_the_owners_access_log(
     platform: Platform, browser: object, shots: Path
 ) -> None:
-    net: WebNetwork = web_network(platform)
+    net: WebNetwork = web_network(platform)  # Palm holds three reads of PLATE without images
     share_plates(platform, net.palm, net.harbor)
-    ingest(platform, net.palm, [read(PLATE, camera="palm-2", ts=NOW_MS - HOUR_MS // 2, read_id="img-1")])
-    platform.images.put(net.palm.agency.id, "img-1", PLATE, NOW_MS - HOUR_MS // 2, plate_crop())
+    times = [NOW_MS - HOUR_MS // 2 - n * 60_000 for n in range(CROPPED)]
+    ingest(platform, net.palm, [read(PLATE, camera="palm-2", ts=t, read_id=f"img-{n}") for n, t in enumerate(times)])
+    for n, t in enumerate(times):
+        platform.images.put(net.palm.agency.id, f"img-{n}", PLATE, t, plate_crop())
     with serving(platform) as base:
         harbor = Session(browser, base)
         page = harbor.page
@@ -91,23 +95,33 @@ def test_result_thumbnails_open_the_full_image_and_both_views_are_in_the_owners_
         page.fill("#plate", PLATE)
         page.select_option("#purpose", "stolen_vehicle")
         page.fill("#case_number", "HB-THUMB")
+        mark = platform.audit.verify().entries
         page.get_by_role("button", name="Search", exact=True).click()
-        assert page.locator("#reads-table tbody tr").count() == 4
-        thumb = page.locator("#reads-table td.thumb img")
-        assert thumb.count() == 1  # only the read with a crop; the others offer their details
-        assert thumb.get_attribute("loading") == "lazy"
-        assert page.locator("#reads-table td.thumb button", has_text="Details").count() == 3
-        page.wait_for_function("() => document.querySelector('#reads-table td.thumb img').naturalWidth > 0")
+        assert page.locator("#reads-table tbody tr").count() == CROPPED + 3
+        assert page.locator("#reads-table td.thumb img[loading=lazy]").count() == CROPPED  # only reads with a crop
+        assert page.locator("#reads-table td.thumb button", has_text="Details").count() == 3  # the others
+        thumb = page.locator("#reads-table tbody tr:not([hidden]) td.thumb img").first
+        thumb.scroll_into_view_if_needed()
+        page.wait_for_function(
+            "() => document.querySelector('#reads-table tbody tr:not([hidden]) td.thumb img').naturalWidth > 0"
+        )
         page.screenshot(path=shots / "search-thumbnails.png", full_page=True)
+        # Lazy: thumbnails are fetched (and audited, one entry each) as they come into view, never those of the
+        # table's other pages.
+        thumbs_seen = [e for e in platform.audit.entries(after_seq=mark, limit=1000) if '"size":"thumb"' in e.params]
+        print(f"{len(thumbs_seen)} of {CROPPED} thumbnails fetched (and audited) once the first was in view")
+        assert 1 <= len(thumbs_seen) <= 25
+        assert {e.action for e in thumbs_seen} == {"image.viewed"}
 
         thumb.click()
         detail = page.locator("#read-detail[open]")
         detail.wait_for()
         full = detail.locator("figure.read-image img")
         page.wait_for_function("() => document.querySelector('#read-detail figure img').naturalWidth > 0")
-        assert full.evaluate("img => img.naturalWidth") == thumb.evaluate("img => img.naturalWidth")  # a small crop
+        assert full.evaluate("img => img.naturalWidth") >= thumb.evaluate("img => img.naturalWidth")
         facts = detail.locator("#read-detail-fields").inner_text()
         assert "palm-2" in facts
+        assert PLATE in facts
         assert "Palm Police" in facts
         assert "case HB-THUMB" in detail.locator("figcaption").inner_text()
         page.screenshot(path=shots / "read-detail.png")
@@ -115,13 +129,15 @@ def test_result_thumbnails_open_the_full_image_and_both_views_are_in_the_owners_
         assert page.locator("#read-detail[open]").count() == 0
         assert last_action(platform) == "image.viewed"
 
-        # Both views (the thumbnail and the full image) are in Palm's access log, as Harbor's, under the case.
+        # Every view (the thumbnails and the full image) is in Palm's access log, as Harbor's, under the case.
+        viewed = [e for e in platform.audit.entries(after_seq=mark, limit=1000) if e.action == "image.viewed"]
+        assert ['"size":"thumb"' in e.params for e in viewed].count(False) == 1  # the full image
         palm = Session(browser, base)
         palm.sign_in(net.user(net.palm, "auditor"))
         palm.go("/ui/access-log")
         rows = palm.page.locator("#access-table tbody tr", has_text="HB-THUMB")
         kinds = sorted(rows.nth(i).locator("td").nth(6).inner_text() for i in range(rows.count()))
-        assert kinds.count("image") == 2
+        assert kinds.count("image") == len(viewed)
         assert all("Harbor Police" in rows.nth(i).inner_text() for i in range(rows.count()))
         assert harbor.close() == []
         assert palm.close() == []

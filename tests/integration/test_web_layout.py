@@ -29,6 +29,7 @@ NOT_PAGES = {
     "/ui/": "a redirect to the first page of the menu",
     "/ui/alerts/stream": "the alerts' event stream",
     "/ui/alerts/{alert_id}/crop": "an image",
+    "/ui/images/{owner}/{read_id}/{kind}": "an image (test_images_browser.py)",
     "/ui/admin/subject-requests/letter.css": "the letter's stylesheet",
     "/ui/admin/subject-requests/{request_id}/letter": "needs a verified request (test_subject_browser.py)",
     "/ui/oversight/flags/{flag_id}": "needs oversight flags (the oversight browser test)",

@@ -5,6 +5,7 @@ a made-up or forbidden read answers exactly as the full image does."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from collections.abc import Iterator
@@ -167,6 +168,8 @@ def test_results_link_a_lazy_thumbnail_for_each_read_with_a_crop_and_details_for
     assert src == "/ui/images/palm-pd/img-1/plate?purpose=stolen_vehicle&amp;case_number=C-77&amp;size=thumb"
     assert alt.startswith(f"{PLATE} at palm-2, ")
     assert page.count('class="secondary read-open"') == 3  # Palm's other three reads: no image, no request
+    (detail,) = [orjson.loads(html.unescape(d)) for d in re.findall(r"data-read='([^']+)'", page) if "img-1" in d]
+    assert [(i["kind"], i["thumb"]) for i in detail["images"]] == [("plate", html.unescape(src))]
     mark = platform.audit.verify().entries
     thumb = client.get(src.replace("&amp;", "&"))
     full = client.get("/ui/images/palm-pd/img-1/plate", params=CASE)

@@ -13,7 +13,15 @@ from pathlib import Path
 from plateledger.platform import Platform
 from tests.integration.alert_kit import hot_list, serving
 from tests.integration.test_web_browser import Session, browser, last_action, pytestmark, shots
-from tests.integration.web_kit import PLATE, WebNetwork, genetec_read, plate_crop, share_plates, web_network
+from tests.integration.web_kit import (
+    PLATE,
+    WebNetwork,
+    genetec_read,
+    plate_crop,
+    sample_image,
+    share_plates,
+    web_network,
+)
 from tests.support import HOUR_MS, NOW_MS, ingest, read
 
 __all__ = ["browser", "pytestmark", "shots"]  # the fixtures and markers of the browser tests
@@ -34,6 +42,10 @@ WATCH_CROP = """() => {
 }"""
 #: Palm's reads of PLATE with a plate crop in the results test: more than a table page (25 rows).
 CROPPED = 30
+#: In the page: the read detail shows two images, both loaded (the plate crop and the overview).
+BOTH_SHOWN = (
+    "() => Array.from(document.querySelectorAll('#read-detail figure img')).filter(i => i.naturalWidth).length == 2"
+)
 #: Alerts sent one after another; the median of their latencies is held to the target.
 ALERTS = 5
 
@@ -88,6 +100,7 @@ def test_result_thumbnails_open_the_full_image_and_both_views_are_in_the_owners_
     ingest(platform, net.palm, [read(PLATE, camera="palm-2", ts=t, read_id=f"img-{n}") for n, t in enumerate(times)])
     for n, t in enumerate(times):
         platform.images.put(net.palm.agency.id, f"img-{n}", PLATE, t, plate_crop())
+        platform.images.put(net.palm.agency.id, f"img-{n}", PLATE, t, sample_image("overview"))
     with serving(platform) as base:
         harbor = Session(browser, base)
         page = harbor.page
@@ -116,14 +129,16 @@ def test_result_thumbnails_open_the_full_image_and_both_views_are_in_the_owners_
         thumb.click()
         detail = page.locator("#read-detail[open]")
         detail.wait_for()
-        full = detail.locator("figure.read-image img")
-        page.wait_for_function("() => document.querySelector('#read-detail figure img').naturalWidth > 0")
-        assert full.evaluate("img => img.naturalWidth") >= thumb.evaluate("img => img.naturalWidth")
+        page.wait_for_function(BOTH_SHOWN)
+        crop, scene = detail.locator("figure.plate img"), detail.locator("figure.overview img")
+        assert crop.evaluate("img => img.naturalWidth") >= thumb.evaluate("img => img.naturalWidth")
+        assert scene.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [1920, 1088]  # the full image
+        assert scene.get_attribute("alt").startswith(f"Overview image of {PLATE} at palm-2, ")
         facts = detail.locator("#read-detail-fields").inner_text()
         assert "palm-2" in facts
         assert PLATE in facts
         assert "Palm Police" in facts
-        assert "case HB-THUMB" in detail.locator("figcaption").inner_text()
+        assert "case HB-THUMB" in detail.locator("figure.plate figcaption").inner_text()
         page.screenshot(path=shots / "read-detail.png")
         detail.get_by_role("button", name="Close").click()
         assert page.locator("#read-detail[open]").count() == 0
@@ -131,7 +146,7 @@ def test_result_thumbnails_open_the_full_image_and_both_views_are_in_the_owners_
 
         # Every view (the thumbnails and the full image) is in Palm's access log, as Harbor's, under the case.
         viewed = [e for e in platform.audit.entries(after_seq=mark, limit=1000) if e.action == "image.viewed"]
-        assert ['"size":"thumb"' in e.params for e in viewed].count(False) == 1  # the full image
+        assert ['"size":"thumb"' in e.params for e in viewed].count(False) == 2  # the full crop and overview
         palm = Session(browser, base)
         palm.sign_in(net.user(net.palm, "auditor"))
         palm.go("/ui/access-log")

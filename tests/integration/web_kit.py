@@ -58,8 +58,13 @@ GENETEC = "parkpow_snapshot-middleware_Genetec.json"
 
 def plate_crop() -> Image:
     """A real plate crop (a JPEG): the one in the Genetec vendor sample."""
+    return sample_image("plate")
+
+
+def sample_image(kind: str) -> Image:
+    """The Genetec vendor sample's plate crop (``plate``, 79 x 110) or overview image (``overview``, 1920 x 1088)."""
     adapted = genetec.adapt(sample(GENETEC), "application/json")
-    return next(image for image in adapted.reads[0].images if image.kind == "plate")
+    return next(image for image in adapted.reads[0].images if image.kind == kind)
 
 
 def crop_alert_read(platform: Platform, kit: AgencyKit, alert: dict[str, Any]) -> str:

@@ -118,21 +118,21 @@ class ImageStore:
             link.owner_id, link.read_id, link.kind, link.sha256, link.content_type, link.size, link.plate, link.read_ms
         )
 
-    def linked(self, reads: Mapping[int, Iterable[str]], kind: str) -> set[tuple[int, str]]:
-        """Which of ``reads`` (read ids per owner id) have an image of ``kind``, as (owner id, read id)."""
-        found: set[tuple[int, str]] = set()
+    def linked(self, reads: Mapping[int, Iterable[str]]) -> dict[tuple[int, str], set[str]]:
+        """The kinds of image each of ``reads`` (read ids per owner id) has, by (owner id, read id); a read without
+        any is left out."""
+        found: dict[tuple[int, str], set[str]] = {}
         with self._gov.session() as session:
             for owner_id, read_ids in reads.items():
                 wanted = sorted(set(read_ids))
                 for start in range(0, len(wanted), 500):
                     rows = session.execute(
-                        select(ReadImage.owner_id, ReadImage.read_id).where(
-                            ReadImage.owner_id == owner_id,
-                            ReadImage.kind == kind,
-                            ReadImage.read_id.in_(wanted[start : start + 500]),
+                        select(ReadImage.owner_id, ReadImage.read_id, ReadImage.kind).where(
+                            ReadImage.owner_id == owner_id, ReadImage.read_id.in_(wanted[start : start + 500])
                         )
                     ).all()
-                    found.update((row_owner, row_read) for row_owner, row_read in rows)
+                    for row_owner, row_read, kind in rows:
+                        found.setdefault((row_owner, row_read), set()).add(kind)
         return found
 
     def data(self, image: StoredImage) -> bytes:

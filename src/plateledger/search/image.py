@@ -163,13 +163,14 @@ class ImageViews:
             data, content_type = self._images.data(found), found.content_type
         return ViewedImage(image=found, data=data, audit_seq=result.audit_seq, content_type=content_type)
 
-    def linked(self, result: SearchResult) -> set[tuple[str, str]]:
-        """The reads of a search answer that have a plate crop, as (owner slug, read id): the answer's reads were
-        returned by the gate, so whether they have an image is part of that answer (the image itself is not)."""
+    def linked(self, result: SearchResult) -> dict[tuple[str, str], tuple[str, ...]]:
+        """The images of a search answer's reads, as (owner slug, read id) -> their kinds (plate crop first); a
+        read without any is left out. The answer's reads were returned by the gate, so whether they have an image
+        is part of that answer; the images themselves are not: each is viewed through :meth:`view`."""
         by_owner: dict[int, list[str]] = {}
         for read in result.reads:
             by_owner.setdefault(read.owner, []).append(read.read_id)
         return {
-            (result.owner_slugs.get(owner_id, str(owner_id)), read_id)
-            for owner_id, read_id in self._images.linked(by_owner, "plate")
+            (result.owner_slugs.get(owner_id, str(owner_id)), read_id): tuple(k for k in KINDS if k in kinds)
+            for (owner_id, read_id), kinds in self._images.linked(by_owner).items()
         }

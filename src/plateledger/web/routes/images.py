@@ -1,4 +1,4 @@
-"""A read's image for the pages (the thumbnails of a search answer and the read detail's full image): the same
+"""A read's images for the pages (the thumbnails of a search answer and the read detail's full images): the same
 library function as ``GET /api/v1/images/...`` (``platform.image_views.view``), under the purpose and case of the
 search the page shows. The gate decides each view as a search of that read and audits it before the bytes leave
 (``image.viewed``, or ``search.refused``); a made-up or forbidden read is the same 404 (the error page) as in the
@@ -24,19 +24,27 @@ Text = Annotated[str, Path(max_length=64)]
 
 
 def link_images(platform: Platform, result: SearchResult, rows: list[dict[str, Any]]) -> None:
-    """Give each row of an answer (``rows``: its reads as :func:`read_json` gives them, in order) that has a plate
-    crop the addresses of its thumbnail (``thumb``) and full image (``full``), under the answer's purpose, case
-    and warrant; a read without one gets neither (no request, no audit entry, no broken image)."""
+    """Give each row of an answer (``rows``: its reads as :func:`read_json` gives them, in order) with an image
+    the addresses of its images (``images``: kind, ``thumb`` and ``full``; the plate crop first, whose thumbnail
+    the table shows), under the answer's purpose, case and warrant. A read without one gets none: no request, no
+    audit entry, no broken image."""
     linked = platform.image_views.linked(result)
     under = {"purpose": result.purpose, "case_number": result.case_number}
     if result.warrant:
         under["warrant"] = result.warrant
     for row, read in zip(rows, result.reads, strict=True):
         owner = result.owner_slugs.get(read.owner, str(read.owner))
-        if (owner, read.read_id) in linked:
-            base = f"/ui/images/{quote(owner, safe='')}/{quote(read.read_id, safe='')}/plate?"
-            row["thumb"] = base + urlencode({**under, "size": "thumb"})
-            row["full"] = base + urlencode(under)
+        kinds = linked.get((owner, read.read_id), ())
+        if kinds:
+            base = f"/ui/images/{quote(owner, safe='')}/{quote(read.read_id, safe='')}"
+            row["images"] = [
+                {
+                    "kind": kind,
+                    "thumb": f"{base}/{kind}?" + urlencode({**under, "size": "thumb"}),
+                    "full": f"{base}/{kind}?" + urlencode(under),
+                }
+                for kind in kinds
+            ]
 
 
 @router.get("/ui/images/{owner}/{read_id}/{kind}")

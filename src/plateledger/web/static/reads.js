@@ -1,16 +1,16 @@
 // The read detail: a click on a read's thumbnail (or its Details button) in the results table opens a dialog with
-// the read's fields and its full plate crop. The fields come from the answer on the page (obtained under the
-// search's audit entry); the full image is fetched from /ui/images/..., which the gate decides and the audit log
-// records as its own view. Without JavaScript, the thumbnail is a link to the full image.
+// the read's fields and its full images (plate crop, overview). The fields come from the answer on the page
+// (obtained under the search's audit entry); each image is fetched from /ui/images/..., which the gate decides and
+// the audit log records as its own view. Without JavaScript, the thumbnail is a link to the full image.
 "use strict";
 
 (function () {
   const dialog = document.getElementById("read-detail");
   if (!dialog || typeof dialog.showModal !== "function") return;
   const fields = document.getElementById("read-detail-fields");
-  const figure = dialog.querySelector("figure.read-image");
-  const image = figure.querySelector("img");
+  const images = dialog.querySelector(".read-images");
   const none = dialog.querySelector(".read-no-image");
+  const NAMES = { plate: "Plate crop", overview: "Overview image" };
 
   function rows(read) {
     const vehicle = read.vehicle || {};
@@ -42,13 +42,22 @@
         return [dt, dd];
       }),
     );
-    figure.hidden = !read.full;
-    none.hidden = Boolean(read.full);
-    image.removeAttribute("src");
-    if (read.full) {
-      image.alt = `Plate crop of ${read.plate} at ${read.camera}, ${read.ts}`;
-      image.src = read.full;
-    }
+    const shown = read.images || [];
+    none.hidden = shown.length > 0;
+    images.replaceChildren(
+      ...shown.map((image) => {
+        const figure = document.createElement("figure");
+        figure.className = `read-image ${image.kind}`;
+        const img = document.createElement("img");
+        img.alt = `${NAMES[image.kind] || "Image"} of ${read.plate} at ${read.camera}, ${read.ts}`;
+        img.src = image.full;
+        const caption = document.createElement("figcaption");
+        caption.className = "hint";
+        caption.textContent = `${NAMES[image.kind] || "Image"}, ${images.dataset.caption}`;
+        figure.append(img, caption);
+        return figure;
+      }),
+    );
     dialog.showModal();
   }
 
@@ -59,5 +68,5 @@
     });
   });
   document.getElementById("read-detail-close").addEventListener("click", () => dialog.close());
-  dialog.addEventListener("close", () => image.removeAttribute("src"));
+  dialog.addEventListener("close", () => images.replaceChildren());
 })();

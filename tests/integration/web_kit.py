@@ -7,8 +7,10 @@ import importlib
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import update
@@ -30,7 +32,7 @@ from plateledger.vocab import Purpose, QueryKind
 from plateledger.web import routes as web_routes
 from tests.integration.alert_kit import hot_list
 from tests.support import DAY_MS, HOUR_MS, NOW_MS, AgencyKit, CameraSpec, ingest, read, search, seed_agency
-from tests.unit.adapters_support import sample
+from tests.unit.adapters_support import sample, sample_json
 
 PASSWORD = "correct horse battery"
 PLATE = "7WEB123"
@@ -64,10 +66,18 @@ def web_network(platform: Platform) -> WebNetwork:
     return WebNetwork(palm, harbor, far)
 
 
+GENETEC = "parkpow_snapshot-middleware_Genetec.json"
+
+
 def plate_crop() -> Image:
     """A real plate crop (a JPEG): the one in the Genetec vendor sample."""
-    adapted = genetec.adapt(sample("parkpow_snapshot-middleware_Genetec.json"), "application/json")
-    return next(image for image in adapted.reads[0].images if image.kind == "plate")
+    return sample_image("plate")
+
+
+def sample_image(kind: str) -> Image:
+    """The Genetec vendor sample's plate crop (``plate``, 79 x 110) or overview image (``overview``, 1920 x 1088)."""
+    adapted = genetec.adapt(sample(GENETEC), "application/json")
+    return next(image for image in adapted.reads[0].images if image.kind == kind)
 
 
 def crop_alert_read(platform: Platform, kit: AgencyKit, alert: dict[str, Any]) -> str:
@@ -164,6 +174,7 @@ NOT_PAGES = {
     "/ui/": "a redirect to the first page of the menu",
     "/ui/alerts/stream": "the alerts' event stream",
     "/ui/alerts/{alert_id}/crop": "an image",
+    "/ui/images/{owner}/{read_id}/{kind}": "an image (test_images_browser.py)",
     "/ui/admin/subject-requests/letter.css": "the letter's stylesheet",
 }
 
@@ -344,3 +355,25 @@ def reach(page: Any, base: str, ui: UiPage) -> None:
     if ui.steps is not None:
         ui.steps(page)
     page.locator(ui.shows).first.wait_for()
+
+
+def genetec_read(plate: str, camera: str, ts_ms: int, read_id: str) -> bytes:
+    """The Genetec vendor sample (a read with its plate crop and overview image) as ``camera`` would send a read
+    of ``plate`` at ``ts_ms``: the body of ``POST /api/v1/ingest/genetec``."""
+    body = sample_json(GENETEC)
+    when = datetime.fromtimestamp(ts_ms / 1000, UTC)
+    body.update(Plate=plate, SharpName=camera, CameraName=f"{camera} - Camera", VehicleID=read_id)
+    body.update(DateUtc=when.strftime("%m/%d/%Y"), TimeUtc=when.strftime("%H:%M:%S"))
+    return orjson.dumps(body)
+
+
+def share_plates(platform: Platform, owner: AgencyKit, requester: AgencyKit) -> None:
+    """An accepted agreement: ``requester`` may search ``owner``'s reads by plate for stolen vehicles (30 days)."""
+    terms = Terms(
+        query_kinds=frozenset({QueryKind.PLATE}),
+        purposes=frozenset({Purpose.STOLEN_VEHICLE}),
+        max_lookback_days=30,
+        expires_ms=NOW_MS + 30 * DAY_MS,
+    )
+    asked = platform.agreements.request(requester.admin, owner=owner.slug, terms=terms)
+    platform.agreements.accept(owner.admin, asked.id)

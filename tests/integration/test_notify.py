@@ -1,0 +1,164 @@
+"""E-mail and push notifications of alerts, against a real SMTP server (aiosmtpd) and a real HTTP receiver for an
+Apprise ``json://`` target: per-user subscriptions by list or purpose, covert lists only for their viewers, nothing
+for a user who lost access, failures logged and retried, Apprise URLs never shown back, logged or audited."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import orjson
+import pytest
+
+from plateledger.alerts.notifier import Notifier
+from plateledger.core.errors import FieldInvalid, NotFound, PermissionDenied
+from plateledger.platform import Platform
+from plateledger.store.models import User
+from tests.integration.alert_kit import Receiver, hot_list, new_list, raise_alert
+from tests.integration.mail_kit import Mailbox, smtp_server
+from tests.support import AgencyKit, seed_agency
+
+TOKEN = "tk_Secret0123456789"  # noqa: S105 - a test value
+
+
+@pytest.fixture
+def opened(platform_factory: Callable[..., Platform]) -> Iterator[tuple[Platform, Notifier, Mailbox, AgencyKit]]:
+    with smtp_server() as mailbox:
+        platform = platform_factory(
+            notify_retry_base_s=0.05,
+            notify_max_attempts=3,
+            webhook_allow_loopback=True,
+            public_url="https://plates.example.org",
+            **mailbox.settings(),
+        )
+        kit = seed_agency(platform, "notify-pd", roles=("admin", "investigator", "supervisor", "auditor"))
+        notifier = Notifier(platform.alerts, platform.notify, platform.settings, platform.clock)
+        notifier.start()
+        yield platform, notifier, mailbox, kit
+        notifier.stop()
+
+
+def actions(platform: Platform) -> list[str]:
+    return [e.action for e in platform.audit.entries(after_seq=0, limit=100_000)]
+
+
+def test_email_by_list_and_push_by_purpose(opened: tuple[Platform, Notifier, Mailbox, AgencyKit]) -> None:
+    platform, notifier, mailbox, kit = opened
+    list_id, entry = new_list(platform, kit, "stolen", "7ABC123")
+    email = platform.notify.subscribe(kit.investigator, "email", list_id=list_id, address="inv@pd.test")
+    assert email["target"] == "inv@pd.test"
+    with Receiver().running() as receiver:
+        url = receiver.url.replace("http://", "json://") + f"?token={TOKEN}"
+        push = platform.notify.subscribe(kit.investigator, "push", purpose="stolen_vehicle", push_urls=[url])
+        assert TOKEN not in orjson.dumps(push).decode()
+        alert_id = raise_alert(platform, kit, entry, "r1")
+        assert notifier.wait_idle(10)
+        (rcpt, mail), = mailbox.wait_for(1)
+    assert rcpt == ["inv@pd.test"]
+    assert mail["Subject"] == "Plateledger alert: 7ABC123 on stolen"
+    text = mail.get_payload(decode=True).decode()
+    assert f"https://plates.example.org/ui/alerts#alert-{alert_id}" in text
+    assert f"Camera: {kit.cameras[0]}" in text
+    assert not mail.is_multipart()  # no image
+    (_, body, _), = receiver.requests
+    pushed = orjson.loads(body)
+    assert pushed["title"] == "Plateledger alert: 7ABC123 on stolen"
+    assert "Plate: 7ABC123 (US-CA)" in pushed["message"]
+    for sub in (email, push):
+        log = platform.notify.deliveries(kit.investigator, sub["id"])
+        assert [(d["alert_id"], d["attempt"], d["status"]) for d in log] == [(alert_id, 1, "delivered")]
+    assert actions(platform).count("notify.subscribed") == 2
+    audit_text = orjson.dumps([e.params for e in platform.audit.entries(after_seq=0, limit=100_000)]).decode()
+    assert TOKEN not in audit_text
+    assert TOKEN not in orjson.dumps(platform.notify.listing(kit.investigator)).decode()
+
+
+def test_covert_list_only_for_its_viewers(opened: tuple[Platform, Notifier, Mailbox, AgencyKit]) -> None:
+    platform, notifier, mailbox, kit = opened
+    supervisor = kit.principals["supervisor"]
+    covert_id, covert = new_list(platform, kit, "covert", "7ABC123", covert=True)
+    with pytest.raises(NotFound):  # the supervisor is no viewer: the list is not acknowledged
+        platform.notify.subscribe(supervisor, "email", list_id=covert_id, address="sup@pd.test")
+    assert "action.refused" in actions(platform)
+    platform.notify.subscribe(supervisor, "email", purpose="stolen_vehicle", address="sup@pd.test")
+    platform.notify.subscribe(kit.investigator, "email", list_id=covert_id, address="inv@pd.test")
+    raise_alert(platform, kit, covert, "r1")
+    assert notifier.wait_idle(10)
+    received = mailbox.wait_for(1)
+    assert [rcpt for rcpt, _ in received] == [["inv@pd.test"]]  # the creator only; the supervisor gets nothing
+    admin_view = platform.notify.listing(kit.admin, agency_wide=True)
+    assert {s["user"] for s in admin_view} == {supervisor.username, kit.investigator.username}
+    assert all(s["list"] is None or s["list"]["name"] is None for s in admin_view)  # a covert list stays unnamed
+
+
+def test_user_who_lost_access_gets_nothing(opened: tuple[Platform, Notifier, Mailbox, AgencyKit]) -> None:
+    platform, notifier, mailbox, kit = opened
+    entry = hot_list(platform, kit, "stolen", "7ABC123")
+    supervisor = kit.principals["supervisor"]
+    platform.notify.subscribe(kit.investigator, "email", purpose="stolen_vehicle", address="inv@pd.test")
+    platform.notify.subscribe(supervisor, "email", purpose="stolen_vehicle", address="sup@pd.test")
+    with platform.governance.session() as session:  # the investigator disabled, the supervisor made an auditor
+        session.get_one(User, kit.investigator.user_id).disabled = True
+        session.get_one(User, supervisor.user_id).role = "auditor"
+    raise_alert(platform, kit, entry, "r1")
+    assert notifier.wait_idle(10)
+    assert mailbox.wait_for(1, timeout_s=0.5) == []
+
+
+def test_failures_logged_retried_and_secrets_redacted(
+    opened: tuple[Platform, Notifier, Mailbox, AgencyKit], caplog: pytest.LogCaptureFixture
+) -> None:
+    platform, notifier, _, kit = opened
+    entry = hot_list(platform, kit, "stolen", "7ABC123")
+    with Receiver(fail_first=-1).running() as receiver:
+        url = receiver.url.replace("http://", "json://user:" + TOKEN + "@") + f"/{TOKEN}x"
+        sub = platform.notify.subscribe(kit.investigator, "push", purpose="stolen_vehicle", push_urls=[url])
+        assert TOKEN not in sub["target"]
+        alert_id = raise_alert(platform, kit, entry, "r1")
+        assert notifier.wait_idle(10)
+    assert len(receiver.requests) == 3
+    log = platform.notify.deliveries(kit.investigator, sub["id"])
+    assert [(d["attempt"], d["status"]) for d in log] == [(3, "failed"), (2, "retrying"), (1, "retrying")]
+    assert log[1]["next_attempt"] is not None
+    assert all(d["error"] and d["alert_id"] == alert_id for d in log)
+    admin_log = platform.notify.deliveries(kit.admin, sub["id"])  # their admin sees it too
+    assert admin_log == log
+    everything = orjson.dumps([log, platform.notify.listing(kit.investigator)]).decode() + caplog.text
+    everything += orjson.dumps([e.params for e in platform.audit.entries(after_seq=0, limit=100_000)]).decode()
+    assert TOKEN not in everything
+    with pytest.raises(NotFound):  # another user's subscription is not acknowledged
+        platform.notify.deliveries(kit.principals["supervisor"], sub["id"])
+    platform.notify.unsubscribe(kit.investigator, sub["id"])
+    assert platform.notify.listing(kit.investigator) == []
+    assert "notify.unsubscribed" in actions(platform)
+
+
+@pytest.mark.parametrize(
+    ("channel", "options", "field"),
+    [
+        ("email", {"address": "not an address"}, "address"),
+        ("push", {"push_urls": ["mailto://u:p@example.org"]}, "push_urls"),
+        ("push", {"push_urls": ["json://"]}, "push_urls"),
+        ("push", {"push_urls": []}, "push_urls"),
+        ("fax", {"address": "a@b.org"}, "channel"),
+    ],
+)
+def test_bad_subscriptions_name_the_problem(
+    opened: tuple[Platform, Notifier, Mailbox, AgencyKit], channel: str, options: dict[str, object], field: str
+) -> None:
+    platform, _, _, kit = opened
+    with pytest.raises(FieldInvalid) as refused:
+        platform.notify.subscribe(kit.investigator, channel, purpose="stolen_vehicle", **options)  # type: ignore[arg-type]
+    assert refused.value.field == field
+
+
+def test_push_to_private_hosts_refused_and_auditors_cannot_subscribe(
+    platform_factory: Callable[..., Platform],
+) -> None:
+    platform = platform_factory()
+    kit = seed_agency(platform, "strict-pd")
+    with pytest.raises(FieldInvalid, match="public addresses only"):
+        platform.notify.subscribe(
+            kit.investigator, "push", purpose="stolen_vehicle", push_urls=["json://127.0.0.1:9/hook"]
+        )
+    with pytest.raises(PermissionDenied):
+        platform.notify.subscribe(kit.auditor, "email", purpose="stolen_vehicle", address="a@pd.test")

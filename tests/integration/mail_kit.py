@@ -23,7 +23,7 @@ class Mailbox:
     received: list[tuple[list[str], Message]] = field(default_factory=list)
     port: int = 0
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
         self.received.append(([str(r) for r in envelope.rcpt_tos], message_from_bytes(content)))
         return "250 OK"

@@ -17,7 +17,7 @@ from tests.integration.alert_kit import Receiver, hot_list, new_list, raise_aler
 from tests.integration.mail_kit import Mailbox, smtp_server
 from tests.support import AgencyKit, seed_agency
 
-TOKEN = "tk_Secret0123456789"  # noqa: S105 - a test value
+TOKEN = "tk_Secret0123456789"
 
 
 @pytest.fixture
@@ -52,14 +52,14 @@ def test_email_by_list_and_push_by_purpose(opened: tuple[Platform, Notifier, Mai
         assert TOKEN not in orjson.dumps(push).decode()
         alert_id = raise_alert(platform, kit, entry, "r1")
         assert notifier.wait_idle(10)
-        (rcpt, mail), = mailbox.wait_for(1)
+        ((rcpt, mail),) = mailbox.wait_for(1)
     assert rcpt == ["inv@pd.test"]
     assert mail["Subject"] == "Plateledger alert: 7ABC123 on stolen"
     text = mail.get_payload(decode=True).decode()
     assert f"https://plates.example.org/ui/alerts#alert-{alert_id}" in text
     assert f"Camera: {kit.cameras[0]}" in text
     assert not mail.is_multipart()  # no image
-    (_, body, _), = receiver.requests
+    ((_, body, _),) = receiver.requests
     pushed = orjson.loads(body)
     assert pushed["title"] == "Plateledger alert: 7ABC123 on stolen"
     assert "Plate: 7ABC123 (US-CA)" in pushed["message"]

@@ -50,6 +50,7 @@ def _serve(platform: Platform, *, live_reads: bool = False) -> None:
             settings.mqtt_alerts_url,
             settings.mqtt_alerts_topic,
             approvals=platform.approvals,
+            discovery_prefix=settings.mqtt_discovery_prefix if settings.mqtt_discovery else None,
         )
         if settings.mqtt_alerts_url
         else None

@@ -8,8 +8,10 @@ from collections.abc import Callable, Iterator
 
 import orjson
 import pytest
+from fastapi.testclient import TestClient
 
 from plateledger.alerts.notifier import Notifier
+from plateledger.app import create_app
 from plateledger.core.errors import FieldInvalid, NotFound, PermissionDenied
 from plateledger.platform import Platform
 from plateledger.store.models import User
@@ -162,3 +164,31 @@ def test_push_to_private_hosts_refused_and_auditors_cannot_subscribe(
         )
     with pytest.raises(PermissionDenied):
         platform.notify.subscribe(kit.auditor, "email", purpose="stolen_vehicle", address="a@pd.test")
+
+
+def test_the_api(opened: tuple[Platform, Notifier, Mailbox, AgencyKit]) -> None:
+    platform, _, _, kit = opened
+    client = TestClient(create_app(platform=platform))
+    inv = {"Authorization": f"Bearer {kit.tokens['investigator']}"}
+    admin = {"Authorization": f"Bearer {kit.tokens['admin']}"}
+    path = "/api/v1/notifications/subscriptions"
+    bad = client.post(path, json={"channel": "email", "purpose": "stolen_vehicle", "address": "nope"}, headers=inv)
+    assert bad.status_code == 422
+    assert bad.headers["content-type"] == "application/problem+json"
+    assert bad.json()["field"] == "address"
+    url = f"ntfys://{TOKEN}@ntfy.example.org/topic"
+    created = client.post(path, json={"channel": "push", "purpose": "stolen_vehicle", "push_urls": [url]}, headers=inv)
+    assert created.status_code == 201, created.text
+    assert TOKEN not in created.text
+    assert created.json()["target"] == "ntfys://… (ntfy)"
+    sub_id = created.json()["id"]
+    assert [s["id"] for s in client.get(path, headers=inv).json()] == [sub_id]
+    assert client.get(path, headers=admin).json() == []  # the admin's own
+    assert [s["user"] for s in client.get(path, params={"agency": "true"}, headers=admin).json()] == [
+        kit.investigator.username
+    ]
+    assert client.get(path, params={"agency": "true"}, headers=inv).status_code == 403
+    assert client.get(f"{path}/{sub_id}/deliveries", headers=admin).json() == []
+    assert client.delete(f"{path}/{sub_id}", headers=admin).status_code == 204
+    assert client.get(path, headers=inv).json() == []
+    assert client.delete(f"{path}/{sub_id}", headers=inv).status_code == 404

@@ -9,10 +9,14 @@ from collections.abc import Callable, Iterator
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from plateledger.alerts.notifier import Notifier
 from plateledger.app import create_app
+from plateledger.cli.main import app as cli_app
+from plateledger.core.clock import SystemClock
 from plateledger.core.errors import FieldInvalid, NotFound, PermissionDenied
+from plateledger.core.settings import Settings
 from plateledger.platform import Platform
 from plateledger.store.models import User
 from tests.integration.alert_kit import Receiver, hot_list, new_list, raise_alert
@@ -192,3 +196,30 @@ def test_the_api(opened: tuple[Platform, Notifier, Mailbox, AgencyKit]) -> None:
     assert client.delete(f"{path}/{sub_id}", headers=admin).status_code == 204
     assert client.get(path, headers=inv).json() == []
     assert client.delete(f"{path}/{sub_id}", headers=inv).status_code == 404
+
+
+def test_the_cli(settings: Settings) -> None:
+    platform = Platform.open(settings, clock=SystemClock())
+    try:
+        kit = seed_agency(platform, "cli-pd")
+    finally:
+        platform.close()
+    token = kit.tokens["investigator"]
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(cli_app, [*args, "--token", token, "--data", str(settings.data)])
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    created = orjson.loads(run("notify", "subscribe", "--purpose", "stolen_vehicle", "--email", "i@pd.test", "--json"))
+    assert created["target"] == "i@pd.test"
+    assert "i@pd.test" in run("notify", "list")
+    assert orjson.loads(run("notify", "deliveries", str(created["id"]), "--json")) == []
+    run("notify", "remove", str(created["id"]))
+    assert orjson.loads(run("notify", "list", "--json")) == []
+    refused = CliRunner().invoke(
+        cli_app, ["notify", "subscribe", "--purpose", "stolen_vehicle", "--push", "mailto://x@y.org", "--token", token,
+                  "--data", str(settings.data)],
+    )  # fmt: skip
+    assert isinstance(refused.exception, FieldInvalid)  # main() prints it as a problem naming the field
+    assert refused.exception.field == "push_urls"

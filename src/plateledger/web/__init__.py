@@ -26,6 +26,7 @@ from plateledger.web.routes import (
     approvals,
     cameras,
     hotlists,
+    notify,
     public,
     review,
     search,
@@ -61,6 +62,7 @@ def install(app: FastAPI, platform: Platform) -> None:
         public,
         subjects,
         review,
+        notify,
     ):
         app.include_router(module.router)
 

@@ -21,6 +21,8 @@ from plateledger.platform import Platform
 from plateledger.store.models import User
 from tests.integration.alert_kit import Receiver, hot_list, new_list, raise_alert
 from tests.integration.mail_kit import Mailbox, smtp_server
+from tests.integration.test_web import BASE, csrf_of, sign_in
+from tests.integration.web_kit import web_network
 from tests.support import AgencyKit, seed_agency
 
 TOKEN = "tk_Secret0123456789"
@@ -223,3 +225,23 @@ def test_the_cli(settings: Settings) -> None:
     )  # fmt: skip
     assert isinstance(refused.exception, FieldInvalid)  # main() prints it as a problem naming the field
     assert refused.exception.field == "push_urls"
+
+
+def test_account_page_names_bad_input_and_shows_the_admin_every_subscription(platform: Platform) -> None:
+    net = web_network(platform)
+    with TestClient(create_app(platform=platform), base_url=BASE, follow_redirects=False) as client:
+        sign_in(client, net.user(net.palm, "investigator"))
+        csrf = csrf_of(client.get("/ui/account").text)
+        form = {"csrf": csrf, "follows": "purpose:stolen_vehicle", "channel": "push", "push_urls": "mailto://a@b.org"}
+        refused = client.post("/ui/account/notifications", data=form)
+        assert refused.status_code == 422
+        assert "push_urls: &#39;mailto&#39; is not a push service accepted here" in refused.text
+        form = {**form, "channel": "email", "address": "inv@palm.test"}
+        assert client.post("/ui/account/notifications", data=form).status_code == 303
+        assert "inv@palm.test" in client.get("/ui/account").text
+    with TestClient(create_app(platform=platform), base_url=BASE, follow_redirects=False) as admin:
+        sign_in(admin, net.user(net.palm, "admin"))
+        page = admin.get("/ui/account").text
+        assert "Your agency's users' e-mail and push subscriptions" in page
+        assert f"<td>{net.user(net.palm, 'investigator')}</td>" in page
+        assert "inv@palm.test" in page

@@ -1,6 +1,6 @@
 """Users' subscriptions to alerts by e-mail or push (Apprise), and their delivery log.
 
-A user who may see alerts (an investigator or supervisor) subscribes *themselves* to the alerts of one hot list
+A user who may see alerts (an investigator, supervisor or admin) subscribes *themselves* to the alerts of one hot list
 they may see, or of every list of one purpose (the list's default purpose), delivered to an e-mail address or to
 one or more Apprise URLs (ntfy, Pushover, Teams, ...: https://github.com/caronc/apprise/wiki). Subscribing and
 unsubscribing are audited. An Apprise URL carries its service's token: it is stored because sending needs it, and

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import delete
 from typer.testing import CliRunner
 
 from plateledger.alerts.notifier import Notifier
@@ -18,7 +19,7 @@ from plateledger.core.clock import SystemClock
 from plateledger.core.errors import FieldInvalid, NotFound, PermissionDenied
 from plateledger.core.settings import Settings
 from plateledger.platform import Platform
-from plateledger.store.models import User
+from plateledger.store.models import HotListViewer, User
 from tests.integration.alert_kit import Receiver, hot_list, new_list, raise_alert
 from tests.integration.mail_kit import Mailbox, smtp_server
 from tests.integration.test_web import BASE, csrf_of, sign_in
@@ -245,3 +246,40 @@ def test_account_page_names_bad_input_and_shows_the_admin_every_subscription(pla
         assert "Your agency's users' e-mail and push subscriptions" in page
         assert f"<td>{net.user(net.palm, 'investigator')}</td>" in page
         assert "inv@palm.test" in page
+
+
+def test_viewer_removed_from_a_covert_list_gets_nothing_more(
+    opened: tuple[Platform, Notifier, Mailbox, AgencyKit],
+) -> None:
+    platform, notifier, mailbox, kit = opened
+    supervisor = kit.principals["supervisor"]
+    covert_id, covert = new_list(platform, kit, "covert", "7ABC123", covert=True, viewers=[supervisor.username])
+    platform.notify.subscribe(supervisor, "email", list_id=covert_id, address="sup@pd.test")
+    raise_alert(platform, kit, covert, "r1")
+    assert notifier.wait_idle(10)
+    assert [rcpt for rcpt, _ in mailbox.wait_for(1)] == [["sup@pd.test"]]
+    with platform.governance.session() as session:
+        session.execute(delete(HotListViewer).where(HotListViewer.hot_list_id == covert_id))
+    raise_alert(platform, kit, covert, "r2")
+    assert notifier.wait_idle(10)
+    assert len(mailbox.wait_for(2, timeout_s=0.5)) == 1
+
+
+def test_email_failures_are_logged_and_retried(platform_factory: Callable[..., Platform]) -> None:
+    with smtp_server() as mailbox:
+        # STARTTLS asked of a server that offers none: every attempt fails.
+        smtp = {**mailbox.settings(), "smtp_tls": "starttls"}
+        platform = platform_factory(notify_retry_base_s=0.05, notify_max_attempts=2, **smtp)
+        kit = seed_agency(platform, "tls-pd")
+        notifier = Notifier(platform.alerts, platform.notify, platform.settings, platform.clock)
+        notifier.start()
+        try:
+            sub = platform.notify.subscribe(kit.investigator, "email", purpose="stolen_vehicle", address="i@pd.test")
+            raise_alert(platform, kit, hot_list(platform, kit, "stolen", "7ABC123"), "r1")
+            assert notifier.wait_idle(10)
+        finally:
+            notifier.stop()
+    log = platform.notify.deliveries(kit.investigator, sub["id"])
+    assert [(d["attempt"], d["status"]) for d in log] == [(2, "failed"), (1, "retrying")]
+    assert all("STARTTLS" in d["error"] for d in log), log
+    assert mailbox.received == []

@@ -19,6 +19,7 @@ from plateledger.core.clock import SystemClock
 from plateledger.core.errors import FieldInvalid, NotFound, PermissionDenied
 from plateledger.core.settings import Settings
 from plateledger.platform import Platform
+from plateledger.retention.sweep import sweep_alerts
 from plateledger.store.models import HotListViewer, User
 from tests.integration.alert_kit import Receiver, hot_list, new_list, raise_alert
 from tests.integration.mail_kit import Mailbox, smtp_server
@@ -283,3 +284,15 @@ def test_email_failures_are_logged_and_retried(platform_factory: Callable[..., P
     assert [(d["attempt"], d["status"]) for d in log] == [(2, "failed"), (1, "retrying")]
     assert all("STARTTLS" in d["error"] for d in log), log
     assert mailbox.received == []
+
+
+def test_retention_deletes_an_alerts_deliveries_with_it(opened: tuple[Platform, Notifier, Mailbox, AgencyKit]) -> None:
+    platform, notifier, _, kit = opened
+    sub = platform.notify.subscribe(kit.investigator, "email", purpose="stolen_vehicle", address="inv@pd.test")
+    raise_alert(platform, kit, hot_list(platform, kit, "stolen", "7ABC123"), "r1")
+    assert notifier.wait_idle(10)
+    assert len(platform.notify.deliveries(kit.investigator, sub["id"])) == 1
+    later = platform.clock.now_ms() + 1
+    with platform.governance.session() as session:  # the read is past its owner's limit
+        assert sweep_alerts(session, {kit.agency.id: (later, later)}, held=set()) == 1
+    assert platform.notify.deliveries(kit.investigator, sub["id"]) == []

@@ -248,6 +248,14 @@ UI_PAGES: tuple[UiPage, ...] = (
     ),
     UiPage("cases", "/ui/oversight/cases", SIGNED_IN, "/ui/oversight/cases", f"td:has-text('{CASE}')"),
     UiPage("account", "/ui/account", SIGNED_IN, "/ui/account", "#session-count"),
+    UiPage(
+        "notification deliveries",
+        "/ui/account/notifications/{subscription_id}",
+        SEARCHERS,
+        "/ui/account",
+        "main table tbody tr",
+        follow="a[href^='/ui/account/notifications/']",
+    ),
     UiPage("public reports (signed in)", "/ui/public", SIGNED_IN, "/ui/public", "a[href='/transparency/palm-pd']"),
     UiPage("error page", ERROR, SIGNED_IN, "/ui/no-such-page", "main h1", status=404),
     UiPage("approvals", "/ui/approvals", OVERSEERS, "/ui/approvals", "#pending article"),
@@ -306,8 +314,10 @@ def every_page_network(platform: Platform) -> WebNetwork:
     (an alert, with the read's plate crop), a second plate containing WEB1 (a grouped answer), a search with a
     content-free reason (in the access log and the audit log, flagged by the oversight rules), a case in the
     register, Harbor's agreement to search Palm's reads, an area search held for a supervisor's approval, and two
-    subject requests (one verified by a second admin, so that Palm's admin may write its letter)."""
+    subject requests (one verified by a second admin, so that Palm's admin may write its letter), and an e-mail
+    subscription of Palm's investigator to stolen-vehicle alerts (its delivery log)."""
     net = web_network(platform)
+    platform.notify.subscribe(net.palm.investigator, "email", purpose="stolen_vehicle", address="inv@palm.example")
     hot_list(platform, net.palm, "Stolen vehicles with a long name for a narrow screen", HOT_PLATE)
     ingest(platform, net.palm, [read(HOT_PLATE, camera="palm-1", ts=NOW_MS - 60_000)])
     ingest(platform, net.palm, [read("8WEB100", camera="palm-2", ts=NOW_MS - 2 * HOUR_MS)])  # a second *WEB1*

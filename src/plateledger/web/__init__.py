@@ -27,6 +27,7 @@ from plateledger.web.routes import (
     cameras,
     hotlists,
     images,
+    notify,
     public,
     review,
     search,
@@ -63,6 +64,7 @@ def install(app: FastAPI, platform: Platform) -> None:
         public,
         subjects,
         review,
+        notify,
     ):
         app.include_router(module.router)
 

@@ -14,6 +14,7 @@ from plateledger.auth.sessions import SignedIn
 from plateledger.core.errors import AuthenticationFailed, PlateledgerError
 from plateledger.policy.actions import Action, allowed
 from plateledger.web.render import page, see_other
+from plateledger.web.routes.notify import notify_context
 from plateledger.web.security import (
     CSRF_FIELD,
     SESSION_COOKIE,
@@ -112,7 +113,14 @@ async def sign_out(request: Request, platform: PlatformDep, signed: SessionDep) 
 
 @router.get("/ui/account")
 def account(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
-    return page(request, "account.html", signed, sessions=platform.sessions.count(signed.principal), pending=None)
+    return page(
+        request,
+        "account.html",
+        signed,
+        sessions=platform.sessions.count(signed.principal),
+        pending=None,
+        **notify_context(platform, signed),
+    )
 
 
 @router.post("/ui/account/totp/start")
@@ -121,7 +129,14 @@ async def totp_start(request: Request, platform: PlatformDep, signed: SessionDep
     secret = platform.sessions.start_totp(signed.principal)
     uri = platform.sessions.provisioning_uri(signed.principal, secret)
     pending = {"secret": secret, "uri": uri}
-    return page(request, "account.html", signed, sessions=platform.sessions.count(signed.principal), pending=pending)
+    return page(
+        request,
+        "account.html",
+        signed,
+        sessions=platform.sessions.count(signed.principal),
+        pending=pending,
+        **notify_context(platform, signed),
+    )
 
 
 @router.post("/ui/account/totp")

@@ -10,11 +10,14 @@ from sqlalchemy import update
 
 from plateledger.adapters import genetec
 from plateledger.adapters.base import Image
+from plateledger.audit.log import SYSTEM
 from plateledger.auth.passwords import hash_password
 from plateledger.core.clock import parse_iso_ms
 from plateledger.platform import Platform
+from plateledger.policy.rules import DescriptionLimits, Policy, Terms
 from plateledger.store.models import User
-from tests.support import HOUR_MS, NOW_MS, AgencyKit, CameraSpec, ingest, read, seed_agency
+from plateledger.vocab import Purpose, QueryKind
+from tests.support import DAY_MS, HOUR_MS, NOW_MS, AgencyKit, CameraSpec, ingest, read, seed_agency
 from tests.unit.adapters_support import sample
 
 PASSWORD = "correct horse battery"
@@ -62,3 +65,41 @@ def crop_alert_read(platform: Platform, kit: AgencyKit, alert: dict[str, Any]) -
     ts_ms = parse_iso_ms(alert["read"]["ts"])
     platform.images.put(kit.agency.id, read_id, alert["read"]["plate"], ts_ms, plate_crop())
     return read_id
+
+
+#: The vehicle of the description search "red Toyota" (issue 20, item 2), and where it is searched: around
+#: palm-0, 1 km, the 24 hours before NOW_MS.
+RED_TOYOTA = {"make": "Toyota", "model": "Corolla", "color": "Red", "type": "sedan"}
+DESCRIPTION_AREA = (37.771, -122.418, 1000)
+
+
+def description_network(platform: Platform, net: WebNetwork) -> None:
+    """Red Toyotas (and other vehicles) near palm-0 in the day before NOW_MS, read by every agency: Palm (opted
+    in) and Harbor (opted in, agreement granting ``description`` to Palm) answer; Far State Patrol (opted in, but
+    its agreement grants Palm plate searches only) is withheld."""
+    opted_in = Policy(description=DescriptionLimits(allowed=True))
+    for kit in (net.palm, net.harbor, net.far):
+        platform.policies.set(SYSTEM, kit.slug, opted_in)
+    for owner, kinds in ((net.harbor, {QueryKind.PLATE, QueryKind.DESCRIPTION}), (net.far, {QueryKind.PLATE})):
+        terms = Terms(
+            query_kinds=frozenset(kinds),
+            purposes=frozenset({Purpose.STOLEN_VEHICLE}),
+            max_lookback_days=30,
+            expires_ms=NOW_MS + 365 * DAY_MS,
+        )
+        view = platform.agreements.request(net.palm.admin, owner=owner.slug, terms=terms)
+        platform.agreements.accept(owner.admin, view.id)
+    near = {"lat": 37.7712, "lon": -122.4178}
+    blue, honda = {**RED_TOYOTA, "color": "Blue"}, {"make": "Honda", "color": "red"}
+    ingest(platform, net.palm, [
+        read("7RED001", camera="palm-0", ts=NOW_MS - 2 * HOUR_MS, read_id="palm-red", vehicle=RED_TOYOTA),
+        read("7BLU001", camera="palm-0", ts=NOW_MS - 2 * HOUR_MS, read_id="palm-blue", vehicle=blue),
+        read("7HON001", camera="palm-0", ts=NOW_MS - 3 * HOUR_MS, read_id="palm-honda", vehicle=honda),
+        read("7RED002", camera="palm-0", ts=NOW_MS - 30 * HOUR_MS, read_id="palm-red-old", vehicle=RED_TOYOTA),
+    ])  # fmt: skip
+    ingest(platform, net.harbor, [
+        read("8RED003", camera="harbor-0", ts=NOW_MS - 4 * HOUR_MS, read_id="harbor-red", vehicle=RED_TOYOTA, **near)
+    ])  # fmt: skip
+    ingest(platform, net.far, [
+        read("9RED004", camera="far-0", ts=NOW_MS - 5 * HOUR_MS, read_id="far-red", vehicle=RED_TOYOTA, **near)
+    ])  # fmt: skip

@@ -19,6 +19,7 @@ from plateledger.api.schemas import SearchOut
 from plateledger.app import create_app
 from plateledger.audit.log import SYSTEM
 from plateledger.core.errors import ApprovalRequired, FieldInvalid
+from plateledger.oversight.records import from_audit
 from plateledger.platform import Platform
 from plateledger.policy.gate import DEFAULT_DENY
 from plateledger.policy.rules import ApprovalRules, DescriptionLimits, Policy, Terms, describe
@@ -281,6 +282,23 @@ def test_policy_text_names_the_kind() -> None:
     assert "within 1000 m around a point or at most 10 cameras, over at most 24 hours" in opened
     rules = " ".join(describe(Policy(approval=ApprovalRules(description=True)), country="US", state="CA"))
     assert "Vehicle description searches are not run until a supervisor" in rules
+
+
+def test_oversight_and_access_log_count_the_kind(platform: Platform, network: Network) -> None:
+    """Oversight reads a description search as a search of its own kind, with its area (the sensitive-places
+    rule checks it); the owner's access log lists it with its action."""
+    result = described(platform, network.city.investigator)
+    (entry,) = platform.audit.entries(after_seq=result.audit_seq - 1, limit=1)
+    record = from_audit(
+        {"seq": entry.seq, "ts_ms": NOW_MS, "action": entry.action, "params": orjson.loads(entry.params)}
+    )
+    assert record is not None
+    assert (record.kind, record.plate, record.refused) == ("description", None, False)
+    assert record.area is not None
+    assert (record.area.lat, record.area.lon, record.area.radius_m) == (LAT, LON, 500)
+    view = platform.access_log.view(network.owners["shared"].admin, "shared", after_seq=result.audit_seq - 1, limit=1)
+    (seen,) = view.entries
+    assert (seen.action, seen.outcome, seen.rows) == ("search.description", "permitted", 1)
 
 
 # -- plate searches with vehicle filters -------------------------------------------------------------------------

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from plateledger.audit.log import SYSTEM
 from plateledger.platform import Platform
+from plateledger.policy.rules import ApprovalRules, DescriptionLimits, Policy
 from tests.integration.test_web import actions, client, csrf_of, network, sign_in  # noqa: F401 (fixtures)
 from tests.integration.web_kit import DESCRIPTION_AREA, WebNetwork, description_network
 
@@ -86,3 +88,23 @@ def test_plate_search_with_vehicle_filters(
     assert answer.startswith("200"), answer[:2000]
     assert "7HON001" in answer
     assert "7RED001" not in answer
+
+
+def test_held_description_search_is_listed_for_approval(
+    client: TestClient,  # noqa: F811
+    platform: Platform,
+    network: WebNetwork,  # noqa: F811
+) -> None:
+    description_network(platform, network)
+    held = Policy(description=DescriptionLimits(allowed=True), approval=ApprovalRules(description=True))
+    platform.policies.set(SYSTEM, network.palm.slug, held)
+    sign_in(client, network.user(network.palm, "investigator"))
+    page = client.get("/ui/search")
+    answer = client.post("/ui/search", data={"csrf": csrf_of(page.text), **ASK})
+    assert answer.status_code == 403
+    assert "vehicle description searches need a supervisor&#39;s approval" in answer.text
+    client.cookies.clear()
+    sign_in(client, network.user(network.palm, "admin"))
+    listing = client.get("/ui/approvals")
+    assert listing.status_code == 200, listing.text
+    assert f"description red Toyota {LAT},{LON} within {float(RADIUS)} m" in listing.text

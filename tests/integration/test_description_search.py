@@ -378,3 +378,40 @@ def test_http_every_search_route_refuses_unknown_parameters() -> None:
     for route in routes:
         names = {d.call.__name__ for d in route.dependant.dependencies if d.call is not None}
         assert "refuse_unknown_query" in names, route.path
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"make": "x" * 5000}, "make"),
+        ({"model": "Cor\x01olla"}, "model"),
+        ({"make": None, "color": None}, "make"),
+        ({"cameras": ",".join(f"c{n}" for n in range(101)), "lat": None, "lon": None, "radius_m": None}, "cameras"),
+        ({"radius_m": "50001"}, "radius_m"),
+        ({"case_number": None}, "case_number"),
+    ],
+)
+def test_http_refusals_name_the_field_and_are_audited(
+    client: TestClient,
+    platform: Platform,
+    network: Network,
+    audit_mark: int,
+    params: dict[str, str | None],
+    field: str,
+) -> None:
+    ask = {k: v for k, v in {**HTTP_ASK, **params}.items() if v is not None}
+    response = client.get("/api/v1/search/description", params=ask, headers=headers(network))
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["field"] == field
+    (refusal,) = entries_since(platform, audit_mark, "search.refused")
+    query = orjson.loads(refusal.params)["query"]
+    assert all(len(v) <= 64 for v in query.get("vehicle", {}).values())
+    assert not entries_since(platform, audit_mark, "search.description")
+
+
+def test_http_non_ascii_filters(client: TestClient, network: Network) -> None:
+    ask = {**HTTP_ASK, "make": "citroën", "color": "GRÜN"}
+    response = client.get("/api/v1/search/description", params=ask, headers=headers(network))
+    assert response.status_code == 200, response.text
+    assert [r["read_id"] for r in response.json()["reads"]] == ["c-citroen"]

@@ -14,6 +14,7 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from plateledger.api.routes import images as image_routes
 from plateledger.api.routes import search as search_routes
 from plateledger.api.schemas import SearchOut
 from plateledger.app import create_app
@@ -371,10 +372,17 @@ def test_http_unknown_parameters_are_refused_by_name(
     assert anonymous.status_code == 401
 
 
+def test_http_image_route_refuses_unknown_parameters(client: TestClient, network: Network) -> None:
+    ask = {"purpose": "stolen_vehicle", "case_number": "C-9", "size": "big"}
+    response = client.get("/api/v1/images/city/c-red/plate", params=ask, headers=headers(network))
+    assert response.status_code == 422
+    assert response.json()["field"] == "size"
+
+
 def test_http_every_search_route_refuses_unknown_parameters() -> None:
-    """The class, not three cases: every route of the search router carries the check."""
-    routes = [r for r in search_routes.router.routes if isinstance(r, APIRoute)]
-    assert len(routes) >= 3
+    """The class, not three cases: every route of the search and image routers carries the check."""
+    routes = [r for m in (search_routes, image_routes) for r in m.router.routes if isinstance(r, APIRoute)]
+    assert len(routes) >= 4
     for route in routes:
         names = {d.call.__name__ for d in route.dependant.dependencies if d.call is not None}
         assert "refuse_unknown_query" in names, route.path

@@ -58,6 +58,15 @@ ModelOpt = Annotated[str | None, typer.Option(help=f"Vehicle model, e.g. Corolla
 ColorOpt = Annotated[str | None, typer.Option(help=f"Vehicle colour, e.g. red ({_VEHICLE})")]
 TypeOpt = Annotated[str | None, typer.Option("--type", help=f"Vehicle type, e.g. sedan ({_VEHICLE})")]
 
+LatOpt = Annotated[float | None, typer.Option(help="Centre latitude (with --lon and --radius-m)")]
+LonOpt = Annotated[float | None, typer.Option(help="Centre longitude")]
+RadiusOpt = Annotated[float | None, typer.Option("--radius-m", help="Radius in metres (at most 50,000)")]
+PolygonOpt = Annotated[str | None, typer.Option(help="Instead of a circle: 'lat,lon;lat,lon;...' (3-100 vertices)")]
+WindowSinceOpt = Annotated[str | None, typer.Option(help="Start, inclusive: ISO 8601 with zone or epoch ms (required)")]
+WindowUntilOpt = Annotated[str | None, typer.Option(help="End, exclusive: ISO 8601 with zone or epoch ms (required)")]
+PageOpt = Annotated[int | None, typer.Option(help="Most reads per page")]
+CursorOpt = Annotated[str | None, typer.Option(help="next_cursor of the previous page")]
+
 search = typer.Typer(
     help="Search reads (purpose and case number required; every search is audited).",
     no_args_is_help=True,
@@ -279,18 +288,14 @@ def search_area(
     token: SearchTokenOpt,
     purpose: PurposeOpt = None,
     case: CaseOpt = None,
-    lat: Annotated[float | None, typer.Option(help="Centre latitude (with --lon and --radius-m)")] = None,
-    lon: Annotated[float | None, typer.Option(help="Centre longitude")] = None,
-    radius_m: Annotated[float | None, typer.Option("--radius-m", help="Radius in metres (at most 50,000)")] = None,
-    polygon: Annotated[
-        str | None, typer.Option(help="Instead of a circle: 'lat,lon;lat,lon;...' (3-100 vertices)")
-    ] = None,
-    since: Annotated[
-        str | None, typer.Option(help="Start, inclusive: ISO 8601 with zone or epoch ms (required)")
-    ] = None,
-    until: Annotated[str | None, typer.Option(help="End, exclusive: ISO 8601 with zone or epoch ms (required)")] = None,
-    limit: Annotated[int | None, typer.Option(help="Most reads per page")] = None,
-    cursor: Annotated[str | None, typer.Option(help="next_cursor of the previous page")] = None,
+    lat: LatOpt = None,
+    lon: LonOpt = None,
+    radius_m: RadiusOpt = None,
+    polygon: PolygonOpt = None,
+    since: WindowSinceOpt = None,
+    until: WindowUntilOpt = None,
+    limit: PageOpt = None,
+    cursor: CursorOpt = None,
     note: NoteOpt = None,
     warrant: WarrantOpt = None,
     approval: ApprovalOpt = None,
@@ -329,21 +334,17 @@ def search_description(
     model: ModelOpt = None,
     color: ColorOpt = None,
     vehicle_type: TypeOpt = None,
-    lat: Annotated[float | None, typer.Option(help="Centre latitude (with --lon and --radius-m)")] = None,
-    lon: Annotated[float | None, typer.Option(help="Centre longitude")] = None,
-    radius_m: Annotated[float | None, typer.Option("--radius-m", help="Radius in metres (at most 50,000)")] = None,
-    polygon: Annotated[
-        str | None, typer.Option(help="Instead of a circle: 'lat,lon;lat,lon;...' (3-100 vertices)")
-    ] = None,
+    lat: LatOpt = None,
+    lon: LonOpt = None,
+    radius_m: RadiusOpt = None,
+    polygon: PolygonOpt = None,
     cameras: Annotated[
         str | None, typer.Option(help="Instead of an area: camera ids separated by commas (at most 100)")
     ] = None,
-    since: Annotated[
-        str | None, typer.Option(help="Start, inclusive: ISO 8601 with zone or epoch ms (required)")
-    ] = None,
-    until: Annotated[str | None, typer.Option(help="End, exclusive: ISO 8601 with zone or epoch ms (required)")] = None,
-    limit: Annotated[int | None, typer.Option(help="Most reads per page")] = None,
-    cursor: Annotated[str | None, typer.Option(help="next_cursor of the previous page")] = None,
+    since: WindowSinceOpt = None,
+    until: WindowUntilOpt = None,
+    limit: PageOpt = None,
+    cursor: CursorOpt = None,
     note: NoteOpt = None,
     warrant: WarrantOpt = None,
     approval: ApprovalOpt = None,

@@ -41,6 +41,14 @@ SinceParam = Annotated[
 UntilParam = Annotated[
     str | None, Query(description="ISO 8601 with a time zone or epoch ms (exclusive)", json_schema_extra=REQUIRED)
 ]
+LatParam = Annotated[str | None, Query(description="Centre latitude (with lon and radius_m)")]
+LonParam = Annotated[str | None, Query(description="Centre longitude")]
+RadiusParam = Annotated[str | None, Query(description="Radius in metres (at most 50,000)")]
+PolygonParam = Annotated[str | None, Query(description="Instead of a circle: 'lat,lon;lat,lon;...', 3-100 vertices")]
+PageParam = Annotated[str | None, Query(description="Most reads per page (default search_page)")]
+CursorParam = Annotated[str | None, Query(description="next_cursor of the previous page")]
+NoteParam = Annotated[str | None, Query(description="Free text, in addition to purpose and case")]
+WarrantParam = Annotated[str | None, Query(description="Warrant or court-order reference, where an owner requires one")]
 #: A search held for approval: 403 with type approval-required and ``approval_request`` (docs/approval.md).
 SEARCH_ERRORS: dict[int | str, dict[str, Any]] = {401: {}, 403: {}, 404: {}, 422: {}, 503: {}}
 
@@ -118,20 +126,16 @@ def search_area(
     principal: PrincipalDep,
     purpose: PurposeParam = None,
     case_number: CaseParam = None,
-    lat: Annotated[str | None, Query(description="Centre latitude (with lon and radius_m)")] = None,
-    lon: Annotated[str | None, Query(description="Centre longitude")] = None,
-    radius_m: Annotated[str | None, Query(description="Radius in metres (at most 50,000)")] = None,
-    polygon: Annotated[
-        str | None, Query(description="Instead of a circle: 'lat,lon;lat,lon;...', 3-100 vertices")
-    ] = None,
+    lat: LatParam = None,
+    lon: LonParam = None,
+    radius_m: RadiusParam = None,
+    polygon: PolygonParam = None,
     since: SinceParam = None,
     until: UntilParam = None,
-    limit: Annotated[str | None, Query(description="Most reads per page (default search_page)")] = None,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
-    note: Annotated[str | None, Query(description="Free text, in addition to purpose and case")] = None,
-    warrant: Annotated[
-        str | None, Query(description="Warrant or court-order reference, where an owner requires one")
-    ] = None,
+    limit: PageParam = None,
+    cursor: CursorParam = None,
+    note: NoteParam = None,
+    warrant: WarrantParam = None,
     approval: ApprovalParam = None,
     break_glass: BreakGlassParam = None,
 ) -> Response:
@@ -171,23 +175,19 @@ def search_description(
     model: ModelParam = None,
     color: ColorParam = None,
     vehicle_type: TypeParam = None,
-    lat: Annotated[str | None, Query(description="Centre latitude (with lon and radius_m)")] = None,
-    lon: Annotated[str | None, Query(description="Centre longitude")] = None,
-    radius_m: Annotated[str | None, Query(description="Radius in metres (at most 50,000)")] = None,
-    polygon: Annotated[
-        str | None, Query(description="Instead of a circle: 'lat,lon;lat,lon;...', 3-100 vertices")
-    ] = None,
+    lat: LatParam = None,
+    lon: LonParam = None,
+    radius_m: RadiusParam = None,
+    polygon: PolygonParam = None,
     cameras: Annotated[
         str | None, Query(description="Instead of an area: camera ids separated by commas (at most 100)")
     ] = None,
     since: SinceParam = None,
     until: UntilParam = None,
-    limit: Annotated[str | None, Query(description="Most reads per page (default search_page)")] = None,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
-    note: Annotated[str | None, Query(description="Free text, in addition to purpose and case")] = None,
-    warrant: Annotated[
-        str | None, Query(description="Warrant or court-order reference, where an owner requires one")
-    ] = None,
+    limit: PageParam = None,
+    cursor: CursorParam = None,
+    note: NoteParam = None,
+    warrant: WarrantParam = None,
     approval: ApprovalParam = None,
     break_glass: BreakGlassParam = None,
 ) -> Response:

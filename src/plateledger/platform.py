@@ -47,6 +47,7 @@ from plateledger.review.places import Places
 from plateledger.review.queue import ReviewQueue
 from plateledger.review.register import CaseRegister
 from plateledger.search.area import AreaSearches
+from plateledger.search.description import DescriptionSearches
 from plateledger.search.engine import SearchEngine
 from plateledger.search.export import SearchExports
 from plateledger.search.image import ImageViews
@@ -72,6 +73,7 @@ class Platform:
     ingest: Ingestor
     searches: PlateSearches
     areas: AreaSearches
+    descriptions: DescriptionSearches
     policies: Policies
     agreements: Agreements
     retention: Retention
@@ -193,6 +195,9 @@ class Platform:
         tokens = Tokens(governance, audit, clock, settings.token_ttl_days, credentials)
         searches = PlateSearches(reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page)
         areas = AreaSearches(reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page)
+        descriptions = DescriptionSearches(
+            reads=reads, engine=engine, max_limit=settings.search_limit, page=settings.search_page
+        )
         subjects = SubjectRequests(
             governance,
             audit,
@@ -213,6 +218,7 @@ class Platform:
             ingest=ingest,
             searches=searches,
             areas=areas,
+            descriptions=descriptions,
             retention=retention,
             policies=policies,
             agreements=agreements,

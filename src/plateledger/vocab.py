@@ -42,4 +42,7 @@ class Role(StrEnum):
 class QueryKind(StrEnum):
     PLATE = "plate"
     AREA = "area"
+    #: Reads by vehicle description (make, model, colour, type) without a plate, in an area or a set of cameras
+    #: and a time window: a broad query owners opt into (``Policy.description``) and agreements grant by name.
+    DESCRIPTION = "description"
     ALERT = "alert"

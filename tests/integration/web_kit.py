@@ -22,7 +22,7 @@ from plateledger.auth.passwords import hash_password
 from plateledger.core.clock import parse_iso_ms
 from plateledger.core.errors import ApprovalRequired
 from plateledger.platform import Platform
-from plateledger.policy.rules import ApprovalRules, Policy
+from plateledger.policy.rules import ApprovalRules, DescriptionLimits, Policy
 from plateledger.review.register import make_case
 from plateledger.search.area import AreaSearch
 from plateledger.sharing.service import Terms
@@ -152,6 +152,12 @@ def _area_form(page: Any) -> None:
     page.locator("#pick-map path.camera").first.wait_for()
 
 
+def _description_form(page: Any) -> None:
+    """The search form in vehicle description mode: make, model, colour, type, and the map for its area."""
+    page.get_by_role("radio", name="Vehicle description").check()
+    page.locator("#pick-map path.camera").first.wait_for()
+
+
 def _subject_sent(page: Any) -> None:
     """The public's subject request, sent: the page with its reference."""
     for name, value in (("plate", "7NONE00"), ("country", "US"), ("state", "CA"), ("name", "Ann Keeper")):
@@ -217,6 +223,7 @@ UI_PAGES: tuple[UiPage, ...] = (
     UiPage("search form", "/ui/search", SEARCHERS, "/ui/search", "#plate"),
     UiPage("search refused", "/ui/search", ("investigator",), "/ui/search", "#search-error", steps=_refused),
     UiPage("search form, area", "/ui/search", SEARCHERS, "/ui/search", "#pick-map path.camera", steps=_area_form),
+    UiPage("search form, description", "/ui/search", SEARCHERS, "/ui/search", "#make", steps=_description_form),
     UiPage("search answer", "/ui/search", SEARCHERS, "/ui/search", "#reads-table tbody tr", steps=_plate_answer),
     UiPage(
         "search, contains offered",
@@ -387,3 +394,41 @@ def share_plates(platform: Platform, owner: AgencyKit, requester: AgencyKit) -> 
     )
     asked = platform.agreements.request(requester.admin, owner=owner.slug, terms=terms)
     platform.agreements.accept(owner.admin, asked.id)
+
+
+#: The vehicle of the description search "red Toyota" (issue 20, item 2), and where it is searched: around
+#: palm-0, 1 km, the 24 hours before NOW_MS.
+RED_TOYOTA = {"make": "Toyota", "model": "Corolla", "color": "Red", "type": "sedan"}
+DESCRIPTION_AREA = (37.771, -122.418, 1000)
+
+
+def description_network(platform: Platform, net: WebNetwork) -> None:
+    """Red Toyotas (and other vehicles) near palm-0 in the day before NOW_MS, read by every agency: Palm (opted
+    in) and Harbor (opted in, agreement granting ``description`` to Palm) answer; Far State Patrol (opted in, but
+    its agreement grants Palm plate searches only) is withheld."""
+    opted_in = Policy(description=DescriptionLimits(allowed=True))
+    for kit in (net.palm, net.harbor, net.far):
+        platform.policies.set(SYSTEM, kit.slug, opted_in)
+    for owner, kinds in ((net.harbor, {QueryKind.PLATE, QueryKind.DESCRIPTION}), (net.far, {QueryKind.PLATE})):
+        terms = Terms(
+            query_kinds=frozenset(kinds),
+            purposes=frozenset({Purpose.STOLEN_VEHICLE}),
+            max_lookback_days=30,
+            expires_ms=NOW_MS + 365 * DAY_MS,
+        )
+        view = platform.agreements.request(net.palm.admin, owner=owner.slug, terms=terms)
+        platform.agreements.accept(owner.admin, view.id)
+    near = {"lat": 37.7712, "lon": -122.4178}
+    blue, honda = {**RED_TOYOTA, "color": "Blue"}, {"make": "Honda", "color": "red"}
+    ingest(platform, net.palm, [
+        read("7RED001", camera="palm-0", ts=NOW_MS - 2 * HOUR_MS, read_id="palm-red", vehicle=RED_TOYOTA),
+        read("7BLU001", camera="palm-0", ts=NOW_MS - 2 * HOUR_MS, read_id="palm-blue", vehicle=blue),
+        read("7HON001", camera="palm-0", ts=NOW_MS - 3 * HOUR_MS, read_id="palm-honda", vehicle=honda),
+        read("7RED002", camera="palm-0", ts=NOW_MS - 30 * HOUR_MS, read_id="palm-red-old", vehicle=RED_TOYOTA),
+    ])  # fmt: skip
+    ingest(platform, net.harbor, [
+        read("8RED003", camera="harbor-0", ts=NOW_MS - 4 * HOUR_MS, read_id="harbor-red", vehicle=RED_TOYOTA, **near)
+    ])  # fmt: skip
+    ingest(platform, net.far, [
+        read("9RED004", camera="far-0", ts=NOW_MS - 5 * HOUR_MS, read_id="far-red", vehicle=RED_TOYOTA, **near)
+    ])  # fmt: skip

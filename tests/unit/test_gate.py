@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -32,6 +33,7 @@ from plateledger.policy.rules import (
     AgreementState,
     ApprovalRules,
     AreaLimits,
+    DescriptionLimits,
     Policy,
     Preset,
     Terms,
@@ -65,6 +67,7 @@ def request(
     warrant: str | None = None,
     radius_m: float | None = None,
     window_hours: int | None = None,
+    cameras: int | None = None,
 ) -> Request:
     return Request(
         agency_id=agency_id,
@@ -80,6 +83,7 @@ def request(
         warrant=warrant,
         radius_m=radius_m,
         window_ms=None if window_hours is None else window_hours * HOUR_MS,
+        cameras=cameras,
     )
 
 
@@ -275,6 +279,32 @@ def test_a_blank_or_malformed_warrant_is_no_warrant(warrant: str) -> None:
     )
 
 
+# -- description searches (issue 20, item 2) ---------------------------------------------------------------
+
+
+def test_description_needs_the_owners_opt_in_and_keeps_its_limits() -> None:
+    ask = {"query_kind": QueryKind.DESCRIPTION, "radius_m": 500.0, "window_hours": 24}
+    refused = decide(request(**ask), OWN, DEFAULT, None)  # type: ignore[arg-type]
+    assert (refused.allowed, refused.rule) == (False, "owner's policy does not allow vehicle description searches")
+    opted = Policy(description=DescriptionLimits(allowed=True, max_cameras=3, lookback_days=7))
+    allowed = decide(request(**ask), OWN, opted, None)  # type: ignore[arg-type]
+    assert allowed.allowed
+    assert allowed.earliest_ms == NOW - 7 * DAY_MS
+    too_far = decide(request(**{**ask, "radius_m": 1001.0}), OWN, opted, None)  # type: ignore[arg-type]
+    assert too_far.rule == "owner's policy limits vehicle description searches to 1000 m"
+    cameras = request(query_kind=QueryKind.DESCRIPTION, cameras=4, window_hours=24)
+    assert decide(cameras, OWN, opted, None).rule == "owner's policy limits vehicle description searches to 3 cameras"
+    long = decide(request(**{**ask, "window_hours": 25}), OWN, opted, None)  # type: ignore[arg-type]
+    assert long.rule == "owner's policy limits vehicle description searches to 24 hours"
+    plate_only = accepted(narrowed(query_kinds=frozenset({QueryKind.PLATE, QueryKind.AREA})))
+    other = decide(request(**{**ask, "agency_id": 3}), OWN, opted, plate_only)  # type: ignore[arg-type]
+    assert other.rule.endswith("does not grant description searches")
+    held = Policy(description=DescriptionLimits(allowed=True), approval=ApprovalRules(description=True))
+    waiting = decide(request(**ask), OWN, held, None)  # type: ignore[arg-type]
+    assert (waiting.allowed, waiting.approver) == (False, 1)
+    assert "vehicle description searches need a supervisor's approval" in waiting.rule
+
+
 # -- exhaustive grid and properties -------------------------------------------------------------------------
 
 
@@ -317,6 +347,16 @@ def check_invariants(req: Request, owner: Owner, policy: Policy, agreement: Agre
         assert req.radius_m <= policy.area.max_radius_m
         assert req.window_ms is not None
         assert req.window_ms <= policy.area.max_window_hours * HOUR_MS
+    if req.query_kind is QueryKind.DESCRIPTION:
+        limits_d = policy.description
+        assert limits_d.allowed
+        if req.cameras is not None:
+            assert req.cameras <= limits_d.max_cameras
+        else:
+            assert req.radius_m is not None
+            assert req.radius_m <= limits_d.max_radius_m
+        assert req.window_ms is not None
+        assert req.window_ms <= limits_d.max_window_hours * HOUR_MS
     assert got.earliest_ms is not None
     assert got.earliest_ms >= req.now_ms - min(limits) * DAY_MS
 
@@ -329,7 +369,17 @@ AGREEMENTS: list[Agreement | None] = [
     accepted(narrowed(query_kinds=frozenset({QueryKind.ALERT}))),
     *(Agreement(7, s, EVERYTHING) for s in AgreementState if s is not AgreementState.ACCEPTED),
 ]
-POLICIES = [DEFAULT, *(policy for policy, _ in PRESETS.values())]
+POLICIES = [
+    DEFAULT,
+    *(policy for policy, _ in PRESETS.values()),
+    Policy(description=DescriptionLimits(allowed=True), approval=ApprovalRules(description=True)),
+    Policy(description=DescriptionLimits(allowed=True, max_radius_m=500)),
+]
+#: The area (radius, window) of the grid's area and description requests.
+WHERE: dict[QueryKind, dict[str, Any]] = {
+    QueryKind.AREA: {"radius_m": 800.0, "window_hours": 30},
+    QueryKind.DESCRIPTION: {"radius_m": 800.0, "window_hours": 20},
+}
 
 
 def test_every_combination_on_a_grid_respects_policy_and_agreement() -> None:
@@ -352,11 +402,11 @@ def test_every_combination_on_a_grid_respects_policy_and_agreement() -> None:
         AGREEMENTS,
         owners,
     ):
-        area = {"radius_m": 800.0, "window_hours": 30} if kind is QueryKind.AREA else {}
+        area = WHERE.get(kind, {})
         req = request(role, query_kind=kind, purpose=purpose, since_days=since, warrant=warrant, **who, **area)  # type: ignore[arg-type]
         check_invariants(req, owner, policy, agreement, decide(req, owner, policy, agreement))
         count += 1
-    assert count == len(Role) * 4 * 3 * 2 * 4 * 2 * len(POLICIES) * len(AGREEMENTS) * 3
+    assert count == len(Role) * 4 * len(QueryKind) * 2 * 4 * 2 * len(POLICIES) * len(AGREEMENTS) * 3
 
 
 policies = st.builds(
@@ -371,6 +421,14 @@ policies = st.builds(
     warrant_after_days=st.one_of(st.none(), st.integers(1, 3650)),
     area=st.builds(
         AreaLimits, allowed=st.booleans(), max_radius_m=st.integers(10, 50_000), max_window_hours=st.integers(1, 744)
+    ),
+    description=st.builds(
+        DescriptionLimits,
+        allowed=st.booleans(),
+        max_radius_m=st.integers(10, 50_000),
+        max_window_hours=st.integers(1, 744),
+        max_cameras=st.integers(1, 100),
+        lookback_days=st.integers(1, 3650),
     ),
 )
 terms = st.builds(
@@ -403,6 +461,7 @@ requests = st.builds(
     warrant=st.sampled_from([None, "W-1"]),
     radius_m=st.one_of(st.none(), st.floats(1, 60_000)),
     window_hours=st.one_of(st.none(), st.integers(1, 1000)),
+    cameras=st.one_of(st.none(), st.integers(1, 200)),
 )
 
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
 from plateledger.api.redact import redact_path
 from plateledger.appstate import ClientDep as ClientDep
 from plateledger.appstate import PlatformDep as PlatformDep
 from plateledger.appstate import client_of
 from plateledger.auth.tokens import Principal
+from plateledger.core.errors import FieldInvalid
 
 
 def bearer(request: Request) -> str | None:
@@ -30,3 +33,27 @@ def get_principal(request: Request, platform: PlatformDep) -> Principal:
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    """The query parameters a route declares, its dependencies' included (by the name a caller sends)."""
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def refuse_unknown_query(request: Request, principal: PrincipalDep) -> None:
+    """A route's query parameters are all it takes: one it does not declare (``make=`` where there is no such
+    filter) is refused with a 422 naming it, never silently ignored (after authentication, so an anonymous
+    caller learns nothing but 401)."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = _query_names(route.dependant)
+    for name in request.query_params:
+        if name not in known:
+            raise FieldInvalid(name[:64], "unknown parameter; this route takes " + ", ".join(sorted(known)))
+
+
+KnownQuery = Depends(refuse_unknown_query)

@@ -13,7 +13,7 @@ from plateledger.api.vocabulary import AgencyKindName, PresetName, PurposeName, 
 class AccessEntryOut(BaseModel):
     seq: int = Field(description="The audit entry this row is derived from")
     ts: str
-    action: str = Field(description="search.plate, search.area or search.refused")
+    action: str = Field(description="search.plate, search.area, search.description or search.refused")
     kind: str = Field(description="Query kind: plate or area")
     outcome: str = Field(description="permitted (this owner's reads could be returned) or withheld")
     requester: str | None = Field(description="Requesting agency (slug)")

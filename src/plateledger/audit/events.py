@@ -83,6 +83,14 @@ class AreaSearched(SearchAnswered):
 
 
 @dataclass(frozen=True)
+class DescriptionSearched(SearchAnswered):
+    """A search by vehicle description (no plate) in an area or a camera set and a time window that was
+    answered; ``query`` records the filters (``vehicle``) and where and when it looked."""
+
+    action: ClassVar[str] = "search.description"
+
+
+@dataclass(frozen=True)
 class ImageViewed(SearchAnswered):
     """A read's image served, after the gate permitted the read it belongs to (a plate search for that read)."""
 

@@ -24,10 +24,14 @@ NoteOpt = Annotated[str, typer.Option("--note", help="Required: why approved, re
 
 def _line(request: dict[str, Any]) -> str:
     query = request["query"]
-    if request["kind"] == "area":
+    if query.get("cameras"):
+        where = "cameras " + ",".join(query["cameras"])
+    elif request["kind"] in ("area", "description"):
         where = query.get("polygon") or f"{query.get('lat')},{query.get('lon')} r {query.get('radius_m')} m"
     else:
         where = query.get("plate") or query.get("like")
+    if query.get("vehicle"):
+        where = " ".join(str(v) for v in query["vehicle"].values() if v) + " at " + where
     return (
         f"#{request['id']} {request['state']:<8} {request['kind']} {where} "
         f"[{query.get('since_ms')}, {query.get('until_ms')}) {request['purpose']} case {request['case_number']} "

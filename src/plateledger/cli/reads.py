@@ -1,4 +1,5 @@
-"""`plateledger ingest`, `plateledger search plate` and `plateledger search area`."""
+"""`plateledger ingest`, `plateledger search plate`, `plateledger search area` and `plateledger search
+description`."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from plateledger.ingest.count import count_records
 from plateledger.ingest.expiring import warnings
 from plateledger.platform import Platform
 from plateledger.search.area import AreaSearch
+from plateledger.search.description import DescriptionSearch
 from plateledger.search.engine import SearchResult
 from plateledger.search.plate import PlateSearch
 from plateledger.search.results import result_json
@@ -49,6 +51,21 @@ BreakGlassOpt = Annotated[
         "--break-glass", help="Exigent: run at once, marked break-glass, reviewed by a supervisor (--note why)"
     ),
 ]
+
+_VEHICLE = "case-insensitive, at most 64 characters"
+MakeOpt = Annotated[str | None, typer.Option(help=f"Vehicle make, e.g. Toyota ({_VEHICLE})")]
+ModelOpt = Annotated[str | None, typer.Option(help=f"Vehicle model, e.g. Corolla ({_VEHICLE})")]
+ColorOpt = Annotated[str | None, typer.Option(help=f"Vehicle colour, e.g. red ({_VEHICLE})")]
+TypeOpt = Annotated[str | None, typer.Option("--type", help=f"Vehicle type, e.g. sedan ({_VEHICLE})")]
+
+LatOpt = Annotated[float | None, typer.Option(help="Centre latitude (with --lon and --radius-m)")]
+LonOpt = Annotated[float | None, typer.Option(help="Centre longitude")]
+RadiusOpt = Annotated[float | None, typer.Option("--radius-m", help="Radius in metres (at most 50,000)")]
+PolygonOpt = Annotated[str | None, typer.Option(help="Instead of a circle: 'lat,lon;lat,lon;...' (3-100 vertices)")]
+WindowSinceOpt = Annotated[str | None, typer.Option(help="Start, inclusive: ISO 8601 with zone or epoch ms (required)")]
+WindowUntilOpt = Annotated[str | None, typer.Option(help="End, exclusive: ISO 8601 with zone or epoch ms (required)")]
+PageOpt = Annotated[int | None, typer.Option(help="Most reads per page")]
+CursorOpt = Annotated[str | None, typer.Option(help="next_cursor of the previous page")]
 
 search = typer.Typer(
     help="Search reads (purpose and case number required; every search is audited).",
@@ -167,10 +184,15 @@ def search_plate(
     warrant: WarrantOpt = None,
     approval: ApprovalOpt = None,
     break_glass: BreakGlassOpt = False,
+    make: MakeOpt = None,
+    model: ModelOpt = None,
+    color: ColorOpt = None,
+    vehicle_type: TypeOpt = None,
     data: DataOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """A plate's history, from the data your agency may see, sorted by time."""
+    """A plate's history, from the data your agency may see, sorted by time; --make, --model, --color and
+    --type keep only reads of a vehicle so described."""
     ask = PlateSearch(
         plate=plate,
         purpose=purpose,
@@ -186,6 +208,10 @@ def search_plate(
         approval=approval,
         break_glass=break_glass,
         match="contains" if contains else None,
+        make=make,
+        model=model,
+        color=color,
+        vehicle_type=vehicle_type,
     )
     body = _search(data, token, "plate", lambda platform, principal: platform.searches.search(principal, ask), ask)
     _print_result(body, json)
@@ -196,10 +222,13 @@ def _search(
     token: str,
     kind: str,
     run: Callable[[Platform, Principal], SearchResult],
-    ask: PlateSearch | AreaSearch,
+    ask: PlateSearch | AreaSearch | DescriptionSearch,
 ) -> dict[str, Any]:
     """Run a search here, or, when a server holds the data directory, send the same request to it: the search's
-    fields are the API's query parameters."""
+    fields are the API's query parameters (``vehicle_type`` is the API's ``type``)."""
+    params = asdict(ask)
+    if "vehicle_type" in params:
+        params["type"] = params.pop("vehicle_type")
     body: dict[str, Any] = call(
         data,
         token,
@@ -207,7 +236,7 @@ def _search(
         local=lambda platform, principal: result_json(run(platform, principal)),
         method="GET",
         path=f"/api/v1/search/{kind}",
-        params=asdict(ask),
+        params=params,
     )
     return body
 
@@ -236,7 +265,7 @@ def _print_result(body: dict[str, Any], json: bool) -> None:
         where = f"{read['lat']:.5f},{read['lon']:.5f}" if read["lat"] is not None else "no position"
         out.print(
             f"{read['ts']}  {read['plate']:<10} {read['region'] or '':<6} {read['camera']:<20} "
-            f"{where:<22} {read['owner']}"
+            f"{where:<22} {read['owner']}{_vehicle_text(read.get('vehicle'))}"
         )
     if body.get("next_cursor"):
         out.print(f"(more reads match: next page with --cursor {body['next_cursor']})")
@@ -248,23 +277,25 @@ def _print_result(body: dict[str, Any], json: bool) -> None:
         out.print(f"withheld: {withheld['owner']}: {withheld['rule']}")
 
 
+def _vehicle_text(vehicle: dict[str, Any] | None) -> str:
+    """A read's vehicle as ``  [red Toyota Corolla sedan]`` ('' without one)."""
+    words = [str(vehicle[k]) for k in ("color", "make", "model", "type") if vehicle and vehicle.get(k)]
+    return f"  [{' '.join(words)}]" if words else ""
+
+
 @search.command("area")
 def search_area(
     token: SearchTokenOpt,
     purpose: PurposeOpt = None,
     case: CaseOpt = None,
-    lat: Annotated[float | None, typer.Option(help="Centre latitude (with --lon and --radius-m)")] = None,
-    lon: Annotated[float | None, typer.Option(help="Centre longitude")] = None,
-    radius_m: Annotated[float | None, typer.Option("--radius-m", help="Radius in metres (at most 50,000)")] = None,
-    polygon: Annotated[
-        str | None, typer.Option(help="Instead of a circle: 'lat,lon;lat,lon;...' (3-100 vertices)")
-    ] = None,
-    since: Annotated[
-        str | None, typer.Option(help="Start, inclusive: ISO 8601 with zone or epoch ms (required)")
-    ] = None,
-    until: Annotated[str | None, typer.Option(help="End, exclusive: ISO 8601 with zone or epoch ms (required)")] = None,
-    limit: Annotated[int | None, typer.Option(help="Most reads per page")] = None,
-    cursor: Annotated[str | None, typer.Option(help="next_cursor of the previous page")] = None,
+    lat: LatOpt = None,
+    lon: LonOpt = None,
+    radius_m: RadiusOpt = None,
+    polygon: PolygonOpt = None,
+    since: WindowSinceOpt = None,
+    until: WindowUntilOpt = None,
+    limit: PageOpt = None,
+    cursor: CursorOpt = None,
     note: NoteOpt = None,
     warrant: WarrantOpt = None,
     approval: ApprovalOpt = None,
@@ -291,4 +322,61 @@ def search_area(
         break_glass=break_glass,
     )
     body = _search(data, token, "area", lambda platform, principal: platform.areas.search(principal, ask), ask)
+    _print_result(body, json)
+
+
+@search.command("description")
+def search_description(
+    token: SearchTokenOpt,
+    purpose: PurposeOpt = None,
+    case: CaseOpt = None,
+    make: MakeOpt = None,
+    model: ModelOpt = None,
+    color: ColorOpt = None,
+    vehicle_type: TypeOpt = None,
+    lat: LatOpt = None,
+    lon: LonOpt = None,
+    radius_m: RadiusOpt = None,
+    polygon: PolygonOpt = None,
+    cameras: Annotated[
+        str | None, typer.Option(help="Instead of an area: camera ids separated by commas (at most 100)")
+    ] = None,
+    since: WindowSinceOpt = None,
+    until: WindowUntilOpt = None,
+    limit: PageOpt = None,
+    cursor: CursorOpt = None,
+    note: NoteOpt = None,
+    warrant: WarrantOpt = None,
+    approval: ApprovalOpt = None,
+    break_glass: BreakGlassOpt = False,
+    data: DataOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Reads of vehicles so described (at least one of --make, --model, --color, --type), without a plate, in an
+    area or a set of cameras and a time window: only from owners whose policy allows description searches and,
+    for other agencies' data, whose agreement grants them; the others are listed as withheld."""
+    ask = DescriptionSearch(
+        purpose=purpose,
+        case_number=case,
+        make=make,
+        model=model,
+        color=color,
+        vehicle_type=vehicle_type,
+        lat=lat,
+        lon=lon,
+        radius_m=radius_m,
+        polygon=polygon,
+        cameras=cameras,
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
+        note=note,
+        warrant=warrant,
+        approval=approval,
+        break_glass=break_glass,
+    )
+    body = _search(
+        data, token, "description", lambda platform, principal: platform.descriptions.search(principal, ask), ask
+    )
     _print_result(body, json)

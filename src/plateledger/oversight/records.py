@@ -15,8 +15,8 @@ from enum import StrEnum
 from typing import Any
 
 #: The audit actions that are searches (docs/audit.md); other entries are not records.
-SEARCH_ACTIONS = frozenset({"search.plate", "search.area", "search.refused"})
-_KIND_OF_ACTION = {"search.plate": "plate", "search.area": "area"}
+SEARCH_ACTIONS = frozenset({"search.plate", "search.area", "search.description", "search.refused"})
+_KIND_OF_ACTION = {"search.plate": "plate", "search.area": "area", "search.description": "description"}
 
 
 class Field(StrEnum):
@@ -52,10 +52,11 @@ class SearchRecord:
 
     ``ref``: where it came from (the audit sequence number, or the export's line number); ``ts_ms``: when (epoch
     ms, UTC); ``user`` and ``agency``: who (None where the source does not say); ``kind``: ``plate``, ``area``,
-    ``vehicle`` or the vendor's search type; ``refused``: the search was refused outright; ``reason``: the free
-    text given (Plateledger's note; a vendor's reason); ``owners_reached``: the owners whose data answered it;
-    ``owners_refused``: those that withheld it (``refused_others``: every other owner too); ``networks``: how many
-    networks a vendor says it reached; ``window_start_ms``: the earliest time it asked about (lookback)."""
+    ``description`` (by vehicle description), ``vehicle`` or the vendor's search type; ``refused``: the search
+    was refused outright; ``reason``: the free text given (Plateledger's note; a vendor's reason);
+    ``owners_reached``: the owners whose data answered it; ``owners_refused``: those that
+    withheld it (``refused_others``: every other owner too); ``networks``: how many networks a vendor says it
+    reached; ``window_start_ms``: the earliest time it asked about (lookback)."""
 
     ref: int
     ts_ms: int
@@ -167,7 +168,7 @@ def from_audit(entry: Mapping[str, Any], agencies: Mapping[int, str] | None = No
         case_number=entry.get("case_number"),
         reason=note if isinstance(note, str) and note else None,
         plate=plate.upper() if isinstance(plate, str) and plate else None,
-        area=area_of(query) if kind == "area" else None,
+        area=area_of(query) if kind in ("area", "description") else None,
         owners_reached=tuple(counts.get("per_owner") or ()),
         owners_refused=tuple(params.get("withheld") or ()),
         refused_others=bool(params.get("withheld_others")),

@@ -9,7 +9,8 @@ come through here.
 agreement between the two (if any). Rules are checked in this order and the first that refuses names the
 decision: the requester's role; the owner's prohibited purposes (binding on the owner's own users too); for
 another agency, the owner's requester rules (agency kind, country, state), then the agreement (absent, not
-accepted, expired, query kind or purpose not granted, attestation missing); then the owner's area limits;
+accepted, expired, query kind or purpose not granted, attestation missing); then the owner's area limits (or,
+for a search by vehicle description, its opt-in and limits);
 finally the lookback is clipped to the tightest of the owner's limit, the agreement's limit and, without a
 warrant reference, the owner's warrant threshold. A search the gate would allow is then held for approval
 (refused, with ``approver`` set) when the owner's or the requester's own approval rules name it and the request
@@ -59,9 +60,11 @@ class Request:
     now_ms: int
     #: A warrant or court-order reference given with the search.
     warrant: str | None = None
-    #: Area searches: the radius (or a polygon's bounding radius) in metres and the window length.
+    #: Area and description searches: the radius (or a polygon's bounding radius) in metres and the window length.
     radius_m: float | None = None
     window_ms: int | None = None
+    #: Description searches of a camera set instead of an area: how many cameras.
+    cameras: int | None = None
     approval: Approval | None = None
 
 
@@ -146,6 +149,24 @@ def _area_rule(request: Request, policy: Policy) -> str | None:
     return None
 
 
+def _description_rule(request: Request, policy: Policy) -> str | None:
+    """The owner's opt-in and limits for searches by vehicle description (an area or a camera set, a window)."""
+    if request.query_kind is not QueryKind.DESCRIPTION:
+        return None
+    limits = policy.description
+    if not limits.allowed:
+        return "owner's policy does not allow vehicle description searches"
+    if request.cameras is not None:
+        if request.cameras > limits.max_cameras:
+            return f"owner's policy limits vehicle description searches to {limits.max_cameras} cameras"
+    elif request.radius_m is None or request.radius_m > limits.max_radius_m:
+        return f"owner's policy limits vehicle description searches to {limits.max_radius_m} m"
+    if request.window_ms is None or request.window_ms > limits.max_window_hours * HOUR_MS:
+        hours = limits.max_window_hours
+        return f"owner's policy limits vehicle description searches to {hours} hour{'' if hours == 1 else 's'}"
+    return None
+
+
 def warrant_given(warrant: str | None) -> bool:
     """Whether ``warrant`` is a warrant reference (searches validate it; the gate still never counts a blank or
     malformed one as a warrant)."""
@@ -218,7 +239,7 @@ def decide(
         refused = _requester_rule(request, owner, policy) or _agreement_rule(request, owner, policy, agreement)
         if refused:
             return _refuse(owner, refused)
-    area = _area_rule(request, policy)
+    area = _area_rule(request, policy) or _description_rule(request, policy)
     if area:
         return _refuse(owner, area)
     if own:

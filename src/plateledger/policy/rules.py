@@ -35,6 +35,18 @@ class AreaLimits(_Strict):
     max_window_hours: int = Field(24, ge=1, le=24 * 31)
 
 
+class DescriptionLimits(_Strict):
+    """Searches by vehicle description without a plate (query kind ``description``): off unless the owner opts
+    in; limited like area search (radius or polygon bounding radius, window, lookback) and to a number of cameras
+    when a camera set is searched instead of an area."""
+
+    allowed: bool = False
+    max_radius_m: int = Field(1000, ge=10, le=50_000)
+    max_window_hours: int = Field(24, ge=1, le=24 * 31)
+    max_cameras: int = Field(10, ge=1, le=100)
+    lookback_days: int = Field(30, ge=1, le=MAX_DAYS)
+
+
 class QueryBudget(_Strict):
     """How much one of the agency's users may pull: searches and reads returned per window (any owner's reads,
     every kind of search). Enforced by :mod:`plateledger.search.budget`."""
@@ -59,6 +71,8 @@ class ApprovalRules(_Strict):
     every search its users make. Enforced by the gate (:func:`plateledger.policy.gate.decide`)."""
 
     area: bool = False
+    #: Searches by vehicle description (query kind ``description``).
+    description: bool = False
     lookback_after_days: int | None = Field(None, ge=1, le=MAX_DAYS)
     out_of_state: bool = False
     purposes: frozenset[Purpose] = frozenset()
@@ -76,6 +90,8 @@ class ApprovalRules(_Strict):
             return None
         if self.area and kind is QueryKind.AREA:
             return "area searches need a supervisor's approval"
+        if self.description and kind is QueryKind.DESCRIPTION:
+            return "vehicle description searches need a supervisor's approval"
         days = self.lookback_after_days
         if days is not None and (lookback_ms is None or lookback_ms > days * DAY_MS):
             return f"looking back more than {_days(days)} needs a supervisor's approval"
@@ -87,7 +103,13 @@ class ApprovalRules(_Strict):
 
     @property
     def any(self) -> bool:
-        return self.area or self.lookback_after_days is not None or self.out_of_state or bool(self.purposes)
+        return (
+            self.area
+            or self.description
+            or self.lookback_after_days is not None
+            or self.out_of_state
+            or bool(self.purposes)
+        )
 
 
 class Oversight(_Strict):
@@ -134,6 +156,8 @@ class Policy(_Strict):
     #: Lookback beyond this many days needs a warrant or court-order reference recorded with the search.
     warrant_after_days: int | None = Field(None, ge=1, le=MAX_DAYS)
     area: AreaLimits = AreaLimits()
+    #: Searches by vehicle description without a plate: off unless the owner opts in.
+    description: DescriptionLimits = DescriptionLimits()
     #: Per-user budget of this agency's own users (searches and reads returned per window).
     query_budget: QueryBudget = QueryBudget()
     #: Searches that wait for a supervisor's approval (docs/approval.md).
@@ -151,6 +175,8 @@ class Policy(_Strict):
         return self
 
     def lookback_days(self, kind: QueryKind) -> int:
+        if kind is QueryKind.DESCRIPTION:
+            return self.description.lookback_days
         return self.area_lookback_days if kind is QueryKind.AREA else self.plate_lookback_days
 
 
@@ -278,6 +304,8 @@ def _approval_lines(rules: ApprovalRules) -> list[str]:
     held = []
     if rules.area:
         held.append("area searches")
+    if rules.description:
+        held.append("vehicle description searches")
     if rules.lookback_after_days is not None:
         held.append(f"searches looking back more than {_days(rules.lookback_after_days)}")
     if rules.out_of_state:
@@ -301,6 +329,17 @@ def _approval_lines(rules: ApprovalRules) -> list[str]:
             f"Hot-list alerts {_join(alerts)} are not sent: a standing alert cannot carry a supervisor's approval."
         )
     return lines
+
+
+def _description_line(limits: DescriptionLimits) -> str:
+    if not limits.allowed:
+        return "Searches by vehicle description (make, model, colour, type) without a plate are not allowed."
+    return (
+        "Searches by vehicle description (make, model, colour, type) without a plate are allowed within "
+        f"{limits.max_radius_m} m around a point or at most {limits.max_cameras} cameras, over at most "
+        f"{limits.max_window_hours} hours, looking back at most {_days(limits.lookback_days)}; they need a purpose "
+        "and a case number like every search."
+    )
 
 
 def describe(policy: Policy, *, country: str, state: str) -> list[str]:
@@ -338,6 +377,7 @@ def describe(policy: Policy, *, country: str, state: str) -> list[str]:
             f"An area search may cover at most {policy.area.max_radius_m} m around a point "
             f"and {policy.area.max_window_hours} hours."
         )
+    lines.append(_description_line(policy.description))
     if policy.warrant_after_days is not None:
         lines.append(
             f"Looking back more than {_days(policy.warrant_after_days)} requires a warrant or court-order "

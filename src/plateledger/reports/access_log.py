@@ -55,7 +55,7 @@ from plateledger.store.governance import Governance, agency_named
 from plateledger.store.models import Agency, AuditEntry, Camera, HotList, HotListEntry
 from plateledger_verify import leaf
 
-SEARCH_ACTIONS = ("search.plate", "search.area", "search.refused", "image.viewed")
+SEARCH_ACTIONS = ("search.plate", "search.area", "search.description", "search.refused", "image.viewed")
 #: Hot-list matches on the owner's reads: an alert raised for the list's agency, or withheld by the owner's policy.
 ALERT_ACTIONS = ("alert.raised", "alert.withheld")
 #: A search's answer downloaded: the owner's reads in the file (``counts.per_owner``).

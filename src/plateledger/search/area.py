@@ -15,12 +15,13 @@ import dataclasses
 import math
 import re
 from dataclasses import dataclass
+from typing import ClassVar, Generic, Protocol, TypeVar
 
 import orjson
 
 from plateledger import geo
 from plateledger.approvals.canonical import Hold
-from plateledger.audit.events import AreaSearched
+from plateledger.audit.events import AreaSearched, SearchAnswered
 from plateledger.auth.tokens import Principal
 from plateledger.core.errors import FieldInvalid, PlateledgerError
 from plateledger.policy.rules import HOUR_MS
@@ -29,6 +30,7 @@ from plateledger.search.engine import (
     SearchEngine,
     SearchResult,
     approval_params,
+    canonical_query,
     parse_int,
     parse_time,
     validate_approval,
@@ -51,6 +53,7 @@ MAX_POLYGON_TEXT = 4_000
 MAX_CURSOR = 600
 _NUMBER = re.compile(r"^[+-]?([0-9]{1,12}(\.[0-9]{0,15})?|\.[0-9]{1,15})$")
 _EPOCH_MS = re.compile(r"^[0-9]{1,15}$")
+AskT = TypeVar("AskT", bound="WindowAsk")
 
 
 @dataclass(frozen=True)
@@ -188,68 +191,122 @@ def decode_cursor(text: str, since_ms: int, until_ms: int) -> tuple[int, int, st
     return value[0], value[1], value[2]
 
 
-class AreaSearches:
+def parse_area(
+    lat: float | str | None, lon: float | str | None, radius_m: float | str | None, polygon: str | None
+) -> tuple[float, AreaQuery]:
+    """The area as (radius for the gate, a query without window): a circle or a polygon, never both."""
+    point = {"lat": lat, "lon": lon, "radius_m": radius_m}
+    given = [name for name, value in point.items() if value not in (None, "")]
+    if polygon not in (None, ""):
+        if given:
+            raise FieldInvalid("polygon", "give either lat, lon and radius_m, or polygon; not both")
+        assert polygon is not None
+        ring = parse_polygon(polygon)
+        radius = geo.bounding_radius_m(ring)
+        if radius > MAX_RADIUS_M:
+            raise FieldInvalid("polygon", f"reaches more than {MAX_RADIUS_M} m from its centre")
+        return radius, AreaQuery(since_ms=0, until_ms=0, polygon=ring)
+    lat_value, lon_value = _required_number(lat, "lat"), _required_number(lon, "lon")
+    _check_position(lat_value, lon_value, "lat", "lon")
+    radius = _required_number(radius_m, "radius_m")
+    if not 0 < radius <= MAX_RADIUS_M:
+        raise FieldInvalid("radius_m", f"must be more than 0 and at most {MAX_RADIUS_M} metres")
+    return radius, AreaQuery(since_ms=0, until_ms=0, lat=lat_value, lon=lon_value, radius_m=radius)
+
+
+def parse_window(since: int | str | None, until: int | str | None) -> tuple[int, int]:
+    """A required time window ``[since, until)`` of at most ``MAX_WINDOW_HOURS``, in epoch milliseconds."""
+    since_ms, until_ms = parse_instant(since, "since"), parse_instant(until, "until")
+    if since_ms >= until_ms:
+        raise FieldInvalid("since", "must be before until")
+    if until_ms - since_ms > MAX_WINDOW_HOURS * HOUR_MS:
+        raise FieldInvalid("until", f"the window may be at most {MAX_WINDOW_HOURS} hours (31 days)")
+    return since_ms, until_ms
+
+
+class WindowAsk(Protocol):
+    """What area and description searches share: purpose, case, a window, paging, the approval fields."""
+
+    @property
+    def purpose(self) -> str | None: ...
+    @property
+    def case_number(self) -> str | None: ...
+    @property
+    def since(self) -> int | str | None: ...
+    @property
+    def until(self) -> int | str | None: ...
+    @property
+    def limit(self) -> int | str | None: ...
+    @property
+    def cursor(self) -> str | None: ...
+    @property
+    def note(self) -> str | None: ...
+    @property
+    def warrant(self) -> str | None: ...
+    @property
+    def approval(self) -> int | str | None: ...
+    @property
+    def break_glass(self) -> bool | str: ...
+    def audit_params(self) -> dict[str, object]: ...
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a windowed search looks, validated: the query without its window, and what the gate checks of it
+    (the radius or a polygon's bounding radius; or, for a camera set, how many cameras)."""
+
+    query: AreaQuery
+    radius_m: float | None = None
+    cameras: int | None = None
+
+
+class WindowedSearches(Generic[AskT]):
+    """A search of the reads in a place (an area, or a camera set) and a time window, one page at a time:
+    validate, ask the gate, query the store, audit, answer. Subclasses say what kind, and where."""
+
+    kind: ClassVar[QueryKind]
+    event: ClassVar[type[SearchAnswered]]
+
     def __init__(self, *, reads: ReadsStore, engine: SearchEngine, max_limit: int, page: int) -> None:
         self._reads = reads
         self._engine = engine
         self._max_limit = max_limit
         self._page = page
 
-    def _area(self, ask: AreaSearch) -> tuple[float, AreaQuery]:
-        """The area as (radius for the gate, a query without window): a circle or a polygon, never both."""
-        point = {"lat": ask.lat, "lon": ask.lon, "radius_m": ask.radius_m}
-        given = [name for name, value in point.items() if value not in (None, "")]
-        if ask.polygon not in (None, ""):
-            if given:
-                raise FieldInvalid("polygon", "give either lat, lon and radius_m, or polygon; not both")
-            assert ask.polygon is not None
-            ring = parse_polygon(ask.polygon)
-            radius = geo.bounding_radius_m(ring)
-            if radius > MAX_RADIUS_M:
-                raise FieldInvalid("polygon", f"reaches more than {MAX_RADIUS_M} m from its centre")
-            return radius, AreaQuery(since_ms=0, until_ms=0, polygon=ring)
-        lat, lon = _required_number(ask.lat, "lat"), _required_number(ask.lon, "lon")
-        _check_position(lat, lon, "lat", "lon")
-        radius = _required_number(ask.radius_m, "radius_m")
-        if not 0 < radius <= MAX_RADIUS_M:
-            raise FieldInvalid("radius_m", f"must be more than 0 and at most {MAX_RADIUS_M} metres")
-        return radius, AreaQuery(since_ms=0, until_ms=0, lat=lat, lon=lon, radius_m=radius)
+    def _where(self, ask: AskT) -> Where:
+        raise NotImplementedError
 
-    def _validate(self, ask: AreaSearch) -> tuple[Purpose, str, str | None, float, AreaQuery, Hold]:
+    def _validate(self, ask: AskT) -> tuple[Purpose, str, str | None, Where, AreaQuery, Hold]:
         purpose, case_number = validate_purpose_case(ask.purpose, ask.case_number)
         warrant = validate_warrant(ask.warrant)
         request_id, glass = validate_approval(ask.approval, ask.break_glass, ask.note)
         if ask.note is not None and len(ask.note) > MAX_NOTE:
             raise FieldInvalid("note", f"at most {MAX_NOTE} characters")
-        radius, area = self._area(ask)
-        since, until = parse_instant(ask.since, "since"), parse_instant(ask.until, "until")
-        if since >= until:
-            raise FieldInvalid("since", "must be before until")
-        if until - since > MAX_WINDOW_HOURS * HOUR_MS:
-            raise FieldInvalid("until", f"the window may be at most {MAX_WINDOW_HOURS} hours (31 days)")
+        where = self._where(ask)
+        since, until = parse_window(ask.since, ask.until)
         limit = parse_int(ask.limit, "limit") if ask.limit not in (None, "") else min(self._page, self._max_limit)
         if not 1 <= limit <= self._max_limit:
             raise FieldInvalid("limit", f"must be between 1 and {self._max_limit}")
         after = decode_cursor(ask.cursor, since, until) if ask.cursor else None
-        query = dataclasses.replace(area, since_ms=since, until_ms=until, after=after, limit=limit + 1)
+        query = dataclasses.replace(where.query, since_ms=since, until_ms=until, after=after, limit=limit + 1)
         hold = Hold(
-            kind=QueryKind.AREA.value,
+            kind=self.kind.value,
             purpose=purpose.value,
             case_number=case_number,
-            query={**dataclasses.asdict(query), "limit": limit},
+            query=canonical_query(query, limit),
             warrant=warrant,
             request_id=request_id,
             break_glass=glass,
         )
-        return purpose, case_number, warrant, radius, query, hold
+        return purpose, case_number, warrant, where, query, hold
 
-    def search(self, principal: Principal, ask: AreaSearch) -> SearchResult:
+    def search(self, principal: Principal, ask: AskT) -> SearchResult:
         try:
-            purpose, case_number, warrant, radius, query, hold = self._validate(ask)
+            purpose, case_number, warrant, where, query, hold = self._validate(ask)
         except PlateledgerError as refusal:
             self._engine.refuse(
                 principal,
-                QueryKind.AREA,
+                self.kind,
                 refusal.detail,
                 purpose=ask.purpose,
                 case_number=ask.case_number,
@@ -258,8 +315,8 @@ class AreaSearches:
             raise
         result = self._engine.run(
             principal,
-            event=AreaSearched,
-            kind=QueryKind.AREA,
+            event=self.event,
+            kind=self.kind,
             purpose=purpose,
             case_number=case_number,
             query=ask.audit_params(),
@@ -267,11 +324,21 @@ class AreaSearches:
             limit=query.limit - 1,
             fetch=lambda permit: self._reads.area_reads(permit, query),
             warrant=warrant,
-            radius_m=radius,
+            radius_m=where.radius_m,
             window_ms=query.until_ms - query.since_ms,
+            cameras=where.cameras,
             hold=hold,
         )
         if not result.truncated or not result.reads:
             return result
         last = result.reads[-1]
         return dataclasses.replace(result, next_cursor=encode_cursor(last.ts_ms, last.owner, last.read_id))
+
+
+class AreaSearches(WindowedSearches[AreaSearch]):
+    kind = QueryKind.AREA
+    event = AreaSearched
+
+    def _where(self, ask: AreaSearch) -> Where:
+        radius, area = parse_area(ask.lat, ask.lon, ask.radius_m, ask.polygon)
+        return Where(area, radius_m=radius)

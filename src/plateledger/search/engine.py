@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import partial
 
 import orjson
@@ -47,10 +47,14 @@ from plateledger.policy.actions import Action, allowed
 from plateledger.policy.gate import Approval, Decision, Gate, Permit, Request
 from plateledger.search.budget import Budgets
 from plateledger.sharing.service import Books
-from plateledger.store.queries import StoredRead
+from plateledger.store.queries import AreaQuery, PlateQuery, StoredRead, VehicleFilter
 from plateledger.vocab import Purpose, QueryKind
 
 MAX_NOTE = 500
+#: The longest vehicle attribute a filter may name (the longest one a read may carry).
+MAX_VEHICLE_TEXT = 64
+#: The vehicle filters of a search, by the name the API, CLI and web form give them (``type``: the vehicle's).
+VEHICLE_FIELDS = ("make", "model", "color", "type")
 #: The audit actions of answered searches: what a query budget counts.
 ANSWERED = frozenset(cls.action for cls in SearchAnswered.__subclasses__())
 
@@ -153,6 +157,51 @@ def validate_warrant(value: str | None) -> str | None:
             "1-64 characters: letters, digits, spaces and - / . : # _ ( ), beginning and ending with a letter or digit",
         )
     return text
+
+
+def _vehicle_text(value: str | None, name: str) -> str | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    if len(text) > MAX_VEHICLE_TEXT:
+        raise FieldInvalid(name, f"at most {MAX_VEHICLE_TEXT} characters")
+    if not text.isprintable():
+        raise FieldInvalid(name, "must not contain control characters")
+    return text
+
+
+def validate_vehicle(
+    make: str | None, model: str | None, color: str | None, vehicle_type: str | None
+) -> VehicleFilter | None:
+    """The vehicle filter of a search: each attribute trimmed (blank: not given), at most
+    ``MAX_VEHICLE_TEXT`` characters, printable (any script); None when none is given. Matching is
+    case-insensitive, in the engine."""
+    values = [_vehicle_text(v, n) for v, n in zip((make, model, color, vehicle_type), VEHICLE_FIELDS, strict=True)]
+    if not any(values):
+        return None
+    return VehicleFilter(make=values[0], model=values[1], color=values[2], vtype=values[3])
+
+
+def vehicle_params(
+    make: str | None, model: str | None, color: str | None, vehicle_type: str | None
+) -> dict[str, object]:
+    """The vehicle filters of a search's audited parameters (``vehicle``), only when one was given, each cut
+    to ``MAX_VEHICLE_TEXT`` characters (other entries keep their shape)."""
+    given = {
+        name: value[:MAX_VEHICLE_TEXT]
+        for name, value in zip(VEHICLE_FIELDS, (make, model, color, vehicle_type), strict=True)
+        if value is not None and value.strip()
+    }
+    return {"vehicle": given} if given else {}
+
+
+def canonical_query(query: PlateQuery | AreaQuery, limit: int) -> dict[str, object]:
+    """A validated query as an approval binds it (``Hold.query``): its fields with the page's ``limit``; the
+    optional ``vehicle`` and ``cameras`` only when set, so a query without them hashes as it always has."""
+    fields = {k: v for k, v in asdict(query).items() if not (k in ("vehicle", "cameras") and v is None)}
+    return {**fields, "limit": limit}
 
 
 def approval_params(approval: int | str | None, break_glass: bool | str) -> dict[str, object]:
@@ -287,6 +336,7 @@ class SearchEngine:
         warrant: str | None = None,
         radius_m: float | None = None,
         window_ms: int | None = None,
+        cameras: int | None = None,
         approval: Approval | None = None,
     ) -> Permit:
         """The gate's decision for every owner, from the current book (nothing is fetched or audited)."""
@@ -304,6 +354,7 @@ class SearchEngine:
             warrant=warrant,
             radius_m=radius_m,
             window_ms=window_ms,
+            cameras=cameras,
             approval=approval,
         )
         return self._gate.permit(request, self._books.current())
@@ -323,6 +374,7 @@ class SearchEngine:
         warrant: str | None = None,
         radius_m: float | None = None,
         window_ms: int | None = None,
+        cameras: int | None = None,
         owner_id: int | None = None,
         hold: Hold | None = None,
     ) -> SearchResult:
@@ -343,6 +395,7 @@ class SearchEngine:
             warrant=warrant,
             radius_m=radius_m,
             window_ms=window_ms,
+            cameras=cameras,
         )
         permit = ask(approval=claim.approval if claim else None)
         held = [d for d in permit.decisions if d.approver is not None]

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 from plateledger.approvals.canonical import Hold
 from plateledger.audit.events import PlateSearched
@@ -26,12 +26,15 @@ from plateledger.search.engine import (
     SearchResult,
     Withheld,
     approval_params,
+    canonical_query,
     parse_flag,
     parse_int,
     parse_time,
     validate_approval,
     validate_purpose_case,
+    validate_vehicle,
     validate_warrant,
+    vehicle_params,
 )
 from plateledger.store.queries import PlateQuery
 from plateledger.store.reads import ReadsStore
@@ -78,6 +81,11 @@ class PlateSearch:
     break_glass: bool | str = False
     #: One of ``MATCHES``; left out, taken from ``plate`` (a pattern or not).
     match: str | None = None
+    #: Vehicle filters: only reads of a vehicle so described (case-insensitive, trimmed; see validate_vehicle).
+    make: str | None = None
+    model: str | None = None
+    color: str | None = None
+    vehicle_type: str | None = None
 
     def audit_params(self) -> dict[str, object]:
         return {
@@ -90,6 +98,7 @@ class PlateSearch:
             "camera": (self.camera or "")[:64] or None,
             "note": (self.note or "")[:MAX_NOTE] or None,
             **approval_params(self.approval, self.break_glass),
+            **vehicle_params(self.make, self.model, self.color, self.vehicle_type),
         }
 
 
@@ -142,12 +151,13 @@ class PlateSearches:
             region=region,
             camera=ask.camera,
             limit=limit + 1,
+            vehicle=validate_vehicle(ask.make, ask.model, ask.color, ask.vehicle_type),
         )
         hold = Hold(
             kind=QueryKind.PLATE.value,
             purpose=purpose.value,
             case_number=case_number,
-            query={**asdict(query), "limit": limit},
+            query=canonical_query(query, limit),
             warrant=warrant,
             request_id=request_id,
             break_glass=glass,

@@ -29,6 +29,27 @@ def ch_array(values: Sequence[str | float]) -> str:
 
 
 @dataclass(frozen=True)
+class VehicleFilter:
+    """Vehicle attributes a search keeps (validated: trimmed, bounded; None: any). Compared case-insensitively
+    with the stored read's, in the engine, next to the gate's owner clause."""
+
+    make: str | None = None
+    model: str | None = None
+    color: str | None = None
+    vtype: str | None = None
+
+    def clauses(self, params: dict[str, Any]) -> list[str]:
+        """The filter's conditions, adding their parameters to ``params``."""
+        where = []
+        for column in ("make", "model", "color", "vtype"):
+            value = getattr(self, column)
+            if value is not None:  # a parameter's text is in escaped form: a backslash is written twice
+                params[f"vehicle_{column}"] = value.replace("\\", "\\\\")
+                where.append(f"lowerUTF8({column}) = lowerUTF8({{vehicle_{column}:String}})")
+        return where
+
+
+@dataclass(frozen=True)
 class PlateQuery:
     """A plate history query after validation: exactly one of ``plate`` (exact) or ``like`` (pattern) is set."""
 
@@ -40,13 +61,15 @@ class PlateQuery:
     region: str | None = None
     camera: str | None = None
     limit: int = 10_000
+    vehicle: VehicleFilter | None = None
 
 
 @dataclass(frozen=True)
 class AreaQuery:
-    """An area query after validation: a circle (``lat``, ``lon``, ``radius_m``) or a ``polygon`` of (lat, lon)
-    vertices, a time window ``[since_ms, until_ms)``, and for later pages the sort key of the last read seen
-    (``after``: ts_ms, owner, read id). Reads come back ordered by that key, at most ``limit``."""
+    """An area query after validation: a circle (``lat``, ``lon``, ``radius_m``), a ``polygon`` of (lat, lon)
+    vertices or (a description search only) a set of ``cameras``, a time window ``[since_ms, until_ms)``, and
+    for later pages the sort key of the last read seen (``after``: ts_ms, owner, read id). Reads come back
+    ordered by that key, at most ``limit``. ``vehicle``: only reads of a vehicle so described."""
 
     since_ms: int
     until_ms: int
@@ -56,6 +79,8 @@ class AreaQuery:
     polygon: tuple[tuple[float, float], ...] | None = None
     after: tuple[int, int, str] | None = None
     limit: int = 1_001
+    cameras: tuple[str, ...] | None = None
+    vehicle: VehicleFilter | None = None
 
     def box(self) -> geo.Box:
         if self.polygon is not None:
@@ -136,30 +161,11 @@ def stored_read(r: list[Any]) -> StoredRead:
     return read
 
 
-def area_sql(query: AreaQuery, owner_clause: str, table: str = "reads") -> tuple[str, dict[str, Any]]:
-    """The area query's SELECT and parameters. The time window comes first (the ``reads_by_hour_place``
-    projection answers it, reading only the box's latitude band of each hour), a latitude/longitude box filters,
-    then the exact test: ``geoDistance`` (WGS-84) for a circle, ``pointInPolygon`` for a polygon.
-    A read without a position (NaN) fails every comparison, so it never matches. ``table`` is for the benchmark
-    of docs/benchmarks.md only."""
+def _area_clauses(query: AreaQuery, params: dict[str, Any]) -> list[str]:
+    """A latitude/longitude box, then the exact test of the circle or polygon."""
     box = query.box()
-    params: dict[str, Any] = {
-        "since": query.since_ms,
-        "until": query.until_ms,
-        "min_lat": box.min_lat,
-        "max_lat": box.max_lat,
-        "min_lon": box.min_lon,
-        "max_lon": box.max_lon,
-        "limit": query.limit,
-    }
+    params.update(min_lat=box.min_lat, max_lat=box.max_lat, min_lon=box.min_lon, max_lon=box.max_lon)
     where = [
-        owner_clause,
-        # The hours of the window, stated so that the projection's key (hour, lat, lon, ts) narrows the read to
-        # them and, inside each hour, to the box's latitude band.
-        "toStartOfHour(ts) >= toStartOfHour(fromUnixTimestamp64Milli({since:Int64}, 'UTC'))",
-        "toStartOfHour(ts) <= toStartOfHour(fromUnixTimestamp64Milli({until:Int64}, 'UTC'))",
-        "ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')",
-        "ts < fromUnixTimestamp64Milli({until:Int64}, 'UTC')",
         "lat BETWEEN {min_lat:Float64} AND {max_lat:Float64}",
         "lon BETWEEN {min_lon:Float64} AND {max_lon:Float64}",
     ]
@@ -172,6 +178,33 @@ def area_sql(query: AreaQuery, owner_clause: str, table: str = "reads") -> tuple
     else:
         params.update(lat=query.lat, lon=query.lon, radius=query.radius_m)
         where.append("geoDistance({lon:Float64}, {lat:Float64}, lon, lat) <= {radius:Float64}")
+    return where
+
+
+def area_sql(query: AreaQuery, owner_clause: str, table: str = "reads") -> tuple[str, dict[str, Any]]:
+    """The area query's SELECT and parameters. The time window comes first (the ``reads_by_hour_place``
+    projection answers it, reading only the box's latitude band of each hour), a latitude/longitude box filters,
+    then the exact test: ``geoDistance`` (WGS-84) for a circle, ``pointInPolygon`` for a polygon (or, for a
+    description search of a camera set, the cameras); then the vehicle filter, if any. A read without a
+    position (NaN) fails every comparison, so it never matches. ``table`` is for the benchmark of
+    docs/benchmarks.md only."""
+    params: dict[str, Any] = {"since": query.since_ms, "until": query.until_ms, "limit": query.limit}
+    where = [
+        owner_clause,
+        # The hours of the window, stated so that the projection's key (hour, lat, lon, ts) narrows the read to
+        # them and, inside each hour, to the box's latitude band.
+        "toStartOfHour(ts) >= toStartOfHour(fromUnixTimestamp64Milli({since:Int64}, 'UTC'))",
+        "toStartOfHour(ts) <= toStartOfHour(fromUnixTimestamp64Milli({until:Int64}, 'UTC'))",
+        "ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')",
+        "ts < fromUnixTimestamp64Milli({until:Int64}, 'UTC')",
+    ]
+    if query.cameras is not None:  # a camera set (description search): no geometry
+        params["cameras"] = ch_array(query.cameras)
+        where.append("has({cameras:Array(String)}, camera)")
+    else:
+        where += _area_clauses(query, params)
+    if query.vehicle is not None:
+        where += query.vehicle.clauses(params)
     if query.after is not None:
         ts_ms, owner, read_id = query.after
         params.update(after_ts=ts_ms, after_owner=owner, after_rid=read_id)
@@ -216,6 +249,8 @@ def plate_sql(query: PlateQuery, owner_clause: str) -> tuple[str, dict[str, Any]
     if query.camera:
         params["camera"] = query.camera
         where.append("camera = {camera:String}")
+    if query.vehicle is not None:
+        where += query.vehicle.clauses(params)
     statement = (
         f"SELECT {READ_COLUMNS} FROM reads WHERE {' AND '.join(where)} ORDER BY ts, owner, camera "
         "LIMIT {limit:UInt32} SETTINGS max_threads = 1"

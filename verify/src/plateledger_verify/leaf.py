@@ -41,7 +41,7 @@ LEAF_VERSION = 1
 COMMITMENT_TAG = b"plateledger/audit-private/v1\n"
 SALT_SIZE = 32
 #: Actions whose entry concerns owners of reads: searches, image views and refusals of a search.
-SEARCH_ACTIONS = frozenset({"search.plate", "search.area", "search.refused", "image.viewed"})
+SEARCH_ACTIONS = frozenset({"search.plate", "search.area", "search.description", "search.refused", "image.viewed"})
 #: A hot-list match on an owner's reads: raised for the list's agency, or withheld by the owner's policy.
 ALERT_ACTIONS = frozenset({"alert.raised", "alert.withheld"})
 #: A search's answer downloaded (the owner's reads in the file).

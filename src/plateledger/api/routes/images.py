@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 from starlette.concurrency import run_in_threadpool
 
-from plateledger.api.deps import PlatformDep, PrincipalDep
+from plateledger.api.deps import KnownQuery, PlatformDep, PrincipalDep
 from plateledger.api.openapi import REQUIRED
 from plateledger.api.vocabulary import ImageKindName, ImageSizeName, PurposeName
 from plateledger.search.image import ImageAsk
 
-router = APIRouter(prefix="/api/v1", tags=["search"])
+router = APIRouter(prefix="/api/v1", tags=["search"], dependencies=[KnownQuery])
 
 
 @router.get(

@@ -1,7 +1,9 @@
-"""Plate and area search: the form, the answer (table, map, timeline, withheld owners) and the audited CSV export.
+"""Plate, area and vehicle description search: the form, the answer (table, map, timeline, withheld owners) and
+the audited CSV export.
 
 A search is a POST carrying the session's CSRF token, because every search is an access recorded on the audit
-log. It runs through ``platform.searches`` / ``platform.areas`` exactly as the API's search routes do.
+log. It runs through ``platform.searches`` / ``platform.areas`` / ``platform.descriptions`` exactly as the API's
+search routes do.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from starlette.datastructures import FormData
 
 from plateledger.appstate import PlatformDep
 from plateledger.auth.sessions import SignedIn
-from plateledger.core.errors import PlateledgerError
+from plateledger.core.errors import FieldInvalid, PlateledgerError
 from plateledger.platform import Platform
 from plateledger.search.area import AreaSearch
+from plateledger.search.description import DescriptionSearch
 from plateledger.search.engine import SearchResult
 from plateledger.search.plate import PlateSearch
 from plateledger.search.results import grouped, hint_json, plate_groups, read_json
@@ -46,7 +49,14 @@ FIELDS = (
     "note",
     "approval",
     "break_glass",
+    "make",
+    "model",
+    "color",
+    "type",
+    "cameras",
 )
+#: The search form's modes (``mode``): anything else is a plate search.
+MODES = ("plate", "area", "description")
 
 
 def utc(text: str) -> str | None:
@@ -62,12 +72,14 @@ def utc(text: str) -> str | None:
 
 def _run(platform: Platform, signed: SignedIn, values: dict[str, str]) -> SearchResult:
     ask = _ask(values)
+    if isinstance(ask, DescriptionSearch):
+        return platform.descriptions.search(signed.principal, ask)
     if isinstance(ask, AreaSearch):
         return platform.areas.search(signed.principal, ask)
     return platform.searches.search(signed.principal, ask)
 
 
-def _ask(values: dict[str, str]) -> PlateSearch | AreaSearch:
+def _ask(values: dict[str, str]) -> PlateSearch | AreaSearch | DescriptionSearch:
     """The search the form asks for (the library checks it; an empty field is a field not given)."""
     common = {
         "purpose": values["purpose"] or None,
@@ -79,6 +91,25 @@ def _ask(values: dict[str, str]) -> PlateSearch | AreaSearch:
         "approval": values["approval"] or None,
     }
     glass = values["break_glass"] == "true"
+    vehicle = {
+        "make": values["make"] or None,
+        "model": values["model"] or None,
+        "color": values["color"] or None,
+        "vehicle_type": values["type"] or None,
+    }
+    if values["mode"] == "description":
+        # The radius field has a default: with cameras and no centre, it is not part of the search.
+        circle = not values["cameras"] or values["lat"] or values["lon"]
+        return DescriptionSearch(
+            lat=values["lat"] or None,
+            lon=values["lon"] or None,
+            radius_m=(values["radius_m"] or None) if circle else None,
+            polygon=values["polygon"] or None,
+            cameras=values["cameras"] or None,
+            break_glass=glass,
+            **vehicle,
+            **common,
+        )
     if values["mode"] == "area":
         return AreaSearch(
             lat=values["lat"] or None,
@@ -93,6 +124,7 @@ def _ask(values: dict[str, str]) -> PlateSearch | AreaSearch:
         fuzzy=values["fuzzy"] == "true",
         match=values["match"] or None,
         break_glass=glass,
+        **vehicle,
         **common,
     )
 
@@ -102,7 +134,7 @@ def _values(form: FormData | None) -> dict[str, str]:
     warrant = form.get("warrant") if form is not None else None
     if isinstance(warrant, str) and warrant:  # as typed: a warrant of only spaces is the library's to refuse
         values["warrant"] = warrant
-    values["mode"] = "area" if values["mode"] == "area" else "plate"
+    values["mode"] = values["mode"] if values["mode"] in MODES else "plate"
     return values
 
 
@@ -196,7 +228,10 @@ async def search(request: Request, platform: PlatformDep, signed: SessionDep) ->
 async def export(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
     """The same search run again (gated and audited) and its answer downloaded; the download is audited too."""
     values = _values(await checked_form(request, platform, signed))
-    result, body = platform.exports.csv(signed.principal, _ask(values))
+    ask = _ask(values)
+    if isinstance(ask, DescriptionSearch):
+        raise FieldInvalid("mode", "a vehicle description search cannot be exported as CSV yet")
+    result, body = platform.exports.csv(signed.principal, ask)
     name = f"plateledger-{re.sub(r'[^A-Za-z0-9_-]', '_', result.case_number)}-{result.audit_seq}.csv"
     return Response(
         body,

@@ -2,13 +2,15 @@
 "use strict";
 
 (function () {
-  // Search form: show the plate or the area fields for the chosen mode.
+  // Search form: show the plate or the area fields for the chosen mode (a description search has an area too).
   const form = document.getElementById("search-form");
   if (form) {
     const apply = () => {
-      const area = form.querySelector('input[name="mode"]:checked')?.value === "area";
+      const mode = form.querySelector('input[name="mode"]:checked')?.value || "plate";
+      const area = mode !== "plate";
       form.classList.toggle("mode-area", area);
       form.classList.toggle("mode-plate", !area);
+      form.classList.toggle("mode-description", mode === "description");
       document.dispatchEvent(new CustomEvent("plateledger:mode", { detail: { area } }));
     };
     form.querySelectorAll('input[name="mode"]').forEach((radio) => radio.addEventListener("change", apply));

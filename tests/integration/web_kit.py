@@ -3,9 +3,11 @@ every user, cameras with positions, and reads of one plate at cameras of two own
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from plateledger.adapters import genetec
@@ -62,3 +64,21 @@ def crop_alert_read(platform: Platform, kit: AgencyKit, alert: dict[str, Any]) -
     ts_ms = parse_iso_ms(alert["read"]["ts"])
     platform.images.put(kit.agency.id, read_id, alert["read"]["plate"], ts_ms, plate_crop())
     return read_id
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
+
+
+def sign_in(client: TestClient, username: str, password: str = PASSWORD, code: str = "") -> TestClient:
+    """Sign ``client`` in through the sign-in form (a 303 on success)."""
+    form = client.get("/ui/sign-in")
+    response = client.post(
+        "/ui/sign-in",
+        data={"csrf": csrf_of(form.text), "username": username, "password": password, "code": code},
+    )
+    assert response.status_code == 303, response.text
+    return client

@@ -13,13 +13,13 @@ from starlette.datastructures import UploadFile
 
 from plateledger.appstate import PlatformDep
 from plateledger.auth.sessions import SignedIn
+from plateledger.core import zones
 from plateledger.core.clock import parse_iso_ms
 from plateledger.core.errors import FieldInvalid, ImportRefused
 from plateledger.hotlists.importer import ImportRequest, add_entries, remove_entries
 from plateledger.hotlists.imports import Format
 from plateledger.platform import Platform
 from plateledger.web.render import page, see_other
-from plateledger.web.routes.search import utc
 from plateledger.web.security import SessionDep, checked_form, field
 
 router = APIRouter(include_in_schema=False)
@@ -80,7 +80,7 @@ def one_list(list_id: ListId, request: Request, platform: PlatformDep, signed: S
 async def add(list_id: ListId, request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
     form = await checked_form(request, platform, signed)
     body = {name: field(form, name) or None for name in ("plate", "region", "purpose", "reference", "reason")}
-    body["expires"] = utc(field(form, "expires"))
+    body["expires"] = zones.typed(field(form, "expires"), signed.principal.time_zone)
     add_entries(platform.hotlists, signed.principal, list_id, [body])
     return see_other(f"/ui/hotlists/{list_id}")
 

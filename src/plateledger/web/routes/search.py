@@ -16,6 +16,7 @@ from starlette.datastructures import FormData
 
 from plateledger.appstate import PlatformDep
 from plateledger.auth.sessions import SignedIn
+from plateledger.core import zones
 from plateledger.core.errors import PlateledgerError
 from plateledger.platform import Platform
 from plateledger.search.area import AreaSearch
@@ -48,31 +49,21 @@ FIELDS = (
 )
 
 
-def utc(text: str) -> str | None:
-    """A time from the form: a datetime-local value (no zone) is UTC, as the form's label says."""
-    if not text:
-        return None
-    if len(text) == 16 and text[10] == "T":
-        return text + ":00Z"
-    if len(text) == 19 and text[10] == "T":
-        return text + "Z"
-    return text
-
-
 def _run(platform: Platform, signed: SignedIn, values: dict[str, str]) -> SearchResult:
-    ask = _ask(values)
+    ask = _ask(values, signed.principal.time_zone)
     if isinstance(ask, AreaSearch):
         return platform.areas.search(signed.principal, ask)
     return platform.searches.search(signed.principal, ask)
 
 
-def _ask(values: dict[str, str]) -> PlateSearch | AreaSearch:
-    """The search the form asks for (the library checks it; an empty field is a field not given)."""
+def _ask(values: dict[str, str], time_zone: str | None) -> PlateSearch | AreaSearch:
+    """The search the form asks for (the library checks it; an empty field is a field not given); the times typed
+    are in the user's zone ``time_zone``, as the form's labels say."""
     common = {
         "purpose": values["purpose"] or None,
         "case_number": values["case_number"] or None,
-        "since": utc(values["since"]),
-        "until": utc(values["until"]),
+        "since": zones.typed(values["since"], time_zone),
+        "until": zones.typed(values["until"], time_zone),
         "note": values["note"] or None,
         "warrant": values["warrant"] or None,
         "approval": values["approval"] or None,
@@ -105,14 +96,17 @@ def _values(form: FormData | None) -> dict[str, str]:
     return values
 
 
-def _timeline(reads: list[dict[str, Any]], times: list[int]) -> dict[str, Any]:
+def _timeline(reads: list[dict[str, Any]], times: list[int], time_zone: str | None) -> dict[str, Any]:
     """Points of an SVG timeline 800 wide: x from the first read's time to the last's."""
     if not times:
         return {"points": [], "start": None, "end": None}
     first, last = min(times), max(times)
     span = max(last - first, 1)
     points = [
-        {"x": round(20 + (t - first) / span * 760, 1), "label": f"{r['ts']} {r['plate']} at {r['camera']}"}
+        {
+            "x": round(20 + (t - first) / span * 760, 1),
+            "label": f"{zones.shown(t, time_zone)} {r['plate']} at {r['camera']}",
+        }
         for r, t in zip(reads, times, strict=True)
     ]
     return {"points": points, "start": first, "end": last}
@@ -186,7 +180,7 @@ async def search(request: Request, platform: PlatformDep, signed: SessionDep) ->
         hint=hint_json(result),
         error=None,
         map_data=_map_data(platform, signed, rows),
-        timeline=_timeline(rows, [r.ts_ms for r in result.reads]),
+        timeline=_timeline(rows, [r.ts_ms for r in result.reads], signed.principal.time_zone),
     )
 
 
@@ -194,7 +188,7 @@ async def search(request: Request, platform: PlatformDep, signed: SessionDep) ->
 async def export(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
     """The same search run again (gated and audited) and its answer downloaded; the download is audited too."""
     values = _values(await checked_form(request, platform, signed))
-    result, body = platform.exports.csv(signed.principal, _ask(values))
+    result, body = platform.exports.csv(signed.principal, _ask(values, signed.principal.time_zone))
     name = f"plateledger-{re.sub(r'[^A-Za-z0-9_-]', '_', result.case_number)}-{result.audit_seq}.csv"
     return Response(
         body,

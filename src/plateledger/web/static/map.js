@@ -58,7 +58,7 @@
     const byPlate = new Map();
     reads.forEach((r, i) => {
       L.circleMarker([r.lat, r.lon], { radius: 7, color: "#b3261e", weight: 2, fillOpacity: 0.8, className: "read" })
-        .bindTooltip(label(`${i + 1}. ${r.ts} ${r.plate} at ${r.camera} (${r.owner})`))
+        .bindTooltip(label(`${i + 1}. ${window.plateledgerTime(r.ts)} ${r.plate} at ${r.camera} (${r.owner})`))
         .addTo(map);
       if (!byPlate.has(r.plate)) byPlate.set(r.plate, []);
       byPlate.get(r.plate).push([r.lat, r.lon]);

@@ -219,3 +219,31 @@ def test_cli_sets_a_users_zone(settings: Settings, platform: Platform, network: 
         assert zones.shown(NOW_MS, principal.time_zone) == "2025-06-01 17:30:00 IST"
     finally:
         reopened.close()
+
+
+# -- compressed static assets and pages ---------------------------------------------------------------------------
+
+
+def test_static_assets_and_pages_are_gzipped_with_caching_headers(client: TestClient, network: WebNetwork) -> None:
+    gzip = {"Accept-Encoding": "gzip"}
+    asset = client.get("/ui/static/app.css", headers=gzip)
+    assert asset.status_code == 200
+    assert asset.headers["content-encoding"] == "gzip"
+    assert "Accept-Encoding" in asset.headers["vary"]
+    assert asset.headers["cache-control"] == "no-cache"
+    assert asset.headers["etag"].startswith('W/"')
+    assert "body" in asset.text  # the client decoded it: real CSS
+    assert int(asset.headers["content-length"]) < len(asset.content)
+    again = client.get("/ui/static/app.css", headers={**gzip, "If-None-Match": asset.headers["etag"]})
+    assert again.status_code == 304
+    plain = client.get("/ui/static/app.css", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.headers["etag"] == asset.headers["etag"].removeprefix("W/")
+    sign_in(client, network.user(network.palm, "investigator"))
+    page = client.get("/ui/search", headers=gzip)
+    assert page.headers["content-encoding"] == "gzip"
+    assert page.headers["cache-control"] == "no-store"  # pages are never kept
+    small = client.get("/ui/", headers=gzip)  # a redirect, well under the threshold
+    assert "content-encoding" not in small.headers
+    api = client.get("/api/v1/me", headers={**gzip, "Authorization": f"Bearer {network.palm.tokens['admin']}"})
+    assert "content-encoding" not in api.headers  # the API is left as it is

@@ -247,3 +247,34 @@ def test_static_assets_and_pages_are_gzipped_with_caching_headers(client: TestCl
     assert "content-encoding" not in small.headers
     api = client.get("/api/v1/me", headers={**gzip, "Authorization": f"Bearer {network.palm.tokens['admin']}"})
     assert "content-encoding" not in api.headers  # the API is left as it is
+
+
+# -- adding a camera without a position ---------------------------------------------------------------------------
+
+
+def test_adding_a_fixed_camera_without_a_latitude_stays_on_the_cameras_page(
+    client: TestClient, platform: Platform, network: WebNetwork
+) -> None:
+    sign_in(client, network.user(network.palm, "admin"))
+    page = client.get("/ui/admin/cameras")
+    typed = {"csrf": csrf_of(page.text), "external_id": "dock-1", "name": "Dock gate", "lon": "-122.4"}
+    unplaced = client.post("/ui/admin/cameras", data=typed)
+    assert unplaced.status_code == 422
+    assert 'id="add-error"' in unplaced.text
+    assert "a fixed camera needs lat and lon (or register it as mobile)" in unplaced.text
+    assert 'id="cam-lat" name="lat" inputmode="decimal" maxlength="32" value="" aria-invalid="true"' in unplaced.text
+    assert 'value="dock-1"' in unplaced.text
+    assert 'value="Dock gate"' in unplaced.text
+    assert 'value="-122.4"' in unplaced.text
+    assert 'id="quarantine-title"' in unplaced.text  # the whole cameras page, not an error page
+    taken = client.post("/ui/admin/cameras", data={**typed, "external_id": "palm-0", "lat": "37.7"})
+    assert taken.status_code == 422
+    assert "already exists" in taken.text
+    assert (
+        'id="external_id" name="external_id" maxlength="64" required value="palm-0" aria-invalid="true"' in taken.text
+    )
+    added = client.post("/ui/admin/cameras", data={**typed, "lat": "37.79"})
+    assert added.status_code == 303
+    assert "dock-1" in {
+        c.external_id for c in platform.registry.camera_list(network.palm.admin, network.palm.agency.id)
+    }

@@ -10,8 +10,10 @@ caching headers for the static assets.
   release is picked up at once); the vendored Leaflet, whose files change only with its version, a day.
   Pages keep ``no-store`` (``web/security.py``).
 
-Compressing pages that hold a CSRF token beside text a request chose (BREACH) needs the attacker's requests to
-carry the victim's session; the session cookie is ``SameSite=Strict``, so a request another site makes has none.
+The public subject-request pages are never compressed (:data:`UNCOMPRESSED`): their answer is the same page
+for every plate, and must stay the same length too. Compressing pages that hold a CSRF token beside text a
+request chose (BREACH) needs the attacker's requests to carry the victim's session; the session cookie is
+``SameSite=Strict``, so a request another site makes has none.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: Answers shorter than this are sent as they are (the gzip header and a round trip cost more than they save).
 MIN_BYTES = 1024
+#: Never compressed: the public subject-request form answers every request with the same page, which must keep
+#: the same length whatever the plate (a compressed length would vary with what the page holds).
+UNCOMPRESSED = ("/ui/subject-request",)
 #: Our own scripts and styles: kept by the browser, revalidated by their ETag before each use.
 STATIC_CACHE = b"no-cache"
 #: The vendored Leaflet (its files change only with its version): a day.
@@ -36,7 +41,7 @@ class CompressedUI:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
-        if not path.startswith("/ui/"):
+        if not path.startswith("/ui/") or path.startswith(UNCOMPRESSED):
             await self.app(scope, receive, send)
             return
         cache = (

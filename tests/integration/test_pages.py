@@ -17,7 +17,11 @@ from plateledger.cli.main import app as cli_app
 from plateledger.core import zones
 from plateledger.core.errors import FieldInvalid, NotFound, PermissionDenied
 from plateledger.core.settings import Settings
+from plateledger.hotlists.importer import add_entries
 from plateledger.platform import Platform
+from plateledger.web.paging import MAX_PAGE_SIZE
+from plateledger.web.routes.alerts import SHOWN
+from tests.integration.alert_kit import hot_list, raise_alert
 from tests.integration.web_kit import PLATE, WebNetwork, csrf_of, sign_in, web_network
 from tests.support import HOUR_MS, NOW_MS
 
@@ -247,6 +251,9 @@ def test_static_assets_and_pages_are_gzipped_with_caching_headers(client: TestCl
     assert "content-encoding" not in small.headers
     api = client.get("/api/v1/me", headers={**gzip, "Authorization": f"Bearer {network.palm.tokens['admin']}"})
     assert "content-encoding" not in api.headers  # the API is left as it is
+    public = client.get("/ui/subject-request", headers=gzip)
+    assert public.status_code == 200
+    assert "content-encoding" not in public.headers  # one length whatever the plate: never compressed
 
 
 # -- adding a camera without a position ---------------------------------------------------------------------------
@@ -278,3 +285,60 @@ def test_adding_a_fixed_camera_without_a_latitude_stays_on_the_cameras_page(
     assert "dock-1" in {
         c.external_id for c in platform.registry.camera_list(network.palm.admin, network.palm.agency.id)
     }
+
+
+# -- server-side paging -------------------------------------------------------------------------------------------
+
+
+def test_hot_list_entries_page_on_the_server_with_links_that_keep_the_page_size(
+    client: TestClient, platform: Platform, network: WebNetwork
+) -> None:
+    investigator = network.palm.investigator
+    view = platform.hotlists.create(investigator, name="Big", default_purpose="stolen_vehicle")
+    bodies = [
+        {
+            "plate": f"9PG{n:04d}",
+            "purpose": "stolen_vehicle",
+            "reference": "R",
+            "reason": "r",
+            "expires": "2025-07-01T00:00:00Z",
+        }
+        for n in range(130)
+    ]
+    add_entries(platform.hotlists, investigator, view.id, bodies)
+    sign_in(client, network.user(network.palm, "investigator"))
+    first = client.get(f"/ui/hotlists/{view.id}?size=50").text
+    assert "1–50 of 130" in first
+    assert "9PG0049" in first
+    assert "9PG0050" not in first
+    assert 'rel="prev"' not in first
+    following = re.search(r'<a href="([^"]+)" rel="next">', first)
+    assert following is not None
+    assert following.group(1).replace("&amp;", "&") == f"/ui/hotlists/{view.id}?size=50&offset=50"
+    last = client.get(f"/ui/hotlists/{view.id}?size=50&offset=100").text
+    assert "101–130 of 130" in last
+    assert "9PG0129" in last
+    assert 'rel="next"' not in last
+    assert f'href="/ui/hotlists/{view.id}?size=50&amp;offset=50" rel="prev"' in last
+    too_many = client.get(f"/ui/hotlists/{view.id}?size={MAX_PAGE_SIZE + 1}")
+    assert too_many.status_code == 422
+    assert "text/html" in too_many.headers["content-type"]
+
+
+def test_alerts_page_shows_the_newest_and_pages_older_ones_by_cursor(
+    client: TestClient, platform: Platform, network: WebNetwork
+) -> None:
+    entry = hot_list(platform, network.palm, "Stolen", "7ALRT01")
+    ids = [raise_alert(platform, network.palm, entry, f"read-{n}", plate="7ALRT01") for n in range(SHOWN + 5)]
+    sign_in(client, network.user(network.palm, "investigator"))
+    newest = client.get("/ui/alerts").text
+    assert f'id="alert-{ids[-1]}"' in newest
+    assert f'id="alert-{ids[4]}"' not in newest  # the oldest five are on the next page
+    assert 'id="alert-template"' in newest  # the live feed
+    older = re.search(r'<a href="([^"]+)" rel="next">Older alerts', newest)
+    assert older is not None
+    assert older.group(1) == f"/ui/alerts?before={ids[5]}"
+    page = client.get(older.group(1)).text
+    assert [int(i) for i in re.findall(r'id="alert-(\d+)"', page)] == sorted(ids[:5], reverse=True)
+    assert 'id="alert-template"' not in page  # an older page has no live feed
+    assert 'rel="next"' not in page

@@ -17,6 +17,7 @@ from plateledger.core.errors import FieldInvalid
 from plateledger.reports.access_log import MAX_LIMIT, entry_json
 from plateledger.reports.audit_export import export_bytes
 from plateledger.search.engine import parse_time
+from plateledger.web.paging import link
 from plateledger.web.render import page
 from plateledger.web.security import SessionDep, checked_form, field
 
@@ -52,7 +53,8 @@ def access_log(
     )
     entries = [entry_json(e) for e in reversed(log.entries)]
     filters = {"since": since, "until": until, "outcome": outcome}
-    return page(request, "access_log.html", signed, entries=entries, next_after=log.next_after_seq, filters=filters)
+    later = link(request, after_seq=log.next_after_seq) if log.next_after_seq else ""
+    return page(request, "access_log.html", signed, entries=entries, later=later, filters=filters)
 
 
 @router.get("/ui/audit")
@@ -75,7 +77,7 @@ def audit_browser(
         chain=chain,
         actions=ACTIONS,
         action=action,
-        next_after=listed.next_after_seq,
+        later=link(request, after_seq=listed.next_after_seq) if listed.next_after_seq else "",
     )
 
 

@@ -23,6 +23,7 @@ from plateledger.approvals.canonical import Hold
 from plateledger.audit.events import AreaSearched
 from plateledger.auth.tokens import Principal
 from plateledger.core.errors import FieldInvalid, PlateledgerError
+from plateledger.policy.gate import AreaLimit
 from plateledger.policy.rules import HOUR_MS
 from plateledger.search.engine import (
     MAX_NOTE,
@@ -194,6 +195,12 @@ class AreaSearches:
         self._engine = engine
         self._max_limit = max_limit
         self._page = page
+
+    def limits(self, principal: Principal) -> list[AreaLimit]:
+        """The area limits of each owner that may answer the principal's area searches, for the search form to
+        show before a search is sent (the gate still decides it). For users who may search (``search``; a
+        refusal is audited)."""
+        return self._engine.area_limits(principal)
 
     def _area(self, ask: AreaSearch) -> tuple[float, AreaQuery]:
         """The area as (radius for the gate, a query without window): a circle or a polygon, never both."""

@@ -19,6 +19,7 @@ from plateledger.auth.sessions import SignedIn
 from plateledger.core import zones
 from plateledger.core.errors import PlateledgerError
 from plateledger.platform import Platform
+from plateledger.policy.actions import Action, allowed
 from plateledger.search.area import AreaSearch
 from plateledger.search.engine import SearchResult
 from plateledger.search.plate import PlateSearch
@@ -112,7 +113,33 @@ def _timeline(reads: list[dict[str, Any]], times: list[int], time_zone: str | No
     return {"points": points, "start": first, "end": last}
 
 
-def _map_data(platform: Platform, signed: SignedIn, rows: list[dict[str, Any]]) -> Markup:
+def _area_limits(platform: Platform, signed: SignedIn) -> list[dict[str, Any]]:
+    """Each owner's area-search limits for this user (largest first), for the form to show before a search."""
+    if not allowed(signed.principal, Action.SEARCH, signed.principal.agency_id).allowed:
+        return []
+    found = platform.areas.limits(signed.principal)
+    limits = [
+        {"owner": a.owner.name, "slug": a.owner.slug, "radius_m": a.max_radius_m, "hours": a.max_window_hours}
+        for a in found
+    ]
+    return sorted(limits, key=lambda a: (-a["radius_m"], a["owner"]))
+
+
+def _searched(values: dict[str, str] | None) -> dict[str, str] | None:
+    """The area an answered area search covered, as typed (the result map draws it)."""
+    if values is None or values["mode"] != "area":
+        return None
+    return {name: values[name] for name in ("lat", "lon", "radius_m", "polygon")}
+
+
+def _map_data(
+    platform: Platform,
+    signed: SignedIn,
+    rows: list[dict[str, Any]],
+    *,
+    limits: list[dict[str, Any]] | None = None,
+    searched: dict[str, str] | None = None,
+) -> Markup:
     cameras = [
         {"id": c.external_id, "name": c.name, "lat": c.lat, "lon": c.lon}
         for c in platform.registry.camera_list(signed.principal, signed.principal.agency_id)
@@ -125,6 +152,8 @@ def _map_data(platform: Platform, signed: SignedIn, rows: list[dict[str, Any]]) 
         "reads": reads,
         "tiles": settings.map_tile_url,
         "attribution": settings.map_tile_attribution,
+        "limits": limits or [],
+        "searched": searched,
     }
     return json_for_page(body)
 
@@ -138,7 +167,8 @@ def search_form(request: Request, platform: PlatformDep, signed: SessionDep) -> 
         values=_values(None),
         result=None,
         error=None,
-        map_data=_map_data(platform, signed, []),
+        limits=(limits := _area_limits(platform, signed)),
+        map_data=_map_data(platform, signed, [], limits=limits),
     )
 
 
@@ -161,7 +191,8 @@ async def search(request: Request, platform: PlatformDep, signed: SessionDep) ->
             values=values,
             result=None,
             error=error,
-            map_data=_map_data(platform, signed, []),
+            limits=(limits := _area_limits(platform, signed)),
+            map_data=_map_data(platform, signed, [], limits=limits),
         )
     rows = [read_json(r, result.owner_names) for r in result.reads]
     groups = None
@@ -179,7 +210,8 @@ async def search(request: Request, platform: PlatformDep, signed: SessionDep) ->
         groups=groups,
         hint=hint_json(result),
         error=None,
-        map_data=_map_data(platform, signed, rows),
+        limits=(limits := _area_limits(platform, signed)),
+        map_data=_map_data(platform, signed, rows, limits=limits, searched=_searched(values)),
         timeline=_timeline(rows, [r.ts_ms for r in result.reads], signed.principal.time_zone),
     )
 

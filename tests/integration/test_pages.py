@@ -19,6 +19,8 @@ from plateledger.core.errors import FieldInvalid, NotFound, PermissionDenied
 from plateledger.core.settings import Settings
 from plateledger.hotlists.importer import add_entries
 from plateledger.platform import Platform
+from plateledger.policy.rules import Policy, Terms
+from plateledger.vocab import Purpose, QueryKind
 from plateledger.web.paging import MAX_PAGE_SIZE
 from plateledger.web.routes.alerts import SHOWN
 from tests.integration.alert_kit import hot_list, raise_alert
@@ -342,3 +344,34 @@ def test_alerts_page_shows_the_newest_and_pages_older_ones_by_cursor(
     assert [int(i) for i in re.findall(r'id="alert-(\d+)"', page)] == sorted(ids[:5], reverse=True)
     assert 'id="alert-template"' not in page  # an older page has no live feed
     assert 'rel="next"' not in page
+
+
+# -- area limits for the search form ------------------------------------------------------------------------------
+
+
+def test_area_limits_name_the_owners_that_may_answer_with_their_policies_limits(
+    client: TestClient, platform: Platform, network: WebNetwork
+) -> None:
+    """Palm's own policy (default: 1,000 m, 24 h); Harbor shares area searches under its policy (wider); Far shares
+    plate searches only, so its limits are not Palm's to expect."""
+    wide = Policy.model_validate({"area": {"allowed": True, "max_radius_m": 4000, "max_window_hours": 48}})
+    platform.policies.set(network.harbor.admin, "harbor-pd", wide)
+    for owner, kinds in ((network.harbor, {QueryKind.AREA, QueryKind.PLATE}), (network.far, {QueryKind.PLATE})):
+        terms = Terms(
+            query_kinds=frozenset(kinds),
+            purposes=frozenset({Purpose.STOLEN_VEHICLE}),
+            max_lookback_days=30,
+            expires_ms=NOW_MS + 30 * 86_400_000,
+        )
+        asked = platform.agreements.request(network.palm.admin, owner=owner.slug, terms=terms)
+        platform.agreements.accept(owner.admin, asked.id)
+    limits = platform.areas.limits(network.palm.investigator)
+    assert [(a.owner.slug, a.max_radius_m, a.max_window_hours) for a in limits] == [
+        ("harbor-pd", 4000, 48),
+        ("palm-pd", 1000, 24),
+    ]
+    with pytest.raises(PermissionDenied):  # auditors never search
+        platform.areas.limits(network.palm.auditor)
+    sign_in(client, network.user(network.palm, "investigator"))
+    page = client.get("/ui/search").text
+    assert "<strong>Harbor Police</strong> up to 4,000 m and 48 h; <strong>Palm Police</strong> up to 1,000 m" in page

@@ -1,14 +1,15 @@
 """Issue 20's page fixes in a real browser (headless Chromium, as in test_web_browser.py): area search feedback
 before submitting (the owners' radius limits, the limit drawn on the map, a warning for a larger area, a map that
 opens where the allowed radius is visible) and the searched area on the result map; times written by the page's
-scripts in the user's zone."""
+scripts (a live alert's card) in the user's zone."""
 
 from __future__ import annotations
 
 from plateledger.platform import Platform
-from tests.integration.alert_kit import serving
+from tests.integration.alert_kit import hot_list, serving
 from tests.integration.test_web_browser import Session, browser, pytestmark
 from tests.integration.web_kit import WebNetwork, web_network
+from tests.support import NOW_MS, ingest, read
 
 __all__ = ["browser", "pytestmark"]  # the fixture and markers of the browser tests
 
@@ -28,6 +29,7 @@ def test_area_search_shows_its_limit_before_submitting_and_the_searched_area_aft
     platform: Platform, browser: object
 ) -> None:
     net: WebNetwork = web_network(platform)
+    hot_list(platform, net.palm, "Stolen", "7HOT999")
     platform.registry.set_time_zone(net.palm.investigator, "palm-pd-investigator", "America/Chicago")
     with serving(platform) as base:
         me = Session(browser, base)
@@ -67,7 +69,16 @@ def test_area_search_shows_its_limit_before_submitting_and_the_searched_area_aft
         searched = page.locator("#results-map path.searched")
         searched.wait_for()
         assert inside(searched.bounding_box(), page.locator("#results-map").bounding_box())
-        tooltip_times = page.locator("#reads-table tbody td:first-child").all_inner_texts()
-        assert tooltip_times
-        assert all(t.endswith(" CDT") for t in tooltip_times)
+        table_times = page.locator("#reads-table tbody td:first-child").all_inner_texts()
+        assert table_times
+        assert all(t.endswith(" CDT") for t in table_times)
+        # A live alert's card, written by the page's script, shows its times in the user's zone too.
+        me.go("/ui/alerts")
+        page.locator("#live-status[data-state=open]").wait_for()
+        ingest(platform, net.palm, [read("7HOT999", camera="palm-1", ts=NOW_MS - 60_000)])
+        card = page.locator("article.alert-card", has_text="7HOT999")
+        card.wait_for()
+        read_time = card.locator('[data-f="read.ts"]').inner_text()
+        assert read_time == "2025-06-01 06:59:00 CDT"
+        assert card.locator('[data-f="created"]').inner_text().endswith(" CDT")
         assert me.close() == []

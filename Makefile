@@ -6,7 +6,8 @@ DATA ?= plateledger-data
 READS ?= 1000000
 
 # System packages from Debian's registry: the web UI's map library (served from /usr/share/javascript/leaflet)
-# and the headless browser the UI tests drive. Installed with apt-get when missing (sudo unless root).
+# and the headless browser the UI tests drive. Installed with apt-get when missing (sudo unless root). The
+# accessibility engine those tests run in it (axe-core) comes with the test extra (axe-playwright-python).
 LEAFLET := /usr/share/javascript/leaflet/leaflet.js
 CHROMIUM := /usr/bin/chromium
 APT := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get

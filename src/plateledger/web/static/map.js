@@ -98,7 +98,7 @@
       area.addTo(map);
       const bounds = area.getBounds();
       reads.forEach((r) => bounds.extend([r.lat, r.lon]));
-      map.fitBounds(bounds.pad(0.1));
+      map.fitBounds(bounds.pad(0.1), { animate: false });
     }
   }
 
@@ -180,7 +180,7 @@
       // Open where the largest allowed radius is visible: around the area given, else the cameras' centre.
       const given = reach(typed(), lat.value && lon.value ? [Number(lat.value), Number(lon.value)] : null, Number(radius.value));
       const across = 3 * Math.max(given ? given.radius : 0, largest);
-      if (across > 0) made.map.fitBounds((given ? given.centre : made.map.getCenter()).toBounds(across));
+      if (across > 0) made.map.fitBounds((given ? given.centre : made.map.getCenter()).toBounds(across), { animate: false });
       made.map.on("click", (event) => {
         if (corners) {
           addCorner(event.latlng);

@@ -41,6 +41,7 @@ from plateledger.api.routes import (
     images,
     ingest,
     log,
+    notify,
     operator,
     oversight,
     reads,
@@ -253,7 +254,7 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
 
     for module in (
         reads, ingest, cameras, images, search, admin, sharing, agencies, transparency, hotlists, alerts, webhooks,
-        operator, checkpoints, log, approvals, subjects, oversight,
+        operator, checkpoints, log, approvals, subjects, oversight, notify,
     ):  # fmt: skip
         app.include_router(module.router)
     web.install(app, platform)

@@ -12,6 +12,7 @@ from pathlib import Path
 from plateledger.agencies.registry import Registry
 from plateledger.alerts.matcher import Matcher
 from plateledger.alerts.service import Alerts
+from plateledger.alerts.subscriptions import Subscriptions
 from plateledger.alerts.targets import TargetGuard
 from plateledger.alerts.webhooks import Webhooks
 from plateledger.approvals.service import Approvals
@@ -81,6 +82,7 @@ class Platform:
     imports: Imports
     alerts: Alerts
     webhooks: Webhooks
+    notify: Subscriptions
     matcher: Matcher
     access_log: AccessLog
     audit_entries: AuditEntries
@@ -221,6 +223,13 @@ class Platform:
             imports=Imports(hotlists, settings, clock),
             alerts=alerts,
             webhooks=Webhooks(governance, audit, clock, TargetGuard(allow_loopback=settings.webhook_allow_loopback)),
+            notify=Subscriptions(
+                governance,
+                audit,
+                clock,
+                TargetGuard(allow_loopback=settings.webhook_allow_loopback),
+                base_url=settings.public_url or f"http://{settings.host}:{settings.port}",
+            ),
             matcher=matcher,
             access_log=access_log,
             audit_entries=AuditEntries(audit),

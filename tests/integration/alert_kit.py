@@ -23,6 +23,11 @@ from tests.support import DAY_MS, AgencyKit, free_port
 
 def hot_list(platform: Platform, kit: AgencyKit, name: str, plate: str, **options: Any) -> int:
     """A list of ``kit``'s investigator with one entry for ``plate``; returns the entry id."""
+    return new_list(platform, kit, name, plate, **options)[1]
+
+
+def new_list(platform: Platform, kit: AgencyKit, name: str, plate: str, **options: Any) -> tuple[int, int]:
+    """A list of ``kit``'s investigator with one entry for ``plate``; returns the list's id and the entry's."""
     view = platform.hotlists.create(kit.investigator, name=name, default_purpose="stolen_vehicle", **options)
     entry = EntryIn(
         plate=plate,
@@ -35,7 +40,7 @@ def hot_list(platform: Platform, kit: AgencyKit, name: str, plate: str, **option
     assert errors == []
     platform.hotlists.apply(kit.investigator, view.id, add=valid)
     entry_id: int = platform.hotlists.entries(kit.investigator, view.id)[0]["id"]
-    return entry_id
+    return view.id, entry_id
 
 
 def raise_alert(platform: Platform, kit: AgencyKit, entry_id: int, read_id: str, plate: str = "7ABC123") -> int:

@@ -20,7 +20,7 @@ from plateledger.core.clock import FixedClock
 from plateledger.core.errors import ConfigurationError
 from plateledger.hotlists.service import EntryIn
 from plateledger.platform import Platform
-from tests.integration.mqtt_kit import start_broker
+from tests.integration.mqtt_kit import start_broker, wait_until
 from tests.support import DAY_MS, AgencyKit, free_port, seed_agency
 
 
@@ -136,3 +136,43 @@ def test_bad_broker_urls_are_configuration_errors(url: str) -> None:
     with pytest.raises(ConfigurationError):
         parse_broker(url)
     assert parse_broker("mqtt://u:p@example.org:8883") == ("example.org", 8883, "u", "p")
+
+
+def test_home_assistant_discovery_announces_alert_topics_retained(
+    platform: Platform, clock: FixedClock, broker: tuple[int, list[subprocess.Popen[bytes]]]
+) -> None:
+    port, _ = broker
+    kit = seed_agency(platform, "ha-pd")
+    make_list(platform, kit, clock, "covert", covert=True)
+    publisher = MqttPublisher(
+        platform.alerts,
+        platform.governance,
+        f"mqtt://127.0.0.1:{port}",
+        "plateledger",
+        discovery_prefix="homeassistant",
+    )
+    publisher.start()
+    try:
+        time.sleep(1)  # announced on connecting; a late subscriber still gets them (retained)
+        configs = Subscriber(port, "homeassistant/#").wait_for(2)
+        later = seed_agency(platform, "late-pd")  # created after the connection: announced before its first alert
+        entry = make_list(platform, later, clock, "open")
+        platform.alerts.process([hit(later, entry, clock, "late-1")])
+        wait_until(lambda: publisher.published == 1, what="the alert published")
+        alerts = Subscriber(port, "plateledger/+/alerts")  # after it was published
+        everything = Subscriber(port, "homeassistant/#").wait_for(4)
+    finally:
+        publisher.stop()
+    by_topic = {topic: body for topic, body in configs}
+    event = by_topic["homeassistant/event/plateledger_ha-pd/alerts/config"]
+    sensor = by_topic["homeassistant/sensor/plateledger_ha-pd/last_plate/config"]
+    assert event["state_topic"] == sensor["state_topic"] == "plateledger/ha-pd/alerts"
+    assert event["event_types"] == ["alert"]
+    assert event["device"]["identifiers"] == ["plateledger_ha-pd"]
+    assert {t for t, _ in everything} >= {
+        "homeassistant/event/plateledger_late-pd/alerts/config",
+        "homeassistant/sensor/plateledger_late-pd/last_plate/config",
+    }
+    text = orjson.dumps(everything).decode()
+    assert "covert" not in text  # lists are never announced, covert ones least of all
+    assert alerts.messages == []  # the alert itself was not retained

@@ -152,6 +152,8 @@ OPS: dict[Action, Callable[[World, Any], object]] = {
     Action.ALERT_VIEW: lambda w, who: w.platform.alerts.listing(who),
     Action.ALERT_DECIDE: lambda w, who: w.platform.alerts.decide(who, 999_999, "dismissed", "checked"),
     Action.WEBHOOK_MANAGE: lambda w, who: w.platform.webhooks.listing(who),
+    Action.NOTIFY_SUBSCRIBE: lambda w, who: w.platform.notify.listing(who),
+    Action.NOTIFY_OVERSEE: lambda w, who: w.platform.notify.listing(who, agency_wide=True),
     Action.RETENTION_RUN: lambda w, who: w.platform.retention.run(actor_of(who)),
     Action.BACKUP_MAKE: lambda w, who: w.platform.backups.make(
         actor_of(who), w.platform.settings.data.parent / f"backup-{next(_fresh)}"
@@ -189,6 +191,8 @@ SELF: frozenset[Action] = frozenset(
         Action.ALERT_VIEW,
         Action.ALERT_DECIDE,
         Action.WEBHOOK_MANAGE,
+        Action.NOTIFY_SUBSCRIBE,
+        Action.NOTIFY_OVERSEE,
         Action.APPROVAL_VIEW,
         Action.APPROVAL_DECIDE,
         Action.BREAK_GLASS_REVIEW,

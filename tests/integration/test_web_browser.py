@@ -176,7 +176,7 @@ def test_investigator_searches_and_confirms_a_live_alert(platform: Platform, bro
         camera.click()
         camera.click()
         assert page.locator("#reads-table th[aria-sort=descending]").count() == 1
-        assert page.locator("#reads-table tbody tr").first.locator("td").nth(4).inner_text() == "palm-2"
+        assert page.locator("#reads-table tbody tr").first.locator("td").nth(5).inner_text() == "palm-2"
         assert last_action(platform) == "search.plate"
         page.screenshot(path=shots / "search-results.png", full_page=True)
         with page.expect_download() as download:

@@ -8,8 +8,10 @@ import pkgutil
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -32,7 +34,7 @@ from plateledger.vocab import Purpose, QueryKind
 from plateledger.web import routes as web_routes
 from tests.integration.alert_kit import hot_list
 from tests.support import DAY_MS, HOUR_MS, NOW_MS, AgencyKit, CameraSpec, ingest, read, search, seed_agency
-from tests.unit.adapters_support import sample
+from tests.unit.adapters_support import sample, sample_json
 
 PASSWORD = "correct horse battery"
 PLATE = "7WEB123"
@@ -66,10 +68,18 @@ def web_network(platform: Platform) -> WebNetwork:
     return WebNetwork(palm, harbor, far)
 
 
+GENETEC = "parkpow_snapshot-middleware_Genetec.json"
+
+
 def plate_crop() -> Image:
     """A real plate crop (a JPEG): the one in the Genetec vendor sample."""
-    adapted = genetec.adapt(sample("parkpow_snapshot-middleware_Genetec.json"), "application/json")
-    return next(image for image in adapted.reads[0].images if image.kind == "plate")
+    return sample_image("plate")
+
+
+def sample_image(kind: str) -> Image:
+    """The Genetec vendor sample's plate crop (``plate``, 79 x 110) or overview image (``overview``, 1920 x 1088)."""
+    adapted = genetec.adapt(sample(GENETEC), "application/json")
+    return next(image for image in adapted.reads[0].images if image.kind == kind)
 
 
 def crop_alert_read(platform: Platform, kit: AgencyKit, alert: dict[str, Any]) -> str:
@@ -184,6 +194,7 @@ NOT_PAGES = {
     "/ui/": "a redirect to the first page of the menu",
     "/ui/alerts/stream": "the alerts' event stream",
     "/ui/alerts/{alert_id}/crop": "an image",
+    "/ui/images/{owner}/{read_id}/{kind}": "an image (test_images_browser.py)",
     "/ui/admin/subject-requests/letter.css": "the letter's stylesheet",
 }
 
@@ -257,6 +268,14 @@ UI_PAGES: tuple[UiPage, ...] = (
     ),
     UiPage("cases", "/ui/oversight/cases", SIGNED_IN, "/ui/oversight/cases", f"td:has-text('{CASE}')"),
     UiPage("account", "/ui/account", SIGNED_IN, "/ui/account", "#session-count"),
+    UiPage(
+        "notification deliveries",
+        "/ui/account/notifications/{subscription_id}",
+        SEARCHERS,
+        "/ui/account",
+        "main table tbody tr",
+        follow="a[href^='/ui/account/notifications/']",
+    ),
     UiPage("public reports (signed in)", "/ui/public", SIGNED_IN, "/ui/public", "a[href='/transparency/palm-pd']"),
     UiPage("error page", ERROR, SIGNED_IN, "/ui/no-such-page", "main h1", status=404),
     UiPage("approvals", "/ui/approvals", OVERSEERS, "/ui/approvals", "#pending article"),
@@ -315,8 +334,10 @@ def every_page_network(platform: Platform) -> WebNetwork:
     (an alert, with the read's plate crop), a second plate containing WEB1 (a grouped answer), a search with a
     content-free reason (in the access log and the audit log, flagged by the oversight rules), a case in the
     register, Harbor's agreement to search Palm's reads, an area search held for a supervisor's approval, and two
-    subject requests (one verified by a second admin, so that Palm's admin may write its letter)."""
+    subject requests (one verified by a second admin, so that Palm's admin may write its letter), and an e-mail
+    subscription of Palm's investigator to stolen-vehicle alerts (its delivery log)."""
     net = web_network(platform)
+    platform.notify.subscribe(net.palm.investigator, "email", purpose="stolen_vehicle", address="inv@palm.example")
     hot_list(platform, net.palm, "Stolen vehicles with a long name for a narrow screen", HOT_PLATE)
     ingest(platform, net.palm, [read(HOT_PLATE, camera="palm-1", ts=NOW_MS - 60_000)])
     ingest(platform, net.palm, [read("8WEB100", camera="palm-2", ts=NOW_MS - 2 * HOUR_MS)])  # a second *WEB1*
@@ -364,3 +385,25 @@ def reach(page: Any, base: str, ui: UiPage) -> None:
     if ui.steps is not None:
         ui.steps(page)
     page.locator(ui.shows).first.wait_for()
+
+
+def genetec_read(plate: str, camera: str, ts_ms: int, read_id: str) -> bytes:
+    """The Genetec vendor sample (a read with its plate crop and overview image) as ``camera`` would send a read
+    of ``plate`` at ``ts_ms``: the body of ``POST /api/v1/ingest/genetec``."""
+    body = sample_json(GENETEC)
+    when = datetime.fromtimestamp(ts_ms / 1000, UTC)
+    body.update(Plate=plate, SharpName=camera, CameraName=f"{camera} - Camera", VehicleID=read_id)
+    body.update(DateUtc=when.strftime("%m/%d/%Y"), TimeUtc=when.strftime("%H:%M:%S"))
+    return orjson.dumps(body)
+
+
+def share_plates(platform: Platform, owner: AgencyKit, requester: AgencyKit) -> None:
+    """An accepted agreement: ``requester`` may search ``owner``'s reads by plate for stolen vehicles (30 days)."""
+    terms = Terms(
+        query_kinds=frozenset({QueryKind.PLATE}),
+        purposes=frozenset({Purpose.STOLEN_VEHICLE}),
+        max_lookback_days=30,
+        expires_ms=NOW_MS + 30 * DAY_MS,
+    )
+    asked = platform.agreements.request(requester.admin, owner=owner.slug, terms=terms)
+    platform.agreements.accept(owner.admin, asked.id)

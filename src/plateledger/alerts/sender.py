@@ -4,8 +4,9 @@
 ingest never waits for a receiver. The thread signs each body (:func:`plateledger.alerts.webhooks.sign`), checks
 the target again and sends to the address it checked (:mod:`plateledger.alerts.targets`: DNS may have changed),
 logs every attempt in the delivery log, retries a failed one after ``base_s``, ``2 × base_s``, ``4 × base_s`` … up
-to ``max_attempts`` attempts, and stops sending to a webhook once it is disabled (after ``disable_after``
-consecutive failed attempts). Retries pending when the server stops are not resumed by the next one.
+to ``max_attempts`` attempts (the thread and its schedule: :class:`plateledger.alerts.worker.DeliveryWorker`), and
+stops sending to a webhook once it is disabled (after ``disable_after`` consecutive failed attempts). Retries
+pending when the server stops are not resumed by the next one.
 
 With ``approvals``, it also listens to :meth:`Approvals.subscribe`: the notice of a search held for approval or a
 break-glass search that ran (:mod:`plateledger.approvals.notices`) goes the same way, signed, retried and logged, to
@@ -15,13 +16,8 @@ every enabled webhook of the approving agency (``X-Plateledger-Event`` says whic
 
 from __future__ import annotations
 
-import heapq
-import itertools
-import logging
-import queue
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx2
@@ -29,30 +25,30 @@ import orjson
 
 from plateledger.alerts.service import Alerts
 from plateledger.alerts.webhooks import Target, Webhooks, sign
+from plateledger.alerts.worker import DeliveryWorker, Source
 from plateledger.approvals.notices import NOTICE_EVENTS
 from plateledger.approvals.service import Approvals
 from plateledger.core.clock import Clock
 from plateledger.core.errors import FieldInvalid
 from plateledger.core.settings import Settings
 
-log = logging.getLogger(__name__)
 USER_AGENT = "plateledger-webhooks"
 
 
-@dataclass(order=True)
+@dataclass
 class _Job:
-    due: float
-    seq: int
-    target: Target = field(compare=False)
-    alert_id: int | None = field(compare=False)
-    body: bytes = field(compare=False)
-    attempt: int = field(compare=False, default=1)
+    target: Target
+    alert_id: int | None
+    body: bytes
+    attempt: int = 1
     #: An approval notice's request (``alert_id`` None), and its event.
-    request_id: int | None = field(compare=False, default=None)
-    event: str = field(compare=False, default="alert")
+    request_id: int | None = None
+    event: str = "alert"
 
 
-class WebhookSender:
+class WebhookSender(DeliveryWorker[_Job]):
+    name = "plateledger-webhooks"
+
     def __init__(
         self,
         alerts: Alerts,
@@ -63,8 +59,8 @@ class WebhookSender:
         transport: httpx2.BaseTransport | None = None,
         approvals: Approvals | None = None,
     ) -> None:
-        self._alerts = alerts
-        self._approvals = approvals
+        sources: list[Source] = [alerts.subscribe] + ([approvals.subscribe] if approvals is not None else [])
+        super().__init__(sources)
         self._webhooks = webhooks
         self._clock = clock
         self.max_attempts = settings.webhook_max_attempts
@@ -76,83 +72,19 @@ class WebhookSender:
             headers={"User-Agent": USER_AGENT},
             follow_redirects=False,  # a redirect could point anywhere, past the target check
         )
-        self._incoming: queue.Queue[tuple[int, dict[str, Any]] | None] = queue.Queue()
-        self._jobs: list[_Job] = []
-        self._seq = itertools.count()
-        self._busy = False
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._subscribed = False
 
-    def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError("webhook sender already started")
-        if not self._subscribed:
-            self._alerts.subscribe(self.offer)
-            if self._approvals is not None:
-                self._approvals.subscribe(self.offer)
-            self._subscribed = True
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._loop, name="plateledger-webhooks", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop after the attempt in progress; pending retries are dropped."""
-        self._stopping.set()
-        self._incoming.put(None)
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+    def _close(self) -> None:
         self._client.close()
-
-    def offer(self, agency_id: int, body: dict[str, Any]) -> None:
-        """The ``Alerts`` (and ``Approvals``) listener: queue the alert or notice (never blocks)."""
-        if not self._stopping.is_set():
-            self._incoming.put((agency_id, body))
-
-    def idle(self) -> bool:
-        """Nothing queued, scheduled or being sent (for tests and shutdown)."""
-        return self._incoming.unfinished_tasks == 0 and not self._jobs and not self._busy
-
-    def wait_idle(self, timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.idle():
-                return True
-            time.sleep(0.01)
-        return self.idle()
-
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            wait = max(0.0, self._jobs[0].due - time.monotonic()) if self._jobs else None
-            got = True
-            try:
-                item = self._incoming.get(timeout=wait)
-            except queue.Empty:
-                item, got = None, False
-            self._busy = True
-            try:
-                if item is not None:
-                    self._expand(*item)
-                while self._jobs and self._jobs[0].due <= time.monotonic() and not self._stopping.is_set():
-                    self._attempt(heapq.heappop(self._jobs))
-            except Exception:  # a store failure: logged; the server keeps serving
-                log.exception("webhook sender: delivery failed")
-            finally:
-                self._busy = False
-                if got:
-                    self._incoming.task_done()
 
     def _expand(self, agency_id: int, alert: dict[str, Any]) -> None:
         body = orjson.dumps(alert)
         if alert.get("event") in NOTICE_EVENTS:
             request_id, event = int(alert["request"]), str(alert["event"])
             for target in self._webhooks.notice_targets(agency_id):
-                job = _Job(time.monotonic(), next(self._seq), target, None, body, request_id=request_id, event=event)
-                heapq.heappush(self._jobs, job)
+                self.schedule(_Job(target, None, body, request_id=request_id, event=event))
             return
         for target in self._webhooks.targets(agency_id, alert["list"]["id"]):
-            heapq.heappush(self._jobs, _Job(time.monotonic(), next(self._seq), target, alert["id"], body))
+            self.schedule(_Job(target, alert["id"], body))
 
     def _attempt(self, job: _Job) -> None:
         if not self._webhooks.enabled(job.target.webhook_id):
@@ -205,5 +137,5 @@ class WebhookSender:
             approval_request_id=job.request_id,
         )
         if retry_in is not None and enabled:
-            job.due, job.seq, job.attempt = time.monotonic() + retry_in, next(self._seq), job.attempt + 1
-            heapq.heappush(self._jobs, job)
+            job.attempt += 1
+            self.schedule(job, retry_in)

@@ -361,7 +361,7 @@ class Alerts:
 
         return self._audit.record(principal.actor, change)[1]
 
-    def image_ask(self, principal: Principal, alert_id: int, kind: str = "plate") -> ImageAsk:
+    def image_ask(self, principal: Principal, alert_id: int, kind: str = "plate", *, size: str = "full") -> ImageAsk:
         """The request for an image of the alert's read under the alert's own purpose and case (its hot-list
         entry's purpose and reference), for :meth:`ImageViews.view`, which has the gate decide it and audits it
         like any search. NotFound for an alert the principal may not see (refused and audited)."""
@@ -372,7 +372,7 @@ class Alerts:
             owner = session.get(Agency, alert.owner_id)
             if entry is None or owner is None:  # foreign keys make this impossible
                 raise NotFound("no such alert")
-            return ImageAsk(owner.slug, alert.read_id, kind, entry.purpose, entry.reference)
+            return ImageAsk(owner.slug, alert.read_id, kind, entry.purpose, entry.reference, size=size)
 
     def decide(self, principal: Principal, alert_id: int, state: str, note: str) -> dict[str, Any]:
         """Confirm or dismiss a new alert, with a note (required)."""

@@ -18,7 +18,7 @@ from plateledger.hotlists.importer import Mode
 from plateledger.hotlists.imports import Format
 from plateledger.hotlists.service import AlertLevel, Visibility
 from plateledger.policy.rules import AgreementState, Preset
-from plateledger.search.image import KINDS
+from plateledger.search.image import KINDS, SIZES
 from plateledger.vocab import AgencyKind, Purpose, QueryKind, Role
 
 
@@ -41,3 +41,4 @@ ImportFormatName = Annotated[str, enum_schema(Format)]
 ImportModeName = Annotated[str, enum_schema(Mode)]
 SourceName = Annotated[str, enum_schema(sorted(SOURCES))]
 ImageKindName = Annotated[str, enum_schema(KINDS)]
+ImageSizeName = Annotated[str, enum_schema(SIZES)]

@@ -853,6 +853,44 @@ class WebhookEnabled(WebhookEvent):
     action: ClassVar[str] = "webhook.enabled"
 
 
+@dataclass(frozen=True)
+class NotifyEvent(AuditEvent):
+    """Base of the notification subscription events: the subscription, its user, its channel (``email`` or
+    ``push``), what it follows (a hot list's id, or a purpose) and its target as shown (an e-mail address, or the
+    redacted Apprise URLs: never their tokens)."""
+
+    subscription_id: int = 0
+    user: str = ""
+    channel: str = ""
+    list_id: int | None = None
+    purpose: str | None = None
+    target: str = ""
+
+    def params(self) -> Json:
+        return {
+            "subscription_id": self.subscription_id,
+            "user": self.user,
+            "channel": self.channel,
+            "list_id": self.list_id,
+            "purpose": self.purpose,
+            "target": self.target,
+        }
+
+
+@dataclass(frozen=True)
+class NotifySubscribed(NotifyEvent):
+    """A user subscribed to alerts by e-mail or push."""
+
+    action: ClassVar[str] = "notify.subscribed"
+
+
+@dataclass(frozen=True)
+class NotifyUnsubscribed(NotifyEvent):
+    """A subscription removed, by its user or their agency's admin (and its delivery log with it)."""
+
+    action: ClassVar[str] = "notify.unsubscribed"
+
+
 #: The purpose every subject-request entry is recorded under: a person asking about their own plate. Not a search
 #: purpose (no search can be made under it): the request is answered by letter (docs/subject-requests.md).
 SUBJECT_ACCESS = "subject_access"

@@ -23,6 +23,7 @@ from plateledger.cli import (
     hotlists,
     log,
     mqtt,
+    notify,
     oversight,
     reads,
     reports,
@@ -88,6 +89,7 @@ app.add_typer(hotlists.hotlist, name="hotlist")
 app.command("access-log")(reports.access_log)
 app.add_typer(reports.report, name="report")
 app.add_typer(alerts.alerts, name="alerts")
+app.add_typer(notify.notify, name="notify")
 app.add_typer(oversight.oversight, name="oversight")
 app.add_typer(approvals.approvals, name="approvals")
 app.command("doctor")(doctor.doctor)

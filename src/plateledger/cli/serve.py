@@ -10,6 +10,7 @@ import orjson
 import typer
 
 from plateledger.alerts.mqtt import MqttPublisher
+from plateledger.alerts.notifier import Notifier
 from plateledger.alerts.sender import WebhookSender
 from plateledger.app import create_app
 from plateledger.audit.checkpoint_job import CheckpointJob
@@ -41,6 +42,7 @@ def _serve(platform: Platform, *, live_reads: bool = False) -> None:
     job = RetentionJob(platform.retention, settings.retention_interval_s) if settings.retention_interval_s else None
     trickle = Trickle(platform) if live_reads else None
     sender = WebhookSender(platform.alerts, platform.webhooks, settings, platform.clock, approvals=platform.approvals)
+    notifier = Notifier(platform.alerts, platform.notify, settings, platform.clock)
     mqtt = (
         MqttPublisher(
             platform.alerts,
@@ -48,6 +50,7 @@ def _serve(platform: Platform, *, live_reads: bool = False) -> None:
             settings.mqtt_alerts_url,
             settings.mqtt_alerts_topic,
             approvals=platform.approvals,
+            discovery_prefix=settings.mqtt_discovery_prefix if settings.mqtt_discovery else None,
         )
         if settings.mqtt_alerts_url
         else None
@@ -59,7 +62,7 @@ def _serve(platform: Platform, *, live_reads: bool = False) -> None:
         interval_s=settings.checkpoint_interval_s,
     )
     oversight = OversightJob(platform.oversight)
-    for worker in (job, sender, mqtt, ingest, trickle, checkpoints, oversight):
+    for worker in (job, sender, notifier, mqtt, ingest, trickle, checkpoints, oversight):
         if worker is not None:
             worker.start()
     collectors = [ingest.metrics.registry] if ingest else []
@@ -67,7 +70,7 @@ def _serve(platform: Platform, *, live_reads: bool = False) -> None:
         app = create_app(platform=platform, collectors=collectors)
         run_http(app, settings)
     finally:
-        for worker in (oversight, checkpoints, trickle, ingest, mqtt, sender, job):
+        for worker in (oversight, checkpoints, trickle, ingest, mqtt, notifier, sender, job):
             if worker is not None:
                 worker.stop()
 

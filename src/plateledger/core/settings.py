@@ -279,7 +279,8 @@ class Settings(BaseSettings):
     webhook_allow_loopback: bool = Field(
         False,
         description="Development only (refused in production): let webhooks use http:// and loopback targets "
-        "(127.0.0.0/8, ::1), for a local receiver. Otherwise a webhook must be https:// to a public address.",
+        "(127.0.0.0/8, ::1), for a local receiver, and push notifications (Apprise URLs) reach loopback hosts. "
+        "Otherwise a webhook must be https:// to a public address, and a push target's host a public address.",
     )
     webhook_timeout_s: float = Field(5.0, ge=0.1, le=60, description="Timeout of one webhook POST.")
     webhook_disable_after: int = Field(
@@ -287,6 +288,55 @@ class Settings(BaseSettings):
         ge=1,
         le=1000,
         description="Consecutive failed webhook attempts after which the webhook is disabled (an admin re-enables it).",
+    )
+    # -- alert notifications by e-mail and push (docs/alerts.md, "E-mail and push notifications") --
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s\"'<>/]+(/[^\s\"'<>]*)?$",
+        max_length=300,
+        description="Address people open the web UI at, e.g. `https://plateledger.example-city.gov` (the link to "
+        "an alert in e-mail and push notifications); unset: http://HOST:PORT of `plateledger serve`.",
+    )
+    smtp_host: str | None = Field(
+        None, max_length=253, description="SMTP server alert e-mails are sent through; unset: no e-mail notifications."
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="Port of `smtp_host`.")
+    smtp_tls: Literal["none", "starttls", "tls"] = Field(
+        "starttls",
+        description="How the SMTP connection is secured: `starttls` (upgrade after connecting, port 587), `tls` "
+        "(TLS from the start, port 465) or `none` (a local relay only).",
+    )
+    smtp_user: str | None = Field(None, max_length=200, description="User name for SMTP authentication (unset: none).")
+    smtp_password_file: Path | None = Field(
+        None, description="File holding the SMTP password (needed with `smtp_user`); the password is never logged."
+    )
+    smtp_from: str | None = Field(
+        None,
+        max_length=254,
+        pattern=r"^[^@\s<>]+@[^@\s<>]+$",
+        description="Sender address of alert e-mails (required with `smtp_host`).",
+    )
+    smtp_timeout_s: float = Field(10.0, ge=0.1, le=120, description="Timeout of one SMTP connection and exchange.")
+    notify_max_attempts: int = Field(
+        5, ge=1, le=20, description="Attempts to deliver one alert to one e-mail or push subscription."
+    )
+    notify_retry_base_s: float = Field(
+        5.0,
+        ge=0.01,
+        le=3600,
+        description="Delay before the first retry of a failed notification; doubled for each further attempt.",
+    )
+    mqtt_discovery: bool = Field(
+        False,
+        description="With `mqtt_alerts_url`: publish retained Home Assistant MQTT discovery configs (an `event` and "
+        "a `sensor` per agency's alert topic) under `mqtt_discovery_prefix`.",
+    )
+    mqtt_discovery_prefix: str = Field(
+        "homeassistant",
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_/-]+$",
+        description="Home Assistant's MQTT discovery prefix.",
     )
     # -- integrity and readiness (docs/operations.md, "Damage and readiness") --
     ready_min_free_bytes: int = Field(
@@ -419,6 +469,10 @@ class Settings(BaseSettings):
             raise ValueError(f"{crashpoints.POINT_ENV}: a test hook, refused in production")
         if self.environment == "production":
             _check_production_log_key(self)
+        if self.smtp_host and not self.smtp_from:
+            raise ValueError("smtp_from: required when smtp_host is set (the sender address of alert e-mails)")
+        if self.smtp_user and not self.smtp_password_file:
+            raise ValueError("smtp_password_file: required when smtp_user is set")
         if self.mqtt_ingest_url and not self.mqtt_ingest_token:
             raise ValueError("mqtt_ingest_token: required when mqtt_ingest_url is set (a device token of the owner)")
         return self

@@ -4,7 +4,8 @@ Each picture is written once as ``images/ab/cdef...`` (its SHA-256), however man
 (owner, read id, kind) is a ``read_images`` row in the governance store that also keeps the read's plate and time,
 so the image is served only through a gate-decided plate search for that read (``search/image.py``) and expires
 with the read (:meth:`ImageStore.expire`, called by retention after the reads are deleted). A blob no link refers
-to any more is deleted from disk.
+to any more is deleted from disk, with its thumbnail (``images/thumbs/ab/cdef...``, made on first view:
+``images/thumbs.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import delete, select
 from plateledger.adapters.base import Image
 from plateledger.core.clock import Clock
 from plateledger.core.errors import NotFound
+from plateledger.images import thumbs
 from plateledger.store.governance import Governance
 from plateledger.store.models import ReadImage
 
@@ -53,6 +55,10 @@ class ImageStore:
         if not _SHA.fullmatch(sha256):
             raise ValueError("not a sha256")
         return self._root / sha256[:2] / sha256[2:]
+
+    def _thumb_path(self, sha256: str) -> Path:
+        blob = self._path(sha256)
+        return self._root / "thumbs" / blob.parent.name / blob.name
 
     def check(self, image: Image) -> str | None:
         """Why ``image`` cannot be stored, or None."""
@@ -112,11 +118,47 @@ class ImageStore:
             link.owner_id, link.read_id, link.kind, link.sha256, link.content_type, link.size, link.plate, link.read_ms
         )
 
+    def linked(self, reads: Mapping[int, Iterable[str]]) -> dict[tuple[int, str], set[str]]:
+        """The kinds of image each of ``reads`` (read ids per owner id) has, by (owner id, read id); a read without
+        any is left out."""
+        found: dict[tuple[int, str], set[str]] = {}
+        with self._gov.session() as session:
+            for owner_id, read_ids in reads.items():
+                wanted = sorted(set(read_ids))
+                for start in range(0, len(wanted), 500):
+                    rows = session.execute(
+                        select(ReadImage.owner_id, ReadImage.read_id, ReadImage.kind).where(
+                            ReadImage.owner_id == owner_id, ReadImage.read_id.in_(wanted[start : start + 500])
+                        )
+                    ).all()
+                    for row_owner, row_read, kind in rows:
+                        found.setdefault((row_owner, row_read), set()).add(kind)
+        return found
+
     def data(self, image: StoredImage) -> bytes:
         try:
             return self._path(image.sha256).read_bytes()
         except FileNotFoundError:
             raise NotFound("the image's file is missing from the data directory") from None
+
+    def thumbnail(self, image: StoredImage) -> tuple[bytes, str]:
+        """The thumbnail of ``image`` and its content type: from the cache, else made from the blob and cached
+        (written atomically; two first views at once both write the same bytes). An image Pillow cannot read is
+        answered as stored. Only after the gate said yes, like :meth:`data`."""
+        path = self._thumb_path(image.sha256)
+        try:
+            return path.read_bytes(), thumbs.CONTENT_TYPE
+        except FileNotFoundError:
+            pass
+        data = self.data(image)
+        small = thumbs.render(data)
+        if small is None:
+            return data, image.content_type
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as handle:
+            handle.write(small)
+        os.replace(handle.name, path)
+        return small, thumbs.CONTENT_TYPE
 
     def expire(self, limits: Mapping[int, tuple[int, int]], held: Iterable[tuple[int, str]]) -> int:
         """Delete the links of reads retention deleted: per owner id (cutoff ms, hit cutoff ms), a read older than
@@ -148,4 +190,5 @@ class ImageStore:
             for sha in sorted(orphans):
                 if session.scalar(select(ReadImage.id).where(ReadImage.sha256 == sha).limit(1)) is None:
                     self._path(sha).unlink(missing_ok=True)
+                    self._thumb_path(sha).unlink(missing_ok=True)
         return deleted

@@ -46,6 +46,8 @@ class Action(StrEnum):
     ALERT_VIEW = "alert.view"
     ALERT_DECIDE = "alert.decide"
     WEBHOOK_MANAGE = "webhook.manage"
+    NOTIFY_SUBSCRIBE = "notify.subscribe"
+    NOTIFY_OVERSEE = "notify.oversee"
     RETENTION_RUN = "retention.run"
     BACKUP_MAKE = "backup.make"
     AUDIT_READ = "audit.read"
@@ -120,6 +122,10 @@ TABLE: dict[Action, Rule] = {
     Action.ALERT_VIEW: Rule("see alerts", _SEARCHERS, console=False),
     Action.ALERT_DECIDE: Rule("confirm or dismiss an alert", _SEARCHERS, console=False),
     Action.WEBHOOK_MANAGE: Rule("manage alert webhooks", _ADMIN, console=False),
+    Action.NOTIFY_SUBSCRIBE: Rule("subscribe oneself to alerts by e-mail or push", _SEARCHERS, console=False),
+    Action.NOTIFY_OVERSEE: Rule(
+        "see the agency's users' alert subscriptions and their delivery logs, and remove them", _ADMIN, console=False
+    ),
     Action.RETENTION_RUN: Rule("run retention", frozenset(), Scope.ANY),
     Action.BACKUP_MAKE: Rule("back up the data directory (every agency's data)", frozenset(), Scope.ANY),
     Action.AUDIT_READ: Rule("read the audit entries of the agency's users", _OVERSIGHT),

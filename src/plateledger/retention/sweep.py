@@ -7,7 +7,7 @@
   (:func:`sweep_salts`): each entry's Merkle leaf stays, its private part can no longer be confirmed.
 * **Alert hits** (``alerts``: plate, time, place and camera of the read that matched) go with their read: by the
   read's time, under the owner's limits, a confirmed hit (which holds its read) at the hit limit. Their webhook
-  delivery log goes with them.
+  and notification (e-mail, push) delivery logs go with them.
 
 Both run in the transaction of the run's ``retention.completed`` entry, so the counts it records are exactly what
 was deleted, and a crash before it commits deletes nothing here (the rerun does it).
@@ -22,7 +22,7 @@ import orjson
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from plateledger.store.models import Alert, AuditEntry, AuditLeaf, QuarantinedRead, WebhookDelivery
+from plateledger.store.models import Alert, AuditEntry, AuditLeaf, NotifyDelivery, QuarantinedRead, WebhookDelivery
 
 CHUNK = 500
 
@@ -47,6 +47,7 @@ def _delete_ids(session: Session, model: type[QuarantinedRead] | type[Alert], id
         chunk = ids[start : start + CHUNK]
         if model is Alert:
             session.execute(delete(WebhookDelivery).where(WebhookDelivery.alert_id.in_(chunk)))
+            session.execute(delete(NotifyDelivery).where(NotifyDelivery.alert_id.in_(chunk)))
         session.execute(delete(model).where(model.id.in_(chunk)))
 
 

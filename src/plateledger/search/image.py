@@ -11,6 +11,10 @@ owner is decided first, and its images are looked at only when it lets the calle
 refusal names the owner with the gate's rule. When the owner lets the caller see reads of that age and there is
 no such image in that window (not stored yet, never sent, a made-up id, or a read older than the window), the
 request is a permitted search that found nothing: ``image.viewed`` with 0 reads, never ``search.refused``.
+
+A thumbnail (``size`` ``thumb``: a small JPEG made on first view, ``images/thumbs.py``) is the same access as the
+full image and takes the same path: each thumbnail shown is its own ``image.viewed`` entry (its parameters say
+``"size": "thumb"``), decided by the gate when it is viewed. docs/audit.md gives the reasons.
 """
 
 from __future__ import annotations
@@ -24,12 +28,13 @@ from plateledger.core.errors import FieldInvalid, NotFound, PlateledgerError
 from plateledger.core.text import VISIBLE_64
 from plateledger.images.store import ImageStore, StoredImage
 from plateledger.policy.actions import Action, allowed
-from plateledger.search.engine import SearchEngine, validate_purpose_case, validate_warrant
+from plateledger.search.engine import SearchEngine, SearchResult, validate_purpose_case, validate_warrant
 from plateledger.store.queries import PlateQuery
 from plateledger.store.reads import ReadsStore
 from plateledger.vocab import QueryKind
 
 KINDS = ("plate", "overview")
+SIZES = ("full", "thumb")
 UNAVAILABLE = "no such image, or no image of that read you may see under this purpose and case"
 
 
@@ -43,9 +48,14 @@ class ImageAsk:
     purpose: str | None
     case_number: str | None
     warrant: str | None = None
+    #: ``full`` (the image as stored) or ``thumb`` (a small JPEG of it).
+    size: str = "full"
 
     def audit_params(self) -> dict[str, object]:
-        return {"owner": self.owner[:64], "read_id": self.read_id[:64], "image": self.kind[:16]}
+        params: dict[str, object] = {"owner": self.owner[:64], "read_id": self.read_id[:64], "image": self.kind[:16]}
+        if self.size != "full":  # a full view's parameters are what they were before thumbnails existed
+            params["size"] = self.size[:16]
+        return params
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,8 @@ class ViewedImage:
     image: StoredImage
     data: bytes
     audit_seq: int
+    #: The content type of ``data``: the stored image's, or a thumbnail's.
+    content_type: str
 
 
 class ImageViews:
@@ -68,6 +80,8 @@ class ImageViews:
             warrant = validate_warrant(ask.warrant)
             if ask.kind not in KINDS:
                 raise FieldInvalid("kind", "plate or overview")
+            if ask.size not in SIZES:
+                raise FieldInvalid("size", "full or thumb")
             if not VISIBLE_64.fullmatch(ask.read_id):
                 raise FieldInvalid("read_id", "1-64 printable characters")
             owner = self._registry.agency(ask.owner)
@@ -143,4 +157,20 @@ class ImageViews:
         )
         if not result.reads:  # the read is gone (retention) while its image link was still there
             raise NotFound(UNAVAILABLE)
-        return ViewedImage(image=found, data=self._images.data(found), audit_seq=result.audit_seq)
+        if ask.size == "thumb":
+            data, content_type = self._images.thumbnail(found)
+        else:
+            data, content_type = self._images.data(found), found.content_type
+        return ViewedImage(image=found, data=data, audit_seq=result.audit_seq, content_type=content_type)
+
+    def linked(self, result: SearchResult) -> dict[tuple[str, str], tuple[str, ...]]:
+        """The images of a search answer's reads, as (owner slug, read id) -> their kinds (plate crop first); a
+        read without any is left out. The answer's reads were returned by the gate, so whether they have an image
+        is part of that answer; the images themselves are not: each is viewed through :meth:`view`."""
+        by_owner: dict[int, list[str]] = {}
+        for read in result.reads:
+            by_owner.setdefault(read.owner, []).append(read.read_id)
+        return {
+            (result.owner_slugs.get(owner_id, str(owner_id)), read_id): tuple(k for k in KINDS if k in kinds)
+            for (owner_id, read_id), kinds in self._images.linked(by_owner).items()
+        }

@@ -354,6 +354,38 @@ class WebhookDelivery(Base):
     next_attempt_ms: Mapped[int | None] = mapped_column(BigInteger)
 
 
+class NotifySubscription(Base):
+    """A user's subscription to alerts by e-mail or push (Apprise), for one hot list or for every list of one
+    purpose. ``target`` holds the e-mail address or the JSON list of Apprise URLs (which carry tokens: never shown
+    back, logged or audited in full); ``shown`` is its redacted form. Whether the user may still see an alert is
+    checked again before each delivery."""
+
+    __tablename__ = "notify_subscriptions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    hot_list_id: Mapped[int | None] = mapped_column(ForeignKey("hot_lists.id"), index=True)
+    purpose: Mapped[str | None] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(Text)
+    shown: Mapped[str] = mapped_column(String(1000))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class NotifyDelivery(Base):
+    """One attempt to deliver one alert to one subscription (the notification delivery log)."""
+
+    __tablename__ = "notify_deliveries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("notify_subscriptions.id"), index=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    ts_ms: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str] = mapped_column(String(500), default="")
+    next_attempt_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
 class QuarantinedRead(Base):
     """A read from a vendor camera id its owner has not registered, held (as its canonical JSON line, with the
     time it arrived) until an admin maps the id to a camera or approves it as a new one."""

@@ -27,6 +27,8 @@ from plateledger.web.routes import (
     approvals,
     cameras,
     hotlists,
+    images,
+    notify,
     public,
     review,
     search,
@@ -60,9 +62,11 @@ def install(app: FastAPI, platform: Platform) -> None:
         admin,
         cameras,
         access,
+        images,
         public,
         subjects,
         review,
+        notify,
     ):
         app.include_router(module.router)
 

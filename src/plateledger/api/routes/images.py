@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from plateledger.api.deps import PlatformDep, PrincipalDep
 from plateledger.api.openapi import REQUIRED
-from plateledger.api.vocabulary import ImageKindName, PurposeName
+from plateledger.api.vocabulary import ImageKindName, ImageSizeName, PurposeName
 from plateledger.search.image import ImageAsk
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
@@ -30,14 +30,17 @@ async def get_image(
     purpose: Annotated[PurposeName | None, Query(max_length=64, json_schema_extra=REQUIRED)] = None,
     case_number: Annotated[str | None, Query(max_length=64, json_schema_extra=REQUIRED)] = None,
     warrant: Annotated[str | None, Query(max_length=64)] = None,
+    size: Annotated[
+        ImageSizeName, Query(max_length=16, description="full (as stored) or thumb (a small JPEG of it)")
+    ] = "full",
 ) -> Response:
     """The gate decides the read the image belongs to exactly as for a plate search; the access is on the audit
-    log (``image.viewed``) before the bytes are sent."""
-    ask = ImageAsk(owner, read_id, kind, purpose, case_number, warrant)
+    log (``image.viewed``) before the bytes are sent. A thumbnail is decided and audited like the full image."""
+    ask = ImageAsk(owner, read_id, kind, purpose, case_number, warrant, size)
     viewed = await run_in_threadpool(platform.image_views.view, principal, ask)
     return Response(
         viewed.data,
-        media_type=viewed.image.content_type,
+        media_type=viewed.content_type,
         headers={
             "Cache-Control": "no-store",
             "X-Content-Type-Options": "nosniff",

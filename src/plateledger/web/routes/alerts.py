@@ -75,20 +75,23 @@ async def alerts_stream(
 
 
 @router.get("/ui/alerts/{alert_id}/crop")
-async def crop(alert_id: AlertId, platform: PlatformDep, signed: SessionDep) -> Response:
-    """The plate crop of the alert's read, through the policy gate under the alert's purpose and case (audited);
-    204 when the read has none or the gate refuses it. 404 for an alert the user may not see; 503 (the error page)
-    when the view or its refusal cannot be audited: an audit outage is never an empty answer."""
-    ask = platform.alerts.image_ask(signed.principal, alert_id)
+async def crop(
+    alert_id: AlertId, platform: PlatformDep, signed: SessionDep, size: Annotated[str, Query(max_length=16)] = "full"
+) -> Response:
+    """The plate crop of the alert's read (``size``: ``full``, or ``thumb`` for the card), through the policy gate
+    under the alert's purpose and case (audited); 204 when the read has none or the gate refuses it. 404 for an
+    alert the user may not see; 422 for an unknown size; 503 (the error page) when the view or its refusal cannot
+    be audited: an audit outage is never an empty answer."""
+    ask = platform.alerts.image_ask(signed.principal, alert_id, size=size)
     try:
         viewed = await run_in_threadpool(platform.image_views.view, signed.principal, ask)
-    except AuditUnavailable:
+    except (AuditUnavailable, FieldInvalid):  # the alert's purpose and case are valid: only the size can be not
         raise
     except PlateledgerError:
         return Response(status_code=204)
     return Response(
         viewed.data,
-        media_type=viewed.image.content_type,
+        media_type=viewed.content_type,
         headers={"X-Content-Type-Options": "nosniff", "X-Audit-Seq": str(viewed.audit_seq)},
     )
 

@@ -25,6 +25,7 @@ from plateledger.search.engine import SearchResult
 from plateledger.search.plate import PlateSearch
 from plateledger.search.results import grouped, hint_json, plate_groups, read_json
 from plateledger.web.render import json_for_page, page
+from plateledger.web.routes.images import link_images
 from plateledger.web.security import SessionDep, checked_form, field
 
 router = APIRouter(include_in_schema=False)
@@ -195,6 +196,7 @@ async def search(request: Request, platform: PlatformDep, signed: SessionDep) ->
             map_data=_map_data(platform, signed, [], limits=limits),
         )
     rows = [read_json(r, result.owner_names) for r in result.reads]
+    link_images(platform, result, rows)
     groups = None
     if grouped(result):
         groups = plate_groups(result.reads)

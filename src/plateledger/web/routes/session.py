@@ -15,6 +15,7 @@ from plateledger.core import zones
 from plateledger.core.errors import AuthenticationFailed, FieldInvalid, PlateledgerError
 from plateledger.policy.actions import Action, allowed
 from plateledger.web.render import page, see_other
+from plateledger.web.routes.notify import notify_context
 from plateledger.web.security import (
     CSRF_FIELD,
     SESSION_COOKIE,
@@ -117,7 +118,8 @@ def _account(
     zone: dict[str, Any] = {"value": signed.principal.time_zone or "", "error": "", "names": zones.zone_names()}
     zone.update(extra.pop("zone", {}))
     sessions = platform.sessions.count(signed.principal)
-    return page(request, "account.html", signed, sessions=sessions, pending=pending, zone=zone, **extra)
+    context = {**notify_context(platform, signed), **extra}
+    return page(request, "account.html", signed, sessions=sessions, pending=pending, zone=zone, **context)
 
 
 @router.get("/ui/account")

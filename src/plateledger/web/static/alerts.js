@@ -1,6 +1,7 @@
 // The live alert feed: Server-Sent Events from /ui/alerts/stream, each new alert added on top with its
 // confirm/dismiss form, a visual flash, the count in the title and (if chosen) a short tone. The plate crop of
-// each new alert's read is fetched from /ui/alerts/{id}/crop (decided alerts: on request) when the alert says
+// each new alert's read is fetched as a thumbnail from /ui/alerts/{id}/crop?size=thumb (decided alerts: on
+// request), a link to the full crop (each view audited on its own), when the alert says
 // its crop is stored ("image": "stored"; an alert is published only after its read's images are stored); the
 // server answers 204 when the policy gate refuses it (or there is none), and the card then shows none. A crop
 // that cannot be fetched (network or server error, or a 404 should it not be there yet) is retried with a
@@ -28,7 +29,7 @@
   function showCrop(slot, onDemand, attempt = 0) {
     if (slot.dataset.loaded && attempt === 0) return;
     slot.dataset.loaded = "yes";
-    fetch(slot.dataset.crop, { credentials: "same-origin" })
+    fetch(`${slot.dataset.crop}?size=thumb`, { credentials: "same-origin" })
       .then((response) => {
         if (response.status === 200) return response.blob();
         if (response.status === 204) return null;
@@ -46,12 +47,17 @@
         reader.addEventListener("load", () => {
           const figure = document.createElement("figure");
           figure.className = "crop";
+          const full = document.createElement("a");
+          full.href = slot.dataset.crop;
+          full.target = "_blank";
+          full.rel = "noopener";
           const img = document.createElement("img");
-          img.alt = "Plate crop of the read";
+          img.alt = "Plate crop of the read (opens the full image)";
           img.src = reader.result;
+          full.append(img);
           const caption = document.createElement("figcaption");
           caption.textContent = slot.dataset.caption || "Plate crop (audited)";
-          figure.append(img, caption);
+          figure.append(full, caption);
           slot.replaceChildren(figure);
         });
         reader.readAsDataURL(blob);

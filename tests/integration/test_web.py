@@ -23,7 +23,16 @@ from plateledger.policy.rules import Policy
 from plateledger.vocab import Purpose
 from plateledger.web.render import when
 from tests.integration.alert_kit import hot_list
-from tests.integration.web_kit import PASSWORD, PLATE, WebNetwork, crop_alert_read, plate_crop, web_network
+from tests.integration.web_kit import (
+    PASSWORD,
+    PLATE,
+    WebNetwork,
+    crop_alert_read,
+    csrf_of,
+    plate_crop,
+    sign_in,
+    web_network,
+)
 from tests.support import HOUR_MS, NOW_MS, ingest, read, search
 
 BASE = "https://testserver"
@@ -38,22 +47,6 @@ def network(platform: Platform) -> WebNetwork:
 def client(platform: Platform, network: WebNetwork) -> Iterator[TestClient]:
     with TestClient(create_app(platform=platform), base_url=BASE, follow_redirects=False) as test_client:
         yield test_client
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "no CSRF field on the page"
-    return found.group(1)
-
-
-def sign_in(client: TestClient, username: str, password: str = PASSWORD, code: str = "") -> TestClient:
-    form = client.get("/ui/sign-in")
-    response = client.post(
-        "/ui/sign-in",
-        data={"csrf": csrf_of(form.text), "username": username, "password": password, "code": code},
-    )
-    assert response.status_code == 303, response.text
-    return client
 
 
 def actions(platform: Platform, after: int = 0) -> list[str]:

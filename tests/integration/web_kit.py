@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from plateledger.adapters import genetec
@@ -87,6 +89,24 @@ def crop_alert_read(platform: Platform, kit: AgencyKit, alert: dict[str, Any]) -
     ts_ms = parse_iso_ms(alert["read"]["ts"])
     platform.images.put(kit.agency.id, read_id, alert["read"]["plate"], ts_ms, plate_crop())
     return read_id
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
+
+
+def sign_in(client: TestClient, username: str, password: str = PASSWORD, code: str = "") -> TestClient:
+    """Sign ``client`` in through the sign-in form (a 303 on success)."""
+    form = client.get("/ui/sign-in")
+    response = client.post(
+        "/ui/sign-in",
+        data={"csrf": csrf_of(form.text), "username": username, "password": password, "code": code},
+    )
+    assert response.status_code == 303, response.text
+    return client
 
 
 # -- every page of the UI, for the checks that run over all of them (test_a11y_browser.py, test_web_layout.py) ----

@@ -8,13 +8,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from plateledger.audit.events import AgencyCreated, AuditEvent, CameraAdded, UserCreated
+from plateledger.audit.events import AgencyCreated, AuditEvent, CameraAdded, UserCreated, UserTimeZoneSet
 from plateledger.audit.log import Actor, AuditLog
 from plateledger.auth.passwords import check_password, hash_password
 from plateledger.core.clock import Clock
 from plateledger.core.errors import Conflict, FieldInvalid, NotFound
 from plateledger.core.text import camera_id_problem, check_camera_id
-from plateledger.policy.actions import Action, HasActor, require
+from plateledger.core.zones import check_zone
+from plateledger.policy.actions import Action, HasActor, actor_of, refuse_unseen, require
 from plateledger.store.cameras import CameraInfo
 from plateledger.store.governance import Governance, bump_policy_generation
 from plateledger.store.models import Agency, Base, Camera, User
@@ -186,6 +187,30 @@ class Registry:
         if agency is None:
             raise NotFound(f"no agency with id {agency_id}")
         return agency
+
+    def set_time_zone(self, who: Actor | HasActor, username: str, time_zone: str | None) -> str | None:
+        """Set (or clear, with None or blank: UTC) the IANA zone ``username`` reads and types times in on the web
+        pages; returns the zone stored. A user sets its own; an admin of the user's agency, or the console, anyone's
+        (``user.create``). Another agency's users stay unseen. Audited (``user.time_zone_set``)."""
+        actor = actor_of(who)
+        new = check_zone(time_zone)
+        with self._gov.session() as session:
+            user = session.scalars(select(User).where(User.username == username)).one_or_none()
+        foreign = user is not None and actor.agency_id is not None and actor.agency_id != user.agency_id
+        if user is None or foreign:
+            refuse_unseen(actor, Action.USER_CREATE, audit=self._audit, message=f"no user named {username!r}")
+        if user.id != actor.user_id:
+            require(actor, Action.USER_CREATE, user.agency_id, audit=self._audit)
+        user_id = user.id
+
+        def change(session: Session) -> tuple[AuditEvent, str | None]:
+            row = session.get(User, user_id)
+            if row is None:
+                raise NotFound(f"no user named {username!r}")
+            old, row.time_zone = row.time_zone, new
+            return UserTimeZoneSet(username=username, old=old, new=new), new
+
+        return self._audit.record(actor, change)[1]
 
     def agencies(self) -> list[Agency]:
         with self._gov.session() as session:

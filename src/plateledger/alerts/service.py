@@ -317,8 +317,16 @@ class Alerts:
             return int(session.scalar(select(func.max(Alert.id))) or 0)
 
     def listing(
-        self, principal: Principal, *, state: str | None = None, after_id: int = 0, limit: int = 100
+        self,
+        principal: Principal,
+        *,
+        state: str | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+        before_id: int | None = None,
     ) -> list[dict[str, Any]]:
+        """The alerts the principal may see, oldest first after ``after_id``; or, with ``before_id``, newest first
+        before it (the web page's cursor: its newest alerts, then older pages)."""
         self.require_view(principal)
         if state is not None and state not in {s.value for s in AlertState}:
             raise FieldInvalid("state", "new, confirmed or dismissed")
@@ -326,12 +334,11 @@ class Alerts:
             raise FieldInvalid("limit", "between 1 and 1000")
         found = []
         with self._gov.session() as session:
-            query = (
-                select(Alert)
-                .where(Alert.agency_id == principal.agency_id, Alert.id > after_id)
-                .order_by(Alert.id)
-                .limit(limit * 4)
-            )
+            query = select(Alert).where(Alert.agency_id == principal.agency_id, Alert.id > after_id)
+            if before_id is None:
+                query = query.order_by(Alert.id).limit(limit * 4)
+            else:
+                query = query.where(Alert.id < before_id).order_by(Alert.id.desc()).limit(limit * 4)
             if state is not None:
                 query = query.where(Alert.state == state)
             for alert in session.scalars(query):

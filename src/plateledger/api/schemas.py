@@ -30,6 +30,21 @@ class TokenOut(BaseModel):
     expires: str
 
 
+class MeOut(BaseModel):
+    username: str
+    role: str
+    agency: str = Field(description="Your agency's slug")
+    time_zone: str | None = Field(
+        description="The IANA zone the web pages show and read your times in; null is UTC (the API is always UTC)"
+    )
+
+
+class TimeZoneIn(Strict):
+    time_zone: str | None = Field(
+        max_length=64, description="An IANA zone name such as America/Chicago; null or blank for UTC"
+    )
+
+
 class CameraIn(Strict):
     external_id: str = Field(min_length=1, max_length=64)
     name: str = Field("", max_length=200)

@@ -1159,6 +1159,20 @@ class UserUnitSet(AuditEvent):
         return {"username": self.username, "old": self.old, "new": self.new}
 
 
+@dataclass(frozen=True)
+class UserTimeZoneSet(AuditEvent):
+    """The time zone a user reads and types times in on the web pages set or cleared (old and new IANA names;
+    none is UTC)."""
+
+    action: ClassVar[str] = "user.time_zone_set"
+    username: str = ""
+    old: str | None = None
+    new: str | None = None
+
+    def params(self) -> Json:
+        return {"username": self.username, "old": self.old, "new": self.new}
+
+
 def event_classes() -> list[type[AuditEvent]]:
     """Every concrete event class (those with an action)."""
     found: list[type[AuditEvent]] = []

@@ -49,6 +49,8 @@ class Principal:
     token_id: int | None = None
     #: The client address of the HTTP request this principal acts in (None at the command line).
     client: str | None = None
+    #: The IANA zone the user reads and types times in on the web pages (None: UTC); core/zones.py.
+    time_zone: str | None = None
 
     @property
     def actor(self) -> Actor:
@@ -68,6 +70,7 @@ _BY_HASH = (
         User.username,
         User.role,
         User.disabled,
+        User.time_zone,
         Agency.id.label("agency_id"),
         Agency.slug,
         Agency.name,
@@ -94,6 +97,7 @@ def principal_of(user: User, agency: Agency, token_id: int | None, client: str |
         state=agency.state,
         token_id=token_id,
         client=client,
+        time_zone=user.time_zone,
     )
 
 
@@ -222,6 +226,7 @@ class Tokens:
             country=row.country,
             state=row.state,
             token_id=row.id,
+            time_zone=row.time_zone,
         )
 
     def login(

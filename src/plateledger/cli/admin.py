@@ -63,6 +63,18 @@ def users_add(
     out.print(f"user {username} ({role}) created in {agency}")
 
 
+@users.command("time-zone")
+def users_time_zone(
+    username: Annotated[str, typer.Argument()],
+    zone: Annotated[str, typer.Argument(help="IANA zone name, e.g. America/Chicago; UTC or an empty string for UTC")],
+    data: DataOpt = None,
+) -> None:
+    """Set the time zone a user reads and types times in on the web pages (audited; the API stays UTC)."""
+    with opened(data) as platform:
+        stored = platform.registry.set_time_zone(operator(), username, zone)
+    out.print(f"user {username} now sees times in {stored or 'UTC'}")
+
+
 @tokens.command("create")
 def tokens_create(
     username: Annotated[str, typer.Argument()],

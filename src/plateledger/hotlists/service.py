@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from plateledger.audit.events import HotListChanged, HotListCreated
@@ -390,6 +390,19 @@ class HotLists:
             return event, counts
 
         return self._audit.record(principal.actor, change)[1]
+
+    def entries_page(
+        self, principal: Principal, list_id: int, *, offset: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """A page of a list's current entries (``limit`` from ``offset``, in the order they were added) and how
+        many it has in all: the web page of a list of 100,000 plates reads one page."""
+        self._seen(principal, list_id, Action.HOTLIST_VIEW)
+        with self._gov.session() as session:
+            row = self._visible(session, principal, session.get(HotList, list_id))
+            current = (HotListEntry.hot_list_id == row.id, HotListEntry.removed_ms.is_(None))
+            total = session.scalar(select(func.count()).select_from(HotListEntry).where(*current)) or 0
+            query = select(HotListEntry).where(*current).order_by(HotListEntry.id).offset(offset).limit(limit)
+            return [entry_json(e) for e in session.scalars(query)], total
 
     def entries(self, principal: Principal, list_id: int, *, include_removed: bool = False) -> list[dict[str, Any]]:
         self._seen(principal, list_id, Action.HOTLIST_VIEW)

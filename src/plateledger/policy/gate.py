@@ -370,6 +370,37 @@ class Book:
         return found
 
 
+@dataclass(frozen=True)
+class AreaLimit:
+    """How large and how long an area search one owner may answer for a requester (its policy's area limits)."""
+
+    owner: Owner
+    max_radius_m: int
+    max_window_hours: int
+
+
+def area_limits(book: Book, requester: int, now_ms: int) -> list[AreaLimit]:
+    """The owners that may answer ``requester``'s area searches at all, with their limits: its own agency when its
+    policy allows area searches, and each owner whose policy allows them under an accepted, unexpired agreement
+    granting area searches. The rules of :func:`_area_rule` and :func:`_agreement_rule` that depend on neither the
+    purpose nor the time range; the gate still decides each search (purpose, jurisdiction, window, approval)."""
+    found = []
+    agreements = book.agreements_of(requester)
+    for owner in book.owners:
+        policy = book.policy(owner.agency_id)
+        if not policy.area.allowed:
+            continue
+        if owner.agency_id != requester:
+            agreement = agreements.get(owner.agency_id)
+            terms = agreement.terms if agreement is not None else None
+            if agreement is None or agreement.state is not AgreementState.ACCEPTED or terms is None:
+                continue
+            if terms.expires_ms <= now_ms or QueryKind.AREA not in terms.query_kinds:
+                continue
+        found.append(AreaLimit(owner, policy.area.max_radius_m, policy.area.max_window_hours))
+    return found
+
+
 class Gate:
     def decide_one(self, request: Request, book: Book, owner: Owner) -> Decision:
         """The decision for one owner (an alert: one read's owner), by the same :func:`decide`."""

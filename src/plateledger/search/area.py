@@ -24,6 +24,7 @@ from plateledger.approvals.canonical import Hold
 from plateledger.audit.events import AreaSearched, SearchAnswered
 from plateledger.auth.tokens import Principal
 from plateledger.core.errors import FieldInvalid, PlateledgerError
+from plateledger.policy.gate import AreaLimit
 from plateledger.policy.rules import HOUR_MS
 from plateledger.search.engine import (
     MAX_NOTE,
@@ -338,6 +339,12 @@ class WindowedSearches(Generic[AskT]):
 class AreaSearches(WindowedSearches[AreaSearch]):
     kind = QueryKind.AREA
     event = AreaSearched
+
+    def limits(self, principal: Principal) -> list[AreaLimit]:
+        """The area limits of each owner that may answer the principal's area searches, for the search form to
+        show before a search is sent (the gate still decides it). For users who may search (``search``; a
+        refusal is audited)."""
+        return self._engine.area_limits(principal)
 
     def _where(self, ask: AreaSearch) -> Where:
         radius, area = parse_area(ask.lat, ask.lon, ask.radius_m, ask.polygon)

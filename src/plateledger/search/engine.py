@@ -43,8 +43,8 @@ from plateledger.core.errors import (
     TooManyRequests,
 )
 from plateledger.core.text import PRINTABLE_64, WARRANT
-from plateledger.policy.actions import Action, allowed
-from plateledger.policy.gate import Approval, Decision, Gate, Permit, Request
+from plateledger.policy.actions import Action, allowed, require
+from plateledger.policy.gate import Approval, AreaLimit, Decision, Gate, Permit, Request, area_limits
 from plateledger.search.budget import Budgets
 from plateledger.sharing.service import Books
 from plateledger.store.queries import AreaQuery, PlateQuery, StoredRead, VehicleFilter
@@ -257,6 +257,13 @@ class SearchEngine:
         self._clock = clock
         self._approvals = approvals
         self._budgets = budgets or Budgets()
+
+    def area_limits(self, principal: Principal) -> list[AreaLimit]:
+        """The owners that may answer the principal's area searches, with their radius and window limits, from
+        the current book (policy facts: nothing is read; only a refusal, for a role that may not search, is
+        audited)."""
+        require(principal, Action.SEARCH, principal.agency_id, audit=self._audit)
+        return area_limits(self._books.current(), principal.agency_id, self._clock.now_ms())
 
     def _history(self, principal: Principal, seconds: int) -> tuple[int, int]:
         """The principal's answered searches of the last ``seconds``, and the reads they returned (audit log)."""

@@ -263,6 +263,22 @@ class SubjectRequests:
             ).all()
             return [_item(request, row) for request, row in rows]
 
+    def queue_page(self, principal: Principal, *, offset: int, limit: int) -> tuple[list[QueueItem], int]:
+        """A page of :meth:`queue` (``limit`` from ``offset``, newest first) and how many requests there are."""
+        require(principal, Action.SUBJECT_REQUEST_VIEW, principal.agency_id, audit=self._audit)
+        mine = SubjectRequestOwner.agency_id == principal.agency_id
+        with self._gov.session() as session:
+            total = session.scalar(select(func.count()).select_from(SubjectRequestOwner).where(mine)) or 0
+            rows = session.execute(
+                select(SubjectRequest, SubjectRequestOwner)
+                .join(SubjectRequestOwner, SubjectRequestOwner.request_id == SubjectRequest.id)
+                .where(mine)
+                .order_by(SubjectRequest.id.desc())
+                .offset(offset)
+                .limit(limit)
+            ).all()
+            return [_item(request, row) for request, row in rows], total
+
     def item(self, principal: Principal, request_id: int, action: Action = Action.SUBJECT_REQUEST_VIEW) -> QueueItem:
         """One request sent to the principal's agency; a request sent elsewhere (or none) is refused alike."""
         require(principal, action, principal.agency_id, audit=self._audit)

@@ -19,6 +19,7 @@ from plateledger.auth.sessions import SignedIn
 from plateledger.core.errors import PlateledgerError
 from plateledger.platform import Platform
 from plateledger.web import render
+from plateledger.web.compression import CompressedUI
 from plateledger.web.routes import (
     access,
     admin,
@@ -44,6 +45,7 @@ UI_PREFIX = "/ui/"
 def install(app: FastAPI, platform: Platform) -> None:
     """Mount the UI's routes, static assets and sign-in redirect on ``app`` (the one HTTP app)."""
     app.add_middleware(SecurityHeaders, csp=content_security_policy(platform.settings))
+    app.add_middleware(CompressedUI)  # outside the security headers: it sees (and sets) the static assets' caching
     app.mount("/ui/static", StaticFiles(directory=str(files("plateledger.web") / "static")), name="ui-static")
     app.mount(
         "/ui/vendor/leaflet",

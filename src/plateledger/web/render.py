@@ -14,7 +14,7 @@ from markupsafe import Markup
 
 from plateledger import __version__
 from plateledger.auth.sessions import SignedIn
-from plateledger.core.clock import iso_ms
+from plateledger.core import zones
 from plateledger.core.errors import PlateledgerError
 from plateledger.policy.actions import Action, allowed
 from plateledger.vocab import Purpose, QueryKind
@@ -23,11 +23,17 @@ PURPOSES = [p.value for p in Purpose]
 QUERY_KINDS = [k.value for k in QueryKind]
 
 
-def when(ms: int | None) -> str:
-    """Epoch milliseconds as a short UTC time (the UI's one time format)."""
-    if ms is None:
-        return ""
-    return iso_ms(ms).replace("T", " ").removesuffix("Z")[:19] + " UTC"
+def when(value: int | str | None, time_zone: str | None = None) -> str:
+    """Epoch milliseconds or an ISO 8601 time in the zone ``time_zone`` (None: UTC) with the zone named: the UI's
+    one time format, ``2026-12-07 09:14:00 CST`` (core/zones.py)."""
+    return zones.shown(value, time_zone)
+
+
+@jinja2.pass_context
+def _when(context: jinja2.runtime.Context, value: int | str | None) -> str:
+    """The ``when`` filter: a time in the signed-in user's zone (UTC for a visitor)."""
+    me = context.get("me")
+    return when(value, me.time_zone if me is not None else None)
 
 
 #: The menu: each page with the table's action that opens it (docs/permissions.md).
@@ -66,7 +72,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["when"] = when
+    env.filters["when"] = _when
     env.globals.update(purposes=PURPOSES, query_kinds=QUERY_KINDS, version=__version__)
     return env
 
@@ -85,6 +91,7 @@ def page(
             csrf=signed.csrf if signed else "",
             menu=nav(signed),
             path=request.url.path,
+            zone_name=zones.label(signed.principal.time_zone if signed else None),
             **context,
         )
     )

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from plateledger.api.deps import ClientDep, PlatformDep, PrincipalDep
-from plateledger.api.schemas import CameraIn, CameraOut, LoginIn, TokenIn, TokenOut, VerifyOut
+from plateledger.api.schemas import CameraIn, CameraOut, LoginIn, MeOut, TimeZoneIn, TokenIn, TokenOut, VerifyOut
 from plateledger.core.clock import iso_ms
 from plateledger.reports.audit_export import export_bytes
 
@@ -35,6 +35,25 @@ def revoke_token(
     token_id: Annotated[int, Path(ge=1, le=2_147_483_647)], platform: PlatformDep, principal: PrincipalDep
 ) -> None:
     platform.tokens.revoke(principal.actor, token_id)
+
+
+@router.get("/me", response_model=MeOut, tags=["auth"])
+def me(principal: PrincipalDep) -> MeOut:
+    """Who the token acts as, and the time zone the web pages use for you (the API's times stay UTC)."""
+    return MeOut(
+        username=principal.username,
+        role=principal.role.value,
+        agency=principal.agency_slug,
+        time_zone=principal.time_zone,
+    )
+
+
+@router.put("/me/time-zone", response_model=MeOut, tags=["auth"], responses={422: {}})
+def set_time_zone(body: TimeZoneIn, platform: PlatformDep, principal: PrincipalDep) -> MeOut:
+    """Set the IANA time zone the web pages show and read your times in (null or blank: UTC); audited
+    (`user.time_zone_set`). An unknown zone is a 422 naming it."""
+    stored = platform.registry.set_time_zone(principal, principal.username, body.time_zone)
+    return MeOut(username=principal.username, role=principal.role.value, agency=principal.agency_slug, time_zone=stored)
 
 
 @router.get("/cameras", response_model=list[CameraOut], tags=["cameras"])

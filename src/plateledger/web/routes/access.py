@@ -12,12 +12,13 @@ from fastapi.responses import Response
 
 from plateledger.appstate import PlatformDep
 from plateledger.audit.events import event_classes
+from plateledger.core import zones
 from plateledger.core.errors import FieldInvalid
 from plateledger.reports.access_log import MAX_LIMIT, entry_json
 from plateledger.reports.audit_export import export_bytes
 from plateledger.search.engine import parse_time
+from plateledger.web.paging import link
 from plateledger.web.render import page
-from plateledger.web.routes.search import utc
 from plateledger.web.security import SessionDep, checked_form, field
 
 router = APIRouter(include_in_schema=False)
@@ -25,8 +26,9 @@ AUDIT_PAGE = 200
 ACTIONS = sorted(cls.action for cls in event_classes())
 
 
-def _parse_time(text: str, name: str) -> int | None:
-    return parse_time(utc(text), name)
+def _parse_time(text: str, name: str, time_zone: str | None) -> int | None:
+    """A time from the filter form, typed in the user's zone (the form's label names it)."""
+    return parse_time(zones.typed(text, time_zone), name)
 
 
 @router.get("/ui/access-log")
@@ -45,13 +47,14 @@ def access_log(
         principal.agency_slug,
         after_seq=after_seq,
         limit=MAX_LIMIT // 10,
-        since_ms=_parse_time(since, "since"),
-        until_ms=_parse_time(until, "until"),
+        since_ms=_parse_time(since, "since", principal.time_zone),
+        until_ms=_parse_time(until, "until", principal.time_zone),
         outcome=outcome or None,
     )
     entries = [entry_json(e) for e in reversed(log.entries)]
     filters = {"since": since, "until": until, "outcome": outcome}
-    return page(request, "access_log.html", signed, entries=entries, next_after=log.next_after_seq, filters=filters)
+    later = link(request, after_seq=log.next_after_seq) if log.next_after_seq else ""
+    return page(request, "access_log.html", signed, entries=entries, later=later, filters=filters)
 
 
 @router.get("/ui/audit")
@@ -74,7 +77,7 @@ def audit_browser(
         chain=chain,
         actions=ACTIONS,
         action=action,
-        next_after=listed.next_after_seq,
+        later=link(request, after_seq=listed.next_after_seq) if listed.next_after_seq else "",
     )
 
 

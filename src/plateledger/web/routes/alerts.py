@@ -19,6 +19,7 @@ from plateledger.alerts.delivery import Broker
 from plateledger.alerts.service import VERIFY_FIRST
 from plateledger.appstate import PlatformDep
 from plateledger.core.errors import AuditUnavailable, FieldInvalid, PlateledgerError
+from plateledger.web.paging import link
 from plateledger.web.render import page, see_other
 from plateledger.web.security import SessionDep, checked_form, field
 
@@ -28,11 +29,28 @@ SHOWN = 200
 
 
 @router.get("/ui/alerts")
-def alerts_page(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
-    alerts = platform.alerts.listing(signed.principal, limit=1000)
-    alerts = sorted(alerts, key=lambda a: (a["state"] != "new", -a["id"]))[:SHOWN]
+def alerts_page(
+    request: Request,
+    platform: PlatformDep,
+    signed: SessionDep,
+    before: Annotated[int | None, Query(ge=1, le=2**53, description="Older alerts than this id")] = None,
+) -> Response:
+    """The newest :data:`SHOWN` alerts (new ones first), read newest first from the store, with the live feed;
+    ``before``: an older page (no live feed), by the id cursor of the page before it."""
+    alerts = platform.alerts.listing(signed.principal, before_id=before or 2**53, limit=SHOWN + 1)
+    older = link(request, before=alerts[SHOWN - 1]["id"]) if len(alerts) > SHOWN else ""
+    alerts = sorted(alerts[:SHOWN], key=lambda a: (a["state"] != "new", -a["id"]))
     last = max((a["id"] for a in alerts), default=0)
-    return page(request, "alerts.html", signed, alerts=alerts, verify_first=VERIFY_FIRST, last_id=last)
+    return page(
+        request,
+        "alerts.html",
+        signed,
+        alerts=alerts,
+        verify_first=VERIFY_FIRST,
+        last_id=last,
+        live=before is None,
+        older=older,
+    )
 
 
 @router.get("/ui/alerts/stream")

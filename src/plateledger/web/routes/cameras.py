@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from plateledger.appstate import PlatformDep
 from plateledger.auth.sessions import SignedIn
 from plateledger.cameras.quarantine import Release
-from plateledger.core.errors import FieldInvalid
+from plateledger.core.errors import Conflict, FieldInvalid
 from plateledger.platform import Platform
 from plateledger.web.render import json_for_page, page, see_other
 from plateledger.web.security import SessionDep, checked_form, field
@@ -38,10 +38,11 @@ def _cameras_page(
     release: Release | None,
     *,
     refused: dict[str, str] | None = None,
+    adding: dict[str, str] | None = None,
 ) -> Response:
     """The agency's cameras with their health, the map and the quarantine; ``release``: what a map or approve
     just did, shown once; ``refused``: an approval the registry refused (the vendor id, the field, why, and what
-    was typed), shown in its form, with status 422."""
+    was typed), shown in its form, with status 422; ``adding``: likewise for the add-a-camera form."""
     principal = signed.principal
     states = platform.health.states_for(principal, principal.agency_id)
     own = platform.registry.camera_list(principal, principal.agency_id)
@@ -75,7 +76,8 @@ def _cameras_page(
         default_silent_s=settings.camera_silent_after_s,
         map_data=json_for_page(data),
         refused=refused,
-        status=422 if refused else 200,
+        adding=adding,
+        status=422 if refused or adding else 200,
     )
 
 
@@ -86,16 +88,23 @@ def cameras(request: Request, platform: PlatformDep, signed: SessionDep) -> Resp
 
 @router.post(PAGE)
 async def add_camera(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
+    """Register a camera; a refusal of what was typed (no position for a fixed camera, a bad id, an id already
+    registered) is said in the form, with what was typed, on the cameras page (422)."""
     form = await checked_form(request, platform, signed)
-    platform.registry.add_camera(
-        signed.principal.actor,
-        agency_slug=signed.principal.agency_slug,
-        external_id=field(form, "external_id"),
-        name=field(form, "name"),
-        mobile=field(form, "mobile") == "yes",
-        lat=_number(field(form, "lat"), "lat"),
-        lon=_number(field(form, "lon"), "lon"),
-    )
+    typed = {name: field(form, name) for name in ("external_id", "name", "lat", "lon", "mobile")}
+    try:
+        platform.registry.add_camera(
+            signed.principal.actor,
+            agency_slug=signed.principal.agency_slug,
+            external_id=typed["external_id"],
+            name=typed["name"],
+            mobile=typed["mobile"] == "yes",
+            lat=_number(typed["lat"], "lat"),
+            lon=_number(typed["lon"], "lon"),
+        )
+    except (FieldInvalid, Conflict) as error:
+        refused = {**typed, "field": getattr(error, "field", "external_id"), "detail": error.detail}
+        return _cameras_page(request, platform, signed, None, adding=refused)
     return see_other(PAGE)
 
 

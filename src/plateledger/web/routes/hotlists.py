@@ -13,13 +13,14 @@ from starlette.datastructures import UploadFile
 
 from plateledger.appstate import PlatformDep
 from plateledger.auth.sessions import SignedIn
+from plateledger.core import zones
 from plateledger.core.clock import parse_iso_ms
 from plateledger.core.errors import FieldInvalid, ImportRefused
 from plateledger.hotlists.importer import ImportRequest, add_entries, remove_entries
 from plateledger.hotlists.imports import Format
 from plateledger.platform import Platform
+from plateledger.web.paging import PAGE_SIZE, OffsetQuery, SizeQuery, pager
 from plateledger.web.render import page, see_other
-from plateledger.web.routes.search import utc
 from plateledger.web.security import SessionDep, checked_form, field
 
 router = APIRouter(include_in_schema=False)
@@ -50,11 +51,18 @@ async def create(request: Request, platform: PlatformDep, signed: SessionDep) ->
 
 
 def _list_page(
-    request: Request, platform: Platform, signed: SignedIn, list_id: int, report: dict[str, Any] | None = None
+    request: Request,
+    platform: Platform,
+    signed: SignedIn,
+    list_id: int,
+    report: dict[str, Any] | None = None,
+    *,
+    offset: int = 0,
+    size: int = PAGE_SIZE,
 ) -> Response:
     view = platform.hotlists.get(signed.principal, list_id)
     now = platform.clock.now_ms()
-    entries = platform.hotlists.entries(signed.principal, list_id)
+    entries, total = platform.hotlists.entries_page(signed.principal, list_id, offset=offset, limit=size)
     for entry in entries:
         entry["expired"] = parse_iso_ms(entry["expires"]) <= now
     formats = [f.value for f in Format]
@@ -68,19 +76,27 @@ def _list_page(
         entries=entries,
         report=report,
         formats=formats,
+        pager=pager(request, offset=offset, size=size, shown=len(entries), total=total),
     )
 
 
 @router.get("/ui/hotlists/{list_id}")
-def one_list(list_id: ListId, request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
-    return _list_page(request, platform, signed, list_id)
+def one_list(
+    list_id: ListId,
+    request: Request,
+    platform: PlatformDep,
+    signed: SessionDep,
+    offset: OffsetQuery = 0,
+    size: SizeQuery = PAGE_SIZE,
+) -> Response:
+    return _list_page(request, platform, signed, list_id, offset=offset, size=size)
 
 
 @router.post("/ui/hotlists/{list_id}/entries")
 async def add(list_id: ListId, request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
     form = await checked_form(request, platform, signed)
     body = {name: field(form, name) or None for name in ("plate", "region", "purpose", "reference", "reason")}
-    body["expires"] = utc(field(form, "expires"))
+    body["expires"] = zones.typed(field(form, "expires"), signed.principal.time_zone)
     add_entries(platform.hotlists, signed.principal, list_id, [body])
     return see_other(f"/ui/hotlists/{list_id}")
 

@@ -18,8 +18,10 @@ from starlette.datastructures import FormData
 
 from plateledger.appstate import PlatformDep
 from plateledger.auth.sessions import SignedIn
+from plateledger.core import zones
 from plateledger.core.errors import FieldInvalid, PlateledgerError
 from plateledger.platform import Platform
+from plateledger.policy.actions import Action, allowed
 from plateledger.search.area import AreaSearch
 from plateledger.search.description import DescriptionSearch
 from plateledger.search.engine import SearchResult
@@ -59,19 +61,8 @@ FIELDS = (
 MODES = ("plate", "area", "description")
 
 
-def utc(text: str) -> str | None:
-    """A time from the form: a datetime-local value (no zone) is UTC, as the form's label says."""
-    if not text:
-        return None
-    if len(text) == 16 and text[10] == "T":
-        return text + ":00Z"
-    if len(text) == 19 and text[10] == "T":
-        return text + "Z"
-    return text
-
-
 def _run(platform: Platform, signed: SignedIn, values: dict[str, str]) -> SearchResult:
-    ask = _ask(values)
+    ask = _ask(values, signed.principal.time_zone)
     if isinstance(ask, DescriptionSearch):
         return platform.descriptions.search(signed.principal, ask)
     if isinstance(ask, AreaSearch):
@@ -79,13 +70,14 @@ def _run(platform: Platform, signed: SignedIn, values: dict[str, str]) -> Search
     return platform.searches.search(signed.principal, ask)
 
 
-def _ask(values: dict[str, str]) -> PlateSearch | AreaSearch | DescriptionSearch:
-    """The search the form asks for (the library checks it; an empty field is a field not given)."""
+def _ask(values: dict[str, str], time_zone: str | None) -> PlateSearch | AreaSearch | DescriptionSearch:
+    """The search the form asks for (the library checks it; an empty field is a field not given); the times typed
+    are in the user's zone ``time_zone``, as the form's labels say."""
     common = {
         "purpose": values["purpose"] or None,
         "case_number": values["case_number"] or None,
-        "since": utc(values["since"]),
-        "until": utc(values["until"]),
+        "since": zones.typed(values["since"], time_zone),
+        "until": zones.typed(values["until"], time_zone),
         "note": values["note"] or None,
         "warrant": values["warrant"] or None,
         "approval": values["approval"] or None,
@@ -138,20 +130,49 @@ def _values(form: FormData | None) -> dict[str, str]:
     return values
 
 
-def _timeline(reads: list[dict[str, Any]], times: list[int]) -> dict[str, Any]:
+def _timeline(reads: list[dict[str, Any]], times: list[int], time_zone: str | None) -> dict[str, Any]:
     """Points of an SVG timeline 800 wide: x from the first read's time to the last's."""
     if not times:
         return {"points": [], "start": None, "end": None}
     first, last = min(times), max(times)
     span = max(last - first, 1)
     points = [
-        {"x": round(20 + (t - first) / span * 760, 1), "label": f"{r['ts']} {r['plate']} at {r['camera']}"}
+        {
+            "x": round(20 + (t - first) / span * 760, 1),
+            "label": f"{zones.shown(t, time_zone)} {r['plate']} at {r['camera']}",
+        }
         for r, t in zip(reads, times, strict=True)
     ]
     return {"points": points, "start": first, "end": last}
 
 
-def _map_data(platform: Platform, signed: SignedIn, rows: list[dict[str, Any]]) -> Markup:
+def _area_limits(platform: Platform, signed: SignedIn) -> list[dict[str, Any]]:
+    """Each owner's area-search limits for this user (largest first), for the form to show before a search."""
+    if not allowed(signed.principal, Action.SEARCH, signed.principal.agency_id).allowed:
+        return []
+    found = platform.areas.limits(signed.principal)
+    limits = [
+        {"owner": a.owner.name, "slug": a.owner.slug, "radius_m": a.max_radius_m, "hours": a.max_window_hours}
+        for a in found
+    ]
+    return sorted(limits, key=lambda a: (-a["radius_m"], a["owner"]))
+
+
+def _searched(values: dict[str, str] | None) -> dict[str, str] | None:
+    """The area an answered area search covered, as typed (the result map draws it)."""
+    if values is None or values["mode"] != "area":
+        return None
+    return {name: values[name] for name in ("lat", "lon", "radius_m", "polygon")}
+
+
+def _map_data(
+    platform: Platform,
+    signed: SignedIn,
+    rows: list[dict[str, Any]],
+    *,
+    limits: list[dict[str, Any]] | None = None,
+    searched: dict[str, str] | None = None,
+) -> Markup:
     cameras = [
         {"id": c.external_id, "name": c.name, "lat": c.lat, "lon": c.lon}
         for c in platform.registry.camera_list(signed.principal, signed.principal.agency_id)
@@ -164,6 +185,8 @@ def _map_data(platform: Platform, signed: SignedIn, rows: list[dict[str, Any]]) 
         "reads": reads,
         "tiles": settings.map_tile_url,
         "attribution": settings.map_tile_attribution,
+        "limits": limits or [],
+        "searched": searched,
     }
     return json_for_page(body)
 
@@ -177,7 +200,8 @@ def search_form(request: Request, platform: PlatformDep, signed: SessionDep) -> 
         values=_values(None),
         result=None,
         error=None,
-        map_data=_map_data(platform, signed, []),
+        limits=(limits := _area_limits(platform, signed)),
+        map_data=_map_data(platform, signed, [], limits=limits),
     )
 
 
@@ -200,7 +224,8 @@ async def search(request: Request, platform: PlatformDep, signed: SessionDep) ->
             values=values,
             result=None,
             error=error,
-            map_data=_map_data(platform, signed, []),
+            limits=(limits := _area_limits(platform, signed)),
+            map_data=_map_data(platform, signed, [], limits=limits),
         )
     rows = [read_json(r, result.owner_names) for r in result.reads]
     link_images(platform, result, rows)
@@ -219,8 +244,9 @@ async def search(request: Request, platform: PlatformDep, signed: SessionDep) ->
         groups=groups,
         hint=hint_json(result),
         error=None,
-        map_data=_map_data(platform, signed, rows),
-        timeline=_timeline(rows, [r.ts_ms for r in result.reads]),
+        limits=(limits := _area_limits(platform, signed)),
+        map_data=_map_data(platform, signed, rows, limits=limits, searched=_searched(values)),
+        timeline=_timeline(rows, [r.ts_ms for r in result.reads], signed.principal.time_zone),
     )
 
 
@@ -228,7 +254,7 @@ async def search(request: Request, platform: PlatformDep, signed: SessionDep) ->
 async def export(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
     """The same search run again (gated and audited) and its answer downloaded; the download is audited too."""
     values = _values(await checked_form(request, platform, signed))
-    ask = _ask(values)
+    ask = _ask(values, signed.principal.time_zone)
     if isinstance(ask, DescriptionSearch):
         raise FieldInvalid("mode", "a vehicle description search cannot be exported as CSV yet")
     result, body = platform.exports.csv(signed.principal, ask)

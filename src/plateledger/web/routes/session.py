@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -11,7 +11,8 @@ from fastapi.responses import RedirectResponse, Response
 from plateledger.appstate import ClientDep, PlatformDep
 from plateledger.audit.log import Actor
 from plateledger.auth.sessions import SignedIn
-from plateledger.core.errors import AuthenticationFailed, PlateledgerError
+from plateledger.core import zones
+from plateledger.core.errors import AuthenticationFailed, FieldInvalid, PlateledgerError
 from plateledger.policy.actions import Action, allowed
 from plateledger.web.render import page, see_other
 from plateledger.web.routes.notify import notify_context
@@ -111,16 +112,33 @@ async def sign_out(request: Request, platform: PlatformDep, signed: SessionDep) 
     return response
 
 
+def _account(
+    request: Request, platform: PlatformDep, signed: SignedIn, *, pending: dict[str, str] | None = None, **extra: Any
+) -> Response:
+    zone: dict[str, Any] = {"value": signed.principal.time_zone or "", "error": "", "names": zones.zone_names()}
+    zone.update(extra.pop("zone", {}))
+    sessions = platform.sessions.count(signed.principal)
+    context = {**notify_context(platform, signed), **extra}
+    return page(request, "account.html", signed, sessions=sessions, pending=pending, zone=zone, **context)
+
+
 @router.get("/ui/account")
 def account(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
-    return page(
-        request,
-        "account.html",
-        signed,
-        sessions=platform.sessions.count(signed.principal),
-        pending=None,
-        **notify_context(platform, signed),
-    )
+    return _account(request, platform, signed)
+
+
+@router.post("/ui/account/time-zone")
+async def time_zone_set(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
+    """The zone the user reads and types times in (blank: UTC); an unknown name is shown on the page, as typed."""
+    form = await checked_form(request, platform, signed)
+    typed = field(form, "time_zone")
+    try:
+        platform.registry.set_time_zone(signed.principal, signed.principal.username, typed)
+    except FieldInvalid as invalid:
+        return _account(
+            request, platform, signed, status=invalid.status, zone={"value": typed, "error": invalid.detail}
+        )
+    return see_other("/ui/account")
 
 
 @router.post("/ui/account/totp/start")
@@ -128,15 +146,7 @@ async def totp_start(request: Request, platform: PlatformDep, signed: SessionDep
     await checked_form(request, platform, signed)
     secret = platform.sessions.start_totp(signed.principal)
     uri = platform.sessions.provisioning_uri(signed.principal, secret)
-    pending = {"secret": secret, "uri": uri}
-    return page(
-        request,
-        "account.html",
-        signed,
-        sessions=platform.sessions.count(signed.principal),
-        pending=pending,
-        **notify_context(platform, signed),
-    )
+    return _account(request, platform, signed, pending={"secret": secret, "uri": uri})
 
 
 @router.post("/ui/account/totp")

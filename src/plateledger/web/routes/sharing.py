@@ -14,9 +14,10 @@ from starlette.datastructures import FormData
 
 from plateledger.appstate import PlatformDep
 from plateledger.auth.sessions import SignedIn
+from plateledger.core import zones
 from plateledger.core.errors import FieldInvalid
 from plateledger.platform import Platform
-from plateledger.policy.rules import PRESETS, Terms, date_text, describe
+from plateledger.policy.rules import PRESETS, Terms, describe
 from plateledger.sharing.service import AgreementView, make_terms
 from plateledger.web.render import page, see_other
 from plateledger.web.security import SessionDep, checked_form, field, fields
@@ -32,29 +33,30 @@ def _lookback(form: FormData) -> int:
     return int(text)
 
 
-def terms_from(form: FormData) -> Terms:
+def terms_from(form: FormData, time_zone: str | None) -> Terms:
+    """The terms a form asks for; its last day in force is a date in the user's zone ``time_zone``."""
     return make_terms(
         query_kinds=fields(form, "query_kinds"),
         purposes=fields(form, "purposes"),
         max_lookback_days=_lookback(form),
-        expires=field(form, "expires"),
+        expires=zones.day_end(field(form, "expires"), time_zone),
     )
 
 
-def _shown(view: AgreementView) -> dict[str, Any]:
+def _shown(view: AgreementView, time_zone: str | None) -> dict[str, Any]:
     """An agreement for the page; ``last_day``: the date input's value for the requested expiry (the last day in
     force, as ``make_terms`` reads it back)."""
     shown = view.as_json()
-    shown["requested_terms"]["last_day"] = date_text(view.requested_terms["expires_ms"] - 1)
+    shown["requested_terms"]["last_day"] = zones.day_of(view.requested_terms["expires_ms"] - 1, time_zone)
     return shown
 
 
 @router.get("/ui/admin/sharing")
 def sharing_page(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
-    views = [_shown(v) for v in platform.agreements.listing(signed.principal, manage=True)]
+    views = [_shown(v, signed.principal.time_zone) for v in platform.agreements.listing(signed.principal, manage=True)]
     mine = signed.principal.agency_slug
     others = [a for a in platform.registry.agencies() if a.slug != mine]
-    expires = date_text(platform.clock.now_ms() + 365 * 86_400_000)
+    expires = zones.day_of(platform.clock.now_ms() + 365 * 86_400_000, signed.principal.time_zone)
     return page(
         request,
         "sharing.html",
@@ -72,7 +74,7 @@ async def request_sharing(request: Request, platform: PlatformDep, signed: Sessi
     platform.agreements.request(
         signed.principal,
         owner=field(form, "owner"),
-        terms=terms_from(form),
+        terms=terms_from(form, signed.principal.time_zone),
         attestation=field(form, "attestation") or None,
         note=field(form, "note") or None,
     )
@@ -90,7 +92,7 @@ async def agreement_step(
     form = await checked_form(request, platform, signed)
     note = field(form, "note") or None
     if step == "accept":
-        narrowed = terms_from(form) if field(form, "narrow") == "yes" else None
+        narrowed = terms_from(form, signed.principal.time_zone) if field(form, "narrow") == "yes" else None
         platform.agreements.accept(signed.principal, agreement_id, terms=narrowed, note=note)
     elif step == "decline":
         platform.agreements.decline(signed.principal, agreement_id, note=note)

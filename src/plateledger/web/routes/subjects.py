@@ -14,6 +14,7 @@ from plateledger.audit.log import Actor
 from plateledger.core.errors import AuthenticationFailed, PlateledgerError, TooManyRequests
 from plateledger.subjects.render import letter_css, render_html, render_pdf
 from plateledger.subjects.requests import METHODS, PUBLIC, SubjectAsk
+from plateledger.web.paging import PAGE_SIZE, OffsetQuery, SizeQuery, pager
 from plateledger.web.render import page, see_other
 from plateledger.web.security import CSRF_FIELD, SESSION_COOKIE, SessionDep, checked_form, field
 
@@ -70,8 +71,16 @@ async def subject_submit(request: Request, platform: PlatformDep, client: Client
 
 
 @router.get("/ui/admin/subject-requests")
-def subject_queue(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
-    return page(request, "subject_requests.html", signed, requests=platform.subjects.queue(signed.principal))
+def subject_queue(
+    request: Request,
+    platform: PlatformDep,
+    signed: SessionDep,
+    offset: OffsetQuery = 0,
+    size: SizeQuery = PAGE_SIZE,
+) -> Response:
+    requests, total = platform.subjects.queue_page(signed.principal, offset=offset, limit=size)
+    paged = pager(request, offset=offset, size=size, shown=len(requests), total=total)
+    return page(request, "subject_requests.html", signed, requests=requests, pager=paged)
 
 
 @router.get(CSS_PATH)

@@ -99,7 +99,7 @@
     card.dataset.alertId = body.id;
     card.querySelectorAll("[data-f]").forEach((el) => {
       const value = get(body, el.dataset.f);
-      el.textContent = value == null ? "" : String(value);
+      el.textContent = "time" in el.dataset ? window.plateledgerTime(value) : value == null ? "" : String(value);
     });
     card.querySelector("form").action = `/ui/alerts/${body.id}/decide`;
     const slot = card.querySelector(".crop-slot");

@@ -50,6 +50,32 @@
     return { map, cameras };
   }
 
+  // A polygon typed as "lat,lon;lat,lon;..." as [[lat, lon], ...] (pairs that are not two numbers left out).
+  const parseRing = (text) => (text || "").split(";").map((p) => p.split(",").map(Number))
+    .filter((p) => p.length === 2 && p.every(Number.isFinite));
+
+  function searchedArea(searched) {
+    if (!searched) return null;
+    const style = { color: "#7c3aed", weight: 2, dashArray: "6 4", fillOpacity: 0.08, interactive: false, className: "searched" };
+    const ring = parseRing(searched.polygon);
+    if (ring.length >= 3) return L.polygon(ring, style);
+    const [lat, lon, radius] = [searched.lat, searched.lon, searched.radius_m].map(Number);
+    if (searched.lat && searched.lon && [lat, lon, radius].every(Number.isFinite) && radius > 0) {
+      return L.circle([lat, lon], { ...style, radius });
+    }
+    return null;
+  }
+
+  // How far an area reaches from its centre, as the policy gate measures it: a circle's radius, or a polygon's
+  // bounding radius (the farthest corner from the mean of the corners).
+  function reach(ring, centre, radius) {
+    if (ring.length >= 3) {
+      const mid = L.latLng(ring.reduce((a, p) => a + p[0], 0) / ring.length, ring.reduce((a, p) => a + p[1], 0) / ring.length);
+      return { centre: mid, radius: Math.max(...ring.map((p) => mid.distanceTo(p))) };
+    }
+    return centre && radius > 0 ? { centre: L.latLng(centre), radius } : null;
+  }
+
   const results = document.getElementById("results-map");
   if (results) {
     const reads = [...data.reads].sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0));
@@ -58,7 +84,7 @@
     const byPlate = new Map();
     reads.forEach((r, i) => {
       L.circleMarker([r.lat, r.lon], { radius: 7, color: "#b3261e", weight: 2, fillOpacity: 0.8, className: "read" })
-        .bindTooltip(label(`${i + 1}. ${r.ts} ${r.plate} at ${r.camera} (${r.owner})`))
+        .bindTooltip(label(`${i + 1}. ${window.plateledgerTime(r.ts)} ${r.plate} at ${r.camera} (${r.owner})`))
         .addTo(map);
       if (!byPlate.has(r.plate)) byPlate.set(r.plate, []);
       byPlate.get(r.plate).push([r.lat, r.lon]);
@@ -66,6 +92,14 @@
     byPlate.forEach((path) => {
       if (path.length > 1) L.polyline(path, { color: "#1d4ed8", weight: 3, opacity: 0.8, className: "route" }).addTo(map);
     });
+    // The area an area search covered, as it was typed or drawn; the view takes it in.
+    const area = searchedArea(data.searched);
+    if (area) {
+      area.addTo(map);
+      const bounds = area.getBounds();
+      reads.forEach((r) => bounds.extend([r.lat, r.lon]));
+      map.fitBounds(bounds.pad(0.1), { animate: false });
+    }
   }
 
   // The area picker: a click sets the centre of a circle; in draw mode, clicks (or "add the map centre", for the
@@ -80,9 +114,38 @@
     let shape = null;
     let corners = null; // [[lat, lon], ...] while drawing
     const say = (text) => { status.textContent = text; };
-    const typed = () => polygon.value.split(";").map((p) => p.split(",").map(Number))
-      .filter((p) => p.length === 2 && p.every(Number.isFinite));
+    const typed = () => parseRing(polygon.value);
+    // The owners' area limits for this user (largest first), from their policies; the gate decides each search.
+    const limits = data.limits || [];
+    const largest = limits.length ? limits[0].radius_m : 0;
+    const warning = $("area-warning");
+    let limitCircle = null;
+    const metres = (m) => `${Math.round(m).toLocaleString("en-US")} m`;
+    const feedback = () => {
+      if (limitCircle) limitCircle.remove();
+      limitCircle = null;
+      const centre = lat.value && lon.value ? [Number(lat.value), Number(lon.value)] : null;
+      const area = reach(corners || typed(), centre, Number(radius.value));
+      warning.classList.remove("over");
+      if (!area || !Number.isFinite(area.radius)) {
+        warning.textContent = "";
+        return;
+      }
+      if (made && largest) {
+        limitCircle = L.circle(area.centre, {
+          radius: largest, color: "#55606e", weight: 1, dashArray: "4 4", fill: false, interactive: false, className: "limit",
+        }).addTo(made.map);
+      }
+      const over = limits.filter((a) => area.radius > a.radius_m);
+      const size = `This area reaches ${metres(area.radius)} from its centre`;
+      if (!limits.length) warning.textContent = `${size}; no data owner allows you area searches: it will be refused.`;
+      else if (over.length === limits.length) warning.textContent = `${size}: more than any owner allows (at most ${metres(largest)}). Every owner will refuse it.`;
+      else if (over.length) warning.textContent = `${size}: more than ${over.map((a) => `${a.owner} (${metres(a.radius_m)})`).join(", ")} allow${over.length === 1 ? "s" : ""}; their reads will be withheld.`;
+      else warning.textContent = `${size}: within every owner's limit (the dashed circle: ${metres(largest)}).`;
+      warning.classList.toggle("over", over.length > 0 || !limits.length);
+    };
     const drawCircle = () => {
+      feedback();
       if (circle) circle.remove();
       circle = null;
       if (!made || !lat.value || !lon.value) return;
@@ -90,6 +153,7 @@
       circle = L.circle(centre, { radius: Number(radius.value) || 500, color: "#1d4ed8", interactive: false }).addTo(made.map);
     };
     const drawShape = () => {
+      feedback();
       if (shape) shape.remove();
       shape = null;
       const points = corners || typed();
@@ -113,6 +177,10 @@
     const show = (area) => {
       if (!area || made) return;
       made = baseMap(pick, data.cameras.map((c) => [c.lat, c.lon]));
+      // Open where the largest allowed radius is visible: around the area given, else the cameras' centre.
+      const given = reach(typed(), lat.value && lon.value ? [Number(lat.value), Number(lon.value)] : null, Number(radius.value));
+      const across = 3 * Math.max(given ? given.radius : 0, largest);
+      if (across > 0) made.map.fitBounds((given ? given.centre : made.map.getCenter()).toBounds(across), { animate: false });
       made.map.on("click", (event) => {
         if (corners) {
           addCorner(event.latlng);
@@ -157,7 +225,8 @@
       drawShape();
       say("Polygon cleared.");
     });
-    [lat, lon, radius].forEach((input) => input.addEventListener("change", drawCircle));
+    [lat, lon, radius].forEach((input) => ["change", "input"].forEach((kind) => input.addEventListener(kind, drawCircle)));
+    polygon.addEventListener("input", drawShape);
     polygon.addEventListener("change", () => {
       if (polygon.value && !lat.value && !lon.value) radius.value = "";
       drawShape();

@@ -18,7 +18,7 @@
       ["Plate", read.plate],
       ["As read", read.plate_as_read],
       ["Region", read.region],
-      ["Time (UTC)", read.ts],
+      ["Time", window.plateledgerTime(read.ts)],
       ["Camera", read.camera],
       ["Owner", read.owner],
       ["Confidence", read.confidence == null ? null : Number(read.confidence).toFixed(2)],
@@ -49,7 +49,7 @@
         const figure = document.createElement("figure");
         figure.className = `read-image ${image.kind}`;
         const img = document.createElement("img");
-        img.alt = `${NAMES[image.kind] || "Image"} of ${read.plate} at ${read.camera}, ${read.ts}`;
+        img.alt = `${NAMES[image.kind] || "Image"} of ${read.plate} at ${read.camera}, ${window.plateledgerTime(read.ts)}`;
         img.src = image.full;
         const caption = document.createElement("figcaption");
         caption.className = "hint";

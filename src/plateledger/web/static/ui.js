@@ -1,6 +1,21 @@
 // Plateledger UI: behaviour shared by every page (no inline scripts: the Content-Security-Policy forbids them).
 "use strict";
 
+// A UTC ISO 8601 time (as the server's JSON carries it) in the signed-in user's zone with the zone named, as the
+// server's pages show times ("2026-12-07 09:14:00 CST"): <body data-time-zone> names the zone.
+window.plateledgerTime = function (iso) {
+  const moment = new Date(iso);
+  if (!iso || Number.isNaN(moment.getTime())) return iso == null ? "" : String(iso);
+  const timeZone = document.body.dataset.timeZone || "UTC";
+  const parts = {};
+  new Intl.DateTimeFormat("en-US", {
+    timeZone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
+  }).formatToParts(moment).forEach((p) => { parts[p.type] = p.value; });
+  const zone = timeZone === "UTC" ? "UTC" : parts.timeZoneName;
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second} ${zone}`;
+};
+
 (function () {
   // Search form: show the plate or the area fields for the chosen mode (a description search has an area too).
   const form = document.getElementById("search-form");

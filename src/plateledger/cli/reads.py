@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -24,7 +25,7 @@ from plateledger.cli.common import (
     out,
     print_json,
 )
-from plateledger.cli.output import err, printable
+from plateledger.cli.output import err, printable, shown
 from plateledger.cli.progress import progress
 from plateledger.core.errors import (
     FieldInvalid,
@@ -36,6 +37,7 @@ from plateledger.ingest.expiring import warnings
 from plateledger.platform import Platform
 from plateledger.search.area import AreaSearch
 from plateledger.search.engine import SearchResult
+from plateledger.search.export import check_format
 from plateledger.search.plate import PlateSearch
 from plateledger.search.results import result_json
 from plateledger.store.reads import BatchResult
@@ -48,6 +50,18 @@ BreakGlassOpt = Annotated[
     typer.Option(
         "--break-glass", help="Exigent: run at once, marked break-glass, reviewed by a supervisor (--note why)"
     ),
+]
+
+FormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help="Write the answer as a file instead of printing it: csv, geojson, kml or pdf (a case packet); the "
+        "search and the download are both audited",
+    ),
+]
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", help="With --format: the file to write (default: standard output)")
 ]
 
 search = typer.Typer(
@@ -169,6 +183,8 @@ def search_plate(
     break_glass: BreakGlassOpt = False,
     data: DataOpt = None,
     json: JsonOpt = False,
+    export_format: FormatOpt = None,
+    out_file: OutOpt = None,
 ) -> None:
     """A plate's history, from the data your agency may see, sorted by time."""
     ask = PlateSearch(
@@ -187,6 +203,9 @@ def search_plate(
         break_glass=break_glass,
         match="contains" if contains else None,
     )
+    if export_format is not None:
+        _export(data, token, "plate", ask, export_format, out_file)
+        return
     body = _search(data, token, "plate", lambda platform, principal: platform.searches.search(principal, ask), ask)
     _print_result(body, json)
 
@@ -210,6 +229,30 @@ def _search(
         params=asdict(ask),
     )
     return body
+
+
+def _export(
+    data: Path | None, token: str, kind: str, ask: PlateSearch | AreaSearch, fmt: str, out_file: Path | None
+) -> None:
+    """The answer of ``ask`` as a file (here, or from the server holding the data directory, as the API's
+    export): to ``out_file`` or standard output."""
+    check_format(fmt)
+    body: bytes = call(
+        data,
+        token,
+        where=f"cli search {kind}",
+        local=lambda platform, principal: platform.exports.export(principal, ask, fmt).body,
+        method="GET",
+        path=f"/api/v1/search/{kind}/export",
+        params={**asdict(ask), "format": fmt},
+        raw=True,
+    )
+    if out_file is None:
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+    else:
+        out_file.write_bytes(body)
+        out.print(f"{fmt} export of the {kind} search written to {shown(str(out_file))} ({len(body)} bytes)")
 
 
 def _print_result(body: dict[str, Any], json: bool) -> None:
@@ -271,6 +314,8 @@ def search_area(
     break_glass: BreakGlassOpt = False,
     data: DataOpt = None,
     json: JsonOpt = False,
+    export_format: FormatOpt = None,
+    out_file: OutOpt = None,
 ) -> None:
     """Reads near a place (a radius around a point, or a polygon) in a time window, from the data your agency
     may see under each owner's area limits, sorted by time, one page at a time."""
@@ -290,5 +335,8 @@ def search_area(
         approval=approval,
         break_glass=break_glass,
     )
+    if export_format is not None:
+        _export(data, token, "area", ask, export_format, out_file)
+        return
     body = _search(data, token, "area", lambda platform, principal: platform.areas.search(principal, ask), ask)
     _print_result(body, json)

@@ -37,6 +37,7 @@ from plateledger_verify import merkle
 from plateledger_verify.note import b64
 from plateledger_verify.policy import parse_policy
 from plateledger_verify.proof import parse_proof, verify_proof
+from tests.integration.test_web import BASE, csrf_of, sign_in
 from tests.integration.web_kit import PLATE, WebNetwork, plate_crop, web_network
 from tests.support import HOUR_MS, NOW_MS, CameraSpec, ingest, read, search, seed_agency
 
@@ -72,7 +73,8 @@ def actions(platform: Platform, after: int = 0) -> list[str]:
 
 
 def pdf_text(body: bytes) -> str:
-    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(body)).pages)
+    """The PDF's text with every run of white space as one space (where a line wraps depends on the numbers)."""
+    return " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(body)).pages).split())
 
 
 def test_packet_names_the_search_and_its_proof_verifies(platform: Platform, network: WebNetwork) -> None:
@@ -87,7 +89,7 @@ def test_packet_names_the_search_and_its_proof_verifies(platform: Platform, netw
     proof = entry_proof(platform.audit.tree, platform.checkpoints, seq)
     assert proof.checkpoint is None  # none published yet: against the current tree, said so
     assert "No published checkpoint covers this entry yet" in text
-    hashes = re.findall(r"^\d+: ([A-Za-z0-9+/=]{44})$", text, re.M)
+    hashes = re.findall(r"(?:^|\s)\d+: ([A-Za-z0-9+/=]{44})(?=\s|$)", text)
     assert hashes
     leaf = re.search(r"Leaf hash \(base64\):\s+([A-Za-z0-9+/=]{44})", text)
     assert leaf is not None
@@ -178,7 +180,7 @@ def test_a_withheld_read_and_its_image_are_in_no_export(platform: Platform, netw
     viewed = [e for e in platform.audit.entries(after_seq=mark, limit=10_000) if e.action == "image.viewed"]
     assert len(viewed) == 4  # palm's four crops, each through the image gate, for the packet only
     assert {orjson.loads(e.params)["query"]["owner"] for e in viewed} == {"palm-pd"}
-    captions = re.findall(r"^#(\d) .*\s+(\S+) \(audit #\d+\)$", pdf_text(export(platform, network, "pdf").body), re.M)
+    captions = re.findall(r"#(\d) \S+ \S+ (\S+) \(audit #\d+\)", pdf_text(export(platform, network, "pdf").body))
     assert [camera for _n, camera in captions] == ["palm-0", "palm-1", "palm-2", "palm-0"]  # not far's crop
 
 
@@ -254,3 +256,61 @@ def test_cli_writes_each_format_to_a_file(settings: Settings, tmp_path: Path) ->
     assert bad.exit_code != 0
     assert isinstance(bad.exception, FieldInvalid)
     assert bad.exception.field == "format"
+
+
+def test_each_export_is_in_its_owners_access_log_and_no_other(platform: Platform, network: WebNetwork) -> None:
+    mark = len(actions(platform))
+    done = {fmt: export(platform, network, fmt) for fmt in FORMATS}
+    palm = platform.access_log.view(network.palm.auditor, "palm-pd", after_seq=mark, limit=1000).entries
+    exported = [e for e in palm if e.action == "search.exported"]
+    assert [e.query.get("format") for e in exported] == list(FORMATS)
+    assert [e.rows for e in exported] == [len(d.result.reads) for d in done.values()]
+    far = platform.access_log.view(network.far.auditor, "far-patrol", after_seq=mark, limit=1000).entries
+    assert {e.action for e in far} == {"search.plate"}  # the searches that withheld its reads; no download
+    assert {e.rule for e in far} == {"no sharing agreement with this owner (default deny)"}
+
+
+def test_packet_without_its_font_writes_non_latin1_as_code_points(platform: Platform, network: WebNetwork) -> None:
+    """The documented fallback: the font file missing, Helvetica, and text outside Latin-1 as [U+XXXX]."""
+    result = search(platform, network.palm.investigator, PLATE, case_number=CASE, note="Zoë Жук")
+    proof = entry_proof(platform.audit.tree, platform.checkpoints, result.audit_seq)
+    packet = Packet(result=result, requester=network.palm.investigator, generated_ms=NOW_MS, proof=proof)
+    text = pdf_text(render_pdf(packet, Path("/nonexistent/font.ttf")))
+    assert "note=Zoë [U+0416][U+0443][U+043A]" in text
+    assert f"Case packet: case {CASE}" in text
+
+
+def test_reads_without_a_position_and_text_xml_forbids(platform: Platform) -> None:
+    """A mobile unit's read without a fix: GeoJSON null geometry (RFC 7946 §3.2), a KML Placemark without a
+    Point; a vehicle field with a character XML 1.0 forbids still gives a KML file that parses."""
+    kit = seed_agency(platform, "mobile-pd")
+    ingest(platform, kit, [read("8MOB001", camera="mobile-pd-mobile", ts=NOW_MS - HOUR_MS,
+                                vehicle={"make": "Ford\x0b", "color": "blue"})])  # fmt: skip
+    ask = PlateSearch(plate="8MOB001", purpose="stolen_vehicle", case_number=CASE)
+    geo = orjson.loads(platform.exports.export(kit.investigator, ask, "geojson").body)
+    (feature,) = geo["features"]
+    assert feature["geometry"] is None
+    assert feature["properties"]["color"] == "blue"
+    kml = ET.fromstring(platform.exports.export(kit.investigator, ask, "kml").body)
+    (mark,) = kml.findall("k:Document/k:Placemark", {"k": "http://www.opengis.net/kml/2.2"})
+    assert mark.find("k:Point", {"k": "http://www.opengis.net/kml/2.2"}) is None
+    packet = pdf_text(platform.exports.export(kit.investigator, ask, "pdf").body)
+    assert "No read of this answer has a position." in packet
+
+
+def test_web_export_refused_answers_with_a_message_and_is_audited(platform: Platform, network: WebNetwork) -> None:
+    client = TestClient(create_app(platform=platform), base_url=BASE, follow_redirects=False)
+    sign_in(client, network.user(network.palm, "investigator"))
+    values = {"csrf": csrf_of(client.get("/ui/search").text), "mode": "plate", "plate": PLATE,
+              "purpose": "stolen_vehicle", "case_number": CASE}  # fmt: skip
+    packet = client.post("/ui/search/export.pdf", data=values)
+    assert packet.status_code == 200
+    assert packet.headers["content-type"] == "application/pdf"
+    assert actions(platform)[-1] == "search.exported"
+    refused = client.post("/ui/search/export.kml", data={**values, "case_number": ""})
+    assert refused.status_code == 422
+    assert "case_number" in refused.text
+    assert actions(platform)[-1] == "search.refused"
+    unknown = client.post("/ui/search/export.xlsx", data=values)
+    assert unknown.status_code == 422
+    assert "format" in unknown.text

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fpdf import FPDF
-from fpdf.fonts import FontFace, TTFFont
+from fpdf.fonts import TTFFont
 
 from plateledger.audit.proofs import EntryProof
 from plateledger.auth.tokens import Principal
@@ -32,7 +32,8 @@ from plateledger_verify.note import b64
 MAX_IMAGES = 24
 FAMILY = "PacketFont"
 TABLE_HEAD = ("#", "time (UTC)", "plate", "region", "camera", "owner", "lat, lon", "make", "model", "colour", "type")
-TABLE_WIDTHS = (7, 33, 16, 11, 22, 22, 28, 13, 13, 11, 10)  # mm: the width of the page between its margins
+TABLE_WIDTHS = (7, 25, 16, 11, 24, 25, 28, 14, 14, 12, 10)  # mm: the width of the page between its margins
+ROW_MM = 4.0
 
 
 @dataclass(frozen=True)
@@ -187,12 +188,19 @@ def _map(w: _Writer, packet: Packet) -> None:
         w.text("No read of this answer has a position.")
         return
     south, north, west, east = _box(reads)
-    cameras = [c for c in packet.cameras if south <= c.lat <= north and west <= c.lon <= east]
     pdf = w.pdf
     width = pdf.w - pdf.l_margin - pdf.r_margin
-    # Equirectangular, with longitude scaled by cos(latitude) so that the box keeps its shape.
-    aspect = (north - south) / max((east - west) * math.cos(math.radians((north + south) / 2)), 1e-9)
-    height = min(max(width * aspect, 50.0), 120.0)
+    # Equirectangular, longitude scaled by cos(latitude): one scale on both axes. The box is widened in one
+    # direction to fill a frame 50-120 mm tall.
+    squeeze = math.cos(math.radians((north + south) / 2))
+    height = min(max(width * (north - south) / ((east - west) * squeeze), 50.0), 120.0)
+    extra_lon = (north - south) / squeeze * width / height - (east - west)
+    if extra_lon > 0:
+        west, east = west - extra_lon / 2, east + extra_lon / 2
+    else:
+        extra_lat = (east - west) * squeeze * height / width - (north - south)
+        south, north = south - extra_lat / 2, north + extra_lat / 2
+    cameras = [c for c in packet.cameras if south <= c.lat <= north and west <= c.lon <= east]
     if pdf.get_y() + height + 12 > pdf.h - pdf.b_margin:
         pdf.add_page()
     x0, y0 = pdf.l_margin, pdf.get_y()
@@ -267,38 +275,57 @@ def _timeline(w: _Writer, packet: Packet) -> None:
     pdf.set_y(y + 10)
 
 
+def _fit(w: _Writer, text: str, width: float) -> str:
+    """``text`` cut to a cell of ``width`` mm, marked with ``...``: a table cell is one line."""
+    room = width - 2 * w.pdf.c_margin
+    if w.pdf.get_string_width(text) <= room:
+        return text
+    while text and w.pdf.get_string_width(text + "...") > room:
+        text = text[:-1]
+    return text + "..."
+
+
+def _row(w: _Writer, cells: tuple[str, ...], *, head: bool = False) -> None:
+    pdf = w.pdf
+    if head:
+        pdf.set_fill_color(230, 230, 230)
+    for text, width in zip(cells, TABLE_WIDTHS, strict=True):
+        pdf.cell(width, ROW_MM, _fit(w, w.clean(text), width), border="B", fill=head)
+    pdf.ln(ROW_MM)
+
+
 def _table(w: _Writer, packet: Packet) -> None:
+    """One line per read, cells cut to their column (the CSV, GeoJSON and KML exports hold every field whole);
+    drawn with plain cells, the header repeated on each page (fpdf2's table layout took ~10 ms a row)."""
     result = packet.result
     w.heading(f"Reads ({len(result.reads)})")
     if not result.reads:
         w.text("No reads.")
         return
+    pdf = w.pdf
     w.font(6.5)
-    heads = FontFace(emphasis=None, fill_color=(230, 230, 230))  # no bold face of the TrueType font is loaded
-    with w.pdf.table(
-        col_widths=TABLE_WIDTHS, line_height=3.6, text_align="LEFT", first_row_as_headings=True, headings_style=heads
-    ) as table:
-        head = table.row()
-        for name in TABLE_HEAD:
-            head.cell(name)
-        for number, read in enumerate(result.reads, 1):
-            where = f"{read.lat:.5f}, {read.lon:.5f}" if read.lat is not None and read.lon is not None else "-"
-            cells = (
-                str(number),
-                iso_ms(read.ts_ms)[:19].replace("T", " "),
-                read.plate,
-                read.region or "",
-                read.camera,
-                result.owner_names.get(read.owner, str(read.owner)),
-                where,
-                read.make or "",
-                read.model or "",
-                read.color or "",
-                read.vtype or "",
-            )
-            row = table.row()
-            for cell in cells:
-                row.cell(w.clean(cell))
+    pdf.set_draw_color(200, 200, 200)
+    pdf.set_text_color(0, 0, 0)
+    _row(w, TABLE_HEAD, head=True)
+    for number, read in enumerate(result.reads, 1):
+        if pdf.get_y() + ROW_MM > pdf.page_break_trigger:
+            pdf.add_page()
+            _row(w, TABLE_HEAD, head=True)
+        where = f"{read.lat:.5f}, {read.lon:.5f}" if read.lat is not None and read.lon is not None else "-"
+        cells = (
+            str(number),
+            iso_ms(read.ts_ms)[:19].replace("T", " "),
+            read.plate,
+            read.region or "",
+            read.camera,
+            result.owner_names.get(read.owner, str(read.owner)),
+            where,
+            read.make or "",
+            read.model or "",
+            read.color or "",
+            read.vtype or "",
+        )
+        _row(w, cells)
 
 
 def _images(w: _Writer, packet: Packet) -> None:
@@ -316,8 +343,7 @@ def _images(w: _Writer, packet: Packet) -> None:
                 pdf.add_page()
             top = pdf.get_y()
         x = pdf.l_margin + column * (size + gap)
-        info = pdf.image(io.BytesIO(image.data), x=x, y=top, w=size, keep_aspect_ratio=True, h=size * 0.5)
-        del info
+        pdf.image(io.BytesIO(image.data), x=x, y=top, w=size, keep_aspect_ratio=True, h=size * 0.5)
         w.font(6.5)
         pdf.set_xy(x, top + size * 0.5 + 1)
         pdf.multi_cell(size, 3.2, w.clean(f"#{image.number} {image.caption} (audit #{image.audit_seq})"))

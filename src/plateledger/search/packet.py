@@ -32,7 +32,7 @@ from plateledger_verify.note import b64
 MAX_IMAGES = 24
 FAMILY = "PacketFont"
 TABLE_HEAD = ("#", "time (UTC)", "plate", "region", "camera", "owner", "lat, lon", "make", "model", "colour", "type")
-TABLE_WIDTHS = (7, 25, 16, 11, 24, 25, 28, 14, 14, 12, 10)  # mm: the width of the page between its margins
+TABLE_WIDTHS = (7, 30, 16, 11, 20, 22, 28, 14, 14, 12, 12)  # mm: the width of the page between its margins
 ROW_MM = 4.0
 
 
@@ -183,6 +183,8 @@ def _box(points: list[tuple[float, float]]) -> tuple[float, float, float, float]
 
 def _map(w: _Writer, packet: Packet) -> None:
     reads = [(r.lat, r.lon) for r in packet.result.reads if r.lat is not None and r.lon is not None]
+    if w.pdf.get_y() + 70 > w.pdf.page_break_trigger:  # the heading with a map of at least 50 mm
+        w.pdf.add_page()
     w.heading("Map")
     if not reads:
         w.text("No read of this answer has a position.")
@@ -251,13 +253,13 @@ def _map(w: _Writer, packet: Packet) -> None:
 
 def _timeline(w: _Writer, packet: Packet) -> None:
     reads = packet.result.reads
+    pdf = w.pdf
+    if pdf.get_y() + 32 > pdf.page_break_trigger:  # the heading with its timeline
+        pdf.add_page()
     w.heading("Timeline")
     if not reads:
         w.text("No reads.")
         return
-    pdf = w.pdf
-    if pdf.get_y() + 24 > pdf.h - pdf.b_margin:
-        pdf.add_page()
     first, last = min(r.ts_ms for r in reads), max(r.ts_ms for r in reads)
     span = max(last - first, 1)
     x0, width, y = pdf.l_margin + 2, pdf.w - pdf.l_margin - pdf.r_margin - 4, pdf.get_y() + 8
@@ -298,6 +300,8 @@ def _table(w: _Writer, packet: Packet) -> None:
     """One line per read, cells cut to their column (the CSV, GeoJSON and KML exports hold every field whole);
     drawn with plain cells, the header repeated on each page (fpdf2's table layout took ~10 ms a row)."""
     result = packet.result
+    if w.pdf.get_y() + 20 > w.pdf.page_break_trigger:
+        w.pdf.add_page()
     w.heading(f"Reads ({len(result.reads)})")
     if not result.reads:
         w.text("No reads.")

@@ -37,7 +37,7 @@ from plateledger_verify import merkle
 from plateledger_verify.note import b64
 from plateledger_verify.policy import parse_policy
 from plateledger_verify.proof import parse_proof, verify_proof
-from tests.integration.test_web import BASE, csrf_of, sign_in
+from tests.integration.test_web import BASE, actions, csrf_of, sign_in
 from tests.integration.web_kit import PLATE, WebNetwork, plate_crop, web_network
 from tests.support import HOUR_MS, NOW_MS, CameraSpec, ingest, read, search, seed_agency
 
@@ -66,10 +66,6 @@ def network(platform: Platform) -> WebNetwork:
 def export(platform: Platform, net: WebNetwork, fmt: str, **options: object) -> ExportFile:
     ask = PlateSearch(plate=PLATE, purpose="stolen_vehicle", case_number=CASE, **options)  # type: ignore[arg-type]
     return platform.exports.export(net.palm.investigator, ask, fmt)
-
-
-def actions(platform: Platform, after: int = 0) -> list[str]:
-    return [e.action for e in platform.audit.entries(after_seq=after, limit=10_000)]
 
 
 def pdf_text(body: bytes) -> str:

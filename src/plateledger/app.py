@@ -37,6 +37,7 @@ from plateledger.api.routes import (
     approvals,
     cameras,
     checkpoints,
+    exports,
     hotlists,
     images,
     ingest,
@@ -254,7 +255,7 @@ def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> F
 
     for module in (
         reads, ingest, cameras, images, search, admin, sharing, agencies, transparency, hotlists, alerts, webhooks,
-        operator, checkpoints, log, approvals, subjects, oversight, notify,
+        operator, checkpoints, log, approvals, subjects, oversight, notify, exports,
     ):  # fmt: skip
         app.include_router(module.router)
     web.install(app, platform)

@@ -206,6 +206,7 @@ class Platform:
             client_limit=settings.subject_request_client_limit,
             window_hours=settings.subject_request_window_hours,
         )
+        image_views = ImageViews(reads=reads, engine=engine, images=images, registry=registry)
         return cls(
             settings=settings,
             clock=clock,
@@ -239,7 +240,18 @@ class Platform:
             matcher=matcher,
             access_log=access_log,
             audit_entries=AuditEntries(audit),
-            exports=SearchExports(audit=audit, plates=searches, areas=areas),
+            exports=SearchExports(
+                audit=audit,
+                plates=searches,
+                areas=areas,
+                descriptions=descriptions,
+                image_views=image_views,
+                images=images,
+                registry=registry,
+                checkpoints=checkpoints,
+                clock=clock,
+                font=settings.pdf_font,
+            ),
             transparency=TransparencyReports(
                 registry=registry,
                 policies=policies,
@@ -260,7 +272,7 @@ class Platform:
             vendor=VendorIngest(
                 ingest=ingest, registry=registry, quarantine=quarantine, health=health, images=images, tokens=tokens
             ),
-            image_views=ImageViews(reads=reads, engine=engine, images=images, registry=registry),
+            image_views=image_views,
             backups=Backups(
                 reads=reads,
                 governance=governance,

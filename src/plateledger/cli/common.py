@@ -137,9 +137,11 @@ def call(
     params: dict[str, Any] | None = None,
     body: dict[str, Any] | None = None,
     content: bytes | None = None,
+    raw: bool = False,
 ) -> Any:
     """Run a token-authenticated command on the local data directory, or, when a server holds it, send the same
-    request to that server. ``local`` must return what the API returns for ``method path``."""
+    request to that server. ``local`` must return what the API returns for ``method path`` (its bytes when
+    ``raw``, else its JSON)."""
     try:
         with opened(data) as platform:
             return local(platform, platform.tokens.authenticate(token, where=where))
@@ -147,4 +149,6 @@ def call(
         response = server_request(
             server_url(data), method, path, token=token, params=params, body=body, content=content
         )
+        if raw:
+            return response.content
         return response.json() if response.content else None

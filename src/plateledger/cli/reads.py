@@ -3,6 +3,7 @@ description`."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -25,7 +26,7 @@ from plateledger.cli.common import (
     out,
     print_json,
 )
-from plateledger.cli.output import err, printable
+from plateledger.cli.output import err, printable, shown
 from plateledger.cli.progress import progress
 from plateledger.core.errors import (
     FieldInvalid,
@@ -38,6 +39,7 @@ from plateledger.platform import Platform
 from plateledger.search.area import AreaSearch
 from plateledger.search.description import DescriptionSearch
 from plateledger.search.engine import SearchResult
+from plateledger.search.export import Ask, check_format
 from plateledger.search.plate import PlateSearch
 from plateledger.search.results import result_json
 from plateledger.store.reads import BatchResult
@@ -66,6 +68,17 @@ WindowSinceOpt = Annotated[str | None, typer.Option(help="Start, inclusive: ISO 
 WindowUntilOpt = Annotated[str | None, typer.Option(help="End, exclusive: ISO 8601 with zone or epoch ms (required)")]
 PageOpt = Annotated[int | None, typer.Option(help="Most reads per page")]
 CursorOpt = Annotated[str | None, typer.Option(help="next_cursor of the previous page")]
+FormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help="Write the answer as a file instead of printing it: csv, geojson, kml or pdf (a case packet); the "
+        "search and the download are both audited",
+    ),
+]
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", help="With --format: the file to write (default: standard output)")
+]
 
 search = typer.Typer(
     help="Search reads (purpose and case number required; every search is audited).",
@@ -190,6 +203,8 @@ def search_plate(
     vehicle_type: TypeOpt = None,
     data: DataOpt = None,
     json: JsonOpt = False,
+    export_format: FormatOpt = None,
+    out_file: OutOpt = None,
 ) -> None:
     """A plate's history, from the data your agency may see, sorted by time; --make, --model, --color and
     --type keep only reads of a vehicle so described."""
@@ -213,6 +228,9 @@ def search_plate(
         color=color,
         vehicle_type=vehicle_type,
     )
+    if export_format is not None:
+        _export(data, token, "plate", ask, export_format, out_file)
+        return
     body = _search(data, token, "plate", lambda platform, principal: platform.searches.search(principal, ask), ask)
     _print_result(body, json)
 
@@ -239,6 +257,28 @@ def _search(
         params=params,
     )
     return body
+
+
+def _export(data: Path | None, token: str, kind: str, ask: Ask, fmt: str, out_file: Path | None) -> None:
+    """The answer of ``ask`` as a file (here, or from the server holding the data directory, as the API's
+    export): to ``out_file`` or standard output."""
+    check_format(fmt)
+    body: bytes = call(
+        data,
+        token,
+        where=f"cli search {kind}",
+        local=lambda platform, principal: platform.exports.export(principal, ask, fmt).body,
+        method="GET",
+        path=f"/api/v1/search/{kind}/export",
+        params={**asdict(ask), "format": fmt},
+        raw=True,
+    )
+    if out_file is None:
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+    else:
+        out_file.write_bytes(body)
+        out.print(f"{fmt} export of the {kind} search written to {shown(str(out_file))} ({len(body)} bytes)")
 
 
 def _print_result(body: dict[str, Any], json: bool) -> None:
@@ -302,6 +342,8 @@ def search_area(
     break_glass: BreakGlassOpt = False,
     data: DataOpt = None,
     json: JsonOpt = False,
+    export_format: FormatOpt = None,
+    out_file: OutOpt = None,
 ) -> None:
     """Reads near a place (a radius around a point, or a polygon) in a time window, from the data your agency
     may see under each owner's area limits, sorted by time, one page at a time."""
@@ -321,6 +363,9 @@ def search_area(
         approval=approval,
         break_glass=break_glass,
     )
+    if export_format is not None:
+        _export(data, token, "area", ask, export_format, out_file)
+        return
     body = _search(data, token, "area", lambda platform, principal: platform.areas.search(principal, ask), ask)
     _print_result(body, json)
 
@@ -351,6 +396,8 @@ def search_description(
     break_glass: BreakGlassOpt = False,
     data: DataOpt = None,
     json: JsonOpt = False,
+    export_format: FormatOpt = None,
+    out_file: OutOpt = None,
 ) -> None:
     """Reads of vehicles so described (at least one of --make, --model, --color, --type), without a plate, in an
     area or a set of cameras and a time window: only from owners whose policy allows description searches and,
@@ -376,6 +423,9 @@ def search_description(
         approval=approval,
         break_glass=break_glass,
     )
+    if export_format is not None:
+        _export(data, token, "description", ask, export_format, out_file)
+        return
     body = _search(
         data, token, "description", lambda platform, principal: platform.descriptions.search(principal, ask), ask
     )

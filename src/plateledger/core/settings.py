@@ -211,6 +211,12 @@ class Settings(BaseSettings):
         max_length=200,
         description="Attribution shown on the web UI's maps (tiles from `map_tile_url`, camera positions).",
     )
+    pdf_font: Path = Field(
+        Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+        description="TrueType font of PDF case packets (Debian's fonts-dejavu-core): text in any script it covers "
+        "is written as is; a character it lacks, or any outside Latin-1 when the file is missing (then Helvetica), "
+        "is written as [U+XXXX].",
+    )
     leaflet_dir: Path = Field(
         Path("/usr/share/javascript/leaflet"),
         description="Directory holding leaflet.js and leaflet.css (Debian's libjs-leaflet, installed by "

@@ -343,6 +343,8 @@ class AccessLog:
         )
         if refused and "image" in _dict(params.get("query")):
             kind = "image"
+        if row.action == "search.exported":  # which search was downloaded, and as what
+            params = {**params, "query": {k: params.get(k) for k in ("search_seq", "format")}}
         if row.action in APPROVAL_ACTIONS:
             kind = "approval"
             params = {**params, "query": {"request": params.get("request"), "kind": params.get("kind")}}

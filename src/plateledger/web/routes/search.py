@@ -1,5 +1,5 @@
 """Plate, area and vehicle description search: the form, the answer (table, map, timeline, withheld owners) and
-the audited CSV export.
+its audited exports.
 
 A search is a POST carrying the session's CSRF token, because every search is an access recorded on the audit
 log. It runs through ``platform.searches`` / ``platform.areas`` / ``platform.descriptions`` exactly as the API's
@@ -8,18 +8,18 @@ search routes do.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from plateledger.appstate import PlatformDep
 from plateledger.auth.sessions import SignedIn
 from plateledger.core import zones
-from plateledger.core.errors import FieldInvalid, PlateledgerError
+from plateledger.core.errors import PlateledgerError
 from plateledger.platform import Platform
 from plateledger.policy.actions import Action, allowed
 from plateledger.search.area import AreaSearch
@@ -250,17 +250,15 @@ async def search(request: Request, platform: PlatformDep, signed: SessionDep) ->
     )
 
 
-@router.post("/ui/search/export.csv")
-async def export(request: Request, platform: PlatformDep, signed: SessionDep) -> Response:
-    """The same search run again (gated and audited) and its answer downloaded; the download is audited too."""
+@router.post("/ui/search/export.{fmt}")
+async def export(request: Request, platform: PlatformDep, signed: SessionDep, fmt: str) -> Response:
+    """The same search run again (gated and audited) and its answer downloaded as CSV, GeoJSON, KML or a PDF
+    case packet; the download is audited too."""
     values = _values(await checked_form(request, platform, signed))
     ask = _ask(values, signed.principal.time_zone)
-    if isinstance(ask, DescriptionSearch):
-        raise FieldInvalid("mode", "a vehicle description search cannot be exported as CSV yet")
-    result, body = platform.exports.csv(signed.principal, ask)
-    name = f"plateledger-{re.sub(r'[^A-Za-z0-9_-]', '_', result.case_number)}-{result.audit_seq}.csv"
+    done = await run_in_threadpool(platform.exports.export, signed.principal, ask, fmt)
     return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        done.body,
+        media_type=done.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{done.filename}"', "Cache-Control": "no-store"},
     )

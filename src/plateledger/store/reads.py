@@ -32,7 +32,7 @@ from plateledger.store import damage, fastpath, sql
 from plateledger.store.cameras import CameraInfo
 from plateledger.store.journal import Journal, is_disk_full, storage_full
 from plateledger.store.matching import Match, Mirror, MirrorEntry
-from plateledger.store.queries import AreaQuery, PlateQuery, StoredRead, area_sql, ch_array, plate_sql, stored_read
+from plateledger.store.queries import AreaQuery, PlateQuery, StoredRead, area_sql, ch_array, plate_sql, stored_reads
 
 #: chDB ships no type information.
 chdb_session: Any = _chdb_session
@@ -154,6 +154,10 @@ def _has_setting(engine: str, name: str, value: object) -> bool:
     return re.search(rf"(?<![a-z_]){name} = {value}\b", engine) is not None
 
 
+#: The Memory tables of an ingest pass (``raw`` only for the SQL validator, ``cand`` only for hot-list matching).
+STAGING_TABLES = ("raw", "parsed", "fresh", "cand")
+
+
 class ReadsStore:
     def __init__(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
@@ -168,6 +172,8 @@ class ReadsStore:
         #: Per owner id, (reads, read_keys) found at open when the two disagreed (before the keys were rebuilt).
         self.keys_at_open: dict[int, tuple[int, int]] = {}
         self._keys_stale = False
+        #: Whether staging tables may exist (a pass ends by dropping them; the first pass drops any a kill left).
+        self._staging_dirty = True
         self.journal = Journal(path / "intents", self._query, self._rows)
         try:
             for statement in sql.SCHEMA:
@@ -207,6 +213,15 @@ class ReadsStore:
             return []
         data: list[list[Any]] = orjson.loads(raw)["data"]
         return data
+
+    def _columns(self, statement: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
+        """The result's columns, one list each (JSONCompactColumns: no per-row lists to build and take apart)."""
+        result = self._query(statement, params, fmt="JSONCompactColumns")
+        raw = result.bytes() if result is not None else b""
+        if not raw:
+            return []
+        columns: list[list[Any]] = orjson.loads(raw)
+        return columns
 
     def _scalar(self, statement: str, params: dict[str, Any] | None = None) -> Any:
         rows = self._rows(statement, params)
@@ -420,7 +435,9 @@ class ReadsStore:
             "max_future_ms": future_tolerance_ms,
             "max_bytes": max_read_bytes,
         }
-        self._drop_staging()
+        if self._staging_dirty:  # a pass whose tables could not be dropped, or the first since the store opened
+            self._drop_staging()
+        self._staging_dirty = True
         if typed:
             # 1-2. Rows the fast path typed in Python (``fastpath.py``): all valid, only cheap conversions left.
             self._query(
@@ -582,8 +599,10 @@ class ReadsStore:
         )
 
     def _drop_staging(self) -> None:
-        for table in ("raw", "parsed", "fresh", "cand"):
-            self._query(f"DROP TABLE IF EXISTS staging.{table} SYNC")
+        """Drop the pass's staging tables, in one statement (each statement has a fixed cost of a few ms)."""
+        self._staging_dirty = True
+        self._query(f"DROP TABLE IF EXISTS {', '.join(f'staging.{t}' for t in STAGING_TABLES)} SYNC")
+        self._staging_dirty = False
 
     # -- queries (through a gate decision only) --------------------------------------------------------------
     def plate_history(self, permit: OwnerWindows, query: PlateQuery) -> list[StoredRead]:
@@ -592,7 +611,7 @@ class ReadsStore:
         if owner_clause is None:
             return []
         statement, params = plate_sql(query, owner_clause)
-        return [stored_read(r) for r in self._rows(statement, params)]
+        return stored_reads(self._columns(statement, params))
 
     def area_reads(self, permit: OwnerWindows, query: AreaQuery) -> list[StoredRead]:
         """Reads inside ``query``'s circle or polygon and time window, from the owners and windows ``permit``
@@ -601,7 +620,7 @@ class ReadsStore:
         if owner_clause is None:
             return []
         statement, params = area_sql(query, owner_clause)
-        return [stored_read(r) for r in self._rows(statement, params)]
+        return stored_reads(self._columns(statement, params))
 
     # -- statistics -------------------------------------------------------------------------------------------
     def count(self) -> int:

@@ -199,3 +199,49 @@ def test_old_read_keys_are_rebuilt_with_small_granules_and_still_find_duplicates
         assert store._scalar(KEY_PARTS) == merged
     finally:
         store.close()
+
+
+#: ``reads`` as releases before the small granules made it (ClickHouse's default of 8,192 rows).
+def large_granule_reads(name: str = "reads") -> str:
+    return sql.reads_table_ddl(name).replace(
+        f"index_granularity = {sql.READS_GRANULARITY},", "index_granularity = 8192,"
+    )
+
+
+def test_old_reads_are_rebuilt_with_small_granules_and_answer_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "reads"
+    block = b"\n".join(
+        b'{"plate": "ABC%d", "ts": %d, "camera": "cam", "read_id": "r%d"}' % (i % 7, NOW_MS - HOUR_MS + i, i)
+        for i in range(300)
+    )
+    store = ReadsStore(path)
+    assert ingest(store, block).stored == 300
+    before = store._rows(f"SELECT {sql.STORED_COLUMNS} FROM reads ORDER BY read_id")
+    store._query("RENAME TABLE reads TO reads_new")
+    store._query(large_granule_reads())
+    store._query(f"INSERT INTO reads SELECT {sql.STORED_COLUMNS} FROM reads_new")
+    store._query("DROP TABLE reads_new SYNC")
+    # A rebuild a kill interrupted: a partial copy under the rebuild's name.
+    store._query(large_granule_reads("reads_rebuild"))
+    store._query(f"INSERT INTO reads_rebuild SELECT {sql.STORED_COLUMNS} FROM reads LIMIT 5")
+    assert f"index_granularity = {sql.READS_GRANULARITY}," not in store._engine("reads")
+    store.close()
+
+    store = ReadsStore(path)
+    try:
+        engine = store._engine("reads")
+        assert f"index_granularity = {sql.READS_GRANULARITY}," in engine
+        assert store._rows(f"SELECT {sql.STORED_COLUMNS} FROM reads ORDER BY read_id") == before
+        assert store._rows("SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name") == [
+            ["read_keys"],
+            ["reads"],
+        ]
+        assert store._rows("SELECT name FROM system.projections WHERE table = 'reads'") == [[sql.AREA_PROJECTION_NAME]]
+        result = ingest(store, block)  # the keys still find every read
+        assert (result.stored, result.duplicates) == (0, 300)
+        store.close()
+        store = ReadsStore(path)  # opening again keeps the table as it is
+        assert store._engine("reads") == engine
+        assert store.count() == 300
+    finally:
+        store.close()

@@ -106,6 +106,8 @@ class _Pending:
     now_ms: int
     result: BatchResult | None = None
     error: BaseException | None = None
+    #: Set when an earlier batch of the pass failed before anything was inserted: written again in a new pass.
+    retry: bool = False
 
 
 def _engine_failed(text: str) -> StoreUnavailable:
@@ -411,7 +413,7 @@ class ReadsStore:
                 files.append(self._staging_file(staged))
             results = self._ingest_staged(group, files, staged is not None, future_tolerance_ms, max_read_bytes)
             for pending, result in zip(group, results, strict=True):
-                if pending.error is None:
+                if pending.error is None and not pending.retry:
                     pending.result = result
         except BaseException as error:  # every waiting batch learns why its write failed
             for pending in group:
@@ -421,6 +423,11 @@ class ReadsStore:
         finally:
             for path in files:
                 path.unlink(missing_ok=True)
+        again = [pending for pending in group if pending.retry and pending.error is None]
+        if again:  # after a batch whose audit failed: the batches behind it, de-duplicated without it
+            for pending in again:
+                pending.retry = False
+            self._write_group(again, future_tolerance_ms, max_read_bytes)
 
     def _staging_file(self, data: bytes) -> Path:
         try:
@@ -533,17 +540,20 @@ class ReadsStore:
 
     @staticmethod
     def _audit_intents(group: list[_Pending], results: list[BatchResult]) -> int:
-        """Call each batch's ``before_commit`` in arrival order; return how many were audited. Fail closed: from
-        the first batch whose entry could not be written on, nothing is stored (a batch's first copies of reads
-        never depend on a later batch, so the stored prefix is exactly what was audited)."""
+        """Call each batch's ``before_commit`` in arrival order; return how many were audited. Fail closed: the
+        first batch whose entry could not be written gets that error and nothing of it is stored; the pass stores
+        the batches before it (a batch's first copies of reads never depend on a later batch, so the stored prefix
+        is exactly what was audited). The batches after it are marked ``retry``: their duplicates were counted
+        against the failed batch, so they are staged and audited again in a pass of their own."""
         committed = 0
         for pending, result in zip(group, results, strict=True):
             if pending.before_commit is not None:
                 try:
                     pending.before_commit(result)
-                except Exception as error:  # noqa: BLE001 - handed to this batch and the ones after it
-                    for later in group[committed:]:
-                        later.error = error
+                except Exception as error:  # noqa: BLE001 - this batch's outcome; the others go on
+                    pending.error = error
+                    for later in group[committed + 1 :]:
+                        later.retry = True
                     break
             committed += 1
         return committed

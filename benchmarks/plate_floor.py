@@ -52,9 +52,7 @@ LAYOUTS = {
 
 
 def ddl(name: str, granularity: int) -> str:
-    return sql.reads_table_ddl(name).replace(
-        f"index_granularity = {sql.READS_GRANULARITY},", f"index_granularity = {granularity},"
-    )
+    return sql.reads_table_ddl(name).replace("index_granularity = 8192,", f"index_granularity = {granularity},")
 
 
 def ways(session: Any, table: str) -> dict[str, Callable[[PlateQuery], int]]:

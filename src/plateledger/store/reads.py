@@ -156,8 +156,6 @@ def _has_setting(engine: str, name: str, value: object) -> bool:
     return re.search(rf"(?<![a-z_]){name} = {value}\b", engine) is not None
 
 
-#: The copy ``ReadsStore._rebuild_reads`` makes of ``reads`` in the current layout before swapping the two.
-REBUILD = "reads_rebuild"
 #: The Memory tables of an ingest pass (``raw`` only for the SQL validator, ``cand`` only for hot-list matching).
 STAGING_TABLES = ("raw", "parsed", "fresh", "cand")
 
@@ -280,9 +278,6 @@ class ReadsStore:
         for name, kind in sql.SOURCE_COLUMNS.items():
             if name not in columns:
                 self._query(f"ALTER TABLE reads ADD COLUMN IF NOT EXISTS {name} {kind}")
-        self._query(f"DROP TABLE IF EXISTS {REBUILD} SYNC")  # a rebuild a kill interrupted: made again below
-        if not _has_setting(self._engine("reads"), "index_granularity", sql.READS_GRANULARITY):
-            self._rebuild_reads()
         present = {
             str(row[0])
             for row in self._rows(
@@ -295,20 +290,8 @@ class ReadsStore:
         if sql.AREA_PROJECTION_NAME in present:
             return
         self._query(f"ALTER TABLE reads ADD PROJECTION IF NOT EXISTS {sql.AREA_PROJECTION.removeprefix('PROJECTION ')}")
-        self._query(f"ALTER TABLE reads MODIFY SETTING {sql.PROJECTION_DELETES}")
+        self._query(f"ALTER TABLE reads MODIFY SETTING {sql.READS_SETTINGS}")
         self._query(f"ALTER TABLE reads MATERIALIZE PROJECTION {sql.AREA_PROJECTION_NAME}")
-
-    def _rebuild_reads(self) -> None:
-        """Copy ``reads`` into a table of the current layout (``sql.READS_GRANULARITY``, the area projection), then
-        swap the two atomically (``EXCHANGE TABLES``) and drop the old one. Until the swap the old table is the
-        store; a kill before it leaves a partial copy that the next open drops and makes again; a kill after it
-        leaves the old table under the copy's name, dropped the same way. A one-time cost at the first open after
-        the upgrade: about as long as inserting the store's reads without validation."""
-        _log.info("reads store %s: rebuilding reads with granules of %d rows", self.path, sql.READS_GRANULARITY)
-        self._query(sql.reads_table_ddl(REBUILD))
-        self._query(f"INSERT INTO {REBUILD} ({sql.STORED_COLUMNS}) SELECT {sql.STORED_COLUMNS} FROM reads")
-        self._query(f"EXCHANGE TABLES reads AND {REBUILD}")
-        self._query(f"DROP TABLE {REBUILD} SYNC")
 
     def _reconcile_keys(self) -> None:
         """If a crash stopped an insert between ``reads`` and ``read_keys``, rebuild the missing keys. What the two

@@ -84,13 +84,7 @@ OLD_AREA_PROJECTIONS = ("reads_by_time",)
 #: order: answers stay right, area search gets slower). ClickHouse's default refuses such deletes; 'rebuild' was
 #: measured (chDB 4.4 / ClickHouse 26.9) to keep returning deleted rows through the projection until a merge.
 #: Retention should use ``ALTER TABLE reads DELETE`` (a mutation), which rewrites parts with their projections.
-PROJECTION_DELETES = "lightweight_mutation_projection_mode = 'drop'"
-#: ``reads`` granules. A plate's history is a few hundred rows in each part, and a lookup decompresses, for every
-#: column it returns, each granule those rows touch: 1,024 rows instead of ClickHouse's 8,192 read an eighth of
-#: that (measured in docs/benchmarks.md, "Performance II"). Cannot be changed in place: a table made with another
-#: granularity is rebuilt when the store is opened (``ReadsStore._rebuild_reads``).
-READS_GRANULARITY = 1024
-READS_SETTINGS = f"index_granularity = {READS_GRANULARITY}, {PROJECTION_DELETES}, {_TABLE_SETTINGS_SQL}"
+READS_SETTINGS = f"index_granularity = 8192, lightweight_mutation_projection_mode = 'drop', {_TABLE_SETTINGS_SQL}"
 
 
 #: ``read_keys`` granules: a batch's 1,000 keys are hashes spread over the whole table, so each key costs one granule

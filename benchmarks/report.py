@@ -128,7 +128,33 @@ def table(report: dict[str, Any]) -> str:
         f"PostgreSQL {pg['version'] if pg else 'skipped'}"
     )
     lines = [title] + ["  ".join(c.ljust(width[i]) for i, c in enumerate(row)).rstrip() for row in rows]
-    return "\n".join(lines)
+    return "\n".join(lines + mixed_lines(report.get("mixed_load")))
+
+
+def mixed_lines(mixed: dict[str, Any] | None) -> list[str]:
+    """The mixed-load phase (``mixed_load.py``), when it ran."""
+    if not mixed:
+        return []
+    lines = [
+        f"mixed load: {mixed['searchers']} searchers, {mixed['ingest_clients']} ingest clients at "
+        f"{mixed['ingest_rate_target']:,.0f} reads/s, {mixed['seconds']} s",
+    ]
+    for kind, tally in mixed["search"].items():
+        lines.append(
+            f"  search {kind:<9} p50/p99 ms {tally.get('p50_ms', '-')}/{tally.get('p99_ms', '-')}  "
+            f"{tally['per_s']}/s  errors {tally['errors']}"
+        )
+    ingest, alerts, after = mixed["ingest"], mixed["alerts"], mixed.get("after_run", {})
+    lines.append(
+        f"  ingest ack p50/p99 ms {ingest.get('p50_ms', '-')}/{ingest.get('p99_ms', '-')}  "
+        f"{mixed['ingest_reads_per_s']:,} reads/s  errors {ingest['errors']}"
+    )
+    lines.append(f"  alert p50/p99 ms {alerts['p50_ms']}/{alerts['p99_ms']}  missing {alerts['missing']}")
+    lines.append(
+        f"  reads acknowledged {after.get('reads_acknowledged', '-')}, stored {after.get('reads_stored', '-')}, "
+        f"lost {after.get('lost', '-')}"
+    )
+    return lines
 
 
 def curve_table(reports: Sequence[dict[str, Any]]) -> str:

@@ -16,6 +16,8 @@ One run: set up the real sharing graph with the owners' cameras at real position
 * area search through ``GET /api/v1/search/area``: 500 m around a camera, 1-hour and 24-hour windows in the
   last 30 days, p50/p99 (first page);
 * alert latency: POST → SSE at ``--alert-rate`` reads/s (``alert_latency.measure``) against the same server;
+* with ``--mixed-seconds``, the mixed load (``mixed_load.py``): concurrent searchers while ingest clients stream
+  reads, search p50/p99 by kind, ingest acknowledgement, alert latency, and acknowledged reads against stored;
 * storage (bytes/read of the active parts, ``du``), peak RSS of the server;
 * PostgreSQL (``postgres.py``): COPY of the same stored rows, each index built after the load, bytes/read with
   indexes, the same searches as SQL; and the Plateledger/PostgreSQL ratio of every figure.
@@ -43,6 +45,7 @@ import numpy as np
 import orjson
 
 import alert_latency
+import mixed_load
 import postgres
 from core import (
     DEFAULT_CAMERAS,
@@ -114,6 +117,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="directory for py-spy profiles of the server (raw stacks, 100 Hz): http-ingest-<size>.txt during HTTP "
         "ingest and search-<size>.txt during the API searches; a profile run, not a timing run",
     )
+    mixed_load.add_arguments(parser)
     args = parser.parse_args(argv)
     if not 1 <= args.owners <= 50 or not args.owners <= args.camera_count <= 5_000:
         parser.error("--owners must be 1-50 and --camera-count between --owners and 5000")
@@ -372,10 +376,19 @@ def benchmark(args: argparse.Namespace, reads: int, workdir: Path) -> dict[str, 
                 random.Random(SEED),
             ),
         )
+        if args.mixed_seconds > 0:
+            report["mixed_load"], _ = timed(
+                "mixed load",
+                lambda: mixed_load.measure(
+                    server.base_url, network.tokens, plan, source, home, exact[:10_000], args, SEED + 5
+                ),
+            )
         report["server"].update(server.memory())
     finally:
         server.stop()
         report.setdefault("server", {})["unhandled_errors_logged"] = server.errors_logged()
+    if "mixed_load" in report:
+        mixed_load.check_lost(report["mixed_load"], data)
     report["storage"]["at_end"] = store_stats(data, reads)
     withheld = set(report["search"].pop("withheld_owners"))
     owners = [i for i, name in zip(network.owner_ids, network.owner_names, strict=True) if name not in withheld]

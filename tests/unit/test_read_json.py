@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from plateledger.core.clock import iso_ms
 from plateledger.search.results import read_json
-from plateledger.store.queries import StoredRead, stored_read
+from plateledger.store.queries import StoredRead, stored_read, stored_reads
 
 #: 1900-01-01 and 2200-01-01 UTC, in epoch ms: the span a stored read's time can take, and then some.
 SPAN = (-2_208_988_800_000, 7_258_118_400_000)
@@ -124,3 +124,18 @@ def test_vehicle_with_only_some_fields() -> None:
 def test_numbers_rounded_to_six_decimals() -> None:
     read = stored_read(row(lat=37.77492912345, lon=-122.4194161999, confidence=1))
     assert (read.lat, read.lon, read.confidence) == (37.774929, -122.419416, 1.0)
+
+
+def test_reads_from_columns_equal_reads_from_rows() -> None:
+    """``stored_reads`` (JSONCompactColumns, what the store now fetches) builds the same reads as ``stored_read``
+    of each row, NaN, NULL and rounding included."""
+    rows = [
+        row(),
+        row(lat=None, lon=None, confidence=None, direction=None, make="", source_ts=""),
+        row(lat=37.77492912345, lon=-122.4194161999, confidence=1, ts="-1", owner=4294967295),
+    ]
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    assert stored_reads(columns) == [stored_read(r) for r in rows]
+    assert all(type(read) is StoredRead for read in stored_reads(columns))
+    assert stored_reads([]) == []
+    assert stored_reads([[] for _ in rows[0]]) == []

@@ -35,11 +35,30 @@ PREFIX = "plateledger-query-budget"
 History = Callable[[int], tuple[int, int]]
 
 
+class _Storage(MemoryStorage):
+    """``limits``' memory storage, sweeping expired counters at most once a minute. The library starts a timer
+    thread for a sweep 10 ms after any count when none is running, so each search (two counts) started a thread:
+    7% of an exact search's server time in a profile (docs/benchmarks.md, "Performance II"). A counter's expiry
+    is also checked whenever it is read, so the sweep only frees the memory of users who stopped searching."""
+
+    SWEEP_S = 60.0
+
+    def __init__(self) -> None:
+        self._next_sweep = 0.0
+        super().__init__()
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # the library's private hook, called by every count
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.SWEEP_S
+            super()._MemoryStorage__schedule_expiry()  # type: ignore[misc]
+
+
 class Budgets:
     """Every user's searches and reads of the current window, in this process."""
 
     def __init__(self) -> None:
-        self._limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self._limiter = SlidingWindowCounterRateLimiter(_Storage())
         self._restored: set[tuple[str, QueryBudget]] = set()
         self._lock = threading.Lock()
 

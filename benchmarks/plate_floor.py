@@ -1,0 +1,190 @@
+"""The floor of an exact plate lookup: the store's SQL against narrower and differently laid out variants.
+
+```sh
+.venv/bin/python benchmarks/plate_floor.py --rows 10000000 --parts 10 --lookups 300
+```
+
+In one throwaway chDB directory: the real ``reads`` table (``store/sql.py``) and variants with smaller granules,
+filled with the same synthetic reads (``area_structure.generate``: skewed plates, 500 cameras, 30 days) in
+``--parts`` inserts with merges stopped, then measured; then merged to one part and measured again. Each lookup is
+the store's own ``plate_sql`` (the owner clause a gate gives), timed as:
+
+- ``all_columns_json``: every column of a returned read, JSONCompact, parsed and built into ``StoredRead`` (the
+  store's path before this benchmark);
+- ``all_columns_columns``: the same SELECT as JSONCompactColumns (one list per column), zipped into reads;
+- ``all_columns_arrow``: the same SELECT as an Arrow table, converted to Python lists per column;
+- ``needed_only``: only time, owner and camera (the least an answer needs), JSONCompact;
+- ``sql_only``: the store's SELECT with its output discarded in the engine (format Null): the engine's time.
+
+Plates are drawn half by read frequency, half uniformly from the pool. Prints JSON: per table and parts state,
+per way, p50/p99 ms, and the mean reads per lookup.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+from chdb import session as chdb_session
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from area_structure import generate, percentile
+from plateledger.store import sql
+from plateledger.store.queries import PlateQuery, plate_sql, stored_read, stored_reads
+
+OWNERS = "(owner IN (1, 2, 3))"
+
+#: name -> (index_granularity, extra settings) of the reads table variants.
+LAYOUTS = {
+    "reads_g8192": 8192,
+    "reads_g1024": 1024,
+}
+
+
+def ddl(name: str, granularity: int) -> str:
+    return sql.reads_table_ddl(name).replace("index_granularity = 8192,", f"index_granularity = {granularity},")
+
+
+def ways(session: Any, table: str) -> dict[str, Callable[[PlateQuery], int]]:
+    def statement(query: PlateQuery) -> tuple[str, dict[str, Any]]:
+        text, params = plate_sql(query, OWNERS)
+        return text.replace("FROM reads ", f"FROM {table} "), params
+
+    def json_rows(query: PlateQuery) -> int:
+        text, params = statement(query)
+        raw = session.query(text, "JSONCompact", params=params).bytes()
+        return len([stored_read(r) for r in orjson.loads(raw)["data"]])
+
+    def columns(query: PlateQuery) -> int:
+        text, params = statement(query)
+        raw = session.query(text, "JSONCompactColumns", params=params).bytes()
+        return len(stored_reads(orjson.loads(raw)))
+
+    def arrow(query: PlateQuery) -> int:
+        text, params = statement(query)
+        table_ = session.query(text, "ArrowTable", params=params)
+        cols = [c.to_pylist() for c in table_.columns]
+        return len(list(zip(*cols, strict=True)))
+
+    def needed(query: PlateQuery) -> int:
+        text, params = statement(query)
+        select = text.split(" FROM ", 1)[1]
+        raw = session.query(
+            f"SELECT toUnixTimestamp64Milli(ts), owner, camera FROM {select}", "JSONCompact", params=params
+        ).bytes()
+        return len(orjson.loads(raw)["data"])
+
+    def sql_only(query: PlateQuery) -> int:
+        text, params = statement(query)
+        session.query(text, "Null", params=params)
+        return 0
+
+    return {
+        "all_columns_json": json_rows,
+        "all_columns_columns": columns,
+        "all_columns_arrow": arrow,
+        "needed_only": needed,
+        "sql_only": sql_only,
+    }
+
+
+def time_ways(session: Any, table: str, plates: list[str]) -> dict[str, Any]:
+    """Each plate looked up every way, the ways in turn (rotated per plate), so that a busy machine slows each
+    way alike."""
+    named = list(ways(session, table).items())
+    timings: dict[str, list[float]] = {name: [] for name, _ in named}
+    found: dict[str, list[int]] = {name: [] for name, _ in named}
+    for number, plate in enumerate(plates):
+        query = PlateQuery(plate=plate, limit=1001)
+        for name, way in named[number % len(named) :] + named[: number % len(named)]:
+            start = time.perf_counter()
+            found[name].append(way(query))
+            timings[name].append((time.perf_counter() - start) * 1000)
+    return {
+        name: {
+            "p50": round(statistics.median(timings[name]), 2),
+            "p99": round(percentile(timings[name], 0.99), 2),
+            "mean_reads": round(statistics.mean(found[name]), 1),
+        }
+        for name, _ in named
+    }
+
+
+def measure(rows: int, parts: int, lookups: int) -> dict[str, Any]:
+    results: dict[str, Any] = {"rows": rows, "parts": parts, "lookups": lookups, "tables": {}}
+    rng = random.Random(20261207)
+    with tempfile.TemporaryDirectory() as tmp:
+        session = chdb_session.Session(tmp)
+        session.query("SYSTEM STOP MERGES")
+        first = next(iter(LAYOUTS))
+        session.query(ddl(first, LAYOUTS[first]))
+        step = -(-rows // parts)
+        source = generate(rows)
+        session.query(
+            "CREATE TABLE src ENGINE = MergeTree ORDER BY n AS "
+            f"SELECT *, '' AS source_ts, '' AS source_confidence FROM ({source})"
+        )
+        for offset in range(0, rows, step):
+            session.query(
+                f"INSERT INTO {first} SELECT * EXCEPT n FROM src WHERE n >= {offset} AND n < {offset + step} ORDER BY n"
+            )
+        frequent = orjson.loads(
+            session.query(f"SELECT plate FROM src ORDER BY rand() LIMIT {lookups // 2}", "JSONCompact").bytes()
+        )["data"]
+        pool = orjson.loads(session.query("SELECT DISTINCT plate FROM src", "JSONCompact").bytes())["data"]
+        plates = [str(r[0]) for r in frequent] + [str(r[0]) for r in rng.sample(pool, min(len(pool), lookups // 2))]
+        rng.shuffle(plates)
+        for name, granularity in LAYOUTS.items():
+            if name != first:
+                session.query(ddl(name, granularity))
+                for offset in range(0, rows, step):
+                    session.query(
+                        f"INSERT INTO {name} SELECT * EXCEPT n FROM src WHERE n >= {offset} AND n < {offset + step} "
+                        "ORDER BY n"
+                    )
+        session.query("DROP TABLE src SYNC")
+        for name, granularity in LAYOUTS.items():
+            entry: dict[str, Any] = {"index_granularity": granularity}
+            active = int(
+                session.query(f"SELECT count() FROM system.parts WHERE active AND table = '{name}'", "CSV")
+                .bytes()
+                .strip()
+            )
+            entry[f"unmerged_{active}_parts"] = time_ways(session, name, plates)
+            session.query("SYSTEM START MERGES")
+            session.query(f"OPTIMIZE TABLE {name} FINAL")
+            session.query("SYSTEM STOP MERGES")
+            entry["merged_1_part"] = time_ways(session, name, plates)
+            size = int(
+                session.query(f"SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND table = '{name}'", "CSV")
+                .bytes()
+                .strip()
+            )
+            entry["bytes_per_read"] = round(size / rows, 2)
+            results["tables"][name] = entry
+            print(json.dumps({name: entry}), file=sys.stderr, flush=True)
+        session.close()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rows", type=float, default=10_000_000, help="reads in each table (1e7 accepted)")
+    parser.add_argument("--parts", type=int, default=10, help="inserts, so active parts before the merge")
+    parser.add_argument("--lookups", type=int, default=300, help="plates looked up per way")
+    args = parser.parse_args()
+    print(json.dumps(measure(int(args.rows), args.parts, args.lookups), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Group commit in the reads store: batches that arrive while a pass runs are written together in the next one,
+each acknowledged with its own counts; a batch whose audit entry cannot be written fails alone."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from plateledger.core.errors import AuditUnavailable
+from plateledger.store.cameras import CameraInfo
+from plateledger.store.reads import BatchResult, ReadsStore
+from tests.support import HOUR_MS, NOW_MS
+
+CAMERAS = [CameraInfo("cam", "cam", False, 1.0, 2.0)]
+Audit = Callable[[BatchResult], None] | None
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[ReadsStore]:
+    reads = ReadsStore(tmp_path / "reads")
+    yield reads
+    reads.close()
+
+
+def lines(owner_tag: str, ids: range, *, invalid: int = 0) -> bytes:
+    """JSON lines of reads ``{owner_tag}{i}`` (read id and plate), then ``invalid`` lines without a plate."""
+    good = [
+        b'{"plate": "%s%d", "ts": %d, "camera": "cam", "read_id": "%s%d"}'
+        % (owner_tag.encode(), i, NOW_MS - HOUR_MS + i, owner_tag.encode(), i)
+        for i in ids
+    ]
+    return b"\n".join(good + [b'{"ts": %d, "camera": "cam"}' % NOW_MS] * invalid)
+
+
+def grouped(store: ReadsStore, batches: list[tuple[bytes, int, Audit]]) -> list[Future[BatchResult]]:
+    """Submit every batch while the store is busy (its lock held here), so that all of them queue and the first
+    to get the lock writes them together in one pass; returns each batch's future."""
+    pool = ThreadPoolExecutor(max_workers=len(batches))
+    with store._lock:
+        futures = [
+            pool.submit(
+                store.ingest_block,
+                block,
+                owner=owner,
+                cameras=CAMERAS,
+                country="US",
+                now_ms=NOW_MS,
+                future_tolerance_ms=0,
+                max_read_bytes=16384,
+                source="test",
+                before_commit=audit,
+            )
+            for block, owner, audit in batches
+        ]
+        deadline = time.monotonic() + 30
+        while len(store._queue) < len(batches):
+            assert time.monotonic() < deadline, "the batches did not queue"
+            time.sleep(0.01)
+    pool.shutdown(wait=True)
+    return futures
+
+
+def counts(result: BatchResult) -> tuple[int, int, int]:
+    return result.stored, result.duplicates, len(result.rejected)
+
+
+def test_concurrent_batches_are_written_in_one_pass_each_with_its_own_counts(store: ReadsStore) -> None:
+    audited: list[tuple[int, int]] = []
+    lock = threading.Lock()
+
+    def audit(result: BatchResult) -> None:
+        with lock:
+            audited.append((result.stored, result.duplicates))
+
+    first = lines("A", range(5))
+    # The second repeats two of the first's reads (same owner and read id) and has one invalid line.
+    second = b"\n".join([lines("A", range(3, 5)), lines("B", range(3), invalid=1)])
+    other_owner = lines("A", range(4))  # the same read ids, another owner: not duplicates
+    futures = grouped(store, [(first, 1, audit), (second, 1, audit), (other_owner, 2, audit)])
+    results = [f.result() for f in futures]
+    assert [counts(r) for r in results] == [(5, 0, 0), (3, 2, 1), (4, 0, 0)]
+    assert results[1].rejected[0][0] == 5  # indexed from the batch's own first line
+    assert sorted(audited) == sorted([(5, 0), (3, 2), (4, 0)])
+    assert store.counts_by_owner() == {1: 8, 2: 4}
+
+
+def test_a_batch_whose_audit_fails_fails_alone(store: ReadsStore) -> None:
+    def refuse(_result: BatchResult) -> None:
+        raise AuditUnavailable("audit log append failed, request refused: test")
+
+    first = lines("A", range(3))
+    failing = lines("F", range(4))
+    # The third repeats two reads of the failing batch: stored after all, since that batch stored nothing.
+    third = b"\n".join([lines("F", range(2)), lines("C", range(2))])
+    futures = grouped(store, [(first, 1, None), (failing, 1, refuse), (third, 1, None)])
+    assert counts(futures[0].result()) == (3, 0, 0)
+    with pytest.raises(AuditUnavailable):
+        futures[1].result()
+    assert counts(futures[2].result()) == (4, 0, 0)
+    stored = {row[0] for row in store._rows("SELECT read_id FROM reads")}
+    assert stored == {"A0", "A1", "A2", "F0", "F1", "C0", "C1"}
+    assert store.key_count() == 7

@@ -13,14 +13,16 @@ from pypdf import PdfReader
 
 from plateledger.platform import Platform
 from tests.integration.alert_kit import serving
-from tests.integration.test_web_browser import Session, browser, last_action, pytestmark
+from tests.integration.test_web_browser import Session, browser, last_action, pytestmark, shots
 from tests.integration.web_kit import PLATE, WebNetwork, web_network
 
-__all__ = ["browser", "pytestmark"]
+__all__ = ["browser", "pytestmark", "shots"]
 CASE = "C-2026-0777"
 
 
-def test_case_packet_geojson_and_kml_download_from_the_search_page(platform: Platform, browser: object) -> None:
+def test_case_packet_geojson_and_kml_download_from_the_search_page(
+    platform: Platform, browser: object, shots: Path
+) -> None:
     net: WebNetwork = web_network(platform)
     with serving(platform) as base:
         me = Session(browser, base)
@@ -32,6 +34,8 @@ def test_case_packet_geojson_and_kml_download_from_the_search_page(platform: Pla
         page.get_by_role("button", name="Search", exact=True).click()
         assert page.locator("#reads-table tbody tr").count() == 3
         group = page.get_by_role("group", name="Export")
+        group.scroll_into_view_if_needed()
+        page.screenshot(path=shots / "search-export.png")
 
         with page.expect_download() as geo_download:
             group.get_by_role("button", name="GeoJSON").click()

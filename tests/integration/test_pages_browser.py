@@ -5,13 +5,15 @@ scripts (a live alert's card) in the user's zone."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from plateledger.platform import Platform
 from tests.integration.alert_kit import hot_list, serving
-from tests.integration.test_web_browser import Session, browser, pytestmark
+from tests.integration.test_web_browser import Session, browser, pytestmark, shots
 from tests.integration.web_kit import WebNetwork, web_network
 from tests.support import NOW_MS, ingest, read
 
-__all__ = ["browser", "pytestmark"]  # the fixture and markers of the browser tests
+__all__ = ["browser", "pytestmark", "shots"]  # the fixtures and markers of the browser tests
 
 
 def inside(inner: dict[str, float] | None, outer: dict[str, float] | None) -> bool:
@@ -26,7 +28,7 @@ def inside(inner: dict[str, float] | None, outer: dict[str, float] | None) -> bo
 
 
 def test_area_search_shows_its_limit_before_submitting_and_the_searched_area_after(
-    platform: Platform, browser: object
+    platform: Platform, browser: object, shots: Path
 ) -> None:
     net: WebNetwork = web_network(platform)
     hot_list(platform, net.palm, "Stolen", "7HOT999")
@@ -48,6 +50,8 @@ def test_area_search_shows_its_limit_before_submitting_and_the_searched_area_aft
         limit.wait_for()
         assert inside(limit.bounding_box(), pick.bounding_box())
         assert "within every owner's limit" in page.locator("#area-warning").inner_text()
+        pick.scroll_into_view_if_needed()
+        page.screenshot(path=shots / "search-area-limit.png")
         # Typed larger than the limit: a warning before anything is sent.
         page.fill("#radius_m", "1500")
         warning = page.locator("#area-warning")
@@ -69,6 +73,8 @@ def test_area_search_shows_its_limit_before_submitting_and_the_searched_area_aft
         searched = page.locator("#results-map path.searched")
         searched.wait_for()
         assert inside(searched.bounding_box(), page.locator("#results-map").bounding_box())
+        page.locator("#results-map").scroll_into_view_if_needed()
+        page.screenshot(path=shots / "search-area-searched.png")
         table_times = page.locator("#reads-table tbody td:nth-child(2)").all_inner_texts()  # after the image column
         assert table_times
         assert all(t.endswith(" CDT") for t in table_times)

@@ -3,7 +3,8 @@ against the app served by uvicorn, through every flow an investigator, an admin 
 
 Few tests, each a whole flow (a browser is slow on a small machine). They take the screenshots of the main
 pages: into a temporary directory, or into ``PLATELEDGER_TEST_SCREENSHOTS`` (``make screenshots`` sets it to
-docs/screenshots). Console errors, Content-Security-Policy violations included, fail the test.
+docs/screenshots; there each PNG a test wrote is then reduced to 256 colours, to keep the repository small).
+Console errors, Content-Security-Policy violations included, fail the test.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from plateledger.adapters.base import Adapted, SourceRead
 from plateledger.cameras.quarantine import Held
@@ -41,11 +44,28 @@ HOT_PLATE = "7HOT999"
 EXPECTED_STATUS = re.compile(r"^Failed to load resource: the server responded with a status of (403|422)\b")
 
 
+#: Where the screenshots are kept (``make screenshots``: docs/screenshots); unset, they go to a temporary directory.
+KEPT_SHOTS = os.environ.get("PLATELEDGER_TEST_SCREENSHOTS")
+
+
+def compact_shots(target: Path, since: float) -> None:
+    """Rewrite each PNG in ``target`` written since ``since`` (a time.time()) with a 256-colour palette and
+    Pillow's optimiser: a UI screenshot keeps its look at about a third of its size."""
+    for png in target.glob("*.png"):
+        if png.stat().st_mtime >= since:
+            with Image.open(png) as shot:
+                reduced = shot.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+            reduced.save(png, optimize=True)
+
+
 @pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    target = Path(os.environ.get("PLATELEDGER_TEST_SCREENSHOTS") or tmp_path / "screenshots")
+def shots(tmp_path: Path) -> Iterator[Path]:
+    target = Path(KEPT_SHOTS or tmp_path / "screenshots")
     target.mkdir(parents=True, exist_ok=True)
-    return target
+    since = time.time() - 1
+    yield target
+    if KEPT_SHOTS:
+        compact_shots(target, since)
 
 
 @pytest.fixture

@@ -43,8 +43,15 @@ def new_list(platform: Platform, kit: AgencyKit, name: str, plate: str, **option
     return view.id, entry_id
 
 
-def raise_alert(platform: Platform, kit: AgencyKit, entry_id: int, read_id: str, plate: str = "7ABC123") -> int:
-    """Process one hit of ``kit``'s own read; returns the alert id."""
+#: A read's vehicle as cameras describe one (``raise_alert(..., **VEHICLE)``).
+VEHICLE = {"make": "Toyota", "model": "Corolla", "color": "red", "vtype": "sedan"}
+
+
+def raise_alert(
+    platform: Platform, kit: AgencyKit, entry_id: int, read_id: str, plate: str = "7ABC123", **vehicle: str
+) -> int:
+    """Process one hit of ``kit``'s own read (its vehicle: ``make``, ``model``, ``color``, ``vtype``); returns the
+    alert id."""
     outcome = platform.alerts.process(
         [
             Hit(
@@ -58,6 +65,7 @@ def raise_alert(platform: Platform, kit: AgencyKit, entry_id: int, read_id: str,
                 lat=37.77,
                 lon=-122.42,
                 confidence=0.93,
+                **vehicle,
             )
         ]
     )

@@ -16,7 +16,7 @@ from plateledger.cli.main import app as cli_app
 from plateledger.core.clock import SystemClock
 from plateledger.core.settings import Settings
 from plateledger.platform import Platform
-from tests.integration.alert_kit import hot_list, raise_alert
+from tests.integration.alert_kit import VEHICLE, hot_list, raise_alert
 from tests.support import AgencyKit, seed_agency
 
 
@@ -89,7 +89,7 @@ def test_lifecycle_through_the_cli(settings: Settings, tmp_path: Path) -> None:
     platform = Platform.open(settings, clock=SystemClock())
     try:
         kit = seed_agency(platform, "lister-pd")
-        alert_id = raise_alert(platform, kit, hot_list(platform, kit, "stolen", "7ABC123"), "r1")
+        alert_id = raise_alert(platform, kit, hot_list(platform, kit, "stolen", "7ABC123"), "r1", **VEHICLE)
     finally:
         platform.close()
     token = kit.tokens["investigator"]
@@ -97,6 +97,10 @@ def test_lifecycle_through_the_cli(settings: Settings, tmp_path: Path) -> None:
     assert [a["id"] for a in listed["alerts"]] == [alert_id]
     assert listed["verify_first"] == VERIFY_FIRST
     assert cli(settings, "alerts", "show", str(alert_id), "--token", token)["state"] == "new"
+    shown = CliRunner().invoke(
+        cli_app, ["alerts", "show", str(alert_id), "--token", token, "--data", str(settings.data)]
+    )
+    assert "vehicle: red Toyota Corolla (sedan)" in shown.stdout
     confirmed = cli(settings, "alerts", "confirm", str(alert_id), "--note", "verified on the image", "--token", token)
     assert confirmed["state"] == "confirmed"
     result = CliRunner().invoke(

@@ -20,6 +20,7 @@ from plateledger.core.clock import FixedClock
 from plateledger.core.errors import ConfigurationError
 from plateledger.hotlists.service import EntryIn
 from plateledger.platform import Platform
+from tests.integration.alert_kit import VEHICLE
 from tests.integration.mqtt_kit import start_broker, wait_until
 from tests.support import DAY_MS, AgencyKit, free_port, seed_agency
 
@@ -80,9 +81,19 @@ def make_list(platform: Platform, kit: AgencyKit, clock: FixedClock, name: str, 
     return entry_id
 
 
-def hit(kit: AgencyKit, entry_id: int, clock: FixedClock, read_id: str) -> Hit:
+def hit(kit: AgencyKit, entry_id: int, clock: FixedClock, read_id: str, **vehicle: str) -> Hit:
     return Hit(
-        entry_id, kit.agency.id, read_id, "7ABC123", "US-CA", clock.now_ms() - 1000, kit.cameras[0], 37.7, -122.4, 0.9
+        entry_id,
+        kit.agency.id,
+        read_id,
+        "7ABC123",
+        "US-CA",
+        clock.now_ms() - 1000,
+        kit.cameras[0],
+        37.7,
+        -122.4,
+        0.9,
+        **vehicle,
     )
 
 
@@ -98,7 +109,7 @@ def test_alerts_are_published_and_covert_ones_are_not(
     publisher.start()
     try:
         raised = platform.alerts.process(
-            [hit(kit, covert_entry, clock, "covert-1"), hit(kit, open_entry, clock, "open-1")]
+            [hit(kit, covert_entry, clock, "covert-1"), hit(kit, open_entry, clock, "open-1", **VEHICLE)]
         ).raised
         assert len(raised) == 2
         messages = subscriber.wait_for(1)
@@ -107,6 +118,7 @@ def test_alerts_are_published_and_covert_ones_are_not(
         publisher.stop()
     assert [(topic, body["read"]["read_id"]) for topic, body in messages] == [("plateledger/mqtt-pd/alerts", "open-1")]
     assert messages[0][1]["verify_first"]
+    assert messages[0][1]["read"]["vehicle"] == {"make": "Toyota", "model": "Corolla", "color": "red", "type": "sedan"}
     assert publisher.published == 1
 
 
@@ -168,6 +180,8 @@ def test_home_assistant_discovery_announces_alert_topics_retained(
     sensor = by_topic["homeassistant/sensor/plateledger_ha-pd/last_plate/config"]
     assert event["state_topic"] == sensor["state_topic"] == "plateledger/ha-pd/alerts"
     assert event["event_types"] == ["alert"]
+    assert "value_json.read.vehicle" in event["value_template"]
+    assert "value_json.read.vehicle" in sensor["json_attributes_template"]
     assert event["device"]["identifiers"] == ["plateledger_ha-pd"]
     assert {t for t, _ in everything} >= {
         "homeassistant/event/plateledger_late-pd/alerts/config",

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from plateledger.alerts.sender import WebhookSender
 from plateledger.app import create_app
 from plateledger.platform import Platform
-from tests.integration.alert_kit import Receiver, hot_list, raise_alert
+from tests.integration.alert_kit import VEHICLE, Receiver, hot_list, raise_alert
 from tests.support import AgencyKit, seed_agency
 
 
@@ -60,10 +60,12 @@ def test_signed_alert_retried_until_delivered_and_logged(opened: tuple[Platform,
         assert "secret" not in client.get("/api/v1/webhooks", headers=auth(kit, "admin")).json()[0]
 
         raise_alert(platform, kit, covert, "r0")  # never sent: the receiver is not a viewer of the covert list
-        alert_id = raise_alert(platform, kit, entry, "r1")
+        alert_id = raise_alert(platform, kit, entry, "r1", **VEHICLE)
         assert sender.wait_idle(10)
 
     assert [code for _, _, code in receiver.requests] == [500, 500, 204]
+    vehicle = {"make": "Toyota", "model": "Corolla", "color": "red", "type": "sedan"}
+    assert orjson.loads(receiver.requests[0][1])["read"]["vehicle"] == vehicle
     for headers, body, _ in receiver.requests:
         assert verify(hook["secret"], headers, body)
         assert not verify(hook["secret"], headers, body + b" ")

@@ -262,6 +262,43 @@ def test_retroactive_hits_are_searched_through_the_gate_and_audited(
     assert [e.action for e in platform.audit.entries(after_seq=mark)] == ["hotlist.changed"]
 
 
+def test_alerts_carry_the_reads_vehicle_from_ingest_and_retroactive_searches(
+    platform: Platform, kits: dict[str, AgencyKit], clock: FixedClock
+) -> None:
+    lister = kits["lister"]
+    cam = lister.cameras[0]
+    ingest(
+        platform, lister, [read("6OLD666", camera=cam, ts=NOW_MS - DAY_MS, vehicle={"make": "Honda", "color": "blue"})]
+    )
+    list_id = make_list(platform, lister, "stolen", [entry("7ABC123", clock), entry("8XY*", clock)])
+    corolla = {"make": "Toyota", "model": "Corolla", "color": "red", "type": "sedan"}
+    ingest(
+        platform,
+        lister,
+        [
+            read("7ABC123", camera=cam, read_id="a", vehicle=corolla),
+            read("8XYZ12", camera=cam, read_id="b"),  # no vehicle
+            read("8XYZ13", camera=cam, read_id="c", vehicle={"make": "", "type": "SUV"}),  # a pattern hit
+        ],
+    )
+    valid, _ = platform.hotlists.validate(
+        platform.hotlists.get(lister.investigator, list_id), [entry("6OLD666", clock)]
+    )
+    outcome = add_entries(
+        platform.hotlists, platform.searches, platform.alerts, lister.investigator, list_id, valid, search_past=True
+    )
+    assert len(outcome.raised) == 1
+    with TestClient(create_app(platform=platform)) as client:
+        answer = client.get("/api/v1/alerts", headers={"Authorization": f"Bearer {lister.tokens['investigator']}"})
+    assert answer.status_code == 200, answer.text
+    assert {a["read"]["plate"]: a["read"]["vehicle"] for a in answer.json()["alerts"]} == {
+        "7ABC123": corolla,
+        "8XYZ12": None,  # none given: null, not empty strings
+        "8XYZ13": {"type": "SUV"},
+        "6OLD666": {"make": "Honda", "color": "blue"},  # a retroactive hit, from the gated search's read
+    }
+
+
 def test_the_mirror_follows_changes_on_both_governance_engines(gov_platform: Platform, clock: FixedClock) -> None:
     platform = gov_platform
     lister = seed_agency(platform, "lister-so", name="Lister SO", kind="county")

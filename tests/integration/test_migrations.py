@@ -17,7 +17,7 @@ from plateledger.store.governance import Governance
 from plateledger.store.models import Base
 
 #: The newest migration.
-HEAD = "0015"
+HEAD = "0016"
 
 
 def test_migrations_match_models(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from plateledger.core.settings import Settings
 from plateledger.platform import Platform
 from plateledger.retention.sweep import sweep_alerts
 from plateledger.store.models import HotListViewer, User
-from tests.integration.alert_kit import Receiver, hot_list, new_list, raise_alert
+from tests.integration.alert_kit import VEHICLE, Receiver, hot_list, new_list, raise_alert
 from tests.integration.mail_kit import Mailbox, smtp_server
 from tests.integration.test_web import BASE, csrf_of, sign_in
 from tests.integration.web_kit import web_network
@@ -60,7 +60,7 @@ def test_email_by_list_and_push_by_purpose(opened: tuple[Platform, Notifier, Mai
         url = receiver.url.replace("http://", "json://") + f"?token={TOKEN}"
         push = platform.notify.subscribe(kit.investigator, "push", purpose="stolen_vehicle", push_urls=[url])
         assert TOKEN not in orjson.dumps(push).decode()
-        alert_id = raise_alert(platform, kit, entry, "r1")
+        alert_id = raise_alert(platform, kit, entry, "r1", **VEHICLE)
         assert notifier.wait_idle(10)
         ((rcpt, mail),) = mailbox.wait_for(1)
     assert rcpt == ["inv@pd.test"]
@@ -68,11 +68,12 @@ def test_email_by_list_and_push_by_purpose(opened: tuple[Platform, Notifier, Mai
     text = mail.get_payload(decode=True).decode()
     assert f"https://plates.example.org/ui/alerts#alert-{alert_id}" in text
     assert f"Camera: {kit.cameras[0]}" in text
+    assert "\nVehicle: red Toyota Corolla (sedan)\r\n" in text
     assert not mail.is_multipart()  # no image
     ((_, body, _),) = receiver.requests
     pushed = orjson.loads(body)
     assert pushed["title"] == "Plateledger alert: 7ABC123 on stolen"
-    assert "Plate: 7ABC123 (US-CA)" in pushed["message"]
+    assert "Plate: 7ABC123 (US-CA)\nVehicle: red Toyota Corolla (sedan)\n" in pushed["message"]
     for sub in (email, push):
         log = platform.notify.deliveries(kit.investigator, sub["id"])
         assert [(d["alert_id"], d["attempt"], d["status"]) for d in log] == [(alert_id, 1, "delivered")]
@@ -95,6 +96,7 @@ def test_covert_list_only_for_its_viewers(opened: tuple[Platform, Notifier, Mail
     assert notifier.wait_idle(10)
     received = mailbox.wait_for(1)
     assert [rcpt for rcpt, _ in received] == [["inv@pd.test"]]  # the creator only; the supervisor gets nothing
+    assert "Vehicle" not in received[0][1].get_payload(decode=True).decode()  # a read without one: no line
     admin_view = platform.notify.listing(kit.admin, agency_wide=True)
     assert {s["user"] for s in admin_view} == {supervisor.username, kit.investigator.username}
     assert all(s["list"] is None or s["list"]["name"] is None for s in admin_view)  # a covert list stays unnamed

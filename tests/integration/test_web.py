@@ -541,6 +541,35 @@ def test_alert_shows_the_plate_crop_through_the_gate_under_its_purpose_and_case(
     assert client.get(f"/ui/alerts/{alert_id + 1}/crop").status_code == 404
 
 
+def test_alert_cards_describe_the_reads_vehicle_as_text_and_only_when_given(
+    client: TestClient, platform: Platform, network: WebNetwork
+) -> None:
+    hot_list(platform, network.palm, "Stolen", "7VEH*")
+    hostile = {"make": "<script>alert(1)</script>", "model": "Corolla", "color": "red", "type": "<b>sedan</b>"}
+    ingest(
+        platform,
+        network.palm,
+        [
+            read("7VEH001", camera="palm-1", ts=NOW_MS - 60_000, vehicle=hostile),
+            read("7VEH002", camera="palm-1", ts=NOW_MS - 50_000),  # no vehicle
+            read("7VEH003", camera="palm-1", ts=NOW_MS - 40_000, vehicle={"make": "", "color": "blue"}),
+        ],
+    )
+    sign_in(client, network.user(network.palm, "investigator"))
+    page = client.get("/ui/alerts").text
+    cards = {
+        plate: page.split(f"<strong>{plate}</strong>")[1].split("</article>")[0]
+        for plate in ("7VEH001", "7VEH002", "7VEH003")
+    }
+    assert (
+        'Vehicle: <span class="vehicle">red &lt;script&gt;alert(1)&lt;/script&gt; Corolla '
+        "(&lt;b&gt;sedan&lt;/b&gt;)</span>" in cards["7VEH001"]
+    )
+    assert "<script>alert(1)" not in page
+    assert "Vehicle" not in cards["7VEH002"]
+    assert 'Vehicle: <span class="vehicle">blue</span>' in cards["7VEH003"]
+
+
 def test_alert_shows_no_crop_when_there_is_none_or_the_owner_withholds_it(
     client: TestClient, platform: Platform, network: WebNetwork
 ) -> None:

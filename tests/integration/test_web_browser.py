@@ -279,7 +279,7 @@ def test_live_alert_shows_its_plate_crop(platform: Platform, browser: object) ->
         page.locator("#live-status[data-state=open]").wait_for()
         sent = SourceRead(
             plate="7LIVE01", ts_ms=NOW_MS - 60_000, camera="palm-1", source_ts="t", read_id="live-1",
-            images=(plate_crop(),),
+            images=(plate_crop(),), make=EVIL_NAME, model="Corolla", color="red", vehicle_type="sedan",
         )  # fmt: skip
         platform.vendor.store(net.palm.device.actor, net.palm.agency, Adapted(reads=[sent]), channel="http", source="t")
         card = page.locator("article.alert-card", has_text="7LIVE01")
@@ -287,6 +287,13 @@ def test_live_alert_shows_its_plate_crop(platform: Platform, browser: object) ->
         assert card.locator("figure.crop img").evaluate("img => img.complete && img.naturalWidth > 0")
         assert "case CASE-1" in card.locator("figure.crop figcaption").inner_text()
         assert last_action(platform) == "image.viewed"
+        # The read's vehicle in one line, its markup shown as text: live, then on the listed card after a reload.
+        vehicle = f"red {EVIL_NAME} Corolla (sedan)"
+        assert card.locator(".vehicle").inner_text() == vehicle
+        assert card.locator("img[src='x'], .vehicle b").count() == 0
+        me.go("/ui/alerts")
+        assert page.locator("article.alert-card", has_text="7LIVE01").locator(".vehicle").inner_text() == vehicle
+        assert page.locator("img[src='x'], .vehicle b").count() == 0
         assert me.close() == []
 
 

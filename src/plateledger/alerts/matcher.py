@@ -37,6 +37,10 @@ def to_hit(match: Match) -> Hit:
         lon=match.lon,
         confidence=match.confidence,
         match=match.how,
+        make=match.make,
+        model=match.model,
+        color=match.color,
+        vtype=match.vtype,
     )
 
 

@@ -61,7 +61,8 @@ def discovery_configs(prefix: str, topic: str, slug: str, name: str) -> list[tup
         "value_template": (
             '{"event_type": "alert", "plate": {{ value_json.read.plate | tojson }}, '
             '"list": {{ value_json.list.name | tojson }}, "camera": {{ value_json.read.camera | tojson }}, '
-            '"time": {{ value_json.read.ts | tojson }}, "alert_id": {{ value_json.id }}}'
+            '"time": {{ value_json.read.ts | tojson }}, "vehicle": {{ value_json.read.vehicle | tojson }}, '
+            '"alert_id": {{ value_json.id }}}'
         ),
         "device": device,
         "qos": 1,
@@ -74,7 +75,7 @@ def discovery_configs(prefix: str, topic: str, slug: str, name: str) -> list[tup
         "json_attributes_topic": state,
         "json_attributes_template": (
             "{{ {'list': value_json.list.name, 'camera': value_json.read.camera, 'time': value_json.read.ts, "
-            "'alert_id': value_json.id} | tojson }}"
+            "'vehicle': value_json.read.vehicle, 'alert_id': value_json.id} | tojson }}"
         ),
         "icon": "mdi:car-search",
         "device": device,

@@ -82,6 +82,10 @@ def add_entries(
                 lon=read.lon,
                 confidence=read.confidence,
                 match="pattern" if entry.pattern else "exact",
+                make=read.make,
+                model=read.model,
+                color=read.color,
+                vtype=read.vtype,
             )
             for read in result.reads
             if entry.region is None or read.region in ("", entry.region)  # as at ingest: no region matches

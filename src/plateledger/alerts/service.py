@@ -65,6 +65,11 @@ class Hit:
     lon: float | None
     confidence: float | None
     match: str = "exact"  # exact, pattern or confusable
+    #: The read's vehicle as the camera described it ('' or None where not given).
+    make: str | None = None
+    model: str | None = None
+    color: str | None = None
+    vtype: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,31 @@ def crop_state(session: Session, alert: Alert) -> str:
         )
     )
     return "none" if found is None else "stored"
+
+
+def vehicle_json(alert: Alert) -> dict[str, str] | None:
+    """The vehicle of the alert's read: ``make``, ``model``, ``color``, ``type``, each only when given (None when
+    none is), as search answers describe a read's vehicle."""
+    given = {"make": alert.make, "model": alert.model, "color": alert.color, "type": alert.vtype}
+    vehicle = {name: value for name, value in given.items() if value}
+    return vehicle or None
+
+
+def vehicle_line(vehicle: dict[str, str] | None) -> str:
+    """One short line describing a vehicle, e.g. ``red Toyota Corolla (sedan)``; "" for none."""
+    if not vehicle:
+        return ""
+    words = " ".join(vehicle[k] for k in ("color", "make", "model") if vehicle.get(k))
+    kind = vehicle.get("type")
+    if kind:
+        return f"{words} ({kind})" if words else kind
+    return words
+
+
+def _given(value: str | None) -> str | None:
+    """A vehicle attribute as the alert stores it: None for absent or blank, at most 64 characters."""
+    value = (value or "").strip()
+    return value[:64] or None
 
 
 def alert_json(alert: Alert, list_name: str, entry: HotListEntry, owner_name: str, image: str) -> dict[str, Any]:
@@ -112,6 +142,7 @@ def alert_json(alert: Alert, list_name: str, entry: HotListEntry, owner_name: st
             "lon": alert.lon,
             "confidence": alert.confidence,
             "owner": owner_name,
+            "vehicle": vehicle_json(alert),
         },
         "match": alert.match,
         "image": image,
@@ -237,6 +268,10 @@ class Alerts:
                     lat=hit.lat,
                     lon=hit.lon,
                     confidence=hit.confidence,
+                    make=_given(hit.make),
+                    model=_given(hit.model),
+                    color=_given(hit.color),
+                    vtype=_given(hit.vtype),
                     match=hit.match,
                     created_ms=now,
                     state=AlertState.NEW.value,

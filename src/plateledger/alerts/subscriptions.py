@@ -27,6 +27,7 @@ import orjson
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from plateledger.alerts.service import vehicle_json, vehicle_line
 from plateledger.alerts.targets import TargetGuard
 from plateledger.audit.events import NotifyEvent, NotifySubscribed, NotifyUnsubscribed
 from plateledger.audit.log import AuditLog
@@ -133,9 +134,11 @@ def message(alert: Alert, list_name: str, base_url: str) -> tuple[str, str]:
     """The title and text of a notification: the minimum to act on (no image, no owner, no case)."""
     title = f"Plateledger alert: {alert.plate} on {list_name}"
     region = f" ({alert.region})" if alert.region else ""
+    vehicle = vehicle_line(vehicle_json(alert))
     body = "\n".join(
         [
             f"Plate: {alert.plate}{region}",
+            *([f"Vehicle: {vehicle}"] if vehicle else []),
             f"List: {list_name}",
             f"Camera: {alert.camera}",
             f"Time: {iso_ms(alert.read_ms)}",

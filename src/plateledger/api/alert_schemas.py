@@ -37,6 +37,11 @@ class AlertReadOut(BaseModel):
     lon: float | None
     confidence: float | None
     owner: str = Field(description="The agency that owns the read")
+    vehicle: dict[str, str] | None = Field(
+        None,
+        description="The read's vehicle as the camera described it, as in search answers: `make`, `model`, "
+        "`color`, `type`, each only when given; null when none is. Stored with the alert when it is raised",
+    )
 
 
 class AlertOut(BaseModel):

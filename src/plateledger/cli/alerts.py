@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from plateledger.alerts.service import VERIFY_FIRST
+from plateledger.alerts.service import VERIFY_FIRST, vehicle_line
 from plateledger.cli.common import DataOpt, JsonOpt, TokenOpt, call, err, out, print_json
 from plateledger.cli.output import printable
 
@@ -34,6 +34,9 @@ def _print(answer: dict[str, Any], json: bool) -> None:
         return
     answer = printable(answer)
     out.print(_line(answer))
+    vehicle = vehicle_line(answer["read"].get("vehicle"))
+    if vehicle:
+        out.print(f"    vehicle: {vehicle}", markup=False)
     if answer["note"]:
         decided = f"{answer['state']} by {answer['decided_by']} at {answer['decided']}"
         out.print(f"    {decided}: {answer['note']}", markup=False)

@@ -59,6 +59,11 @@ class Match:
     lon: float | None
     confidence: float | None
     how: str
+    #: The read's vehicle ('' where not given).
+    make: str = ""
+    model: str = ""
+    color: str = ""
+    vtype: str = ""
 
 
 def pattern_regex(pattern: str) -> str:
@@ -184,7 +189,8 @@ class Mirror:
             probes += ["notEmpty(pi)", "notEmpty(ki)"]
         self._query(
             "CREATE TABLE staging.cand ENGINE = Memory AS "
-            f"SELECT batch, owner, plate, plate_key, region, ts, camera, lat, lon, confidence, "
+            "SELECT batch, owner, plate, plate_key, region, ts, camera, lat, lon, confidence, "
+            "make, model, color, vtype, "
             f"{sql.EFFECTIVE_READ_ID} AS rid{pattern_columns} FROM staging.fresh "
             f"WHERE batch < {{committed:UInt32}} AND ({' OR '.join(probes)})",
             params,
@@ -197,7 +203,10 @@ class Mirror:
             candidates, pattern_hits = (int(v) for v in self._rows(f"SELECT count(), {hits} FROM staging.cand")[0])
             if not candidates:
                 return []
-            names = ("batch", "owner", "rid", "plate", "region", "ts", "camera", "lat", "lon", "confidence")
+            names = (
+                *("batch", "owner", "rid", "plate", "region", "ts", "camera", "lat", "lon", "confidence"),
+                *("make", "model", "color", "vtype"),
+            )
             read = ", ".join(f"c.{n} AS {n}" if n != "ts" else "toUnixTimestamp64Milli(c.ts) AS ts_ms" for n in names)
             entry = "e.entry_id, e.agency, e.shared, e.region AS er, e.expires_ms"
             parts = [
@@ -249,6 +258,10 @@ class Mirror:
                 lon=_num(r[14]),
                 confidence=_num(r[15]),
                 how=hows[int(r[5])],
+                make=str(r[16]),
+                model=str(r[17]),
+                color=str(r[18]),
+                vtype=str(r[19]),
             )
             for r in rows
         ]

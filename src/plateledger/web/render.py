@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
 
 from plateledger import __version__
+from plateledger.alerts.service import vehicle_line
 from plateledger.auth.sessions import SignedIn
 from plateledger.core import zones
 from plateledger.core.errors import PlateledgerError
@@ -73,6 +74,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = _when
+    env.filters["vehicle_line"] = vehicle_line
     env.globals.update(purposes=PURPOSES, query_kinds=QUERY_KINDS, version=__version__)
     return env
 

@@ -92,6 +92,14 @@
     osc.stop(ctx.currentTime + 0.25);
   }
 
+  // The read's vehicle in one line, as the server writes it on listed cards: "red Toyota Corolla (sedan)".
+  function vehicleLine(vehicle) {
+    if (!vehicle) return "";
+    const words = [vehicle.color, vehicle.make, vehicle.model].filter(Boolean).join(" ");
+    if (!vehicle.type) return words;
+    return words ? `${words} (${vehicle.type})` : vehicle.type;
+  }
+
   function add(body) {
     if (document.getElementById(`alert-${body.id}`)) return;
     const card = template.content.firstElementChild.cloneNode(true);
@@ -102,6 +110,10 @@
       el.textContent = "time" in el.dataset ? window.plateledgerTime(value) : value == null ? "" : String(value);
     });
     card.querySelector("form").action = `/ui/alerts/${body.id}/decide`;
+    const vehicle = vehicleLine(body.read.vehicle);
+    const vehicleSlot = card.querySelector("[data-vehicle]");
+    if (vehicle) vehicleSlot.querySelector(".vehicle").textContent = vehicle;
+    else vehicleSlot.remove();
     const slot = card.querySelector(".crop-slot");
     if (body.image === "stored") {
       slot.dataset.crop = `/ui/alerts/${body.id}/crop`;

@@ -44,5 +44,5 @@ class QueryKind(StrEnum):
     AREA = "area"
     #: Reads by vehicle description (make, model, colour, type) without a plate, in an area or a set of cameras
     #: and a time window: a broad query owners opt into (``Policy.description``) and agreements grant by name.
-    DESCRIPTION = "description"
+    DESCRIPTION = "vehicle"
     ALERT = "alert"

@@ -53,7 +53,7 @@ def test_red_toyota_in_an_area_over_a_day(platform: Platform, browser: object, s
         assert cells[-4:] == ["Toyota", "Corolla", "Red", "sedan"]
         withheld = page.locator("#withheld").inner_text()
         assert "Far State Patrol" in withheld
-        assert "does not grant description searches" in withheld
+        assert "does not grant vehicle searches" in withheld
         assert "Harbor Police" not in withheld
         # Its export is the same answer: the search run again (audited), Far State Patrol's read in no file.
         with page.expect_download() as download:

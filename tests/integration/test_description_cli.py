@@ -55,10 +55,10 @@ def test_cli_description_search(settings: Settings) -> None:
 def test_cli_approval_line_names_the_vehicle_and_where() -> None:
     from plateledger.cli.approvals import _line
 
-    base = {"id": 3, "state": "pending", "kind": "description", "purpose": "stolen_vehicle", "case_number": "C-1"}
+    base = {"id": 3, "state": "pending", "kind": "vehicle", "purpose": "stolen_vehicle", "case_number": "C-1"}
     who = {"requested_by": "alpha-investigator", "requester": "alpha", "owners": ["alpha"]}
     vehicle = {"color": "red", "make": "Toyota", "model": None, "vtype": None}
     area = {"lat": 1.5, "lon": 2.5, "radius_m": 500.0, "vehicle": vehicle, "since_ms": 1, "until_ms": 2}
-    assert " description red Toyota at 1.5,2.5 r 500.0 m [1, 2) " in _line({**base, **who, "query": area})
+    assert " vehicle red Toyota at 1.5,2.5 r 500.0 m [1, 2) " in _line({**base, **who, "query": area})
     cameras = {"cameras": ["cam-1", "cam-2"], "vehicle": vehicle, "since_ms": 1, "until_ms": 2}
-    assert " description red Toyota at cameras cam-1,cam-2 " in _line({**base, **who, "query": cameras})
+    assert " vehicle red Toyota at cameras cam-1,cam-2 " in _line({**base, **who, "query": cameras})

@@ -51,7 +51,7 @@ OPTED_IN = Policy(description=DescriptionLimits(allowed=True))
 #: Owners other than the requester, and the rule that must withhold each from a 500 m, 24-hour search.
 REFUSED = {
     "optout": "owner's policy does not allow vehicle description searches",
-    "nokind": "does not grant description searches",
+    "nokind": "does not grant vehicle searches",
     "small": "owner's policy limits vehicle description searches to 100 m",
     "stranger": DEFAULT_DENY,
 }
@@ -213,7 +213,7 @@ def test_refusals_before_the_engine_are_named_and_audited(
     assert (refused.value.field, rule in refused.value.rule) == (field, True)
     (entry,) = entries_since(platform, audit_mark, "search.refused")
     params = orjson.loads(entry.params)
-    assert params["kind"] == "description"
+    assert params["kind"] == "vehicle"
     assert all(len(v) <= 64 for v in params["query"].get("vehicle", {}).values())
     assert not entries_since(platform, audit_mark, "search.description")
 
@@ -271,7 +271,7 @@ def test_approval_rule_holds_the_search(platform: Platform, network: Network, au
     assert "vehicle description searches need a supervisor's approval" in caught.value.detail
     (entry,) = entries_since(platform, audit_mark, "search.refused")
     params = orjson.loads(entry.params)
-    assert params["kind"] == "description"
+    assert params["kind"] == "vehicle"
     assert params["approval_request"] == caught.value.request_id
     assert not entries_since(platform, audit_mark, "search.description")
 
@@ -294,7 +294,7 @@ def test_oversight_and_access_log_count_the_kind(platform: Platform, network: Ne
         {"seq": entry.seq, "ts_ms": NOW_MS, "action": entry.action, "params": orjson.loads(entry.params)}
     )
     assert record is not None
-    assert (record.kind, record.plate, record.refused) == ("description", None, False)
+    assert (record.kind, record.plate, record.refused) == ("vehicle", None, False)
     assert record.area is not None
     assert (record.area.lat, record.area.lon, record.area.radius_m) == (LAT, LON, 500)
     view = platform.access_log.view(network.owners["shared"].admin, "shared", after_seq=result.audit_seq - 1, limit=1)

@@ -107,4 +107,4 @@ def test_held_description_search_is_listed_for_approval(
     sign_in(client, network.user(network.palm, "admin"))
     listing = client.get("/ui/approvals")
     assert listing.status_code == 200, listing.text
-    assert f"description red Toyota {LAT},{LON} within {float(RADIUS)} m" in listing.text
+    assert f"vehicle red Toyota {LAT},{LON} within {float(RADIUS)} m" in listing.text

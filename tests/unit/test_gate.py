@@ -298,7 +298,7 @@ def test_description_needs_the_owners_opt_in_and_keeps_its_limits() -> None:
     assert long.rule == "owner's policy limits vehicle description searches to 24 hours"
     plate_only = accepted(narrowed(query_kinds=frozenset({QueryKind.PLATE, QueryKind.AREA})))
     other = decide(request(**{**ask, "agency_id": 3}), OWN, opted, plate_only)  # type: ignore[arg-type]
-    assert other.rule.endswith("does not grant description searches")
+    assert other.rule.endswith("does not grant vehicle searches")
     held = Policy(description=DescriptionLimits(allowed=True), approval=ApprovalRules(description=True))
     waiting = decide(request(**ask), OWN, held, None)  # type: ignore[arg-type]
     assert (waiting.allowed, waiting.approver) == (False, 1)

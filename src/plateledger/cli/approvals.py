@@ -26,7 +26,7 @@ def _line(request: dict[str, Any]) -> str:
     query = request["query"]
     if query.get("cameras"):
         where = "cameras " + ",".join(query["cameras"])
-    elif request["kind"] in ("area", "description"):
+    elif request["kind"] in ("area", "vehicle"):
         where = query.get("polygon") or f"{query.get('lat')},{query.get('lon')} r {query.get('radius_m')} m"
     else:
         where = query.get("plate") or query.get("like")

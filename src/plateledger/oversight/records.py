@@ -16,7 +16,7 @@ from typing import Any
 
 #: The audit actions that are searches (docs/audit.md); other entries are not records.
 SEARCH_ACTIONS = frozenset({"search.plate", "search.area", "search.description", "search.refused"})
-_KIND_OF_ACTION = {"search.plate": "plate", "search.area": "area", "search.description": "description"}
+_KIND_OF_ACTION = {"search.plate": "plate", "search.area": "area", "search.description": "vehicle"}
 
 
 class Field(StrEnum):
@@ -168,7 +168,7 @@ def from_audit(entry: Mapping[str, Any], agencies: Mapping[int, str] | None = No
         case_number=entry.get("case_number"),
         reason=note if isinstance(note, str) and note else None,
         plate=plate.upper() if isinstance(plate, str) and plate else None,
-        area=area_of(query) if kind in ("area", "description") else None,
+        area=area_of(query) if kind in ("area", "vehicle") else None,
         owners_reached=tuple(counts.get("per_owner") or ()),
         owners_refused=tuple(params.get("withheld") or ()),
         refused_others=bool(params.get("withheld_others")),

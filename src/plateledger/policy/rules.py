@@ -36,7 +36,7 @@ class AreaLimits(_Strict):
 
 
 class DescriptionLimits(_Strict):
-    """Searches by vehicle description without a plate (query kind ``description``): off unless the owner opts
+    """Searches by vehicle description without a plate (query kind ``vehicle``): off unless the owner opts
     in; limited like area search (radius or polygon bounding radius, window, lookback) and to a number of cameras
     when a camera set is searched instead of an area."""
 
@@ -71,7 +71,7 @@ class ApprovalRules(_Strict):
     every search its users make. Enforced by the gate (:func:`plateledger.policy.gate.decide`)."""
 
     area: bool = False
-    #: Searches by vehicle description (query kind ``description``).
+    #: Searches by vehicle description (query kind ``vehicle``).
     description: bool = False
     lookback_after_days: int | None = Field(None, ge=1, le=MAX_DAYS)
     out_of_state: bool = False

@@ -2,7 +2,7 @@
 without a plate, in an area (circle or polygon, as area search) or a set of cameras, and a time window.
 
 A broad query: each owner opts in (``Policy.description``, with its own radius, camera, window and lookback
-limits) and an agreement grants it by name (query kind ``description``); the approval rules may hold it. The
+limits) and an agreement grants it by name (query kind ``vehicle``); the approval rules may hold it. The
 filters are applied in the engine's SQL beside the gate's owner clause. Validated, gated, audited
 (``search.description``) and paged exactly like area search (:class:`~plateledger.search.area.WindowedSearches`).
 """

@@ -193,7 +193,7 @@ def search_description(
 ) -> Response:
     """Reads of vehicles so described (at least one of make, model, color, type), without a plate, in an area
     or a set of cameras and a time window, one page at a time. A broad query: only owners whose policy allows it
-    (and, for other agencies, whose agreement grants the ``description`` kind) answer; the others are named
+    (and, for other agencies, whose agreement grants the ``vehicle`` kind) answer; the others are named
     as withheld. Parameters are strings so that the search service validates (and audits the refusal of) each."""
     ask = DescriptionSearch(
         purpose=purpose,

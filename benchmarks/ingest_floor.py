@@ -24,6 +24,13 @@ the Zipf plate pool), in a work directory under ``--workdir`` that is deleted at
 
     .venv/bin/python benchmarks/ingest_floor.py --reads 1e6 --workdir /tmp/floors --py-spy /tmp/floors/http.txt
 
+4. **compare** (with ``--variant NAME=PYTHONPATH``, repeatable) — per round and variant, alternating: a fresh data
+   directory, ``plateledger ingest`` of the file as ``core.py`` times it (start-up included) and of a 10-read file,
+   then ``plateledger serve`` and HTTP ingest from 1 and 4 clients, each with that variant's code.
+
+    .venv/bin/python benchmarks/ingest_floor.py --reads 1e6 --skip engine,pass,http \\
+        --variant before=/tmp/old/src --variant after=src --rounds 2
+
 Prints one JSON object. ``--skip`` engine,pass,http leaves steps out (http needs pass's data directory).
 """
 
@@ -61,6 +68,7 @@ from core import (
     http_ingest,
     load_cameras,
     py_spy,
+    run_cli_ingest,
     setup_data_dir,
     write_reads_file,
 )
@@ -367,6 +375,61 @@ def http_floor(
     return result
 
 
+# -- 4. before/after ------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def pythonpath(value: str) -> Iterator[None]:
+    """Subprocesses started inside run the code of ``value``."""
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = before
+
+
+def compare(
+    variants: dict[str, str], rounds: int, path: Path, reads: int, work: Path, source: ReadSource, batches: int
+) -> dict[str, Any]:
+    """Per round and variant (alternating): a fresh data directory, ``plateledger ingest`` of the file (wall
+    clock, start-up included, as ``core.py`` measures bulk ingest) and of a 10-read file (the start-up), then
+    ``plateledger serve`` on it and HTTP ingest of ``batches`` POSTs from 1 and from 4 clients."""
+    results: dict[str, Any] = {}
+    cameras = load_cameras(DEFAULT_CAMERAS, 500, "bench-cam")
+    small = work / "small.jsonl"
+    write_reads_file(small, source, np.random.default_rng(2), 10, time.time_ns() // 1_000_000)
+    for round_ in range(rounds):
+        for name, code in variants.items():
+            data = work / f"compare-{name}"
+            tokens = setup_data_dir(data, cameras, load_cameras(DEFAULT_CAMERAS, OTHER_CAMERAS, "county-cam", skip=500))
+            rng = np.random.default_rng(SEED + round_)
+            now_ms = time.time_ns() // 1_000_000
+            bodies = {n: fresh_batches(source, rng, batches, now_ms) for n in (1, 4)}
+            entry: dict[str, Any] = {"load_average": os.getloadavg()[0]}
+            with pythonpath(code):
+                bulk = run_cli_ingest(path, AGENCY, data)
+                entry["bulk_wall_s"], entry["bulk_stored"] = bulk["wall_s"], bulk["stored"]
+                entry["bulk_reads_per_s"] = round(reads / bulk["wall_s"])
+                entry["cli_small_file_wall_s"] = run_cli_ingest(small, AGENCY, data)["wall_s"]
+                server = Server.start(data, work / f"serve-{name}")
+            try:
+                for n, body in bodies.items():
+                    run = http_ingest(server.base_url, tokens.device, body, n)
+                    entry[f"http_{n}_client_reads_per_s"] = run["reads_per_s"]
+                    entry[f"http_{n}_client_p50_ms"] = run["request"].get("p50_ms")
+                    entry[f"http_{n}_client_errors"] = run["errors"]
+            finally:
+                server.stop()
+                shutil.rmtree(data, ignore_errors=True)
+            results.setdefault(name, []).append(entry)
+            print(f"round {round_} {name}: {entry}", file=sys.stderr)
+    return results
+
+
 # -- main -----------------------------------------------------------------------------------------------------
 
 
@@ -393,6 +456,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--py-spy", type=Path, default=None, help="raw py-spy stacks of the real endpoint")
     parser.add_argument("--skip", default="", help="steps to leave out: engine,pass,http")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="NAME=PYTHONPATH: compare bulk (CLI) and HTTP ingest of these code versions, alternating (repeatable)",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of the --variant comparison")
     args = parser.parse_args(argv)
     reads, skip = int(args.reads), set(filter(None, args.skip.split(",")))
     report: dict[str, Any] = {"reads": reads, "load_average_at_start": os.getloadavg()}
@@ -409,6 +479,9 @@ def main(argv: list[str] | None = None) -> int:
         if "pass" not in skip:
             report["pass"] = real_pass(path, reads, data, args.entries)
             report["cli_startup_s"] = cli_startup(work)
+        if args.variant:
+            variants = dict(v.split("=", 1) for v in args.variant)
+            report["compare"] = compare(variants, args.rounds, path, reads, work, source, args.http_batches)
         path.unlink()
         if "http" not in skip:
             report["http"] = http_floor(data, work, tokens.device, source, args.http_batches, args.clients, args.py_spy)

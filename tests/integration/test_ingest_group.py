@@ -85,6 +85,14 @@ def test_concurrent_batches_are_written_in_one_pass_each_with_its_own_counts(sto
     results = [f.result() for f in futures]
     assert [counts(r) for r in results] == [(5, 0, 0), (3, 2, 1), (4, 0, 0)]
     assert results[1].rejected[0][0] == 5  # indexed from the batch's own first line
+    # Per batch, the newest time of each camera and the oldest of its valid reads (duplicates included): read
+    # from the same statement as the counts.
+    first_ts = NOW_MS - HOUR_MS
+    assert [(r.oldest_ms, r.newest) for r in results] == [
+        (first_ts, {"cam": first_ts + 4}),
+        (first_ts, {"cam": first_ts + 4}),
+        (first_ts, {"cam": first_ts + 3}),
+    ]
     assert sorted(audited) == sorted([(5, 0), (3, 2), (4, 0)])
     assert store.counts_by_owner() == {1: 8, 2: 4}
 

@@ -14,6 +14,7 @@ from plateledger.appstate import ClientDep as ClientDep
 from plateledger.appstate import PlatformDep as PlatformDep
 from plateledger.appstate import client_of
 from plateledger.auth.tokens import Principal
+from plateledger.core import timing
 from plateledger.core.errors import FieldInvalid
 
 
@@ -29,7 +30,8 @@ def get_principal(request: Request, platform: PlatformDep) -> Principal:
     """Authenticate the bearer token (the principal carries the request's client address); a refusal is audited
     before the 401 goes out."""
     where = f"{request.method} {redact_path(request.url.path)}"
-    return platform.tokens.authenticate(bearer(request), where=where, client=client_of(request, platform))
+    with timing.stage("auth"):
+        return platform.tokens.authenticate(bearer(request), where=where, client=client_of(request, platform))
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session
 from plateledger.audit.events import AuditEvent
 from plateledger.audit.tree import Appended, LogTree
 from plateledger.audit.treecheck import StoredTree, TreeCheck
+from plateledger.core import timing
 from plateledger.core.clock import Clock
 from plateledger.core.errors import AuditUnavailable
 from plateledger.store.governance import Governance
@@ -130,11 +132,15 @@ class AuditLog:
         """Like :meth:`record` for a change described by several events (a batch of alerts): every entry and
         the change commit together, in one transaction, or nothing does."""
         try:
+            waiting = time.perf_counter()
             with self._lock:
+                timing.add("audit_wait", time.perf_counter() - waiting)
                 appended: Appended | None = None
                 try:
                     with self._gov.session() as session:
                         seqs, value, pending = self._append(session, actor, change)
+                        committing = time.perf_counter()
+                    timing.add("audit_commit", time.perf_counter() - committing)
                     appended = pending  # committed
                 finally:
                     # Only the tree state of a committed transaction is kept; a failed one makes the next append

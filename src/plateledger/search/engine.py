@@ -32,6 +32,7 @@ from plateledger.approvals.service import Approvals, Claim
 from plateledger.audit.events import AuditEvent, SearchAnswered, SearchRefused
 from plateledger.audit.log import AuditLog
 from plateledger.auth.tokens import Principal
+from plateledger.core import timing
 from plateledger.core.clock import Clock, parse_iso_ms
 from plateledger.core.errors import (
     ApprovalRequired,
@@ -364,7 +365,8 @@ class SearchEngine:
             cameras=cameras,
             approval=approval,
         )
-        return self._gate.permit(request, self._books.current())
+        with timing.stage("gate"):
+            return self._gate.permit(request, self._books.current())
 
     def run(
         self,
@@ -425,14 +427,16 @@ class SearchEngine:
             self._hold(principal, kind, query, hold if claim is None else None, permit, held, refused, refuse)
         if claim is not None and hold is not None:
             self._check_claim(claim, hold, permit, refuse)
-        budget = self._books.current().policy(principal.agency_id).query_budget
         try:
-            limit = min(limit, self._budgets.check(budget, principal.user_id, partial(self._history, principal)))
+            with timing.stage("budget"):
+                budget = self._books.current().policy(principal.agency_id).query_budget
+                limit = min(limit, self._budgets.check(budget, principal.user_id, partial(self._history, principal)))
         except TooManyRequests as spent:
             refuse(spent.detail, by_owner=owner_id is not None)
             raise
         try:
-            reads = fetch(permit)
+            with timing.stage("store"):
+                reads = fetch(permit)
         except StoreUnavailable as failure:  # refused and audited like any refusal; the engine's text is logged
             refuse(failure.detail, refused=refused, by_owner=owner_id is not None)
             raise
@@ -484,7 +488,8 @@ class SearchEngine:
             )
 
         try:
-            seq, approval_id = self._audit.record(principal.actor, answer)
+            with timing.stage("audit"):
+                seq, approval_id = self._audit.record(principal.actor, answer)
         except Conflict as lost:  # another run used the approval first: nothing of this one was committed
             refuse(
                 lost.detail,

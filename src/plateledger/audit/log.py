@@ -112,6 +112,11 @@ class AuditLog:
         #: The Merkle tree over the entries, appended in each entry's transaction.
         self.tree = LogTree(governance)
 
+    def warm_up(self) -> None:
+        """Load the committed tree now (a server, before it takes traffic), not in its first append."""
+        with self._lock:
+            self.tree.load()
+
     def append(self, actor: Actor, event: AuditEvent) -> int:
         """Append one event and commit; return its sequence number. Fails closed."""
         return self.record(actor, lambda _session: (event, None))[0]

@@ -41,9 +41,10 @@ def test_a_search_answer_says_where_its_time_went(platform_factory: Callable[...
     answer = client.get(
         "/api/v1/search/plate", params=SEARCH, headers={"Authorization": f"Bearer {kit.tokens['investigator']}"}
     )
-    assert answer.status_code == 200 and answer.json()["count"] == 1
+    assert answer.status_code == 200
+    assert answer.json()["count"] == 1
     stages = timings(answer.headers["server-timing"])
-    assert STAGES <= set(stages)
+    assert set(stages) >= STAGES
     named = sum(stages[name] for name in ("auth", "gate", "budget", "store", "audit", "answer"))
     assert 0 < named <= stages["total"]
     assert stages["audit_commit"] <= stages["audit"]
@@ -90,7 +91,8 @@ def test_retention_sweeps_ask_only_about_owners_holding_rows(platform: Platform)
         report = platform.retention.run(SYSTEM, settle_s=0)
     finally:
         event.remove(platform.governance.engine, "before_cursor_execute", count)
-    assert report.completed.alerts == 0 and report.completed.quarantined == 0
+    assert report.completed.alerts == 0
+    assert report.completed.quarantined == 0
     per_owner = [
         s for s in statements if "FROM alerts" in s or "FROM quarantined_reads" in s or "FROM read_images" in s
     ]

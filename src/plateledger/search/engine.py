@@ -45,7 +45,7 @@ from plateledger.core.errors import (
 )
 from plateledger.core.text import PRINTABLE_64, WARRANT
 from plateledger.policy.actions import Action, allowed, require
-from plateledger.policy.gate import Approval, AreaLimit, Decision, Gate, Permit, Request, area_limits
+from plateledger.policy.gate import Approval, AreaLimit, Book, Decision, Gate, Permit, Request, area_limits
 from plateledger.search.budget import Budgets
 from plateledger.sharing.service import Books
 from plateledger.store.queries import AreaQuery, PlateQuery, StoredRead, VehicleFilter
@@ -346,8 +346,10 @@ class SearchEngine:
         window_ms: int | None = None,
         cameras: int | None = None,
         approval: Approval | None = None,
+        book: Book | None = None,
     ) -> Permit:
-        """The gate's decision for every owner, from the current book (nothing is fetched or audited)."""
+        """The gate's decision for every owner, from ``book`` (default: the current one; nothing is fetched or
+        audited)."""
         request = Request(
             agency_id=principal.agency_id,
             agency_kind=principal.agency_kind,
@@ -366,7 +368,7 @@ class SearchEngine:
             approval=approval,
         )
         with timing.stage("gate"):
-            return self._gate.permit(request, self._books.current())
+            return self._gate.permit(request, book or self._books.current())
 
     def run(
         self,
@@ -394,6 +396,8 @@ class SearchEngine:
         refused outright)."""
         refuse = partial(self.refuse, principal, kind, purpose=purpose.value, case_number=case_number, query=query)
         claim = self._claim(principal, hold, refuse) if hold is not None and hold.request_id is not None else None
+        with timing.stage("gate"):
+            book = self._books.current()  # one book for the whole search: its decisions and its budget
         ask = partial(
             self.permit,
             principal,
@@ -405,6 +409,7 @@ class SearchEngine:
             radius_m=radius_m,
             window_ms=window_ms,
             cameras=cameras,
+            book=book,
         )
         permit = ask(approval=claim.approval if claim else None)
         held = [d for d in permit.decisions if d.approver is not None]
@@ -429,7 +434,7 @@ class SearchEngine:
             self._check_claim(claim, hold, permit, refuse)
         try:
             with timing.stage("budget"):
-                budget = self._books.current().policy(principal.agency_id).query_budget
+                budget = book.policy(principal.agency_id).query_budget
                 limit = min(limit, self._budgets.check(budget, principal.user_id, partial(self._history, principal)))
         except TooManyRequests as spent:
             refuse(spent.detail, by_owner=owner_id is not None)

@@ -68,11 +68,15 @@ def test_stage_timings_stay_in_the_server_by_default(platform: Platform) -> None
 def test_warm_up_loads_before_traffic_and_freezes_the_start_up_objects(platform: Platform, unfrozen: None) -> None:
     kit = seed_agency(platform, "city")
     ingest(platform, kit, [read("7ABC123", camera="city-fixed")])
+    search(platform, kit.investigator, "7ABC123")  # a search in the log: its agency's oversight monitor warms up
     platform.warm_up()
     assert gc.get_freeze_count() > 0
+    assert platform.oversight.cursor is not None
     # Searches and their audit entries go on as before: the tree loaded early is the one the chain continues.
     assert len(search(platform, kit.investigator, "7ABC123").reads) == 1
     assert len(search(platform, kit.investigator, "7ABC123").reads) == 1
+    assert platform.oversight.step() > 0  # the rules go on from the stored cursor, which the warm-up kept
+    assert platform.oversight.step() == 0
     assert platform.audit.verify().intact
 
 

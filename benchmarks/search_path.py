@@ -9,6 +9,9 @@ the server answers ``/healthz``, reported apart as *cold*), and stops it. Each a
 gives the server's stages of that request (``plateledger.core.timing``: auth, gate, budget, store, audit,
 audit_commit, answer, gc, total); ``http`` is the client's time less the server's total.
 
+With ``--interleave`` every variant is served at once, each on its own copy, and each plate is searched on all of
+them in turn (the machine's load then falls on every variant alike; a busy shared machine needs it).
+
 Prints JSON: per variant and round, the client's p50/p95/p99/max, the same per stage (``other``: the server's
 total less its named stages), and the stages of each cold request and of the slowest 1% of the others (what a tail
 request spends its time on). With ``--py-spy FILE`` the server of the first variant is sampled with py-spy in its
@@ -67,25 +70,35 @@ def by_stage(requests: list[dict[str, float]]) -> dict[str, dict[str, float]]:
     return {name: summarise_ms([r.get(name, 0.0) for r in requests], 3) for name in names}
 
 
+def timed_search(client: httpx2.Client, plate: str) -> dict[str, float] | None:
+    """One search: the client's time and the server's stages (None when it was not answered 200)."""
+    start = time.perf_counter()
+    response = client.get(SEARCH_ROUTE, params={"plate": plate, **SEARCH_PARAMS})
+    elapsed = time.perf_counter() - start
+    if response.status_code != 200:
+        return None
+    stages = server_stages(response.headers.get("server-timing", ""))
+    inner = ("auth", "gate", "budget", "store", "audit", "answer")
+    stages["other"] = max(0.0, stages.get("total", 0.0) - sum(stages.get(k, 0.0) for k in inner))
+    stages["client"] = elapsed
+    stages["http"] = max(0.0, elapsed - stages.get("total", elapsed))
+    stages["reads"] = float(response.json()["count"])
+    return stages
+
+
+def client_for(base_url: str, token: str) -> httpx2.Client:
+    return httpx2.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=120.0)
+
+
 def run_round(base_url: str, token: str, plates: list[str], cold: int) -> dict[str, Any]:
     """The searches, sequentially; each request's client time and server stages."""
-    requests: list[dict[str, float]] = []
-    errors = 0
-    with httpx2.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=120.0) as client:
-        for plate in plates:
-            start = time.perf_counter()
-            response = client.get(SEARCH_ROUTE, params={"plate": plate, **SEARCH_PARAMS})
-            elapsed = time.perf_counter() - start
-            if response.status_code != 200:
-                errors += 1
-                continue
-            stages = server_stages(response.headers.get("server-timing", ""))
-            inner = ("auth", "gate", "budget", "store", "audit", "answer")
-            stages["other"] = max(0.0, stages.get("total", 0.0) - sum(stages.get(k, 0.0) for k in inner))
-            stages["client"] = elapsed
-            stages["http"] = max(0.0, elapsed - stages.get("total", elapsed))
-            stages["reads"] = float(response.json()["count"])
-            requests.append(stages)
+    with client_for(base_url, token) as client:
+        answers = [timed_search(client, plate) for plate in plates]
+    return summary([a for a in answers if a is not None], answers.count(None), cold)
+
+
+def summary(requests: list[dict[str, float]], errors: int, cold: int) -> dict[str, Any]:
+    """Cold and warm percentiles, by stage, and the stages of the cold and the slowest requests."""
     warm = requests[cold:]
     ranked = sorted(warm, key=lambda r: r["client"], reverse=True)
     slowest = ranked[: max(1, len(ranked) // 100)]
@@ -109,6 +122,43 @@ def run_round(base_url: str, token: str, plates: list[str], cold: int) -> dict[s
     }
 
 
+def server_env(src: str) -> dict[str, str]:
+    env = {"PLATELEDGER_SERVER_TIMING": "true"}
+    if src:
+        env["PYTHONPATH"] = os.pathsep.join([str(Path(src).resolve()), os.environ.get("PYTHONPATH", "")])
+    return env
+
+
+def interleaved(
+    work: Path, data: Path, variants: list[tuple[str, str]], token: str, plates: list[str], cold: int, round_no: int
+) -> dict[str, dict[str, Any]]:
+    """Every variant served at once, each on its own copy of ``data`` (started one after the other), and each
+        plate searched on all of them, the first variant rotating: the same moment's load for each. Each server's
+    background jobs load the others' machine too; the variant started first changes each round."""
+    servers: dict[str, Server] = {}
+    try:
+        shift = round_no % len(variants)  # who starts first (and settles longest) changes each round
+        for name, src in variants[shift:] + variants[:shift]:
+            copy = work / f"data-{name}-{round_no}"
+            shutil.copytree(data, copy, symlinks=True)
+            servers[name] = Server.start(copy, work / f"{name}-{round_no}", env=server_env(src))
+        clients = {name: client_for(server.base_url, token) for name, server in servers.items()}
+        answers: dict[str, list[dict[str, float] | None]] = {name: [] for name in servers}
+        names = list(servers)
+        for index, plate in enumerate(plates):
+            for name in names[index % len(names) :] + names[: index % len(names)]:
+                answers[name].append(timed_search(clients[name], plate))
+        for client in clients.values():
+            client.close()
+    finally:
+        for name, server in servers.items():
+            server.stop()
+            shutil.rmtree(work / f"data-{name}-{round_no}", ignore_errors=True)
+    return {
+        name: summary([a for a in found if a is not None], found.count(None), cold) for name, found in answers.items()
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="a kept data directory (copied, never written)")
@@ -124,6 +174,11 @@ def main(argv: list[str] | None = None) -> int:
         help="a source tree to serve from (PYTHONPATH), repeatable; default: this one",
     )
     parser.add_argument("--workdir", type=Path, default=None, help="parent of the temporary copy")
+    parser.add_argument(
+        "--interleave",
+        action="store_true",
+        help="serve every variant at once (a copy each) and send each plate to all of them in turn",
+    )
     parser.add_argument("--py-spy", type=Path, default=None, help="write py-spy raw stacks of the server here")
     args = parser.parse_args(argv)
     variants = [tuple(v.split("=", 1)) for v in args.variant] or [("this", "")]
@@ -134,11 +189,12 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copytree(args.data, data, symlinks=True)  # ClickHouse metadata links stay links
         token, plates = prepare(data, args.user, args.searches)
         for round_no in range(args.rounds):
+            if args.interleave:
+                for name, summary_ in interleaved(work, data, variants, token, plates, args.cold, round_no).items():
+                    results[name].append(summary_)
+                continue
             for index, (name, src) in enumerate(variants):
-                env = {"PLATELEDGER_SERVER_TIMING": "true"}
-                if src:
-                    env["PYTHONPATH"] = os.pathsep.join([str(Path(src).resolve()), os.environ.get("PYTHONPATH", "")])
-                server = Server.start(data, work / name, env=env)
+                server = Server.start(data, work / name, env=server_env(src))
                 spy = args.py_spy if index == 0 and round_no == 0 else None
                 try:
                     with py_spy(server.process.pid, spy):

@@ -36,6 +36,7 @@ def _serve(platform: Platform, *, live_reads: bool = False) -> None:
             platform.matcher.last_load_entries,
             platform.matcher.last_load_s,
         )
+    platform.warm_up()  # the first searches would wait for what it loads
     log.info("serving http://%s:%s (OpenAPI: /docs, /openapi.json; Ctrl-C stops)", settings.host, settings.port)
     job = RetentionJob(platform.retention, settings.retention_interval_s) if settings.retention_interval_s else None
     trickle = Trickle(platform) if live_reads else None

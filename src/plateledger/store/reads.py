@@ -32,7 +32,16 @@ from plateledger.store import damage, fastpath, sql
 from plateledger.store.cameras import CameraInfo
 from plateledger.store.journal import Journal, is_disk_full, storage_full
 from plateledger.store.matching import Match, Mirror, MirrorEntry
-from plateledger.store.queries import AreaQuery, PlateQuery, StoredRead, area_sql, ch_array, plate_sql, stored_reads
+from plateledger.store.queries import (
+    WARM_SQL,
+    AreaQuery,
+    PlateQuery,
+    StoredRead,
+    area_sql,
+    ch_array,
+    plate_sql,
+    stored_reads,
+)
 
 #: chDB ships no type information.
 chdb_session: Any = _chdb_session
@@ -643,6 +652,10 @@ class ReadsStore:
             return []
         statement, params = area_sql(query, owner_clause)
         return stored_reads(self._columns(statement, params))
+
+    def warm_up(self) -> None:
+        """Load what a plate search reads of every part (marks, primary key), answering nothing."""
+        self._query(WARM_SQL, fmt="Null")
 
     # -- statistics -------------------------------------------------------------------------------------------
     def count(self) -> int:

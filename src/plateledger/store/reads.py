@@ -171,7 +171,9 @@ def _has_setting(engine: str, name: str, value: object) -> bool:
     return re.search(rf"(?<![a-z_]){name} = {value}\b", engine) is not None
 
 
-#: The Memory tables of an ingest pass (``raw`` only for the SQL validator, ``cand`` only for hot-list matching).
+#: The Memory tables of an ingest pass (``raw`` only for the SQL validator, ``cand`` only for hot-list matching
+#: with pattern entries). ``raw``, ``parsed`` and ``fresh`` outlive a pass, emptied: creating and dropping a table
+#: writes and removes its metadata file (~3 ms a table, measured), emptying all of them is one ``TRUNCATE``.
 STAGING_TABLES = ("raw", "parsed", "fresh", "cand")
 
 
@@ -189,8 +191,13 @@ class ReadsStore:
         #: Per owner id, (reads, read_keys) found at open when the two disagreed (before the keys were rebuilt).
         self.keys_at_open: dict[int, tuple[int, int]] = {}
         self._keys_stale = False
-        #: Whether staging tables may exist (a pass ends by dropping them; the first pass drops any a kill left).
+        #: Whether staging tables may exist in an unknown state (a pass ends by emptying them; one that failed, and
+        #: the first since the store opened, drop any that exist: a kill leaves their metadata, empty).
         self._staging_dirty = True
+        #: The staging tables that exist, empty, and which pass kind ("typed" or "sql") made them: a table is made
+        #: by a pass's first ``CREATE ... AS SELECT`` and filled by ``INSERT`` in later passes of the same kind.
+        self._staged: set[str] = set()
+        self._staged_kind = ""
         self.journal = Journal(path / "intents", self._query, self._rows)
         try:
             for statement in sql.SCHEMA:
@@ -457,22 +464,47 @@ class ReadsStore:
             "max_future_ms": future_tolerance_ms,
             "max_bytes": max_read_bytes,
         }
-        if self._staging_dirty:  # a pass whose tables could not be dropped, or the first since the store opened
+        kind = "typed" if typed else "sql"
+        if self._staging_dirty or kind != self._staged_kind:
+            # A pass that failed, the first since the store opened, or one of the other kind (its column types
+            # may differ): drop the tables, this pass makes them again.
             self._drop_staging()
+            self._staged_kind = kind
         self._staging_dirty = True
+        try:
+            results = self._pass_statements(group, files, typed, params)
+        except BaseException:
+            self._drop_staging()
+            raise
+        # Emptied, not dropped: the next pass of this kind fills them again (one statement for all of them).
+        self._query("TRUNCATE ALL TABLES FROM staging")
+        self._staging_dirty = False
+        return results
+
+    def _stage(self, table: str, select: str, params: dict[str, Any]) -> None:
+        """Fill staging table ``table`` with ``select``: ``CREATE ... AS`` the first time, ``INSERT`` after."""
+        if table in self._staged:
+            self._query(f"INSERT INTO staging.{table} {select}", params)
+            return
+        self._query(f"CREATE TABLE staging.{table} ENGINE = Memory AS {select}", params)
+        self._staged.add(table)
+
+    def _pass_statements(
+        self, group: list[_Pending], files: list[Path], typed: bool, params: dict[str, Any]
+    ) -> list[BatchResult]:
         if typed:
             # 1-2. Rows the fast path typed in Python (``fastpath.py``): all valid, only cheap conversions left.
-            self._query(
-                "CREATE TABLE staging.parsed ENGINE = Memory AS SELECT idx, batch, '' AS reason, "
-                f"{sql.TYPED_COLUMNS} FROM file({self._file_sql(files[0])}, 'JSONColumns', "
-                f"'{fastpath.STAGED_STRUCTURE}') SETTINGS max_threads = 1",
+            self._stage(
+                "parsed",
+                f"SELECT idx, batch, '' AS reason, {sql.TYPED_COLUMNS} FROM file({self._file_sql(files[0])}, "
+                f"'JSONColumns', '{fastpath.STAGED_STRUCTURE}') SETTINGS max_threads = 1",
                 params,
             )
         else:
             self._stage_and_validate(group, files, params)
         # 3. Keep the first of each read key that the store does not already hold (batches in arrival order).
-        self._query(
-            "CREATE TABLE staging.fresh ENGINE = Memory AS "
+        self._stage(
+            "fresh",
             f"SELECT batch, {sql.STORED_COLUMNS}, {sql.READ_KEY} AS key FROM staging.parsed "
             "WHERE reason = '' AND (owner, key) NOT IN ("
             "  SELECT owner, key FROM read_keys WHERE owner IN {owners:Array(UInt32)} AND key IN "
@@ -503,43 +535,40 @@ class ReadsStore:
             result.oldest_ms = int(oldest) if result.oldest_ms is None else min(result.oldest_ms, int(oldest))
         for batch, count in valid.items():
             results[batch].duplicates = count - results[batch].stored
-        try:
-            journal = ""
-            if any(r.stored for r in results):
-                journal = self.journal.write("staging.fresh")
-                for number, result in enumerate(results):
-                    if result.stored:
-                        result.intent = f"{journal}/{number}"
-            committed = self._audit_intents(group, results)
-            failure: Exception | None = None
-            if any(r.stored for r in results[:committed]):
-                crashpoint("ingest.before_insert")
-                try:
-                    self._insert(committed)
-                except Exception as error:  # noqa: BLE001 - counted, audited, then handed to each batch
-                    failure = error
-                    self._count_stored(results, committed, params)
-                crashpoint("ingest.after_insert")
-            finished = True
-            for pending, result in zip(group[:committed], results[:committed], strict=True):
-                if not result.intent:  # nothing to insert: its before_commit entry was its outcome
-                    continue
-                try:
-                    if pending.after_commit is not None:
-                        pending.after_commit(result, failure)
-                except Exception as error:  # noqa: BLE001 - this batch's outcome could not be audited
-                    pending.error = error
-                    finished = False
-                if failure is not None and pending.error is None:
-                    pending.error = failure
-            if journal and finished:
-                self.journal.drop(journal)
-            if failure is None and any(r.stored for r in results[:committed]):
-                # 5. Hot-list matching of what was just stored (only new reads: duplicates never match twice).
-                for match in self._mirror.match(committed, params["now_ms"]):
-                    results[match.batch].matches.append(match)
-        finally:
-            self._drop_staging()
+        journal = ""
+        if any(r.stored for r in results):
+            journal = self.journal.write("staging.fresh")
+            for number, result in enumerate(results):
+                if result.stored:
+                    result.intent = f"{journal}/{number}"
+        committed = self._audit_intents(group, results)
+        failure: Exception | None = None
+        if any(r.stored for r in results[:committed]):
+            crashpoint("ingest.before_insert")
+            try:
+                self._insert(committed)
+            except Exception as error:  # noqa: BLE001 - counted, audited, then handed to each batch
+                failure = error
+                self._count_stored(results, committed, params)
+            crashpoint("ingest.after_insert")
+        finished = True
+        for pending, result in zip(group[:committed], results[:committed], strict=True):
+            if not result.intent:  # nothing to insert: its before_commit entry was its outcome
+                continue
+            try:
+                if pending.after_commit is not None:
+                    pending.after_commit(result, failure)
+            except Exception as error:  # noqa: BLE001 - this batch's outcome could not be audited
+                pending.error = error
+                finished = False
+            if failure is not None and pending.error is None:
+                pending.error = failure
+        if journal and finished:
+            self.journal.drop(journal)
+        if failure is None and any(r.stored for r in results[:committed]):
+            # 5. Hot-list matching of what was just stored (only new reads: duplicates never match twice).
+            for match in self._mirror.match(committed, params["now_ms"]):
+                results[match.batch].matches.append(match)
         return results
 
     @staticmethod
@@ -611,10 +640,12 @@ class ReadsStore:
     def _stage_and_validate(self, group: list[_Pending], files: list[Path], params: dict[str, Any]) -> None:
         """The SQL validator: raw lines into ``staging.raw``, then parsed and checked into ``staging.parsed``."""
         # 1. Raw lines of each batch in file order (one stream keeps rowNumberInAllBlocks() the line index).
-        self._query(
-            "CREATE TABLE staging.raw (idx UInt64, batch UInt32, owner UInt32, source LowCardinality(String), "
-            "line String) ENGINE = Memory"
-        )
+        if "raw" not in self._staged:
+            self._query(
+                "CREATE TABLE staging.raw (idx UInt64, batch UInt32, owner UInt32, source LowCardinality(String), "
+                "line String) ENGINE = Memory"
+            )
+            self._staged.add("raw")
         for number, (pending, path) in enumerate(zip(group, files, strict=True)):
             self._query(
                 "INSERT INTO staging.raw SELECT rowNumberInAllBlocks(), {batch:UInt32}, {owner:UInt32}, "
@@ -623,8 +654,8 @@ class ReadsStore:
                 {"batch": number, "owner": pending.owner, "source": pending.source},
             )
         # 2. Parse and validate (in parallel).
-        self._query(
-            "CREATE TABLE staging.parsed ENGINE = Memory AS "
+        self._stage(
+            "parsed",
             f"SELECT idx, batch, reason, {sql.STORED_COLUMNS} FROM ({sql.parse_select(sql.NON_BLANK_RAW)})",
             params,
         )
@@ -632,6 +663,7 @@ class ReadsStore:
     def _drop_staging(self) -> None:
         """Drop the pass's staging tables, in one statement (each statement has a fixed cost of a few ms)."""
         self._staging_dirty = True
+        self._staged.clear()
         self._query(f"DROP TABLE IF EXISTS {', '.join(f'staging.{t}' for t in STAGING_TABLES)} SYNC")
         self._staging_dirty = False
 

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from chdb import session as chdb_session
 
+from area_structure import percentile
 from core import SEED
 from hotlists import timed_ingest
 from plateledger.core.settings import load_settings
@@ -92,6 +93,15 @@ KEY_VARIANTS: dict[str, str] = {
     "keys_before": sql.READ_KEYS_DDL.replace(sql.READ_KEY_CODEC, "CODEC(Delta, ZSTD(3))").replace(COMPRESSION_SQL, ""),
     "keys_after": sql.READ_KEYS_DDL,
     "keys_delta_zstd": sql.READ_KEYS_DDL.replace(sql.READ_KEY_CODEC, "CODEC(Delta, ZSTD(3))"),
+    # Narrower keys, for their bytes only: a key that is the low 48 or 32 bits of the hash would need every hit
+    # checked against ``reads`` to keep de-duplication exact (not built).
+    "keys_48bit": sql.READ_KEYS_DDL,
+    "keys_32bit": sql.READ_KEYS_DDL.replace("key   UInt64", "key   UInt32"),
+}
+#: What each key variant is filled with (the stored keys, or their low bits).
+KEY_SELECT = {
+    "keys_48bit": "SELECT owner, bitAnd(key, 0xFFFFFFFFFFFF) FROM read_keys",
+    "keys_32bit": "SELECT owner, toUInt32(bitAnd(key, 0xFFFFFFFF)) FROM read_keys",
 }
 
 
@@ -105,7 +115,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--build-only", action="store_true", help="build the store and stop")
     parser.add_argument("--remove", action="store_true", help="delete the kept store at the end")
     args = parser.parse_args(argv)
-    unknown = [v for v in args.variants.split(",") if v not in VARIANTS]
+    unknown = [v for v in filter(None, args.variants.split(",")) if v not in VARIANTS]
     unknown += [v for v in filter(None, args.keys.split(",")) if v not in KEY_VARIANTS]
     if unknown:
         parser.error(f"unknown variants: {', '.join(unknown)}")
@@ -185,11 +195,6 @@ def copy_table(session: Any, name: str, ddl: str, select: str) -> float:
     return time.perf_counter() - started
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def explain(session: Any, table: str, plan: dict[str, Any]) -> dict[str, list[str]]:
     """``EXPLAIN indexes = 1`` of the first circle's area SQL at each window: which projection and granules."""
     clause = f"owner IN ({', '.join(map(str, plan['owners']))})"
@@ -253,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["reads"] = reads
         report["store"] = {t: layout(session, t, reads) for t in ("reads", "read_keys")}
         report["variants"] = {}
-        for name in args.variants.split(","):
+        for name in filter(None, args.variants.split(",")):
             table = f"layout_{name}"
             made.append(table)
             seconds = copy_table(session, table, VARIANTS[name](table), f"SELECT {sql.STORED_COLUMNS} FROM reads")
@@ -267,11 +272,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             table = f"layout_{name}"
             made.append(table)
             ddl = KEY_VARIANTS[name].replace("EXISTS read_keys", f"EXISTS {table}")
-            seconds = copy_table(session, table, ddl, "SELECT owner, key FROM read_keys")
+            seconds = copy_table(session, table, ddl, KEY_SELECT.get(name, "SELECT owner, key FROM read_keys"))
             report["variants"][name] = {"copy_and_merge_s": round(seconds, 1), **layout(session, table, reads)}
             log(f"{name}: {report['variants'][name]['bytes_per_read']} bytes/read, {seconds:.0f} s")
-        tables = [f"layout_{n}" for n in args.variants.split(",")]
-        if args.area_searches:
+        tables = [f"layout_{n}" for n in filter(None, args.variants.split(","))]
+        if args.area_searches and tables:
             report["area"] = area_latency(session, tables, plan, args.area_searches)
     finally:
         for table in made:

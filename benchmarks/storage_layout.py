@@ -87,6 +87,12 @@ VARIANTS: dict[str, Callable[[str], str]] = {
     "after_ts_delta": _ddl(ts="DateTime64(3, 'UTC') CODEC(Delta, ZSTD(3))"),
     "after_ts_doubledelta": _ddl(ts="DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(3))"),
     "after_ts_adaptive": _ddl(ts="DateTime64(3, 'UTC')"),
+    "after_default_zstd1": lambda name: _ddl()(name).replace(
+        "default_compression_codec = 'ZSTD(3)'", "default_compression_codec = 'ZSTD(1)'"
+    ),
+    "after_default_lz4": lambda name: _ddl()(name).replace(", default_compression_codec = 'ZSTD(3)'", ""),
+    # A type change (an existing table would be rebuilt); needs allow_suspicious_low_cardinality_types.
+    "after_latlon_lowcard": _ddl(lat="LowCardinality(Float32)", lon="LowCardinality(Float32)"),
 }
 
 KEY_VARIANTS: dict[str, str] = {
@@ -112,6 +118,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--variants", default="current", help=f"comma-separated, of: {', '.join(VARIANTS)}")
     parser.add_argument("--keys", default="", help=f"read_keys variants, of: {', '.join(KEY_VARIANTS)}")
     parser.add_argument("--area-searches", type=int, default=100, help="area searches per window and variant")
+    parser.add_argument("--insert-rounds", type=int, default=0, help="time inserts of each variant N times")
     parser.add_argument("--build-only", action="store_true", help="build the store and stop")
     parser.add_argument("--remove", action="store_true", help="delete the kept store at the end")
     args = parser.parse_args(argv)
@@ -185,6 +192,27 @@ def layout(session: Any, table: str, reads: int) -> dict[str, Any]:
     }
 
 
+def insert_rounds(session: Any, names: list[str], rounds: int) -> dict[str, list[float]]:
+    """Seconds of one ``INSERT ... SELECT`` of every stored read into a fresh table of each layout (sort, the
+    projection and compression: the store's write), then of a second one and the merge of the two parts
+    (``OPTIMIZE ... FINAL``: where the adaptive codec choice runs), the layouts taking turns, ``rounds`` times."""
+    seconds: dict[str, list[float]] = {f"{name}_{step}": [] for name in names for step in ("insert", "merge")}
+    for _ in range(rounds):
+        for name in names:
+            table = f"insert_{name}"
+            session.query(f"DROP TABLE IF EXISTS {table} SYNC")
+            session.query(VARIANTS[name](table))
+            started = time.perf_counter()
+            session.query(f"INSERT INTO {table} SELECT {sql.STORED_COLUMNS} FROM reads")
+            seconds[f"{name}_insert"].append(round(time.perf_counter() - started, 2))
+            session.query(f"INSERT INTO {table} SELECT {sql.STORED_COLUMNS} FROM reads")
+            started = time.perf_counter()
+            session.query(f"OPTIMIZE TABLE {table} FINAL")
+            seconds[f"{name}_merge"].append(round(time.perf_counter() - started, 2))
+            session.query(f"DROP TABLE {table} SYNC")
+    return seconds
+
+
 def copy_table(session: Any, name: str, ddl: str, select: str) -> float:
     """``name`` made from ``ddl`` and filled by ``select``, merged to one part; seconds taken."""
     started = time.perf_counter()
@@ -251,6 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     data = args.workdir / f"data-{args.reads}"
     plan = json.loads((args.workdir / f"plan-{args.reads}.json").read_text())
     session = chdb_session.Session(str(data / "reads"))
+    session.query("SET allow_suspicious_low_cardinality_types = 1")
     made: list[str] = []
     log: Callable[[str], None] = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
     try:
@@ -258,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["reads"] = reads
         report["store"] = {t: layout(session, t, reads) for t in ("reads", "read_keys")}
         report["variants"] = {}
-        for name in filter(None, args.variants.split(",")):
+        for name in filter(None, args.variants.split(",")) if not args.insert_rounds else ():
             table = f"layout_{name}"
             made.append(table)
             seconds = copy_table(session, table, VARIANTS[name](table), f"SELECT {sql.STORED_COLUMNS} FROM reads")
@@ -276,6 +305,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             report["variants"][name] = {"copy_and_merge_s": round(seconds, 1), **layout(session, table, reads)}
             log(f"{name}: {report['variants'][name]['bytes_per_read']} bytes/read, {seconds:.0f} s")
         tables = [f"layout_{n}" for n in filter(None, args.variants.split(","))]
+        if args.insert_rounds:
+            names = list(filter(None, args.variants.split(",")))
+            report["insert_s"] = insert_rounds(session, names, args.insert_rounds)
+            log(f"insert seconds: {report['insert_s']}")
+            tables = []
         if args.area_searches and tables:
             report["area"] = area_latency(session, tables, plan, args.area_searches)
     finally:

@@ -9,6 +9,7 @@ them. chDB runs one statement at a time per process, so every call holds ``self.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -200,13 +201,22 @@ class ReadsStore:
             try:
                 result = self._session.query(statement, fmt, params=params or {})
             except RuntimeError as error:  # chDB's ChdbError
+                self._drain()
                 if is_disk_full(error):
                     raise storage_full(self.path, str(error)) from error
                 raise _engine_failed(str(error)) from error
-        if result is not None and getattr(result, "has_error", lambda: False)():
-            text = result.error_message()
-            raise storage_full(self.path, text) if is_disk_full(text) else _engine_failed(text)
+            if result is not None and getattr(result, "has_error", lambda: False)():
+                self._drain()
+                text = result.error_message()
+                raise storage_full(self.path, text) if is_disk_full(text) else _engine_failed(text)
         return result
+
+    def _drain(self) -> None:
+        """After a failed statement: chDB (4.4) hands out what the statement had written before it failed ahead of
+        the next statement's own output (seen when a read failed on a damaged part, and the next answer began with
+        the failed one's header); one throwaway statement takes it."""
+        with contextlib.suppress(RuntimeError):
+            self._session.query("SELECT 1", "CSV")
 
     def _rows(self, statement: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
         result = self._query(statement, params, fmt="JSONCompact")

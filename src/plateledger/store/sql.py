@@ -32,9 +32,10 @@ PART_SETTINGS = {
 #: docs/benchmarks.md ("Third pass"). Parts written before the setting keep their blocks until they are merged.
 LOOKUP_BLOCKS = {"min_compress_block_size": "8192", "max_compress_block_size": "65536"}
 #: Compression of both tables: a column without a ``CODEC`` clause, and every column of a projection (projection
-#: parts take no column codecs), is compressed with ZSTD(3) instead of the engine's LZ4; merges and mutations then
-#: try, per block of such a column, the codecs suited to its type (Gorilla, FPC, T64, Delta, ...) and keep the
-#: smallest output, which is lossless like any codec. Together 34.1 -> 22.8 bytes per read of ``reads`` at 1M,
+#: parts take no column codecs), is compressed with ZSTD(3) instead of the engine's default (LZ4 for parts below a
+#: size, so every fresh part; ZSTD(3) for large merged ones); merges and mutations then try, per block of such a
+#: column, the codecs suited to its type (Gorilla, FPC, T64, Delta, ...) and keep the smallest output, which is
+#: lossless like any codec. With the column codecs below: 34.1 -> 22.6 bytes per read of ``reads`` at 1M,
 #: the area projection 19.1 -> 10.6 (docs/benchmarks.md, "Performance II, second pass").
 COMPRESSION = {"default_compression_codec": "'ZSTD(3)'", "enable_adaptive_codec_selection": "1"}
 #: The settings ``ReadsStore._apply_part_settings`` gives existing tables (all can be changed in place).

@@ -9,6 +9,7 @@ them. chDB runs one statement at a time per process, so every call holds ``self.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -168,7 +169,7 @@ class ExpiryResult:
 
 def _has_setting(engine: str, name: str, value: object) -> bool:
     """Whether a table's engine clause (``system.tables.engine_full``) sets ``name`` to exactly ``value``."""
-    return re.search(rf"(?<![a-z_]){name} = {value}\b", engine) is not None
+    return re.search(rf"(?<![a-z_]){name} = {re.escape(str(value))}(?![\w'])", engine) is not None
 
 
 #: The Memory tables of an ingest pass (``raw`` only for the SQL validator, ``cand`` only for hot-list matching
@@ -222,13 +223,22 @@ class ReadsStore:
             try:
                 result = self._session.query(statement, fmt, params=params or {})
             except RuntimeError as error:  # chDB's ChdbError
+                self._drain()
                 if is_disk_full(error):
                     raise storage_full(self.path, str(error)) from error
                 raise _engine_failed(str(error)) from error
-        if result is not None and getattr(result, "has_error", lambda: False)():
-            text = result.error_message()
-            raise storage_full(self.path, text) if is_disk_full(text) else _engine_failed(text)
+            if result is not None and getattr(result, "has_error", lambda: False)():
+                self._drain()
+                text = result.error_message()
+                raise storage_full(self.path, text) if is_disk_full(text) else _engine_failed(text)
         return result
+
+    def _drain(self) -> None:
+        """After a failed statement: chDB (4.4) hands out what the statement had written before it failed ahead of
+        the next statement's own output (seen when a read failed on a damaged part, and the next answer began with
+        the failed one's header); one throwaway statement takes it."""
+        with contextlib.suppress(RuntimeError):
+            self._session.query("SELECT 1", "CSV")
 
     def _rows(self, statement: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
         result = self._query(statement, params, fmt="JSONCompact")
@@ -282,7 +292,8 @@ class ReadsStore:
         columns (a metadata change: existing parts read them as ''), replace an earlier area projection
         (``sql.OLD_AREA_PROJECTIONS``) by the current one, and build it for the parts already stored. The build
         is a mutation that runs in the background (and resumes after a restart); until a part has it, queries
-        read that part from the plate-ordered table, so answers are the same, only slower.
+        read that part from the plate-ordered table, so answers are the same, only slower. Columns whose codec
+        differs from ``sql.READS_COLUMN_TYPES`` / ``sql.READ_KEYS_CODECS`` get it (``_upgrade_codecs``).
 
         A ``read_keys`` table with another granularity than ``sql.READ_KEYS_GRANULARITY`` (which cannot be changed
         in place) is dropped and made again; ``_reconcile_keys`` then rebuilds its keys from ``reads``. A crash in
@@ -300,6 +311,8 @@ class ReadsStore:
         for name, kind in sql.SOURCE_COLUMNS.items():
             if name not in columns:
                 self._query(f"ALTER TABLE reads ADD COLUMN IF NOT EXISTS {name} {kind}")
+        self._upgrade_codecs("reads", {name: sql.codec_of(kind) for name, kind in sql.READS_COLUMN_TYPES.items()})
+        self._upgrade_codecs("read_keys", sql.READ_KEYS_CODECS)
         present = {
             str(row[0])
             for row in self._rows(
@@ -314,6 +327,26 @@ class ReadsStore:
         self._query(f"ALTER TABLE reads ADD PROJECTION IF NOT EXISTS {sql.AREA_PROJECTION.removeprefix('PROJECTION ')}")
         self._query(f"ALTER TABLE reads MODIFY SETTING {sql.READS_SETTINGS}")
         self._query(f"ALTER TABLE reads MATERIALIZE PROJECTION {sql.AREA_PROJECTION_NAME}")
+
+    def _upgrade_codecs(self, table: str, wanted: dict[str, str]) -> None:
+        """Give ``table``'s columns the codecs of ``wanted`` ('' for the tables' default), in one ALTER when any
+        differs. A metadata change: parts written after it, and parts made by merges, use the new codecs; the
+        parts already stored keep theirs until they are merged (the answers are the same either way)."""
+        stored = {
+            str(name): str(codec)
+            for name, codec in self._rows(
+                "SELECT name, compression_codec FROM system.columns WHERE database = currentDatabase() "
+                "AND table = {t:String}",
+                {"t": table},
+            )
+        }
+        changes = [
+            f"MODIFY COLUMN {name} {codec}" if codec else f"MODIFY COLUMN {name} REMOVE CODEC"
+            for name, codec in wanted.items()
+            if name in stored and not sql.same_codec(stored[name], codec)
+        ]
+        if changes:
+            self._query(f"ALTER TABLE {table} {', '.join(changes)}")
 
     def _reconcile_keys(self) -> None:
         """If a crash stopped an insert between ``reads`` and ``read_keys``, rebuild the missing keys. What the two

@@ -502,8 +502,10 @@ class Server:
     started_s: float = 0.0
 
     @classmethod
-    def start(cls, data: Path, workdir: Path, command: list[str] | None = None) -> Server:
-        """``command`` (default ``plateledger``) with ``serve --data DATA --port PORT``."""
+    def start(
+        cls, data: Path, workdir: Path, command: list[str] | None = None, env: dict[str, str] | None = None
+    ) -> Server:
+        """``command`` (default ``plateledger``) with ``serve --data DATA --port PORT``; ``env`` added to ours."""
         port = free_port()
         workdir.mkdir(parents=True, exist_ok=True)
         log_path = workdir / "server.log"
@@ -511,7 +513,7 @@ class Server:
         with log_path.open("wb") as log_file:
             process = subprocess.Popen(
                 [*(command or [cli("plateledger")]), "serve", "--data", str(data), "--port", str(port)],
-                env={**os.environ, "PLATELEDGER_METRICS_TOKEN": METRICS_TOKEN},
+                env={**os.environ, "PLATELEDGER_METRICS_TOKEN": METRICS_TOKEN, **(env or {})},
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
             )

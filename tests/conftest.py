@@ -44,7 +44,8 @@ POSTGRES_ENV = "PLATELEDGER_TEST_POSTGRES_URL"
 # chDB leaves about five idle engine threads behind at each start of its embedded server (each Platform opened on a
 # new data directory), each holding three /proc files open, and no API of chDB's releases them. A process is limited
 # to RLIMIT_NOFILE open files, so the summary line below shows how close each test process came: a suite that grows
-# past it must share stores (``module_platform``) or run in more processes (``make test`` runs ``pytest -n 2``).
+# past it must share stores (``module_platform``) or run in more processes (``make test`` runs two parts, each with
+# ``pytest -n 2``).
 _HELD_BY_WORKER = pytest.StashKey[dict[str, tuple[int, int]]]()
 
 

@@ -52,17 +52,24 @@ from plateledger.api.routes import (
     transparency,
     webhooks,
 )
+from plateledger.core import timing
 from plateledger.core.errors import PlateledgerError
 from plateledger.platform import Platform
 
 
 class _Observe:
-    """Pure ASGI middleware counting requests and timing them per route (no per-request task switch)."""
+    """Pure ASGI middleware counting requests and timing them per route, and by stage (``core.timing``: the
+    stages the library timed, and ``other``, the rest of the request) (no per-request task switch). With
+    ``server_timing`` the stages also go out in a ``Server-Timing`` header."""
 
-    def __init__(self, app: ASGIApp, requests: Counter, latency: Histogram) -> None:
+    def __init__(
+        self, app: ASGIApp, requests: Counter, latency: Histogram, stages: Histogram, server_timing: bool
+    ) -> None:
         self.app = app
         self.requests = requests
         self.latency = latency
+        self.stages = stages
+        self.server_timing = server_timing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,19 +77,31 @@ class _Observe:
             return
         start = time.perf_counter()
         status = 500
+        with timing.collect() as stages:
 
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
+            async def send_status(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    if self.server_timing and stages:
+                        stages["total"] = time.perf_counter() - start
+                        header = (b"server-timing", timing.server_timing(stages))
+                        message["headers"] = [*message.get("headers", ()), header]
+                await send(message)
 
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            self.requests.labels(scope["method"], route, str(status)).inc()
-            self.latency.labels(route).observe(time.perf_counter() - start)
+            try:
+                await self.app(scope, receive, send_status)
+            finally:
+                elapsed = time.perf_counter() - start
+                route = getattr(scope.get("route"), "path", "unmatched")
+                self.requests.labels(scope["method"], route, str(status)).inc()
+                self.latency.labels(route).observe(elapsed)
+                stages.pop("total", None)
+                if stages:
+                    inner = sum(v for k, v in stages.items() if k not in timing.OVERLAPPING)
+                    for name, seconds in stages.items():
+                        self.stages.labels(route, name).observe(seconds)
+                    self.stages.labels(route, "other").observe(max(0.0, elapsed - inner))
 
 
 def _metrics(app: FastAPI, platform: Platform, collectors: Sequence[Collector]) -> None:
@@ -91,6 +110,13 @@ def _metrics(app: FastAPI, platform: Platform, collectors: Sequence[Collector]) 
         registry.register(collector)
     requests = Counter("plateledger_http_requests", "HTTP requests", ["method", "route", "status"], registry=registry)
     latency = Histogram("plateledger_http_request_seconds", "HTTP request latency", ["route"], registry=registry)
+    stages = Histogram(
+        "plateledger_request_stage_seconds",
+        "Time of a request by stage (auth, gate, budget, store, audit, audit_wait, audit_commit, answer, gc, other)",
+        ["route", "stage"],
+        buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+        registry=registry,
+    )
     reads_total = Gauge("plateledger_reads_stored", "Reads in the store", registry=registry)
     silent = Gauge(
         "plateledger_cameras_silent",
@@ -139,7 +165,13 @@ def _metrics(app: FastAPI, platform: Platform, collectors: Sequence[Collector]) 
         ["of"],
         registry=registry,
     )
-    app.add_middleware(_Observe, requests=requests, latency=latency)
+    app.add_middleware(
+        _Observe,
+        requests=requests,
+        latency=latency,
+        stages=stages,
+        server_timing=platform.settings.server_timing,
+    )
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(authorization: Annotated[str | None, Header()] = None) -> Response:
@@ -225,6 +257,7 @@ def _errors(app: FastAPI, platform: Platform) -> None:
 def create_app(*, platform: Platform, collectors: Sequence[Collector] = ()) -> FastAPI:
     """The app over ``platform``; ``collectors`` (the metrics of workers running in the same process, such as the
     MQTT ingest worker) are added to ``/metrics``."""
+    timing.watch_gc()  # collector pauses count as a stage of the request they interrupt
     app = FastAPI(
         title="Plateledger",
         version=__version__,

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+import orjson
 import pytest
 
 from plateledger.core.errors import AuditUnavailable
@@ -85,6 +86,14 @@ def test_concurrent_batches_are_written_in_one_pass_each_with_its_own_counts(sto
     results = [f.result() for f in futures]
     assert [counts(r) for r in results] == [(5, 0, 0), (3, 2, 1), (4, 0, 0)]
     assert results[1].rejected[0][0] == 5  # indexed from the batch's own first line
+    # Per batch, the newest time of each camera and the oldest of its valid reads (duplicates included): read
+    # from the same statement as the counts.
+    first_ts = NOW_MS - HOUR_MS
+    assert [(r.oldest_ms, r.newest) for r in results] == [
+        (first_ts, {"cam": first_ts + 4}),
+        (first_ts, {"cam": first_ts + 4}),
+        (first_ts, {"cam": first_ts + 3}),
+    ]
     assert sorted(audited) == sorted([(5, 0), (3, 2), (4, 0)])
     assert store.counts_by_owner() == {1: 8, 2: 4}
 
@@ -105,3 +114,43 @@ def test_a_batch_whose_audit_fails_fails_alone(store: ReadsStore) -> None:
     stored = {row[0] for row in store._rows("SELECT read_id FROM reads")}
     assert stored == {"A0", "A1", "A2", "F0", "F1", "C0", "C1"}
     assert store.key_count() == 7
+
+
+def typed_lines(tag: str, ids: range) -> bytes:
+    """Reads ``{tag}{i}`` in orjson's own encoding, which the Python fast path types (``lines`` goes to SQL)."""
+    return b"\n".join(
+        orjson.dumps({"plate": f"{tag}{i}", "ts": NOW_MS - HOUR_MS + i, "camera": "cam", "read_id": f"{tag}{i}"})
+        for i in ids
+    )
+
+
+def test_passes_of_both_kinds_in_turn_reuse_emptied_staging_tables(store: ReadsStore) -> None:
+    """The staging tables outlive a pass, emptied: no pass sees another's rows, whichever kind ran before it."""
+
+    def ingest(block: bytes, audit: Audit = None) -> BatchResult:
+        return store.ingest_block(
+            block,
+            owner=1,
+            cameras=CAMERAS,
+            country="US",
+            now_ms=NOW_MS,
+            future_tolerance_ms=0,
+            max_read_bytes=16384,
+            source="test",
+            before_commit=audit,
+        )
+
+    def refuse(_result: BatchResult) -> None:
+        raise AuditUnavailable("audit log append failed, request refused: test")
+
+    assert counts(ingest(typed_lines("T", range(5)))) == (5, 0, 0)
+    assert counts(ingest(typed_lines("T", range(3, 8)))) == (3, 2, 0)
+    assert counts(ingest(lines("S", range(4), invalid=1))) == (4, 0, 1)
+    assert counts(ingest(lines("S", range(2, 6)))) == (2, 2, 0)
+    assert counts(ingest(typed_lines("T", range(10)))) == (2, 8, 0)
+    with pytest.raises(AuditUnavailable):
+        ingest(typed_lines("U", range(3)), refuse)
+    assert counts(ingest(typed_lines("U", range(3)))) == (3, 0, 0)
+    assert store.count() == store.key_count() == 19
+    for table in ("parsed", "fresh"):  # emptied after the last pass, not left holding its rows
+        assert store._scalar(f"SELECT count() FROM staging.{table}") == 0

@@ -199,3 +199,64 @@ def test_old_read_keys_are_rebuilt_with_small_granules_and_still_find_duplicates
         assert store._scalar(KEY_PARTS) == merged
     finally:
         store.close()
+
+
+#: Every column of the old table, in a stable order, with the floats and times as exact integers.
+ALL_VALUES = (
+    f"SELECT {sql.STORED_COLUMNS.replace('ts, ', 'toUnixTimestamp64Milli(ts), ', 1)}, reinterpretAsUInt32(lat), "
+    "reinterpretAsUInt32(lon), reinterpretAsUInt32(confidence), reinterpretAsUInt32(direction) "
+    "FROM reads ORDER BY read_id"
+)
+
+
+MODIFIED = (
+    "SELECT name, metadata_modification_time FROM system.tables WHERE database = currentDatabase() "
+    "AND name IN ('reads', 'read_keys') ORDER BY name"
+)
+
+
+def test_old_tables_get_the_compression_codecs_in_place_and_answer_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "reads"
+    old = chdb_session.Session(str(path))
+    old.query(OLD_READS)
+    # The keys as the release before this one made them: small granules, the key Delta and ZSTD only.
+    old.query(f"{OLD_READ_KEYS} SETTINGS index_granularity = {sql.READ_KEYS_GRANULARITY}")
+    old.query(
+        "INSERT INTO reads (plate_key, plate, ts, owner, camera, read_id, lat, lon, confidence, direction, ingest_ts) "
+        f"SELECT 'ABC123', 'ABC123', fromUnixTimestamp64Milli(toInt64({NOW_MS - HOUR_MS} + number * 7919), 'UTC'), "
+        "1, concat('cam', toString(number % 3)), concat('r', leftPad(toString(number), 4, '0')), "
+        "toFloat32(37.7749 + number % 3 / 1000), toFloat32(-122.4194), toFloat32((number * 37) % 1000 / 1000), "
+        f"toFloat32(number % 360), fromUnixTimestamp64Milli(toInt64({NOW_MS}), 'UTC') FROM numbers(2000)"
+    )
+    old.query(f"INSERT INTO read_keys SELECT owner, {sql.READ_KEY} FROM reads")
+    old.close()
+
+    store = ReadsStore(path)
+    try:
+        assert store.keys_at_open == {}  # the keys were kept, not rebuilt
+        before = store._rows(ALL_VALUES)
+        for table, wanted in (
+            ("reads", {name: sql.codec_of(kind) for name, kind in sql.READS_COLUMN_TYPES.items()}),
+            ("read_keys", sql.READ_KEYS_CODECS),
+        ):
+            stored = dict(store._rows(f"SELECT name, compression_codec FROM system.columns WHERE table = '{table}'"))
+            assert all(sql.same_codec(stored[name], codec) for name, codec in wanted.items()), (table, stored)
+            engine = store._engine(table)
+            for name, value in sql.COMPRESSION.items():
+                assert f" {name} = {value}" in engine, (table, name)
+        assert stored["key"] == "CODEC(Delta(8), T64, ZSTD(3))"
+        # A codec change is metadata: no mutation rewrites the stored parts (the projection's build is one).
+        mutations = store._rows("SELECT command FROM system.mutations WHERE table IN ('reads', 'read_keys')")
+        assert [m for m in mutations if "PROJECTION" not in str(m[0])] == []
+        # Merged with the new codecs (the adaptive choice runs in merges), every value is bit for bit the same.
+        store._query("OPTIMIZE TABLE reads FINAL")
+        assert store._rows(ALL_VALUES) == before
+        modified = store._rows(MODIFIED)
+        store.close()
+        time.sleep(1.1)  # the modification time counts seconds
+        # Opening again changes nothing.
+        store = ReadsStore(path)
+        assert store._rows(MODIFIED) == modified
+        assert store._rows(ALL_VALUES) == before
+    finally:
+        store.close()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session
 from plateledger.audit.events import AuditEvent
 from plateledger.audit.tree import Appended, LogTree
 from plateledger.audit.treecheck import StoredTree, TreeCheck
+from plateledger.core import timing
 from plateledger.core.clock import Clock
 from plateledger.core.errors import AuditUnavailable
 from plateledger.store.governance import Governance
@@ -110,6 +112,11 @@ class AuditLog:
         #: The Merkle tree over the entries, appended in each entry's transaction.
         self.tree = LogTree(governance)
 
+    def warm_up(self) -> None:
+        """Load the committed tree now (a server, before it takes traffic), not in its first append."""
+        with self._lock:
+            self.tree.load()
+
     def append(self, actor: Actor, event: AuditEvent) -> int:
         """Append one event and commit; return its sequence number. Fails closed."""
         return self.record(actor, lambda _session: (event, None))[0]
@@ -130,11 +137,15 @@ class AuditLog:
         """Like :meth:`record` for a change described by several events (a batch of alerts): every entry and
         the change commit together, in one transaction, or nothing does."""
         try:
+            waiting = time.perf_counter()
             with self._lock:
+                timing.add("audit_wait", time.perf_counter() - waiting)
                 appended: Appended | None = None
                 try:
                     with self._gov.session() as session:
                         seqs, value, pending = self._append(session, actor, change)
+                        committing = time.perf_counter()
+                    timing.add("audit_commit", time.perf_counter() - committing)
                     appended = pending  # committed
                 finally:
                     # Only the tree state of a committed transaction is kept; a failed one makes the next append

@@ -180,6 +180,15 @@ class LogTree:
             self._slugs[agency_id] = found
         return found
 
+    def load(self) -> None:
+        """Load the committed tree (an append checks it against the chain head it locks, and reloads it when the
+        head moved: loading early is only loading sooner). A damaged tree is left for the append to refuse."""
+        with self._gov.session() as session:
+            try:
+                self._state = load_state(session)
+            except ValueError:
+                self._state = None
+
     def append(self, session: Session | Connection, head_seq: int, rows: Sequence[Mapping[str, Any]]) -> Appended:
         """Add the leaves of the entry ``rows`` (the audit_log columns, ``seq`` following ``head_seq``) in
         ``session``: leaf rows with fresh salts, the changed tiles and the tree row."""

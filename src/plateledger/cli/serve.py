@@ -12,10 +12,8 @@ import typer
 from plateledger.alerts.mqtt import MqttPublisher
 from plateledger.alerts.notifier import Notifier
 from plateledger.alerts.sender import WebhookSender
-from plateledger.app import create_app
 from plateledger.audit.checkpoint_job import CheckpointJob
 from plateledger.cli.common import DataOpt, JsonOpt, err, out, print_json, settings_for, start_logging
-from plateledger.cli.httpserver import run_http
 from plateledger.cli.progress import progress
 from plateledger.core.clock import SystemClock, iso_ms
 from plateledger.demo.trickle import Trickle
@@ -38,6 +36,7 @@ def _serve(platform: Platform, *, live_reads: bool = False) -> None:
             platform.matcher.last_load_entries,
             platform.matcher.last_load_s,
         )
+    platform.warm_up()  # the first searches would wait for what it loads
     log.info("serving http://%s:%s (OpenAPI: /docs, /openapi.json; Ctrl-C stops)", settings.host, settings.port)
     job = RetentionJob(platform.retention, settings.retention_interval_s) if settings.retention_interval_s else None
     trickle = Trickle(platform) if live_reads else None
@@ -66,6 +65,12 @@ def _serve(platform: Platform, *, live_reads: bool = False) -> None:
         if worker is not None:
             worker.start()
     collectors = [ingest.metrics.registry] if ingest else []
+    # The web stack is imported here, not with the CLI: every other command (`plateledger ingest` of a file
+    # among them) starts without loading FastAPI, Jinja and the routes (about a second, measured in
+    # docs/benchmarks.md).
+    from plateledger.app import create_app
+    from plateledger.cli.httpserver import run_http
+
     try:
         app = create_app(platform=platform, collectors=collectors)
         run_http(app, settings)

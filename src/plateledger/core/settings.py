@@ -230,6 +230,13 @@ class Settings(BaseSettings):
         description="Bearer token a Prometheus scraper presents on GET /metrics (the metrics hold every agency's "
         "figures, so no agency user's token opens them); unset: /metrics refuses every request (401).",
     )
+    server_timing: bool = Field(
+        False,
+        description="Add a `Server-Timing` header to every HTTP answer: the server's time by stage (auth, gate, "
+        "budget, store, audit, audit_wait, audit_commit, answer, gc, total; docs/benchmarks.md), for benchmarks and "
+        "profiling. "
+        "Off by default: the stages of /metrics' `plateledger_request_stage_seconds` are always kept.",
+    )
     operator_token: SecretStr | None = Field(
         None,
         min_length=32,

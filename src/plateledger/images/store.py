@@ -24,7 +24,7 @@ from plateledger.adapters.base import Image
 from plateledger.core.clock import Clock
 from plateledger.core.errors import NotFound
 from plateledger.images import thumbs
-from plateledger.store.governance import Governance
+from plateledger.store.governance import Governance, owners_holding
 from plateledger.store.models import ReadImage
 
 #: Content types stored; anything else sent as an image is refused (it is not served back as HTML, scripts ...).
@@ -168,7 +168,8 @@ class ImageStore:
         deleted = 0
         orphans: set[str] = set()
         with self._gov.session() as session:
-            for owner_id, (cutoff, hit_cutoff) in limits.items():
+            for owner_id in owners_holding(session, ReadImage.owner_id, limits):
+                cutoff, hit_cutoff = limits[owner_id]
                 rows = session.execute(
                     select(ReadImage.id, ReadImage.read_id, ReadImage.sha256, ReadImage.read_ms).where(
                         ReadImage.owner_id == owner_id, ReadImage.read_ms < cutoff

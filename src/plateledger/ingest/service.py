@@ -179,7 +179,10 @@ class Ingestor:
             self._matcher.process(result.matches)
         if self._retention_days is not None and result.stored:
             result.retention_days = self._retention_days(owner.id)
-            result.past_retention = count_older(block, now_ms - result.retention_days * DAY_MS)
+            cutoff_ms = now_ms - result.retention_days * DAY_MS
+            # Without rejections the store's oldest valid time bounds every line's: no older line, no scan.
+            if result.rejected or result.oldest_ms is None or result.oldest_ms < cutoff_ms:
+                result.past_retention = count_older(block, cutoff_ms)
         return result
 
     def _store_block(self, actor: Actor, owner: Agency, block: bytes, channel: str, source: str) -> BatchResult:

@@ -122,8 +122,10 @@ class Retention:
         """Every agency with the policy in force (the newest version, else the default), and the holds."""
         with self._gov.session() as session:
             owners = {a.id: _Owner(a.slug, 0, DEFAULT, False) for a in session.scalars(select(Agency))}
+            parsed: dict[str, Policy] = {}  # agencies share policy texts: each parsed once
             for agency_id, (version, body) in policies_in_force(session).items():
-                owners[agency_id] = _Owner(owners[agency_id].slug, version, Policy.model_validate_json(body), True)
+                policy = parsed.get(body) or parsed.setdefault(body, Policy.model_validate_json(body))
+                owners[agency_id] = _Owner(owners[agency_id].slug, version, policy, True)
             held = [(h.owner_id, h.read_id) for h in session.scalars(select(ReadHold))]
         return owners, held
 

@@ -22,6 +22,7 @@ import orjson
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from plateledger.store.governance import owners_holding
 from plateledger.store.models import Alert, AuditEntry, AuditLeaf, NotifyDelivery, QuarantinedRead, WebhookDelivery
 
 CHUNK = 500
@@ -54,7 +55,8 @@ def _delete_ids(session: Session, model: type[QuarantinedRead] | type[Alert], id
 def sweep_quarantine(session: Session, limits: Mapping[int, tuple[int, int]]) -> int:
     """Delete the quarantined reads past their owner's normal limit; return how many."""
     gone: list[int] = []
-    for owner_id, (cutoff, _hit_cutoff) in limits.items():
+    for owner_id in owners_holding(session, QuarantinedRead.agency_id, limits):
+        cutoff = limits[owner_id][0]
         rows = session.execute(
             select(QuarantinedRead.id, QuarantinedRead.line, QuarantinedRead.received_ms).where(
                 QuarantinedRead.agency_id == owner_id
@@ -69,7 +71,8 @@ def sweep_alerts(session: Session, limits: Mapping[int, tuple[int, int]], held: 
     """Delete the alert hits whose read retention deletes (the rule of ``store/sql.py``'s EXPIRED); return how
     many."""
     gone: list[int] = []
-    for owner_id, (cutoff, hit_cutoff) in limits.items():
+    for owner_id in owners_holding(session, Alert.owner_id, limits):
+        cutoff, hit_cutoff = limits[owner_id]
         rows = session.execute(
             select(Alert.id, Alert.read_id, Alert.read_ms).where(Alert.owner_id == owner_id, Alert.read_ms < cutoff)
         )

@@ -32,6 +32,7 @@ from plateledger.approvals.service import Approvals, Claim
 from plateledger.audit.events import AuditEvent, SearchAnswered, SearchRefused
 from plateledger.audit.log import AuditLog
 from plateledger.auth.tokens import Principal
+from plateledger.core import timing
 from plateledger.core.clock import Clock, parse_iso_ms
 from plateledger.core.errors import (
     ApprovalRequired,
@@ -44,7 +45,7 @@ from plateledger.core.errors import (
 )
 from plateledger.core.text import PRINTABLE_64, WARRANT
 from plateledger.policy.actions import Action, allowed, require
-from plateledger.policy.gate import Approval, AreaLimit, Decision, Gate, Permit, Request, area_limits
+from plateledger.policy.gate import Approval, AreaLimit, Book, Decision, Gate, Permit, Request, area_limits
 from plateledger.search.budget import Budgets
 from plateledger.sharing.service import Books
 from plateledger.store.queries import AreaQuery, PlateQuery, StoredRead, VehicleFilter
@@ -345,8 +346,10 @@ class SearchEngine:
         window_ms: int | None = None,
         cameras: int | None = None,
         approval: Approval | None = None,
+        book: Book | None = None,
     ) -> Permit:
-        """The gate's decision for every owner, from the current book (nothing is fetched or audited)."""
+        """The gate's decision for every owner, from ``book`` (default: the current one; nothing is fetched or
+        audited)."""
         request = Request(
             agency_id=principal.agency_id,
             agency_kind=principal.agency_kind,
@@ -364,7 +367,8 @@ class SearchEngine:
             cameras=cameras,
             approval=approval,
         )
-        return self._gate.permit(request, self._books.current())
+        with timing.stage("gate"):
+            return self._gate.permit(request, book or self._books.current())
 
     def run(
         self,
@@ -392,6 +396,8 @@ class SearchEngine:
         refused outright)."""
         refuse = partial(self.refuse, principal, kind, purpose=purpose.value, case_number=case_number, query=query)
         claim = self._claim(principal, hold, refuse) if hold is not None and hold.request_id is not None else None
+        with timing.stage("gate"):
+            book = self._books.current()  # one book for the whole search: its decisions and its budget
         ask = partial(
             self.permit,
             principal,
@@ -403,6 +409,7 @@ class SearchEngine:
             radius_m=radius_m,
             window_ms=window_ms,
             cameras=cameras,
+            book=book,
         )
         permit = ask(approval=claim.approval if claim else None)
         held = [d for d in permit.decisions if d.approver is not None]
@@ -425,14 +432,16 @@ class SearchEngine:
             self._hold(principal, kind, query, hold if claim is None else None, permit, held, refused, refuse)
         if claim is not None and hold is not None:
             self._check_claim(claim, hold, permit, refuse)
-        budget = self._books.current().policy(principal.agency_id).query_budget
         try:
-            limit = min(limit, self._budgets.check(budget, principal.user_id, partial(self._history, principal)))
+            with timing.stage("budget"):
+                budget = book.policy(principal.agency_id).query_budget
+                limit = min(limit, self._budgets.check(budget, principal.user_id, partial(self._history, principal)))
         except TooManyRequests as spent:
             refuse(spent.detail, by_owner=owner_id is not None)
             raise
         try:
-            reads = fetch(permit)
+            with timing.stage("store"):
+                reads = fetch(permit)
         except StoreUnavailable as failure:  # refused and audited like any refusal; the engine's text is logged
             refuse(failure.detail, refused=refused, by_owner=owner_id is not None)
             raise
@@ -484,7 +493,8 @@ class SearchEngine:
             )
 
         try:
-            seq, approval_id = self._audit.record(principal.actor, answer)
+            with timing.stage("audit"):
+                seq, approval_id = self._audit.record(principal.actor, answer)
         except Conflict as lost:  # another run used the approval first: nothing of this one was committed
             refuse(
                 lost.detail,

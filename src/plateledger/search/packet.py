@@ -19,9 +19,6 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fpdf import FPDF
-from fpdf.fonts import TTFFont
-
 from plateledger.audit.proofs import EntryProof
 from plateledger.auth.tokens import Principal
 from plateledger.core.clock import iso_ms
@@ -65,6 +62,10 @@ class Packet:
 
 class _Writer:
     def __init__(self, font: Path | None) -> None:
+        # fpdf is loaded when a PDF is written, not with every CLI command (0.6 s of `plateledger ingest`'s start).
+        from fpdf import FPDF
+        from fpdf.fonts import TTFFont
+
         self.pdf = FPDF(format="A4")
         self.pdf.set_auto_page_break(auto=True, margin=15)
         self.pdf.set_margins(12, 12, 12)

@@ -6,7 +6,7 @@ brief measured an audit append at 0.1 ms p50 / 0.25 ms p99 in this mode.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
@@ -130,3 +130,12 @@ def bump_hotlist_generation(session: Session) -> None:
 
 def hotlist_generation(session: Session) -> int:
     return int(session.get_one(HotListGeneration, 1).value)
+
+
+def owners_holding(session: Session, column: Any, owners: Iterable[int]) -> list[int]:
+    """The ids of ``owners`` that ``column`` (a table's owner column) names, in one statement: a sweep then asks
+    per owner only about the few that hold rows, not about every agency of a network (retention's sweeps run
+    under the audit log's append lock, which every search waits for: docs/benchmarks.md, "Performance II,
+    second pass")."""
+    present = set(session.scalars(select(column).distinct()))
+    return [owner for owner in owners if owner in present]

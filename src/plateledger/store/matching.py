@@ -187,84 +187,110 @@ class Mirror:
                 ", arrayMap(i -> {kmap:Array(UInt32)}[i], multiMatchAllIndices(plate_key, {kpats:Array(String)})) AS ki"
             )
             probes += ["notEmpty(pi)", "notEmpty(ki)"]
-        self._query(
-            "CREATE TABLE staging.cand ENGINE = Memory AS "
+        select = (
             "SELECT batch, owner, plate, plate_key, region, ts, camera, lat, lon, confidence, "
             "make, model, color, vtype, "
             f"{sql.EFFECTIVE_READ_ID} AS rid{pattern_columns} FROM staging.fresh "
-            f"WHERE batch < {{committed:UInt32}} AND ({' OR '.join(probes)})",
-            params,
+            f"WHERE batch < {{committed:UInt32}} AND ({' OR '.join(probes)})"
         )
+        if not self._patterns:
+            # Exact and confusable entries only: the candidates are a subquery of the one match statement (two set
+            # probes over the pass's new reads), not a table made, counted and dropped (three statements).
+            return _matches(
+                self._rows(self._match_sql(f"({select})", pattern_hits=False), {**params, "now_ms": now_ms})
+            )
+        self._query(f"CREATE TABLE staging.cand ENGINE = Memory AS {select}", params)
         try:
             # How many candidates, and how many of them a pattern hit: the pattern parts of the match query carry
             # every pattern's fields as parameter arrays (~10 ms to parse at 1,000 patterns), so they are left out
             # when no candidate needs them (most batches: their candidates are exact or confusable hits).
-            hits = "countIf(notEmpty(pi) OR notEmpty(ki))" if self._patterns else "0"
+            hits = "countIf(notEmpty(pi) OR notEmpty(ki))"
             candidates, pattern_hits = (int(v) for v in self._rows(f"SELECT count(), {hits} FROM staging.cand")[0])
             if not candidates:
                 return []
-            names = (
-                *("batch", "owner", "rid", "plate", "region", "ts", "camera", "lat", "lon", "confidence"),
-                *("make", "model", "color", "vtype"),
-            )
-            read = ", ".join(f"c.{n} AS {n}" if n != "ts" else "toUnixTimestamp64Milli(c.ts) AS ts_ms" for n in names)
-            entry = "e.entry_id, e.agency, e.shared, e.region AS er, e.expires_ms"
-            parts = [
-                f"SELECT {entry}, 0 AS rank, {read} FROM matching.entries AS e "
-                "INNER JOIN staging.cand AS c ON e.plate = c.plate",
-                f"SELECT {entry}, 2 AS rank, {read} FROM matching.entries AS e "
-                "INNER JOIN staging.cand AS c ON e.key = c.plate_key WHERE e.confusable AND e.plate != c.plate",
-            ]
-            found: dict[str, Any] = {"now_ms": now_ms}
-            if pattern_hits:
-                found.update(
-                    p_ids=_ints(p.entry_id for p in self._patterns),
-                    p_agency=_ints(p.agency for p in self._patterns),
-                    p_shared=_ints(int(p.shared) for p in self._patterns),
-                    p_region=sql_array([p.region or "" for p in self._patterns]),
-                    p_expires=_ints(p.expires_ms for p in self._patterns),
-                )
-                pattern_entry = (
-                    "{p_ids:Array(UInt64)}[i] AS entry_id, {p_agency:Array(UInt32)}[i] AS agency, "
-                    "{p_shared:Array(UInt8)}[i] AS shared, {p_region:Array(String)}[i] AS er, "
-                    "{p_expires:Array(Int64)}[i] AS expires_ms"
-                )
-                plain = read.replace("c.", "")
-                parts += [
-                    f"SELECT {pattern_entry}, 1 AS rank, {plain} FROM staging.cand ARRAY JOIN pi AS i",
-                    f"SELECT {pattern_entry}, 2 AS rank, {plain} FROM staging.cand ARRAY JOIN ki AS i",
-                ]
-            union = " UNION ALL ".join(f"({p})" for p in parts)
             rows = self._rows(
-                f"SELECT * FROM ({union}) WHERE expires_ms > {{now_ms:Int64}} "
-                "AND (er = '' OR region = '' OR er = region) AND (shared OR agency = owner) "
-                "ORDER BY batch, entry_id, rank LIMIT 1 BY entry_id, owner, rid",
-                found,
+                self._match_sql("staging.cand", pattern_hits=bool(pattern_hits)),
+                {"now_ms": now_ms, **(self._pattern_fields() if pattern_hits else {})},
             )
         finally:
             self._query("DROP TABLE IF EXISTS staging.cand SYNC")
-        hows = ("exact", "pattern", "confusable")
-        return [
-            Match(
-                batch=int(r[6]),
-                entry_id=int(r[0]),
-                owner=int(r[7]),
-                read_id=str(r[8]),
-                plate=str(r[9]),
-                region=str(r[10]) or None,
-                ts_ms=int(r[11]),
-                camera=str(r[12]),
-                lat=_num(r[13]),
-                lon=_num(r[14]),
-                confidence=_num(r[15]),
-                how=hows[int(r[5])],
-                make=str(r[16]),
-                model=str(r[17]),
-                color=str(r[18]),
-                vtype=str(r[19]),
+        return _matches(rows)
+
+    def _pattern_fields(self) -> dict[str, str]:
+        """Every pattern entry's fields as parameter arrays, for the pattern parts of the match statement."""
+        return {
+            "p_ids": _ints(p.entry_id for p in self._patterns),
+            "p_agency": _ints(p.agency for p in self._patterns),
+            "p_shared": _ints(int(p.shared) for p in self._patterns),
+            "p_region": sql_array([p.region or "" for p in self._patterns]),
+            "p_expires": _ints(p.expires_ms for p in self._patterns),
+        }
+
+    @staticmethod
+    def _match_sql(cand: str, *, pattern_hits: bool) -> str:
+        """The match statement over candidates ``cand`` (a table, or a subquery): each candidate joined with the
+        exact and confusable entries of its plate (and, with ``pattern_hits``, with the pattern entries it hit),
+        kept where the entry is live, its region fits and its list may see the read's owner; per entry and read
+        the best way it matched (exact, pattern, confusable)."""
+        names = (
+            *("batch", "owner", "rid", "plate", "region", "ts", "camera", "lat", "lon", "confidence"),
+            *("make", "model", "color", "vtype"),
+        )
+        read = ", ".join(f"c.{n} AS {n}" if n != "ts" else "toUnixTimestamp64Milli(c.ts) AS ts_ms" for n in names)
+        entry = "e.entry_id, e.agency, e.shared, e.region AS er, e.expires_ms"
+        # Exact and confusable entries in one join (a plate's own entry ranks 0; an entry of another plate with
+        # the same confusable key, on a list that matches confusables, 2): one join to plan, not two in a union.
+        join = (
+            f"SELECT {entry}, if(e.plate = c.plate, 0, 2) AS rank, {read} FROM matching.entries AS e "
+            f"INNER JOIN {cand} AS c ON e.plate = c.plate OR (e.key = c.plate_key AND e.confusable)"
+        )
+        order = "ORDER BY batch, entry_id, rank LIMIT 1 BY entry_id, owner, rid"
+        if not pattern_hits:
+            return (
+                f"{join} WHERE e.expires_ms > {{now_ms:Int64}} AND (e.region = '' OR c.region = '' "
+                f"OR e.region = c.region) AND (e.shared OR e.agency = c.owner) {order}"
             )
-            for r in rows
+        pattern_entry = (
+            "{p_ids:Array(UInt64)}[i] AS entry_id, {p_agency:Array(UInt32)}[i] AS agency, "
+            "{p_shared:Array(UInt8)}[i] AS shared, {p_region:Array(String)}[i] AS er, "
+            "{p_expires:Array(Int64)}[i] AS expires_ms"
+        )
+        plain = read.replace("c.", "")
+        parts = [
+            join,
+            f"SELECT {pattern_entry}, 1 AS rank, {plain} FROM {cand} ARRAY JOIN pi AS i",
+            f"SELECT {pattern_entry}, 2 AS rank, {plain} FROM {cand} ARRAY JOIN ki AS i",
         ]
+        union = " UNION ALL ".join(f"({p})" for p in parts)
+        return (
+            f"SELECT * FROM ({union}) WHERE expires_ms > {{now_ms:Int64}} "
+            f"AND (er = '' OR region = '' OR er = region) AND (shared OR agency = owner) {order}"
+        )
+
+
+def _matches(rows: list[list[Any]]) -> list[Match]:
+    hows = ("exact", "pattern", "confusable")
+    return [
+        Match(
+            batch=int(r[6]),
+            entry_id=int(r[0]),
+            owner=int(r[7]),
+            read_id=str(r[8]),
+            plate=str(r[9]),
+            region=str(r[10]) or None,
+            ts_ms=int(r[11]),
+            camera=str(r[12]),
+            lat=_num(r[13]),
+            lon=_num(r[14]),
+            confidence=_num(r[15]),
+            how=hows[int(r[5])],
+            make=str(r[16]),
+            model=str(r[17]),
+            color=str(r[18]),
+            vtype=str(r[19]),
+        )
+        for r in rows
+    ]
 
 
 def _num(value: Any) -> float | None:

@@ -289,3 +289,9 @@ def plate_sql(query: PlateQuery, owner_clause: str) -> tuple[str, dict[str, Any]
         "LIMIT {limit:UInt32} SETTINGS max_threads = 1"
     )
     return statement, params
+
+
+#: What a server runs once before it takes traffic (:meth:`ReadsStore.warm_up`): the plate history's columns of
+#: one granule of every part, so that the first searches do not each wait for the parts' marks and primary keys
+#: to load (docs/benchmarks.md, "Performance II, second pass").
+WARM_SQL = f"SELECT {READ_COLUMNS} FROM reads WHERE plate_key = '' AND plate = '' SETTINGS max_threads = 1"

@@ -16,6 +16,7 @@ run between a pass's statements.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -40,7 +41,16 @@ from plateledger.store import damage, fastpath, sql
 from plateledger.store.cameras import CameraInfo
 from plateledger.store.journal import Journal, is_disk_full, storage_full
 from plateledger.store.matching import Match, Mirror, MirrorEntry
-from plateledger.store.queries import AreaQuery, PlateQuery, StoredRead, area_sql, ch_array, plate_sql, stored_reads
+from plateledger.store.queries import (
+    WARM_SQL,
+    AreaQuery,
+    PlateQuery,
+    StoredRead,
+    area_sql,
+    ch_array,
+    plate_sql,
+    stored_reads,
+)
 from plateledger.store.turns import EngineUse, StatementLock
 
 #: chDB ships no type information.
@@ -84,6 +94,10 @@ class BatchResult:
     #: The newest read time (epoch ms) per camera id among the batch's valid reads, duplicates included (what
     #: camera health records as each camera's last read).
     newest: dict[str, int] = field(default_factory=dict)
+    #: The oldest read time (epoch ms) among the batch's valid reads, duplicates included; None without any. With
+    #: no rejection it bounds every line's time, so a batch whose oldest read is within retention needs no scan
+    #: of its lines for older ones (``ingest/expiring.py``).
+    oldest_ms: int | None = None
 
     @property
     def total(self) -> int:
@@ -99,6 +113,8 @@ class BatchResult:
         self.quarantined += other.quarantined
         for camera, ts_ms in other.newest.items():
             self.newest[camera] = max(ts_ms, self.newest.get(camera, ts_ms))
+        if other.oldest_ms is not None:
+            self.oldest_ms = other.oldest_ms if self.oldest_ms is None else min(self.oldest_ms, other.oldest_ms)
 
 
 @dataclass
@@ -162,10 +178,12 @@ class ExpiryResult:
 
 def _has_setting(engine: str, name: str, value: object) -> bool:
     """Whether a table's engine clause (``system.tables.engine_full``) sets ``name`` to exactly ``value``."""
-    return re.search(rf"(?<![a-z_]){name} = {value}\b", engine) is not None
+    return re.search(rf"(?<![a-z_]){name} = {re.escape(str(value))}(?![\w'])", engine) is not None
 
 
-#: The Memory tables of an ingest pass (``raw`` only for the SQL validator, ``cand`` only for hot-list matching).
+#: The Memory tables of an ingest pass (``raw`` only for the SQL validator, ``cand`` only for hot-list matching
+#: with pattern entries). ``raw``, ``parsed`` and ``fresh`` outlive a pass, emptied: creating and dropping a table
+#: writes and removes its metadata file (~3 ms a table, measured), emptying all of them is one ``TRUNCATE``.
 STAGING_TABLES = ("raw", "parsed", "fresh", "cand")
 
 
@@ -190,8 +208,13 @@ class ReadsStore:
         #: Per owner id, (reads, read_keys) found at open when the two disagreed (before the keys were rebuilt).
         self.keys_at_open: dict[int, tuple[int, int]] = {}
         self._keys_stale = False
-        #: Whether staging tables may exist (a pass ends by dropping them; the first pass drops any a kill left).
+        #: Whether staging tables may exist in an unknown state (a pass ends by emptying them; one that failed, and
+        #: the first since the store opened, drop any that exist: a kill leaves their metadata, empty).
         self._staging_dirty = True
+        #: The staging tables that exist, empty, and which pass kind ("typed" or "sql") made them: a table is made
+        #: by a pass's first ``CREATE ... AS SELECT`` and filled by ``INSERT`` in later passes of the same kind.
+        self._staged: set[str] = set()
+        self._staged_kind = ""
         self.journal = Journal(path / "intents", self._query, self._rows)
         try:
             for statement in sql.SCHEMA:
@@ -232,13 +255,22 @@ class ReadsStore:
             try:
                 result = self._session.query(statement, fmt, params=params or {})
             except RuntimeError as error:  # chDB's ChdbError
+                self._drain()
                 if is_disk_full(error):
                     raise storage_full(self.path, str(error)) from error
                 raise _engine_failed(str(error)) from error
-        if result is not None and getattr(result, "has_error", lambda: False)():
-            text = result.error_message()
-            raise storage_full(self.path, text) if is_disk_full(text) else _engine_failed(text)
+            if result is not None and getattr(result, "has_error", lambda: False)():
+                self._drain()
+                text = result.error_message()
+                raise storage_full(self.path, text) if is_disk_full(text) else _engine_failed(text)
         return result
+
+    def _drain(self) -> None:
+        """After a failed statement: chDB (4.4) hands out what the statement had written before it failed ahead of
+        the next statement's own output (seen when a read failed on a damaged part, and the next answer began with
+        the failed one's header); one throwaway statement takes it."""
+        with contextlib.suppress(RuntimeError):
+            self._session.query("SELECT 1", "CSV")
 
     def _rows(self, statement: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
         result = self._query(statement, params, fmt="JSONCompact")
@@ -292,7 +324,8 @@ class ReadsStore:
         columns (a metadata change: existing parts read them as ''), replace an earlier area projection
         (``sql.OLD_AREA_PROJECTIONS``) by the current one, and build it for the parts already stored. The build
         is a mutation that runs in the background (and resumes after a restart); until a part has it, queries
-        read that part from the plate-ordered table, so answers are the same, only slower.
+        read that part from the plate-ordered table, so answers are the same, only slower. Columns whose codec
+        differs from ``sql.READS_COLUMN_TYPES`` / ``sql.READ_KEYS_CODECS`` get it (``_upgrade_codecs``).
 
         A ``read_keys`` table with another granularity than ``sql.READ_KEYS_GRANULARITY`` (which cannot be changed
         in place) is dropped and made again; ``_reconcile_keys`` then rebuilds its keys from ``reads``. A crash in
@@ -310,6 +343,8 @@ class ReadsStore:
         for name, kind in sql.SOURCE_COLUMNS.items():
             if name not in columns:
                 self._query(f"ALTER TABLE reads ADD COLUMN IF NOT EXISTS {name} {kind}")
+        self._upgrade_codecs("reads", {name: sql.codec_of(kind) for name, kind in sql.READS_COLUMN_TYPES.items()})
+        self._upgrade_codecs("read_keys", sql.READ_KEYS_CODECS)
         present = {
             str(row[0])
             for row in self._rows(
@@ -324,6 +359,26 @@ class ReadsStore:
         self._query(f"ALTER TABLE reads ADD PROJECTION IF NOT EXISTS {sql.AREA_PROJECTION.removeprefix('PROJECTION ')}")
         self._query(f"ALTER TABLE reads MODIFY SETTING {sql.READS_SETTINGS}")
         self._query(f"ALTER TABLE reads MATERIALIZE PROJECTION {sql.AREA_PROJECTION_NAME}")
+
+    def _upgrade_codecs(self, table: str, wanted: dict[str, str]) -> None:
+        """Give ``table``'s columns the codecs of ``wanted`` ('' for the tables' default), in one ALTER when any
+        differs. A metadata change: parts written after it, and parts made by merges, use the new codecs; the
+        parts already stored keep theirs until they are merged (the answers are the same either way)."""
+        stored = {
+            str(name): str(codec)
+            for name, codec in self._rows(
+                "SELECT name, compression_codec FROM system.columns WHERE database = currentDatabase() "
+                "AND table = {t:String}",
+                {"t": table},
+            )
+        }
+        changes = [
+            f"MODIFY COLUMN {name} {codec}" if codec else f"MODIFY COLUMN {name} REMOVE CODEC"
+            for name, codec in wanted.items()
+            if name in stored and not sql.same_codec(stored[name], codec)
+        ]
+        if changes:
+            self._query(f"ALTER TABLE {table} {', '.join(changes)}")
 
     def _reconcile_keys(self) -> None:
         """If a crash stopped an insert between ``reads`` and ``read_keys``, rebuild the missing keys. What the two
@@ -478,22 +533,47 @@ class ReadsStore:
             "max_future_ms": future_tolerance_ms,
             "max_bytes": max_read_bytes,
         }
-        if self._staging_dirty:  # a pass whose tables could not be dropped, or the first since the store opened
+        kind = "typed" if typed else "sql"
+        if self._staging_dirty or kind != self._staged_kind:
+            # A pass that failed, the first since the store opened, or one of the other kind (its column types
+            # may differ): drop the tables, this pass makes them again.
             self._drop_staging()
+            self._staged_kind = kind
         self._staging_dirty = True
+        try:
+            results = self._pass_statements(group, files, typed, params)
+        except BaseException:
+            self._drop_staging()
+            raise
+        # Emptied, not dropped: the next pass of this kind fills them again (one statement for all of them).
+        self._query("TRUNCATE ALL TABLES FROM staging")
+        self._staging_dirty = False
+        return results
+
+    def _stage(self, table: str, select: str, params: dict[str, Any]) -> None:
+        """Fill staging table ``table`` with ``select``: ``CREATE ... AS`` the first time, ``INSERT`` after."""
+        if table in self._staged:
+            self._query(f"INSERT INTO staging.{table} {select}", params)
+            return
+        self._query(f"CREATE TABLE staging.{table} ENGINE = Memory AS {select}", params)
+        self._staged.add(table)
+
+    def _pass_statements(
+        self, group: list[_Pending], files: list[Path], typed: bool, params: dict[str, Any]
+    ) -> list[BatchResult]:
         if typed:
             # 1-2. Rows the fast path typed in Python (``fastpath.py``): all valid, only cheap conversions left.
-            self._query(
-                "CREATE TABLE staging.parsed ENGINE = Memory AS SELECT idx, batch, '' AS reason, "
-                f"{sql.TYPED_COLUMNS} FROM file({self._file_sql(files[0])}, 'JSONColumns', "
-                f"'{fastpath.STAGED_STRUCTURE}') SETTINGS max_threads = 1",
+            self._stage(
+                "parsed",
+                f"SELECT idx, batch, '' AS reason, {sql.TYPED_COLUMNS} FROM file({self._file_sql(files[0])}, "
+                f"'JSONColumns', '{fastpath.STAGED_STRUCTURE}') SETTINGS max_threads = 1",
                 params,
             )
         else:
             self._stage_and_validate(group, files, params)
         # 3. Keep the first of each read key that the store does not already hold (batches in arrival order).
-        self._query(
-            "CREATE TABLE staging.fresh ENGINE = Memory AS "
+        self._stage(
+            "fresh",
             f"SELECT batch, {sql.STORED_COLUMNS}, {sql.READ_KEY} AS key FROM staging.parsed "
             "WHERE reason = '' AND (owner, key) NOT IN ("
             "  SELECT owner, key FROM read_keys WHERE owner IN {owners:Array(UInt32)} AND key IN "
@@ -507,54 +587,57 @@ class ReadsStore:
                 "SELECT batch, idx, reason FROM staging.parsed WHERE reason != '' ORDER BY batch, idx"
             ):
                 results[int(batch)].rejected.append((int(idx), str(reason)))
-        for batch, valid, fresh in self._rows(
-            "SELECT batch, sum(valid), sum(fresh) FROM (SELECT batch, 1 AS valid, 0 AS fresh FROM staging.parsed "
-            "WHERE reason = '' UNION ALL SELECT batch, 0, 1 FROM staging.fresh) GROUP BY batch"
+        # Per batch and camera its valid reads, newest and oldest time; per batch (camera NULL) its fresh reads:
+        # one statement (each has a fixed cost of a few ms, most of a small pass).
+        valid: dict[int, int] = {}
+        for batch_v, camera, count, newest, oldest in self._rows(
+            "SELECT batch, camera, count(), toUnixTimestamp64Milli(max(ts)), toUnixTimestamp64Milli(min(ts)) "
+            "FROM staging.parsed WHERE reason = '' GROUP BY batch, camera UNION ALL "
+            "SELECT batch, NULL, count(), 0, 0 FROM staging.fresh GROUP BY batch"
         ):
-            results[int(batch)].stored = int(fresh)
-            results[int(batch)].duplicates = int(valid) - int(fresh)
-        for batch, camera, ts_ms in self._rows(
-            "SELECT batch, camera, toUnixTimestamp64Milli(max(ts)) FROM staging.parsed WHERE reason = '' "
-            "GROUP BY batch, camera"
-        ):
-            results[int(batch)].newest[str(camera)] = int(ts_ms)
-        try:
-            journal = ""
-            if any(r.stored for r in results):
-                journal = self.journal.write("staging.fresh")
-                for number, result in enumerate(results):
-                    if result.stored:
-                        result.intent = f"{journal}/{number}"
-            committed = self._audit_intents(group, results)
-            failure: Exception | None = None
-            if any(r.stored for r in results[:committed]):
-                crashpoint("ingest.before_insert")
-                try:
-                    self._insert(committed)
-                except Exception as error:  # noqa: BLE001 - counted, audited, then handed to each batch
-                    failure = error
-                    self._count_stored(results, committed, params)
-                crashpoint("ingest.after_insert")
-            finished = True
-            for pending, result in zip(group[:committed], results[:committed], strict=True):
-                if not result.intent:  # nothing to insert: its before_commit entry was its outcome
-                    continue
-                try:
-                    if pending.after_commit is not None:
-                        pending.after_commit(result, failure)
-                except Exception as error:  # noqa: BLE001 - this batch's outcome could not be audited
-                    pending.error = error
-                    finished = False
-                if failure is not None and pending.error is None:
-                    pending.error = failure
-            if journal and finished:
-                self.journal.drop(journal)
-            if failure is None and any(r.stored for r in results[:committed]):
-                # 5. Hot-list matching of what was just stored (only new reads: duplicates never match twice).
-                for match in self._mirror.match(committed, params["now_ms"]):
-                    results[match.batch].matches.append(match)
-        finally:
-            self._drop_staging()
+            result, batch = results[int(batch_v)], int(batch_v)
+            if camera is None:  # the batch's fresh reads
+                result.stored = int(count)
+                continue
+            valid[batch] = valid.get(batch, 0) + int(count)
+            result.newest[str(camera)] = int(newest)
+            result.oldest_ms = int(oldest) if result.oldest_ms is None else min(result.oldest_ms, int(oldest))
+        for batch, count in valid.items():
+            results[batch].duplicates = count - results[batch].stored
+        journal = ""
+        if any(r.stored for r in results):
+            journal = self.journal.write("staging.fresh")
+            for number, result in enumerate(results):
+                if result.stored:
+                    result.intent = f"{journal}/{number}"
+        committed = self._audit_intents(group, results)
+        failure: Exception | None = None
+        if any(r.stored for r in results[:committed]):
+            crashpoint("ingest.before_insert")
+            try:
+                self._insert(committed)
+            except Exception as error:  # noqa: BLE001 - counted, audited, then handed to each batch
+                failure = error
+                self._count_stored(results, committed, params)
+            crashpoint("ingest.after_insert")
+        finished = True
+        for pending, result in zip(group[:committed], results[:committed], strict=True):
+            if not result.intent:  # nothing to insert: its before_commit entry was its outcome
+                continue
+            try:
+                if pending.after_commit is not None:
+                    pending.after_commit(result, failure)
+            except Exception as error:  # noqa: BLE001 - this batch's outcome could not be audited
+                pending.error = error
+                finished = False
+            if failure is not None and pending.error is None:
+                pending.error = failure
+        if journal and finished:
+            self.journal.drop(journal)
+        if failure is None and any(r.stored for r in results[:committed]):
+            # 5. Hot-list matching of what was just stored (only new reads: duplicates never match twice).
+            for match in self._mirror.match(committed, params["now_ms"]):
+                results[match.batch].matches.append(match)
         return results
 
     @staticmethod
@@ -628,10 +711,12 @@ class ReadsStore:
     def _stage_and_validate(self, group: list[_Pending], files: list[Path], params: dict[str, Any]) -> None:
         """The SQL validator: raw lines into ``staging.raw``, then parsed and checked into ``staging.parsed``."""
         # 1. Raw lines of each batch in file order (one stream keeps rowNumberInAllBlocks() the line index).
-        self._query(
-            "CREATE TABLE staging.raw (idx UInt64, batch UInt32, owner UInt32, source LowCardinality(String), "
-            "line String) ENGINE = Memory"
-        )
+        if "raw" not in self._staged:
+            self._query(
+                "CREATE TABLE staging.raw (idx UInt64, batch UInt32, owner UInt32, source LowCardinality(String), "
+                "line String) ENGINE = Memory"
+            )
+            self._staged.add("raw")
         for number, (pending, path) in enumerate(zip(group, files, strict=True)):
             self._query(
                 "INSERT INTO staging.raw SELECT rowNumberInAllBlocks(), {batch:UInt32}, {owner:UInt32}, "
@@ -640,8 +725,8 @@ class ReadsStore:
                 {"batch": number, "owner": pending.owner, "source": pending.source},
             )
         # 2. Parse and validate (in parallel).
-        self._query(
-            "CREATE TABLE staging.parsed ENGINE = Memory AS "
+        self._stage(
+            "parsed",
             f"SELECT idx, batch, reason, {sql.STORED_COLUMNS} FROM ({sql.parse_select(sql.NON_BLANK_RAW)})",
             params,
         )
@@ -649,6 +734,7 @@ class ReadsStore:
     def _drop_staging(self) -> None:
         """Drop the pass's staging tables, in one statement (each statement has a fixed cost of a few ms)."""
         self._staging_dirty = True
+        self._staged.clear()
         self._query(f"DROP TABLE IF EXISTS {', '.join(f'staging.{t}' for t in STAGING_TABLES)} SYNC")
         self._staging_dirty = False
 
@@ -669,6 +755,10 @@ class ReadsStore:
             return []
         statement, params = area_sql(query, owner_clause)
         return stored_reads(self._columns(statement, params))
+
+    def warm_up(self) -> None:
+        """Load what a plate search reads of every part (marks, primary key), answering nothing."""
+        self._query(WARM_SQL, fmt="Null")
 
     # -- statistics -------------------------------------------------------------------------------------------
     def count(self) -> int:

@@ -12,6 +12,7 @@ from plateledger.api.deps import KnownQuery, PlatformDep, PrincipalDep
 from plateledger.api.openapi import REQUIRED
 from plateledger.api.schemas import SearchOut
 from plateledger.api.vocabulary import PurposeName
+from plateledger.core import timing
 from plateledger.search.area import AreaSearch
 from plateledger.search.description import DescriptionSearch
 from plateledger.search.plate import PlateSearch
@@ -112,8 +113,11 @@ def search_plate(
         color=color,
         vehicle_type=vehicle_type,
     )
+    result = platform.searches.search(principal, ask)
     # Serialised once with orjson: the shape is SearchOut (documented above), built by result_json.
-    return Response(orjson.dumps(result_json(platform.searches.search(principal, ask))), media_type="application/json")
+    with timing.stage("answer"):
+        body = orjson.dumps(result_json(result))
+    return Response(body, media_type="application/json")
 
 
 @router.get(

@@ -16,12 +16,21 @@ the event (``alert_latency.StreamClient``).
 Reported: search p50/p99 by kind and searches/s, ingest acknowledgement p50/p99 and the rate reached, alert
 latency p99 and alerts missing, errors of each; after the server has stopped, ``stored_since`` counts the reads
 stored since the phase began, which must equal the reads acknowledged (``lost`` = acknowledged - stored).
+
+``throughput`` reads the load the way Little's law does: closed-loop searchers keep ``--mixed-searchers``
+requests in the server, so the mean search latency is about searchers / searches per second, whatever the
+latency of one search alone; what bounds the throughput is then the question. So it also reports the reads
+store's engine (``plateledger_reads_engine`` from ``/metrics``, read just before and after the phase: the share of
+the phase the engine was running a statement, statements per second, the mean wait for a turn) and the CPU: the
+server process's cores in use (``/proc/PID/stat``), the whole machine's, and the benchmark's own clients'.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import resource
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,7 +43,16 @@ import orjson
 from numpy.typing import NDArray
 
 from alert_latency import StreamClient, percentile
-from core import INGEST_ROUTE, SEARCH_PARAMS, SEARCH_ROUTE, ReadSource, approve_held, fresh_batches, summarise_ms
+from core import (
+    INGEST_ROUTE,
+    METRICS_TOKEN,
+    SEARCH_PARAMS,
+    SEARCH_ROUTE,
+    ReadSource,
+    approve_held,
+    fresh_batches,
+    summarise_ms,
+)
 from plateledger.core.settings import load_settings
 from plateledger.platform import Platform
 
@@ -77,6 +95,64 @@ class Tally:
         }
 
 
+def engine_use(base: str) -> dict[str, float]:
+    """The server's ``plateledger_reads_engine`` gauges: statements, busy_seconds, waited_seconds since start."""
+    text = httpx2.get(base + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=120).text
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("plateledger_reads_engine{"):
+            found[line.split('of="', 1)[1].split('"', 1)[0]] = float(line.rsplit(" ", 1)[1])
+    return found
+
+
+def cpu_seconds(pid: int | None) -> dict[str, float]:
+    """CPU seconds so far: the server process's (user + system), the machine's non-idle, this process's."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    machine = [int(v) for v in open("/proc/stat").readline().split()[1:]]  # noqa: SIM115 - one line
+    mine = resource.getrusage(resource.RUSAGE_SELF)
+    found = {
+        "machine": (sum(machine) - machine[3] - machine[4]) / ticks,  # all but idle and iowait
+        "clients": mine.ru_utime + mine.ru_stime,
+    }
+    if pid is not None:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115 - one line
+        found["server"] = (int(fields[11]) + int(fields[12])) / ticks
+    return found
+
+
+def throughput(
+    report: dict[str, Any],
+    wall: float,
+    engine: tuple[dict[str, float], dict[str, float]],
+    cpu: tuple[dict[str, float], dict[str, float]],
+) -> dict[str, Any]:
+    """Searches/s, reads/s, Little's law's mean latency, the engine's busy share and the CPU in use (cores)."""
+    searches = sum(tally["count"] for tally in report["search"].values())
+    per_s = searches / wall
+    result: dict[str, Any] = {
+        "searches_per_s": round(per_s, 1),
+        "reads_per_s": report["ingest_reads_per_s"],
+        "littles_law_mean_search_ms": round(report["searchers"] / per_s * 1000) if per_s else None,
+    }
+    before, after = engine
+    if before and after:
+        statements = after["statements"] - before["statements"]
+        result["engine"] = {
+            "busy_share": round((after["busy_seconds"] - before["busy_seconds"]) / wall, 3),
+            "statements_per_s": round(statements / wall, 1),
+            "mean_statement_ms": round((after["busy_seconds"] - before["busy_seconds"]) / statements * 1000, 2)
+            if statements
+            else None,
+            "mean_wait_ms": round((after["waited_seconds"] - before["waited_seconds"]) / statements * 1000, 1)
+            if statements
+            else None,
+        }
+    result["cpu_cores"] = {name: round((cpu[1][name] - cpu[0][name]) / wall, 2) for name in cpu[0]}
+    result["cpu_cores"]["available"] = os.cpu_count()
+    result["load_average"] = [round(v, 2) for v in os.getloadavg()]
+    return result
+
+
 def ingest_bodies(
     source: ReadSource,
     rng: np.random.Generator,
@@ -116,8 +192,10 @@ def measure(
     listed: list[str],
     args: argparse.Namespace,
     seed: int,
+    pid: int | None = None,
 ) -> dict[str, Any]:
-    """The phase against the server at ``base`` (``tokens``: core.Tokens; ``plan``: run.py's search plan)."""
+    """The phase against the server at ``base`` (``tokens``: core.Tokens; ``plan``: run.py's search plan; ``pid``:
+    the server's process, for its CPU time)."""
     seconds, clients = float(args.mixed_seconds), int(args.mixed_ingest_clients)
     rng = np.random.default_rng(seed)
     batch = max(1, round(args.mixed_rate * INTERVAL_S / clients))
@@ -135,6 +213,8 @@ def measure(
     stream.start()
     if not stream.connected.wait(10):
         raise SystemExit("the alert stream did not connect")
+    engine_before = engine_use(base)
+    cpu_before = cpu_seconds(pid)
     start_ms = time.time_ns() // 1_000_000
     began = time.perf_counter()
     deadline = began + seconds
@@ -210,10 +290,11 @@ def measure(
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - began
+    cpu_after, engine_after = cpu_seconds(pid), engine_use(base)
     time.sleep(3)  # the last alerts
     stream.stopping.set()
     alerts = [(stream.arrived[r] - t) * 1000 for r, t in sent_alerts.items() if r in stream.arrived]
-    return {
+    report: dict[str, Any] = {
         "seconds": round(wall, 1),
         "searchers": int(args.mixed_searchers),
         "ingest_clients": clients,
@@ -231,6 +312,8 @@ def measure(
         },
         "started_ms": start_ms,
     }
+    report["throughput"] = throughput(report, wall, (engine_before, engine_after), (cpu_before, cpu_after))
+    return report
 
 
 def stored_since(data: Path, since_ms: int) -> int:

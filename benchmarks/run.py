@@ -380,7 +380,15 @@ def benchmark(args: argparse.Namespace, reads: int, workdir: Path) -> dict[str, 
             report["mixed_load"], _ = timed(
                 "mixed load",
                 lambda: mixed_load.measure(
-                    server.base_url, network.tokens, plan, source, home, exact[:10_000], args, SEED + 5
+                    server.base_url,
+                    network.tokens,
+                    plan,
+                    source,
+                    home,
+                    exact[:10_000],
+                    args,
+                    SEED + 5,
+                    server.process.pid,
                 ),
             )
         report["server"].update(server.memory())

@@ -159,6 +159,12 @@ def _metrics(app: FastAPI, platform: Platform, collectors: Sequence[Collector]) 
         ["witness"],
         registry=registry,
     )
+    engine = Gauge(
+        "plateledger_reads_engine",
+        "The reads store's engine since start: statements run, seconds it ran them, seconds callers waited for it",
+        ["of"],
+        registry=registry,
+    )
     app.add_middleware(
         _Observe,
         requests=requests,
@@ -170,6 +176,10 @@ def _metrics(app: FastAPI, platform: Platform, collectors: Sequence[Collector]) 
     @app.get("/metrics", include_in_schema=False)
     def metrics(authorization: Annotated[str | None, Header()] = None) -> Response:
         require_metrics_token(platform.settings, authorization)
+        use = platform.reads.engine_use()  # first: the checks below run statements of their own
+        engine.labels("statements").set(use.statements)
+        engine.labels("busy_seconds").set(use.busy_s)
+        engine.labels("waited_seconds").set(use.waited_s)
         reads_total.set(platform.reads.count())
         silent.clear()
         for agency, count in platform.health.silent_counts().items():

@@ -216,7 +216,10 @@ def test_audit_endpoints(platform: Platform, client: TestClient) -> None:
 
 def test_health_metrics_openapi(client: TestClient) -> None:
     assert client.get("/healthz").json()["status"] == "ok"
-    assert "plateledger_reads_stored" in client.get("/metrics", headers=METRICS_AUTH).text
+    metrics = client.get("/metrics", headers=METRICS_AUTH).text
+    assert "plateledger_reads_stored" in metrics
+    engine = {line.split('"')[1] for line in metrics.splitlines() if line.startswith("plateledger_reads_engine{")}
+    assert engine == {"statements", "busy_seconds", "waited_seconds"}
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/v1/reads", "/api/v1/search/plate", "/api/v1/auth/login"} <= set(paths)
 

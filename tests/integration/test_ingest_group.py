@@ -39,10 +39,10 @@ def lines(owner_tag: str, ids: range, *, invalid: int = 0) -> bytes:
 
 
 def grouped(store: ReadsStore, batches: list[tuple[bytes, int, Audit]]) -> list[Future[BatchResult]]:
-    """Submit every batch while the store is busy (its lock held here), so that all of them queue and the first
+    """Submit every batch while the store is busy (its write lock held here), so that all of them queue and the first
     to get the lock writes them together in one pass; returns each batch's future."""
     pool = ThreadPoolExecutor(max_workers=len(batches))
-    with store._lock:
+    with store.writing():
         futures = [
             pool.submit(
                 store.ingest_block,

@@ -1,6 +1,6 @@
 """A backup's ``manifest.json``: what the backup holds, written last (a backup without one is incomplete).
 
-The audit head (sequence and hash) is the governance snapshot's, taken while the reads store's lock was held, so
+The audit head (sequence and hash) is the governance snapshot's, taken while the reads store's write lock was held, so
 every ingest batch audited up to that head had its reads stored in the frozen parts, and none after it had.
 """
 

@@ -1,11 +1,11 @@
 """``plateledger backup``: a consistent copy of the data directory, audited; and the checks of a restore.
 
 A backup holds the reads store's parts, the governance database and the images, plus a manifest (written last)
-naming the audit head they hold and the reads per owner. Consistency: the reads store's lock is held while its
-parts are frozen (hard links, milliseconds), the reads per owner are counted and a read transaction is opened on
-the governance database; ingest audits and stores each batch under that same lock, so every batch audited up to
-the snapshot's head is in the frozen parts and none after it. The copying happens after the lock is released,
-while the server goes on serving.
+naming the audit head they hold and the reads per owner. Consistency: the reads store's write lock is held while
+its parts are frozen (hard links, milliseconds), the reads per owner are counted and a read transaction is opened on
+the governance database; an ingest pass audits and stores its batches under that same lock, so every batch
+audited up to the snapshot's head is in the frozen parts and none after it. The copying happens after the lock is
+released, while the server goes on serving.
 
 The backup is recorded as a ``backup.made`` entry once it is complete (the entry is after the backup's head, so it
 is not in the backup itself); if the entry cannot be written, the backup is deleted (no unaudited copy stays).

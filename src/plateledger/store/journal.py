@@ -64,7 +64,7 @@ def _quoted(path: Path) -> str:
 
 
 class Journal:
-    """The intent files of one reads store; ``query`` and ``rows`` run its SQL under the store's lock."""
+    """The intent files of one reads store; ``query`` and ``rows`` run its SQL (the caller holds the write lock)."""
 
     def __init__(
         self,

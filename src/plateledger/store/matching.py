@@ -89,7 +89,7 @@ _TSV_STRUCTURE = (
 
 
 class Mirror:
-    """The store's mirror of the active entries. All calls run under the store's lock (``query``/``rows`` take it)."""
+    """The store's mirror of the active entries. All calls run under the store's write lock."""
 
     def __init__(
         self,

@@ -4,7 +4,14 @@ All reads-store SQL lives in ``store/``. Queries that return reads take the owne
 decision allows (:class:`OwnerWindows`: in every caller the policy gate's ``Permit``, which only the gate can
 construct), so there is no way to read rows out of this store without a gate decision (invariant 1). The store
 states what it needs as a protocol instead of importing the gate: it sits below the domains and imports none of
-them. chDB runs one statement at a time per process, so every call holds ``self._lock``.
+them.
+
+Locking: chDB runs one statement at a time per process, so every statement holds the engine's turn
+(``store/turns.py``: fair, first come first served) for that statement only. An ingest pass (about ten
+statements over shared staging tables) holds the write lock, and so does everything that needs a view of the
+store that no pass changes half-way: expiry, key reconciliation, hot-list mirror updates, backup snapshots
+(:meth:`ReadsStore.writing`), damage detach, per-owner counts, close. Searches take only the engine's turn, so they
+run between a pass's statements.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -43,6 +51,7 @@ from plateledger.store.queries import (
     plate_sql,
     stored_reads,
 )
+from plateledger.store.turns import EngineUse, StatementLock
 
 #: chDB ships no type information.
 chdb_session: Any = _chdb_session
@@ -179,11 +188,18 @@ STAGING_TABLES = ("raw", "parsed", "fresh", "cand")
 
 
 class ReadsStore:
+    #: Whether the statements of the write lock's holder (an ingest pass) go before queued searches.
+    writes_first = True
+
     def __init__(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
-        # Held per statement, and across a whole ingest batch: batches share the staging tables.
-        self._lock = threading.RLock()
+        #: Held per statement (chDB runs one at a time), in arrival order.
+        self._engine_turn = StatementLock()
+        #: Held across a whole ingest pass (its staging tables, the mirror, the keys) and by whatever must not
+        #: see half a pass (see the module's docstring); the thread holding it is ``_writer``.
+        self._write_lock = threading.RLock()
+        self._writer: int | None = None
         self._queue_lock = threading.Lock()
         self._queue: list[_Pending] = []
         self._session = chdb_session.Session(str(path))
@@ -218,8 +234,24 @@ class ReadsStore:
             raise ConfigurationError(f"reads store at {path} cannot be opened: {first}") from exc
 
     # -- plumbing -------------------------------------------------------------------------------------------
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the write lock: no ingest pass, expiry, mirror update or snapshot runs meanwhile, and none is
+        half-done; searches go on between the holder's statements."""
+        with self._write_lock:
+            outer, self._writer = self._writer, threading.get_ident()
+            try:
+                yield
+            finally:
+                self._writer = outer
+
+    def engine_use(self) -> EngineUse:
+        """The engine's statements, busy and waited seconds since the store opened (``store/turns.py``)."""
+        return self._engine_turn.use()
+
     def _query(self, statement: str, params: dict[str, Any] | None = None, fmt: str = "CSV") -> Any:
-        with self._lock:
+        first = self.writes_first and self._writer == threading.get_ident()
+        with self._engine_turn.held(first=first):
             try:
                 result = self._session.query(statement, fmt, params=params or {})
             except RuntimeError as error:  # chDB's ChdbError
@@ -262,7 +294,7 @@ class ReadsStore:
         return rows[0][0] if rows else None
 
     def close(self) -> None:
-        with self._lock:
+        with self.writing(), self._engine_turn.held():
             self._session.close()
         shutil.rmtree(self._tmp, ignore_errors=True)
 
@@ -351,6 +383,10 @@ class ReadsStore:
     def _reconcile_keys(self) -> None:
         """If a crash stopped an insert between ``reads`` and ``read_keys``, rebuild the missing keys. What the two
         held per owner before the rebuild is kept in ``keys_at_open`` (more keys than reads: reads were lost)."""
+        with self.writing():
+            self._reconcile_keys_held()
+
+    def _reconcile_keys_held(self) -> None:
         reads = int(self._scalar("SELECT count() FROM reads"))
         keys = int(self._scalar("SELECT count() FROM read_keys"))
         self._keys_stale = False
@@ -369,12 +405,12 @@ class ReadsStore:
     # -- hot-list matching ----------------------------------------------------------------------------------
     def load_hot_entries(self, entries: Iterable[MirrorEntry]) -> None:
         """Replace the mirror of active hot-list entries that each batch's stored reads are matched against."""
-        with self._lock:
+        with self.writing():
             self._mirror.load(entries)
 
     def update_hot_entries(self, *, add: Iterable[MirrorEntry], remove: Collection[int]) -> None:
         """Remove the entries with ids in ``remove`` from the mirror, then add ``add``."""
-        with self._lock:
+        with self.writing():
             self._mirror.update(add=add, remove=remove)
 
     @property
@@ -423,7 +459,7 @@ class ReadsStore:
         pending = _Pending(block, owner, tuple(cameras), country, source, before_commit, after_commit, now_ms)
         with self._queue_lock:
             self._queue.append(pending)
-        with self._lock:
+        with self.writing():
             if pending.result is None and pending.error is None:
                 with self._queue_lock:
                     group, self._queue = self._queue, []
@@ -664,11 +700,13 @@ class ReadsStore:
 
     def detach_damaged(self, fault: damage.PartFault) -> None:
         """Detach a part that fails its checksums, as ``broken`` (``store/damage.py``)."""
-        damage.detach(self._query, self._rows, fault)
+        with self.writing():
+            damage.detach(self._query, self._rows, fault)
 
     def counts_by_owner(self) -> dict[int, int]:
-        """Reads per owner id."""
-        return {int(o): int(c) for o, c in self._rows("SELECT owner, count() FROM reads GROUP BY owner")}
+        """Reads per owner id, between ingest passes (the audit log has every stored batch's outcome)."""
+        with self.writing():
+            return {int(o): int(c) for o, c in self._rows("SELECT owner, count() FROM reads GROUP BY owner")}
 
     def _stage_and_validate(self, group: list[_Pending], files: list[Path], params: dict[str, Any]) -> None:
         """The SQL validator: raw lines into ``staging.raw``, then parsed and checked into ``staging.parsed``."""
@@ -752,7 +790,7 @@ class ReadsStore:
         of the reads linked to an alert or a case. Returns the counts per owner with reads among them.
 
         The reads are counted first; ``before_delete`` gets the counts (it audits them) and, if it raises, nothing
-        is deleted. Counting, ``before_delete`` and the deletion run under the store's lock, so no batch lands in
+        is deleted. Counting, ``before_delete`` and the deletion run under the store's write lock, so no pass lands in
         between and the counts are exactly what is deleted.
 
         Deletion is a mutation (``ALTER TABLE ... DELETE``), which rewrites every part holding an expired read
@@ -770,7 +808,7 @@ class ReadsStore:
             "held": "[" + ",".join(f"({int(o)},{_ch_string(r)})" for o, r in sorted(set(held))) + "]",
         }
         mine = "owner IN {owners:Array(UInt32)}"
-        with self._lock:
+        with self.writing():
             rows = self._rows(
                 f"SELECT owner, count(), countIf({sql.EXPIRED}), countIf({sql.KEPT_BY_HOLD}) FROM reads "
                 f"WHERE {mine} GROUP BY owner ORDER BY owner",

@@ -1,14 +1,15 @@
 """Consistent copies of the stores, for ``plateledger backup`` and ``restore`` (``backup/``).
 
 Reads store: ``ALTER TABLE ... FREEZE`` hard-links the active parts of ``reads`` and ``read_keys`` under
-``DATA/reads/shadow/NAME`` in milliseconds, under the store's lock (no ingest batch lands in between); the parts are
-then copied to the backup outside the lock, while the server goes on ingesting and searching, and the hard links are
-removed (a leftover ``shadow`` from a killed backup is removed on open). chDB's ``BACKUP TABLE ... TO File()``
-works as well (with ``backups.allowed_path`` set at start-up) but runs as one statement for the whole copy, and chDB
-serves one statement at a time, so every search and ingest would wait for it. Restore copies the parts into the
-new, empty tables' ``detached`` directories and attaches them (ClickHouse checks each part's checksums).
+``DATA/reads/shadow/NAME`` in milliseconds, under the store's write lock (no ingest pass lands in between, nor half
+of one); the parts are then copied to the backup outside the lock, while the server goes on ingesting and
+searching, and the hard links are removed (a leftover ``shadow`` from a killed backup is removed on open). chDB's
+``BACKUP TABLE ... TO File()`` works as well (with ``backups.allowed_path`` set at start-up) but runs as one
+statement for the whole copy, and chDB serves one statement at a time, so every search and ingest would wait for
+it. Restore copies the parts into the new, empty tables' ``detached`` directories and attaches them (ClickHouse
+checks each part's checksums).
 
-Governance store (SQLite): a read transaction opened while the reads store's lock is held fixes the snapshot
+Governance store (SQLite): a read transaction opened while the reads store's write lock is held fixes the snapshot
 (WAL mode: writers go on); SQLite's online backup API then copies exactly that snapshot, page by page.
 """
 
@@ -54,9 +55,9 @@ def _table_dir(store: ReadsStore, table: str) -> Path:
 
 
 def freeze(store: ReadsStore, name: str, during: Callable[[dict[int, int]], T]) -> T:
-    """Hard-link the active parts of both tables under ``shadow/NAME`` and, still under the store's lock, call
-    ``during`` with the reads per owner id that the frozen parts hold (it takes the governance snapshot)."""
-    with store._lock:
+    """Hard-link the active parts of both tables under ``shadow/NAME`` and, still under the store's write lock,
+    call ``during`` with the reads per owner id that the frozen parts hold (it takes the governance snapshot)."""
+    with store.writing():
         for table in TABLES:
             store._query(f"ALTER TABLE {table} FREEZE WITH NAME '{name}'")  # name: [a-z0-9_] only
         return during(owner_counts(store))
@@ -80,7 +81,7 @@ def copy_frozen(store: ReadsStore, name: str, dest: Path) -> None:
 
 def attach(store: ReadsStore, src: Path) -> None:
     """Attach the parts under ``src/TABLE`` (a backup's) to the store's empty tables."""
-    with store._lock:
+    with store.writing():
         for table in TABLES:
             parts = sorted(p for p in (src / table).iterdir() if p.is_dir())
             if not parts:

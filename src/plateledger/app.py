@@ -84,8 +84,7 @@ class _Observe:
                 if message["type"] == "http.response.start":
                     status = message["status"]
                     if self.server_timing and stages:
-                        stages["total"] = time.perf_counter() - start
-                        header = (b"server-timing", timing.server_timing(stages))
+                        header = (b"server-timing", timing.server_timing(timing.snapshot(stages, start)))
                         message["headers"] = [*message.get("headers", ()), header]
                 await send(message)
 
@@ -96,10 +95,10 @@ class _Observe:
                 route = getattr(scope.get("route"), "path", "unmatched")
                 self.requests.labels(scope["method"], route, str(status)).inc()
                 self.latency.labels(route).observe(elapsed)
-                stages.pop("total", None)
-                if stages:
-                    inner = sum(v for k, v in stages.items() if k not in timing.OVERLAPPING)
-                    for name, seconds in stages.items():
+                observed = timing.snapshot(stages)
+                if observed:
+                    inner = sum(v for k, v in observed.items() if k not in timing.OVERLAPPING)
+                    for name, seconds in observed.items():
                         self.stages.labels(route, name).observe(seconds)
                     self.stages.labels(route, "other").observe(max(0.0, elapsed - inner))
 

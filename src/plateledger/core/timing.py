@@ -60,6 +60,17 @@ def stage(name: str) -> Iterator[None]:
         add(name, time.perf_counter() - start)
 
 
+def snapshot(stages: dict[str, float], start: float | None = None) -> dict[str, float]:
+    """A copy of ``stages`` to read: the collection may still grow while it is read (the garbage collector's
+    callback adds ``gc`` in whatever thread it interrupts, and worker threads share the dictionary), and iterating
+    the live dictionary then fails. ``dict()`` copies in one step of the interpreter. With ``start``, the copy also
+    has ``total``: the seconds since ``start``."""
+    copied = dict(stages)
+    if start is not None:
+        copied["total"] = time.perf_counter() - start
+    return copied
+
+
 def server_timing(stages: dict[str, float]) -> bytes:
     """The ``Server-Timing`` header value of ``stages`` (W3C Server Timing: ``name;dur=milliseconds``)."""
     return ", ".join(f"{name};dur={seconds * 1000:.3f}" for name, seconds in stages.items()).encode("ascii")

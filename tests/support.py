@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,9 +35,10 @@ from plateledger.core.logging import LogFormat, LogLevel, configure_logging
 from plateledger.core.settings import ENV_PREFIX, Settings, load_settings
 from plateledger.platform import Platform
 from plateledger.search.plate import PlateSearch, SearchResult
+from plateledger.store.cameras import CameraInfo
 from plateledger.store.governance import Governance
 from plateledger.store.models import Agency
-from plateledger.store.reads import BatchResult
+from plateledger.store.reads import BatchResult, ReadsStore
 
 #: The fixed "now" of the test suite: 2025-06-01T12:00:00Z.
 NOW_MS = 1_748_779_200_000
@@ -146,6 +147,31 @@ def ingest(platform: Platform, kit: AgencyKit, reads: list[dict[str, Any]]) -> B
     actor: Actor = kit.device.actor if "device" in kit.principals else SYSTEM
     return platform.ingest.store_lines(
         actor, kit.agency, [orjson.dumps(r) for r in reads], channel="test", source="test"
+    )
+
+
+#: The one camera of the reads-store-level tests (``store_block``): owner 1's ``cam``.
+STORE_CAMERAS = (CameraInfo("cam", "cam", False, 1.0, 2.0),)
+
+
+def store_block(
+    store: ReadsStore,
+    block: bytes,
+    *,
+    owner: int = 1,
+    before_commit: Callable[[BatchResult], None] | None = None,
+) -> BatchResult:
+    """``block`` (JSON lines) through the reads store's ingest path, at camera ``cam``, with no future tolerance."""
+    return store.ingest_block(
+        block,
+        owner=owner,
+        cameras=STORE_CAMERAS,
+        country="US",
+        now_ms=NOW_MS,
+        future_tolerance_ms=0,
+        max_read_bytes=16384,
+        source="test",
+        before_commit=before_commit,
     )
 
 

@@ -13,11 +13,9 @@ import orjson
 import pytest
 
 from plateledger.core.errors import AuditUnavailable
-from plateledger.store.cameras import CameraInfo
 from plateledger.store.reads import BatchResult, ReadsStore
-from tests.support import HOUR_MS, NOW_MS
+from tests.support import HOUR_MS, NOW_MS, store_block
 
-CAMERAS = [CameraInfo("cam", "cam", False, 1.0, 2.0)]
 Audit = Callable[[BatchResult], None] | None
 
 
@@ -44,19 +42,7 @@ def grouped(store: ReadsStore, batches: list[tuple[bytes, int, Audit]]) -> list[
     pool = ThreadPoolExecutor(max_workers=len(batches))
     with store.writing():
         futures = [
-            pool.submit(
-                store.ingest_block,
-                block,
-                owner=owner,
-                cameras=CAMERAS,
-                country="US",
-                now_ms=NOW_MS,
-                future_tolerance_ms=0,
-                max_read_bytes=16384,
-                source="test",
-                before_commit=audit,
-            )
-            for block, owner, audit in batches
+            pool.submit(store_block, store, block, owner=owner, before_commit=audit) for block, owner, audit in batches
         ]
         deadline = time.monotonic() + 30
         while len(store._queue) < len(batches):
@@ -128,17 +114,7 @@ def test_passes_of_both_kinds_in_turn_reuse_emptied_staging_tables(store: ReadsS
     """The staging tables outlive a pass, emptied: no pass sees another's rows, whichever kind ran before it."""
 
     def ingest(block: bytes, audit: Audit = None) -> BatchResult:
-        return store.ingest_block(
-            block,
-            owner=1,
-            cameras=CAMERAS,
-            country="US",
-            now_ms=NOW_MS,
-            future_tolerance_ms=0,
-            max_read_bytes=16384,
-            source="test",
-            before_commit=audit,
-        )
+        return store_block(store, block, before_commit=audit)
 
     def refuse(_result: BatchResult) -> None:
         raise AuditUnavailable("audit log append failed, request refused: test")

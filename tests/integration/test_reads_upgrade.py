@@ -13,11 +13,10 @@ from chdb import session as _chdb_session
 from plateledger.policy.gate import Book, Gate, Owner, Request
 from plateledger.policy.rules import DEFAULT
 from plateledger.store import sql
-from plateledger.store.cameras import CameraInfo
 from plateledger.store.queries import AreaQuery
 from plateledger.store.reads import BatchResult, ReadsStore
 from plateledger.vocab import QueryKind, Role
-from tests.support import HOUR_MS, NOW_MS
+from tests.support import HOUR_MS, NOW_MS, store_block
 
 chdb_session: Any = _chdb_session
 
@@ -104,21 +103,9 @@ def test_an_old_reads_table_gets_the_projection_and_answers_the_same(tmp_path: P
         store.close()
 
 
-CAMERAS = [CameraInfo("cam", "cam", False, 1.0, 2.0)]
-
-
 def ingest(store: ReadsStore, block: bytes) -> BatchResult:
     """``block`` (JSON lines) through the store's ingest path as owner 1, at camera ``cam``."""
-    return store.ingest_block(
-        block,
-        owner=1,
-        cameras=CAMERAS,
-        country="US",
-        now_ms=NOW_MS,
-        future_tolerance_ms=0,
-        max_read_bytes=16384,
-        source="test",
-    )
+    return store_block(store, block)
 
 
 def test_an_old_reads_table_gets_the_source_columns_and_stores_them(tmp_path: Path) -> None:

@@ -384,23 +384,20 @@ class ReadsStore:
         """If a crash stopped an insert between ``reads`` and ``read_keys``, rebuild the missing keys. What the two
         held per owner before the rebuild is kept in ``keys_at_open`` (more keys than reads: reads were lost)."""
         with self.writing():
-            self._reconcile_keys_held()
-
-    def _reconcile_keys_held(self) -> None:
-        reads = int(self._scalar("SELECT count() FROM reads"))
-        keys = int(self._scalar("SELECT count() FROM read_keys"))
-        self._keys_stale = False
-        if reads == keys:
-            return
-        self.keys_at_open = {
-            int(owner): (int(r), int(k))
-            for owner, r, k in self._rows(
-                "SELECT owner, sum(r), sum(k) FROM (SELECT owner, 1 AS r, 0 AS k FROM reads "
-                "UNION ALL SELECT owner, 0, 1 FROM read_keys) GROUP BY owner HAVING sum(r) != sum(k) ORDER BY owner"
-            )
-        }
-        self._query("TRUNCATE TABLE read_keys")
-        self._query(f"INSERT INTO read_keys SELECT owner, {sql.READ_KEY} FROM reads")
+            reads = int(self._scalar("SELECT count() FROM reads"))
+            keys = int(self._scalar("SELECT count() FROM read_keys"))
+            self._keys_stale = False
+            if reads == keys:
+                return
+            self.keys_at_open = {
+                int(owner): (int(r), int(k))
+                for owner, r, k in self._rows(
+                    "SELECT owner, sum(r), sum(k) FROM (SELECT owner, 1 AS r, 0 AS k FROM reads "
+                    "UNION ALL SELECT owner, 0, 1 FROM read_keys) GROUP BY owner HAVING sum(r) != sum(k) ORDER BY owner"
+                )
+            }
+            self._query("TRUNCATE TABLE read_keys")
+            self._query(f"INSERT INTO read_keys SELECT owner, {sql.READ_KEY} FROM reads")
 
     # -- hot-list matching ----------------------------------------------------------------------------------
     def load_hot_entries(self, entries: Iterable[MirrorEntry]) -> None:

@@ -27,6 +27,7 @@ from plateledger.platform import Platform
 from plateledger.policy.rules import ApprovalRules, Policy
 from plateledger.store.models import User
 from tests.integration.test_web import BASE, csrf_of, sign_in
+from tests.integration.web_kit import submit
 from tests.support import HOUR_MS, AgencyKit, ingest, read, seed_agency
 
 ROLES = ("admin", "investigator", "supervisor", "auditor", "device")
@@ -200,7 +201,7 @@ def test_browser_approval_flow(platform: Platform, tmp_path: Path) -> None:
                 page.select_option("#purpose", "violent_crime")
                 page.fill("#case_number", "C-1")
                 page.fill("#approval", approval)
-                page.get_by_role("button", name="Search", exact=True).click()
+                submit(page)
 
             me = person("city-investigator")
             search(me)

@@ -12,7 +12,7 @@ import pytest
 from plateledger.platform import Platform
 from tests.integration.alert_kit import serving
 from tests.integration.test_web_browser import Session, browser, last_action, shots  # noqa: F401 (fixtures)
-from tests.integration.web_kit import DESCRIPTION_AREA, description_network, web_network
+from tests.integration.web_kit import DESCRIPTION_AREA, description_network, submit, web_network
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -38,7 +38,7 @@ def test_red_toyota_in_an_area_over_a_day(platform: Platform, browser: object, s
         page.fill("#until", "2025-06-01T12:00")
         page.select_option("#purpose", "stolen_vehicle")
         page.fill("#case_number", "C-2025-0077")
-        page.get_by_role("button", name="Search", exact=True).click()
+        submit(page)
 
         assert "case C-2025-0077" in page.locator("#obtained-under").inner_text()
         assert last_action(platform) == "search.description"

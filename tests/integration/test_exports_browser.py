@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from plateledger.platform import Platform
 from tests.integration.alert_kit import serving
 from tests.integration.test_web_browser import Session, browser, last_action, pytestmark, shots
-from tests.integration.web_kit import PLATE, WebNetwork, web_network
+from tests.integration.web_kit import PLATE, WebNetwork, submit, web_network
 
 __all__ = ["browser", "pytestmark", "shots"]
 CASE = "C-2026-0777"
@@ -31,7 +31,7 @@ def test_case_packet_geojson_and_kml_download_from_the_search_page(
         page.fill("#plate", PLATE)
         page.select_option("#purpose", "stolen_vehicle")
         page.fill("#case_number", CASE)
-        page.get_by_role("button", name="Search", exact=True).click()
+        submit(page)
         assert page.locator("#reads-table tbody tr").count() == 3
         group = page.get_by_role("group", name="Export")
         group.scroll_into_view_if_needed()

@@ -21,6 +21,7 @@ from tests.integration.web_kit import (
     plate_crop,
     sample_image,
     share_plates,
+    submit,
     web_network,
 )
 from tests.support import HOUR_MS, NOW_MS, ingest, read
@@ -111,7 +112,7 @@ def test_result_thumbnails_open_the_full_image_and_both_views_are_in_the_owners_
         page.select_option("#purpose", "stolen_vehicle")
         page.fill("#case_number", "HB-THUMB")
         mark = platform.audit.verify().entries
-        page.get_by_role("button", name="Search", exact=True).click()
+        submit(page)
         assert page.locator("#reads-table tbody tr").count() == CROPPED + 3
         assert page.locator("#reads-table td.thumb img[loading=lazy]").count() == CROPPED  # only reads with a crop
         assert page.locator("#reads-table td.thumb button", has_text="Details").count() == 3  # the others

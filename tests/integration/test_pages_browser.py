@@ -10,7 +10,7 @@ from pathlib import Path
 from plateledger.platform import Platform
 from tests.integration.alert_kit import hot_list, serving
 from tests.integration.test_web_browser import Session, browser, pytestmark, shots
-from tests.integration.web_kit import WebNetwork, web_network
+from tests.integration.web_kit import WebNetwork, submit, web_network
 from tests.support import NOW_MS, ingest, read
 
 __all__ = ["browser", "pytestmark", "shots"]  # the fixtures and markers of the browser tests
@@ -62,13 +62,13 @@ def test_area_search_shows_its_limit_before_submitting_and_the_searched_area_aft
         page.fill("#until", "2025-06-01T07:00")
         page.select_option("#purpose", "stolen_vehicle")
         page.fill("#case_number", "C-2025-0050")
-        page.get_by_role("button", name="Search", exact=True).click()
+        submit(page)
         assert "limits area searches to 1000 m" in page.locator("#withheld").inner_text()
         # Within the limit: answered, and the result map draws the area searched.
         page.get_by_role("radio", name="Area").check()
         page.fill("#radius_m", "900")
         assert "within every owner's limit" in page.locator("#area-warning").inner_text()
-        page.get_by_role("button", name="Search", exact=True).click()
+        submit(page)
         page.locator("#obtained-under").wait_for()
         searched = page.locator("#results-map path.searched")
         searched.wait_for()

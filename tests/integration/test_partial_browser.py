@@ -23,7 +23,7 @@ def _search(me: Session, plate: str) -> None:
     me.page.fill("#plate", plate)
     me.page.select_option("#purpose", "stolen_vehicle")
     me.page.fill("#case_number", "C-2026-0099")
-    me.page.get_by_role("button", name="Search", exact=True).click()
+    me.submit()
     me.page.wait_for_selector("#results-title, #search-error")
 
 

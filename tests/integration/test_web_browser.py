@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -27,7 +28,7 @@ from plateledger.platform import Platform
 from plateledger.sharing.service import Terms
 from plateledger.vocab import Purpose, QueryKind
 from tests.integration.alert_kit import hot_list, serving
-from tests.integration.web_kit import PASSWORD, PLATE, WebNetwork, crop_alert_read, plate_crop, web_network
+from tests.integration.web_kit import PASSWORD, PLATE, WebNetwork, crop_alert_read, plate_crop, submit, web_network
 from tests.support import DAY_MS, HOUR_MS, NOW_MS, ingest, line, read
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -97,6 +98,9 @@ class Session:
         self.page.fill("#password", PASSWORD)
         self.page.get_by_role("button", name="Sign in").click()
         self.page.wait_for_url(lambda url: "/ui/sign-in" not in url)
+
+    def submit(self, button: Any = "Search") -> None:
+        submit(self.page, button)
 
     def close(self) -> list[str]:
         self.context.close()
@@ -171,7 +175,7 @@ def test_investigator_searches_and_confirms_a_live_alert(platform: Platform, bro
         # A search without a case number is refused by the server, audited, and explained.
         page.fill("#plate", PLATE)
         page.select_option("#purpose", "stolen_vehicle")
-        page.get_by_role("button", name="Search", exact=True).click()
+        submit(page)
         assert "case_number: required" in page.locator("#search-error").inner_text()
         assert page.locator("#case_number").get_attribute("aria-invalid") == "true"
         assert last_action(platform) == "search.refused"
@@ -179,7 +183,7 @@ def test_investigator_searches_and_confirms_a_live_alert(platform: Platform, bro
 
         # With purpose and case: table, map with the path, timeline, and the owner that withheld its reads.
         page.fill("#case_number", "C-2025-0042")
-        page.get_by_role("button", name="Search", exact=True).click()
+        submit(page)
         assert "purpose stolen_vehicle, case C-2025-0042" in page.locator("#obtained-under").inner_text()
         assert page.locator("#reads-table tbody tr").count() == 3
         withheld = page.locator("#withheld").inner_text()
@@ -228,7 +232,7 @@ def test_investigator_searches_and_confirms_a_live_alert(platform: Platform, bro
         page.select_option("#purpose", "stolen_vehicle")
         page.fill("#case_number", "C-2025-0043")
         page.screenshot(path=shots / "search-polygon.png")
-        page.get_by_role("button", name="Search", exact=True).click()
+        submit(page)
         assert "case C-2025-0043" in page.locator("#obtained-under").inner_text()
         assert page.locator("#reads-table tbody tr").count() == 3
         assert last_action(platform) == "search.area"
@@ -307,7 +311,7 @@ def test_sharing_access_log_transparency_and_csrf(platform: Platform, browser: o
         form = harbor.page.locator("#request-form")
         form.locator("#owner").select_option("palm-pd")
         form.get_by_label("stolen vehicle").check()
-        form.get_by_role("button", name="Send request").click()
+        harbor.submit(form.get_by_role("button", name="Send request"))
         assert "pending" in harbor.page.locator(".panel", has_text="Palm Police").first.inner_text()
 
         # Palm's admin accepts it, narrowed to a shorter lookback.
@@ -317,7 +321,7 @@ def test_sharing_access_log_transparency_and_csrf(platform: Platform, browser: o
         request = palm.page.locator(".panel", has_text="Harbor Police").first
         request.get_by_label("Accept on narrower terms").check()
         request.get_by_label("Longest lookback (days)").fill("14")
-        request.get_by_role("button", name="Accept").click()
+        palm.submit(request.get_by_role("button", name="Accept"))
         accepted = palm.page.locator(".panel", has_text="Harbor Police").first.inner_text()
         assert "accepted" in accepted
         assert "up to 14 days back" in accepted
@@ -333,7 +337,7 @@ def test_sharing_access_log_transparency_and_csrf(platform: Platform, browser: o
         investigator.page.fill("#plate", PLATE)
         investigator.page.select_option("#purpose", "stolen_vehicle")
         investigator.page.fill("#case_number", "HB-7")
-        investigator.page.get_by_role("button", name="Search", exact=True).click()
+        investigator.submit()
         assert investigator.page.locator("#reads-table tbody tr").count() == 3
         palm.go("/ui/access-log")
         row = palm.page.locator("#access-table tbody tr", has_text="HB-7")
@@ -434,7 +438,7 @@ def test_camera_names_and_ids_from_another_agency_stay_text(platform: Platform, 
         page.fill("#plate", PLATE)
         page.select_option("#purpose", "stolen_vehicle")
         page.fill("#case_number", "HB-8")
-        page.get_by_role("button", name="Search", exact=True).click()
+        submit(page)
         page.locator("#results-map path.read").first.wait_for()
         assert any(f"at {EVIL_ID} (Palm Police)" in text for text in tooltips(page, "#results-map path.read"))
         for session in (owner, requester):

@@ -135,11 +135,23 @@ class UiPage:
     status: int = 200
 
 
+def submit(page: Any, button: Any = "Search") -> None:
+    """Press a button that submits a form (a button's name, or a locator) and wait until the answer has loaded.
+
+    A bare click returns once the navigation has started, so a check that does not wait for its element
+    (`count()`, `is_visible()`) could still read the page being left.
+    """
+    if isinstance(button, str):
+        button = page.get_by_role("button", name=button, exact=True)
+    with page.expect_navigation():
+        button.click()
+
+
 def _search_for(page: Any, plate: str) -> None:
     page.fill("#plate", plate)
     page.select_option("#purpose", "stolen_vehicle")
     page.fill("#case_number", "C-2025-0042")
-    page.get_by_role("button", name="Search", exact=True).click()
+    submit(page)
 
 
 def _plate_answer(page: Any) -> None:
@@ -163,7 +175,7 @@ def _refused(page: Any) -> None:
     """A plate search without a case number: refused, the message on the page and the field marked."""
     page.fill("#plate", PLATE)
     page.select_option("#purpose", "stolen_vehicle")
-    page.get_by_role("button", name="Search", exact=True).click()
+    submit(page)
 
 
 def _area_form(page: Any) -> None:

@@ -161,9 +161,10 @@ def ingest_bodies(
     now_ms: int,
     cameras: NDArray[np.int64] | None,
     listed: list[str],
+    client: int,
 ) -> tuple[list[bytes], list[set[str]]]:
     """POST bodies of ``batch`` fresh reads each (``reads`` in all), ``HIT_SHARE`` of them on ``listed`` plates
-    with read ids, and per body the read ids that should raise an alert."""
+    with read ids (unique across ``client``s), and per body the read ids that should raise an alert."""
     items: list[dict[str, Any]] = []
     for body in fresh_batches(source, rng, -(-reads // 1_000), now_ms, cameras):
         items.extend(orjson.loads(body))
@@ -176,7 +177,7 @@ def ingest_bodies(
         for n, item in enumerate(chunk):
             if listed and pick.random() < HIT_SHARE:
                 item["plate"] = pick.choice(listed)
-                item["read_id"] = f"mixed-{start + n}"
+                item["read_id"] = f"mixed-{client}-{start + n}"
                 ids.add(item["read_id"])
         bodies.append(orjson.dumps(chunk))
         hits.append(ids)
@@ -201,8 +202,8 @@ def measure(
     batch = max(1, round(args.mixed_rate * INTERVAL_S / clients))
     posts = int(seconds / INTERVAL_S) + 2
     shares = [
-        ingest_bodies(source, rng, batch * posts, batch, time.time_ns() // 1_000_000, cameras, listed)
-        for _ in range(clients)
+        ingest_bodies(source, rng, batch * posts, batch, time.time_ns() // 1_000_000, cameras, listed, client)
+        for client in range(clients)
     ]
     searches = {kind: Tally() for kind in MIX}
     ingest = Tally()

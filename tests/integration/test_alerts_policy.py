@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import orjson
 import pytest
 from sqlalchemy import select
@@ -245,3 +247,28 @@ def test_confirm_and_dismiss_with_a_note_each_audited(
     with pytest.raises(NotFound):
         platform.alerts.view(kits["ca"].investigator, first)
     assert platform.audit.verify().intact
+
+
+def test_listeners_get_alerts_in_id_order_across_ingest_threads(
+    platform: Platform, kits: dict[str, AgencyKit], clock: FixedClock
+) -> None:
+    """A live stream skips alert ids at or below the last it sent (so that a replay and the live queue do not
+    send one twice). Two ingest threads raising alerts at once must therefore offer them in id order: here the
+    first thread's delivery is held while a second thread raises its alert, which must wait its turn."""
+    lister = kits["lister"]
+    list_id = add(platform, lister, "stolen", [entry("7ABC123", "stolen_vehicle", clock)])
+    [entry_id] = entry_ids(platform, lister, list_id)
+    order: list[int] = []
+    second = threading.Thread(target=lambda: platform.alerts.process([hit(platform, lister, entry_id, clock, "r2")]))
+
+    def listener(agency: int, body: dict[str, object]) -> None:
+        if not order and not second.is_alive() and second.ident is None:
+            second.start()
+            second.join(timeout=1.0)  # without the ordering it raises, commits and delivers a greater id here
+        order.append(int(body["id"]))  # type: ignore[call-overload]
+
+    platform.alerts.subscribe(listener)
+    platform.alerts.process([hit(platform, lister, entry_id, clock, "r1")])
+    second.join(timeout=10)
+    assert len(order) == 2
+    assert order == sorted(order)

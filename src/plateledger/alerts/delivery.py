@@ -7,8 +7,9 @@ for a stream. Which alerts a user may see is decided on the stream's side (``Ale
 covert lists only for their viewers), in a worker thread, never in the ingest thread.
 
 A stream is resumable: the event id is the alert id; a client reconnecting with ``Last-Event-ID`` first gets the
-alerts with a greater id that it may see, from the database, then live ones (duplicates are skipped by id). A
-stream whose queue overflows (a slow client) catches up the same way, from the database.
+alerts with a greater id that it may see, from the database, then live ones (duplicates are skipped by id: the
+listeners get alerts in id order, see ``Alerts.subscribe``). A stream whose queue overflows (a slow client)
+catches up the same way, from the database.
 """
 
 from __future__ import annotations

@@ -165,10 +165,14 @@ class Alerts:
         self._gate = Gate()
         self._listeners: list[Callable[[int, dict[str, Any]], None]] = []
         self._lock = threading.Lock()
+        #: Held from an alert batch's commit to the end of its delivery, so that listeners get alerts in id
+        #: order: a live stream skips ids at or below the last it sent (replayed duplicates), so an alert offered
+        #: after a greater id from another ingest thread was dropped from the stream.
+        self._in_order = threading.Lock()
 
     def subscribe(self, listener: Callable[[int, dict[str, Any]], None]) -> None:
         """``listener(agency_id, alert_json)`` is called after each alert is committed and audited (delivery:
-        live streams, webhooks, MQTT)."""
+        live streams, webhooks, MQTT), in id order across threads. A listener must not block: it queues."""
         with self._lock:
             self._listeners.append(listener)
 
@@ -236,10 +240,11 @@ class Alerts:
                 )
                 continue
             permitted.append((hit, entry, hot_list, owner, listing))
-        bodies = self._commit(permitted, withheld)
-        for agency_id, body in bodies:
-            for listener in list(self._listeners):
-                listener(agency_id, body)
+        with self._in_order:  # listeners never block (they queue), so this adds nothing to the commit's turn
+            bodies = self._commit(permitted, withheld)
+            for agency_id, body in bodies:
+                for listener in list(self._listeners):
+                    listener(agency_id, body)
         return Outcome([int(body["id"]) for _, body in bodies], len(withheld), skipped)
 
     def _commit(

@@ -3,8 +3,11 @@ statements first when asked; statements and waits counted."""
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
+
+import pytest
 
 from plateledger.store.turns import StatementLock
 
@@ -50,3 +53,46 @@ def test_a_free_lock_is_taken_at_once_and_released_on_error() -> None:
         assert lock._holder is not None
     assert lock._holder is None
     assert lock.use().statements == 2
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_a_waiter_interrupted_in_line_never_keeps_the_engine() -> None:
+    """A waiting caller interrupted by an asynchronous exception (here a signal handler, as KeyboardInterrupt
+    arrives) leaves the line: the holder's release must not hand it a turn that nobody would ever release."""
+    lock = StatementLock()
+    holding, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with lock.held():
+            holding.set()
+            release.wait(30)
+
+    first = threading.Thread(target=holder)
+    first.start()
+    assert holding.wait(30)
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(Interrupted), lock.held():  # waits for the holder; the signal interrupts the wait
+            pass
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert queued(lock) == 0
+    release.set()
+    first.join(30)
+    got = threading.Event()
+
+    def later() -> None:
+        with lock.held():
+            got.set()
+
+    threading.Thread(target=later, daemon=True).start()
+    assert got.wait(5), "the engine was left held by the interrupted waiter"

@@ -48,9 +48,17 @@ class StatementLock:
             if self._holder is None:  # free, so nobody waits either: a release hands over to the next waiter
                 self._holder = turn
             else:
-                (self._first if first else self._queue).append(turn)
-                while self._holder is not turn:
-                    turn.wait()
+                lane = self._first if first else self._queue
+                lane.append(turn)
+                try:
+                    while self._holder is not turn:
+                        turn.wait()
+                except BaseException:  # interrupted while waiting (KeyboardInterrupt): leave the line, never hold
+                    if self._holder is turn:
+                        self._hand_over()
+                    else:
+                        lane.remove(turn)
+                    raise
             got = time.perf_counter()
             self._waited_s += got - asked
         try:
@@ -59,10 +67,14 @@ class StatementLock:
             with self._mutex:
                 self._statements += 1
                 self._busy_s += time.perf_counter() - got
-                waiting = self._first or self._queue
-                self._holder = waiting.popleft() if waiting else None
-                if self._holder is not None:
-                    self._holder.notify()
+                self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Give the engine to the next waiter, or free it (called holding ``_mutex``)."""
+        waiting = self._first or self._queue
+        self._holder = waiting.popleft() if waiting else None
+        if self._holder is not None:
+            self._holder.notify()
 
     def use(self) -> EngineUse:
         with self._mutex:

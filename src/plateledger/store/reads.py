@@ -191,9 +191,11 @@ class ReadsStore:
     #: Whether the statements of the write lock's holder (an ingest pass) go before queued searches.
     writes_first = True
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, key_bits: int = sql.READ_KEY_BITS) -> None:
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
+        #: Bits of each read's key in ``read_keys`` (``sql.READ_KEY_BITS``; tests narrow it to force collisions).
+        self._key_bits = key_bits
         #: Held per statement (chDB runs one at a time), in arrival order.
         self._engine_turn = StatementLock()
         #: Held across a whole ingest pass (its staging tables, the mirror, the keys) and by whatever must not
@@ -382,12 +384,17 @@ class ReadsStore:
 
     def _reconcile_keys(self) -> None:
         """If a crash stopped an insert between ``reads`` and ``read_keys``, rebuild the missing keys. What the two
-        held per owner before the rebuild is kept in ``keys_at_open`` (more keys than reads: reads were lost)."""
+        held per owner before the rebuild is kept in ``keys_at_open`` (more keys than reads: reads were lost).
+        Keys wider than the store's width (a store made before ``sql.READ_KEY_BITS``, or a backup of one) are
+        rebuilt from ``reads`` too; the primary key answers that check without reading the keys."""
         with self.writing():
             reads = int(self._scalar("SELECT count() FROM reads"))
             keys = int(self._scalar("SELECT count() FROM read_keys"))
             self._keys_stale = False
-            if reads == keys:
+            wide = self._key_bits < 64 and bool(
+                self._rows(f"SELECT 1 FROM read_keys WHERE key > {sql.key_mask(self._key_bits)} LIMIT 1")
+            )
+            if reads == keys and not wide:
                 return
             self.keys_at_open = {
                 int(owner): (int(r), int(k))
@@ -397,7 +404,7 @@ class ReadsStore:
                 )
             }
             self._query("TRUNCATE TABLE read_keys")
-            self._query(f"INSERT INTO read_keys SELECT owner, {sql.READ_KEY} FROM reads")
+            self._query(f"INSERT INTO read_keys SELECT owner, {sql.narrow_key(self._key_bits)} FROM reads")
 
     # -- hot-list matching ----------------------------------------------------------------------------------
     def load_hot_entries(self, entries: Iterable[MirrorEntry]) -> None:
@@ -568,16 +575,8 @@ class ReadsStore:
             )
         else:
             self._stage_and_validate(group, files, params)
-        # 3. Keep the first of each read key that the store does not already hold (batches in arrival order).
-        self._stage(
-            "fresh",
-            f"SELECT batch, {sql.STORED_COLUMNS}, {sql.READ_KEY} AS key FROM staging.parsed "
-            "WHERE reason = '' AND (owner, key) NOT IN ("
-            "  SELECT owner, key FROM read_keys WHERE owner IN {owners:Array(UInt32)} AND key IN "
-            f"    (SELECT {sql.READ_KEY} FROM staging.parsed WHERE reason = ''))"
-            " ORDER BY batch, idx LIMIT 1 BY owner, key",
-            params,
-        )
+        # 3. Keep the first of each read that the store does not already hold (batches in arrival order).
+        self._stage("fresh", sql.fresh_select(self._key_bits), params)
         results = [BatchResult() for _ in group]
         if not typed:  # typed rows are all valid
             for batch, idx, reason in self._rows(
@@ -668,7 +667,8 @@ class ReadsStore:
         self._keys_stale = True
         crashpoint("ingest.mid_insert")
         self._query(
-            "INSERT INTO read_keys SELECT owner, key FROM staging.fresh WHERE batch < {committed:UInt32}",
+            f"INSERT INTO read_keys SELECT owner, {sql.narrow_key(self._key_bits, 'key')} FROM staging.fresh "
+            "WHERE batch < {committed:UInt32}",
             {"committed": committed},
         )
         self._keys_stale = False
@@ -841,9 +841,16 @@ class ReadsStore:
             os.fsync(handle.fileno())
         os.replace(handle.name, journal)
         mine = "owner IN {owners:Array(UInt32)}"
+        key = sql.narrow_key(self._key_bits)
+        expired_keys = f"(SELECT owner, {key} FROM reads WHERE {mine} AND {sql.EXPIRED})"
         self._query(
-            f"ALTER TABLE read_keys DELETE WHERE {mine} AND key IN "
-            f"(SELECT {sql.READ_KEY} FROM reads WHERE {mine} AND {sql.EXPIRED}) SETTINGS mutations_sync = 2",
+            f"ALTER TABLE read_keys DELETE WHERE {mine} AND (owner, key) IN {expired_keys} SETTINGS mutations_sync = 2",
+            params,
+        )
+        # A kept read with the same key as an expired one (keys are narrower than read ids) lost its key row too.
+        self._query(
+            f"INSERT INTO read_keys SELECT owner, {key} FROM reads WHERE {mine} AND NOT {sql.EXPIRED} "
+            f"AND (owner, {key}) IN {expired_keys}",
             params,
         )
         crashpoint("retention.keys_deleted")

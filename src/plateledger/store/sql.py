@@ -125,10 +125,13 @@ READS_SETTINGS = f"index_granularity = 8192, lightweight_mutation_projection_mod
 #: made with another granularity is rebuilt from ``reads`` when the store is opened (``ReadsStore._upgrade``).
 READ_KEYS_GRANULARITY = 1024
 READ_KEYS_SETTINGS = f"index_granularity = {READ_KEYS_GRANULARITY}, {_TABLE_SETTINGS_SQL}"
-#: Sorted 64-bit hashes: Delta leaves the gaps, T64 drops their common high bits (-8% against Delta alone).
+#: Sorted hashes: Delta leaves the gaps, T64 drops their common high bits (-8% against Delta alone; with keys of
+#: ``READ_KEY_BITS`` the high 16 bits are zero and T64 drops them too).
 READ_KEY_CODEC = "CODEC(Delta, T64, ZSTD(3))"
-# One row per stored read: (owner, hash of the read id). New reads are checked against it, so the same
-# (owner, read id) is never stored twice. Rebuilt from ``reads`` if a crash left the two apart.
+# One row per stored read: (owner, the low ``READ_KEY_BITS`` of the hash of its read id). A new read whose key is
+# there is only a candidate duplicate, verified against ``reads`` (``fresh_select``), so the same (owner, read id)
+# is never stored twice and a distinct read is never refused. Rebuilt from ``reads`` if a crash left the two apart,
+# or if its keys are wider than ``READ_KEY_BITS`` (a store made before the keys were narrowed).
 READ_KEYS_DDL = f"""
     CREATE TABLE IF NOT EXISTS read_keys
     (
@@ -163,7 +166,65 @@ SCHEMA = [
 
 #: The read id a read is known by: the one it was sent with, else one generated from camera + time + plate.
 EFFECTIVE_READ_ID = "if(read_id != '', read_id, lower(hex(cityHash64(camera, toUnixTimestamp64Milli(ts), plate))))"
+#: A read's 64-bit hash: what the ingest journal (``store/journal.py``) records of each read a pass inserts.
 READ_KEY = f"cityHash64(owner, {EFFECTIVE_READ_ID})"
+#: Bits of ``READ_KEY`` kept in ``read_keys``. Narrower keys take fewer bytes (sorted and delta-coded, about
+#: (bits - log2(reads)) / 8 + 0.3 bytes a key) and make more candidates to verify: a new read's key is already
+#: there with probability reads / 2**bits (one owner's reads). 48 bits: 4.2 bytes/read at 10M against 6.2 for 64;
+#: 3.6e-7 candidates a read at 100M, 3.6e-6 at 1B (docs/benchmarks.md, "Performance II, third pass").
+READ_KEY_BITS = 48
+
+
+def key_mask(bits: int) -> int:
+    """The largest key of ``bits`` bits."""
+    return (1 << bits) - 1
+
+
+def narrow_key(bits: int = READ_KEY_BITS, full: str = READ_KEY) -> str:
+    """The ``read_keys`` key of a row: the low ``bits`` of ``READ_KEY`` (or of ``full``, a column holding it)."""
+    return full if bits >= 64 else f"bitAnd({full}, {key_mask(bits)})"
+
+
+def fresh_select(bits: int = READ_KEY_BITS) -> str:
+    """The ingest pass's de-duplication: the valid rows of ``staging.parsed`` that the store does not hold, the
+    first of each (owner, effective read id) in (batch, line) order, with ``READ_KEY`` as ``key``. Query
+    parameter: ``owners`` Array(UInt32).
+
+    A row whose (owner, key of ``bits`` bits) is in ``read_keys`` is a candidate; it is a duplicate only if a
+    stored read of the same owner has the same effective read id, looked up (one statement, with the rest):
+
+    - by plate (``reads`` is ordered by it): the candidates' plates, one granule per part each. A re-sent read has
+      the same plate, and a generated read id hashes the plate, so this finds every re-sent read but one sent
+      again with its read id and another plate;
+    - by sent read id, for the candidates the plate did not confirm (a key collision, or that re-send): a scan of
+      the owners' ``read_id`` column, as rare as a collision; a candidate whose own sent id has the form of a
+      generated one is also compared with the generated ids of the reads sent without one.
+
+    Both lookups read nothing when they have no candidates (an empty ``IN`` set). Two reads without a sent id
+    whose generated ids are the same hash of different plates are both stored: they are different reads.
+    """
+    key = narrow_key(bits)
+    mine = "owner IN {owners:Array(UInt32)}"
+    return f"""
+    WITH
+        valid AS (SELECT * FROM staging.parsed WHERE reason = ''),
+        hits AS (SELECT owner, key FROM read_keys WHERE {mine} AND key IN (SELECT {key} FROM valid)),
+        candidates AS (SELECT owner, plate_key, read_id, {EFFECTIVE_READ_ID} AS id FROM valid
+            WHERE (owner, {key}) IN hits),
+        by_plate AS (SELECT owner, {EFFECTIVE_READ_ID} AS id FROM reads
+            WHERE {mine} AND plate_key IN (SELECT plate_key FROM candidates)
+            AND (owner, id) IN (SELECT owner, id FROM candidates)),
+        unconfirmed AS (SELECT owner, read_id, id FROM candidates WHERE (owner, id) NOT IN by_plate)
+    SELECT batch, {STORED_COLUMNS}, {READ_KEY} AS key FROM valid
+    WHERE NOT ((owner, {key}) IN hits AND (owner, {EFFECTIVE_READ_ID}) IN (
+        SELECT owner, id FROM by_plate
+        UNION ALL SELECT owner, read_id FROM reads
+            WHERE {mine} AND read_id != '' AND (owner, read_id) IN (SELECT owner, id FROM unconfirmed)
+        UNION ALL SELECT owner, {EFFECTIVE_READ_ID} FROM reads
+            WHERE {mine} AND read_id = '' AND (owner, {EFFECTIVE_READ_ID}) IN
+            (SELECT owner, id FROM unconfirmed WHERE match(read_id, '^[0-9a-f]{{16}}$'))))
+    ORDER BY batch, idx LIMIT 1 BY owner, {EFFECTIVE_READ_ID}
+    """
 
 
 def _owner_cutoff(name: str) -> str:

@@ -93,22 +93,44 @@ VARIANTS: dict[str, Callable[[str], str]] = {
     "after_default_lz4": lambda name: _ddl()(name).replace(", default_compression_codec = 'ZSTD(3)'", ""),
     # A type change (an existing table would be rebuilt); needs allow_suspicious_low_cardinality_types.
     "after_latlon_lowcard": _ddl(lat="LowCardinality(Float32)", lon="LowCardinality(Float32)"),
+    # Every ZSTD(3) of the layout (column codecs and the tables' default) at another level.
+    "after_zstd6": lambda name: _ddl()(name).replace("ZSTD(3)", "ZSTD(6)"),
+    "after_zstd9": lambda name: _ddl()(name).replace("ZSTD(3)", "ZSTD(9)"),
+    "after_latlon_lowcard_zstd9": lambda name: _ddl(lat="LowCardinality(Float32)", lon="LowCardinality(Float32)")(
+        name
+    ).replace("ZSTD(3)", "ZSTD(9)"),
 }
 
-KEY_VARIANTS: dict[str, str] = {
-    "keys_before": sql.READ_KEYS_DDL.replace(sql.READ_KEY_CODEC, "CODEC(Delta, ZSTD(3))").replace(COMPRESSION_SQL, ""),
-    "keys_after": sql.READ_KEYS_DDL,
-    "keys_delta_zstd": sql.READ_KEYS_DDL.replace(sql.READ_KEY_CODEC, "CODEC(Delta, ZSTD(3))"),
-    # Narrower keys, for their bytes only: a key that is the low 48 or 32 bits of the hash would need every hit
-    # checked against ``reads`` to keep de-duplication exact (not built).
-    "keys_48bit": sql.READ_KEYS_DDL,
-    "keys_32bit": sql.READ_KEYS_DDL.replace("key   UInt64", "key   UInt32"),
+
+def _key_ddl(bits: int, codec: str = sql.READ_KEY_CODEC, compression: bool = True) -> str:
+    ddl = sql.READ_KEYS_DDL.replace(sql.READ_KEY_CODEC, codec)
+    ddl = ddl if compression else ddl.replace(COMPRESSION_SQL, "")
+    return ddl.replace("key   UInt64", "key   UInt32") if bits <= 32 else ddl
+
+
+#: ``read_keys`` layouts: (DDL, bits of the key). Every variant is filled from ``reads`` (``sql.narrow_key``), so
+#: it does not depend on the width the store was built with.
+KEY_VARIANTS: dict[str, tuple[str, int]] = {
+    "keys_before": (_key_ddl(64, "CODEC(Delta, ZSTD(3))", compression=False), 64),
+    "keys_64bit": (_key_ddl(64), 64),
+    "keys_delta_zstd": (_key_ddl(64, "CODEC(Delta, ZSTD(3))"), 64),
+    "keys_56bit": (_key_ddl(56), 56),
+    "keys_48bit": (_key_ddl(48), 48),
+    "keys_40bit": (_key_ddl(40), 40),
+    "keys_32bit": (_key_ddl(32), 32),
+    # Nearly every new read a candidate: the cost of verifying a batch of collisions (``--dedup-rounds``).
+    "keys_16bit": (_key_ddl(16), 16),
 }
-#: What each key variant is filled with (the stored keys, or their low bits).
-KEY_SELECT = {
-    "keys_48bit": "SELECT owner, bitAnd(key, 0xFFFFFFFFFFFF) FROM read_keys",
-    "keys_32bit": "SELECT owner, toUInt32(bitAnd(key, 0xFFFFFFFF)) FROM read_keys",
-}
+
+#: The de-duplication statement before the keys were narrowed (every key found in ``read_keys`` a duplicate), to
+#: time against ``sql.fresh_select``.
+OLD_FRESH = (
+    f"SELECT batch, {sql.STORED_COLUMNS}, {sql.READ_KEY} AS key FROM staging.parsed "
+    "WHERE reason = '' AND (owner, key) NOT IN ("
+    "  SELECT owner, key FROM read_keys WHERE owner IN {owners:Array(UInt32)} AND key IN "
+    f"    (SELECT {sql.READ_KEY} FROM staging.parsed WHERE reason = ''))"
+    " ORDER BY batch, idx LIMIT 1 BY owner, key"
+)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -119,6 +141,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--keys", default="", help=f"read_keys variants, of: {', '.join(KEY_VARIANTS)}")
     parser.add_argument("--area-searches", type=int, default=100, help="area searches per window and variant")
     parser.add_argument("--insert-rounds", type=int, default=0, help="time inserts of each variant N times")
+    parser.add_argument(
+        "--dedup-rounds", type=int, default=0, help="time the de-duplication statement, old and new, N times"
+    )
     parser.add_argument("--build-only", action="store_true", help="build the store and stop")
     parser.add_argument("--remove", action="store_true", help="delete the kept store at the end")
     args = parser.parse_args(argv)
@@ -213,6 +238,71 @@ def insert_rounds(session: Any, names: list[str], rounds: int) -> dict[str, list
     return seconds
 
 
+#: A batch of 1,000 stored reads (``resent``), or of the same reads a millisecond later (``new``: other
+#: generated read ids), as an ingest pass stages it.
+DEDUP_BATCH = (
+    "SELECT toUInt64(rowNumberInAllBlocks()) AS idx, toUInt32(0) AS batch, '' AS reason, {columns} FROM "
+    f"(SELECT {sql.STORED_COLUMNS} FROM reads ORDER BY cityHash64(plate, ts) LIMIT 1000)"
+)
+DEDUP_KINDS = {
+    "resent": sql.STORED_COLUMNS,
+    "new": sql.STORED_COLUMNS.replace(", ts,", ", ts + toIntervalMillisecond(1) AS ts,", 1),
+}
+
+
+def dedup_rounds(session: Any, plan: dict[str, Any], rounds: int) -> dict[str, dict[str, Any]]:
+    """Milliseconds of the ingest pass's de-duplication statement on a staged batch of 1,000 reads against the
+    whole store: ``old`` (``OLD_FRESH``, 64-bit keys, ``layout_keys_64bit``), ``new`` (``sql.fresh_select`` with
+    ``layout_keys_48bit``) and ``collisions`` (``layout_keys_16bit``: nearly every new read a candidate to
+    verify), taking turns, ``rounds`` times per batch kind; then ``collisions_scan``: the second statement a pass
+    runs only when candidates are left unconfirmed (``sql.UNCONFIRMED_DUPLICATES``), on what ``collisions`` left.
+    Needs those key variants made by ``--keys``."""
+    params = {"owners": "[" + ",".join(map(str, plan["owners"])) + "]"}
+    statements = {
+        "old": OLD_FRESH.replace("FROM read_keys", "FROM layout_keys_64bit"),
+        "new": sql.fresh_select(48).replace("FROM read_keys", "FROM layout_keys_48bit"),
+        "collisions": sql.fresh_select(16).replace("FROM read_keys", "FROM layout_keys_16bit"),
+    }
+    session.query("CREATE DATABASE IF NOT EXISTS staging")
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        for kind, columns in DEDUP_KINDS.items():
+            session.query("DROP TABLE IF EXISTS staging.parsed SYNC")
+            session.query(f"CREATE TABLE staging.parsed ENGINE = Memory AS {DEDUP_BATCH.format(columns=columns)}")
+            times: dict[str, list[float]] = {name: [] for name in statements}
+            fresh: dict[str, set[int]] = {name: set() for name in statements}
+            for i in range(rounds):
+                names = list(statements)
+                for name in names[i % len(names) :] + names[: i % len(names)]:
+                    started = time.perf_counter()
+                    count = _rows(session, f"SELECT count() FROM ({statements[name]})", params)[0][0]
+                    times[name].append((time.perf_counter() - started) * 1000)
+                    fresh[name].add(int(count))
+            # The rare second statement: the candidates the plate did not confirm, looked up by read id (a scan).
+            session.query("DROP TABLE IF EXISTS staging.fresh SYNC")
+            session.query(f"CREATE TABLE staging.fresh ENGINE = Memory AS {statements['collisions']}", params=params)
+            scans = []
+            for _ in range(max(rounds // 4, 1)):
+                started = time.perf_counter()
+                _rows(session, sql.UNCONFIRMED_DUPLICATES, params)
+                scans.append((time.perf_counter() - started) * 1000)
+            unverified = _rows(session, "SELECT countIf(hit) FROM staging.fresh")[0][0]
+            if len({frozenset(v) for v in fresh.values()}) != 1:
+                raise SystemExit(f"de-duplication statements disagree on the {kind} batch: {fresh}")
+            out[kind] = {
+                name: {
+                    "p50_ms": round(statistics.median(t), 2),
+                    "max_ms": round(max(t), 2),
+                    "fresh": sorted(fresh[name]),
+                }
+                for name, t in times.items()
+            }
+            out[kind]["collisions_scan"] = {"p50_ms": round(statistics.median(scans), 2), "unverified": unverified}
+    finally:
+        session.query("DROP TABLE IF EXISTS staging.parsed, staging.fresh SYNC")
+    return out
+
+
 def copy_table(session: Any, name: str, ddl: str, select: str) -> float:
     """``name`` made from ``ddl`` and filled by ``select``, merged to one part; seconds taken."""
     started = time.perf_counter()
@@ -300,10 +390,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in filter(None, args.keys.split(",")):
             table = f"layout_{name}"
             made.append(table)
-            ddl = KEY_VARIANTS[name].replace("EXISTS read_keys", f"EXISTS {table}")
-            seconds = copy_table(session, table, ddl, KEY_SELECT.get(name, "SELECT owner, key FROM read_keys"))
+            ddl, bits = KEY_VARIANTS[name]
+            ddl = ddl.replace("EXISTS read_keys", f"EXISTS {table}")
+            seconds = copy_table(session, table, ddl, f"SELECT owner, {sql.narrow_key(bits)} FROM reads")
             report["variants"][name] = {"copy_and_merge_s": round(seconds, 1), **layout(session, table, reads)}
             log(f"{name}: {report['variants'][name]['bytes_per_read']} bytes/read, {seconds:.0f} s")
+        if args.dedup_rounds:
+            report["dedup"] = dedup_rounds(session, plan, args.dedup_rounds)
+            log(f"dedup: {report['dedup']}")
         tables = [f"layout_{n}" for n in filter(None, args.variants.split(","))]
         if args.insert_rounds:
             names = list(filter(None, args.variants.split(",")))

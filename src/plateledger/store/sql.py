@@ -187,44 +187,44 @@ def narrow_key(bits: int = READ_KEY_BITS, full: str = READ_KEY) -> str:
 
 def fresh_select(bits: int = READ_KEY_BITS) -> str:
     """The ingest pass's de-duplication: the valid rows of ``staging.parsed`` that the store does not hold, the
-    first of each (owner, effective read id) in (batch, line) order, with ``READ_KEY`` as ``key``. Query
-    parameter: ``owners`` Array(UInt32).
+    first of each (owner, effective read id) in (batch, line) order, with ``READ_KEY`` as ``key`` and ``hit``: 1
+    for a row still to verify (``unconfirmed_select``). Query parameter: ``owners`` Array(UInt32).
 
     A row whose (owner, key of ``bits`` bits) is in ``read_keys`` is a candidate; it is a duplicate only if a
-    stored read of the same owner has the same effective read id, looked up (one statement, with the rest):
-
-    - by plate (``reads`` is ordered by it): the candidates' plates, one granule per part each. A re-sent read has
-      the same plate, and a generated read id hashes the plate, so this finds every re-sent read but one sent
-      again with its read id and another plate;
-    - by sent read id, for the candidates the plate did not confirm (a key collision, or that re-send): a scan of
-      the owners' ``read_id`` column, as rare as a collision; a candidate whose own sent id has the form of a
-      generated one is also compared with the generated ids of the reads sent without one.
-
-    Both lookups read nothing when they have no candidates (an empty ``IN`` set). Two reads without a sent id
-    whose generated ids are the same hash of different plates are both stored: they are different reads.
+    stored read of the same owner has the same effective read id. This statement looks the candidates up by plate
+    (``reads`` is ordered by it: one granule per part and plate): a re-sent read has the same plate, and a
+    generated read id hashes the plate, so this finds every re-sent read but one sent again with its read id and
+    another plate. Without candidates the lookup reads nothing (an empty ``IN`` set on the primary key). The
+    candidates it does not find (a key collision, or that re-send) stay with ``hit`` = 1.
     """
     key = narrow_key(bits)
     mine = "owner IN {owners:Array(UInt32)}"
-    return f"""
-    WITH
-        valid AS (SELECT * FROM staging.parsed WHERE reason = ''),
-        hits AS (SELECT owner, key FROM read_keys WHERE {mine} AND key IN (SELECT {key} FROM valid)),
-        candidates AS (SELECT owner, plate_key, read_id, {EFFECTIVE_READ_ID} AS id FROM valid
-            WHERE (owner, {key}) IN hits),
-        by_plate AS (SELECT owner, {EFFECTIVE_READ_ID} AS id FROM reads
-            WHERE {mine} AND plate_key IN (SELECT plate_key FROM candidates)
-            AND (owner, id) IN (SELECT owner, id FROM candidates)),
-        unconfirmed AS (SELECT owner, read_id, id FROM candidates WHERE (owner, id) NOT IN by_plate)
-    SELECT batch, {STORED_COLUMNS}, {READ_KEY} AS key FROM valid
-    WHERE NOT ((owner, {key}) IN hits AND (owner, {EFFECTIVE_READ_ID}) IN (
-        SELECT owner, id FROM by_plate
-        UNION ALL SELECT owner, read_id FROM reads
-            WHERE {mine} AND read_id != '' AND (owner, read_id) IN (SELECT owner, id FROM unconfirmed)
-        UNION ALL SELECT owner, {EFFECTIVE_READ_ID} FROM reads
-            WHERE {mine} AND read_id = '' AND (owner, {EFFECTIVE_READ_ID}) IN
-            (SELECT owner, id FROM unconfirmed WHERE match(read_id, '^[0-9a-f]{{16}}$'))))
-    ORDER BY batch, idx LIMIT 1 BY owner, {EFFECTIVE_READ_ID}
-    """
+    hits = (
+        f"(SELECT owner, key FROM read_keys WHERE {mine} AND key IN "
+        f"(SELECT {key} FROM staging.parsed WHERE reason = ''))"
+    )
+    return (
+        f"SELECT batch, {STORED_COLUMNS}, {READ_KEY} AS key, (owner, {key}) IN {hits} AS hit FROM staging.parsed "
+        f"WHERE reason = '' AND NOT (hit AND (owner, {EFFECTIVE_READ_ID}) IN (SELECT owner, {EFFECTIVE_READ_ID} "
+        f"FROM reads WHERE {mine} AND plate_key IN "
+        f"(SELECT plate_key FROM staging.parsed WHERE reason = '' AND (owner, {key}) IN {hits}))) "
+        f"ORDER BY batch, idx LIMIT 1 BY owner, {EFFECTIVE_READ_ID}"
+    )
+
+
+#: The rows of ``staging.fresh`` still to verify (``hit``: their key is in ``read_keys``, their plate's reads do
+#: not have their read id) that are duplicates after all: a stored read of the same owner was sent with their
+#: effective read id, or, for a row sent with a read id of the generated form, was sent without one and got that
+#: id. A scan of the owners' ``read_id`` column (and of the generated ids only in that second case), run only
+#: when a pass has such rows: about reads / 2**bits of its new reads. Two reads without a sent id whose generated
+#: ids are the same hash of different plates are both stored: they are different reads.
+UNCONFIRMED_DUPLICATES = (
+    "SELECT DISTINCT owner, read_id FROM reads WHERE owner IN {owners:Array(UInt32)} AND read_id != '' "
+    f"AND (owner, read_id) IN (SELECT owner, {EFFECTIVE_READ_ID} FROM staging.fresh WHERE hit) "
+    f"UNION DISTINCT SELECT owner, {EFFECTIVE_READ_ID} FROM reads WHERE owner IN {{owners:Array(UInt32)}} "
+    f"AND read_id = '' AND (owner, {EFFECTIVE_READ_ID}) IN "
+    "(SELECT owner, read_id FROM staging.fresh WHERE hit AND match(read_id, '^[0-9a-f]{16}$'))"
+)
 
 
 def _owner_cutoff(name: str) -> str:

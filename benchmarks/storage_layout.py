@@ -238,66 +238,104 @@ def insert_rounds(session: Any, names: list[str], rounds: int) -> dict[str, list
     return seconds
 
 
-#: A batch of 1,000 stored reads (``resent``), or of the same reads a millisecond later (``new``: other
-#: generated read ids), as an ingest pass stages it.
+#: A batch of 1,000 stored reads, as an ingest pass stages it: the newest (``resent``: a batch sent again, looked
+#: up by time), 1,000 drawn from the whole store (``resent_spread``: looked up by plate), or the newest a
+#: millisecond later (``new``: other generated read ids).
 DEDUP_BATCH = (
     "SELECT toUInt64(rowNumberInAllBlocks()) AS idx, toUInt32(0) AS batch, '' AS reason, {columns} FROM "
-    f"(SELECT {sql.STORED_COLUMNS} FROM reads ORDER BY cityHash64(plate, ts) LIMIT 1000)"
+    f"(SELECT {sql.STORED_COLUMNS} FROM reads ORDER BY {{order}} LIMIT 1000)"
 )
 DEDUP_KINDS = {
-    "resent": sql.STORED_COLUMNS,
-    "new": sql.STORED_COLUMNS.replace(", ts,", ", ts + toIntervalMillisecond(1) AS ts,", 1),
+    "new": (sql.STORED_COLUMNS.replace(", ts,", ", ts + toIntervalMillisecond(1) AS ts,", 1), "ts DESC"),
+    "resent": (sql.STORED_COLUMNS, "ts DESC"),
+    "resent_spread": (sql.STORED_COLUMNS, "cityHash64(plate, ts)"),
 }
 
 
+def _dedup_pass(session: Any, select: str, params: dict[str, Any], verify: bool) -> tuple[int, dict[str, float]]:
+    """What an ingest pass runs to de-duplicate ``staging.parsed``: ``staging.fresh`` made by ``select``, then
+    (``verify``: the new code) the candidates looked up as ``ReadsStore._verify_candidates`` does. Returns the
+    fresh rows left and the milliseconds of each step."""
+    ms: dict[str, float] = {}
+
+    def timed(step: str, statement: str, extra: dict[str, Any] | None = None) -> list[list[Any]]:
+        started = time.perf_counter()
+        rows = _rows(session, statement, {**params, **(extra or {})})
+        ms[step] = ms.get(step, 0.0) + (time.perf_counter() - started) * 1000
+        return rows
+
+    session.query("DROP TABLE IF EXISTS staging.fresh SYNC")
+    timed("fresh", f"CREATE TABLE staging.fresh ENGINE = Memory AS {select}")
+    if verify:
+        candidates = int(_rows(session, "SELECT countIf(hit) FROM staging.fresh")[0][0])
+        if candidates:
+            since, until = _rows(
+                session, "SELECT toUnixTimestamp64Milli(min(ts)), toUnixTimestamp64Milli(max(ts)) FROM staging.parsed"
+            )[0]
+            if int(until) - int(since) <= sql.TIME_LOOKUP_MS:
+                span = {"since_ms": int(since), "until_ms": int(until)}
+                found = [(int(o), str(r)) for o, r in timed("by_time", sql.CONFIRMED_BY_TIME, span)]
+            else:
+                found = [(int(o), str(r)) for o, r in timed("by_plate", sql.CONFIRMED_BY_PLATE)]
+            pairs = "[" + ",".join(f"({o},'{r}')" for o, r in found) + "]"
+            if len(found) < candidates:
+                found += [
+                    (int(o), str(r)) for o, r in timed("by_read_id", sql.CONFIRMED_BY_READ_ID, {"confirmed": pairs})
+                ]
+                pairs = "[" + ",".join(f"({o},'{r}')" for o, r in found) + "]"
+            if found and len(found) == int(_rows(session, "SELECT count() FROM staging.fresh")[0][0]):
+                timed("delete", "TRUNCATE TABLE staging.fresh")
+            elif found:
+                timed(
+                    "delete",
+                    f"ALTER TABLE staging.fresh DELETE WHERE hit AND (owner, {sql.EFFECTIVE_READ_ID}) IN "
+                    "{found:Array(Tuple(UInt32, String))}",
+                    {"found": pairs},
+                )
+                timed("recount", "SELECT batch, count() FROM staging.fresh GROUP BY batch")
+    return int(_rows(session, "SELECT count() FROM staging.fresh")[0][0]), ms
+
+
 def dedup_rounds(session: Any, plan: dict[str, Any], rounds: int) -> dict[str, dict[str, Any]]:
-    """Milliseconds of the ingest pass's de-duplication statement on a staged batch of 1,000 reads against the
-    whole store: ``old`` (``OLD_FRESH``, 64-bit keys, ``layout_keys_64bit``), ``new`` (``sql.fresh_select`` with
-    ``layout_keys_48bit``) and ``collisions`` (``layout_keys_16bit``: nearly every new read a candidate to
-    verify), taking turns, ``rounds`` times per batch kind; then ``collisions_scan``: the second statement a pass
-    runs only when candidates are left unconfirmed (``sql.UNCONFIRMED_DUPLICATES``), on what ``collisions`` left.
-    Needs those key variants made by ``--keys``."""
+    """Milliseconds of the ingest pass's de-duplication on a staged batch of 1,000 reads against the whole store
+    (``_dedup_pass``): ``old`` (``OLD_FRESH``, 64-bit keys, ``layout_keys_64bit``), ``new`` (``sql.fresh_select``
+    with ``layout_keys_48bit``, and the candidates verified) and ``collisions`` (``layout_keys_16bit``: nearly
+    every new read a candidate, verified by plate and then by read id), taking turns, ``rounds`` times per batch
+    kind. Needs those key variants made by ``--keys``."""
     params = {"owners": "[" + ",".join(map(str, plan["owners"])) + "]"}
-    statements = {
-        "old": OLD_FRESH.replace("FROM read_keys", "FROM layout_keys_64bit"),
-        "new": sql.fresh_select(48).replace("FROM read_keys", "FROM layout_keys_48bit"),
-        "collisions": sql.fresh_select(16).replace("FROM read_keys", "FROM layout_keys_16bit"),
+    passes = {
+        "old": (OLD_FRESH.replace("FROM read_keys", "FROM layout_keys_64bit"), False),
+        "new": (sql.fresh_select(48).replace("FROM read_keys", "FROM layout_keys_48bit"), True),
+        "collisions": (sql.fresh_select(16).replace("FROM read_keys", "FROM layout_keys_16bit"), True),
     }
     session.query("CREATE DATABASE IF NOT EXISTS staging")
     out: dict[str, dict[str, Any]] = {}
     try:
-        for kind, columns in DEDUP_KINDS.items():
+        for kind, (columns, order) in DEDUP_KINDS.items():
             session.query("DROP TABLE IF EXISTS staging.parsed SYNC")
-            session.query(f"CREATE TABLE staging.parsed ENGINE = Memory AS {DEDUP_BATCH.format(columns=columns)}")
-            times: dict[str, list[float]] = {name: [] for name in statements}
-            fresh: dict[str, set[int]] = {name: set() for name in statements}
+            batch = DEDUP_BATCH.format(columns=columns, order=order)
+            session.query(f"CREATE TABLE staging.parsed ENGINE = Memory AS {batch}")
+            times: dict[str, list[float]] = {name: [] for name in passes}
+            steps: dict[str, dict[str, list[float]]] = {name: {} for name in passes}
+            fresh: dict[str, set[int]] = {name: set() for name in passes}
             for i in range(rounds):
-                names = list(statements)
+                names = list(passes)
                 for name in names[i % len(names) :] + names[: i % len(names)]:
-                    started = time.perf_counter()
-                    count = _rows(session, f"SELECT count() FROM ({statements[name]})", params)[0][0]
-                    times[name].append((time.perf_counter() - started) * 1000)
-                    fresh[name].add(int(count))
-            # The rare second statement: the candidates the plate did not confirm, looked up by read id (a scan).
-            session.query("DROP TABLE IF EXISTS staging.fresh SYNC")
-            session.query(f"CREATE TABLE staging.fresh ENGINE = Memory AS {statements['collisions']}", params=params)
-            scans = []
-            for _ in range(max(rounds // 4, 1)):
-                started = time.perf_counter()
-                _rows(session, sql.UNCONFIRMED_DUPLICATES, params)
-                scans.append((time.perf_counter() - started) * 1000)
-            unverified = _rows(session, "SELECT countIf(hit) FROM staging.fresh")[0][0]
+                    count, ms = _dedup_pass(session, passes[name][0], params, passes[name][1])
+                    times[name].append(sum(ms.values()))
+                    for step, value in ms.items():
+                        steps[name].setdefault(step, []).append(value)
+                    fresh[name].add(count)
             if len({frozenset(v) for v in fresh.values()}) != 1:
-                raise SystemExit(f"de-duplication statements disagree on the {kind} batch: {fresh}")
+                raise SystemExit(f"de-duplication passes disagree on the {kind} batch: {fresh}")
             out[kind] = {
                 name: {
                     "p50_ms": round(statistics.median(t), 2),
-                    "max_ms": round(max(t), 2),
+                    "steps_p50_ms": {step: round(statistics.median(v), 2) for step, v in steps[name].items()},
                     "fresh": sorted(fresh[name]),
                 }
                 for name, t in times.items()
             }
-            out[kind]["collisions_scan"] = {"p50_ms": round(statistics.median(scans), 2), "unverified": unverified}
     finally:
         session.query("DROP TABLE IF EXISTS staging.parsed, staging.fresh SYNC")
     return out

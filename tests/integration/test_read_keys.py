@@ -69,13 +69,16 @@ def test_a_mixed_batch_stores_exactly_its_new_reads(store: ReadsStore) -> None:
 
 def test_a_read_id_sent_again_with_another_plate_is_a_duplicate(store: ReadsStore) -> None:
     assert counts(store_block(store, b"\n".join(sent(range(40))))) == (40, 0, 0)
-    # The same read ids, read as other plates: not found by plate, found by read id.
+    # The same read ids, read as other plates: found by time (the pass spans minutes).
     assert counts(store_block(store, b"\n".join(sent(range(40), plate="OTHER")))) == (0, 40, 0)
+    # ... and at other times too, over more than sql.TIME_LOOKUP_MS: found by neither plate nor time, but by read id.
+    later = [line(f"LATER{i}", NOW_MS - 3 * HOUR_MS + i * HOUR_MS // 20, f"r{i}") for i in range(0, 40, 2)]
+    assert counts(store_block(store, b"\n".join(later + sent(range(40, 50))))) == (10, 20, 0)
     # A read id that is the generated id of a stored read sent without one: the same effective read id.
     assert counts(store_block(store, line("PLAIN", NOW_MS - HOUR_MS))) == (1, 0, 0)
     (generated_id,) = store._rows(f"SELECT {sql.EFFECTIVE_READ_ID} FROM reads WHERE plate = 'PLAIN'")[0]
     assert counts(store_block(store, line("NOTPLAIN", NOW_MS - HOUR_MS, str(generated_id)))) == (0, 1, 0)
-    assert store.count() == store.key_count() == 41
+    assert store.count() == store.key_count() == 51
 
 
 def test_keys_of_an_older_store_are_narrowed_at_open_and_its_duplicates_still_refused(tmp_path: Path) -> None:

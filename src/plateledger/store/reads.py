@@ -586,22 +586,22 @@ class ReadsStore:
         # Per batch and camera its valid reads, newest and oldest time; per batch (camera NULL) its fresh reads:
         # one statement (each has a fixed cost of a few ms, most of a small pass).
         valid: dict[int, int] = {}
-        unverified = 0
+        candidates = 0
         for batch_v, camera, count, newest, oldest in self._rows(
             "SELECT batch, camera, count(), toUnixTimestamp64Milli(max(ts)), toUnixTimestamp64Milli(min(ts)) "
             "FROM staging.parsed WHERE reason = '' GROUP BY batch, camera UNION ALL "
             "SELECT batch, NULL, count(), countIf(hit), 0 FROM staging.fresh GROUP BY batch"
         ):
             result, batch = results[int(batch_v)], int(batch_v)
-            if camera is None:  # the batch's fresh reads, and how many of them are candidates still to verify
+            if camera is None:  # the batch's fresh reads, and how many of them are candidate duplicates
                 result.stored = int(count)
-                unverified += int(newest)
+                candidates += int(newest)
                 continue
             valid[batch] = valid.get(batch, 0) + int(count)
             result.newest[str(camera)] = int(newest)
             result.oldest_ms = int(oldest) if result.oldest_ms is None else min(result.oldest_ms, int(oldest))
-        if unverified:
-            self._verify_candidates(results, params)
+        if candidates:
+            self._verify_candidates(results, params, candidates)
         for batch, count in valid.items():
             results[batch].duplicates = count - results[batch].stored
         journal = ""
@@ -660,21 +660,38 @@ class ReadsStore:
             committed += 1
         return committed
 
-    def _verify_candidates(self, results: list[BatchResult], params: dict[str, Any]) -> None:
-        """Remove from ``staging.fresh`` the candidates its plate lookup left that are duplicates after all
-        (``sql.UNCONFIRMED_DUPLICATES``), and count each batch's fresh reads again. Rare: a key collision, or a
-        read id sent again with another plate."""
-        found = self._rows(sql.UNCONFIRMED_DUPLICATES, params)
-        if found:
-            pairs = "[" + ",".join(f"({int(owner)},{_ch_string(str(rid))})" for owner, rid in found) + "]"
-            self._query(
-                f"ALTER TABLE staging.fresh DELETE WHERE hit AND (owner, {sql.EFFECTIVE_READ_ID}) IN "
-                "{found:Array(Tuple(UInt32, String))}",
-                {"found": pairs},
-            )
-            stored = {int(b): int(c) for b, c in self._rows("SELECT batch, count() FROM staging.fresh GROUP BY batch")}
-            for number, result in enumerate(results):
-                result.stored = stored.get(number, 0)
+    def _verify_candidates(self, results: list[BatchResult], params: dict[str, Any], candidates: int) -> None:
+        """Remove from ``staging.fresh`` its ``candidates`` (rows whose key is in ``read_keys``) that are
+        duplicates, looked up by time when the pass spans at most ``sql.TIME_LOOKUP_MS`` (``sql.CONFIRMED_BY_TIME``),
+        else by plate (``sql.CONFIRMED_BY_PLATE``), then, for those not confirmed so (a key collision, or a read id
+        sent again with another plate or time), by read id (``sql.CONFIRMED_BY_READ_ID``, a scan); count each
+        batch's fresh reads again."""
+        since = min(r.oldest_ms for r in results if r.oldest_ms is not None)
+        until = max(ts for r in results for ts in r.newest.values())
+        if until - since <= sql.TIME_LOOKUP_MS:
+            lookup = self._rows(sql.CONFIRMED_BY_TIME, {**params, "since_ms": since, "until_ms": until})
+        else:
+            lookup = self._rows(sql.CONFIRMED_BY_PLATE, params)
+        found = [(int(owner), str(rid)) for owner, rid in lookup]
+        if len(found) < candidates:
+            confirmed = "[" + ",".join(f"({owner},{_ch_string(rid)})" for owner, rid in found) + "]"
+            rows = self._rows(sql.CONFIRMED_BY_READ_ID, {**params, "confirmed": confirmed})
+            found.extend((int(owner), str(rid)) for owner, rid in rows)
+        if not found:
+            return
+        if len(found) == sum(r.stored for r in results):  # every read of the pass was sent before
+            self._query("TRUNCATE TABLE staging.fresh")
+            for result in results:
+                result.stored = 0
+            return
+        self._query(
+            f"ALTER TABLE staging.fresh DELETE WHERE hit AND (owner, {sql.EFFECTIVE_READ_ID}) IN "
+            "{found:Array(Tuple(UInt32, String))}",
+            {"found": "[" + ",".join(f"({owner},{_ch_string(rid)})" for owner, rid in found) + "]"},
+        )
+        stored = {int(b): int(c) for b, c in self._rows("SELECT batch, count() FROM staging.fresh GROUP BY batch")}
+        for number, result in enumerate(results):
+            result.stored = stored.get(number, 0)
 
     def _insert(self, committed: int) -> None:
         """4. Reads first, then keys: a crash between the two is repaired by _reconcile_keys at start-up, and a

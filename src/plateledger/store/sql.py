@@ -186,44 +186,61 @@ def narrow_key(bits: int = READ_KEY_BITS, full: str = READ_KEY) -> str:
 
 
 def fresh_select(bits: int = READ_KEY_BITS) -> str:
-    """The ingest pass's de-duplication: the valid rows of ``staging.parsed`` that the store does not hold, the
-    first of each (owner, effective read id) in (batch, line) order, with ``READ_KEY`` as ``key`` and ``hit``: 1
-    for a row still to verify (``unconfirmed_select``). Query parameter: ``owners`` Array(UInt32).
-
-    A row whose (owner, key of ``bits`` bits) is in ``read_keys`` is a candidate; it is a duplicate only if a
-    stored read of the same owner has the same effective read id. This statement looks the candidates up by plate
-    (``reads`` is ordered by it: one granule per part and plate): a re-sent read has the same plate, and a
-    generated read id hashes the plate, so this finds every re-sent read but one sent again with its read id and
-    another plate. Without candidates the lookup reads nothing (an empty ``IN`` set on the primary key). The
-    candidates it does not find (a key collision, or that re-send) stay with ``hit`` = 1.
-    """
+    """The ingest pass's de-duplication, first step: the valid rows of ``staging.parsed``, the first of each
+    (owner, effective read id) in (batch, line) order, with ``READ_KEY`` as ``key`` and ``hit``: whether the row's
+    key of ``bits`` bits is in ``read_keys``. A row without a hit is new; a row with one is a candidate, a
+    duplicate only if a stored read of the same owner has the same effective read id (``CONFIRMED_BY_TIME`` or
+    ``CONFIRMED_BY_PLATE``, then ``CONFIRMED_BY_READ_ID``), which the pass looks up only when it has candidates.
+    Query parameter: ``owners`` Array(UInt32)."""
     key = narrow_key(bits)
-    mine = "owner IN {owners:Array(UInt32)}"
     hits = (
-        f"(SELECT owner, key FROM read_keys WHERE {mine} AND key IN "
+        f"(SELECT owner, key FROM read_keys WHERE owner IN {{owners:Array(UInt32)}} AND key IN "
         f"(SELECT {key} FROM staging.parsed WHERE reason = ''))"
     )
     return (
         f"SELECT batch, {STORED_COLUMNS}, {READ_KEY} AS key, (owner, {key}) IN {hits} AS hit FROM staging.parsed "
-        f"WHERE reason = '' AND NOT (hit AND (owner, {EFFECTIVE_READ_ID}) IN (SELECT owner, {EFFECTIVE_READ_ID} "
-        f"FROM reads WHERE {mine} AND plate_key IN "
-        f"(SELECT plate_key FROM staging.parsed WHERE reason = '' AND (owner, {key}) IN {hits}))) "
-        f"ORDER BY batch, idx LIMIT 1 BY owner, {EFFECTIVE_READ_ID}"
+        f"WHERE reason = '' ORDER BY batch, idx LIMIT 1 BY owner, {EFFECTIVE_READ_ID}"
     )
 
 
-#: The rows of ``staging.fresh`` still to verify (``hit``: their key is in ``read_keys``, their plate's reads do
-#: not have their read id) that are duplicates after all: a stored read of the same owner was sent with their
-#: effective read id, or, for a row sent with a read id of the generated form, was sent without one and got that
-#: id. A scan of the owners' ``read_id`` column (and of the generated ids only in that second case), run only
-#: when a pass has such rows: about reads / 2**bits of its new reads. Two reads without a sent id whose generated
-#: ids are the same hash of different plates are both stored: they are different reads.
-UNCONFIRMED_DUPLICATES = (
+_CANDIDATES = f"(SELECT owner, {EFFECTIVE_READ_ID} FROM staging.fresh WHERE hit)"
+#: A pass whose valid reads span at most this long (epoch ms) looks its candidates up by time
+#: (``CONFIRMED_BY_TIME``), else by plate: a re-sent batch is recent and spans minutes, and its thousand plates lie
+#: in most granules of a plate-ordered part.
+TIME_LOOKUP_MS = 3_600_000
+#: The candidates of ``staging.fresh`` that a stored read of the same owner, read between the parameters
+#: ``since_ms`` and ``until_ms`` (the pass's oldest and newest valid read), has the read id of. Read from the area
+#: projection, ordered by hour: the hours of the pass only. Every re-sent read of the pass is there but one sent
+#: again with its read id and another time.
+CONFIRMED_BY_TIME = (
+    f"SELECT DISTINCT owner, {EFFECTIVE_READ_ID} FROM reads WHERE owner IN {{owners:Array(UInt32)}} "
+    "AND toStartOfHour(ts) BETWEEN toStartOfHour(fromUnixTimestamp64Milli({since_ms:Int64}, 'UTC')) "
+    "AND toStartOfHour(fromUnixTimestamp64Milli({until_ms:Int64}, 'UTC')) "
+    "AND ts BETWEEN fromUnixTimestamp64Milli({since_ms:Int64}, 'UTC') "
+    "AND fromUnixTimestamp64Milli({until_ms:Int64}, 'UTC') "
+    f"AND (owner, {EFFECTIVE_READ_ID}) IN {_CANDIDATES}"
+)
+#: The candidates of ``staging.fresh`` (``hit``) that a stored read of the same plate has the read id of: every
+#: re-sent read but one sent again with its read id and another plate (a generated read id hashes the plate).
+#: ``reads`` is ordered by plate: one granule per part and plate.
+CONFIRMED_BY_PLATE = (
+    f"SELECT DISTINCT owner, {EFFECTIVE_READ_ID} FROM reads WHERE owner IN {{owners:Array(UInt32)}} "
+    "AND plate_key IN (SELECT plate_key FROM staging.fresh WHERE hit) "
+    f"AND (owner, {EFFECTIVE_READ_ID}) IN {_CANDIDATES}"
+)
+#: The candidates the plate or time did not confirm (those not in the parameter ``confirmed`` Array(Tuple(UInt32,
+#: String))) that are duplicates after all: a stored read of the same owner was sent with their effective read id,
+#: or, for a candidate sent with a read id of the generated form, was sent without one and got that id. A scan of
+#: the owners' ``read_id`` column (and of the generated ids only in that second case), as rare as a collision of
+#: keys: about reads / 2**bits of a pass's new reads. Two reads without a sent id whose generated ids are the same
+#: hash of different plates are both stored: they are different reads.
+CONFIRMED_BY_READ_ID = (
     "SELECT DISTINCT owner, read_id FROM reads WHERE owner IN {owners:Array(UInt32)} AND read_id != '' "
-    f"AND (owner, read_id) IN (SELECT owner, {EFFECTIVE_READ_ID} FROM staging.fresh WHERE hit) "
+    f"AND (owner, read_id) IN (SELECT owner, {EFFECTIVE_READ_ID} AS id FROM staging.fresh WHERE hit "
+    "AND (owner, id) NOT IN {confirmed:Array(Tuple(UInt32, String))}) "
     f"UNION DISTINCT SELECT owner, {EFFECTIVE_READ_ID} FROM reads WHERE owner IN {{owners:Array(UInt32)}} "
-    f"AND read_id = '' AND (owner, {EFFECTIVE_READ_ID}) IN "
-    "(SELECT owner, read_id FROM staging.fresh WHERE hit AND match(read_id, '^[0-9a-f]{16}$'))"
+    f"AND read_id = '' AND (owner, {EFFECTIVE_READ_ID}) IN (SELECT owner, read_id FROM staging.fresh WHERE hit "
+    "AND match(read_id, '^[0-9a-f]{16}$') AND (owner, read_id) NOT IN {confirmed:Array(Tuple(UInt32, String))})"
 )
 
 

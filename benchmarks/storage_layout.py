@@ -279,9 +279,9 @@ def _dedup_pass(session: Any, select: str, params: dict[str, Any], verify: bool)
                 found = [(int(o), str(r)) for o, r in timed("by_plate", sql.CONFIRMED_BY_PLATE)]
             pairs = "[" + ",".join(f"({o},'{r}')" for o, r in found) + "]"
             if len(found) < candidates:
-                found += [
-                    (int(o), str(r)) for o, r in timed("by_read_id", sql.CONFIRMED_BY_READ_ID, {"confirmed": pairs})
-                ]
+                left = timed("unconfirmed", sql.UNCONFIRMED, {"confirmed": pairs})
+                ids = "[" + ",".join(f"({o},'{r}')" for o, _, r in left) + "]"
+                found += [(int(o), str(r)) for o, r in timed("by_read_id", sql.CONFIRMED_BY_READ_ID, {"ids": ids})]
                 pairs = "[" + ",".join(f"({o},'{r}')" for o, r in found) + "]"
             if found and len(found) == int(_rows(session, "SELECT count() FROM staging.fresh")[0][0]):
                 timed("delete", "TRUNCATE TABLE staging.fresh")

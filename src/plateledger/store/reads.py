@@ -70,6 +70,11 @@ def _ch_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _ch_pairs(pairs: Iterable[tuple[int, str]]) -> str:
+    """(owner, read id) pairs as a ClickHouse Array(Tuple(UInt32, String)) literal."""
+    return "[" + ",".join(f"({int(owner)},{_ch_string(rid)})" for owner, rid in pairs) + "]"
+
+
 def _ch_ints(values: Iterable[int]) -> str:
     return "[" + ",".join(str(int(v)) for v in values) + "]"
 
@@ -664,8 +669,9 @@ class ReadsStore:
         """Remove from ``staging.fresh`` its ``candidates`` (rows whose key is in ``read_keys``) that are
         duplicates, looked up by time when the pass spans at most ``sql.TIME_LOOKUP_MS`` (``sql.CONFIRMED_BY_TIME``),
         else by plate (``sql.CONFIRMED_BY_PLATE``), then, for those not confirmed so (a key collision, or a read id
-        sent again with another plate or time), by read id (``sql.CONFIRMED_BY_READ_ID``, a scan); count each
-        batch's fresh reads again."""
+        sent again with another plate and time), by read id (``sql.CONFIRMED_BY_READ_ID``, a scan of ``read_id``,
+        and ``sql.CONFIRMED_BY_GENERATED_ID`` for a sent id of the generated form); count each batch's fresh reads
+        again."""
         since = min(r.oldest_ms for r in results if r.oldest_ms is not None)
         until = max(ts for r in results for ts in r.newest.values())
         if until - since <= sql.TIME_LOOKUP_MS:
@@ -674,9 +680,13 @@ class ReadsStore:
             lookup = self._rows(sql.CONFIRMED_BY_PLATE, params)
         found = [(int(owner), str(rid)) for owner, rid in lookup]
         if len(found) < candidates:
-            confirmed = "[" + ",".join(f"({owner},{_ch_string(rid)})" for owner, rid in found) + "]"
-            rows = self._rows(sql.CONFIRMED_BY_READ_ID, {**params, "confirmed": confirmed})
-            found.extend((int(owner), str(rid)) for owner, rid in rows)
+            left = self._rows(sql.UNCONFIRMED, {"confirmed": _ch_pairs(found)})
+            ids = [(int(owner), str(rid)) for owner, _sent, rid in left]
+            found.extend(self._pairs(sql.CONFIRMED_BY_READ_ID, {**params, "ids": _ch_pairs(ids)}))
+            looks_generated = [(int(o), str(s)) for o, s, _rid in left if sql.GENERATED_ID.fullmatch(str(s))]
+            if looks_generated:
+                found.extend(self._pairs(sql.CONFIRMED_BY_GENERATED_ID, {**params, "ids": _ch_pairs(looks_generated)}))
+            found = sorted(set(found))
         if not found:
             return
         if len(found) == sum(r.stored for r in results):  # every read of the pass was sent before
@@ -687,11 +697,14 @@ class ReadsStore:
         self._query(
             f"ALTER TABLE staging.fresh DELETE WHERE hit AND (owner, {sql.EFFECTIVE_READ_ID}) IN "
             "{found:Array(Tuple(UInt32, String))}",
-            {"found": "[" + ",".join(f"({owner},{_ch_string(rid)})" for owner, rid in found) + "]"},
+            {"found": _ch_pairs(found)},
         )
         stored = {int(b): int(c) for b, c in self._rows("SELECT batch, count() FROM staging.fresh GROUP BY batch")}
         for number, result in enumerate(results):
             result.stored = stored.get(number, 0)
+
+    def _pairs(self, statement: str, params: dict[str, Any]) -> list[tuple[int, str]]:
+        return [(int(owner), str(rid)) for owner, rid in self._rows(statement, params)]
 
     def _insert(self, committed: int) -> None:
         """4. Reads first, then keys: a crash between the two is repaired by _reconcile_keys at start-up, and a

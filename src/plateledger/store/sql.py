@@ -228,20 +228,30 @@ CONFIRMED_BY_PLATE = (
     "AND plate_key IN (SELECT plate_key FROM staging.fresh WHERE hit) "
     f"AND (owner, {EFFECTIVE_READ_ID}) IN {_CANDIDATES}"
 )
-#: The candidates the plate or time did not confirm (those not in the parameter ``confirmed`` Array(Tuple(UInt32,
-#: String))) that are duplicates after all: a stored read of the same owner was sent with their effective read id,
-#: or, for a candidate sent with a read id of the generated form, was sent without one and got that id. A scan of
-#: the owners' ``read_id`` column (and of the generated ids only in that second case), as rare as a collision of
-#: keys: about reads / 2**bits of a pass's new reads. Two reads without a sent id whose generated ids are the same
-#: hash of different plates are both stored: they are different reads.
+#: The candidates the plate or time did not confirm (not in the parameter ``confirmed``
+#: Array(Tuple(UInt32, String))): (owner, read id as sent, effective read id).
+UNCONFIRMED = (
+    f"SELECT owner, read_id, {EFFECTIVE_READ_ID} AS id FROM staging.fresh WHERE hit "
+    "AND (owner, id) NOT IN {confirmed:Array(Tuple(UInt32, String))}"
+)
+#: Which of the parameter ``ids`` (Array(Tuple(UInt32, String)): owner, effective read id of candidates nothing
+#: else confirmed) a stored read of the same owner was sent with: a scan of the owners' ``read_id`` column, run
+#: only for a key collision or a read id sent again with another plate and time (about reads / 2**bits of new
+#: reads).
 CONFIRMED_BY_READ_ID = (
     "SELECT DISTINCT owner, read_id FROM reads WHERE owner IN {owners:Array(UInt32)} AND read_id != '' "
-    f"AND (owner, read_id) IN (SELECT owner, {EFFECTIVE_READ_ID} AS id FROM staging.fresh WHERE hit "
-    "AND (owner, id) NOT IN {confirmed:Array(Tuple(UInt32, String))}) "
-    f"UNION DISTINCT SELECT owner, {EFFECTIVE_READ_ID} FROM reads WHERE owner IN {{owners:Array(UInt32)}} "
-    f"AND read_id = '' AND (owner, {EFFECTIVE_READ_ID}) IN (SELECT owner, read_id FROM staging.fresh WHERE hit "
-    "AND match(read_id, '^[0-9a-f]{16}$') AND (owner, read_id) NOT IN {confirmed:Array(Tuple(UInt32, String))})"
+    "AND (owner, read_id) IN {ids:Array(Tuple(UInt32, String))}"
 )
+#: Which of ``ids`` (candidates sent with a read id of the generated form, which nothing else confirmed) a stored
+#: read sent without a read id got as its generated one: a scan that hashes the owners' reads, run only for such
+#: an id. Two reads without a sent id whose generated ids are the same hash of different plates are both stored:
+#: they are different reads.
+CONFIRMED_BY_GENERATED_ID = (
+    f"SELECT DISTINCT owner, {EFFECTIVE_READ_ID} FROM reads WHERE owner IN {{owners:Array(UInt32)}} "
+    f"AND read_id = '' AND (owner, {EFFECTIVE_READ_ID}) IN {{ids:Array(Tuple(UInt32, String))}}"
+)
+#: A read id of the form a generated one has (``EFFECTIVE_READ_ID``).
+GENERATED_ID = re.compile(r"[0-9a-f]{16}")
 
 
 def _owner_cutoff(name: str) -> str:

@@ -210,22 +210,23 @@ _CANDIDATES = f"(SELECT owner, {EFFECTIVE_READ_ID} FROM staging.fresh WHERE hit)
 TIME_LOOKUP_MS = 3_600_000
 #: The candidates of ``staging.fresh`` that a stored read of the same owner, read between the parameters
 #: ``since_ms`` and ``until_ms`` (the pass's oldest and newest valid read), has the read id of. Read from the area
-#: projection, ordered by hour: the hours of the pass only. Every re-sent read of the pass is there but one sent
-#: again with its read id and another time.
+#: projection, ordered by hour: the hours of the pass only; the read id is computed only for the rows whose time
+#: is a candidate's. Every re-sent read of the pass is there but one sent again with its read id and another time.
 CONFIRMED_BY_TIME = (
     f"SELECT DISTINCT owner, {EFFECTIVE_READ_ID} FROM reads WHERE owner IN {{owners:Array(UInt32)}} "
     "AND toStartOfHour(ts) BETWEEN toStartOfHour(fromUnixTimestamp64Milli({since_ms:Int64}, 'UTC')) "
     "AND toStartOfHour(fromUnixTimestamp64Milli({until_ms:Int64}, 'UTC')) "
     "AND ts BETWEEN fromUnixTimestamp64Milli({since_ms:Int64}, 'UTC') "
-    "AND fromUnixTimestamp64Milli({until_ms:Int64}, 'UTC') "
+    "AND fromUnixTimestamp64Milli({until_ms:Int64}, 'UTC') AND ts IN (SELECT ts FROM staging.fresh WHERE hit) "
     f"AND (owner, {EFFECTIVE_READ_ID}) IN {_CANDIDATES}"
 )
-#: The candidates of ``staging.fresh`` (``hit``) that a stored read of the same plate has the read id of: every
-#: re-sent read but one sent again with its read id and another plate (a generated read id hashes the plate).
-#: ``reads`` is ordered by plate: one granule per part and plate.
+#: The candidates of ``staging.fresh`` (``hit``) that a stored read of the same plate and time has the read id of:
+#: every re-sent read but one sent again with its read id and another plate or time (a generated read id hashes
+#: both). ``reads`` is ordered by (plate, time): one granule per part and plate, and the read id is computed only
+#: for the rows whose plate and time match.
 CONFIRMED_BY_PLATE = (
     f"SELECT DISTINCT owner, {EFFECTIVE_READ_ID} FROM reads WHERE owner IN {{owners:Array(UInt32)}} "
-    "AND plate_key IN (SELECT plate_key FROM staging.fresh WHERE hit) "
+    "AND (plate_key, plate, ts) IN (SELECT plate_key, plate, ts FROM staging.fresh WHERE hit) "
     f"AND (owner, {EFFECTIVE_READ_ID}) IN {_CANDIDATES}"
 )
 #: The candidates the plate or time did not confirm (not in the parameter ``confirmed``

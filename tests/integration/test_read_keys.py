@@ -57,6 +57,11 @@ def test_reads_sharing_a_key_are_all_stored_and_a_resent_batch_stores_nothing(st
     assert counts(store_block(store, more)) == (100, 0, 0)
     assert keys(store) == (300, 300, keys(store)[2])
     assert keys(store)[2] <= sql.key_mask(TINY)
+    # A pass spanning more than sql.TIME_LOOKUP_MS: its candidates are looked up by plate.
+    long_ago = [line(f"AGO{i}", NOW_MS - sql.TIME_LOOKUP_MS - HOUR_MS + i) for i in range(50)]
+    spread = b"\n".join(long_ago + generated(range(150, 200)))
+    assert counts(store_block(store, spread)) == (100, 0, 0)
+    assert counts(store_block(store, spread)) == (0, 100, 0)
 
 
 def test_a_mixed_batch_stores_exactly_its_new_reads(store: ReadsStore) -> None:
@@ -71,9 +76,13 @@ def test_a_read_id_sent_again_with_another_plate_is_a_duplicate(store: ReadsStor
     assert counts(store_block(store, b"\n".join(sent(range(40))))) == (40, 0, 0)
     # The same read ids, read as other plates: found by time (the pass spans minutes).
     assert counts(store_block(store, b"\n".join(sent(range(40), plate="OTHER")))) == (0, 40, 0)
-    # ... and at other times too, over more than sql.TIME_LOOKUP_MS: found by neither plate nor time, but by read id.
-    later = [line(f"LATER{i}", NOW_MS - 3 * HOUR_MS + i * HOUR_MS // 20, f"r{i}") for i in range(0, 40, 2)]
-    assert counts(store_block(store, b"\n".join(later + sent(range(40, 50))))) == (10, 20, 0)
+    # ... and at other times too: found by neither time nor plate, but by read id, in a pass that spans less than
+    # sql.TIME_LOOKUP_MS (looked up by time) and in one that spans more (by plate).
+    later = [line(f"LATER{i}", NOW_MS - 3 * HOUR_MS + i, f"r{i}") for i in range(0, 20, 2)]
+    assert counts(store_block(store, b"\n".join(later + sent(range(40, 45))))) == (5, 10, 0)
+    long_ago = NOW_MS - sql.TIME_LOOKUP_MS - 4 * HOUR_MS
+    spread = [line(f"AGO{i}", long_ago + i, f"r{i}") for i in range(20, 40, 2)] + sent(range(45, 50))
+    assert counts(store_block(store, b"\n".join(spread))) == (5, 10, 0)
     # A read id that is the generated id of a stored read sent without one: the same effective read id.
     assert counts(store_block(store, line("PLAIN", NOW_MS - HOUR_MS))) == (1, 0, 0)
     (generated_id,) = store._rows(f"SELECT {sql.EFFECTIVE_READ_ID} FROM reads WHERE plate = 'PLAIN'")[0]

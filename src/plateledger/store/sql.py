@@ -206,7 +206,7 @@ def fresh_select(bits: int = READ_KEY_BITS) -> str:
 _CANDIDATES = f"(SELECT owner, {EFFECTIVE_READ_ID} FROM staging.fresh WHERE hit)"
 #: A pass whose valid reads span at most this long (ms) looks its candidates up by time (``CONFIRMED_BY_TIME``),
 #: else by plate: a thousand plates lie in most granules of a plate-ordered part (a re-sent batch of 1,000 reads
-#: from the whole of a 10M store: 785 ms by plate; the newest 1,000 by time: 19 ms), and a re-sent batch spans
+#: from the whole of a 10M store: 718 ms by plate; the newest 1,000 by time: 18 ms), and a re-sent batch spans
 #: minutes; a week of reads is a fraction of a store kept for months.
 TIME_LOOKUP_MS = 7 * 24 * 3_600_000
 #: The candidates of ``staging.fresh`` that a stored read of the same owner, read between the parameters

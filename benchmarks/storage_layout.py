@@ -9,7 +9,7 @@ equal terms. Prints bytes per read by table, column and projection (``system.par
 the variants taking turns on each circle. Prints JSON; the variant tables are dropped at the end.
 
     PYTHONPATH=src .venv/bin/python benchmarks/storage_layout.py --reads 1e7 --workdir /tmp/storage \\
-        --variants current,offset_index,codecs --area-searches 100
+        --variants after,after_offset_index,after_latlon_lowcard --keys keys_64bit,keys_48bit --area-searches 100
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--reads", type=size, default=1_000_000, help="reads of the store to build or reuse (1e6)")
     parser.add_argument("--workdir", type=Path, required=True, help="where the store is built and kept")
-    parser.add_argument("--variants", default="current", help=f"comma-separated, of: {', '.join(VARIANTS)}")
+    parser.add_argument("--variants", default="after", help=f"comma-separated, of: {', '.join(VARIANTS)}")
     parser.add_argument("--keys", default="", help=f"read_keys variants, of: {', '.join(KEY_VARIANTS)}")
     parser.add_argument("--area-searches", type=int, default=100, help="area searches per window and variant")
     parser.add_argument("--insert-rounds", type=int, default=0, help="time inserts of each variant N times")

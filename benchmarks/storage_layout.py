@@ -9,7 +9,7 @@ equal terms. Prints bytes per read by table, column and projection (``system.par
 the variants taking turns on each circle. Prints JSON; the variant tables are dropped at the end.
 
     PYTHONPATH=src .venv/bin/python benchmarks/storage_layout.py --reads 1e7 --workdir /tmp/storage \\
-        --variants current,offset_index,codecs --area-searches 100
+        --variants after,after_offset_index,after_latlon_lowcard --keys keys_64bit,keys_48bit --area-searches 100
 """
 
 from __future__ import annotations
@@ -93,32 +93,57 @@ VARIANTS: dict[str, Callable[[str], str]] = {
     "after_default_lz4": lambda name: _ddl()(name).replace(", default_compression_codec = 'ZSTD(3)'", ""),
     # A type change (an existing table would be rebuilt); needs allow_suspicious_low_cardinality_types.
     "after_latlon_lowcard": _ddl(lat="LowCardinality(Float32)", lon="LowCardinality(Float32)"),
+    # Every ZSTD(3) of the layout (column codecs and the tables' default) at another level.
+    "after_zstd6": lambda name: _ddl()(name).replace("ZSTD(3)", "ZSTD(6)"),
+    "after_zstd9": lambda name: _ddl()(name).replace("ZSTD(3)", "ZSTD(9)"),
+    "after_latlon_lowcard_zstd9": lambda name: _ddl(lat="LowCardinality(Float32)", lon="LowCardinality(Float32)")(
+        name
+    ).replace("ZSTD(3)", "ZSTD(9)"),
 }
 
-KEY_VARIANTS: dict[str, str] = {
-    "keys_before": sql.READ_KEYS_DDL.replace(sql.READ_KEY_CODEC, "CODEC(Delta, ZSTD(3))").replace(COMPRESSION_SQL, ""),
-    "keys_after": sql.READ_KEYS_DDL,
-    "keys_delta_zstd": sql.READ_KEYS_DDL.replace(sql.READ_KEY_CODEC, "CODEC(Delta, ZSTD(3))"),
-    # Narrower keys, for their bytes only: a key that is the low 48 or 32 bits of the hash would need every hit
-    # checked against ``reads`` to keep de-duplication exact (not built).
-    "keys_48bit": sql.READ_KEYS_DDL,
-    "keys_32bit": sql.READ_KEYS_DDL.replace("key   UInt64", "key   UInt32"),
+
+def _key_ddl(bits: int, codec: str = sql.READ_KEY_CODEC, compression: bool = True) -> str:
+    ddl = sql.READ_KEYS_DDL.replace(sql.READ_KEY_CODEC, codec)
+    ddl = ddl if compression else ddl.replace(COMPRESSION_SQL, "")
+    return ddl.replace("key   UInt64", "key   UInt32") if bits <= 32 else ddl
+
+
+#: ``read_keys`` layouts: (DDL, bits of the key). Every variant is filled from ``reads`` (``sql.narrow_key``), so
+#: it does not depend on the width the store was built with.
+KEY_VARIANTS: dict[str, tuple[str, int]] = {
+    "keys_before": (_key_ddl(64, "CODEC(Delta, ZSTD(3))", compression=False), 64),
+    "keys_64bit": (_key_ddl(64), 64),
+    "keys_delta_zstd": (_key_ddl(64, "CODEC(Delta, ZSTD(3))"), 64),
+    "keys_56bit": (_key_ddl(56), 56),
+    "keys_48bit": (_key_ddl(48), 48),
+    "keys_40bit": (_key_ddl(40), 40),
+    "keys_32bit": (_key_ddl(32), 32),
+    # Nearly every new read a candidate: the cost of verifying a batch of collisions (``--dedup-rounds``).
+    "keys_16bit": (_key_ddl(16), 16),
 }
-#: What each key variant is filled with (the stored keys, or their low bits).
-KEY_SELECT = {
-    "keys_48bit": "SELECT owner, bitAnd(key, 0xFFFFFFFFFFFF) FROM read_keys",
-    "keys_32bit": "SELECT owner, toUInt32(bitAnd(key, 0xFFFFFFFF)) FROM read_keys",
-}
+
+#: The de-duplication statement before the keys were narrowed (every key found in ``read_keys`` a duplicate), to
+#: time against ``sql.fresh_select``.
+OLD_FRESH = (
+    f"SELECT batch, {sql.STORED_COLUMNS}, {sql.READ_KEY} AS key FROM staging.parsed "
+    "WHERE reason = '' AND (owner, key) NOT IN ("
+    "  SELECT owner, key FROM read_keys WHERE owner IN {owners:Array(UInt32)} AND key IN "
+    f"    (SELECT {sql.READ_KEY} FROM staging.parsed WHERE reason = ''))"
+    " ORDER BY batch, idx LIMIT 1 BY owner, key"
+)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--reads", type=size, default=1_000_000, help="reads of the store to build or reuse (1e6)")
     parser.add_argument("--workdir", type=Path, required=True, help="where the store is built and kept")
-    parser.add_argument("--variants", default="current", help=f"comma-separated, of: {', '.join(VARIANTS)}")
+    parser.add_argument("--variants", default="after", help=f"comma-separated, of: {', '.join(VARIANTS)}")
     parser.add_argument("--keys", default="", help=f"read_keys variants, of: {', '.join(KEY_VARIANTS)}")
     parser.add_argument("--area-searches", type=int, default=100, help="area searches per window and variant")
     parser.add_argument("--insert-rounds", type=int, default=0, help="time inserts of each variant N times")
+    parser.add_argument(
+        "--dedup-rounds", type=int, default=0, help="time the de-duplication statement, old and new, N times"
+    )
     parser.add_argument("--build-only", action="store_true", help="build the store and stop")
     parser.add_argument("--remove", action="store_true", help="delete the kept store at the end")
     args = parser.parse_args(argv)
@@ -213,6 +238,109 @@ def insert_rounds(session: Any, names: list[str], rounds: int) -> dict[str, list
     return seconds
 
 
+#: A batch of 1,000 stored reads, as an ingest pass stages it: the newest (``resent``: a batch sent again, looked
+#: up by time), 1,000 drawn from the whole store (``resent_spread``: looked up by plate), or the newest a
+#: millisecond later (``new``: other generated read ids).
+DEDUP_BATCH = (
+    "SELECT toUInt64(rowNumberInAllBlocks()) AS idx, toUInt32(0) AS batch, '' AS reason, {columns} FROM "
+    f"(SELECT {sql.STORED_COLUMNS} FROM reads ORDER BY {{order}} LIMIT 1000)"
+)
+DEDUP_KINDS = {
+    "new": (sql.STORED_COLUMNS.replace(", ts,", ", ts + toIntervalMillisecond(1) AS ts,", 1), "ts DESC"),
+    "resent": (sql.STORED_COLUMNS, "ts DESC"),
+    "resent_spread": (sql.STORED_COLUMNS, "cityHash64(plate, ts)"),
+}
+
+
+def _dedup_pass(session: Any, select: str, params: dict[str, Any], verify: bool) -> tuple[int, dict[str, float]]:
+    """What an ingest pass runs to de-duplicate ``staging.parsed``: ``staging.fresh`` made by ``select``, then
+    (``verify``: the new code) the candidates looked up as ``ReadsStore._verify_candidates`` does. Returns the
+    fresh rows left and the milliseconds of each step."""
+    ms: dict[str, float] = {}
+
+    def timed(step: str, statement: str, extra: dict[str, Any] | None = None) -> list[list[Any]]:
+        started = time.perf_counter()
+        rows = _rows(session, statement, {**params, **(extra or {})})
+        ms[step] = ms.get(step, 0.0) + (time.perf_counter() - started) * 1000
+        return rows
+
+    session.query("DROP TABLE IF EXISTS staging.fresh SYNC")
+    timed("fresh", f"CREATE TABLE staging.fresh ENGINE = Memory AS {select}")
+    if verify:
+        candidates = int(_rows(session, "SELECT countIf(hit) FROM staging.fresh")[0][0])
+        if candidates:
+            since, until = _rows(
+                session, "SELECT toUnixTimestamp64Milli(min(ts)), toUnixTimestamp64Milli(max(ts)) FROM staging.parsed"
+            )[0]
+            if int(until) - int(since) <= sql.TIME_LOOKUP_MS:
+                span = {"since_ms": int(since), "until_ms": int(until)}
+                found = [(int(o), str(r)) for o, r in timed("by_time", sql.CONFIRMED_BY_TIME, span)]
+            else:
+                found = [(int(o), str(r)) for o, r in timed("by_plate", sql.CONFIRMED_BY_PLATE)]
+            pairs = "[" + ",".join(f"({o},'{r}')" for o, r in found) + "]"
+            if len(found) < candidates:
+                left = timed("unconfirmed", sql.UNCONFIRMED, {"confirmed": pairs})
+                ids = "[" + ",".join(f"({o},'{r}')" for o, _, r in left) + "]"
+                found += [(int(o), str(r)) for o, r in timed("by_read_id", sql.CONFIRMED_BY_READ_ID, {"ids": ids})]
+                pairs = "[" + ",".join(f"({o},'{r}')" for o, r in found) + "]"
+            if found and len(found) == int(_rows(session, "SELECT count() FROM staging.fresh")[0][0]):
+                timed("delete", "TRUNCATE TABLE staging.fresh")
+            elif found:
+                timed(
+                    "delete",
+                    f"ALTER TABLE staging.fresh DELETE WHERE hit AND (owner, {sql.EFFECTIVE_READ_ID}) IN "
+                    "{found:Array(Tuple(UInt32, String))}",
+                    {"found": pairs},
+                )
+                timed("recount", "SELECT batch, count() FROM staging.fresh GROUP BY batch")
+    return int(_rows(session, "SELECT count() FROM staging.fresh")[0][0]), ms
+
+
+def dedup_rounds(session: Any, plan: dict[str, Any], rounds: int) -> dict[str, dict[str, Any]]:
+    """Milliseconds of the ingest pass's de-duplication on a staged batch of 1,000 reads against the whole store
+    (``_dedup_pass``): ``old`` (``OLD_FRESH``, 64-bit keys, ``layout_keys_64bit``), ``new`` (``sql.fresh_select``
+    with ``layout_keys_48bit``, and the candidates verified) and ``collisions`` (``layout_keys_16bit``: nearly
+    every new read a candidate, verified by plate and then by read id), taking turns, ``rounds`` times per batch
+    kind. Needs those key variants made by ``--keys``."""
+    params = {"owners": "[" + ",".join(map(str, plan["owners"])) + "]"}
+    passes = {
+        "old": (OLD_FRESH.replace("FROM read_keys", "FROM layout_keys_64bit"), False),
+        "new": (sql.fresh_select(48).replace("FROM read_keys", "FROM layout_keys_48bit"), True),
+        "collisions": (sql.fresh_select(16).replace("FROM read_keys", "FROM layout_keys_16bit"), True),
+    }
+    session.query("CREATE DATABASE IF NOT EXISTS staging")
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        for kind, (columns, order) in DEDUP_KINDS.items():
+            session.query("DROP TABLE IF EXISTS staging.parsed SYNC")
+            batch = DEDUP_BATCH.format(columns=columns, order=order)
+            session.query(f"CREATE TABLE staging.parsed ENGINE = Memory AS {batch}")
+            times: dict[str, list[float]] = {name: [] for name in passes}
+            steps: dict[str, dict[str, list[float]]] = {name: {} for name in passes}
+            fresh: dict[str, set[int]] = {name: set() for name in passes}
+            for i in range(rounds):
+                names = list(passes)
+                for name in names[i % len(names) :] + names[: i % len(names)]:
+                    count, ms = _dedup_pass(session, passes[name][0], params, passes[name][1])
+                    times[name].append(sum(ms.values()))
+                    for step, value in ms.items():
+                        steps[name].setdefault(step, []).append(value)
+                    fresh[name].add(count)
+            if len({frozenset(v) for v in fresh.values()}) != 1:
+                raise SystemExit(f"de-duplication passes disagree on the {kind} batch: {fresh}")
+            out[kind] = {
+                name: {
+                    "p50_ms": round(statistics.median(t), 2),
+                    "steps_p50_ms": {step: round(statistics.median(v), 2) for step, v in steps[name].items()},
+                    "fresh": sorted(fresh[name]),
+                }
+                for name, t in times.items()
+            }
+    finally:
+        session.query("DROP TABLE IF EXISTS staging.parsed, staging.fresh SYNC")
+    return out
+
+
 def copy_table(session: Any, name: str, ddl: str, select: str) -> float:
     """``name`` made from ``ddl`` and filled by ``select``, merged to one part; seconds taken."""
     started = time.perf_counter()
@@ -300,10 +428,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in filter(None, args.keys.split(",")):
             table = f"layout_{name}"
             made.append(table)
-            ddl = KEY_VARIANTS[name].replace("EXISTS read_keys", f"EXISTS {table}")
-            seconds = copy_table(session, table, ddl, KEY_SELECT.get(name, "SELECT owner, key FROM read_keys"))
+            ddl, bits = KEY_VARIANTS[name]
+            ddl = ddl.replace("EXISTS read_keys", f"EXISTS {table}")
+            seconds = copy_table(session, table, ddl, f"SELECT owner, {sql.narrow_key(bits)} FROM reads")
             report["variants"][name] = {"copy_and_merge_s": round(seconds, 1), **layout(session, table, reads)}
             log(f"{name}: {report['variants'][name]['bytes_per_read']} bytes/read, {seconds:.0f} s")
+        if args.dedup_rounds:
+            report["dedup"] = dedup_rounds(session, plan, args.dedup_rounds)
+            log(f"dedup: {report['dedup']}")
         tables = [f"layout_{n}" for n in filter(None, args.variants.split(","))]
         if args.insert_rounds:
             names = list(filter(None, args.variants.split(",")))

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from plateledger.core.errors import StorageFull
+from plateledger.store.sql import READ_KEY
 
 _log = logging.getLogger("plateledger.store.reads")
 _STRUCTURE = "batch UInt32, owner UInt32, key UInt64"
@@ -98,11 +99,12 @@ class Journal:
         return [p.stem for p in found]
 
     def batches(self, name: str) -> list[JournalBatch]:
-        """Per batch of intent file ``name``: the keys it was to insert and how many of them ``read_keys`` holds
-        (run after the store's key reconciliation, so ``read_keys`` stands for ``reads``)."""
+        """Per batch of intent file ``name``: the keys it was to insert and how many of them ``reads`` holds. The
+        keys are the reads' 64-bit hashes (``sql.READ_KEY``), compared with the hashes of the owners' stored reads
+        (a scan, after a crash only): ``read_keys`` holds narrower keys, which another read may share."""
         source = f"file({_quoted(self.directory / f'{name}.keys')}, 'TSV', '{_STRUCTURE}')"
         rows = self._rows(
-            f"SELECT batch, any(owner), count(), countIf((owner, key) IN (SELECT owner, key FROM read_keys "
+            f"SELECT batch, any(owner), count(), countIf((owner, key) IN (SELECT owner, {READ_KEY} FROM reads "
             f"WHERE owner IN (SELECT DISTINCT owner FROM {source}))) FROM {source} GROUP BY batch ORDER BY batch",
             None,
         )

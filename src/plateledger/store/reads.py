@@ -70,6 +70,11 @@ def _ch_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _ch_pairs(pairs: Iterable[tuple[int, str]]) -> str:
+    """(owner, read id) pairs as a ClickHouse Array(Tuple(UInt32, String)) literal."""
+    return "[" + ",".join(f"({int(owner)},{_ch_string(rid)})" for owner, rid in pairs) + "]"
+
+
 def _ch_ints(values: Iterable[int]) -> str:
     return "[" + ",".join(str(int(v)) for v in values) + "]"
 
@@ -191,9 +196,11 @@ class ReadsStore:
     #: Whether the statements of the write lock's holder (an ingest pass) go before queued searches.
     writes_first = True
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, key_bits: int = sql.READ_KEY_BITS) -> None:
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
+        #: Bits of each read's key in ``read_keys`` (``sql.READ_KEY_BITS``; tests narrow it to force collisions).
+        self._key_bits = key_bits
         #: Held per statement (chDB runs one at a time), in arrival order.
         self._engine_turn = StatementLock()
         #: Held across a whole ingest pass (its staging tables, the mirror, the keys) and by whatever must not
@@ -382,12 +389,17 @@ class ReadsStore:
 
     def _reconcile_keys(self) -> None:
         """If a crash stopped an insert between ``reads`` and ``read_keys``, rebuild the missing keys. What the two
-        held per owner before the rebuild is kept in ``keys_at_open`` (more keys than reads: reads were lost)."""
+        held per owner before the rebuild is kept in ``keys_at_open`` (more keys than reads: reads were lost).
+        Keys wider than the store's width (a store made before ``sql.READ_KEY_BITS``, or a backup of one) are
+        rebuilt from ``reads`` too; the primary key answers that check without reading the keys."""
         with self.writing():
             reads = int(self._scalar("SELECT count() FROM reads"))
             keys = int(self._scalar("SELECT count() FROM read_keys"))
             self._keys_stale = False
-            if reads == keys:
+            wide = self._key_bits < 64 and bool(
+                self._rows(f"SELECT 1 FROM read_keys WHERE key > {sql.key_mask(self._key_bits)} LIMIT 1")
+            )
+            if reads == keys and not wide:
                 return
             self.keys_at_open = {
                 int(owner): (int(r), int(k))
@@ -397,7 +409,7 @@ class ReadsStore:
                 )
             }
             self._query("TRUNCATE TABLE read_keys")
-            self._query(f"INSERT INTO read_keys SELECT owner, {sql.READ_KEY} FROM reads")
+            self._query(f"INSERT INTO read_keys SELECT owner, {sql.narrow_key(self._key_bits)} FROM reads")
 
     # -- hot-list matching ----------------------------------------------------------------------------------
     def load_hot_entries(self, entries: Iterable[MirrorEntry]) -> None:
@@ -568,16 +580,8 @@ class ReadsStore:
             )
         else:
             self._stage_and_validate(group, files, params)
-        # 3. Keep the first of each read key that the store does not already hold (batches in arrival order).
-        self._stage(
-            "fresh",
-            f"SELECT batch, {sql.STORED_COLUMNS}, {sql.READ_KEY} AS key FROM staging.parsed "
-            "WHERE reason = '' AND (owner, key) NOT IN ("
-            "  SELECT owner, key FROM read_keys WHERE owner IN {owners:Array(UInt32)} AND key IN "
-            f"    (SELECT {sql.READ_KEY} FROM staging.parsed WHERE reason = ''))"
-            " ORDER BY batch, idx LIMIT 1 BY owner, key",
-            params,
-        )
+        # 3. Keep the first of each read that the store does not already hold (batches in arrival order).
+        self._stage("fresh", sql.fresh_select(self._key_bits), params)
         results = [BatchResult() for _ in group]
         if not typed:  # typed rows are all valid
             for batch, idx, reason in self._rows(
@@ -587,18 +591,22 @@ class ReadsStore:
         # Per batch and camera its valid reads, newest and oldest time; per batch (camera NULL) its fresh reads:
         # one statement (each has a fixed cost of a few ms, most of a small pass).
         valid: dict[int, int] = {}
+        candidates = 0
         for batch_v, camera, count, newest, oldest in self._rows(
             "SELECT batch, camera, count(), toUnixTimestamp64Milli(max(ts)), toUnixTimestamp64Milli(min(ts)) "
             "FROM staging.parsed WHERE reason = '' GROUP BY batch, camera UNION ALL "
-            "SELECT batch, NULL, count(), 0, 0 FROM staging.fresh GROUP BY batch"
+            "SELECT batch, NULL, count(), countIf(hit), 0 FROM staging.fresh GROUP BY batch"
         ):
             result, batch = results[int(batch_v)], int(batch_v)
-            if camera is None:  # the batch's fresh reads
+            if camera is None:  # the batch's fresh reads, and how many of them are candidate duplicates
                 result.stored = int(count)
+                candidates += int(newest)
                 continue
             valid[batch] = valid.get(batch, 0) + int(count)
             result.newest[str(camera)] = int(newest)
             result.oldest_ms = int(oldest) if result.oldest_ms is None else min(result.oldest_ms, int(oldest))
+        if candidates:
+            self._verify_candidates(results, params, candidates)
         for batch, count in valid.items():
             results[batch].duplicates = count - results[batch].stored
         journal = ""
@@ -657,6 +665,47 @@ class ReadsStore:
             committed += 1
         return committed
 
+    def _verify_candidates(self, results: list[BatchResult], params: dict[str, Any], candidates: int) -> None:
+        """Remove from ``staging.fresh`` its ``candidates`` (rows whose key is in ``read_keys``) that are
+        duplicates, looked up by time when the pass spans at most ``sql.TIME_LOOKUP_MS`` (``sql.CONFIRMED_BY_TIME``),
+        else by plate (``sql.CONFIRMED_BY_PLATE``), then, for those not confirmed so (a key collision, or a read id
+        sent again with another plate and time), by read id (``sql.CONFIRMED_BY_READ_ID``, a scan of ``read_id``,
+        and ``sql.CONFIRMED_BY_GENERATED_ID`` for a sent id of the generated form); count each batch's fresh reads
+        again."""
+        since = min(r.oldest_ms for r in results if r.oldest_ms is not None)
+        until = max(ts for r in results for ts in r.newest.values())
+        if until - since <= sql.TIME_LOOKUP_MS:
+            lookup = self._rows(sql.CONFIRMED_BY_TIME, {**params, "since_ms": since, "until_ms": until})
+        else:
+            lookup = self._rows(sql.CONFIRMED_BY_PLATE, params)
+        found = [(int(owner), str(rid)) for owner, rid in lookup]
+        if len(found) < candidates:
+            left = self._rows(sql.UNCONFIRMED, {"confirmed": _ch_pairs(found)})
+            ids = [(int(owner), str(rid)) for owner, _sent, rid in left]
+            found.extend(self._pairs(sql.CONFIRMED_BY_READ_ID, {**params, "ids": _ch_pairs(ids)}))
+            looks_generated = [(int(o), str(s)) for o, s, _rid in left if sql.GENERATED_ID.fullmatch(str(s))]
+            if looks_generated:
+                found.extend(self._pairs(sql.CONFIRMED_BY_GENERATED_ID, {**params, "ids": _ch_pairs(looks_generated)}))
+            found = sorted(set(found))
+        if not found:
+            return
+        if len(found) == sum(r.stored for r in results):  # every read of the pass was sent before
+            self._query("TRUNCATE TABLE staging.fresh")
+            for result in results:
+                result.stored = 0
+            return
+        self._query(
+            f"ALTER TABLE staging.fresh DELETE WHERE hit AND (owner, {sql.EFFECTIVE_READ_ID}) IN "
+            "{found:Array(Tuple(UInt32, String))}",
+            {"found": _ch_pairs(found)},
+        )
+        stored = {int(b): int(c) for b, c in self._rows("SELECT batch, count() FROM staging.fresh GROUP BY batch")}
+        for number, result in enumerate(results):
+            result.stored = stored.get(number, 0)
+
+    def _pairs(self, statement: str, params: dict[str, Any]) -> list[tuple[int, str]]:
+        return [(int(owner), str(rid)) for owner, rid in self._rows(statement, params)]
+
     def _insert(self, committed: int) -> None:
         """4. Reads first, then keys: a crash between the two is repaired by _reconcile_keys at start-up, and a
         failure between them by the next pass."""
@@ -668,7 +717,8 @@ class ReadsStore:
         self._keys_stale = True
         crashpoint("ingest.mid_insert")
         self._query(
-            "INSERT INTO read_keys SELECT owner, key FROM staging.fresh WHERE batch < {committed:UInt32}",
+            f"INSERT INTO read_keys SELECT owner, {sql.narrow_key(self._key_bits, 'key')} FROM staging.fresh "
+            "WHERE batch < {committed:UInt32}",
             {"committed": committed},
         )
         self._keys_stale = False
@@ -841,9 +891,16 @@ class ReadsStore:
             os.fsync(handle.fileno())
         os.replace(handle.name, journal)
         mine = "owner IN {owners:Array(UInt32)}"
+        key = sql.narrow_key(self._key_bits)
+        expired_keys = f"(SELECT owner, {key} FROM reads WHERE {mine} AND {sql.EXPIRED})"
         self._query(
-            f"ALTER TABLE read_keys DELETE WHERE {mine} AND key IN "
-            f"(SELECT {sql.READ_KEY} FROM reads WHERE {mine} AND {sql.EXPIRED}) SETTINGS mutations_sync = 2",
+            f"ALTER TABLE read_keys DELETE WHERE {mine} AND (owner, key) IN {expired_keys} SETTINGS mutations_sync = 2",
+            params,
+        )
+        # A kept read with the same key as an expired one (keys are narrower than read ids) lost its key row too.
+        self._query(
+            f"INSERT INTO read_keys SELECT owner, {key} FROM reads WHERE {mine} AND NOT {sql.EXPIRED} "
+            f"AND (owner, {key}) IN {expired_keys}",
             params,
         )
         crashpoint("retention.keys_deleted")

@@ -125,10 +125,13 @@ READS_SETTINGS = f"index_granularity = 8192, lightweight_mutation_projection_mod
 #: made with another granularity is rebuilt from ``reads`` when the store is opened (``ReadsStore._upgrade``).
 READ_KEYS_GRANULARITY = 1024
 READ_KEYS_SETTINGS = f"index_granularity = {READ_KEYS_GRANULARITY}, {_TABLE_SETTINGS_SQL}"
-#: Sorted 64-bit hashes: Delta leaves the gaps, T64 drops their common high bits (-8% against Delta alone).
+#: Sorted hashes: Delta leaves the gaps, T64 drops their common high bits (-8% against Delta alone; with keys of
+#: ``READ_KEY_BITS`` the high 16 bits are zero and T64 drops them too).
 READ_KEY_CODEC = "CODEC(Delta, T64, ZSTD(3))"
-# One row per stored read: (owner, hash of the read id). New reads are checked against it, so the same
-# (owner, read id) is never stored twice. Rebuilt from ``reads`` if a crash left the two apart.
+# One row per stored read: (owner, the low ``READ_KEY_BITS`` of the hash of its read id). A new read whose key is
+# there is only a candidate duplicate, verified against ``reads`` (``fresh_select``), so the same (owner, read id)
+# is never stored twice and a distinct read is never refused. Rebuilt from ``reads`` if a crash left the two apart,
+# or if its keys are wider than ``READ_KEY_BITS`` (a store made before the keys were narrowed).
 READ_KEYS_DDL = f"""
     CREATE TABLE IF NOT EXISTS read_keys
     (
@@ -163,7 +166,94 @@ SCHEMA = [
 
 #: The read id a read is known by: the one it was sent with, else one generated from camera + time + plate.
 EFFECTIVE_READ_ID = "if(read_id != '', read_id, lower(hex(cityHash64(camera, toUnixTimestamp64Milli(ts), plate))))"
+#: A read's 64-bit hash: what the ingest journal (``store/journal.py``) records of each read a pass inserts.
 READ_KEY = f"cityHash64(owner, {EFFECTIVE_READ_ID})"
+#: Bits of ``READ_KEY`` kept in ``read_keys``. Narrower keys take fewer bytes (sorted and delta-coded, about
+#: (bits - log2(reads)) / 8 + 0.3 bytes a key) and make more candidates to verify: a new read's key is already
+#: there with probability reads / 2**bits (one owner's reads). 48 bits: 4.2 bytes/read at 10M against 6.2 for 64;
+#: 3.6e-7 candidates a read at 100M, 3.6e-6 at 1B (docs/benchmarks.md, "Performance II, third pass").
+READ_KEY_BITS = 48
+
+
+def key_mask(bits: int) -> int:
+    """The largest key of ``bits`` bits."""
+    return (1 << bits) - 1
+
+
+def narrow_key(bits: int = READ_KEY_BITS, full: str = READ_KEY) -> str:
+    """The ``read_keys`` key of a row: the low ``bits`` of ``READ_KEY`` (or of ``full``, a column holding it)."""
+    return full if bits >= 64 else f"bitAnd({full}, {key_mask(bits)})"
+
+
+def fresh_select(bits: int = READ_KEY_BITS) -> str:
+    """The ingest pass's de-duplication, first step: the valid rows of ``staging.parsed``, the first of each
+    (owner, effective read id) in (batch, line) order, with ``READ_KEY`` as ``key`` and ``hit``: whether the row's
+    key of ``bits`` bits is in ``read_keys``. A row without a hit is new; a row with one is a candidate, a
+    duplicate only if a stored read of the same owner has the same effective read id (``CONFIRMED_BY_TIME`` or
+    ``CONFIRMED_BY_PLATE``, then ``CONFIRMED_BY_READ_ID``), which the pass looks up only when it has candidates.
+    Query parameter: ``owners`` Array(UInt32)."""
+    key = narrow_key(bits)
+    hits = (
+        f"(SELECT owner, key FROM read_keys WHERE owner IN {{owners:Array(UInt32)}} AND key IN "
+        f"(SELECT {key} FROM staging.parsed WHERE reason = ''))"
+    )
+    return (
+        f"SELECT batch, {STORED_COLUMNS}, {READ_KEY} AS key, (owner, {key}) IN {hits} AS hit FROM staging.parsed "
+        f"WHERE reason = '' ORDER BY batch, idx LIMIT 1 BY owner, {EFFECTIVE_READ_ID}"
+    )
+
+
+_CANDIDATES = f"(SELECT owner, {EFFECTIVE_READ_ID} FROM staging.fresh WHERE hit)"
+#: A pass whose valid reads span at most this long (ms) looks its candidates up by time (``CONFIRMED_BY_TIME``),
+#: else by plate: a thousand plates lie in most granules of a plate-ordered part (a re-sent batch of 1,000 reads
+#: from the whole of a 10M store: 718 ms by plate; the newest 1,000 by time: 18 ms), and a re-sent batch spans
+#: minutes; a week of reads is a fraction of a store kept for months.
+TIME_LOOKUP_MS = 7 * 24 * 3_600_000
+#: The candidates of ``staging.fresh`` that a stored read of the same owner, read between the parameters
+#: ``since_ms`` and ``until_ms`` (the pass's oldest and newest valid read), has the read id of. Read from the area
+#: projection, ordered by hour: the hours of the pass only; the read id is computed only for the rows whose time
+#: is a candidate's. Every re-sent read of the pass is there but one sent again with its read id and another time.
+CONFIRMED_BY_TIME = (
+    f"SELECT DISTINCT owner, {EFFECTIVE_READ_ID} FROM reads WHERE owner IN {{owners:Array(UInt32)}} "
+    "AND toStartOfHour(ts) BETWEEN toStartOfHour(fromUnixTimestamp64Milli({since_ms:Int64}, 'UTC')) "
+    "AND toStartOfHour(fromUnixTimestamp64Milli({until_ms:Int64}, 'UTC')) "
+    "AND ts BETWEEN fromUnixTimestamp64Milli({since_ms:Int64}, 'UTC') "
+    "AND fromUnixTimestamp64Milli({until_ms:Int64}, 'UTC') AND ts IN (SELECT ts FROM staging.fresh WHERE hit) "
+    f"AND (owner, {EFFECTIVE_READ_ID}) IN {_CANDIDATES}"
+)
+#: The candidates of ``staging.fresh`` (``hit``) that a stored read of the same plate and time has the read id of:
+#: every re-sent read but one sent again with its read id and another plate or time (a generated read id hashes
+#: both). ``reads`` is ordered by (plate, time): one granule per part and plate, and the read id is computed only
+#: for the rows whose plate and time match.
+CONFIRMED_BY_PLATE = (
+    f"SELECT DISTINCT owner, {EFFECTIVE_READ_ID} FROM reads WHERE owner IN {{owners:Array(UInt32)}} "
+    "AND (plate_key, plate, ts) IN (SELECT plate_key, plate, ts FROM staging.fresh WHERE hit) "
+    f"AND (owner, {EFFECTIVE_READ_ID}) IN {_CANDIDATES}"
+)
+#: The candidates the plate or time did not confirm (not in the parameter ``confirmed``
+#: Array(Tuple(UInt32, String))): (owner, read id as sent, effective read id).
+UNCONFIRMED = (
+    f"SELECT owner, read_id, {EFFECTIVE_READ_ID} AS id FROM staging.fresh WHERE hit "
+    "AND (owner, id) NOT IN {confirmed:Array(Tuple(UInt32, String))}"
+)
+#: Which of the parameter ``ids`` (Array(Tuple(UInt32, String)): owner, effective read id of candidates nothing
+#: else confirmed) a stored read of the same owner was sent with: a scan of the owners' ``read_id`` column, run
+#: only for a key collision or a read id sent again with another plate and time (about reads / 2**bits of new
+#: reads).
+CONFIRMED_BY_READ_ID = (
+    "SELECT DISTINCT owner, read_id FROM reads WHERE owner IN {owners:Array(UInt32)} AND read_id != '' "
+    "AND (owner, read_id) IN {ids:Array(Tuple(UInt32, String))}"
+)
+#: Which of ``ids`` (candidates sent with a read id of the generated form, which nothing else confirmed) a stored
+#: read sent without a read id got as its generated one: a scan that hashes the owners' reads, run only for such
+#: an id. Two reads without a sent id whose generated ids are the same hash of different plates are both stored:
+#: they are different reads.
+CONFIRMED_BY_GENERATED_ID = (
+    f"SELECT DISTINCT owner, {EFFECTIVE_READ_ID} FROM reads WHERE owner IN {{owners:Array(UInt32)}} "
+    f"AND read_id = '' AND (owner, {EFFECTIVE_READ_ID}) IN {{ids:Array(Tuple(UInt32, String))}}"
+)
+#: A read id of the form a generated one has (``EFFECTIVE_READ_ID``).
+GENERATED_ID = re.compile(r"[0-9a-f]{16}")
 
 
 def _owner_cutoff(name: str) -> str:

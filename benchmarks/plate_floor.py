@@ -14,7 +14,11 @@ the store's own ``plate_sql`` (the owner clause a gate gives), timed as:
 - ``all_columns_columns``: the same SELECT as JSONCompactColumns (one list per column), zipped into reads;
 - ``all_columns_arrow``: the same SELECT as an Arrow table, converted to Python lists per column;
 - ``needed_only``: only time, owner and camera (the least an answer needs), JSONCompact;
-- ``sql_only``: the store's SELECT with its output discarded in the engine (format Null): the engine's time.
+- ``sql_only``: the store's SELECT with its output discarded in the engine (format Null): the engine's time;
+- ``sql_only_with_source``, ``sql_only_ten_columns``, ``sql_only_plate_only``: the same with other column sets
+  (``COLUMN_SETS``): what each column read costs.
+
+``--layouts`` picks the table variants (default all), ``--workdir`` the parent of the throwaway directory.
 
 Plates are drawn half by read frequency, half uniformly from the pool. Prints JSON: per table and parts state,
 per way, p50/p99 ms, and the mean reads per lookup.
@@ -40,9 +44,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from area_structure import generate, percentile
 from plateledger.store import sql
-from plateledger.store.queries import PlateQuery, plate_sql, stored_read, stored_reads
+from plateledger.store.queries import READ_COLUMNS, PlateQuery, plate_sql, stored_read, stored_reads
 
 OWNERS = "(owner IN (1, 2, 3))"
+
+#: Other column sets for the store's lookup (engine time only, like ``sql_only``): what one column more or fewer
+#: costs. ``with_source``: the 18 columns searches read before the ingest channel was left out.
+COLUMN_SETS = {
+    "with_source": READ_COLUMNS.replace("direction, source_ts", "direction, source, source_ts"),
+    "ten_columns": f"{sql.EFFECTIVE_READ_ID} AS rid, plate, plate_raw, region, ts, camera, lat, lon, confidence, owner",
+    "plate_only": "plate",
+}
 
 #: name -> (index_granularity, extra settings) of the reads table variants.
 LAYOUTS = {
@@ -89,12 +101,23 @@ def ways(session: Any, table: str) -> dict[str, Callable[[PlateQuery], int]]:
         session.query(text, "Null", params=params)
         return 0
 
+    def null_with(select: str) -> Callable[[PlateQuery], int]:
+        """The store's lookup selecting ``select`` instead of READ_COLUMNS, output discarded (engine time)."""
+
+        def way(query: PlateQuery) -> int:
+            text, params = statement(query)
+            session.query(text.replace(READ_COLUMNS, select, 1), "Null", params=params)
+            return 0
+
+        return way
+
     return {
         "all_columns_json": json_rows,
         "all_columns_columns": columns,
         "all_columns_arrow": arrow,
         "needed_only": needed,
         "sql_only": sql_only,
+        **{f"sql_only_{name}": null_with(select) for name, select in COLUMN_SETS.items()},
     }
 
 
@@ -120,14 +143,16 @@ def time_ways(session: Any, table: str, plates: list[str]) -> dict[str, Any]:
     }
 
 
-def measure(rows: int, parts: int, lookups: int) -> dict[str, Any]:
+def measure(
+    rows: int, parts: int, lookups: int, layouts: dict[str, int] = LAYOUTS, workdir: Path | None = None
+) -> dict[str, Any]:
     results: dict[str, Any] = {"rows": rows, "parts": parts, "lookups": lookups, "tables": {}}
     rng = random.Random(20261207)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         session = chdb_session.Session(tmp)
         session.query("SYSTEM STOP MERGES")
-        first = next(iter(LAYOUTS))
-        session.query(ddl(first, LAYOUTS[first]))
+        first = next(iter(layouts))
+        session.query(ddl(first, layouts[first]))
         step = -(-rows // parts)
         source = generate(rows)
         session.query(
@@ -144,7 +169,7 @@ def measure(rows: int, parts: int, lookups: int) -> dict[str, Any]:
         pool = orjson.loads(session.query("SELECT DISTINCT plate FROM src", "JSONCompact").bytes())["data"]
         plates = [str(r[0]) for r in frequent] + [str(r[0]) for r in rng.sample(pool, min(len(pool), lookups // 2))]
         rng.shuffle(plates)
-        for name, granularity in LAYOUTS.items():
+        for name, granularity in layouts.items():
             if name != first:
                 session.query(ddl(name, granularity))
                 for offset in range(0, rows, step):
@@ -153,7 +178,7 @@ def measure(rows: int, parts: int, lookups: int) -> dict[str, Any]:
                         "ORDER BY n"
                     )
         session.query("DROP TABLE src SYNC")
-        for name, granularity in LAYOUTS.items():
+        for name, granularity in layouts.items():
             entry: dict[str, Any] = {"index_granularity": granularity}
             active = int(
                 session.query(f"SELECT count() FROM system.parts WHERE active AND table = '{name}'", "CSV")
@@ -182,8 +207,11 @@ def main() -> None:
     parser.add_argument("--rows", type=float, default=10_000_000, help="reads in each table (1e7 accepted)")
     parser.add_argument("--parts", type=int, default=10, help="inserts, so active parts before the merge")
     parser.add_argument("--lookups", type=int, default=300, help="plates looked up per way")
+    parser.add_argument("--layouts", default=",".join(LAYOUTS), help="table variants, of " + ", ".join(LAYOUTS))
+    parser.add_argument("--workdir", type=Path, default=None, help="parent of the throwaway chDB directory")
     args = parser.parse_args()
-    print(json.dumps(measure(int(args.rows), args.parts, args.lookups), indent=2))
+    layouts = {name: LAYOUTS[name] for name in args.layouts.split(",")}
+    print(json.dumps(measure(int(args.rows), args.parts, args.lookups, layouts, args.workdir), indent=2))
 
 
 if __name__ == "__main__":

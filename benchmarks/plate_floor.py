@@ -21,7 +21,8 @@ the store's own ``plate_sql`` (the owner clause a gate gives), timed as:
 ``--layouts`` picks the table variants (default all), ``--workdir`` the parent of the throwaway directory.
 
 Plates are drawn half by read frequency, half uniformly from the pool. Prints JSON: per table and parts state,
-per way, p50/p99 ms, and the mean reads per lookup.
+per way, p50/p99 ms, the process's CPU time per lookup (p50, mean), the mean reads per lookup and the engine's
+counters per lookup (``COUNTERS``: blocks and bytes decompressed, column files opened, marks selected).
 """
 
 from __future__ import annotations
@@ -121,23 +122,53 @@ def ways(session: Any, table: str) -> dict[str, Callable[[PlateQuery], int]]:
     }
 
 
+#: The engine's counters (``system.events``) a lookup's work shows in: compressed blocks and bytes decompressed,
+#: compressed bytes read, column files opened, marks (granules) selected. Deterministic, unlike times on a shared
+#: machine.
+COUNTERS = (
+    "CompressedReadBufferBlocks",
+    "CompressedReadBufferBytes",
+    "ReadCompressedBytes",
+    "FileOpen",
+    "SelectedParts",
+    "SelectedMarks",
+)
+
+
+def counters(session: Any) -> dict[str, int]:
+    names = ", ".join(f"'{name}'" for name in COUNTERS)
+    raw = session.query(f"SELECT event, value FROM system.events WHERE event IN ({names})", "JSONCompact").bytes()
+    return {str(name): int(value) for name, value in orjson.loads(raw)["data"]}
+
+
 def time_ways(session: Any, table: str, plates: list[str]) -> dict[str, Any]:
     """Each plate looked up every way, the ways in turn (rotated per plate), so that a busy machine slows each
-    way alike."""
+    way alike: wall time, the process's CPU time (merges are stopped, so that is the lookup's own work, and less
+    sensitive to other processes than wall time) and the engine's counters per lookup."""
     named = list(ways(session, table).items())
     timings: dict[str, list[float]] = {name: [] for name, _ in named}
+    cpu: dict[str, list[float]] = {name: [] for name, _ in named}
+    work: dict[str, dict[str, int]] = {name: dict.fromkeys(COUNTERS, 0) for name, _ in named}
     found: dict[str, list[int]] = {name: [] for name, _ in named}
     for number, plate in enumerate(plates):
         query = PlateQuery(plate=plate, limit=1001)
         for name, way in named[number % len(named) :] + named[: number % len(named)]:
-            start = time.perf_counter()
+            before = counters(session)
+            start, start_cpu = time.perf_counter(), time.process_time()
             found[name].append(way(query))
             timings[name].append((time.perf_counter() - start) * 1000)
+            cpu[name].append((time.process_time() - start_cpu) * 1000)
+            after = counters(session)
+            for counter in COUNTERS:
+                work[name][counter] += after.get(counter, 0) - before.get(counter, 0)
     return {
         name: {
             "p50": round(statistics.median(timings[name]), 2),
             "p99": round(percentile(timings[name], 0.99), 2),
+            "cpu_p50": round(statistics.median(cpu[name]), 2),
+            "cpu_mean": round(statistics.mean(cpu[name]), 2),
             "mean_reads": round(statistics.mean(found[name]), 1),
+            "per_lookup": {counter: round(total / len(plates), 1) for counter, total in work[name].items()},
         }
         for name, _ in named
     }

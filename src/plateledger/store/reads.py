@@ -46,6 +46,7 @@ from plateledger.store.queries import (
     AreaQuery,
     PlateQuery,
     StoredRead,
+    answer_order,
     area_sql,
     ch_array,
     plate_sql,
@@ -737,10 +738,19 @@ class ReadsStore:
 
     # -- queries (through a gate decision only) --------------------------------------------------------------
     def plate_history(self, permit: OwnerWindows, query: PlateQuery) -> list[StoredRead]:
-        """Reads matching ``query`` from the owners and time windows ``permit`` allows, sorted by time."""
+        """Reads matching ``query`` from the owners and time windows ``permit`` allows, sorted by time (then owner
+        and camera). A plate (exact or confusable) has a few hundred reads: they are asked for unordered and
+        sorted here, which saves the engine's ordering of every part's rows; only an answer that reaches the
+        limit (the engine's LIMIT then kept any rows) is asked for again in order. Patterns stay ordered."""
         owner_clause = permit.sql_clause()
         if owner_clause is None:
             return []
+        if query.plate is not None:
+            statement, params = plate_sql(query, owner_clause, ordered=False)
+            reads = stored_reads(self._columns(statement, params))
+            if len(reads) < query.limit:
+                reads.sort(key=answer_order)
+                return reads
         statement, params = plate_sql(query, owner_clause)
         return stored_reads(self._columns(statement, params))
 

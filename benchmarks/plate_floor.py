@@ -12,6 +12,8 @@ the store's own ``plate_sql`` (the owner clause a gate gives), timed as:
 - ``all_columns_json``: every column of a returned read, JSONCompact, parsed and built into ``StoredRead`` (the
   store's path before this benchmark);
 - ``all_columns_columns``: the same SELECT as JSONCompactColumns (one list per column), zipped into reads;
+- ``all_columns_unordered``: the store's path since the third pass (``ReadsStore.plate_history``): the SELECT
+  without its ORDER BY, sorted in Python, asked again in order only when it reaches the limit;
 - ``all_columns_arrow``: the same SELECT as an Arrow table, converted to Python lists per column;
 - ``needed_only``: only time, owner and camera (the least an answer needs), JSONCompact;
 - ``sql_only``: the store's SELECT with its output discarded in the engine (format Null): the engine's time;
@@ -45,7 +47,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from area_structure import generate, percentile
 from plateledger.store import sql
-from plateledger.store.queries import READ_COLUMNS, PlateQuery, plate_sql, stored_read, stored_reads
+from plateledger.store.queries import (
+    READ_COLUMNS,
+    PlateQuery,
+    answer_order,
+    plate_sql,
+    stored_read,
+    stored_reads,
+)
 
 OWNERS = "(owner IN (1, 2, 3))"
 
@@ -73,6 +82,10 @@ def ways(session: Any, table: str) -> dict[str, Callable[[PlateQuery], int]]:
         text, params = plate_sql(query, OWNERS)
         return text.replace("FROM reads ", f"FROM {table} "), params
 
+    def statement_unordered(query: PlateQuery) -> tuple[str, dict[str, Any]]:
+        text, params = plate_sql(query, OWNERS, ordered=False)
+        return text.replace("FROM reads ", f"FROM {table} "), params
+
     def json_rows(query: PlateQuery) -> int:
         text, params = statement(query)
         raw = session.query(text, "JSONCompact", params=params).bytes()
@@ -82,6 +95,15 @@ def ways(session: Any, table: str) -> dict[str, Callable[[PlateQuery], int]]:
         text, params = statement(query)
         raw = session.query(text, "JSONCompactColumns", params=params).bytes()
         return len(stored_reads(orjson.loads(raw)))
+
+    def unordered(query: PlateQuery) -> int:
+        """The store's path (``ReadsStore.plate_history``): unordered, sorted here, again in order at the limit."""
+        text, params = statement_unordered(query)
+        reads = stored_reads(orjson.loads(session.query(text, "JSONCompactColumns", params=params).bytes()))
+        if len(reads) < query.limit:
+            reads.sort(key=answer_order)
+            return len(reads)
+        return columns(query)
 
     def arrow(query: PlateQuery) -> int:
         text, params = statement(query)
@@ -115,6 +137,7 @@ def ways(session: Any, table: str) -> dict[str, Callable[[PlateQuery], int]]:
     return {
         "all_columns_json": json_rows,
         "all_columns_columns": columns,
+        "all_columns_unordered": unordered,
         "all_columns_arrow": arrow,
         "needed_only": needed,
         "sql_only": sql_only,

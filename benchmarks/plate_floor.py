@@ -17,8 +17,8 @@ the store's own ``plate_sql`` (the owner clause a gate gives), timed as:
 - ``all_columns_arrow``: the same SELECT as an Arrow table, converted to Python lists per column;
 - ``needed_only``: only time, owner and camera (the least an answer needs), JSONCompact;
 - ``sql_only``: the store's SELECT with its output discarded in the engine (format Null): the engine's time;
-- ``sql_only_with_source``, ``sql_only_ten_columns``, ``sql_only_plate_only``: the same with other column sets
-  (``COLUMN_SETS``): what each column read costs.
+- ``sql_only_with_source``, ``sql_only_ten_columns``, ``sql_only_plate_only``, ``sql_only_no_expressions``: the
+  same with other column sets (``COLUMN_SETS``): what each column read, and the computed columns, cost.
 
 ``--layouts`` picks the table variants (default all), ``--workdir`` the parent of the throwaway directory.
 
@@ -64,6 +64,9 @@ COLUMN_SETS = {
     "with_source": READ_COLUMNS.replace("direction, source_ts", "direction, source, source_ts"),
     "ten_columns": f"{sql.EFFECTIVE_READ_ID} AS rid, plate, plate_raw, region, ts, camera, lat, lon, confidence, owner",
     "plate_only": "plate",
+    # The same 17 columns as stored, without the computed read id, plate as read and epoch milliseconds.
+    "no_expressions": "read_id, plate, plate_raw, region, ts, camera, lat, lon, confidence, owner, make, model, color, "
+    "vtype, direction, source_ts, source_confidence",
 }
 
 #: name -> (index_granularity, extra settings) of the reads table variants.

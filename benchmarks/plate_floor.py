@@ -100,7 +100,8 @@ def ways(session: Any, table: str) -> dict[str, Callable[[PlateQuery], int]]:
         return len(stored_reads(orjson.loads(raw)))
 
     def unordered(query: PlateQuery) -> int:
-        """The store's path (``ReadsStore.plate_history``): unordered, sorted here, again in order at the limit."""
+        """The store's path (``ReadsStore.plate_history``, without its memory of plates that reached the limit):
+        unordered, sorted here, again in order at the limit."""
         text, params = statement_unordered(query)
         reads = stored_reads(orjson.loads(session.query(text, "JSONCompactColumns", params=params).bytes()))
         if len(reads) < query.limit:

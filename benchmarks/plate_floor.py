@@ -12,11 +12,11 @@ the store's own ``plate_sql`` (the owner clause a gate gives), timed as:
 - ``all_columns_json``: every column of a returned read, JSONCompact, parsed and built into ``StoredRead`` (the
   store's path before this benchmark);
 - ``all_columns_columns``: the same SELECT as JSONCompactColumns (one list per column), zipped into reads;
-- ``all_columns_unordered``: the store's path since the third pass (``ReadsStore.plate_history``): the SELECT
-  without its ORDER BY, sorted in Python, asked again in order only when it reaches the limit;
 - ``all_columns_arrow``: the same SELECT as an Arrow table, converted to Python lists per column;
 - ``needed_only``: only time, owner and camera (the least an answer needs), JSONCompact;
 - ``sql_only``: the store's SELECT with its output discarded in the engine (format Null): the engine's time;
+- ``sql_only_no_order``: the same without its ORDER BY (what the engine's ordering costs; its LIMIT then keeps
+  any rows, so the store cannot simply drop it: docs/benchmarks.md, "Performance II, third pass");
 - ``sql_only_with_source``, ``sql_only_ten_columns``, ``sql_only_plate_only``, ``sql_only_no_expressions``: the
   same with other column sets (``COLUMN_SETS``): what each column read, and the computed columns, cost.
 
@@ -50,7 +50,6 @@ from plateledger.store import sql
 from plateledger.store.queries import (
     READ_COLUMNS,
     PlateQuery,
-    answer_order,
     plate_sql,
     stored_read,
     stored_reads,
@@ -85,10 +84,6 @@ def ways(session: Any, table: str) -> dict[str, Callable[[PlateQuery], int]]:
         text, params = plate_sql(query, OWNERS)
         return text.replace("FROM reads ", f"FROM {table} "), params
 
-    def statement_unordered(query: PlateQuery) -> tuple[str, dict[str, Any]]:
-        text, params = plate_sql(query, OWNERS, ordered=False)
-        return text.replace("FROM reads ", f"FROM {table} "), params
-
     def json_rows(query: PlateQuery) -> int:
         text, params = statement(query)
         raw = session.query(text, "JSONCompact", params=params).bytes()
@@ -98,16 +93,6 @@ def ways(session: Any, table: str) -> dict[str, Callable[[PlateQuery], int]]:
         text, params = statement(query)
         raw = session.query(text, "JSONCompactColumns", params=params).bytes()
         return len(stored_reads(orjson.loads(raw)))
-
-    def unordered(query: PlateQuery) -> int:
-        """The store's path (``ReadsStore.plate_history``, without its memory of plates that reached the limit):
-        unordered, sorted here, again in order at the limit."""
-        text, params = statement_unordered(query)
-        reads = stored_reads(orjson.loads(session.query(text, "JSONCompactColumns", params=params).bytes()))
-        if len(reads) < query.limit:
-            reads.sort(key=answer_order)
-            return len(reads)
-        return columns(query)
 
     def arrow(query: PlateQuery) -> int:
         text, params = statement(query)
@@ -128,6 +113,11 @@ def ways(session: Any, table: str) -> dict[str, Callable[[PlateQuery], int]]:
         session.query(text, "Null", params=params)
         return 0
 
+    def sql_only_no_order(query: PlateQuery) -> int:
+        text, params = statement(query)
+        session.query(text.replace("ORDER BY ts, owner, camera ", "", 1), "Null", params=params)
+        return 0
+
     def null_with(select: str) -> Callable[[PlateQuery], int]:
         """The store's lookup selecting ``select`` instead of READ_COLUMNS, output discarded (engine time)."""
 
@@ -141,10 +131,10 @@ def ways(session: Any, table: str) -> dict[str, Callable[[PlateQuery], int]]:
     return {
         "all_columns_json": json_rows,
         "all_columns_columns": columns,
-        "all_columns_unordered": unordered,
         "all_columns_arrow": arrow,
         "needed_only": needed,
         "sql_only": sql_only,
+        "sql_only_no_order": sql_only_no_order,
         **{f"sql_only_{name}": null_with(select) for name, select in COLUMN_SETS.items()},
     }
 

@@ -252,17 +252,8 @@ def area_sql(query: AreaQuery, owner_clause: str, table: str = "reads") -> tuple
     return statement, params
 
 
-def answer_order(read: StoredRead) -> tuple[int, int, str]:
-    """A plate history's order, as ``plate_sql``'s ORDER BY gives it: time, owner, camera (Python compares strings
-    by code point, which is the byte order of their UTF-8 that ClickHouse compares)."""
-    return read.ts_ms, read.owner, read.camera
-
-
-def plate_sql(query: PlateQuery, owner_clause: str, *, ordered: bool = True) -> tuple[str, dict[str, Any]]:
-    """The plate history query's SELECT and parameters: the confusable key and plate lead (the table's order).
-    ``ordered=False`` leaves out the ORDER BY (its LIMIT then keeps any rows): a lookup of one plate costs about
-    1-1.5 ms less (docs/benchmarks.md, "Performance II, third pass"), and the caller sorts by ``answer_order``
-    when fewer rows than the limit came back, which are then all of them."""
+def plate_sql(query: PlateQuery, owner_clause: str) -> tuple[str, dict[str, Any]]:
+    """The plate history query's SELECT and parameters: the confusable key and plate lead (the table's order)."""
     params: dict[str, Any] = {"limit": query.limit}
     where = [owner_clause]
     if query.plate is not None:
@@ -293,9 +284,8 @@ def plate_sql(query: PlateQuery, owner_clause: str, *, ordered: bool = True) -> 
         where.append("camera = {camera:String}")
     if query.vehicle is not None:
         where += query.vehicle.clauses(params)
-    order = "ORDER BY ts, owner, camera " if ordered else ""
     statement = (
-        f"SELECT {READ_COLUMNS} FROM reads WHERE {' AND '.join(where)} {order}"
+        f"SELECT {READ_COLUMNS} FROM reads WHERE {' AND '.join(where)} ORDER BY ts, owner, camera "
         "LIMIT {limit:UInt32} SETTINGS max_threads = 1"
     )
     return statement, params

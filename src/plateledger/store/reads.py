@@ -46,7 +46,6 @@ from plateledger.store.queries import (
     AreaQuery,
     PlateQuery,
     StoredRead,
-    answer_order,
     area_sql,
     ch_array,
     plate_sql,
@@ -186,8 +185,6 @@ def _has_setting(engine: str, name: str, value: object) -> bool:
 #: with pattern entries). ``raw``, ``parsed`` and ``fresh`` outlive a pass, emptied: creating and dropping a table
 #: writes and removes its metadata file (~3 ms a table, measured), emptying all of them is one ``TRUNCATE``.
 STAGING_TABLES = ("raw", "parsed", "fresh", "cand")
-#: How many plates ``ReadsStore.plate_history`` remembers as reaching a search's limit (then forgets them all).
-LONG_HISTORIES = 100_000
 
 
 class ReadsStore:
@@ -206,10 +203,6 @@ class ReadsStore:
         self._queue_lock = threading.Lock()
         self._queue: list[_Pending] = []
         self._session = chdb_session.Session(str(path))
-        #: (plate, fuzzy) -> the largest limit an unordered lookup of it reached: a search of it with that limit
-        #: or a smaller one is asked for in order at once (``plate_history``). Only a cost hint: a plate here is
-        #: answered the same, ~1 ms slower.
-        self._long_histories: dict[tuple[str, bool], int] = {}
         self._tmp = path / "tmp-staging"
         self._tmp.mkdir(exist_ok=True)
         #: Per owner id, (reads, read_keys) found at open when the two disagreed (before the keys were rebuilt).
@@ -744,26 +737,10 @@ class ReadsStore:
 
     # -- queries (through a gate decision only) --------------------------------------------------------------
     def plate_history(self, permit: OwnerWindows, query: PlateQuery) -> list[StoredRead]:
-        """Reads matching ``query`` from the owners and time windows ``permit`` allows, sorted by time (then owner
-        and camera). A plate (exact or confusable) has a few hundred reads: they are asked for unordered and
-        sorted here, which saves the engine's ordering of every part's rows; only an answer that reaches the
-        limit (the engine's LIMIT then kept any rows) is asked for again in order, and that plate is remembered
-        (``LONG_HISTORIES``), so that its next searches with that limit or a smaller one are asked for in order at
-        once. Patterns stay ordered."""
+        """Reads matching ``query`` from the owners and time windows ``permit`` allows, sorted by time."""
         owner_clause = permit.sql_clause()
         if owner_clause is None:
             return []
-        plate = (query.plate, query.fuzzy) if query.plate is not None else None
-        if plate is not None and query.limit > self._long_histories.get(plate, 0):
-            statement, params = plate_sql(query, owner_clause, ordered=False)
-            columns = self._columns(statement, params)
-            if not columns or len(columns[0]) < query.limit:
-                reads = stored_reads(columns)
-                reads.sort(key=answer_order)
-                return reads
-            if len(self._long_histories) >= LONG_HISTORIES:
-                self._long_histories.clear()
-            self._long_histories[plate] = query.limit
         statement, params = plate_sql(query, owner_clause)
         return stored_reads(self._columns(statement, params))
 

@@ -5,7 +5,8 @@ per process) into a temporary directory, issues a token for ``--user`` through t
 plates with the read skew (the plates of random reads), and then, ``--rounds`` times, for each ``--variant``
 in turn (alternating, so that every variant sees the same machine load): starts ``plateledger serve`` on the copy
 with ``server_timing`` on, runs the exact searches sequentially (the first ``--cold`` of them, from the moment
-the server answers ``/healthz``, reported apart as *cold*), and stops it. Each answer's ``Server-Timing`` header
+the server answers ``/healthz``, reported apart as *cold*), and stops it; the server's CPU time over the warm
+searches, per search, comes with each round (not with ``--interleave``). Each answer's ``Server-Timing`` header
 gives the server's stages of that request (``plateledger.core.timing``: auth, gate, budget, store, audit,
 audit_commit, answer, gc, total); ``http`` is the client's time less the server's total.
 
@@ -90,11 +91,23 @@ def client_for(base_url: str, token: str) -> httpx2.Client:
     return httpx2.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=120.0)
 
 
-def run_round(base_url: str, token: str, plates: list[str], cold: int) -> dict[str, Any]:
-    """The searches, sequentially; each request's client time and server stages."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) the process ``pid`` has used so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_round(base_url: str, token: str, plates: list[str], cold: int, pid: int) -> dict[str, Any]:
+    """The searches, sequentially; each request's client time and server stages, and the server's CPU time per
+    warm search (its work, which a busy machine stretches less than wall time; background jobs included)."""
     with client_for(base_url, token) as client:
-        answers = [timed_search(client, plate) for plate in plates]
-    return summary([a for a in answers if a is not None], answers.count(None), cold)
+        answers = [timed_search(client, plate) for plate in plates[:cold]]
+        start = cpu_seconds(pid)
+        answers += [timed_search(client, plate) for plate in plates[cold:]]
+        used = cpu_seconds(pid) - start
+    report = summary([a for a in answers if a is not None], answers.count(None), cold)
+    report["server_cpu_ms_per_warm_search"] = round(used * 1000 / max(1, len(plates) - cold), 2)
+    return report
 
 
 def summary(requests: list[dict[str, float]], errors: int, cold: int) -> dict[str, Any]:
@@ -198,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
                 spy = args.py_spy if index == 0 and round_no == 0 else None
                 try:
                     with py_spy(server.process.pid, spy):
-                        results[name].append(run_round(server.base_url, token, plates, args.cold))
+                        results[name].append(run_round(server.base_url, token, plates, args.cold, server.process.pid))
                 finally:
                     server.stop()
                     if args.workdir is not None:  # the server's log, for what its jobs did meanwhile

@@ -102,13 +102,12 @@ def test_published_vehicles_become_one_searchable_read_each(
     wait_until(lambda: stored(worker) == 2 and stored(worker, "quarantined") == 1, what="2 reads stored, 1 held")
 
     (best,) = search(platform, kit.investigator, "8ABC123").reads
-    assert (best.read_id, best.plate, best.camera, best.ts_ms, best.confidence, best.source) == (
+    assert (best.read_id, best.plate, best.camera, best.ts_ms, best.confidence) == (
         "1748779080.1-abcdef",
         "8ABC123",
         "driveway_cam",
         NOW_MS - 119_500,
         0.93,
-        "frigate",
     )
     assert (best.lat, best.lon) == (37.8, -122.3)  # the camera's fixed position
     assert search(platform, kit.investigator, "8ABC12").reads == []

@@ -188,6 +188,31 @@ def test_region_and_camera_filters(platform: Platform, network: Network) -> None
     assert caught.value.field == "camera"
 
 
+def test_reads_in_several_parts_come_by_time_owner_camera_and_truncate_to_the_earliest(
+    platform: Platform, network: Network
+) -> None:
+    """Each ingest batch writes a part of its own; a plate's reads come back by time, then owner and camera, in
+    whichever parts they are, and a limit keeps the earliest (the ORDER BY a lookup cannot do without:
+    docs/benchmarks.md, "Performance II, third pass")."""
+    city = network.city
+    fixed, mobile = city.cameras
+    batches = [
+        [read("QRS777", camera=fixed, ts=T1, read_id="q-1")],
+        [read("QRS777", camera=mobile, ts=T3, read_id="q-3m")],
+        [read("QRS777", camera=fixed, ts=T3, read_id="q-3f"), read("QRS777", camera=fixed, ts=T2, read_id="q-2")],
+    ]
+    for batch in batches:
+        assert ingest(platform, city, batch).stored == len(batch)
+    assert (fixed, mobile) == ("city-fixed", "city-mobile")  # the camera is the last sort key
+    everything = search(platform, city.investigator, "QRS777")
+    assert ([r.read_id for r in everything.reads], everything.truncated) == (["q-3f", "q-3m", "q-2", "q-1"], False)
+    for limit in (1, 2, 3, 4):
+        page = search(platform, city.investigator, "QRS777", limit=limit)
+        assert ([r.read_id for r in page.reads], page.truncated) == (["q-3f", "q-3m", "q-2", "q-1"][:limit], limit < 4)
+    fuzzy = search(platform, city.investigator, "QR5777", fuzzy=True)
+    assert [r.read_id for r in fuzzy.reads] == ["q-3f", "q-3m", "q-2", "q-1"]
+
+
 def test_limit_truncates(platform: Platform, network: Network) -> None:
     investigator = network.city.investigator
     first_two = search(platform, investigator, "ABC123", limit=2)

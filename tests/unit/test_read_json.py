@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from plateledger.core.clock import iso_ms
 from plateledger.search.results import read_json
-from plateledger.store.queries import StoredRead, stored_read, stored_reads
+from plateledger.store.queries import READ_COLUMNS, StoredRead, stored_read, stored_reads
 
 #: 1900-01-01 and 2200-01-01 UTC, in epoch ms: the span a stored read's time can take, and then some.
 SPAN = (-2_208_988_800_000, 7_258_118_400_000)
@@ -40,7 +41,17 @@ def test_iso_ms_shape() -> None:
 
 def row(**changes: Any) -> list[Any]:
     """A row of READ_COLUMNS as JSONCompact gives it (64-bit integers quoted)."""
-    base: dict[str, Any] = {
+    base = row_dict()
+    base.update(changes)
+    return list(base.values())
+
+
+def row_keys() -> list[str]:
+    return list(row_dict())
+
+
+def row_dict() -> dict[str, Any]:
+    return {
         "rid": "r-1",
         "plate": "ABC123",
         "plate_raw": "abc 123",
@@ -56,12 +67,9 @@ def row(**changes: Any) -> list[Any]:
         "color": "white",
         "vtype": "sedan",
         "direction": 270,
-        "source": "api",
         "source_ts": "2025-12-01T00:56:36.979-08:00",
         "source_confidence": "91",
     }
-    base.update(changes)
-    return list(base.values())
 
 
 def test_full_read() -> None:
@@ -139,3 +147,18 @@ def test_reads_from_columns_equal_reads_from_rows() -> None:
     assert all(type(read) is StoredRead for read in stored_reads(columns))
     assert stored_reads([]) == []
     assert stored_reads([[] for _ in rows[0]]) == []
+
+
+def test_every_column_read_is_shown() -> None:
+    """A search reads one granule of each column it selects from every active part (the engine's cost,
+    docs/benchmarks.md, "Performance II, third pass"), so it selects only what an answer shows: changing any one
+    column of a row changes the read's JSON (the ingest channel, ``source``, is stored but not selected)."""
+    base = row()
+    assert len(base) == len(StoredRead._fields)
+    assert not re.search(r"\bsource\b", READ_COLUMNS)
+    changed = {"ts": "1764579396980", "owner": 8, "lat": 1.5, "lon": 2.5, "confidence": 0.5, "direction": 90}
+    shown = read_json(stored_read(base), {7: "Bench PD"})
+    for index, key in enumerate(row_keys()):
+        values = list(base)
+        values[index] = changed.get(key, f"{values[index]}-changed")
+        assert read_json(stored_read(values), {7: "Bench PD"}) != shown, key

@@ -28,7 +28,6 @@ def read_json(read: StoredRead, owner_names: dict[int, str]) -> dict[str, object
         color,
         vtype,
         direction,
-        _source,
         source_ts,
         source_confidence,
     ) = read

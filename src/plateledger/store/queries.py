@@ -111,7 +111,6 @@ class StoredRead(NamedTuple):
     color: str
     vtype: str
     direction: float | None
-    source: str
     #: The source's own time and confidence as sent ('' when the read came without them).
     source_ts: str = ""
     source_confidence: str = ""
@@ -124,10 +123,13 @@ def _num(value: Any) -> float | None:
     return round(float(value), 6)
 
 
-#: Columns of a returned read, in StoredRead's order.
+#: Columns of a returned read, in StoredRead's order: what an answer shows, nothing more. A search reads one
+#: granule of each column from each active part, and that, not the rows, is the engine's cost (about 1/18 of the
+#: lookup per column: docs/benchmarks.md, "Performance II, third pass"), so the ingest channel (``source``), which
+#: no answer shows, is not read.
 READ_COLUMNS = (
     f"{sql.EFFECTIVE_READ_ID} AS rid, plate, {sql.PLATE_AS_READ}, region, toUnixTimestamp64Milli(ts), camera, "
-    "lat, lon, confidence, owner, make, model, color, vtype, direction, source, source_ts, source_confidence"
+    "lat, lon, confidence, owner, make, model, color, vtype, direction, source_ts, source_confidence"
 )
 
 _new_read = tuple.__new__
@@ -156,7 +158,6 @@ def stored_read(r: list[Any]) -> StoredRead:
             num(r[14]),
             r[15],
             r[16],
-            r[17],
         ),
     )
     return read
@@ -188,7 +189,6 @@ def stored_reads(columns: list[list[Any]]) -> list[StoredRead]:
         map(num, c[14]),
         c[15],
         c[16],
-        c[17],
         strict=True,
     )
     return list(map(partial(_new_read, StoredRead), rows))

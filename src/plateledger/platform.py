@@ -316,10 +316,12 @@ class Platform:
 
     def warm_up(self) -> None:
         """Before a server takes traffic: load what the first searches would otherwise load while their callers
-        wait (the gate's book, the oversight rules' monitors, the audit tree, the reads store's marks), then move
+        wait (the gate's book, the oversight rules' monitors, the audit tree, the reads store's marks), take SQLite's
+        checkpoints out of the commits (``Governance.checkpoint_apart``), then move
         every object made so far out of the garbage collector's way (``gc.freeze``: the book, the hot-list mirror
         and the modules are long-lived, and a full collection traversing them paused a search for up to the tens
         of ms; docs/benchmarks.md, "Performance II, second pass")."""
+        self.governance.checkpoint_apart()  # SQLite's log copied back in the background, not inside a commit
         self.books.current()
         self.oversight.warm_up()
         self.audit.warm_up()

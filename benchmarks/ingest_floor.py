@@ -378,6 +378,34 @@ def http_floor(
 # -- 4. before/after ------------------------------------------------------------------------------------------
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` (its threads included), or by the whole machine
+    (all processes, from ``/proc/stat``) when ``pid`` is None."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    if pid is None:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+        return (user + nice + system + irq + softirq + steal) / ticks
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(stat[11]) + int(stat[12])) / ticks  # utime, stime (fields 14 and 15)
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of process ``pid``'s live threads: ``python`` (threads that kept the process's name: the
+    interpreter's, where requests are decoded and typed) and ``engine`` (threads chDB named: its statements)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    name = Path(f"/proc/{pid}/comm").read_text().strip()
+    found = {"python": 0.0, "engine": 0.0}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            comm = (task / "comm").read_text().strip()
+            stat = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+        found["python" if comm == name else "engine"] += (int(stat[11]) + int(stat[12])) / ticks
+    return found
+
+
 @contextmanager
 def pythonpath(value: str) -> Iterator[None]:
     """Subprocesses started inside run the code of ``value``."""
@@ -418,9 +446,30 @@ def compare(
                 server = Server.start(data, work / f"serve-{name}")
             try:
                 for n, body in bodies.items():
+                    cpu = cpu_seconds(server.process.pid), cpu_seconds(os.getpid()), cpu_seconds()
+                    threads = thread_cpu(server.process.pid)
                     run = http_ingest(server.base_url, tokens.device, body, n)
+                    threads = {k: v - threads[k] for k, v in thread_cpu(server.process.pid).items()}
+                    used = [
+                        after - before
+                        for before, after in zip(
+                            cpu, (cpu_seconds(server.process.pid), cpu_seconds(os.getpid()), cpu_seconds()), strict=True
+                        )
+                    ]
+                    # CPU per 1,000 reads sent: the server's, the clients' (this process) and the whole machine's
+                    # (the other engineers' work included), and the wall time.
+                    reads_sent = sum(b.count(b'"plate"') for b in body)
+                    entry[f"http_{n}_client_cpu_ms_per_1000"] = {
+                        name: round(1000 * 1000 * seconds / reads_sent, 1)
+                        for name, seconds in zip(("server", "clients", "machine"), used, strict=True)
+                    }
+                    # The server's by thread kind (threads that ended during the run are not counted).
+                    entry[f"http_{n}_client_server_threads_cpu_ms_per_1000"] = {
+                        kind: round(1000 * 1000 * seconds / reads_sent, 1) for kind, seconds in threads.items()
+                    }
                     entry[f"http_{n}_client_reads_per_s"] = run["reads_per_s"]
                     entry[f"http_{n}_client_p50_ms"] = run["request"].get("p50_ms")
+                    entry[f"http_{n}_client_p99_ms"] = run["request"].get("p99_ms")
                     entry[f"http_{n}_client_errors"] = run["errors"]
             finally:
                 server.stop()

@@ -21,12 +21,12 @@ def test_layouts_are_measured_and_answer_alike(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))}
     command = [sys.executable, str(REPO / "benchmarks" / "storage_layout.py"), "--reads", "5000"]
     command += ["--workdir", str(tmp_path), "--area-searches", "3", "--remove"]
-    command += ["--variants", "before,after,after_offset_index", "--keys", "keys_before,keys_after"]
+    command += ["--variants", "before,after,after_offset_index", "--keys", "keys_before,keys_48bit"]
     done = subprocess.run(command, capture_output=True, env=env, timeout=600, check=False)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     report = orjson.loads(done.stdout)
     assert report["reads"] == 5000
-    for name in ("before", "after", "after_offset_index", "keys_before", "keys_after"):
+    for name in ("before", "after", "after_offset_index", "keys_before", "keys_48bit"):
         assert report["variants"][name]["bytes_per_read"] > 0, name
     assert "reads_by_hour_place" in report["variants"]["after"]["projections"]
     assert "_parent_part_offset" in report["variants"]["after_offset_index"]["projection_columns"]

@@ -60,19 +60,14 @@ def test_a_server_never_checkpoints_in_a_commit_and_its_background_thread_does(
         assert connection.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL: each commit is durable
 
 
-def test_the_background_thread_checkpoints_on_its_own(tmp_path: Path) -> None:
-    path = tmp_path / "governance.db"
-    governance = Governance(f"sqlite:///{path}")
-    try:
-        governance.checkpoint_apart(every_s=0.05)
-        with governance.engine.begin() as connection:
-            connection.execute(text("CREATE TABLE filler (body BLOB)"))
-        before = path.stat().st_size
-        fill(governance)
-        deadline = time.monotonic() + 30
-        while path.stat().st_size <= before + COMMITS * 4096:
-            assert time.monotonic() < deadline, "no background checkpoint within 30 s"
-            time.sleep(0.05)
-    finally:
-        governance.close()
+def test_the_background_thread_checkpoints_on_its_own(opened: tuple[Governance, Path]) -> None:
+    governance, path = opened
+    governance.checkpoint_apart(every_s=0.05)
+    before = path.stat().st_size
+    fill(governance)
+    deadline = time.monotonic() + 30
+    while path.stat().st_size <= before + COMMITS * 4096:
+        assert time.monotonic() < deadline, "no background checkpoint within 30 s"
+        time.sleep(0.05)
+    governance.close()
     assert governance._checkpointer is None  # closed: the thread was stopped and joined

@@ -675,10 +675,9 @@ class ReadsStore:
         since = min(r.oldest_ms for r in results if r.oldest_ms is not None)
         until = max(ts for r in results for ts in r.newest.values())
         if until - since <= sql.TIME_LOOKUP_MS:
-            lookup = self._rows(sql.CONFIRMED_BY_TIME, {**params, "since_ms": since, "until_ms": until})
+            found = self._pairs(sql.CONFIRMED_BY_TIME, {**params, "since_ms": since, "until_ms": until})
         else:
-            lookup = self._rows(sql.CONFIRMED_BY_PLATE, params)
-        found = [(int(owner), str(rid)) for owner, rid in lookup]
+            found = self._pairs(sql.CONFIRMED_BY_PLATE, params)
         if len(found) < candidates:
             left = self._rows(sql.UNCONFIRMED, {"confirmed": _ch_pairs(found)})
             ids = [(int(owner), str(rid)) for owner, _sent, rid in left]

@@ -88,6 +88,15 @@ class Session:
         self.errors: list[str] = []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.in_flight: set[object] = set()
+        self.last_request = time.monotonic()
+        self.page.on("request", self._started)
+        self.page.on("requestfinished", lambda r: self.in_flight.discard(r))
+        self.page.on("requestfailed", lambda r: self.in_flight.discard(r))
+
+    def _started(self, request: object) -> None:
+        self.in_flight.add(request)
+        self.last_request = time.monotonic()
 
     def go(self, path: str) -> None:
         self.page.goto(self.base + path)
@@ -101,6 +110,17 @@ class Session:
 
     def submit(self, button: Any = "Search") -> None:
         submit(self.page, button)
+
+    def settle(self, quiet_s: float = 0.5) -> None:
+        """Wait until the page has had every answer it asked for and asked for nothing new for quiet_s.
+
+        The server commits an audit entry before it answers, so afterwards the log holds every request the page made
+        (lazy images included), and a count of them cannot race one still on its way.
+        """
+        deadline = time.monotonic() + 15
+        while self.in_flight or time.monotonic() - self.last_request < quiet_s:
+            assert time.monotonic() < deadline, f"{len(self.in_flight)} requests still in flight"
+            self.page.wait_for_timeout(50)
 
     def close(self) -> list[str]:
         self.context.close()

@@ -9,11 +9,20 @@ it returns: 45-121 ms, inside whichever search's audit entry was being committed
 a quiet machine; docs/benchmarks.md, "Performance II, third pass"). The server's connections turn the automatic
 checkpoint off and a background thread runs a passive checkpoint each second, which never blocks a reader or a
 writer. Commits stay ``synchronous=FULL``: durability does not change, only who copies the log back.
+
+Writers of one process take turns (:class:`WriteTurn`). SQLite lets one connection write at a time, and a
+connection that finds the write lock held waits in its busy handler, which sleeps 1, 2, 5, 10, 15, 20, 25 ... ms
+between tries: a search's audit entry waited up to 25 ms behind a background job's transaction of 1 ms. A
+connection of this process takes the process's turn, a Python lock woken as soon as the holder commits or rolls
+back, before its first write statement, and gives it back when its transaction ends; other processes (the CLI)
+still meet the busy timeout, and a writer that gets no turn within it fails as a busy database does.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -43,28 +52,168 @@ _log = logging.getLogger("plateledger.store.governance")
 
 #: Seconds between the background checkpoints of a server's SQLite governance store.
 CHECKPOINT_EVERY_S = 1.0
+#: SQLite's busy timeout (ms): how long a connection waits for another process's write lock, and for its turn.
+BUSY_TIMEOUT_MS = 10_000
+
+
+class WriteTurn:
+    """The write turn of one SQLite database in this process: a lock that a connection holds from its first write
+    statement to the end of that transaction (:class:`_TurnConnection`). A waiter wakes when the holder gives the
+    turn back, not at the next step of SQLite's sleeping busy handler. ``taken`` and ``waited`` count the turns
+    taken and those that found the turn held (for tests and diagnostics)."""
+
+    def __init__(self, timeout_s: float = BUSY_TIMEOUT_MS / 1000) -> None:
+        self.timeout_s = timeout_s
+        self._lock = threading.Lock()
+        self.taken = 0
+        self.waited = 0
+
+    def take(self) -> None:
+        """Wait for the turn; ``sqlite3.OperationalError`` (as SQLite's own busy timeout) when it does not come."""
+        if not self._lock.acquire(blocking=False):
+            if not self._lock.acquire(timeout=self.timeout_s):
+                raise sqlite3.OperationalError(
+                    f"database is locked: no write turn within {self.timeout_s:g} s (another writer of this process)"
+                )
+            self.waited += 1
+        self.taken += 1
+
+    def give(self) -> None:
+        self._lock.release()
+
+
+_TURNS: dict[str, WriteTurn] = {}
+_TURNS_LOCK = threading.Lock()
+
+
+def write_turn(url: str) -> WriteTurn:
+    """The process's write turn for the SQLite database of ``url`` (one per file; an in-memory database its own)."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return WriteTurn()
+    key = str(Path(database).resolve())
+    with _TURNS_LOCK:
+        return _TURNS.setdefault(key, WriteTurn())
+
+
+#: Statements that never start a write: reads, and the ends of transactions. Any other statement takes the turn
+#: (pysqlite begins its deferred transaction before a DML statement, so the connection holds no read snapshot
+#: then: SQLite's upgrade of a read snapshot to a write, SQLITE_BUSY_SNAPSHOT, cannot arise from waiting here).
+_READS = frozenset({"SELECT", "PRAGMA", "EXPLAIN", "VALUES", "COMMIT", "END", "ROLLBACK", "RELEASE"})
+_FIRST_WORD = re.compile(r"\s*(\w+)")
+_DML = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+
+
+def writes(statement: str) -> bool:
+    """Whether ``statement`` may take SQLite's write lock (a ``WITH`` counts when it holds a DML statement)."""
+    first = _FIRST_WORD.match(statement)
+    word = first.group(1).upper() if first else ""
+    if word == "WITH":
+        return _DML.search(statement) is not None
+    return word not in _READS
+
+
+class _TurnCursor(sqlite3.Cursor):
+    connection: _TurnConnection
+
+    def execute(self, sql: str, parameters: Any = (), /) -> _TurnCursor:
+        self.connection.before(sql)
+        try:
+            return super().execute(sql, parameters)
+        finally:
+            self.connection.settle()
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> _TurnCursor:
+        self.connection.before(sql)
+        try:
+            return super().executemany(sql, seq_of_parameters)
+        finally:
+            self.connection.settle()
+
+    def executescript(self, sql_script: str, /) -> sqlite3.Cursor:
+        self.connection.before("BEGIN")  # a script may write anything
+        try:
+            return super().executescript(sql_script)
+        finally:
+            self.connection.settle()
+
+
+class _TurnConnection(sqlite3.Connection):
+    """A pysqlite connection that holds its process's :class:`WriteTurn` while its transaction writes."""
+
+    turn: WriteTurn | None = None
+    holding = False
+
+    def cursor(self, factory: Any = _TurnCursor) -> Any:
+        return super().cursor(factory)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any:
+        return self.cursor().executemany(sql, parameters)
+
+    def executescript(self, sql_script: str, /) -> Any:
+        return self.cursor().executescript(sql_script)
+
+    def before(self, sql: str) -> None:
+        if self.turn is not None and not self.holding and writes(sql):
+            self.turn.take()
+            self.holding = True
+
+    def settle(self) -> None:
+        """Give the turn back once no transaction is open (committed, rolled back, or none began)."""
+        if self.holding and not self.in_transaction:
+            self.holding = False
+            assert self.turn is not None
+            self.turn.give()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.settle()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.settle()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if self.holding:
+                self.holding = False
+                assert self.turn is not None
+                self.turn.give()
 
 
 class _SqlitePragmas:
     """Set on each new SQLite connection; ``autocheckpoint`` False once the server checkpoints in the background."""
 
-    def __init__(self) -> None:
+    def __init__(self, turn: WriteTurn | None = None) -> None:
         self.autocheckpoint = True
+        self.turn = turn
 
     def __call__(self, dbapi_connection: Any, _record: Any) -> None:
+        if isinstance(dbapi_connection, _TurnConnection):
+            dbapi_connection.turn = self.turn
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute(f"PRAGMA wal_autocheckpoint={1000 if self.autocheckpoint else 0}")
         cursor.close()
 
 
 def make_engine(url: str, pragmas: _SqlitePragmas | None = None) -> Engine:
+    """The engine of ``url``; a SQLite one's connections take the process's write turn of the file to write."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", pragmas or _SqlitePragmas())
+        engine = create_engine(url, connect_args={"check_same_thread": False, "factory": _TurnConnection})
+        event.listen(engine, "connect", pragmas or _SqlitePragmas(write_turn(url)))
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -100,8 +249,12 @@ class Governance:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        #: SQLite: this process's write turn of the file (None on PostgreSQL, where writers meet at row locks).
+        self.turn: WriteTurn | None = None
         self._pragmas = _SqlitePragmas()
         try:
+            if url.startswith("sqlite"):
+                self.turn = self._pragmas.turn = write_turn(url)
             self.engine = make_engine(url, self._pragmas)
             migrate(self.engine)
         except (SQLAlchemyError, ValueError) as exc:

@@ -127,17 +127,21 @@ class PartWatch:
         return round(time.perf_counter() - started, 2)
 
 
-def scheduled_ms(pid: int) -> tuple[float, float]:
-    """(ms on a CPU, ms waiting on a run queue for one) of all threads of process ``pid`` so far
-    (``/proc/PID/task/*/schedstat``; threads that have ended no longer count)."""
+def scheduled_ms(pid: int) -> tuple[float, float, dict[str, float]]:
+    """(ms on a CPU, ms waiting on a run queue for one, ms on a CPU by thread name) of all threads of process
+    ``pid`` so far (``/proc/PID/task/*/schedstat`` and ``comm``; threads that have ended no longer count). chDB
+    names its threads (``MergeMutate``, ``BgSchPool``, ...); Python's threads carry the process's name."""
     running = waiting = 0
+    by_name: dict[str, float] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             fields = (task / "schedstat").read_text().split()
+            name = (task / "comm").read_text().strip()
         except OSError:
             continue
         running, waiting = running + int(fields[0]), waiting + int(fields[1])
-    return running / 1e6, waiting / 1e6
+        by_name[name] = by_name.get(name, 0.0) + int(fields[0]) / 1e6
+    return running / 1e6, waiting / 1e6, by_name
 
 
 def recorder(
@@ -151,7 +155,8 @@ def recorder(
     def record(index: int, start: float, elapsed: float, response: httpx2.Response) -> None:
         stages = {k: v * 1000 for k, v in server_stages(response.headers.get("server-timing", "")).items()}
         now = scheduled_ms(pid)
-        (cpu_before, queue_before), last[0] = last[0], now
+        (cpu_before, queue_before, names_before), last[0] = last[0], now
+        by_name = {name: ms - names_before.get(name, 0.0) for name, ms in now[2].items()}
         inner = sum(stages.get(k, 0.0) for k in ("auth", "gate", "budget", "store", "audit", "answer"))
         records.append(
             {
@@ -162,6 +167,9 @@ def recorder(
                 "http_ms": round(max(0.0, elapsed * 1000 - stages.get("total", 0.0)), 2),
                 "server_cpu_ms": round(now[0] - cpu_before, 2),
                 "server_runqueue_ms": round(now[1] - queue_before, 2),
+                "server_cpu_ms_by_thread": {
+                    name: round(ms, 1) for name, ms in sorted(by_name.items(), key=lambda i: -i[1])[:4] if ms >= 1.0
+                },
                 "since_ingest_s": round(start - ingest_ended, 2),
                 "reads_returned": int(response.json()["count"]),
                 **watch.during(start, start + elapsed),
@@ -221,5 +229,8 @@ def slowest_table(tail: dict[str, Any]) -> str:
                 f"{name.replace('_', ' ')}: {figures['searches']} searches, p50/p95/p99 "
                 f"{figures['p50_ms']}/{figures['p95_ms']}/{figures['p99_ms']} ms"
             )
+    for r in tail["slowest"]:
+        if r.get("server_cpu_ms_by_thread"):
+            lines.append(f"  #{r['index']} server CPU by thread (ms): {r['server_cpu_ms_by_thread']}")
     lines.append(f"slowest 1%: the server's threads waited for a CPU {tail['slowest_1pct_runqueue_share']} of the time")
     return "\n".join(lines)

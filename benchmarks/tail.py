@@ -191,9 +191,19 @@ def attribution(records: list[dict[str, Any]]) -> dict[str, Any]:
         "parts_at_start": {k: records[0].get(k) for k in ("reads_parts", "keys_parts")} if records else {},
         "parts_at_end": {k: records[-1].get(k) for k in ("reads_parts", "keys_parts")} if records else {},
         "store_wait_ms_total": round(float(np.sum([r["store_wait_ms"] for r in records])), 2),
+        # The first 100 searches (closest to the ingest phase) against the rest.
+        "first_100": summarise_ms([r["client_ms"] / 1000 for r in records[:100]]),
+        "after_100": summarise_ms([r["client_ms"] / 1000 for r in records[100:]]),
+        # Per search: the server's CPU and run-queue time, p50 / p99 over all the searches.
+        "server_cpu_ms_p50_p99": percentiles([r.get("server_cpu_ms", 0.0) for r in records]),
+        "server_runqueue_ms_p50_p99": percentiles([r.get("server_runqueue_ms", 0.0) for r in records]),
         # Of the slowest 1%: the share of their client time the server's threads spent waiting for a CPU.
         "slowest_1pct_runqueue_share": runqueue_share(ranked[: max(1, len(ranked) // 100)]),
     }
+
+
+def percentiles(values: list[float]) -> list[float]:
+    return [round(float(v), 2) for v in np.percentile(values, [50, 99])] if values else []
 
 
 def runqueue_share(records: list[dict[str, Any]]) -> float | None:
@@ -232,5 +242,11 @@ def slowest_table(tail: dict[str, Any]) -> str:
     for r in tail["slowest"]:
         if r.get("server_cpu_ms_by_thread"):
             lines.append(f"  #{r['index']} server CPU by thread (ms): {r['server_cpu_ms_by_thread']}")
+    if tail.get("first_100") and tail.get("after_100"):
+        lines.append(
+            f"first 100 p50/p99 {tail['first_100']['p50_ms']}/{tail['first_100']['p99_ms']} ms, the rest "
+            f"{tail['after_100']['p50_ms']}/{tail['after_100']['p99_ms']}; per search, the server's CPU p50/p99 "
+            f"{tail['server_cpu_ms_p50_p99']} ms, run-queue wait {tail['server_runqueue_ms_p50_p99']} ms"
+        )
     lines.append(f"slowest 1%: the server's threads waited for a CPU {tail['slowest_1pct_runqueue_share']} of the time")
     return "\n".join(lines)

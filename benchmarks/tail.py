@@ -127,21 +127,33 @@ class PartWatch:
         return round(time.perf_counter() - started, 2)
 
 
-def scheduled_ms(pid: int) -> tuple[float, float, dict[str, float]]:
-    """(ms on a CPU, ms waiting on a run queue for one, ms on a CPU by thread name) of all threads of process
-    ``pid`` so far (``/proc/PID/task/*/schedstat`` and ``comm``; threads that have ended no longer count). chDB
-    names its threads (``MergeMutate``, ``BgSchPool``, ...); Python's threads carry the process's name."""
-    running = waiting = 0
-    by_name: dict[str, float] = {}
+def scheduled_ms(pid: int) -> dict[int, tuple[str, float, float]]:
+    """Per thread of process ``pid``: (name, ms on a CPU, ms waiting on a run queue for one) so far
+    (``/proc/PID/task/*/schedstat`` and ``comm``). chDB names its threads (``MergeMutate``, ``BgSchPool``, ...);
+    Python's threads carry the process's name."""
+    threads: dict[int, tuple[str, float, float]] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             fields = (task / "schedstat").read_text().split()
             name = (task / "comm").read_text().strip()
         except OSError:
             continue
-        running, waiting = running + int(fields[0]), waiting + int(fields[1])
-        by_name[name] = by_name.get(name, 0.0) + int(fields[0]) / 1e6
-    return running / 1e6, waiting / 1e6, by_name
+        threads[int(task.name)] = (name, int(fields[0]) / 1e6, int(fields[1]) / 1e6)
+    return threads
+
+
+def scheduled_between(
+    before: dict[int, tuple[str, float, float]], after: dict[int, tuple[str, float, float]]
+) -> tuple[float, float, dict[str, float]]:
+    """(CPU ms, run-queue ms, CPU ms by thread name) of the threads alive at ``after`` since ``before`` (a thread
+    started in between counts from its start; one that ended in between is not counted)."""
+    running = waiting = 0.0
+    by_name: dict[str, float] = {}
+    for tid, (name, run, wait) in after.items():
+        _, run_before, wait_before = before.get(tid, (name, 0.0, 0.0))
+        running, waiting = running + run - run_before, waiting + wait - wait_before
+        by_name[name] = by_name.get(name, 0.0) + run - run_before
+    return running, waiting, by_name
 
 
 def recorder(
@@ -155,8 +167,8 @@ def recorder(
     def record(index: int, start: float, elapsed: float, response: httpx2.Response) -> None:
         stages = {k: v * 1000 for k, v in server_stages(response.headers.get("server-timing", "")).items()}
         now = scheduled_ms(pid)
-        (cpu_before, queue_before, names_before), last[0] = last[0], now
-        by_name = {name: ms - names_before.get(name, 0.0) for name, ms in now[2].items()}
+        cpu, queue, by_name = scheduled_between(last[0], now)
+        last[0] = now
         inner = sum(stages.get(k, 0.0) for k in ("auth", "gate", "budget", "store", "audit", "answer"))
         records.append(
             {
@@ -165,8 +177,8 @@ def recorder(
                 **{f"{name}_ms": round(stages.get(name, 0.0), 2) for name in STAGES},
                 "other_ms": round(max(0.0, stages.get("total", 0.0) - inner), 2),
                 "http_ms": round(max(0.0, elapsed * 1000 - stages.get("total", 0.0)), 2),
-                "server_cpu_ms": round(now[0] - cpu_before, 2),
-                "server_runqueue_ms": round(now[1] - queue_before, 2),
+                "server_cpu_ms": round(cpu, 2),
+                "server_runqueue_ms": round(queue, 2),
                 "server_cpu_ms_by_thread": {
                     name: round(ms, 1) for name, ms in sorted(by_name.items(), key=lambda i: -i[1])[:4] if ms >= 1.0
                 },

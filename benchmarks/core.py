@@ -734,14 +734,16 @@ def run_searches(
     queries: Iterator[dict[str, str]],
     route: str = SEARCH_ROUTE,
     approver: httpx2.Client | None = None,
+    record: Callable[[int, float, float, httpx2.Response], None] | None = None,
 ) -> SearchRun:
     """Sequential searches on ``route`` (plate search by default); each request's wall time as the client sees
     it. A search the policy holds for approval is approved by ``approver`` (a supervisor's client) and run again:
-    only the approved search is timed (approval is a person's decision, not part of a search's latency)."""
+    only the approved search is timed (approval is a person's decision, not part of a search's latency).
+    ``record`` gets each answered search: its index, start (``perf_counter``), seconds and response."""
     run = SearchRun()
     before = route_seconds(client, route)
     held_count, held_total = 0.0, 0.0  # the server time of the held requests, kept out of the server-side mean
-    for query in queries:
+    for index, query in enumerate(queries):
         params = {**query, **SEARCH_PARAMS}
         try:
             if approver is not None:
@@ -764,6 +766,8 @@ def run_searches(
             run.error_samples.add(f"HTTP {response.status_code}: {response.text[:200]}")
             continue
         payload = response.json()
+        if record is not None:
+            record(index, start, elapsed, response)
         run.latencies.append(elapsed)
         run.counts.append(int(payload["count"]))
         run.truncated += bool(payload["truncated"])

@@ -87,6 +87,17 @@ def _rows(report: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                 "",
             )
         )
+        idle = report.get("exact_merges_idle") if kind == "exact" else None
+        if idle:
+            rows.append(
+                (
+                    "  once merges idle p50/p95/p99",
+                    f"{fmt(idle.get('p50_ms'))}/{fmt(idle.get('p95_ms'))}/{fmt(idle.get('p99_ms'))}",
+                    "",
+                    "",
+                    f"waited {fmt(idle.get('waited_s'))} s",
+                )
+            )
         rows.append(
             (
                 "  mean reads returned",

@@ -35,7 +35,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ import orjson
 import alert_latency
 import mixed_load
 import postgres
+import tail
 from core import (
     DEFAULT_CAMERAS,
     SEARCH_PARAMS,
@@ -158,9 +159,12 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def http_searches(base: str, tokens: Tokens, plan: dict[str, Any]) -> dict[str, Any]:
+def http_searches(
+    base: str, tokens: Tokens, plan: dict[str, Any], record: Callable[[int, float, float, Any], None] | None = None
+) -> dict[str, Any]:
     """Warm-up, then each plate and area plan through the API, sequential. Searches the home agency's policy holds
-    for approval are approved by its supervisor first (``run_searches``)."""
+    for approval are approved by its supervisor first (``run_searches``). ``record`` gets each exact search
+    (``tail.recorder``)."""
     results: dict[str, Any] = {}
     with (
         httpx2.Client(base_url=base, headers=bearer(tokens.investigator), timeout=120.0) as client,
@@ -173,7 +177,7 @@ def http_searches(base: str, tokens: Tokens, plan: dict[str, Any]) -> dict[str, 
             "fuzzy": ({"plate": p, "fuzzy": "true"} for p in plan["fuzzy"]),
         }
         for kind, queries in kinds.items():
-            results[kind] = run_searches(client, queries).summary()
+            results[kind] = run_searches(client, queries, record=record if kind == "exact" else None).summary()
         for window, circles in plan["area"].items():
             results[f"area_{window}"] = run_searches(client, map(area_params, circles), AREA_ROUTE, approver).summary()
         # The owners the gate withholds from this investigator, so that PostgreSQL gets the same owner clause.
@@ -274,6 +278,23 @@ def pg_searches(cluster: postgres.Cluster, plan: dict[str, Any], owners: list[in
     return results
 
 
+def exact_once_idle(
+    base: str, tokens: Tokens, source: ReadSource, args: argparse.Namespace, watch: tail.PartWatch, pid: int
+) -> dict[str, Any]:
+    """Exact searches again (fresh plates drawn the same way) once no merge has run for 5 s (waited for at most
+    3 minutes): a server that has finished merging after a bulk load. A separate figure, beside the phase's."""
+    waited_s = watch.idle(quiet_s=5.0, limit_s=180.0)
+    plates = plate_plan(source, np.random.default_rng(SEED + 7), args.searches)
+    records: list[dict[str, Any]] = []
+    with httpx2.Client(base_url=base, headers=bearer(tokens.investigator), timeout=120.0) as client:
+        run = run_searches(
+            client, ({"plate": p} for p in plates), record=tail.recorder(watch, time.perf_counter(), records, pid)
+        )
+    attributed = tail.attribution(records)
+    log(f"exact searches once merges were idle (waited {waited_s} s):\n{tail.slowest_table(attributed)}")
+    return {"waited_s": waited_s, **run.summary(), "tail": attributed}
+
+
 # -- one run ----------------------------------------------------------------------------------------------------
 
 
@@ -340,7 +361,9 @@ def benchmark(args: argparse.Namespace, reads: int, workdir: Path) -> dict[str, 
         "fuzzy": plate_plan(source, rng, args.searches),
         "area": {w: area_plan(network, rng, args.area_searches, ms) for w, ms in WINDOWS.items()},
     }
-    server = Server.start(data, workdir)
+    # Server-Timing on: each exact search's stages, for the attribution of the slow ones (``tail.py``).
+    server = Server.start(data, workdir, env={"PLATELEDGER_SERVER_TIMING": "true"})
+    watch = tail.PartWatch(load_settings(data=data).reads_dir)
     try:
         report["server"] = {"startup_s": server.started_s}
         now_ms = time.time_ns() // 1_000_000
@@ -356,9 +379,21 @@ def benchmark(args: argparse.Namespace, reads: int, workdir: Path) -> dict[str, 
                     f"HTTP ingest, {clients} client(s)",
                     lambda: http_ingest(server.base_url, network.tokens.device, bodies, clients),  # noqa: B023
                 )
-        with py_spy(server.process.pid, profile("search"), rate=100):
+        ingest_ended, records = time.perf_counter(), []
+        with watch, py_spy(server.process.pid, profile("search"), rate=100):
             report["search"], _ = timed(
-                "searches through the API", lambda: http_searches(server.base_url, network.tokens, plan)
+                "searches through the API",
+                lambda: http_searches(
+                    server.base_url,
+                    network.tokens,
+                    plan,
+                    tail.recorder(watch, ingest_ended, records, server.process.pid),
+                ),
+            )
+            report["exact_tail"] = tail.attribution(records)
+            log(tail.slowest_table(report["exact_tail"]))
+            report["exact_merges_idle"] = exact_once_idle(
+                server.base_url, network.tokens, source, args, watch, server.process.pid
             )
         settings = argparse.Namespace(
             seconds=args.alert_seconds, rate=args.alert_rate, interval_s=0.1, match=0.01, drain_s=3

@@ -111,7 +111,8 @@ def _metrics(app: FastAPI, platform: Platform, collectors: Sequence[Collector]) 
     latency = Histogram("plateledger_http_request_seconds", "HTTP request latency", ["route"], registry=registry)
     stages = Histogram(
         "plateledger_request_stage_seconds",
-        "Time of a request by stage (auth, gate, budget, store, audit, audit_wait, audit_commit, answer, gc, other)",
+        "Time of a request by stage (auth, gate, budget, store, store_wait, audit, audit_wait, audit_commit, answer, "
+        "gc, other)",
         ["route", "stage"],
         buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
         registry=registry,

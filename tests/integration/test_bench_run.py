@@ -71,6 +71,16 @@ def figures(report: dict[str, Any]) -> None:
         assert 0 < search["p50_ms"] <= search["p95_ms"] <= search["p99_ms"]
         assert report["store_sql"][kind]["p99_ms"] > 0
     assert report["search"]["exact"]["mean_reads_returned"] > 0
+    # The exact searches' tail, attributed (tail.py): the slowest five with their stages and the store's parts.
+    slowest = report["exact_tail"]["slowest"]
+    assert len(slowest) == 5
+    assert all(r["total_ms"] > 0 and r["store_ms"] > 0 and r["reads_parts"] > 0 for r in slowest), slowest
+    searched = report["exact_tail"]["while_merging"]["searches"] + report["exact_tail"]["no_merge_running"]["searches"]
+    assert searched == SEARCHES
+    idle = report["exact_merges_idle"]
+    assert idle["searches"] == SEARCHES
+    assert idle["errors"] == 0
+    assert idle["tail"]["slowest"][0]["reads_merges"] == 0
     alerts = report["alert_latency"]
     assert alerts["alerts_expected"] > 0
     assert alerts["alerts_missing"] == 0
@@ -87,6 +97,7 @@ def test_run_produces_every_figure(tmp_path: Path) -> None:
     report, table = run_bench(tmp_path, *extra)
     figures(report)
     assert "exact search p50/p95/p99 ms" in table
+    assert "once merges idle p50/p95/p99" in table
     assert (tmp_path / "out" / f"run-{READS}.json").is_file()
     if not extra:
         pg = report["postgres"]

@@ -5,6 +5,7 @@ sweeps, which run under the audit log's append lock that every search waits for.
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -17,7 +18,7 @@ from plateledger.platform import Platform
 from tests.support import METRICS_AUTH, METRICS_TOKEN, ingest, read, search, seed_agency
 
 SEARCH = {"plate": "7ABC123", "purpose": "stolen_vehicle", "case_number": "2025-000123"}
-STAGES = {"auth", "gate", "budget", "store", "audit", "audit_wait", "audit_commit", "answer", "total"}
+STAGES = {"auth", "gate", "budget", "store", "store_wait", "audit", "audit_wait", "audit_commit", "answer", "total"}
 
 
 def timings(header: str) -> dict[str, float]:
@@ -48,9 +49,42 @@ def test_a_search_answer_says_where_its_time_went(platform_factory: Callable[...
     named = sum(stages[name] for name in ("auth", "gate", "budget", "store", "audit", "answer"))
     assert 0 < named <= stages["total"]
     assert stages["audit_commit"] <= stages["audit"]
+    assert stages["store_wait"] <= stages["store"]
     scraped = client.get("/metrics", headers=METRICS_AUTH).text
     assert 'plateledger_request_stage_seconds_count{route="/api/v1/search/plate",stage="store"} 1.0' in scraped
     assert 'plateledger_request_stage_seconds_count{route="/api/v1/search/plate",stage="other"} 1.0' in scraped
+
+
+def test_a_search_behind_another_statement_says_how_long_it_waited_for_the_engine(
+    platform_factory: Callable[..., Platform],
+) -> None:
+    platform = platform_factory(server_timing=True)
+    kit = seed_agency(platform, "city")
+    ingest(platform, kit, [read("7ABC123", camera="city-fixed")])
+    client = TestClient(create_app(platform=platform))
+    holding, release = threading.Event(), threading.Event()
+
+    def statement() -> None:  # another statement (a job's, an ingest pass's) holds the engine's turn
+        with platform.reads._engine_turn.held():
+            holding.set()
+            release.wait(10)
+
+    other = threading.Thread(target=statement)
+    other.start()
+    holding.wait(10)
+    threading.Timer(0.2, release.set).start()
+    answer = client.get(
+        "/api/v1/search/plate", params=SEARCH, headers={"Authorization": f"Bearer {kit.tokens['investigator']}"}
+    )
+    other.join(10)
+    assert answer.status_code == 200
+    stages = timings(answer.headers["server-timing"])
+    assert 150 <= stages["store_wait"] <= stages["store"]
+    # Unhindered, the same search waits for nobody.
+    again = client.get(
+        "/api/v1/search/plate", params=SEARCH, headers={"Authorization": f"Bearer {kit.tokens['investigator']}"}
+    )
+    assert timings(again.headers["server-timing"])["store_wait"] < 50
 
 
 def test_stage_timings_stay_in_the_server_by_default(platform: Platform) -> None:

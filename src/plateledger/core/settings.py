@@ -233,8 +233,8 @@ class Settings(BaseSettings):
     server_timing: bool = Field(
         False,
         description="Add a `Server-Timing` header to every HTTP answer: the server's time by stage (auth, gate, "
-        "budget, store, audit, audit_wait, audit_commit, answer, gc, total; docs/benchmarks.md), for benchmarks and "
-        "profiling. "
+        "budget, store, store_wait, audit, audit_wait, audit_commit, answer, gc, total; docs/benchmarks.md), for "
+        "benchmarks and profiling. "
         "Off by default: the stages of /metrics' `plateledger_request_stage_seconds` are always kept.",
     )
     operator_token: SecretStr | None = Field(

@@ -3,9 +3,10 @@
 The HTTP app's middleware opens a collection for each request (:func:`collect`); library code times its stages
 with :func:`stage` (a no-op outside a request: the CLI and the jobs pay nothing). A search records ``auth`` (the
 bearer token), ``gate`` (the policy decision), ``budget`` (the query budget), ``store`` (the reads store's SQL and
-the answer's rows), ``audit`` (the audit append, its commit included), ``audit_wait`` (of which the wait for the
-append lock that another append holds) and ``audit_commit`` (of which the commit), and the route ``answer`` (the
-JSON body). ``gc`` is the time the garbage collector paused the request's thread
+the answer's rows; ``store_wait`` of which the wait for the engine's turn while another statement held it: a
+background job's or an ingest pass's), ``audit`` (the audit append, its commit included), ``audit_wait`` (of which
+the wait for the append lock that another append holds) and ``audit_commit`` (of which the commit), and the route
+``answer`` (the JSON body). ``gc`` is the time the garbage collector paused the request's thread
 (:func:`watch_gc`); it overlaps whichever stage it interrupted.
 
 The middleware turns the stages into the ``plateledger_request_stage_seconds`` histogram of ``/metrics`` and,
@@ -23,7 +24,7 @@ from contextvars import ContextVar
 from typing import Any
 
 #: Stages timed inside others (not added up with them).
-OVERLAPPING = frozenset({"audit_wait", "audit_commit", "gc"})
+OVERLAPPING = frozenset({"store_wait", "audit_wait", "audit_commit", "gc"})
 #: The current request's stages: seconds by name (None outside a collection).
 _STAGES: ContextVar[dict[str, float] | None] = ContextVar("plateledger_stages", default=None)
 

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 import orjson
 from chdb import session as _chdb_session
 
+from plateledger.core import timing
 from plateledger.core.crashpoints import crashpoint
 from plateledger.core.errors import ConfigurationError, StoreUnavailable
 from plateledger.plates import confusable_key
@@ -258,7 +259,9 @@ class ReadsStore:
 
     def _query(self, statement: str, params: dict[str, Any] | None = None, fmt: str = "CSV") -> Any:
         first = self.writes_first and self._writer == threading.get_ident()
+        asked = time.perf_counter()
         with self._engine_turn.held(first=first):
+            timing.add("store_wait", time.perf_counter() - asked)
             try:
                 result = self._session.query(statement, fmt, params=params or {})
             except RuntimeError as error:  # chDB's ChdbError

@@ -15,6 +15,7 @@ from sqlalchemy import event
 from plateledger.app import create_app
 from plateledger.audit.log import SYSTEM
 from plateledger.platform import Platform
+from tests.integration.alert_kit import hot_list
 from tests.support import METRICS_AUTH, METRICS_TOKEN, ingest, read, search, seed_agency
 
 SEARCH = {"plate": "7ABC123", "purpose": "stolen_vehicle", "case_number": "2025-000123"}
@@ -112,6 +113,26 @@ def test_warm_up_loads_before_traffic_and_freezes_the_start_up_objects(platform:
     assert platform.oversight.step() > 0  # the rules go on from the stored cursor, which the warm-up kept
     assert platform.oversight.step() == 0
     assert platform.audit.verify().intact
+
+
+def test_warm_up_builds_the_monitor_of_an_agency_holding_hot_lists_before_its_first_search(
+    platform: Platform, unfrozen: None
+) -> None:
+    """Building an agency's oversight monitor reads every entry of its hot lists (1M in the benchmark: seconds of
+    the interpreter). An agency whose users had not searched before the start paid it in the background job while
+    its first searches waited; the warm-up builds it before traffic, and the job's first step reads no entry."""
+    kit = seed_agency(platform, "city")
+    hot_list(platform, kit, "stolen", "7ABC123")
+    platform.warm_up()
+    search(platform, kit.investigator, "7ABC123")
+    statements: list[str] = []
+    listen = lambda *args: statements.append(str(args[2]))  # noqa: E731
+    event.listen(platform.governance.engine, "before_cursor_execute", listen)
+    try:
+        assert platform.oversight.step() > 0
+    finally:
+        event.remove(platform.governance.engine, "before_cursor_execute", listen)
+    assert not [s for s in statements if "FROM hot_list_entries" in s]
 
 
 def test_retention_sweeps_ask_only_about_owners_holding_rows(platform: Platform) -> None:

@@ -228,25 +228,27 @@ class LiveRules:
             return row.seq if row else 0
 
     def warm_up(self) -> None:
-        """Build the monitors of the agencies whose users have searched, up to the cursor, now (a server, before
-        it takes traffic) rather than at each agency's first search after start: a build reads the agency's
-        hot-list removals and replays its searches, seconds of the interpreter that every request waited for
-        (docs/benchmarks.md, "Performance II, second pass"). The next step goes on from the cursor."""
+        """Build, up to the cursor, the monitors of the agencies whose users have searched and of those holding hot
+        lists, now (a server, before it takes traffic) rather than at each agency's first search after start: a
+        build reads the agency's hot-list entries that end (all of them, the future expiries included) and replays
+        its searches, seconds of the interpreter that every request waited for (docs/benchmarks.md, "Performance
+        II, second pass"; an agency with 1M entries and no search yet before the start: its first ~100 searches
+        waited for it, "fourth pass"). The next step goes on from the cursor."""
         with self._lock:
             if self.cursor is None:
                 self.cursor = self._load_cursor()
                 self._refresh()
             with self._gov.session() as session:
-                searching = list(
+                searching = set(
                     session.scalars(
                         select(AuditEntry.actor_agency_id)
                         .where(AuditEntry.action.in_(SEARCH_ACTIONS), AuditEntry.actor_agency_id.is_not(None))
                         .distinct()
                     )
                 )
-            for agency_id in searching:
-                if agency_id is not None and agency_id not in self._agencies:
-                    self._build(agency_id, upto=self.cursor)
+                searching.update(session.scalars(select(HotList.agency_id).distinct()))
+            for agency_id in sorted(a for a in searching if a is not None and a not in self._agencies):
+                self._build(agency_id, upto=self.cursor)
 
     def step(self) -> int:
         """Read up to one batch of audit entries after the cursor; write their flags and the cursor. Returns the

@@ -330,7 +330,10 @@ class Platform:
         gc.freeze()
 
     def close(self) -> None:
-        self.checkpoints.close()
-        self.reads.close()
-        self.governance.close()
+        try:
+            self.health.flush()  # the read times noted in memory (a server's last second, a CLI ingest's all)
+        finally:
+            self.checkpoints.close()
+            self.reads.close()
+            self.governance.close()
         self.lock.release()

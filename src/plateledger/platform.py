@@ -124,6 +124,7 @@ class Platform:
             lock.release()
             raise
         audit = AuditLog(governance, clock)
+        reads.audit_group = audit.batched  # an ingest pass: one audit transaction for its intents, one for outcomes
         # The outcome of every batch a stopped process left without one, then the damage found on open.
         integrity = Integrity(reads=reads, governance=governance, settings=settings, clock=clock)
         try:

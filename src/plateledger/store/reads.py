@@ -138,6 +138,8 @@ class _Pending:
     error: BaseException | None = None
     #: Set when an earlier batch of the pass failed before anything was inserted: written again in a new pass.
     retry: bool = False
+    #: The block's lines' values, when it was made by encoding each with orjson (``fastpath.staged_rows``).
+    decoded: Sequence[Any] | None = None
 
 
 def _engine_failed(text: str) -> StoreUnavailable:
@@ -445,8 +447,10 @@ class ReadsStore:
         source: str,
         before_commit: Callable[[BatchResult], None] | None = None,
         after_commit: Callable[[BatchResult, BaseException | None], None] | None = None,
+        decoded: Sequence[Any] | None = None,
     ) -> BatchResult:
         """Validate, de-duplicate and store one batch of canonical reads: ``block`` holds one JSON object per line.
+        ``decoded``: the lines' values, when ``block`` is each of them encoded by orjson (typed without decoding).
 
         Rejections are indexed by line, from 0. Blank lines (and a trailing ``\\r``) are skipped: they are not
         reads, but they keep their place in the numbering.
@@ -470,6 +474,7 @@ class ReadsStore:
         if not block.strip():
             return BatchResult()
         pending = _Pending(block, owner, tuple(cameras), country, source, before_commit, after_commit, now_ms)
+        pending.decoded = decoded
         with self._queue_lock:
             self._queue.append(pending)
         with self.writing():
@@ -493,6 +498,7 @@ class ReadsStore:
                 now_ms=max(p.now_ms for p in group),
                 future_tolerance_ms=future_tolerance_ms,
                 max_bytes=max_read_bytes,
+                decoded=[p.decoded for p in group],
             )
             if staged is None:  # one file of raw lines per batch, for the SQL validator
                 files.extend(self._staging_file(pending.block + b"\n") for pending in group)

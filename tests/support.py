@@ -209,7 +209,8 @@ def writing(transactions: list[Transaction], table: str) -> list[Transaction]:
 
 @contextmanager
 def governance_transactions(platform: Platform) -> Iterator[list[Transaction]]:
-    """Record the governance store's committed transactions while inside (SQLAlchemy events on the real engine)."""
+    """Record the governance store's transactions while inside, as each commit is issued (SQLAlchemy's ``commit``
+    event on the real engine comes just before the database's commit: wait for rows, not for this list)."""
     committed: list[Transaction] = []
     open_statements: dict[int, list[str]] = {}
 

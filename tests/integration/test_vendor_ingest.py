@@ -204,8 +204,8 @@ def test_camera_read_times_are_written_by_the_flush_job_and_at_close(settings: S
         try:
             with governance_transactions(platform) as transactions:
                 ingest(platform, kit, [read("ABC1", camera="city-fixed", ts=NOW_MS - 9 * MINUTE_MS)])
-                for _ in range(200):
-                    if writing(transactions, "camera_health"):
+                for _ in range(200):  # (the commit event comes before the commit: wait for the row itself)
+                    if _stored_read_times(platform).get("city-fixed") is not None:
                         break
                     time.sleep(0.05)
             assert [t.thread for t in writing(transactions, "camera_health")] == ["plateledger-camera-health"]

@@ -97,10 +97,13 @@ SPY_FRAMES = (
     "ingest_block",
     "staged_rows",
     "typed_row",
+    "typed_read",
     "_staging_file",
     "_query",
     "append",
+    "batched",
     "saw_reads",
+    "flush",
     "match",
     "process",
 )

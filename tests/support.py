@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ import orjson
 import psycopg
 import pytest
 from psycopg import sql
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from plateledger.audit.log import SYSTEM, Actor
@@ -187,6 +189,50 @@ def search(
     return platform.searches.search(
         principal, PlateSearch(plate=plate, purpose=purpose, case_number=case_number, **options)
     )
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """One committed governance transaction: the thread that committed it and its statements."""
+
+    thread: str
+    statements: tuple[str, ...]
+
+    def writes(self, table: str) -> bool:
+        return any(s.startswith((f"INSERT INTO {table} ", f"UPDATE {table} ")) for s in self.statements)
+
+
+def writing(transactions: list[Transaction], table: str) -> list[Transaction]:
+    """The transactions of ``transactions`` that insert into or update ``table``."""
+    return [t for t in transactions if t.writes(table)]
+
+
+@contextmanager
+def governance_transactions(platform: Platform) -> Iterator[list[Transaction]]:
+    """Record the governance store's transactions while inside, as each commit is issued (SQLAlchemy's ``commit``
+    event on the real engine comes just before the database's commit: wait for rows, not for this list)."""
+    committed: list[Transaction] = []
+    open_statements: dict[int, list[str]] = {}
+
+    def execute(connection: object, _cursor: object, statement: str, *_: object) -> None:
+        open_statements.setdefault(id(connection), []).append(statement.lstrip())
+
+    def commit(connection: object) -> None:
+        statements = tuple(open_statements.pop(id(connection), []))
+        committed.append(Transaction(threading.current_thread().name, statements))
+
+    def rollback(connection: object) -> None:
+        open_statements.pop(id(connection), None)
+
+    engine = platform.governance.engine
+    listeners = (("before_cursor_execute", execute), ("commit", commit), ("rollback", rollback))
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    try:
+        yield committed
+    finally:
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
 
 
 @contextmanager

@@ -124,6 +124,7 @@ class Platform:
             lock.release()
             raise
         audit = AuditLog(governance, clock)
+        reads.audit_group = audit.batched  # an ingest pass: one audit transaction for its intents, one for outcomes
         # The outcome of every batch a stopped process left without one, then the damage found on open.
         integrity = Integrity(reads=reads, governance=governance, settings=settings, clock=clock)
         try:
@@ -330,7 +331,10 @@ class Platform:
         gc.freeze()
 
     def close(self) -> None:
-        self.checkpoints.close()
-        self.reads.close()
-        self.governance.close()
+        try:
+            self.health.flush()  # the read times noted in memory (a server's last second, a CLI ingest's all)
+        finally:
+            self.checkpoints.close()
+            self.reads.close()
+            self.governance.close()
         self.lock.release()

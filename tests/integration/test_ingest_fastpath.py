@@ -171,7 +171,11 @@ def test_fast_path_stores_what_sql_stores(store: ReadsStore, batch: list[dict[st
     if not vouched:
         return
     block = b"\n".join(vouched)
-    assert fastpath.staged_rows([(block, fast_owner, "US", "test", positions)], **LIMITS) is not None
+    staged = fastpath.staged_rows([(block, fast_owner, "US", "test", positions)], **LIMITS)
+    assert staged is not None
+    # An HTTP body's reads, typed as decoded from the body (not decoded again from their lines): the same rows.
+    decoded = [orjson.loads(line) for line in vouched]
+    assert fastpath.staged_rows([(block, fast_owner, "US", "test", positions)], **LIMITS, decoded=[decoded]) == staged
     fast = ingest(store, block, fast_owner)
     by_sql = ingest(store, b"\n".join(b" " + line for line in vouched), sql_owner)
     assert by_sql.rejected == [], "the fast path vouched for a line the SQL validator rejects"

@@ -7,14 +7,25 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import orjson
 import pytest
 
 from plateledger.core.errors import AuditUnavailable
+from plateledger.platform import Platform
 from plateledger.store.reads import BatchResult, ReadsStore
-from tests.support import HOUR_MS, NOW_MS, store_block
+from tests.integration.test_audit_fail_closed import inserts_refused
+from tests.support import (
+    HOUR_MS,
+    NOW_MS,
+    AgencyKit,
+    governance_transactions,
+    seed_agency,
+    store_block,
+    writing,
+)
 
 Audit = Callable[[BatchResult], None] | None
 
@@ -39,13 +50,18 @@ def lines(owner_tag: str, ids: range, *, invalid: int = 0) -> bytes:
 def grouped(store: ReadsStore, batches: list[tuple[bytes, int, Audit]]) -> list[Future[BatchResult]]:
     """Submit every batch while the store is busy (its write lock held here), so that all of them queue and the first
     to get the lock writes them together in one pass; returns each batch's future."""
-    pool = ThreadPoolExecutor(max_workers=len(batches))
+    return grouped_calls(
+        store, [partial(store_block, store, block, owner=owner, before_commit=audit) for block, owner, audit in batches]
+    )
+
+
+def grouped_calls(store: ReadsStore, calls: list[Callable[[], BatchResult]]) -> list[Future[BatchResult]]:
+    """:func:`grouped` for any calls that each store one batch in ``store`` (the library's ``store_block``)."""
+    pool = ThreadPoolExecutor(max_workers=len(calls))
     with store.writing():
-        futures = [
-            pool.submit(store_block, store, block, owner=owner, before_commit=audit) for block, owner, audit in batches
-        ]
+        futures = [pool.submit(call) for call in calls]
         deadline = time.monotonic() + 30
-        while len(store._queue) < len(batches):
+        while len(store._queue) < len(calls):
             assert time.monotonic() < deadline, "the batches did not queue"
             time.sleep(0.01)
     pool.shutdown(wait=True)
@@ -130,3 +146,57 @@ def test_passes_of_both_kinds_in_turn_reuse_emptied_staging_tables(store: ReadsS
     assert store.count() == store.key_count() == 19
     for table in ("parsed", "fresh"):  # emptied after the last pass, not left holding its rows
         assert store._scalar(f"SELECT count() FROM staging.{table}") == 0
+
+
+def _platform_batches(platform: Platform) -> tuple[list[AgencyKit], list[Callable[[], BatchResult]]]:
+    """Three batches of two agencies' devices, each through the library's ``Ingestor.store_block``."""
+    kits = [seed_agency(platform, "city"), seed_agency(platform, "county")]
+    platform.matcher.sync(NOW_MS)  # the first loads the hot-list mirror under the store's write lock: not queued
+    batches = [(kits[0], "A", range(3)), (kits[1], "B", range(2)), (kits[0], "C", range(4))]
+    calls: list[Callable[[], BatchResult]] = [
+        partial(
+            platform.ingest.store_block,
+            kit.device.actor,
+            kit.agency,
+            typed_lines(tag, ids).replace(b'"cam"', f'"{kit.agency.slug}-fixed"'.encode()),
+            channel="test",
+            source="test",
+        )
+        for kit, tag, ids in batches
+    ]
+    return kits, calls
+
+
+def test_a_pass_audits_its_batches_intents_in_one_transaction_and_their_outcomes_in_another(
+    platform: Platform,
+) -> None:
+    kits, calls = _platform_batches(platform)
+    with governance_transactions(platform) as transactions:
+        results = [f.result() for f in grouped_calls(platform.reads, calls)]
+    assert [r.stored for r in results] == [3, 2, 4]
+    audited = writing(transactions, "audit_log")
+    assert len(audited) == 2  # one per entry before: 6
+    entries = platform.audit.entries(action=None, after_seq=platform.audit.entries()[-1].seq - 6)
+    assert [e.action for e in entries] == ["ingest.intent"] * 3 + ["ingest.batch"] * 3
+    # Each entry with its batch's own device (the batches queued in any order), each outcome naming its intent.
+    agencies = sorted([kits[0].agency.id, kits[1].agency.id, kits[0].agency.id])
+    assert sorted(e.actor_agency_id for e in entries[:3]) == agencies
+    intents = {e.seq: e for e in entries[:3]}
+    for outcome in entries[3:]:
+        assert intents.pop(orjson.loads(outcome.params)["intent"]).actor_agency_id == outcome.actor_agency_id
+    assert platform.audit.verify().intact
+
+
+def test_a_pass_whose_intents_cannot_be_committed_stores_nothing(platform: Platform) -> None:
+    _, calls = _platform_batches(platform)
+    with inserts_refused(platform, "audit_log", "NEW.action = 'ingest.intent'"):
+        futures = grouped_calls(platform.reads, calls)
+        for future in futures:
+            with pytest.raises(AuditUnavailable):
+                future.result()
+    assert platform.reads.count() == 0
+    assert "ingest.intent" not in {e.action for e in platform.audit.entries()}
+    assert platform.audit.verify().intact
+    # The log goes on after the failed transaction (the tree state it had is reloaded).
+    assert [f.result().stored for f in grouped_calls(platform.reads, calls)] == [3, 2, 4]
+    assert platform.audit.verify().intact

@@ -7,6 +7,7 @@ import csv
 import gzip
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -17,6 +18,7 @@ from plateledger.core.errors import InvalidInput, PayloadTooLarge
 from plateledger.core.settings import Settings
 from plateledger.ingest.canonical import parse_mapping
 from plateledger.platform import Platform
+from plateledger.store import fastpath
 from plateledger.store.queries import StoredRead
 from plateledger.store.reads import BatchResult
 from tests.support import (
@@ -410,3 +412,24 @@ def test_malformed_body_is_refused_whole_and_audited(
     assert refusal.outcome == "refused"
     assert refusal.actor_username == "city-device"
     assert message in orjson.loads(refusal.params)["reason"]
+
+
+def test_an_http_body_is_typed_without_decoding_its_reads_again(
+    platform: Platform, city: AgencyKit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The body is decoded once (``Ingestor._split_body``); the fast path types those values, not the lines."""
+    body = orjson.dumps([ok(plate=f"HTTP{i}", ts=TS - i) for i in range(20)])
+    decodes: list[bytes] = []
+
+    def loads(data: bytes) -> Any:
+        decodes.append(data)
+        return orjson.loads(data)
+
+    spy = SimpleNamespace(loads=loads, dumps=orjson.dumps, JSONDecodeError=orjson.JSONDecodeError)
+    monkeypatch.setattr(fastpath, "orjson", spy)
+    assert platform.ingest.ingest_json_body(city.device, body).stored == 20
+    assert decodes == []
+    # A block of lines (a file, a vendor payload) is still decoded line by line, and checked for orjson's encoding.
+    lines = [orjson.dumps(ok(plate=f"LINE{i}", ts=TS - i)) for i in range(3)]
+    assert store_lines(platform, city, lines).stored == 3
+    assert decodes == lines

@@ -4,16 +4,32 @@ images recorded."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import func, select
 
 from plateledger.adapters.base import Adapted, CameraStatus, Image, SourceRead
 from plateledger.audit.log import SYSTEM
+from plateledger.cameras.health import HealthFlush
 from plateledger.core.clock import FixedClock
 from plateledger.core.errors import Conflict, NotFound, PermissionDenied
+from plateledger.core.settings import Settings
 from plateledger.platform import Platform
-from plateledger.store.models import AuditEntry, QuarantinedRead
-from tests.support import DAY_MS, HOUR_MS, MINUTE_MS, NOW_MS, search, seed_agency
+from plateledger.store.models import AuditEntry, Camera, CameraHealth, QuarantinedRead
+from tests.support import (
+    DAY_MS,
+    HOUR_MS,
+    MINUTE_MS,
+    NOW_MS,
+    governance_transactions,
+    ingest,
+    opened,
+    read,
+    search,
+    seed_agency,
+    writing,
+)
 
 
 def _read(plate: str, camera: str, ts_ms: int = NOW_MS - HOUR_MS, **extra: object) -> SourceRead:
@@ -153,3 +169,53 @@ def test_images_of_accepted_reads_are_stored_once_by_content(gov_platform: Platf
     clock.advance(200 * DAY_MS)
     platform.retention.run(SYSTEM, settle_s=5)  # retention runs for every owner: the console or the scheduler
     assert [p for p in platform.settings.images_dir.rglob("*") if p.is_file()] == []
+
+
+def _stored_read_times(platform: Platform) -> dict[str, int | None]:
+    """Each camera's last read time as the governance store holds it (not through ``Health``, which flushes)."""
+    with platform.governance.session() as session:
+        rows = session.execute(select(Camera.external_id, CameraHealth.last_read_ms).join(CameraHealth))
+        return {str(camera): last for camera, last in rows}
+
+
+def test_camera_read_times_are_written_by_a_flush_not_by_each_batch(platform: Platform) -> None:
+    """Three stored batches write no camera health; one flush writes every camera's newest read time, in one
+    transaction, and a reader of camera health sees them at once (it flushes first)."""
+    kit = seed_agency(platform, "city")
+    with governance_transactions(platform) as transactions:
+        for minutes in (30, 10, 20):  # the newest batch is not the last: the time never moves backwards
+            ingest(platform, kit, [read(f"ABC{minutes}", camera="city-fixed", ts=NOW_MS - minutes * MINUTE_MS)])
+        assert writing(transactions, "camera_health") == []
+        assert len(writing(transactions, "audit_log")) == 6  # each batch's intent and outcome
+        assert platform.health.flush() == 1
+        assert len(writing(transactions, "camera_health")) == 1
+    assert _stored_read_times(platform)["city-fixed"] == NOW_MS - 10 * MINUTE_MS
+    ingest(platform, kit, [read("ABC5", camera="city-mobile", ts=NOW_MS - 5 * MINUTE_MS)])
+    states = {s.external_id: s.last_read_ms for s in platform.health.states(kit.agency.id)}
+    assert states == {"city-fixed": NOW_MS - 10 * MINUTE_MS, "city-mobile": NOW_MS - 5 * MINUTE_MS}
+    assert platform.health.flush() == 0
+
+
+def test_camera_read_times_are_written_by_the_flush_job_and_at_close(settings: Settings, clock: FixedClock) -> None:
+    with opened(settings, clock) as platform:
+        kit = seed_agency(platform, "city")
+        job = HealthFlush(platform.health, period_s=0.05)
+        job.start()
+        try:
+            with governance_transactions(platform) as transactions:
+                ingest(platform, kit, [read("ABC1", camera="city-fixed", ts=NOW_MS - 9 * MINUTE_MS)])
+                for _ in range(200):  # (the commit event comes before the commit: wait for the row itself)
+                    if _stored_read_times(platform).get("city-fixed") is not None:
+                        break
+                    time.sleep(0.05)
+            assert [t.thread for t in writing(transactions, "camera_health")] == ["plateledger-camera-health"]
+            assert _stored_read_times(platform)["city-fixed"] == NOW_MS - 9 * MINUTE_MS
+        finally:
+            job.stop()
+        # A one-shot command (``plateledger ingest``) runs no job: its read times are written when it closes.
+        ingest(platform, kit, [read("ABC2", camera="city-mobile", ts=NOW_MS - 8 * MINUTE_MS)])
+    with opened(settings, clock) as platform:
+        assert _stored_read_times(platform) == {
+            "city-fixed": NOW_MS - 9 * MINUTE_MS,
+            "city-mobile": NOW_MS - 8 * MINUTE_MS,
+        }

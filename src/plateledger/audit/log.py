@@ -11,6 +11,8 @@ Each entry also gets a leaf in the log's Merkle tree (:mod:`plateledger.audit.tr
 :meth:`AuditLog.verify` checks the leaves and the tree after the chain (:mod:`plateledger.audit.treecheck`).
 
 ``append`` commits before it returns; a failure raises :class:`AuditUnavailable` and the caller's request fails.
+Inside :meth:`AuditLog.batched` (an ingest pass: the intents of all its batches, then their outcomes) a thread's
+appends are committed together when the block is left, in one transaction.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 import orjson
@@ -63,6 +66,15 @@ class Actor:
 
 
 SYSTEM = Actor(username="system", agency_id=None)
+
+
+@dataclass
+class _Batch:
+    """The appends of one :meth:`AuditLog.batched` block: its session and the entries to write when it ends."""
+
+    session: Session
+    head_seq: int
+    entries: list[tuple[Actor, AuditEvent]] = field(default_factory=list)
 
 
 def entry_hash(fields: dict[str, Any]) -> str:
@@ -109,6 +121,8 @@ class AuditLog:
         self._gov = governance
         self._clock = clock
         self._lock = threading.Lock()
+        #: The thread's open :meth:`batched` block, if any.
+        self._local = threading.local()
         #: The Merkle tree over the entries, appended in each entry's transaction.
         self.tree = LogTree(governance)
 
@@ -136,6 +150,12 @@ class AuditLog:
     def record_all(self, actor: Actor, change: Callable[[Session], tuple[list[AuditEvent], T]]) -> tuple[list[int], T]:
         """Like :meth:`record` for a change described by several events (a batch of alerts): every entry and
         the change commit together, in one transaction, or nothing does."""
+        batch: _Batch | None = getattr(self._local, "batch", None)
+        if batch is not None:  # written when the batched block ends
+            events, value = change(batch.session)
+            first = batch.head_seq + len(batch.entries) + 1
+            batch.entries.extend((actor, event) for event in events)
+            return list(range(first, first + len(events))), value
         try:
             waiting = time.perf_counter()
             with self._lock:
@@ -158,10 +178,55 @@ class AuditLog:
                 f"audit log append failed{cause}, request refused: {exc.__class__.__name__}"
             ) from exc
 
+    @contextmanager
+    def batched(self) -> Iterator[None]:
+        """Append this thread's entries made inside (``append``, ``record``, ``record_all``) in one transaction,
+        committed when the block is left: each returns its sequence number at once, and is durable once the block
+        has been left without an error. The append lock is held throughout (other threads' appends wait), so keep
+        the block short. If the commit fails, none of its entries was written: :class:`AuditUnavailable` is raised
+        on leaving; an error raised inside leaves nothing written either. Nested, the outermost block commits."""
+        if getattr(self._local, "batch", None) is not None:
+            yield
+            return
+        try:
+            waiting = time.perf_counter()
+            with self._lock:
+                timing.add("audit_wait", time.perf_counter() - waiting)
+                appended: Appended | None = None
+                written = False
+                try:
+                    with self._gov.session() as session:
+                        head_query = _LOCK_HEAD if self._gov.dialect == "postgresql" else _READ_HEAD
+                        head = session.execute(head_query).one_or_none()
+                        batch = _Batch(session, head.seq if head is not None else 0)
+                        self._local.batch = batch
+                        try:
+                            yield
+                        finally:
+                            self._local.batch = None
+                        if batch.entries:
+                            written = True
+                            _, appended = self._write(session, batch.entries)
+                        committing = time.perf_counter()
+                    timing.add("audit_commit", time.perf_counter() - committing)
+                finally:
+                    if written:  # as record_all: only a committed transaction's tree state is kept
+                        self.tree.committed(appended)
+        except SQLAlchemyError as exc:
+            cause = " (disk full)" if is_disk_full(exc) else ""
+            raise AuditUnavailable(
+                f"audit log append failed{cause}, request refused: {exc.__class__.__name__}"
+            ) from exc
+
     def _append(
         self, session: Session, actor: Actor, change: Callable[[Session], tuple[list[AuditEvent], T]]
     ) -> tuple[list[int], T, Appended | None]:
         events, value = change(session)
+        seqs, appended = self._write(session, [(actor, event) for event in events])
+        return seqs, value, appended
+
+    def _write(self, session: Session, entries: list[tuple[Actor, AuditEvent]]) -> tuple[list[int], Appended | None]:
+        """Write ``entries`` after the chain head, in ``session``: rows, leaves, tree and head."""
         # Core statements in the ORM session's transaction: the same rows as ORM objects would give,
         # without the unit of work's bookkeeping (docs/benchmarks.md, "Search path outside the engine").
         # The head's SELECT autoflushes whatever ``change`` added, as the ORM query did.
@@ -171,7 +236,7 @@ class AuditLog:
         now = self._clock.now_ms()
         rows: list[dict[str, Any]] = []
         seqs: list[int] = []
-        for event in events:
+        for actor, event in entries:
             purpose, case_number = event.purpose_case()
             seq += 1
             fields = {  # what entry_fields() gives of the stored row: the hash covers exactly these
@@ -204,7 +269,7 @@ class AuditLog:
             connection.execute(_INSERT_HEAD, {"head_seq": seq, "head_hash": prev_hash})
         elif rows:
             connection.execute(_MOVE_HEAD, {"head_seq": seq, "head_hash": prev_hash})
-        return seqs, value, appended
+        return seqs, appended
 
     def entries(
         self,

@@ -4,22 +4,34 @@ The ingest layer records the newest read time per camera of every stored batch a
 sends (OpenALPR ``heartbeat``, Genetec and Survision status messages ...). A camera is *silent* when neither has
 arrived for longer than its ``silent_after_s`` (else the ``camera_silent_after_s`` setting), counted from its
 registration when it never sent anything; a heartbeat that reports a fault marks it unhealthy.
+
+Read times are kept in memory per camera (the newest of each) and written in one transaction by :meth:`Health.flush`:
+every second by ``plateledger serve``'s :class:`HealthFlush` job, at close (``Platform.close``: the end of a server
+and of every CLI command, a one-shot ingest among them), and before camera health is read here, so the API, the web
+page and ``/metrics`` of the process that took the reads never lag. A write per ingest request was 8% of an HTTP
+ingest server's CPU (docs/benchmarks.md, "Performance II, fourth pass"). A crash loses at most the last second's
+read times (the reads themselves are stored and audited before their request is answered); nothing else depends on
+them durably: silence counts in minutes (``silent_after_s`` >= 60 s), and heartbeats are written when they arrive.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from plateledger.audit.events import CameraConfigured
 from plateledger.audit.log import Actor, AuditLog
 from plateledger.core.clock import Clock
 from plateledger.core.errors import FieldInvalid, NotFound
+from plateledger.core.jobs import PeriodicJob
 from plateledger.policy.actions import Action, HasActor, require
 from plateledger.store.governance import Governance
 from plateledger.store.models import Agency, Camera, CameraHealth
@@ -33,6 +45,9 @@ _SAW_READ = text(
     "WHERE camera_health.last_read_ms IS NULL OR camera_health.last_read_ms < excluded.last_read_ms"
 )
 MIN_SILENT_S = 60
+#: How often ``plateledger serve`` writes the read times kept in memory (:class:`HealthFlush`).
+FLUSH_INTERVAL_S = 1.0
+log = logging.getLogger(__name__)
 MAX_SILENT_S = 30 * 86_400
 
 
@@ -57,6 +72,11 @@ class Health:
         self._audit = audit
         self._clock = clock
         self._default = default_silent_s
+        #: The newest read time per (agency id, camera id) not yet written, and the lock guarding it.
+        self._seen: dict[tuple[int, str], int] = {}
+        self._seen_lock = threading.Lock()
+        #: Held across a flush, so that a reader's flush waits for one in progress (its rows then committed).
+        self._flush_lock = threading.Lock()
 
     def _rows(self, session: Session, agency_id: int, cameras: set[str]) -> dict[str, tuple[Camera, CameraHealth]]:
         """The cameras of ``cameras`` the agency has, each with its health row, made where missing. Concurrent
@@ -78,15 +98,36 @@ class Health:
         return {camera.external_id: (camera, health[camera.id]) for camera in known}
 
     def saw_reads(self, agency_id: int, newest: Mapping[str, int]) -> None:
-        """Record the newest read time per registered camera id of a stored batch (never moving backwards)."""
-        if not newest:
-            return
-        rows = [{"agency": agency_id, "camera": camera, "ts": ts_ms} for camera, ts_ms in newest.items()]
-        with self._gov.session() as session:
-            # One statement per camera, run as one executemany: a batch of 1,000 reads touches hundreds of
-            # cameras, and the ORM's select-insert-select-update of each took a third of an HTTP ingest request
-            # (docs/benchmarks.md, "Performance II").
-            session.connection().execute(_SAW_READ, rows)
+        """Note the newest read time per camera id of a stored batch, in memory (written by :meth:`flush`)."""
+        with self._seen_lock:
+            self._merge(((agency_id, camera), ts_ms) for camera, ts_ms in newest.items())
+
+    def _merge(self, times: Iterable[tuple[tuple[int, str], int]]) -> None:
+        seen = self._seen
+        for key, ts_ms in times:
+            if ts_ms > seen.get(key, ts_ms - 1):
+                seen[key] = ts_ms
+
+    def flush(self) -> int:
+        """Write the read times noted since the last flush, in one transaction: each registered camera's newest
+        (never moving backwards; unknown cameras are left out). Returns how many were noted. If the write fails,
+        they are noted again for the next flush and the error is raised."""
+        with self._flush_lock:
+            with self._seen_lock:
+                seen, self._seen = self._seen, {}
+            if not seen:
+                return 0
+            rows = [{"agency": agency, "camera": camera, "ts": ts_ms} for (agency, camera), ts_ms in seen.items()]
+            try:
+                with self._gov.session() as session:
+                    # One statement per camera, run as one executemany (the ORM's select-insert-select-update of
+                    # each took a third of an HTTP ingest request: docs/benchmarks.md, "Performance II").
+                    session.connection().execute(_SAW_READ, rows)
+            except BaseException:
+                with self._seen_lock:
+                    self._merge(seen.items())
+                raise
+            return len(rows)
 
     def heartbeat(self, agency_id: int, camera: str, ts_ms: int, *, healthy: bool, detail: str) -> bool:
         """Record a heartbeat of a registered camera; False when the agency has no such camera."""
@@ -107,7 +148,7 @@ class Health:
         return self.states(agency_id)
 
     def states(self, agency_id: int) -> list[CameraState]:
-        """Every camera of the agency with its health, by camera id."""
+        """Every camera of the agency with its health, by camera id (read times noted in memory written first)."""
         return [state for _, state in self._states(agency_id)]
 
     def silent_counts(self) -> dict[str, int]:
@@ -118,6 +159,7 @@ class Health:
         return counts
 
     def _states(self, agency_id: int | None) -> list[tuple[str, CameraState]]:
+        self.flush()
         now = self._clock.now_ms()
         query = (
             select(Agency.slug, Camera, CameraHealth)
@@ -165,3 +207,24 @@ class Health:
             return CameraConfigured(agency=agency.slug, external_id=camera, silent_after_s=silent_after_s), None
 
         self._audit.record(actor, change)
+
+
+class HealthFlush(PeriodicJob):
+    """``plateledger serve``'s writer of camera read times: :meth:`Health.flush` every ``FLUSH_INTERVAL_S``, and
+    once more when stopped. A failed write is logged; its read times are written with the next."""
+
+    thread_name = "plateledger-camera-health"
+
+    def __init__(self, health: Health, period_s: float = FLUSH_INTERVAL_S) -> None:
+        super().__init__(period_s)
+        self._health = health
+
+    def tick(self) -> None:
+        try:
+            self._health.flush()
+        except SQLAlchemyError:
+            log.exception("camera health: read times not written; retrying in %s s", self._period_s)
+
+    def stop(self) -> None:
+        super().stop()
+        self.tick()

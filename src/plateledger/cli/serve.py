@@ -13,6 +13,7 @@ from plateledger.alerts.mqtt import MqttPublisher
 from plateledger.alerts.notifier import Notifier
 from plateledger.alerts.sender import WebhookSender
 from plateledger.audit.checkpoint_job import CheckpointJob
+from plateledger.cameras.health import HealthFlush
 from plateledger.cli.common import DataOpt, JsonOpt, err, out, print_json, settings_for, start_logging
 from plateledger.cli.progress import progress
 from plateledger.core.clock import SystemClock, iso_ms
@@ -61,7 +62,8 @@ def _serve(platform: Platform, *, live_reads: bool = False) -> None:
         interval_s=settings.checkpoint_interval_s,
     )
     oversight = OversightJob(platform.oversight)
-    for worker in (job, sender, notifier, mqtt, ingest, trickle, checkpoints, oversight):
+    health = HealthFlush(platform.health)
+    for worker in (job, sender, notifier, mqtt, ingest, trickle, checkpoints, oversight, health):
         if worker is not None:
             worker.start()
     collectors = [ingest.metrics.registry] if ingest else []
@@ -75,7 +77,7 @@ def _serve(platform: Platform, *, live_reads: bool = False) -> None:
         app = create_app(platform=platform, collectors=collectors)
         run_http(app, settings)
     finally:
-        for worker in (oversight, checkpoints, trickle, ingest, mqtt, notifier, sender, job):
+        for worker in (health, oversight, checkpoints, trickle, ingest, mqtt, notifier, sender, job):
             if worker is not None:
                 worker.stop()
 

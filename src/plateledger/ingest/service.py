@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -105,11 +105,13 @@ class Ingestor:
         channel: str,
         source: str,
         before_alerts: Callable[[BatchResult], None] | None = None,
+        decoded: Sequence[Any] | None = None,
     ) -> BatchResult:
-        """Validate and store one block of JSON lines for ``owner``. The audit log records outcomes: a batch with
-        reads to insert gets an ``ingest.intent`` entry after validation and before the insert (if it cannot be
-        written, nothing of the batch is stored) and an ``ingest.batch`` entry after it with what was stored (a
-        failed insert: ``failed``, with the reads really stored); a batch with nothing to insert gets its
+        """Validate and store one block of JSON lines for ``owner`` (``decoded``: the lines' values, when the block
+        is each of them encoded by orjson: typed without decoding them again). The audit log records outcomes: a
+        batch with reads to insert gets an ``ingest.intent`` entry after validation and before the insert (if it
+        cannot be written, nothing of the batch is stored) and an ``ingest.batch`` entry after it with what was
+        stored (a failed insert: ``failed``, with the reads really stored); a batch with nothing to insert gets its
         ``ingest.batch`` entry alone. A batch whose process stopped in between is completed at the next start-up
         (``ingest/reconcile.py``). A full disk raises StorageFull."""
         intents: dict[str, tuple[int, int]] = {}  # batch reference -> (intent entry, reads it announced)
@@ -168,6 +170,7 @@ class Ingestor:
             source=source,
             before_commit=audit,
             after_commit=outcome,
+            decoded=decoded,
         )
         # Released quarantine reads are old reads of another id, not the camera's flow: not its last read.
         if self._saw_reads is not None and result.newest and channel != "quarantine":
@@ -198,9 +201,12 @@ class Ingestor:
         with self.refusals(principal.actor):
             require_device(principal)
             self.check_size(body, declared)
-            block = self._split_body(body)
+            block, reads = self._split_body(body)
         owner = self._registry.agency_by_id(principal.agency_id)
-        return (store or self._store_block)(principal.actor, owner, block, "http", "api")
+        if store is not None:
+            return store(principal.actor, owner, block, "http", "api")
+        # The reads as decoded from the body go along: the store types them without decoding each line again.
+        return self.store_block(principal.actor, owner, block, channel="http", source="api", decoded=reads)
 
     @contextmanager
     def refusals(self, actor: Actor, prefix: str = "") -> Iterator[None]:
@@ -220,7 +226,8 @@ class Ingestor:
         if max(len(body), declared or 0) > self._settings.max_body_bytes:
             raise PayloadTooLarge(f"body larger than {self._settings.max_body_bytes} bytes")
 
-    def _split_body(self, body: bytes) -> bytes:
+    def _split_body(self, body: bytes) -> tuple[bytes, list[Any]]:
+        """The body's reads as JSON lines, each orjson's encoding of the read, and the reads as decoded."""
         self.check_size(body)
         try:
             data: Any = orjson.loads(body.removeprefix(UTF8_BOM))
@@ -236,7 +243,7 @@ class Ingestor:
                 lines.append(orjson.dumps(item))
             except orjson.JSONEncodeError:
                 raise InvalidInput(f"read {index}: nested too deeply to be a read") from None
-        return b"\n".join(lines)
+        return b"\n".join(lines), data
 
     def ingest_file(
         self,

@@ -152,6 +152,19 @@ def typed_row(
         return None
     if not isinstance(read, dict) or orjson.dumps(read) != line:
         return None
+    return typed_read(read, owner=owner, country=country, cameras=cameras, earliest_ms=earliest_ms, latest_ms=latest_ms)
+
+
+def typed_read(
+    read: dict[str, Any],
+    *,
+    owner: int,
+    country: str,
+    cameras: Mapping[str, Camera],
+    earliest_ms: int,
+    latest_ms: int,
+) -> tuple[Any, ...] | None:
+    """:func:`typed_row` of a read already decoded from its line (which must be orjson's encoding of it)."""
     plate_s = read.get("plate")
     camera = read.get("camera")
     if not isinstance(plate_s, str) or len(plate_s) > 64 or not isinstance(camera, str) or len(camera) > 64:
@@ -209,14 +222,33 @@ def staged_rows(
     now_ms: int,
     future_tolerance_ms: int,
     max_bytes: int,
+    decoded: Sequence[Sequence[Any] | None] = (),
 ) -> bytes | None:
     """The typed rows of every line of ``blocks`` — (block, owner, country, source, that owner's cameras by id) —
     as one ``JSONColumns`` document in the structure of ``STAGED_STRUCTURE``, or None when any non-blank line
-    needs the SQL validator. Blank lines are not reads but keep their number (``idx``)."""
+    needs the SQL validator. Blank lines are not reads but keep their number (``idx``). ``decoded``, per block
+    (None, or missing, where not known): its lines' values when the block was made by encoding each with orjson
+    (an HTTP body's reads, ``Ingestor.ingest_json_body``), so they are typed without being decoded again."""
     if sum(block.count(b"\n") + 1 for block, *_ in blocks) > MAX_FAST_LINES:
         return None
     rows: list[tuple[Any, ...]] = []
+    latest_ms = now_ms + future_tolerance_ms
     for batch, (block, owner, country, source, cameras) in enumerate(blocks):
+        reads = decoded[batch] if batch < len(decoded) else None
+        if reads is not None:
+            lines = block.split(b"\n")
+            if len(lines) != len(reads):
+                return None
+            for idx, (line, read) in enumerate(zip(lines, reads, strict=True)):
+                if len(line) > max_bytes or not isinstance(read, dict):
+                    return None
+                row = typed_read(
+                    read, owner=owner, country=country, cameras=cameras, earliest_ms=EARLIEST_MS, latest_ms=latest_ms
+                )
+                if row is None:
+                    return None
+                rows.append((idx, batch, source, *row))
+            continue
         for idx, raw in enumerate(block.split(b"\n")):
             line = raw.removesuffix(b"\r")
             if not line.strip():
@@ -227,7 +259,7 @@ def staged_rows(
                 country=country,
                 cameras=cameras,
                 earliest_ms=EARLIEST_MS,
-                latest_ms=now_ms + future_tolerance_ms,
+                latest_ms=latest_ms,
                 max_bytes=max_bytes,
             )
             if row is None:

@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -139,6 +139,8 @@ class _Pending:
     error: BaseException | None = None
     #: Set when an earlier batch of the pass failed before anything was inserted: written again in a new pass.
     retry: bool = False
+    #: The block's lines' values, when it was made by encoding each with orjson (``fastpath.staged_rows``).
+    decoded: Sequence[Any] | None = None
 
 
 def _engine_failed(text: str) -> StoreUnavailable:
@@ -196,6 +198,10 @@ STAGING_TABLES = ("raw", "parsed", "fresh", "cand")
 class ReadsStore:
     #: Whether the statements of the write lock's holder (an ingest pass) go before queued searches.
     writes_first = True
+    #: Wraps a pass's ``before_commit`` calls, and then its ``after_commit`` calls: the platform's audit log's
+    #: ``batched``, so that each is one audit transaction for all the pass's batches; an error raised on leaving
+    #: (the transaction failed) is every one of those batches' error.
+    audit_group: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext
 
     def __init__(self, path: Path, *, key_bits: int = sql.READ_KEY_BITS) -> None:
         path.mkdir(parents=True, exist_ok=True)
@@ -444,8 +450,10 @@ class ReadsStore:
         source: str,
         before_commit: Callable[[BatchResult], None] | None = None,
         after_commit: Callable[[BatchResult, BaseException | None], None] | None = None,
+        decoded: Sequence[Any] | None = None,
     ) -> BatchResult:
         """Validate, de-duplicate and store one batch of canonical reads: ``block`` holds one JSON object per line.
+        ``decoded``: the lines' values, when ``block`` is each of them encoded by orjson (typed without decoding).
 
         Rejections are indexed by line, from 0. Blank lines (and a trailing ``\\r``) are skipped: they are not
         reads, but they keep their place in the numbering.
@@ -469,6 +477,7 @@ class ReadsStore:
         if not block.strip():
             return BatchResult()
         pending = _Pending(block, owner, tuple(cameras), country, source, before_commit, after_commit, now_ms)
+        pending.decoded = decoded
         with self._queue_lock:
             self._queue.append(pending)
         with self.writing():
@@ -492,6 +501,7 @@ class ReadsStore:
                 now_ms=max(p.now_ms for p in group),
                 future_tolerance_ms=future_tolerance_ms,
                 max_bytes=max_read_bytes,
+                decoded=[p.decoded for p in group],
             )
             if staged is None:  # one file of raw lines per batch, for the SQL validator
                 files.extend(self._staging_file(pending.block + b"\n") for pending in group)
@@ -618,7 +628,7 @@ class ReadsStore:
             for number, result in enumerate(results):
                 if result.stored:
                     result.intent = f"{journal}/{number}"
-        committed = self._audit_intents(group, results)
+        committed = self._audit_intents(group, results, self.audit_group)
         failure: Exception | None = None
         if any(r.stored for r in results[:committed]):
             crashpoint("ingest.before_insert")
@@ -629,15 +639,21 @@ class ReadsStore:
                 self._count_stored(results, committed, params)
             crashpoint("ingest.after_insert")
         finished = True
-        for pending, result in zip(group[:committed], results[:committed], strict=True):
-            if not result.intent:  # nothing to insert: its before_commit entry was its outcome
-                continue
-            try:
-                if pending.after_commit is not None:
-                    pending.after_commit(result, failure)
-            except Exception as error:  # noqa: BLE001 - this batch's outcome could not be audited
-                pending.error = error
-                finished = False
+        outcomes = [(p, r) for p, r in zip(group[:committed], results[:committed], strict=True) if r.intent]
+        try:
+            with self.audit_group():  # one audit transaction for the pass's outcomes
+                for pending, result in outcomes:  # (a batch without intent: its before_commit entry was its outcome)
+                    try:
+                        if pending.after_commit is not None:
+                            pending.after_commit(result, failure)
+                    except Exception as error:  # noqa: BLE001 - this batch's outcome could not be audited
+                        pending.error = error
+                        finished = False
+        except Exception as error:  # noqa: BLE001 - the outcomes' transaction failed: none of them is audited
+            for pending, _ in outcomes:
+                pending.error = pending.error or error
+            finished = False
+        for pending, _ in outcomes:
             if failure is not None and pending.error is None:
                 pending.error = failure
         if journal and finished:
@@ -649,23 +665,33 @@ class ReadsStore:
         return results
 
     @staticmethod
-    def _audit_intents(group: list[_Pending], results: list[BatchResult]) -> int:
-        """Call each batch's ``before_commit`` in arrival order; return how many were audited. Fail closed: the
-        first batch whose entry could not be written gets that error and nothing of it is stored; the pass stores
-        the batches before it (a batch's first copies of reads never depend on a later batch, so the stored prefix
-        is exactly what was audited). The batches after it are marked ``retry``: their duplicates were counted
-        against the failed batch, so they are staged and audited again in a pass of their own."""
+    def _audit_intents(
+        group: list[_Pending], results: list[BatchResult], audit_group: Callable[[], AbstractContextManager[None]]
+    ) -> int:
+        """Call each batch's ``before_commit`` in arrival order, all inside one ``audit_group``; return how many
+        were audited. Fail closed: the first batch whose entry could not be written gets that error and nothing of
+        it is stored; the pass stores the batches before it (a batch's first copies of reads never depend on a
+        later batch, so the stored prefix is exactly what was audited). The batches after it are marked ``retry``:
+        their duplicates were counted against the failed batch, so they are staged and audited again in a pass of
+        their own. If the group's transaction fails, every batch gets its error and nothing is stored."""
         committed = 0
-        for pending, result in zip(group, results, strict=True):
-            if pending.before_commit is not None:
-                try:
-                    pending.before_commit(result)
-                except Exception as error:  # noqa: BLE001 - this batch's outcome; the others go on
-                    pending.error = error
-                    for later in group[committed + 1 :]:
-                        later.retry = True
-                    break
-            committed += 1
+        try:
+            with audit_group():
+                for pending, result in zip(group, results, strict=True):
+                    if pending.before_commit is not None:
+                        try:
+                            pending.before_commit(result)
+                        except Exception as error:  # noqa: BLE001 - this batch's outcome; the others go on
+                            pending.error = error
+                            for later in group[committed + 1 :]:
+                                later.retry = True
+                            break
+                    committed += 1
+        except Exception as error:  # noqa: BLE001 - no entry of the group was written: no batch is stored
+            for pending in group:
+                pending.retry = False
+                pending.error = pending.error or error
+            return 0
         return committed
 
     def _verify_candidates(self, results: list[BatchResult], params: dict[str, Any], candidates: int) -> None:

@@ -26,16 +26,31 @@ NEW = [f"NEW{i}" for i in range(5)]
 
 @contextmanager
 def pass_held(platform: Platform, kit: AgencyKit, *, at: str) -> Iterator[Future[BatchResult]]:
-    """An ingest pass of ``NEW`` (on a thread of its own) stopped at its ``before_commit`` (validated and
-    de-duplicated, nothing stored) or its ``after_commit`` (reads and keys stored, the outcome not yet recorded)."""
+    """An ingest pass of ``NEW`` (on a thread of its own) stopped at its ``before_commit`` stage (validated and
+    de-duplicated, its intents' audit transaction committed, nothing stored) or its ``after_commit`` stage (reads
+    and keys stored, the outcomes' audit transaction not yet begun). It is held outside the pass's audit
+    transactions (``ReadsStore.audit_group``), as a pass is between them."""
     inside, release = threading.Event(), threading.Event()
+    grouped = platform.reads.audit_group
+    groups = iter(range(2))
 
-    def hold(*_: object) -> None:
+    def hold() -> None:
         inside.set()
         release.wait(120)
 
+    @contextmanager
+    def held_group() -> Iterator[None]:
+        number = next(groups, 2)  # 0: the intents' transaction, 1: the outcomes'
+        if at == "after_commit" and number == 1:
+            hold()
+        with grouped():
+            yield
+        if at == "before_commit" and number == 0:
+            hold()
+
     block = b"\n".join(line(**read(plate, camera=kit.cameras[0], read_id=plate)) for plate in NEW)
     pool = ThreadPoolExecutor(max_workers=1)
+    platform.reads.audit_group = held_group
     future = pool.submit(
         platform.reads.ingest_block,
         block,
@@ -46,7 +61,6 @@ def pass_held(platform: Platform, kit: AgencyKit, *, at: str) -> Iterator[Future
         future_tolerance_ms=0,
         max_read_bytes=16384,
         source="test",
-        **{at: hold},
     )
     try:
         assert inside.wait(60), "the pass did not reach its hook"
@@ -54,6 +68,7 @@ def pass_held(platform: Platform, kit: AgencyKit, *, at: str) -> Iterator[Future
     finally:
         release.set()
         pool.shutdown(wait=True)
+        platform.reads.audit_group = grouped
 
 
 def plates_found(platform: Platform, kit: AgencyKit) -> list[str]:

@@ -27,7 +27,7 @@ import orjson
 import psycopg
 import pytest
 from psycopg import sql
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
 from plateledger.audit.log import SYSTEM, Actor
@@ -366,3 +366,31 @@ def create_database(server_url: str, *, template: str | None = None) -> tuple[st
 def drop_database(server_url: str, name: str) -> None:
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def in_threads(*jobs: Callable[[], None]) -> list[BaseException]:
+    """Run ``jobs`` in threads together (released at once by a barrier); the exceptions they raised."""
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(jobs))
+
+    def run(job: Callable[[], None]) -> None:
+        start.wait()
+        try:
+            job()
+        except BaseException as exc:  # collected for the test's assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+def scratch_governance(path: Path, table: str) -> Governance:
+    """A SQLite governance store at ``path`` (migrated) with one more table, ``table`` (its CREATE statement)."""
+    governance = Governance(f"sqlite:///{path}")
+    with governance.engine.begin() as connection:
+        connection.execute(text(table))
+    return governance

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 import threading
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from plateledger.core.clock import FixedClock
 from plateledger.core.errors import AuditUnavailable, AuthenticationFailed
 from plateledger.platform import Platform
 from plateledger.store.governance import Governance, make_engine, migrate
-from tests.support import NOW_MS, ingest, read, search, seed_agency
+from tests.support import NOW_MS, in_threads, ingest, read, search, seed_agency
 
 Statement = tuple[str, dict[str, Any]]
 
@@ -285,20 +286,15 @@ def test_two_engines_on_one_postgres_database_keep_one_chain(postgres_url: str) 
     try:
         logs = [AuditLog(store, clock) for store in stores]
         logs[0].append(SYSTEM, AgencyCreated(slug="first", kind="state"))
-        errors: list[BaseException] = []
 
-        def append_many(log: AuditLog) -> None:
-            try:
+        def append_many(log: AuditLog) -> Callable[[], None]:
+            def run() -> None:
                 for _ in range(20):
                     log.append(SYSTEM, AgencyCreated(slug="x", kind="county"))
-            except BaseException as exc:
-                errors.append(exc)
 
-        threads = [threading.Thread(target=append_many, args=(log,)) for log in logs]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+            return run
+
+        errors = in_threads(*(append_many(log) for log in logs))
         assert errors == []
         result = logs[1].verify()
         assert (result.intact, result.entries) == (True, 41)

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from plateledger.store.governance import Governance
+from tests.support import scratch_governance
 
 #: Commits of one 4 KiB row each: well past the 1,000 pages at which SQLite checkpoints by itself.
 COMMITS = 1_500
@@ -21,9 +22,7 @@ COMMITS = 1_500
 @pytest.fixture
 def opened(tmp_path: Path) -> Iterator[tuple[Governance, Path]]:
     path = tmp_path / "governance.db"
-    governance = Governance(f"sqlite:///{path}")
-    with governance.engine.begin() as connection:
-        connection.execute(text("CREATE TABLE filler (body BLOB)"))
+    governance = scratch_governance(path, "CREATE TABLE filler (body BLOB)")
     governance.checkpoint()  # the schema in the file: from here on, only a checkpoint grows it
     yield governance, path
     governance.close()

@@ -24,7 +24,7 @@ from plateledger.audit.log import SYSTEM, AuditLog
 from plateledger.core.clock import FixedClock
 from plateledger.core.errors import AuditUnavailable
 from plateledger.store.governance import Governance, writes
-from tests.support import NOW_MS
+from tests.support import NOW_MS, in_threads, scratch_governance
 
 THREADS = 4
 WRITES = 40
@@ -43,32 +43,10 @@ def busy_timeout(governance: Governance, ms: int) -> None:
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[tuple[Governance, Path]]:
     path = tmp_path / "turns.db"
-    governance = Governance(f"sqlite:///{path}")
-    with governance.engine.begin() as connection:
-        connection.execute(text("CREATE TABLE side (writer TEXT, n INTEGER)"))
+    governance = scratch_governance(path, "CREATE TABLE side (writer TEXT, n INTEGER)")
     busy_timeout(governance, 0)
     yield governance, path
     governance.close()
-
-
-def in_threads(*jobs: Callable[[], None]) -> list[BaseException]:
-    """Run ``jobs`` in threads together; the exceptions they raised."""
-    errors: list[BaseException] = []
-    start = threading.Barrier(len(jobs))
-
-    def run(job: Callable[[], None]) -> None:
-        start.wait()
-        try:
-            job()
-        except BaseException as exc:  # collected for the test's assertion
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
 
 
 def test_writers_of_one_process_never_wait_in_sqlites_busy_handler(store: tuple[Governance, Path]) -> None:

@@ -165,9 +165,12 @@ class _TurnConnection(sqlite3.Connection):
     def settle(self) -> None:
         """Give the turn back once no transaction is open (committed, rolled back, or none began)."""
         if self.holding and not self.in_transaction:
-            self.holding = False
-            assert self.turn is not None
-            self.turn.give()
+            self._give()
+
+    def _give(self) -> None:
+        self.holding = False
+        assert self.turn is not None
+        self.turn.give()
 
     def commit(self) -> None:
         try:
@@ -185,10 +188,8 @@ class _TurnConnection(sqlite3.Connection):
         try:
             super().close()
         finally:
-            if self.holding:
-                self.holding = False
-                assert self.turn is not None
-                self.turn.give()
+            if self.holding:  # (a closed connection has no in_transaction to ask)
+                self._give()
 
 
 class _SqlitePragmas:

@@ -476,8 +476,9 @@ class ReadsStore:
         """
         if not block.strip():
             return BatchResult()
-        pending = _Pending(block, owner, tuple(cameras), country, source, before_commit, after_commit, now_ms)
-        pending.decoded = decoded
+        pending = _Pending(
+            block, owner, tuple(cameras), country, source, before_commit, after_commit, now_ms, decoded=decoded
+        )
         with self._queue_lock:
             self._queue.append(pending)
         with self.writing():
